@@ -1,0 +1,307 @@
+"""The data layers of the service: one declaration per layer.
+
+Each :class:`LayerSpec` names the table, the geometry types the layer
+accepts, and its attribute fields with their types, bounds and vocabularies.
+The database tables (:mod:`geo_service.models`), the import validation
+(:mod:`geo_service.importer`), the export and the HTTP layer endpoints all
+read this one declaration, so a field is declared once.
+
+Geometries are stored in EPSG:4326 (lon, lat); CGCS2000 (EPSG:4490) input is
+taken as equal at metre level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import vocab
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One attribute of a layer.
+
+    Parameters
+    ----------
+    name : str
+        Column name, English snake_case (the API field name).
+    kind : {"str", "int", "float", "bool", "datetime"}
+        Storage and validation type.
+    label_zh : str
+        Chinese label for reports, legends and error messages.
+    required : bool
+        Whether an import must supply a non-empty value.
+    min_value : float, optional
+        Smallest allowed value for numeric fields (counts and areas use 0).
+    vocab : dict, optional
+        Allowed codes (``code -> label``) for coded fields.
+    default : object, optional
+        Value used when the column is absent or empty and not required.
+    pattern : str, optional
+        Regular expression the value must match (for codes).
+    """
+
+    name: str
+    kind: str
+    label_zh: str
+    required: bool = False
+    min_value: float | None = None
+    vocab: dict[str, str] | None = None
+    default: object = None
+    pattern: str | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One data layer (one table).
+
+    Parameters
+    ----------
+    name : str
+        Layer name used in the CLI and the API (``/layers/{name}``).
+    label_zh : str
+        Chinese name of the layer.
+    geometry_types : tuple of str
+        Shapely geometry type names accepted on import.  Single-part input is
+        promoted to the multi-part type stored when the layer stores multi.
+    storage_geometry : str
+        GeoAlchemy2 geometry type of the column.
+    fields : tuple of FieldSpec
+        Attribute fields (beyond ``id``, ``source_id``, timestamps, ``geom``).
+    importable : bool
+        Whether ``geo-service import`` accepts the layer.
+    per_plan : bool
+        Whether features belong to a boundary plan (``plan_id`` column).
+    """
+
+    name: str
+    label_zh: str
+    geometry_types: tuple[str, ...]
+    storage_geometry: str
+    fields: tuple[FieldSpec, ...] = field(default_factory=tuple)
+    importable: bool = True
+    per_plan: bool = False
+
+    @property
+    def table(self) -> str:
+        return self.name
+
+    def field(self, name: str) -> FieldSpec:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+POLYGONAL = ("Polygon", "MultiPolygon")
+LINEAR = ("LineString", "MultiLineString")
+ANY_FEATURE = ("Point", "MultiPoint", "Polygon", "MultiPolygon")
+
+_NAME = FieldSpec("name", "str", "名称")
+_ADDRESS = FieldSpec("address", "str", "地址")
+
+LAYERS: dict[str, LayerSpec] = {}
+
+
+def _register(spec: LayerSpec) -> LayerSpec:
+    LAYERS[spec.name] = spec
+    return spec
+
+
+ADMIN_AREAS = _register(
+    LayerSpec(
+        "admin_areas",
+        "行政区划",
+        POLYGONAL,
+        "MULTIPOLYGON",
+        (
+            FieldSpec("level", "str", "层级", required=True, vocab=vocab.ADMIN_LEVELS),
+            FieldSpec("code", "str", "行政区划代码", required=True, pattern=r"^\d{6,12}$"),
+            FieldSpec("name", "str", "名称", required=True),
+            FieldSpec("parent_code", "str", "上级代码", pattern=r"^\d{6,12}$"),
+            FieldSpec("community_workers_available", "int", "可配备社区工作者", min_value=0, unit="人"),
+        ),
+    )
+)
+
+POPULATION_UNITS = _register(
+    LayerSpec(
+        "population_units",
+        "人口单元",
+        POLYGONAL,
+        "MULTIPOLYGON",
+        (
+            _NAME,
+            FieldSpec("unit_type", "str", "单元类型", vocab=vocab.UNIT_TYPES, default="compound"),
+            FieldSpec("residents", "int", "常住人口", required=True, min_value=0, unit="人"),
+            FieldSpec("households", "int", "户数", required=True, min_value=0, unit="户"),
+            FieldSpec("residents_60plus", "int", "60岁及以上人口", min_value=0, unit="人"),
+            FieldSpec("residents_0_6", "int", "0-6岁人口", min_value=0, unit="人"),
+            FieldSpec("street_code", "str", "所属街道代码"),
+        ),
+    )
+)
+
+COMMUNITIES = _register(
+    LayerSpec(
+        "communities",
+        "社区",
+        POLYGONAL,
+        "MULTIPOLYGON",
+        (
+            FieldSpec("code", "str", "社区代码", required=True),
+            FieldSpec("name", "str", "社区名称", required=True),
+            FieldSpec("street_code", "str", "所属街道代码"),
+            FieldSpec("has_fixed_office", "bool", "有固定办公场所"),
+            FieldSpec("community_workers", "int", "社区工作者", min_value=0, unit="人"),
+            FieldSpec("households", "int", "户数", min_value=0, unit="户"),
+            FieldSpec("residents", "int", "常住人口", min_value=0, unit="人"),
+        ),
+        per_plan=True,
+    )
+)
+
+FACILITIES = _register(
+    LayerSpec(
+        "facilities",
+        "社区服务设施",
+        ANY_FEATURE,
+        "GEOMETRY",
+        (
+            _NAME,
+            FieldSpec("category", "str", "设施类别", required=True, vocab=vocab.FACILITY_CATEGORIES),
+            FieldSpec("floor_area_m2", "float", "建筑面积", min_value=0, unit="m²"),
+            FieldSpec("land_area_m2", "float", "用地面积", min_value=0, unit="m²"),
+            FieldSpec("capacity", "int", "服务容量", min_value=0, unit="人"),
+            FieldSpec("status", "str", "状态", vocab=vocab.FACILITY_STATUS, default="existing"),
+            _ADDRESS,
+            FieldSpec("opening_hours", "str", "开放时间"),
+        ),
+    )
+)
+
+SHELTERS = _register(
+    LayerSpec(
+        "shelters",
+        "应急避难场所",
+        ANY_FEATURE,
+        "GEOMETRY",
+        (
+            _NAME,
+            FieldSpec("shelter_class", "str", "避难场所类别", required=True, vocab=vocab.SHELTER_CLASSES),
+            FieldSpec("effective_area_m2", "float", "有效避难面积", min_value=0, unit="m²"),
+            FieldSpec("capacity_persons", "int", "容纳人数", min_value=0, unit="人"),
+            FieldSpec("status", "str", "状态", vocab=vocab.FACILITY_STATUS, default="existing"),
+            _ADDRESS,
+        ),
+    )
+)
+
+PLAN_PARCELS = _register(
+    LayerSpec(
+        "plan_parcels",
+        "国土空间规划地块",
+        POLYGONAL,
+        "MULTIPOLYGON",
+        (
+            FieldSpec("land_use_code", "str", "用地用海分类代码", required=True, pattern=r"^\d{2}(\d{2}){0,2}$"),
+            FieldSpec("planned_use", "str", "规划用途"),
+            FieldSpec("status", "str", "状态", vocab=vocab.PARCEL_STATUS, default="planned"),
+            FieldSpec("area_m2", "float", "用地面积", min_value=0, unit="m²"),
+        ),
+    )
+)
+
+DEVELOPMENTS = _register(
+    LayerSpec(
+        "developments",
+        "新建住宅项目",
+        POLYGONAL,
+        "MULTIPOLYGON",
+        (
+            _NAME,
+            FieldSpec("planned_households", "int", "规划户数", required=True, min_value=0, unit="户"),
+            FieldSpec("required_facility_area_m2", "float", "应配建设施面积", min_value=0, unit="m²"),
+            FieldSpec("built_facility_area_m2", "float", "已配建设施面积", min_value=0, unit="m²"),
+            FieldSpec("status", "str", "状态", vocab=vocab.DEVELOPMENT_STATUS, default="planned"),
+        ),
+    )
+)
+
+ROADS = _register(
+    LayerSpec(
+        "roads",
+        "道路中心线",
+        LINEAR,
+        "MULTILINESTRING",
+        (
+            _NAME,
+            FieldSpec("road_class", "str", "道路等级", required=True, vocab=vocab.ROAD_CLASSES),
+        ),
+    )
+)
+
+BARRIERS = _register(
+    LayerSpec(
+        "barriers",
+        "障碍（河流、铁路）",
+        LINEAR + POLYGONAL,
+        "GEOMETRY",
+        (
+            _NAME,
+            FieldSpec("barrier_type", "str", "障碍类型", required=True, vocab=vocab.BARRIER_TYPES),
+        ),
+    )
+)
+
+NETWORK_NODES = _register(
+    LayerSpec(
+        "network_nodes",
+        "步行网络节点",
+        ("Point",),
+        "POINT",
+        (
+            FieldSpec("network_id", "int", "网络编号", required=True),
+            FieldSpec("node_idx", "int", "节点序号", required=True, min_value=0),
+            FieldSpec("osm_id", "int", "OSM 节点编号"),
+        ),
+        importable=False,
+    )
+)
+
+NETWORK_EDGES = _register(
+    LayerSpec(
+        "network_edges",
+        "步行网络路段",
+        ("LineString",),
+        "LINESTRING",
+        (
+            FieldSpec("network_id", "int", "网络编号", required=True),
+            FieldSpec("u", "int", "起点节点", required=True, min_value=0),
+            FieldSpec("v", "int", "终点节点", required=True, min_value=0),
+            FieldSpec("length_m", "float", "长度", required=True, min_value=0, unit="m"),
+            FieldSpec("road_class", "str", "道路等级", vocab=vocab.ROAD_CLASSES),
+            FieldSpec("osm_way_id", "int", "OSM 路径编号"),
+        ),
+        importable=False,
+    )
+)
+
+
+def get_layer(name: str) -> LayerSpec:
+    """Return the layer declaration, raising :class:`UnknownLayerError`."""
+    from ._errors import UnknownLayerError
+
+    try:
+        return LAYERS[name]
+    except KeyError:
+        raise UnknownLayerError(name, sorted(LAYERS)) from None
+
+
+def importable_layers() -> list[str]:
+    return [name for name, spec in LAYERS.items() if spec.importable]

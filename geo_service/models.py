@@ -1,0 +1,137 @@
+"""Database tables (SQLAlchemy Core + GeoAlchemy2), built from the layer declarations.
+
+One code path for SpatiaLite and PostGIS.  Every geometry column is in
+EPSG:4326 and has a spatial index (R*Tree on SpatiaLite, GiST on PostGIS).
+The schema is created and changed only by the Alembic migrations in
+``geo_service/migrations``; :data:`metadata` is their reference.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
+
+from .layers import LAYERS, LayerSpec
+
+SRID = 4326
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+_KIND_TYPES = {
+    "str": sa.String,
+    "int": sa.BigInteger,
+    "float": sa.Float,
+    "bool": sa.Boolean,
+    "datetime": sa.DateTime(timezone=True),
+}
+
+
+def _timestamps() -> list[sa.Column]:
+    return [
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    ]
+
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("status", sa.String, nullable=False, server_default="draft"),
+    sa.Column("description", sa.String),
+    sa.Column("adopted_at", sa.DateTime(timezone=True)),
+    sa.Column("adopted_by", sa.String),
+    *_timestamps(),
+    sa.UniqueConstraint("name"),
+)
+
+networks = sa.Table(
+    "networks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("metric_epsg", sa.Integer),
+    sa.Column("node_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("edge_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("min_lon", sa.Float),
+    sa.Column("min_lat", sa.Float),
+    sa.Column("max_lon", sa.Float),
+    sa.Column("max_lat", sa.Float),
+    *_timestamps(),
+    sa.UniqueConstraint("name"),
+)
+
+# Free key/value metadata of the dataset (e.g. "synthetic": "true" for the sample city).
+dataset_metadata = sa.Table(
+    "dataset_metadata",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("value", sa.String, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+)
+
+# One row per layer, bumped by every write: analyses record the revisions they saw.
+layer_revisions = sa.Table(
+    "layer_revisions",
+    metadata,
+    sa.Column("layer", sa.String, primary_key=True),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+)
+
+# Every import, who ran it and what it did.
+imports = sa.Table(
+    "imports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("layer", sa.String, nullable=False),
+    sa.Column("source_name", sa.String),
+    sa.Column("source_crs", sa.String),
+    sa.Column("rows_read", sa.Integer, nullable=False),
+    sa.Column("inserted", sa.Integer, nullable=False),
+    sa.Column("updated", sa.Integer, nullable=False),
+    sa.Column("skipped", sa.Integer, nullable=False),
+    sa.Column("actor", sa.String),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+)
+
+
+def _layer_table(spec: LayerSpec) -> sa.Table:
+    network_layer = spec.name.startswith("network_")
+    cols: list = [sa.Column("id", sa.Integer, primary_key=True, autoincrement=True)]
+    constraints: list = []
+    if network_layer:
+        cols.append(sa.Column("network_id", sa.Integer, sa.ForeignKey("networks.id", ondelete="CASCADE"), nullable=False, index=True))
+    else:
+        cols.append(sa.Column("source_id", sa.String, nullable=False))
+    if spec.per_plan:
+        cols.append(sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id", ondelete="CASCADE"), nullable=False, index=True))
+        constraints.append(sa.UniqueConstraint("plan_id", "source_id"))
+    elif not network_layer:
+        constraints.append(sa.UniqueConstraint("source_id"))
+    for f in spec.fields:
+        if f.name == "network_id":
+            continue
+        cols.append(sa.Column(f.name, _KIND_TYPES[f.kind], nullable=not f.required))
+    if network_layer:
+        key = "node_idx" if spec.name == "network_nodes" else None
+        if key:
+            constraints.append(sa.UniqueConstraint("network_id", "node_idx"))
+    else:
+        cols.extend(_timestamps())
+    cols.append(sa.Column("geom", Geometry(spec.storage_geometry, srid=SRID, spatial_index=True), nullable=False))
+    return sa.Table(spec.table, metadata, *cols, *constraints)
+
+
+LAYER_TABLES: dict[str, sa.Table] = {name: _layer_table(spec) for name, spec in LAYERS.items()}

@@ -1,0 +1,477 @@
+"""Storage: the one module that talks to the database.
+
+A :class:`Store` wraps an engine on SpatiaLite (embedded default) or PostGIS
+and offers a small interface over GeoDataFrames: read a layer (with bbox and
+paging), count, get one feature, upsert a frame by ``source_id`` in one
+transaction, keep plans, networks and dataset metadata.  Geometries travel as
+WKB; both backends use the same SQL (``ST_GeomFromWKB`` / ``ST_AsBinary``).
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
+
+from . import models
+from ._db import create_engine, normalize_url
+from ._errors import DatabaseUnavailable, GeoServiceError, NotFoundError
+from .layers import LayerSpec, get_layer
+from .settings import Settings, get_settings
+
+SRID = models.SRID
+_MULTI = {"MULTIPOLYGON": shapely.MultiPolygon, "MULTILINESTRING": shapely.MultiLineString}
+BATCH_ROWS = 5000
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class WriteResult:
+    """What one write did: rows inserted and rows updated (matched by ``source_id``)."""
+
+    inserted: int = 0
+    updated: int = 0
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def promote_to_storage(geoms: np.ndarray, storage_geometry: str) -> np.ndarray:
+    """Promote single-part geometries to the multi-part type a column stores.
+
+    Parameters
+    ----------
+    geoms : array of shapely geometries
+    storage_geometry : str
+        GeoAlchemy2 geometry type of the column (``MULTIPOLYGON``, ...).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if storage_geometry == "MULTIPOLYGON":
+        single = shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON
+        out = geoms.copy()
+        out[single] = shapely.multipolygons(geoms[single].reshape(-1, 1)) if single.any() else out[single]
+        return out
+    if storage_geometry == "MULTILINESTRING":
+        single = shapely.get_type_id(geoms) == shapely.GeometryType.LINESTRING
+        out = geoms.copy()
+        out[single] = shapely.multilinestrings(geoms[single].reshape(-1, 1)) if single.any() else out[single]
+        return out
+    return geoms
+
+
+class Store:
+    """Storage on SpatiaLite or PostGIS.
+
+    Parameters
+    ----------
+    url : str, optional
+        SQLAlchemy URL; default from :class:`~geo_service.settings.Settings`
+        (``DATABASE_URL`` or the SpatiaLite file under the data directory).
+    """
+
+    def __init__(self, url: str | None = None, settings: Settings | None = None, **engine_kwargs):
+        self.settings = settings or get_settings()
+        self.url = normalize_url(url or self.settings.resolved_database_url)
+        self.engine = create_engine(self.url, spatialite_library=self.settings.spatialite_library, **engine_kwargs)
+        self.dialect = self.engine.dialect.name
+
+    # ------------------------------------------------------------------ admin
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One database transaction: committed on success, rolled back on any error."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+
+    def alembic_config(self):
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        cfg.set_main_option("sqlalchemy.url", self.url.render_as_string(hide_password=False).replace("%", "%%"))
+        return cfg
+
+    def upgrade(self, revision: str = "head") -> str | None:
+        """Apply the Alembic migrations up to ``revision``; return the new revision."""
+        from alembic import command
+
+        cfg = self.alembic_config()
+        with self.transaction() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        return self.current_revision()
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.read() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def health(self) -> dict:
+        """Check the database answers and the schema is current."""
+        with self.read() as conn:
+            if self.dialect == "sqlite":
+                version = conn.exec_driver_sql("SELECT spatialite_version()").scalar()
+            else:
+                version = conn.exec_driver_sql("SELECT postgis_lib_version()").scalar()
+        return {"backend": "spatialite" if self.dialect == "sqlite" else "postgis", "spatial_version": version, "schema_revision": self.current_revision()}
+
+    # ------------------------------------------------------------------ reads
+    def _table(self, layer: str | LayerSpec) -> tuple[LayerSpec, sa.Table]:
+        spec = layer if isinstance(layer, LayerSpec) else get_layer(layer)
+        return spec, models.LAYER_TABLES[spec.name]
+
+    def _bbox_clause(self, table: sa.Table, bbox):
+        minx, miny, maxx, maxy = (float(v) for v in bbox)
+        env = sa.func.BuildMbr(minx, miny, maxx, maxy, SRID) if self.dialect == "sqlite" else sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, SRID)
+        exact = sa.func.ST_Intersects(table.c.geom, env) == 1 if self.dialect == "sqlite" else sa.func.ST_Intersects(table.c.geom, env)
+        if self.dialect == "sqlite":
+            # Use the R*Tree: SpatiaLite does not pick the spatial index by itself.
+            idx = sa.text(
+                "SELECT rowid FROM SpatialIndex WHERE f_table_name = :_t AND f_geometry_column = 'geom' "
+                "AND search_frame = BuildMbr(:_x0, :_y0, :_x1, :_y1, 4326)"
+            ).bindparams(_t=table.name, _x0=minx, _y0=miny, _x1=maxx, _y1=maxy)
+            return sa.and_(table.c.id.in_(idx), exact)
+        return exact
+
+    def _filters(self, table, bbox=None, plan_id=None, network_id=None, where: dict | None = None):
+        clauses = []
+        if bbox is not None:
+            clauses.append(self._bbox_clause(table, bbox))
+        if plan_id is not None and "plan_id" in table.c:
+            clauses.append(table.c.plan_id == plan_id)
+        if network_id is not None and "network_id" in table.c:
+            clauses.append(table.c.network_id == network_id)
+        for col, value in (where or {}).items():
+            clauses.append(table.c[col] == value)
+        return clauses
+
+    def count(self, layer: str, *, bbox=None, plan_id=None, network_id=None, where: dict | None = None) -> int:
+        spec, table = self._table(layer)
+        stmt = sa.select(sa.func.count()).select_from(table).where(*self._filters(table, bbox, plan_id, network_id, where))
+        with self.read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def read_layer(
+        self,
+        layer: str,
+        *,
+        bbox=None,
+        limit: int | None = None,
+        offset: int = 0,
+        plan_id: int | None = None,
+        network_id: int | None = None,
+        where: dict | None = None,
+        ids=None,
+    ) -> gpd.GeoDataFrame:
+        """Read features of a layer as a GeoDataFrame in EPSG:4326, ordered by ``id``.
+
+        Parameters
+        ----------
+        bbox : (minx, miny, maxx, maxy), optional
+            Degrees, EPSG:4326; keeps features intersecting it.
+        limit, offset : int, optional
+            Paging.
+        """
+        spec, table = self._table(layer)
+        cols = [c for c in table.c if c.name != "geom"]
+        stmt = sa.select(*cols, sa.func.ST_AsBinary(table.c.geom).label("_wkb")).where(
+            *self._filters(table, bbox, plan_id, network_id, where)
+        )
+        if ids is not None:
+            stmt = stmt.where(table.c.id.in_([int(i) for i in ids]))
+        stmt = stmt.order_by(table.c.id)
+        if limit is not None:
+            stmt = stmt.limit(int(limit))
+        if offset:
+            stmt = stmt.offset(int(offset))
+        with self.read() as conn:
+            rows = conn.execute(stmt).all()
+        return _rows_to_frame(rows, [c.name for c in cols])
+
+    def get_feature(self, layer: str, fid: int) -> gpd.GeoDataFrame:
+        """One feature by ``id``; :class:`NotFoundError` when absent."""
+        spec = get_layer(layer)
+        gdf = self.read_layer(layer, ids=[fid])
+        if gdf.empty:
+            raise NotFoundError(
+                f"layer {layer} has no feature with id {fid}",
+                f"图层「{spec.label_zh}」中没有编号为 {fid} 的要素",
+                layer=layer,
+                id=fid,
+            )
+        return gdf
+
+    def existing_source_ids(self, conn, layer: str, plan_id: int | None = None) -> dict[str, int]:
+        spec, table = self._table(layer)
+        stmt = sa.select(table.c.source_id, table.c.id)
+        if spec.per_plan:
+            stmt = stmt.where(table.c.plan_id == plan_id)
+        return {sid: fid for sid, fid in conn.execute(stmt)}
+
+    # ----------------------------------------------------------------- writes
+    def upsert_layer(
+        self,
+        layer: str,
+        gdf: gpd.GeoDataFrame,
+        *,
+        plan_id: int | None = None,
+        conn: sa.Connection | None = None,
+        progress: Progress | None = None,
+    ) -> WriteResult:
+        """Insert or update features by ``source_id``, in one transaction.
+
+        ``gdf`` must be in EPSG:4326 with a ``source_id`` column and the
+        layer's fields (already validated: see :mod:`geo_service.importer`).
+        Passing ``conn`` joins the caller's transaction.
+        """
+        if conn is None:
+            with self.transaction() as c:
+                return self.upsert_layer(layer, gdf, plan_id=plan_id, conn=c, progress=progress)
+        spec, table = self._table(layer)
+        if spec.per_plan and plan_id is None:
+            raise GeoServiceError(f"layer {layer} needs a plan", f"图层「{spec.label_zh}」需要指定社区划分方案（--plan）")
+        existing = self.existing_source_ids(conn, layer, plan_id)
+        records = _records(spec, gdf)
+        now = utcnow()
+        inserts, updates = [], []
+        for rec in records:
+            rec["updated_at"] = now
+            fid = existing.get(rec["source_id"])
+            if fid is None:
+                rec["created_at"] = now
+                if spec.per_plan:
+                    rec["plan_id"] = plan_id
+                inserts.append(rec)
+            else:
+                rec["_id"] = fid
+                updates.append(rec)
+        geom_expr = sa.func.ST_GeomFromWKB(sa.bindparam("wkb", type_=sa.LargeBinary), SRID)
+        names = ["source_id", *[f.name for f in spec.fields], "updated_at"]
+        done = 0
+        if inserts:
+            ins_cols = names + ["created_at"] + (["plan_id"] if spec.per_plan else [])
+            stmt = table.insert().values({**{n: sa.bindparam(n) for n in ins_cols}, "geom": geom_expr})
+            for chunk in _chunks(inserts, BATCH_ROWS):
+                conn.execute(stmt, chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done)
+        if updates:
+            stmt = (
+                table.update()
+                .where(table.c.id == sa.bindparam("_id"))
+                .values({**{n: sa.bindparam(n) for n in names if n != "source_id"}, "geom": geom_expr})
+            )
+            for chunk in _chunks(updates, BATCH_ROWS):
+                conn.execute(stmt, chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done)
+        self.bump_revision(conn, layer)
+        return WriteResult(len(inserts), len(updates))
+
+    def delete_layer(self, layer: str, *, conn: sa.Connection, plan_id: int | None = None) -> int:
+        spec, table = self._table(layer)
+        stmt = table.delete()
+        if spec.per_plan and plan_id is not None:
+            stmt = stmt.where(table.c.plan_id == plan_id)
+        n = conn.execute(stmt).rowcount
+        self.bump_revision(conn, layer)
+        return n
+
+    def bump_revision(self, conn, layer: str) -> None:
+        t = models.layer_revisions
+        n = conn.execute(t.update().where(t.c.layer == layer).values(revision=t.c.revision + 1, updated_at=utcnow())).rowcount
+        if not n:
+            conn.execute(t.insert().values(layer=layer, revision=1, updated_at=utcnow()))
+
+    def layer_revisions(self) -> dict[str, int]:
+        t = models.layer_revisions
+        with self.read() as conn:
+            return {layer: rev for layer, rev in conn.execute(sa.select(t.c.layer, t.c.revision))}
+
+    def log_import(self, conn, **row) -> None:
+        conn.execute(models.imports.insert().values(created_at=utcnow(), **row))
+
+    # ------------------------------------------------------------------ plans
+    def get_or_create_plan(self, conn, name: str, *, status: str = "draft", description: str | None = None) -> int:
+        t = models.plans
+        pid = conn.execute(sa.select(t.c.id).where(t.c.name == name)).scalar()
+        if pid is not None:
+            return int(pid)
+        now = utcnow()
+        res = conn.execute(
+            t.insert().values(name=name, status=status, description=description, version=1, created_at=now, updated_at=now)
+        )
+        return int(res.inserted_primary_key[0])
+
+    def list_plans(self) -> list[dict]:
+        t = models.plans
+        with self.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(t).order_by(t.c.id))]
+
+    def get_plan(self, plan: int | str) -> dict:
+        t = models.plans
+        cond = t.c.id == int(plan) if str(plan).isdigit() else t.c.name == str(plan)
+        with self.read() as conn:
+            row = conn.execute(sa.select(t).where(cond)).first()
+        if row is None:
+            raise NotFoundError(f"no plan {plan!r}", f"没有名为或编号为 {plan!r} 的社区划分方案", plan=str(plan))
+        return dict(row._mapping)
+
+    # --------------------------------------------------------------- networks
+    def write_network(
+        self,
+        name: str,
+        source: str,
+        nodes: gpd.GeoDataFrame,
+        edges: gpd.GeoDataFrame,
+        *,
+        metric_epsg: int | None = None,
+        conn: sa.Connection | None = None,
+        progress: Progress | None = None,
+    ) -> int:
+        """Store a walking network (replacing one of the same name); return its id.
+
+        ``nodes``: ``node_idx``, optional ``osm_id``, Point geometry.
+        ``edges``: ``u``, ``v``, ``length_m`` (metres), ``road_class``,
+        optional ``osm_way_id``, LineString geometry.  EPSG:4326.
+        """
+        if conn is None:
+            with self.transaction() as c:
+                return self.write_network(name, source, nodes, edges, metric_epsg=metric_epsg, conn=c, progress=progress)
+        t = models.networks
+        conn.execute(t.delete().where(t.c.name == name))  # cascades to nodes and edges
+        for tbl in ("network_nodes", "network_edges"):
+            # SQLite enforces ON DELETE CASCADE only with foreign_keys=ON; be explicit for both.
+            lt = models.LAYER_TABLES[tbl]
+            conn.execute(lt.delete().where(~lt.c.network_id.in_(sa.select(t.c.id))))
+        minx, miny, maxx, maxy = (float(v) for v in nodes.total_bounds) if len(nodes) else (None,) * 4
+        now = utcnow()
+        nid = conn.execute(
+            t.insert().values(
+                name=name, source=source, metric_epsg=metric_epsg, node_count=len(nodes), edge_count=len(edges),
+                min_lon=minx, min_lat=miny, max_lon=maxx, max_lat=maxy, created_at=now, updated_at=now,
+            )
+        ).inserted_primary_key[0]
+        geom_expr = sa.func.ST_GeomFromWKB(sa.bindparam("wkb", type_=sa.LargeBinary), SRID)
+        done = 0
+        for tbl, frame, cols in (
+            ("network_nodes", nodes, ["node_idx", "osm_id"]),
+            ("network_edges", edges, ["u", "v", "length_m", "road_class", "osm_way_id"]),
+        ):
+            lt = models.LAYER_TABLES[tbl]
+            recs = _plain_records(frame, cols)
+            for r in recs:
+                r["network_id"] = nid
+            stmt = lt.insert().values({**{c: sa.bindparam(c) for c in ["network_id", *cols]}, "geom": geom_expr})
+            for chunk in _chunks(recs, BATCH_ROWS * 4):
+                conn.execute(stmt, chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done)
+            self.bump_revision(conn, tbl)
+        return int(nid)
+
+    def list_networks(self) -> list[dict]:
+        t = models.networks
+        with self.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(t).order_by(t.c.id))]
+
+    # --------------------------------------------------------------- metadata
+    def set_metadata(self, values: dict, conn: sa.Connection | None = None) -> None:
+        if conn is None:
+            with self.transaction() as c:
+                return self.set_metadata(values, c)
+        t = models.dataset_metadata
+        for key, value in values.items():
+            conn.execute(t.delete().where(t.c.key == key))
+            conn.execute(t.insert().values(key=key, value=json.dumps(value, ensure_ascii=False), updated_at=utcnow()))
+
+    def get_metadata(self) -> dict:
+        t = models.dataset_metadata
+        with self.read() as conn:
+            return {k: json.loads(v) for k, v in conn.execute(sa.select(t.c.key, t.c.value))}
+
+
+# ---------------------------------------------------------------------- helpers
+def _unavailable(exc: Exception) -> GeoServiceError:
+    msg = str(exc).splitlines()[0][:300]
+    if "connection" in msg.lower() or "could not connect" in msg.lower() or "server" in msg.lower():
+        return DatabaseUnavailable(f"database unavailable: {msg}", f"数据库暂不可用：{msg}")
+    return GeoServiceError(f"database error: {msg}", f"数据库错误：{msg}")
+
+
+def _chunks(seq: list, n: int):
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def _py(value):
+    """numpy/pandas scalars to plain Python, NaN/NaT/None to None."""
+    if value is None:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        v = value.item()
+        return None if isinstance(v, float) and np.isnan(v) else v
+    return value
+
+
+def _plain_records(frame: gpd.GeoDataFrame, cols: list[str]) -> list[dict]:
+    wkb = shapely.to_wkb(np.asarray(frame.geometry.values, dtype=object))
+    data = {c: frame[c].to_numpy(dtype=object) if c in frame.columns else np.full(len(frame), None, dtype=object) for c in cols}
+    return [{**{c: _py(data[c][i]) for c in cols}, "wkb": wkb[i]} for i in range(len(frame))]
+
+
+def _records(spec: LayerSpec, gdf: gpd.GeoDataFrame) -> list[dict]:
+    geoms = promote_to_storage(np.asarray(gdf.geometry.values, dtype=object), spec.storage_geometry)
+    frame = gdf.copy()
+    frame = frame.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
+    for f in spec.fields:
+        if f.kind == "bool" and f.name in frame.columns:
+            frame[f.name] = frame[f.name].map(lambda v: None if _py(v) is None else bool(v)).astype(object)
+    recs = _plain_records(frame, ["source_id", *[f.name for f in spec.fields]])
+    for r in recs:
+        r["source_id"] = str(r["source_id"])
+    return recs
+
+
+def _rows_to_frame(rows, names: list[str]) -> gpd.GeoDataFrame:
+    if not rows:
+        return gpd.GeoDataFrame({n: [] for n in names}, geometry=gpd.GeoSeries([], crs=SRID), crs=SRID)
+    data = list(zip(*rows))
+    wkb = [bytes(b) if b is not None else None for b in data[-1]]
+    frame = pd.DataFrame({n: list(col) for n, col in zip(names, data[:-1])})
+    return gpd.GeoDataFrame(frame, geometry=shapely.from_wkb(wkb), crs=SRID)

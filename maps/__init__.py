@@ -1,0 +1,1 @@
+"""Interactive maps (folium/Leaflet) and map pages."""
