@@ -1,0 +1,32 @@
+"""``/health`` and ``/metadata``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from .._errors import GeoServiceError
+from ..storage import Store
+from .deps import get_store
+from .schemas import Health
+
+router = APIRouter(tags=["service 服务"])
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}}, summary="Service and database health (健康检查)")
+def health(store: Annotated[Store, Depends(get_store)]):
+    try:
+        info = store.health()
+        synthetic = bool(store.get_metadata().get("synthetic", False))
+    except GeoServiceError as exc:
+        return JSONResponse(Health(status="unavailable", message=exc.message_zh).model_dump(), status_code=503)
+    except Exception as exc:  # the database is down in a way the driver reports differently
+        return JSONResponse(Health(status="unavailable", message=f"数据库不可用：{str(exc).splitlines()[0][:200]}").model_dump(), status_code=503)
+    return Health(status="ok", synthetic_data=synthetic, **info)
+
+
+@router.get("/metadata", summary="Dataset metadata; says whether the data are synthetic (数据集说明)")
+def metadata(store: Annotated[Store, Depends(get_store)]) -> dict:
+    return store.get_metadata()

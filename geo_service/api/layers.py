@@ -1,0 +1,190 @@
+"""``/layers``: every stored layer as GeoJSON, single features, file import and export."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from .._errors import InputError
+from ..exporter import export_layer, output_crs, reproject
+from ..geojson import feature_collection_json, feature_json
+from ..importer import ImportOptions, run_import
+from ..layers import LAYERS, get_layer
+from ..settings import get_settings
+from ..storage import Store
+from .deps import get_store
+from .schemas import ERROR_RESPONSES, Feature, FeatureCollection, ImportResult, LayerInfo
+
+router = APIRouter(prefix="/layers", tags=["layers 图层"])
+GEOJSON = "application/geo+json"
+
+
+def parse_bbox(bbox: str | None, bbox_crs: str | None = None) -> tuple[float, float, float, float] | None:
+    """``minx,miny,maxx,maxy`` to a tuple in EPSG:4326 (transformed from ``bbox_crs`` when given)."""
+    if bbox is None:
+        return None
+    try:
+        vals = [float(v) for v in bbox.split(",")]
+    except ValueError:
+        vals = []
+    if len(vals) != 4 or not all(math.isfinite(v) for v in vals) or vals[0] > vals[2] or vals[1] > vals[3]:
+        raise InputError(
+            f"bbox must be four numbers minx,miny,maxx,maxy with min <= max, got {bbox!r}",
+            f"bbox 应为 最小经度,最小纬度,最大经度,最大纬度 四个数，且最小值不大于最大值；收到 {bbox!r}",
+        )
+    if bbox_crs:
+        target = output_crs(bbox_crs)
+        if target.to_epsg() not in (4326, 4490):
+            from pyproj import Transformer
+
+            tr = Transformer.from_crs(target, 4326, always_xy=True)
+            vals = list(tr.transform_bounds(*vals))
+    return tuple(vals)
+
+
+def _layer_info(store: Store, name: str) -> LayerInfo:
+    spec = LAYERS[name]
+    return LayerInfo(
+        name=name,
+        label_zh=spec.label_zh,
+        geometry_types=list(spec.geometry_types),
+        importable=spec.importable,
+        feature_count=store.count(name),
+        fields=[{"name": f.name, "type": f.kind, "label_zh": f.label_zh, "required": f.required, "unit": f.unit,
+                 "allowed": list(f.vocab) if f.vocab else None} for f in spec.fields],
+    )
+
+
+@router.get("", response_model=list[LayerInfo], summary="List layers (图层列表)")
+def list_layers(store: Annotated[Store, Depends(get_store)]):
+    return [_layer_info(store, name) for name in LAYERS]
+
+
+@router.get(
+    "/{layer}",
+    response_model=FeatureCollection,
+    responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+    summary="Features of a layer as GeoJSON (图层要素)",
+)
+def get_layer_features(
+    request: Request,
+    layer: str,
+    store: Annotated[Store, Depends(get_store)],
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (EPSG:4326 lon/lat unless bbox_crs)")] = None,
+    bbox_crs: Annotated[str | None, Query(description="CRS of bbox, e.g. EPSG:4490")] = None,
+    limit: Annotated[int | None, Query(ge=1, description="Page size")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    crs: Annotated[str, Query(description="Output CRS: EPSG:4326 (default), EPSG:4490, or any EPSG code")] = "EPSG:4326",
+    plan: Annotated[str | None, Query(description="Plan id or name (communities)")] = None,
+    network: Annotated[int | None, Query(description="Network id (network_nodes, network_edges)")] = None,
+):
+    spec = get_layer(layer)
+    settings = get_settings()
+    limit = limit or settings.page_limit_default
+    if limit > settings.page_limit_max:
+        raise InputError(f"limit may be at most {settings.page_limit_max}", f"每页最多 {settings.page_limit_max} 个要素", limit=limit)
+    target = output_crs(crs)
+    box = parse_bbox(bbox, bbox_crs)
+    plan_id = store.get_plan(plan)["id"] if plan is not None and spec.per_plan else None
+    matched = store.count(layer, bbox=box, plan_id=plan_id, network_id=network)
+    gdf = store.read_layer(layer, bbox=box, limit=limit, offset=offset, plan_id=plan_id, network_id=network)
+    gdf = reproject(gdf, target.to_string())
+    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
+    if offset + len(gdf) < matched:
+        links.append({"href": str(request.url.include_query_params(offset=offset + limit, limit=limit)), "rel": "next", "type": GEOJSON})
+    if offset > 0:
+        links.append({"href": str(request.url.include_query_params(offset=max(0, offset - limit), limit=limit)), "rel": "prev", "type": GEOJSON})
+    crs_label = f"EPSG:{target.to_epsg()}" if target.to_epsg() else target.to_string()
+    body = feature_collection_json(
+        gdf,
+        extra={"layer": layer, "crs": crs_label, "numberMatched": matched, "numberReturned": len(gdf), "links": links},
+    )
+    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{crs_label}>"})
+
+
+@router.get(
+    "/{layer}/export",
+    responses={200: {"content": {"application/octet-stream": {}}}, **ERROR_RESPONSES},
+    summary="Download a whole layer as a file (导出图层文件)",
+)
+def export(
+    layer: str,
+    store: Annotated[Store, Depends(get_store)],
+    format: Annotated[str, Query(pattern="^(geojson|gpkg|shp|csv|xlsx)$")] = "geojson",
+    crs: str = "EPSG:4326",
+    plan: str | None = None,
+):
+    get_layer(layer)
+    tmp = Path(tempfile.mkdtemp(prefix="geo-export-"))
+    path, _n = export_layer(store, layer, format, tmp / f"{layer}.{'zip' if format == 'shp' else format}", crs=crs, plan=plan)
+    return FileResponse(path, filename=path.name, background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))
+
+
+@router.get("/{layer}/{fid}", response_model=Feature, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+            summary="One feature by id (单个要素)")
+def get_feature(
+    layer: str,
+    fid: int,
+    store: Annotated[Store, Depends(get_store)],
+    crs: Annotated[str, Query(description="Output CRS")] = "EPSG:4326",
+):
+    gdf = reproject(store.get_feature(layer, fid), output_crs(crs).to_string())
+    return Response(feature_json(gdf), media_type=GEOJSON)
+
+
+@router.post("/{layer}/import", response_model=ImportResult, responses=ERROR_RESPONSES,
+             summary="Import a file into a layer, all or nothing (导入文件)")
+async def import_file(
+    layer: str,
+    store: Annotated[Store, Depends(get_store)],
+    file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, zipped Shapefile, CSV or XLSX")],
+    crs: Annotated[str | None, Form(description="Declared source CRS: EPSG code, CGCS2000, gcj02, bd09")] = None,
+    column_map: Annotated[list[str] | None, Form(description="FIELD=COLUMN pairs")] = None,
+    id_column: Annotated[str | None, Form()] = None,
+    lon: Annotated[str | None, Form()] = None,
+    lat: Annotated[str | None, Form()] = None,
+    file_layer: Annotated[str | None, Form()] = None,
+    encoding: Annotated[str | None, Form()] = None,
+    skip_invalid: Annotated[bool, Form()] = False,
+    repair: Annotated[bool, Form()] = False,
+    plan: Annotated[str | None, Form()] = None,
+):
+    get_layer(layer)
+    limit = get_settings().max_upload_mb * 1024 * 1024
+    suffix = "".join(Path(file.filename or "upload").suffixes[-2:]) or ".bin"
+    if "/" in suffix or "\\" in suffix:
+        suffix = Path(suffix).name
+    with tempfile.TemporaryDirectory(prefix="geo-upload-") as tmp:
+        dest = Path(tmp) / f"upload{suffix}"
+        size = 0
+        with dest.open("wb") as fh:
+            while chunk := await file.read(1024 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    err = InputError(f"upload larger than {limit // 1024 // 1024} MB", f"上传文件超过 {limit // 1024 // 1024} MB 上限")
+                    err.http_status = 413
+                    raise err
+                fh.write(chunk)
+        mapping = {}
+        for item in column_map or []:
+            for pair in item.split(","):
+                if not pair.strip():
+                    continue
+                if "=" not in pair:
+                    raise InputError(f"column_map wants FIELD=COLUMN, got {pair!r}", f"列映射格式应为 字段=列名，收到 {pair!r}")
+                k, v = pair.split("=", 1)
+                mapping[k.strip()] = v.strip()
+        opts = ImportOptions(
+            source_crs=crs, column_map=mapping, id_column=id_column, lon_column=lon, lat_column=lat, file_layer=file_layer,
+            encoding=encoding, skip_invalid=skip_invalid, repair=repair, plan=plan,
+        )
+        result = await run_in_threadpool(run_import, store, layer, dest, opts, actor="api", source_name=file.filename)
+    return result.to_dict()

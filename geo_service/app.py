@@ -1,0 +1,61 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy.exc import OperationalError
+
+from . import __version__
+from ._errors import DatabaseUnavailable, GeoServiceError
+from .layers import LAYERS
+from .storage import Store
+
+
+def create_app(store: Store | None = None) -> FastAPI:
+    """Build the app around a :class:`Store` (default: from settings; schema upgraded)."""
+    from .api import health, layers
+
+    if store is None:
+        store = Store()
+        store.upgrade()
+    app = FastAPI(
+        title="社区治理空间规划与设施服务 Geo Service",
+        version=__version__,
+        description="Map APIs for community delineation (Art. 3), life circles (Art. 12) and facilities (Art. 18) "
+        "of the 德阳市社区治理条例. Coordinates in EPSG:4326 unless a crs parameter says otherwise.",
+    )
+    app.state.store = store
+
+    @app.exception_handler(GeoServiceError)
+    async def _service_error(_request: Request, exc: GeoServiceError):
+        return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+
+    @app.exception_handler(OperationalError)
+    async def _db_error(_request: Request, exc: OperationalError):
+        err = DatabaseUnavailable(f"database unavailable: {str(exc).splitlines()[0][:200]}", "数据库暂不可用，请稍后重试")
+        return JSONResponse(err.to_dict(), status_code=503)
+
+    app.include_router(health.router)
+    app.include_router(layers.router)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index():
+        meta = store.get_metadata()
+        banner = ""
+        if meta.get("synthetic"):
+            name = meta.get("dataset", {}).get("name_zh", "示例城市")
+            banner = f'<p class="synthetic">⚠ 当前数据为合成示例数据（{name}），并非真实城市数据。</p>'
+        rows = "".join(
+            f'<tr><td><a href="/layers/{n}?limit=100">{s.label_zh}</a></td><td>{n}</td><td>{store.count(n)}</td></tr>'
+            for n, s in LAYERS.items()
+        )
+        return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>社区治理空间规划与设施服务</title>
+<style>body{{font-family:sans-serif;max-width:860px;margin:1em auto;padding:0 1em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px}}.synthetic{{background:#fff3cd;border:1px solid #e0b000;padding:8px}}</style></head>
+<body><h1>社区治理空间规划与设施服务</h1>{banner}
+<p><a href="/docs">接口文档（OpenAPI）</a> · <a href="/health">健康检查</a> · <a href="/metadata">数据集说明</a></p>
+<table><tr><th>图层</th><th>接口名</th><th>要素数</th></tr>{rows}</table></body></html>"""
+
+    return app

@@ -1,0 +1,108 @@
+"""Shared fixtures: a fresh store on SpatiaLite and on PostGIS for every storage test.
+
+PostGIS: a test database is created on ``GEO_TEST_PG_ADMIN_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/postgres``) with the postgis
+extension, migrated once per session and emptied before each test.  When
+PostgreSQL is not reachable the PostGIS cases are skipped locally and fail
+in CI (``CI=true``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from geo_service import models
+from geo_service.settings import Settings
+from geo_service.storage import Store
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED_DATA = Path(os.environ.get("GEO_SHARED_DATA", SHARED / "data"))
+PG_ADMIN = os.environ.get("GEO_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ["spatialite", "postgis"]
+
+
+def _settings(tmp: Path) -> Settings:
+    return Settings(GEO_DATA_DIR=tmp)
+
+
+@pytest.fixture(scope="session")
+def spatialite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("spatialite") / "template.sqlite"
+    store = Store(f"sqlite:///{path}", settings=_settings(path.parent))
+    store.upgrade()
+    store.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgis_url():
+    from geo_service._db import normalize_url
+
+    name = f"geo_service_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN}: {exc}")
+    url = normalize_url(PG_ADMIN).set(database=name)
+    store = Store(url.render_as_string(hide_password=False), settings=Settings())
+    store.upgrade()
+    store.dispose()
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def _empty_postgis(store: Store) -> None:
+    names = ", ".join(f'"{t.name}"' for t in models.metadata.sorted_tables)
+    with store.transaction() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request, tmp_path):
+    """A migrated, empty store on each backend."""
+    if request.param == "spatialite":
+        template = request.getfixturevalue("spatialite_template")
+        path = tmp_path / "geo.sqlite"
+        shutil.copy(template, path)
+        s = Store(f"sqlite:///{path}", settings=_settings(tmp_path))
+    else:
+        url = request.getfixturevalue("postgis_url")
+        s = Store(url, settings=Settings(GEO_DATA_DIR=tmp_path))
+        _empty_postgis(s)
+    s.backend_name = request.param
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def client(store):
+    from fastapi.testclient import TestClient
+
+    from geo_service.app import create_app
+
+    with TestClient(create_app(store)) as c:
+        yield c
+
+
+def snapshot(store: Store) -> dict:
+    """Every row of every table (geometry as WKB): for 'nothing was written' checks."""
+    out = {}
+    with store.read() as conn:
+        for t in models.metadata.sorted_tables:
+            cols = [c for c in t.c if c.name != "geom"]
+            extra = [sa.func.ST_AsBinary(t.c.geom)] if "geom" in t.c else []
+            rows = conn.execute(sa.select(*cols, *extra).order_by(*t.primary_key.columns)).all()
+            out[t.name] = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows]
+    return out
