@@ -117,6 +117,11 @@ def create_engine(url: str | URL, *, spatialite_library: str | None = None, **kw
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         module = sqlite_module()
+        # Load GDAL (pyogrio's bundled build) before SpatiaLite: if the system
+        # PROJ/SQLite that mod_spatialite pulls in are bound first, GDAL's own
+        # copies get mixed with them and writing a GeoPackage later crashes.
+        import pyogrio  # noqa: F401
+
         library = spatialite_library or os.environ.get("SPATIALITE_LIBRARY_PATH") or "mod_spatialite"
         engine = sa.create_engine(u, module=module, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         _attach_spatialite(engine, library)

@@ -11,6 +11,19 @@ import shapely
 _OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
 
 
+def _default(value):
+    """orjson fallback: pandas timestamps and other scalars."""
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(type(value).__name__)
+
+
+def _dumps(value) -> bytes:
+    return orjson.dumps(value, option=_OPTS, default=_default)
+
+
 def _records(df: pd.DataFrame) -> list[dict]:
     clean = df.astype(object).where(df.notna(), None)
     return clean.to_dict("records")
@@ -33,8 +46,8 @@ def features_json(gdf: gpd.GeoDataFrame, *, id_column: str = "id", precision: in
     out = []
     for fid, g, p in zip(ids, geo, recs):
         out.append(
-            b'{"type":"Feature","id":' + orjson.dumps(fid, option=_OPTS) + b',"geometry":' + (g.encode() if g is not None else b"null")
-            + b',"properties":' + orjson.dumps(p, option=_OPTS) + b"}"
+            b'{"type":"Feature","id":' + _dumps(fid) + b',"geometry":' + (g.encode() if g is not None else b"null")
+            + b',"properties":' + _dumps(p) + b"}"
         )
     return out
 
@@ -44,7 +57,7 @@ def feature_collection_json(gdf: gpd.GeoDataFrame, *, extra: dict | None = None,
     feats = features_json(gdf, id_column=id_column)
     head = b'{"type":"FeatureCollection"'
     for k, v in (extra or {}).items():
-        head += b"," + orjson.dumps(k) + b":" + orjson.dumps(v, option=_OPTS)
+        head += b"," + orjson.dumps(k) + b":" + _dumps(v)
     return head + b',"features":[' + b",".join(feats) + b"]}"
 
 
@@ -52,5 +65,5 @@ def feature_json(gdf: gpd.GeoDataFrame, *, extra: dict | None = None, id_column:
     feat = features_json(gdf, id_column=id_column)[0]
     if not extra:
         return feat
-    tail = b"".join(b"," + orjson.dumps(k) + b":" + orjson.dumps(v, option=_OPTS) for k, v in extra.items())
+    tail = b"".join(b"," + orjson.dumps(k) + b":" + _dumps(v) for k, v in extra.items())
     return feat[:-1] + tail + b"}"
