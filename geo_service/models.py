@@ -53,6 +53,7 @@ plans = sa.Table(
     sa.Column("adopted_by", sa.String),
     *_timestamps(),
     sa.UniqueConstraint("name"),
+    sqlite_autoincrement=True,
 )
 
 networks = sa.Table(
@@ -70,6 +71,7 @@ networks = sa.Table(
     sa.Column("max_lat", sa.Float),
     *_timestamps(),
     sa.UniqueConstraint("name"),
+    sqlite_autoincrement=True,
 )
 
 # Free key/value metadata of the dataset (e.g. "synthetic": "true" for the sample city).
@@ -104,6 +106,7 @@ imports = sa.Table(
     sa.Column("skipped", sa.Integer, nullable=False),
     sa.Column("actor", sa.String),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sqlite_autoincrement=True,
 )
 
 
@@ -131,7 +134,8 @@ def _layer_table(spec: LayerSpec) -> sa.Table:
     else:
         cols.extend(_timestamps())
     cols.append(sa.Column("geom", Geometry(spec.storage_geometry, srid=SRID, spatial_index=True), nullable=False))
-    return sa.Table(spec.table, metadata, *cols, *constraints)
+    # ids are never reused after a delete (SQLite reuses rowids without AUTOINCREMENT)
+    return sa.Table(spec.table, metadata, *cols, *constraints, sqlite_autoincrement=True)
 
 
 LAYER_TABLES: dict[str, sa.Table] = {name: _layer_table(spec) for name, spec in LAYERS.items()}

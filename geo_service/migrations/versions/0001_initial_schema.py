@@ -28,7 +28,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('geom', Geometry(geometry_type='MULTIPOLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_admin_areas')),
-    sa.UniqueConstraint('source_id', name=op.f('uq_admin_areas_source_id'))
+    sa.UniqueConstraint('source_id', name=op.f('uq_admin_areas_source_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('admin_areas', schema=None) as batch_op:
         batch_op.create_geospatial_index('idx_admin_areas_geom', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
@@ -42,7 +43,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('geom', Geometry(srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_barriers')),
-    sa.UniqueConstraint('source_id', name=op.f('uq_barriers_source_id'))
+    sa.UniqueConstraint('source_id', name=op.f('uq_barriers_source_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('barriers', schema=None) as batch_op:
         batch_op.create_geospatial_index('idx_barriers_geom', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
@@ -65,7 +67,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('geom', Geometry(geometry_type='MULTIPOLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_developments')),
-    sa.UniqueConstraint('source_id', name=op.f('uq_developments_source_id'))
+    sa.UniqueConstraint('source_id', name=op.f('uq_developments_source_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('developments', schema=None) as batch_op:
         batch_op.create_geospatial_index('idx_developments_geom', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
@@ -85,7 +88,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('geom', Geometry(srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_facilities')),
-    sa.UniqueConstraint('source_id', name=op.f('uq_facilities_source_id'))
+    sa.UniqueConstraint('source_id', name=op.f('uq_facilities_source_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('facilities', schema=None) as batch_op:
         batch_op.create_geospatial_index('idx_facilities_geom', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
@@ -101,7 +105,8 @@ def upgrade() -> None:
     sa.Column('skipped', sa.Integer(), nullable=False),
     sa.Column('actor', sa.String(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_imports'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_imports')),
+    sqlite_autoincrement=True
     )
     op.create_table('layer_revisions',
     sa.Column('layer', sa.String(), nullable=False),
@@ -123,7 +128,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_networks')),
-    sa.UniqueConstraint('name', name=op.f('uq_networks_name'))
+    sa.UniqueConstraint('name', name=op.f('uq_networks_name')),
+    sqlite_autoincrement=True
     )
     op.create_geospatial_table('plan_parcels',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -136,7 +142,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('geom', Geometry(geometry_type='MULTIPOLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_plan_parcels')),
-    sa.UniqueConstraint('source_id', name=op.f('uq_plan_parcels_source_id'))
+    sa.UniqueConstraint('source_id', name=op.f('uq_plan_parcels_source_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('plan_parcels', schema=None) as batch_op:
         batch_op.create_geospatial_index('idx_plan_parcels_geom', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
@@ -152,7 +159,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_plans')),
-    sa.UniqueConstraint('name', name=op.f('uq_plans_name'))
+    sa.UniqueConstraint('name', name=op.f('uq_plans_name')),
+    sqlite_autoincrement=True
     )
     op.create_geospatial_table('population_units',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -168,7 +176,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('geom', Geometry(geometry_type='MULTIPOLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_population_units')),
-    sa.UniqueConstraint('source_id', name=op.f('uq_population_units_source_id'))
+    sa.UniqueConstraint('source_id', name=op.f('uq_population_units_source_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('population_units', schema=None) as batch_op:
         batch_op.create_geospatial_index('idx_population_units_geom', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
@@ -182,7 +191,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('geom', Geometry(geometry_type='MULTILINESTRING', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_roads')),
-    sa.UniqueConstraint('source_id', name=op.f('uq_roads_source_id'))
+    sa.UniqueConstraint('source_id', name=op.f('uq_roads_source_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('roads', schema=None) as batch_op:
         batch_op.create_geospatial_index('idx_roads_geom', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
@@ -200,7 +210,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('geom', Geometry(srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_shelters')),
-    sa.UniqueConstraint('source_id', name=op.f('uq_shelters_source_id'))
+    sa.UniqueConstraint('source_id', name=op.f('uq_shelters_source_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('shelters', schema=None) as batch_op:
         batch_op.create_geospatial_index('idx_shelters_geom', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
@@ -221,7 +232,8 @@ def upgrade() -> None:
     sa.Column('geom', Geometry(geometry_type='MULTIPOLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.ForeignKeyConstraint(['plan_id'], ['plans.id'], name=op.f('fk_communities_plan_id_plans'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_communities')),
-    sa.UniqueConstraint('plan_id', 'source_id', name=op.f('uq_communities_plan_id_source_id'))
+    sa.UniqueConstraint('plan_id', 'source_id', name=op.f('uq_communities_plan_id_source_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('communities', schema=None) as batch_op:
         batch_op.create_geospatial_index('idx_communities_geom', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
@@ -237,7 +249,8 @@ def upgrade() -> None:
     sa.Column('osm_way_id', sa.BigInteger(), nullable=True),
     sa.Column('geom', Geometry(geometry_type='LINESTRING', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.ForeignKeyConstraint(['network_id'], ['networks.id'], name=op.f('fk_network_edges_network_id_networks'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_network_edges'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_network_edges')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('network_edges', schema=None) as batch_op:
         batch_op.create_geospatial_index('idx_network_edges_geom', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
@@ -251,7 +264,8 @@ def upgrade() -> None:
     sa.Column('geom', Geometry(geometry_type='POINT', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.ForeignKeyConstraint(['network_id'], ['networks.id'], name=op.f('fk_network_nodes_network_id_networks'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_network_nodes')),
-    sa.UniqueConstraint('network_id', 'node_idx', name=op.f('uq_network_nodes_network_id_node_idx'))
+    sa.UniqueConstraint('network_id', 'node_idx', name=op.f('uq_network_nodes_network_id_node_idx')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('network_nodes', schema=None) as batch_op:
         batch_op.create_geospatial_index('idx_network_nodes_geom', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
