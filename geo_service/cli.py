@@ -29,7 +29,7 @@ db_app = typer.Typer(help="数据库迁移 / Database schema migrations.", no_ar
 app.add_typer(db_app, name="db")
 
 console = Console(stderr=True)
-out = Console()
+out = Console(soft_wrap=True)
 
 
 def _store(database_url: Optional[str] = None):
@@ -138,7 +138,7 @@ def import_cmd(
         )
         t0 = time.perf_counter()
         with _progress(f"导入 {layer}") as (p, task):
-            res = run_import(store, layer, file, opts, actor="cli", progress=lambda n: p.update(task, completed=0.5))
+            res = run_import(store, layer, file, opts, actor="cli", progress=lambda done, total: p.update(task, completed=done / max(total, 1)))
             p.update(task, completed=1.0)
         if res.skipped:
             _plain(res.report.format_zh())

@@ -65,12 +65,21 @@ def load_sample_city(store: Store, *, scale: float = 1.0, seed: int = 0, progres
             progress("写入：步行网络", 0.85)
         nid = store.write_network(
             "sample_city", "sample_city", city.network_nodes, city.network_edges,
-            metric_epsg=int(city.metadata.get("metric_crs", 0)) or None, conn=conn,
+            metric_epsg=_epsg_code(city.metadata.get("metric_crs")), conn=conn,
         )
         store.set_metadata({"dataset": city.metadata, "synthetic": True}, conn=conn)
     if progress:
         progress("完成", 1.0)
     return LoadSummary(counts, nid, len(city.network_nodes), len(city.network_edges))
+
+
+def _epsg_code(crs) -> int | None:
+    """``EPSG:4544``, ``4544`` or a pyproj CRS to the integer code."""
+    if crs is None:
+        return None
+    from pyproj import CRS
+
+    return CRS.from_user_input(crs).to_epsg()
 
 
 def _write(store, conn, layer, frame, plan_id=None):

@@ -336,9 +336,11 @@ def run_import(
     *,
     actor: str | None = None,
     source_name: str | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
     """Read, validate and write a file into a layer, all or nothing.
+
+    ``progress(rows_written, rows_total)`` is called as batches are written.
 
     Raises
     ------
@@ -369,7 +371,8 @@ def import_frame(store, spec, raw, options, *, actor=None, source_name=None, pro
     declared = options.source_crs or (raw.crs.to_string() if raw.crs is not None else "EPSG:4326")
     with store.transaction() as conn:
         plan_id = store.get_or_create_plan(conn, options.plan) if spec.per_plan else None
-        res: WriteResult = store.upsert_layer(spec.name, good, plan_id=plan_id, conn=conn, progress=progress)
+        report_rows = (lambda done: progress(done, len(good))) if progress else None
+        res: WriteResult = store.upsert_layer(spec.name, good, plan_id=plan_id, conn=conn, progress=report_rows)
         store.log_import(
             conn, layer=spec.name, source_name=source_name, source_crs=declared, rows_read=len(frame),
             inserted=res.inserted, updated=res.updated, skipped=int(bad.sum()), actor=actor,
