@@ -60,7 +60,11 @@ fi
 extra=""
 [[ $WITH_TEST -eq 1 ]] && extra="[test]"
 echo ">> pip install -e .$extra"
-.venv/bin/python -m pip install -q -e ".$extra" 2>&1 | grep -v -i -E "^(WARNING: Location|DEPRECATION)" || true
+if ! .venv/bin/python -m pip install -e ".$extra" > .venv/pip-install.log 2>&1; then
+    tail -40 .venv/pip-install.log
+    echo "!! pip install failed; full log in .venv/pip-install.log" >&2
+    exit 1
+fi
 .venv/bin/python - <<'PY'
 from geo_service._db import sqlite_module
 m = sqlite_module()

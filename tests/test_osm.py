@@ -36,9 +36,7 @@ from geo_service.osm import (
     walk_exclusion,
 )
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-if not DATA.is_dir():  # CI: shared/ beside the clone
-    DATA = Path("/work/shared/data")
+from tests.conftest import SHARED_DATA as DATA  # noqa: E402  (shared/ beside the clone, or GEO_SHARED_DATA)
 
 EXTRACTS = {
     "wudaokou": "osm_beijing_wudaokou_2017.osm",
