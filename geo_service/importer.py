@@ -360,6 +360,8 @@ def run_import(
 
 
 def import_frame(store, spec, raw, options, *, actor=None, source_name=None, progress=None) -> ImportResult:
+    if len(raw) == 0:
+        raise InputError(f"{source_name or 'the file'} holds no features", f"{source_name or '文件'} 中没有任何要素，未写入数据")
     frame, report = validate(raw, spec, options)
     file_level = [p for p in report.problems if p.row == 0]
     if file_level or (report.problems and not options.skip_invalid):

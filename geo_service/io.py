@@ -181,6 +181,7 @@ def read_file(
         raise
     except Exception as exc:  # pyogrio/pandas/openpyxl errors: the file cannot be read at all
         msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        msg = msg.replace(str(path.resolve()), path.name).replace(str(path), path.name)  # no server paths in messages
         raise InputError(f"cannot read {path.name}: {msg}", f"无法读取文件 {path.name}：{msg}") from exc
 
 

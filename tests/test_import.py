@@ -255,3 +255,30 @@ def test_communities_import_into_named_plan(client, store, tmp_path):
     plan = store.get_plan("2025现状")
     got = store.read_layer("communities", plan_id=plan["id"]).sort_values("code")
     assert list(got.has_fixed_office.astype(bool)) == [True, False]
+
+
+BROKEN_FILES = {
+    "nan.geojson": '{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[NaN,31]},'
+                   '"properties":{"source_id":"a","category":"market"}}]}',
+    "empty.geojson": "",
+    "notjson.geojson": "hello",
+    "nofeatures.geojson": '{"type":"FeatureCollection","features":[]}',
+    "nullgeom.geojson": '{"type":"FeatureCollection","features":[{"type":"Feature","geometry":null,"properties":{"source_id":"a","category":"market"}}]}',
+    "textlon.csv": "source_id,category,lon,lat\na,market,abc,31\n",
+    "infinite.csv": "source_id,category,lon,lat\na,market,inf,31\n",
+    "unknown.dwg": "AC1032",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_FILES))
+def test_broken_files_are_422_with_a_message_and_write_nothing(client, store, tmp_path, name):
+    _seed(store, tmp_path)
+    before = snapshot(store)
+    path = tmp_path / name
+    path.write_text(BROKEN_FILES[name], encoding="utf-8")
+    with path.open("rb") as fh:
+        r = client.post("/layers/facilities/import", files={"file": (name, fh)})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["message_zh"] and str(tmp_path) not in r.text
+    assert snapshot(store) == before
