@@ -32,6 +32,7 @@ from .settings import Settings, get_settings
 SRID = models.SRID
 _MULTI = {"MULTIPOLYGON": shapely.MultiPolygon, "MULTILINESTRING": shapely.MultiLineString}
 BATCH_ROWS = 5000
+SPATIALITE_BULK_ROWS = 50_000
 
 Progress = Callable[[int], None]
 
@@ -259,44 +260,41 @@ class Store:
         if spec.per_plan and plan_id is None:
             raise GeoServiceError(f"layer {layer} needs a plan", f"图层「{spec.label_zh}」需要指定社区划分方案（--plan）")
         existing = self.existing_source_ids(conn, layer, plan_id)
-        records = _records(spec, gdf)
         now = utcnow()
-        inserts, updates = [], []
-        for rec in records:
-            rec["updated_at"] = now
-            fid = existing.get(rec["source_id"])
-            if fid is None:
-                rec["created_at"] = now
-                if spec.per_plan:
-                    rec["plan_id"] = plan_id
-                inserts.append(rec)
-            else:
-                rec["_id"] = fid
-                updates.append(rec)
         geom_expr = sa.func.ST_GeomFromWKB(sa.bindparam("wkb", type_=sa.LargeBinary), SRID)
         names = ["source_id", *[f.name for f in spec.fields], "updated_at"]
-        done = 0
-        if inserts:
-            ins_cols = names + ["created_at"] + (["plan_id"] if spec.per_plan else [])
-            stmt = table.insert().values({**{n: sa.bindparam(n) for n in ins_cols}, "geom": geom_expr})
-            for chunk in _chunks(inserts, BATCH_ROWS):
-                conn.execute(stmt, chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done)
-        if updates:
-            stmt = (
-                table.update()
-                .where(table.c.id == sa.bindparam("_id"))
-                .values({**{n: sa.bindparam(n) for n in names if n != "source_id"}, "geom": geom_expr})
-            )
-            for chunk in _chunks(updates, BATCH_ROWS):
-                conn.execute(stmt, chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done)
+        ins_cols = names + ["created_at"] + (["plan_id"] if spec.per_plan else [])
+        insert = table.insert().values({**{n: sa.bindparam(n) for n in ins_cols}, "geom": geom_expr})
+        update = (
+            table.update()
+            .where(table.c.id == sa.bindparam("_id"))
+            .values({**{n: sa.bindparam(n) for n in names if n != "source_id"}, "geom": geom_expr})
+        )
+        result = WriteResult()
+        # Records are built batch by batch so memory stays bounded for millions of rows.
+        for start in range(0, len(gdf), BATCH_ROWS):
+            inserts, updates = [], []
+            for rec in _records(spec, gdf.iloc[start : start + BATCH_ROWS]):
+                rec["updated_at"] = now
+                fid = existing.get(rec["source_id"])
+                if fid is None:
+                    rec["created_at"] = now
+                    if spec.per_plan:
+                        rec["plan_id"] = plan_id
+                    inserts.append(rec)
+                else:
+                    rec["_id"] = fid
+                    updates.append(rec)
+            if inserts:
+                conn.execute(insert, inserts)
+            if updates:
+                conn.execute(update, updates)
+            result.inserted += len(inserts)
+            result.updated += len(updates)
+            if progress:
+                progress(result.inserted + result.updated)
         self.bump_revision(conn, layer)
-        return WriteResult(len(inserts), len(updates))
+        return result
 
     def delete_layer(self, layer: str, *, conn: sa.Connection, plan_id: int | None = None) -> int:
         spec, table = self._table(layer)
@@ -389,15 +387,23 @@ class Store:
             ("network_edges", edges, ["u", "v", "length_m", "road_class", "osm_way_id"]),
         ):
             lt = models.LAYER_TABLES[tbl]
-            recs = _plain_records(frame, cols)
-            for r in recs:
-                r["network_id"] = nid
+            rebuild = self.dialect == "sqlite" and len(frame) > SPATIALITE_BULK_ROWS
+            if rebuild:
+                # Filling the R*Tree row by row costs about twice the insert itself;
+                # build it once at the end (DDL is transactional in SQLite).
+                conn.exec_driver_sql(f"SELECT DisableSpatialIndex('{tbl}', 'geom')")
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS idx_{tbl}_geom")
             stmt = lt.insert().values({**{c: sa.bindparam(c) for c in ["network_id", *cols]}, "geom": geom_expr})
-            for chunk in _chunks(recs, BATCH_ROWS * 4):
-                conn.execute(stmt, chunk)
-                done += len(chunk)
+            for start in range(0, len(frame), BATCH_ROWS * 4):
+                recs = _plain_records(frame.iloc[start : start + BATCH_ROWS * 4], cols)
+                for r in recs:
+                    r["network_id"] = nid
+                conn.execute(stmt, recs)
+                done += len(recs)
                 if progress:
                     progress(done)
+            if rebuild:
+                conn.exec_driver_sql(f"SELECT CreateSpatialIndex('{tbl}', 'geom')")
             self.bump_revision(conn, tbl)
         return int(nid)
 
@@ -428,11 +434,6 @@ def _unavailable(exc: Exception) -> GeoServiceError:
     if "connection" in msg.lower() or "could not connect" in msg.lower() or "server" in msg.lower():
         return DatabaseUnavailable(f"database unavailable: {msg}", f"数据库暂不可用：{msg}")
     return GeoServiceError(f"database error: {msg}", f"数据库错误：{msg}")
-
-
-def _chunks(seq: list, n: int):
-    for i in range(0, len(seq), n):
-        yield seq[i : i + n]
 
 
 def _py(value):

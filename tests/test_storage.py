@@ -119,3 +119,23 @@ def test_migration_downgrade_and_upgrade(store):
     store.upgrade()
     assert "facilities" in sa.inspect(store.engine).get_table_names()
     assert {t.name for t in models.metadata.sorted_tables} <= set(sa.inspect(store.engine).get_table_names())
+
+
+def test_large_network_keeps_a_working_spatial_index(store, monkeypatch):
+    """Above the bulk threshold SpatiaLite builds the R*Tree after the insert: it must still answer bbox queries."""
+    from geo_service import storage
+
+    monkeypatch.setattr(storage, "SPATIALITE_BULK_ROWS", 10)
+    n = 50
+    xs = 104.4 + np.arange(n) * 0.001
+    nodes = gpd.GeoDataFrame({"node_idx": np.arange(n), "osm_id": [None] * n}, geometry=shapely.points(xs, np.full(n, 31.1)), crs=4326)
+    edges = gpd.GeoDataFrame({"u": np.arange(n - 1), "v": np.arange(1, n), "length_m": [95.3] * (n - 1), "road_class": ["local"] * (n - 1),
+                              "osm_way_id": [None] * (n - 1)},
+                             geometry=[shapely.LineString([(xs[i], 31.1), (xs[i + 1], 31.1)]) for i in range(n - 1)], crs=4326)
+    store.write_network("big", "test", nodes, edges)
+    assert store.count("network_nodes", bbox=(104.4095, 31.09, 104.4195, 31.11)) == 10
+    assert store.count("network_edges", bbox=(104.4095, 31.09, 104.4195, 31.11)) == 11
+    if store.dialect == "sqlite":
+        with store.read() as conn:
+            flags = dict(conn.exec_driver_sql("SELECT f_table_name, spatial_index_enabled FROM geometry_columns").all())
+        assert flags["network_nodes"] == 1 and flags["network_edges"] == 1
