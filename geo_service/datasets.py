@@ -15,16 +15,6 @@ from .storage import Store
 
 Progress = Callable[[str, float], None]
 
-SAMPLE_LAYERS = (
-    "admin_areas",
-    "population_units",
-    "facilities",
-    "shelters",
-    "plan_parcels",
-    "developments",
-    "roads",
-    "barriers",
-)
 
 
 @dataclass
@@ -45,15 +35,17 @@ def load_sample_city(store: Store, *, scale: float = 1.0, seed: int = 0, progres
     Every layer goes through the same validation as a file import.  The
     dataset metadata is marked ``synthetic``.
     """
-    from .sample_city import generate_sample_city
+    from .sample_city import LAYER_NAMES, generate_sample_city
+
+    layers = [name for name in LAYER_NAMES if name != "communities"]  # communities go into the plan below
 
     city = generate_sample_city(scale=scale, seed=seed, progress=(lambda stage, f: progress(f"生成：{stage}", f * 0.4)) if progress else None)
     counts: dict[str, int] = {}
     with store.transaction() as conn:
-        for i, layer in enumerate(SAMPLE_LAYERS):
+        for i, layer in enumerate(layers):
             frame = getattr(city, layer)
             if progress:
-                progress(f"写入：{LAYERS[layer].label_zh}", 0.4 + 0.4 * i / len(SAMPLE_LAYERS))
+                progress(f"写入：{LAYERS[layer].label_zh}", 0.4 + 0.4 * i / len(layers))
             store.delete_layer(layer, conn=conn)
             _write(store, conn, layer, frame)
             counts[layer] = len(frame)

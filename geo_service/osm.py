@@ -653,8 +653,8 @@ def read_bounds(path: str | Path) -> tuple[float, float, float, float]:
     return (minx, miny, maxx, maxy)
 
 
-def _convert_to_xml(src: Path, dst: Path) -> None:
-    """Copy every object of ``src`` (PBF, O5M, ...) into the OSM XML ``dst``."""
+def copy_osm_file(src: Path, dst: Path) -> None:
+    """Copy every object and the header of ``src`` into ``dst``; formats from the file names (PBF, XML, O5M...)."""
     import osmium
 
     reader = osmium.io.Reader(str(src), osmium.osm.osm_entity_bits.NOTHING)
@@ -728,7 +728,7 @@ def read_osm(
             report("convert", 0.05)
             xml_path = Path(tmp) / "extract.osm"
             try:
-                _convert_to_xml(path, xml_path)
+                copy_osm_file(path, xml_path)
             except RuntimeError as exc:
                 raise InputError(
                     f"cannot read OSM file {path.name!r}: {exc}",

@@ -28,6 +28,7 @@ from geo_service._errors import InputError
 from geo_service.layers import FACILITIES, SHELTERS
 from geo_service.osm import (
     OSMData,
+    copy_osm_file,
     facility_category,
     read_bounds,
     read_osm,
@@ -73,19 +74,6 @@ def xml_results() -> dict[str, OSMData]:
     return {name: read_osm(_path(name)) for name in EXTRACTS}
 
 
-def _copy_osm(src: Path, dst: Path) -> None:
-    """Copy every object (and the header with its bounding box) with pyosmium."""
-    reader = osmium.io.Reader(str(src), osmium.osm.osm_entity_bits.NOTHING)
-    header = reader.header()
-    reader.close()
-    writer = osmium.SimpleWriter(str(dst), header=header, overwrite=True)
-    try:
-        for obj in osmium.FileProcessor(str(src)):
-            writer.add(obj)
-    finally:
-        writer.close()
-
-
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory) -> dict[str, dict[str, Path]]:
     out: dict[str, dict[str, Path]] = {}
@@ -93,7 +81,7 @@ def converted(tmp_path_factory) -> dict[str, dict[str, Path]]:
     for name in EXTRACTS:
         src = _path(name)
         pbf = tmp / f"{name}.osm.pbf"
-        _copy_osm(src, pbf)
+        copy_osm_file(src, pbf)
         bz = tmp / f"{name}.osm.bz2"
         with src.open("rb") as fin, bz2.open(bz, "wb") as fout:
             shutil.copyfileobj(fin, fout)
@@ -559,7 +547,7 @@ def test_synthetic_facilities_and_shelters(synthetic):
 
 def test_synthetic_pbf(synthetic, tmp_path):
     pbf = tmp_path / "synthetic.osm.pbf"
-    _copy_osm(synthetic, pbf)
+    copy_osm_file(synthetic, pbf)
     _assert_same(read_osm(synthetic), read_osm(pbf))
 
 
