@@ -64,6 +64,9 @@ class DatabaseUnavailable(GeoServiceError):
     http_status = 503
 
 
+MAX_REPORTED_PROBLEMS = 1000
+
+
 @dataclass
 class RowProblem:
     """One problem found in one input row (``row`` counts from 1, like a spreadsheet)."""
@@ -100,12 +103,14 @@ class ValidationReport:
             value = str(value)[:200]
         self.problems.append(RowProblem(int(row), column, problem, problem_zh, source_id, value))
 
-    def to_dict(self) -> dict:
+    def to_dict(self, limit: int = MAX_REPORTED_PROBLEMS) -> dict:
+        """The report for an API answer; at most ``limit`` problems are listed, ``problems_total`` counts all."""
         return {
             "layer": self.layer,
             "rows": self.rows,
             "bad_rows": len(self.bad_rows),
-            "problems": [p.to_dict() for p in self.problems],
+            "problems_total": len(self.problems),
+            "problems": [p.to_dict() for p in self.problems[:limit]],
         }
 
     def format_zh(self, limit: int = 50) -> str:

@@ -282,3 +282,27 @@ def test_broken_files_are_422_with_a_message_and_write_nothing(client, store, tm
     body = r.json()
     assert body["message_zh"] and str(tmp_path) not in r.text
     assert snapshot(store) == before
+
+
+def test_http_column_map_crs_and_report_cap(client, store, tmp_path):
+    """Column mapping and a declared Gauss-Kruger CRS through the endpoint; a file with thousands of bad rows
+    answers with a capped list and the true total."""
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4326, 4544, always_xy=True).transform([LON, LON + 0.01], [LAT, LAT])
+    csv = tmp_path / "gk.csv"
+    csv.write_text("编号,类型,X,Y\nk1,kindergarten,%f,%f\nk2,nursery,%f,%f\n" % (x[0], y[0], x[1], y[1]), encoding="utf-8")
+    with csv.open("rb") as fh:
+        r = client.post("/layers/facilities/import", files={"file": ("gk.csv", fh)},
+                        data={"crs": "EPSG:4544", "column_map": ["category=类型"], "lon": "X", "lat": "Y"})
+    assert r.status_code == 200, r.text
+    g = store.read_layer("facilities").sort_values("source_id")
+    assert np.allclose(g.geometry.x, [LON, LON + 0.01], atol=1e-7) and np.allclose(g.geometry.y, LAT, atol=1e-7)
+
+    n = 3000
+    bad = pd.DataFrame({"source_id": [f"b{i}" for i in range(n)], "category": ["casino"] * n, "lon": LON, "lat": LAT})
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with (tmp_path / "bad.csv").open("rb") as fh:
+        r = client.post("/layers/facilities/import", files={"file": ("bad.csv", fh)})
+    rep = r.json()["report"]
+    assert r.status_code == 422 and rep["bad_rows"] == n and rep["problems_total"] == n and len(rep["problems"]) == 1000

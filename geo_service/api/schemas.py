@@ -62,6 +62,7 @@ class ValidationReport(BaseModel):
     layer: str
     rows: int
     bad_rows: int
+    problems_total: int = Field(description="All problems found; at most 1,000 are listed")
     problems: list[RowProblem]
 
 
