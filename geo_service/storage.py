@@ -395,11 +395,15 @@ class Store:
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS idx_{tbl}_geom")
             stmt = lt.insert().values({**{c: sa.bindparam(c) for c in ["network_id", *cols]}, "geom": geom_expr})
             for start in range(0, len(frame), BATCH_ROWS * 4):
-                recs = _plain_records(frame.iloc[start : start + BATCH_ROWS * 4], cols)
-                for r in recs:
-                    r["network_id"] = nid
-                conn.execute(stmt, recs)
-                done += len(recs)
+                part = frame.iloc[start : start + BATCH_ROWS * 4]
+                if self.dialect == "postgresql":
+                    _copy_rows(conn, tbl, nid, part, cols)
+                else:
+                    recs = _plain_records(part, cols)
+                    for r in recs:
+                        r["network_id"] = nid
+                    conn.execute(stmt, recs)
+                done += len(part)
                 if progress:
                     progress(done)
             if rebuild:
@@ -454,6 +458,18 @@ def _plain_records(frame: gpd.GeoDataFrame, cols: list[str]) -> list[dict]:
     wkb = shapely.to_wkb(np.asarray(frame.geometry.values, dtype=object))
     data = {c: frame[c].to_numpy(dtype=object) if c in frame.columns else np.full(len(frame), None, dtype=object) for c in cols}
     return [{**{c: _py(data[c][i]) for c in cols}, "wkb": wkb[i]} for i in range(len(frame))]
+
+
+def _copy_rows(conn: sa.Connection, table: str, network_id: int, frame: gpd.GeoDataFrame, cols: list[str]) -> None:
+    """PostgreSQL ``COPY`` of network rows inside the caller's transaction (geometry as hex EWKB, SRID 4326)."""
+    geoms = shapely.set_srid(np.asarray(frame.geometry.values, dtype=object), SRID)
+    ewkb = shapely.to_wkb(geoms, hex=True, include_srid=True)
+    data = [frame[c].to_numpy(dtype=object) if c in frame.columns else np.full(len(frame), None, dtype=object) for c in cols]
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f'COPY "{table}" (network_id, {", ".join(cols)}, geom) FROM STDIN') as copy:
+        for i in range(len(frame)):
+            copy.write_row((network_id, *(_py(col[i]) for col in data), ewkb[i]))
+    cursor.close()
 
 
 def _records(spec: LayerSpec, gdf: gpd.GeoDataFrame) -> list[dict]:
