@@ -163,7 +163,7 @@ def _check_fields(frame, spec: LayerSpec, report: ValidationReport) -> None:
             continue
         col = frame[f.name]
         raw = col.to_numpy(dtype=object)
-        blank = pd.isna(col).to_numpy() | np.array([isinstance(v, str) and not v.strip() for v in raw])
+        blank = (pd.isna(col) | (col.map(type) == str) & col.astype(str).str.strip().eq("")).to_numpy()
         if f.required:
             for r in _rows(blank):
                 report.add(r, f.name, f"{f.name} is empty", f"「{f.label_zh}」为空")
@@ -199,6 +199,9 @@ def _check_fields(frame, spec: LayerSpec, report: ValidationReport) -> None:
         else:
             text = col.astype(str).str.strip().where(~blank, None)
             text = text.str.replace(r"\.0$", "", regex=True) if f.pattern else text
+            if f.restore_leading_zero:
+                odd = text.str.fullmatch(r"[1-9]\d*").fillna(False).astype(bool) & (text.str.len() % 2 == 1)
+                text = text.where(~odd, "0" + text)
             if f.vocab:
                 by_label = {label: code for code, label in f.vocab.items()}
                 text = text.map(lambda v: by_label.get(v, v) if v is not None else None)
@@ -208,8 +211,7 @@ def _check_fields(frame, spec: LayerSpec, report: ValidationReport) -> None:
                     report.add(r, f.name, f"unknown {f.name} {raw[r - 1]!r}; allowed: {', '.join(f.vocab)}",
                                f"未知的「{f.label_zh}」；可用值：{allowed}", value=raw[r - 1])
             if f.pattern:
-                rx = re.compile(f.pattern)
-                bad = ~blank & ~np.array([bool(rx.match(v)) if v is not None else True for v in text], dtype=bool)
+                bad = ~blank & ~text.str.fullmatch(f.pattern).fillna(True).astype(bool).to_numpy()
                 for r in _rows(bad):
                     report.add(r, f.name, f"{f.name} does not match the expected code format", f"「{f.label_zh}」格式不正确", value=raw[r - 1])
             frame[f.name] = text.where(~blank, f.default if not f.required else None)

@@ -50,6 +50,8 @@ class FieldSpec:
     default: object = None
     pattern: str | None = None
     unit: str | None = None
+    # Codes of an even number of digits whose leading zero a spreadsheet dropped (0702 read as 702) get it back.
+    restore_leading_zero: bool = False
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,7 @@ PLAN_PARCELS = _register(
         POLYGONAL,
         "MULTIPOLYGON",
         (
-            FieldSpec("land_use_code", "str", "用地用海分类代码", required=True, pattern=r"^\d{2}(\d{2}){0,2}$"),
+            FieldSpec("land_use_code", "str", "用地用海分类代码", required=True, pattern=r"^\d{2}(\d{2}){0,2}$", restore_leading_zero=True),
             FieldSpec("planned_use", "str", "规划用途"),
             FieldSpec("status", "str", "状态", vocab=vocab.PARCEL_STATUS, default="planned"),
             FieldSpec("area_m2", "float", "用地面积", min_value=0, unit="m²"),

@@ -306,3 +306,17 @@ def test_http_column_map_crs_and_report_cap(client, store, tmp_path):
         r = client.post("/layers/facilities/import", files={"file": ("bad.csv", fh)})
     rep = r.json()["report"]
     assert r.status_code == 422 and rep["bad_rows"] == n and rep["problems_total"] == n and len(rep["problems"]) == 1000
+
+
+def test_code_patterns_and_blank_values():
+    from geo_service.importer import ImportOptions, validate
+    from geo_service.layers import LAYERS
+
+    sq = [shapely.box(LON, LAT, LON + 0.001, LAT + 0.001)] * 4
+    parcels = gpd.GeoDataFrame({"source_id": ["p1", "p2", "p3", "p4"], "land_use_code": ["0702", "07021", "  ", 80403.0]},
+                               geometry=sq, crs=4326)
+    frame, report = validate(parcels, LAYERS["plan_parcels"], ImportOptions())
+    by_row = {p.row: p.problem for p in report.problems}
+    assert set(by_row) == {2, 3}
+    assert "format" in by_row[2] and "empty" in by_row[3]
+    assert frame.loc[3, "land_use_code"] == "080403"  # 080403 read from a spreadsheet as the number 80403
