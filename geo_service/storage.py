@@ -30,7 +30,10 @@ from .layers import LayerSpec, get_layer
 from .settings import Settings, get_settings
 
 SRID = models.SRID
-_MULTI = {"MULTIPOLYGON": shapely.MultiPolygon, "MULTILINESTRING": shapely.MultiLineString}
+_MULTI = {
+    "MULTIPOLYGON": (shapely.GeometryType.POLYGON, shapely.multipolygons),
+    "MULTILINESTRING": (shapely.GeometryType.LINESTRING, shapely.multilinestrings),
+}
 BATCH_ROWS = 5000
 SPATIALITE_BULK_ROWS = 50_000
 
@@ -59,17 +62,14 @@ def promote_to_storage(geoms: np.ndarray, storage_geometry: str) -> np.ndarray:
         GeoAlchemy2 geometry type of the column (``MULTIPOLYGON``, ...).
     """
     geoms = np.asarray(geoms, dtype=object)
-    if storage_geometry == "MULTIPOLYGON":
-        single = shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON
-        out = geoms.copy()
-        out[single] = shapely.multipolygons(geoms[single].reshape(-1, 1)) if single.any() else out[single]
-        return out
-    if storage_geometry == "MULTILINESTRING":
-        single = shapely.get_type_id(geoms) == shapely.GeometryType.LINESTRING
-        out = geoms.copy()
-        out[single] = shapely.multilinestrings(geoms[single].reshape(-1, 1)) if single.any() else out[single]
-        return out
-    return geoms
+    if storage_geometry not in _MULTI:
+        return geoms
+    single_type, make_multi = _MULTI[storage_geometry]
+    single = shapely.get_type_id(geoms) == single_type
+    out = geoms.copy()
+    if single.any():
+        out[single] = make_multi(geoms[single].reshape(-1, 1))
+    return out
 
 
 class Store:
