@@ -42,6 +42,12 @@ class NotFoundError(GeoServiceError):
     http_status = 404
 
 
+class ConflictError(GeoServiceError):
+    """The database refused a write (a constraint); nothing of that write was kept."""
+
+    http_status = 409
+
+
 class CRSError(GeoServiceError):
     """Unknown or unusable coordinate reference system."""
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .importer import ImportOptions, import_frame
+from .importer import ImportOptions
 from .layers import LAYERS
 from .storage import Store
 

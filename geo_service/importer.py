@@ -8,7 +8,6 @@ the same ``source_id`` updates the feature.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable

@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 import shapely
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from . import models
 from ._db import create_engine, normalize_url
-from ._errors import DatabaseUnavailable, GeoServiceError, NotFoundError
+from ._errors import ConflictError, DatabaseUnavailable, GeoServiceError, NotFoundError
 from .layers import LayerSpec, get_layer
 from .settings import Settings, get_settings
 
@@ -100,6 +100,9 @@ class Store:
                 yield conn
         except OperationalError as exc:
             raise _unavailable(exc) from exc
+        except IntegrityError as exc:
+            msg = str(exc.orig).splitlines()[0][:300]
+            raise ConflictError(f"the database refused the write, nothing was kept: {msg}", f"数据库拒绝写入，本次写入全部撤销：{msg}") from exc
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:

@@ -100,7 +100,7 @@ CASES = ["invalid_geometry", "wrong_geometry_type", "missing_column", "negative_
 
 def _seed(store, tmp_path):
     """Some data already present, so 'unchanged' means more than 'empty'."""
-    from geo_service.importer import ImportOptions, run_import
+    from geo_service.importer import run_import
 
     run_import(store, "population_units", _geojson(_units(2, source_id=["a", "b"]), tmp_path / "seed_u.geojson"))
     run_import(store, "facilities", _geojson(_facilities(2), tmp_path / "seed_f.geojson"))
@@ -192,7 +192,7 @@ def test_csv_xlsx_with_chinese_headers_and_gcj02(store, tmp_path):
 
 def test_gauss_kruger_shapefile_zip_and_gpkg(store, tmp_path):
     """CGCS2000 3-degree GK zone 35 (EPSG:4523, with zone prefix) Shapefile in a zip, and a GeoPackage in EPSG:4490."""
-    from geo_service.importer import ImportOptions, run_import
+    from geo_service.importer import run_import
 
     units = _units(3)
     gk = units.to_crs(4523)

@@ -9,6 +9,7 @@ import shapely
 import sqlalchemy as sa
 
 from geo_service import models
+from geo_service._errors import ConflictError
 from geo_service.layers import LAYERS
 from tests.conftest import snapshot
 
@@ -65,7 +66,7 @@ def test_failed_write_rolls_back_everything(store):
     cats[-1] = None  # the database refuses this row, after a full batch was already sent
     g = gpd.GeoDataFrame({"source_id": [f"x{i}" for i in range(n)], "category": cats},
                          geometry=shapely.points(np.full(n, 104.4), np.linspace(31.1, 31.2, n)), crs=4326)
-    with pytest.raises(Exception):
+    with pytest.raises(ConflictError):
         store.upsert_layer("facilities", g)
     assert snapshot(store) == before
 
