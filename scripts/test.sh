@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh --test
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 
 # PostgreSQL on 127.0.0.1:5432: use it with trust auth for user postgres when it answers,
 # else start the local cluster and connect over its socket as a superuser named like us.
@@ -13,13 +15,13 @@ if [[ -z "${GEO_TEST_PG_ADMIN_URL:-}" ]]; then
         export GEO_TEST_PG_ADMIN_URL="postgresql://postgres@127.0.0.1:5432/postgres"
     else
         v=$(ls /etc/postgresql | sort -n | tail -1)
-        pg_ctlcluster --skip-systemctl-redirect "$v" main start 2>/dev/null || service postgresql start || true
+        $SUDO pg_ctlcluster --skip-systemctl-redirect "$v" main start 2>/dev/null || $SUDO service postgresql start || true
         for _ in $(seq 30); do pg_isready -q && break; sleep 1; done
         me=$(id -un)
         if pg_ok "postgresql://postgres@127.0.0.1:5432/postgres"; then
             export GEO_TEST_PG_ADMIN_URL="postgresql://postgres@127.0.0.1:5432/postgres"
         else
-            runuser -u postgres -- psql -q -c "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$me') THEN CREATE ROLE \"$me\" SUPERUSER LOGIN; END IF; END\$\$;" postgres
+            $SUDO runuser -u postgres -- psql -q -c "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$me') THEN CREATE ROLE \"$me\" SUPERUSER LOGIN; END IF; END\$\$;" postgres
             export GEO_TEST_PG_ADMIN_URL="postgresql://$me@/postgres?host=/var/run/postgresql"
         fi
     fi
