@@ -351,6 +351,14 @@ def generate_sample_city(
         lon, lat = to_lonlat.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
         return np.asarray(lon), np.asarray(lat)
 
+    def sites_lonlat(sites: dict) -> np.ndarray:
+        """Geometries of facility/shelter sites: their polygon where given, else the point at (u, v) in their cell."""
+        lon, lat = lonlat(*_bilinear(CX[sites["cell"]], CY[sites["cell"]], sites["u"], sites["v"]))
+        geom = sites["poly"].copy()
+        point = shapely.is_missing(geom)
+        geom[point] = shapely.points(lon[point], lat[point])
+        return geom
+
     def quads_lonlat(qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
         """Polygons from metric corner arrays (n, 4) (converted to lon/lat)."""
         lon, lat = lonlat(qx.ravel(), qy.ravel())
@@ -1080,11 +1088,7 @@ def generate_sample_city(
         n_fac = fac["cell"].size
 
     # facility geometries and addresses
-    fx, fy = _bilinear(CX[fac["cell"]], CY[fac["cell"]], fac["u"], fac["v"])
-    flon, flat = lonlat(fx, fy)
-    fgeom = fac["poly"].copy()
-    is_pt = shapely.is_missing(fgeom)
-    fgeom[is_pt] = shapely.points(flon[is_pt], flat[is_pt])
+    fgeom = sites_lonlat(fac)
     fac_ids = _ids("sample:facility:", n_fac)
     fac_address = address_of(fac["cell"])
     cap = pd.array(np.where(fac["cap"] >= 0, fac["cap"], 0), dtype="Int64")
@@ -1143,11 +1147,7 @@ def generate_sample_city(
     add_sh(oc, np.strings.add(unit_names[unit_of_cell[oc]], "紧急避难场所"), np.full(oc.size, "emergency"), lognorm(1800, 0.45, oc.size), ou, ov, np.full(oc.size, None))
     sh = {key: np.concatenate([b[key] for b in sh_blocks]) for key in sh_blocks[0]}
     n_sh = sh["cell"].size
-    sx_, sy_ = _bilinear(CX[sh["cell"]], CY[sh["cell"]], sh["u"], sh["v"])
-    slon, slat = lonlat(sx_, sy_)
-    sgeom = sh["poly"].copy()
-    pt = shapely.is_missing(sgeom)
-    sgeom[pt] = shapely.points(slon[pt], slat[pt])
+    sgeom = sites_lonlat(sh)
     per_person = np.where(sh["cls"] == "emergency", 1.5, 2.0)
     shelters = gpd.GeoDataFrame(
         {
