@@ -99,20 +99,16 @@ def load_osm(
     from .osm import read_osm
 
     path = Path(path)
-    if progress:
-        progress("读取 OSM", 0.05)
-    data = read_osm(path, clip_to_bounds=clip_to_bounds, largest_component=largest_component)
+    reading = (lambda stage, f: progress(f"读取 OSM：{stage}", 0.5 * f)) if progress else None
+    data = read_osm(path, clip_to_bounds=clip_to_bounds, largest_component=largest_component, progress=reading)
     return store_osm(store, data, name=name or path.name.split(".")[0], progress=progress)
 
 
 def store_osm(store: Store, data, *, name: str, progress: Progress | None = None) -> LoadSummary:
-    from .crs import choose_metric_crs
+    from .crs import metric_crs_for
 
     counts = {}
-    metric = None
-    if len(data.nodes):
-        c = data.nodes.geometry.union_all().centroid if len(data.nodes) < 50000 else data.nodes.geometry.iloc[len(data.nodes) // 2]
-        metric = choose_metric_crs(c.x, c.y).to_epsg()
+    metric = metric_crs_for(data.nodes).to_epsg() if len(data.nodes) else None
     with store.transaction() as conn:
         if progress:
             progress("写入步行网络", 0.5)
