@@ -110,6 +110,42 @@ imports = sa.Table(
 )
 
 
+# One row per analysis run (coverage, audit, ...): its parameters, the network and the
+# layer revisions it saw, a JSON summary; its feature outputs are in analysis_features.
+analysis_runs = sa.Table(
+    "analysis_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String, nullable=False, index=True),
+    sa.Column("status", sa.String, nullable=False, server_default="done"),
+    sa.Column("params", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("network_id", sa.Integer, sa.ForeignKey("networks.id", ondelete="SET NULL")),
+    sa.Column("network_version", sa.String),
+    sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id", ondelete="SET NULL")),
+    sa.Column("data_revisions", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("summary", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("error", sa.Text),
+    sa.Column("created_by", sa.String),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sqlite_autoincrement=True,
+)
+
+# Feature outputs of analysis runs, one named output layer per run ("units", "gaps", ...).
+analysis_features = sa.Table(
+    "analysis_features",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("analysis_runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("output", sa.String, nullable=False),
+    sa.Column("feature_key", sa.String),
+    sa.Column("properties", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("geom", Geometry("GEOMETRY", srid=SRID, spatial_index=True), nullable=True),
+    sa.Index("ix_analysis_features_run_id_output", "run_id", "output"),
+    sqlite_autoincrement=True,
+)
+
+
 def _layer_table(spec: LayerSpec) -> sa.Table:
     network_layer = spec.name.startswith("network_")
     cols: list = [sa.Column("id", sa.Integer, primary_key=True, autoincrement=True)]
