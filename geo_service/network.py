@@ -25,7 +25,9 @@ coordinates, EPSG:4326 for inputs and outputs that say so.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,7 +79,7 @@ class Snap:
     def reachable(self) -> np.ndarray:
         return self.edge >= 0
 
-    def take(self, idx) -> "Snap":
+    def take(self, idx) -> Snap:
         return Snap(self.edge[idx], self.frac[idx], self.offset_m[idx], self.xy[idx], self.snapped_xy[idx])
 
 
@@ -98,7 +100,7 @@ class NearestResult:
     limit_m : float
     """
 
-    network: "WalkNetwork"
+    network: WalkNetwork
     sources: Snap
     dist_m: np.ndarray
     source: np.ndarray
@@ -187,7 +189,7 @@ class NearestResult:
 
     def route(self, targets: Snap, i: int) -> shapely.LineString | None:
         """Walking route (metric CRS) from target ``i`` to its nearest source, or None."""
-        walk, src, via = self.at(targets.take([i]))
+        _walk, src, via = self.at(targets.take([i]))
         if src[0] < 0:
             return None
         net = self.network
@@ -200,8 +202,8 @@ class NearestResult:
         else:
             end = int(net.edge_v[e] if via[0] == 1 else net.edge_u[e])
             parts.append(net.edge_piece(e, t, 1.0 if via[0] == 1 else 0.0))
-            nodes, s2 = self.node_path(end)
-            for a, b in zip(nodes[:-1], nodes[1:]):
+            nodes, _s2 = self.node_path(end)
+            for a, b in itertools.pairwise(nodes):
                 parts.append(net.node_pair_coords(a, b))
             se = int(self.sources.edge[s])
             sf = float(self.sources.frac[s])
@@ -250,7 +252,7 @@ class WalkNetwork:
         metric_crs: pyproj.CRS | str | int | None = None,
         name: str = "",
         network_id: int | None = None,
-    ) -> "WalkNetwork":
+    ) -> WalkNetwork:
         """Build from node and edge frames in EPSG:4326 (as stored, see ``Store.write_network``).
 
         ``nodes``: ``node_idx`` (0..n-1) and Point geometry; ``edges``: ``u``, ``v``,
@@ -283,7 +285,7 @@ class WalkNetwork:
         return cls._from_arrays(node_xy, u, v, length, cls_codes, geoms, metric, name=name, network_id=network_id)
 
     @classmethod
-    def _from_arrays(cls, node_xy, u, v, length, cls_codes, geoms, metric, *, name="", network_id=None) -> "WalkNetwork":
+    def _from_arrays(cls, node_xy, u, v, length, cls_codes, geoms, metric, *, name="", network_id=None) -> WalkNetwork:
         coords, offsets = _ragged_lines(geoms)
         net = cls(
             node_xy=np.ascontiguousarray(node_xy, dtype=np.float64),
@@ -324,11 +326,11 @@ class WalkNetwork:
     # ------------------------------------------------------------------ properties
     @property
     def n_nodes(self) -> int:
-        return int(len(self.node_xy))
+        return len(self.node_xy)
 
     @property
     def n_edges(self) -> int:
-        return int(len(self.edge_u))
+        return len(self.edge_u)
 
     @property
     def csr(self) -> sparse.csr_matrix:
@@ -383,7 +385,7 @@ class WalkNetwork:
                     self._tree = shapely.STRtree(geoms)
         return self._tree
 
-    def warm(self) -> "WalkNetwork":
+    def warm(self) -> WalkNetwork:
         """Build the lazy parts (CSR, edge geometries, spatial index) now."""
         self.csr  # noqa: B018
         self.tree  # noqa: B018
@@ -391,20 +393,47 @@ class WalkNetwork:
 
     @property
     def bounds_m(self) -> tuple[float, float, float, float]:
-        return (*self.node_xy.min(axis=0), *self.node_xy.max(axis=0))
+        b = self.__dict__.get("_bounds")
+        if b is None:
+            b = self.__dict__["_bounds"] = (*self.node_xy.min(axis=0), *self.node_xy.max(axis=0))
+        return b
 
     def components(self) -> np.ndarray:
         """Connected-component label per node."""
         return csgraph.connected_components(self.csr, directed=False)[1]
 
     # ------------------------------------------------------------------ coordinates
+    def _transformer(self, inverse: bool) -> pyproj.Transformer:
+        """lon/lat <-> metric, as a plain projection of the metric CRS's own datum.
+
+        WGS84 and CGCS2000 agree at metre level (the service treats them as equal), and a
+        pure projection pipeline is built in a millisecond, where a WGS84 -> CGCS2000
+        operation search costs PROJ about 200 ms per thread.
+        """
+        cache = self.__dict__.setdefault("_transformers", {})
+        tr = cache.get(inverse)
+        if tr is None:
+            geo = self.crs.geodetic_crs
+            tr = cache[inverse] = (pyproj.Transformer.from_crs(self.crs, geo, always_xy=True) if inverse
+                                   else pyproj.Transformer.from_crs(geo, self.crs, always_xy=True))
+        return tr
+
     def to_metric(self, geoms, crs=4326) -> np.ndarray:
         """Geometries (array-like, in ``crs``) to the network's metric CRS."""
-        s = gpd.GeoSeries(np.asarray(geoms, dtype=object), crs=crs)
+        geoms = np.asarray(geoms, dtype=object)
+        if crs in (4326, "EPSG:4326") and len(geoms) <= 64:  # small inputs: a cached transformer, no GeoSeries
+            tr = self._transformer(inverse=False)
+            return shapely.transform(geoms, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
+        s = gpd.GeoSeries(geoms, crs=crs)
         return np.asarray(s.to_crs(self.crs).values, dtype=object)
 
     def to_wgs84(self, geoms) -> np.ndarray:
-        return np.asarray(gpd.GeoSeries(np.asarray(geoms, dtype=object), crs=self.crs).to_crs(4326).values, dtype=object)
+        """Metric geometries (array-like) to EPSG:4326 (lon, lat)."""
+        geoms = np.asarray(geoms, dtype=object)
+        if len(geoms) <= 64:
+            tr = self._transformer(inverse=True)
+            return shapely.transform(geoms, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
+        return np.asarray(gpd.GeoSeries(geoms, crs=self.crs).to_crs(4326).values, dtype=object)
 
     # ------------------------------------------------------------------ snapping
     def snap(self, geoms, *, crs=4326, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> Snap:
@@ -626,7 +655,7 @@ class WalkNetwork:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "WalkNetwork":
+    def load(cls, path: str | Path) -> WalkNetwork:
         with np.load(Path(path), allow_pickle=False) as z:
             if int(z["format_version"]) != _FORMAT_VERSION:
                 raise ValueError("network cache format changed")
@@ -783,7 +812,7 @@ def load_network(store, network: int | str | None = None, *, use_cache: bool = T
     if use_cache and path.exists():
         try:
             net = WalkNetwork.load(path)
-        except Exception:  # a stale or broken cache file is rebuilt
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # a stale or broken cache file is rebuilt
             net = None
     if net is None:
         nodes = store.read_layer("network_nodes", network_id=row["id"])
@@ -842,7 +871,7 @@ class KNearestLabels:
 
     @classmethod
     def build(cls, net: WalkNetwork, sources: Snap, *, k_max: int = 5, radius_m: float = 3000.0,
-              chunk_bytes: float = 1.5e8) -> "KNearestLabels":
+              chunk_bytes: float = 1.5e8) -> KNearestLabels:
         """Bounded Dijkstra from the sources, in chunks, keeping the best ``k_max`` per node."""
         n = net.n_nodes
         best_d = np.full((n, k_max), np.inf)
@@ -930,7 +959,7 @@ class KNearestLabels:
         else:
             parts.append(net.edge_piece(e, t, 0.0 if via == net.edge_u[e] else 1.0))
             nodes = self.node_path(via, src)
-            for a, b in zip(nodes[:-1], nodes[1:]):
+            for a, b in itertools.pairwise(nodes):
                 parts.append(net.node_pair_coords(a, b))
             last = nodes[-1]
             parts.append(net.edge_piece(se, 0.0 if net.edge_u[se] == last else 1.0, sf))

@@ -9,23 +9,23 @@ networkx's Dijkstra on it is the ground truth for every node and every target
 from __future__ import annotations
 
 import functools
+import itertools
 
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pytest
 import shapely
+from conftest import SHARED_DATA
 
 from geo_service._errors import InputError
 from geo_service.network import WalkNetwork, edges_from_lines
 from geo_service.osm import read_osm
 
-from conftest import SHARED_DATA
-
 EXTRACTS = ["osm_beijing_wudaokou_2017.osm", "osm_beijing_cau_2026.osm", "osm_jiangxi_guixi_2024.osm"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _osm(name: str):
     path = SHARED_DATA / name
     if not path.exists():
@@ -33,7 +33,7 @@ def _osm(name: str):
     return read_osm(path)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _net(name: str) -> WalkNetwork:
     data = _osm(name)
     return WalkNetwork.from_frames(data.nodes, data.edges)
@@ -63,7 +63,7 @@ def _reference(net: WalkNetwork, snaps: dict[str, object]) -> nx.MultiGraph:
             continue
         pts = sorted(by_edge.get(e, []))
         chain = [(0.0, u)] + [(f, ("on", *key)) for f, key in pts] + [(1.0, v)]
-        for (f0, a), (f1, b) in zip(chain[:-1], chain[1:]):
+        for (f0, a), (f1, b) in itertools.pairwise(chain):
             G.add_edge(a, b, weight=(f1 - f0) * L)
     return G
 
@@ -88,7 +88,7 @@ def test_multi_source_equals_networkx_on_every_node(extract):
     np.testing.assert_allclose(res.dist_m, ref_nodes, atol=0.01, rtol=0)
     assert np.isfinite(res.dist_m).all()  # one connected component
 
-    walk, src, via = res.at(targets)
+    walk, src, _via = res.at(targets)
     ref_t = np.array([ref.get(("t", int(i)), np.inf) for i in range(len(targets))])
     ok = targets.reachable
     np.testing.assert_allclose(walk[ok], ref_t[ok], atol=0.01, rtol=0)
@@ -114,7 +114,7 @@ def test_limit_and_routes(extract):
     np.testing.assert_allclose(lim.dist_m[inside], full.dist_m[inside], atol=1e-9)
     assert np.isinf(lim.dist_m[~inside]).all() and (lim.source[~inside] == -1).all()
 
-    walk, src, via = full.at(targets)
+    walk, src, _via = full.at(targets)
     for i in np.nonzero(targets.reachable)[0][:40]:
         line = full.route(targets, int(i))
         assert line is not None
@@ -128,7 +128,7 @@ def test_limit_and_routes(extract):
 
 def test_unreachable_points_and_max_snap():
     net = _net(EXTRACTS[0])
-    x0, y0, x1, y1 = net.bounds_m
+    _x0, _y0, x1, y1 = net.bounds_m
     far = np.array([[x1 + 1000.0, y1 + 1000.0], [np.nan, np.nan]])
     s = net.snap_xy(far)
     assert (s.edge == -1).all() and np.isnan(s.offset_m).all()
@@ -198,8 +198,8 @@ def test_distances_within_matches_nearest():
     net = _net(EXTRACTS[1])
     sources = net.snap_xy(_random_points(net, 12, seed=6))
     targets = net.snap_xy(_random_points(net, 150, seed=7))
-    si, ti, d = net.distances_within(sources, targets, limit_m=600.0, chunk=5)
-    walk, src, _ = net.nearest(sources, limit_m=600.0).at(targets)
+    _si, ti, d = net.distances_within(sources, targets, limit_m=600.0, chunk=5)
+    walk, _src, _ = net.nearest(sources, limit_m=600.0).at(targets)
     # the minimum over pairs per target equals the multi-source result
     best = np.full(len(targets), np.inf)
     np.minimum.at(best, ti, d)

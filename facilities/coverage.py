@@ -1,0 +1,466 @@
+"""Life-circle coverage (Art. 12): walking distance from every population unit to every category.
+
+Pure functions over GeoDataFrames and a :class:`~geo_service.network.WalkNetwork`;
+no database or web code.  Thresholds come from the norms (GB 50180-2018 life
+circles and the per-category service radii, see ``geo_service/norms.toml``).
+
+Definitions
+-----------
+* A unit is represented by its representative point (or by several entrance
+  points, the nearest counting) snapped to the nearest street edge; farther than
+  ``max_snap_m`` from every street it is *unreachable* and covered by nothing.
+* ``walk_m``: network distance in metres including both off-network legs;
+  ``walk_min`` = ``walk_m`` / walking speed.
+* A unit is covered for a category when the nearest existing facility of the
+  category is within the category's threshold: its service radius from the
+  norms, else the walking distance of the smallest life circle providing it.
+* A unit has the *complete life circle* of a level when it is covered for every
+  required category of that level, each within the level's walking distance.
+* Coverage rates are shares of residents (population-weighted); units without
+  residents do not change them.
+* The straight-line figure uses the same thresholds on crow-fly distance, so
+  ``straight_rate - walk_rate`` is what barriers and detours cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo_service import vocab
+from geo_service._errors import InputError
+from geo_service.network import DEFAULT_MAX_SNAP_M, Snap, WalkNetwork
+from geo_service.norms import Norms
+
+LEVELS = ("5min", "10min", "15min")
+ACTIVE_STATUS = ("existing",)
+
+
+# ----------------------------------------------------------------------------- parameters
+@dataclass(frozen=True)
+class CategoryRule:
+    """The threshold a category is checked against and where it comes from."""
+
+    category: str
+    level: str | None
+    threshold_m: float
+    source: str
+
+    @property
+    def label_zh(self) -> str:
+        return vocab.FACILITY_CATEGORIES.get(self.category, self.category)
+
+
+@dataclass(frozen=True)
+class CoverageParams:
+    """What a coverage run computes.
+
+    Attributes
+    ----------
+    levels : life-circle levels whose required categories are analysed and whose complete rate is reported
+    categories : extra or explicit categories (default: the required ones of ``levels``)
+    walking_speed_mps : metres per second for minutes (default: the norms, 1.0)
+    max_snap_m : farther from every street than this, a unit is unreachable
+    statuses : facility statuses counted as supply (default: existing only)
+    """
+
+    levels: tuple[str, ...] = LEVELS
+    categories: tuple[str, ...] | None = None
+    walking_speed_mps: float | None = None
+    max_snap_m: float = DEFAULT_MAX_SNAP_M
+    statuses: tuple[str, ...] = ACTIVE_STATUS
+
+    def as_dict(self) -> dict:
+        return {
+            "levels": list(self.levels),
+            "categories": None if self.categories is None else list(self.categories),
+            "walking_speed_mps": self.walking_speed_mps,
+            "max_snap_m": self.max_snap_m,
+            "statuses": list(self.statuses),
+        }
+
+
+def category_rules(norms: Norms, levels=LEVELS, categories=None) -> dict[str, CategoryRule]:
+    """Threshold per analysed category (service radius, else the providing level's walk)."""
+    levels = tuple(norms.level(lv) for lv in levels)
+    cats: list[str] = []
+    if categories is None:
+        for lv in levels:
+            cats.extend(c for c in norms.required_facilities(lv) if c not in cats)
+    else:
+        for c in categories:
+            if c not in vocab.FACILITY_CATEGORIES:
+                raise InputError(
+                    f"unknown facility category {c!r}",
+                    f"未知的设施类别「{c}」",
+                    category=c,
+                    allowed=sorted(vocab.FACILITY_CATEGORIES),
+                )
+            if c not in cats:
+                cats.append(c)
+    rules = {}
+    for c in cats:
+        radius = norms.service_radius_m(c)
+        if radius is None:
+            raise InputError(
+                f"no walking threshold for category {c!r} in the norms",
+                f"规范中没有「{vocab.FACILITY_CATEGORIES[c]}」的步行距离标准，请在城市规范文件中设置 service_radius_m.{c}",
+                category=c,
+            )
+        key = norms.service_radius_key(c)
+        rules[c] = CategoryRule(c, norms.level_of(c), float(radius), "; ".join(norms.source_of(key)))
+    return rules
+
+
+# ----------------------------------------------------------------------------- result
+@dataclass
+class CoverageResult:
+    """Per-unit results and the aggregates of one coverage computation.
+
+    ``units``: one row per unit (EPSG:4326 polygons) with ``unit_id``, ``name``,
+    ``residents``, ``households``, ``street_code``, ``community_code``, ``reachable``,
+    ``snap_offset_m``, and per category ``<c>_walk_m``, ``<c>_walk_min``, ``<c>_covered``,
+    ``<c>_straight_m``, ``<c>_straight_covered``, ``<c>_facility_id``; per level
+    ``complete_<level>`` and ``complete_<level>_straight``; ``missing`` (list of categories).
+    """
+
+    units: gpd.GeoDataFrame
+    rules: dict[str, CategoryRule]
+    levels: tuple[str, ...]
+    walking_speed_mps: float
+    level_walk_m: dict[str, float]
+    required: dict[str, tuple[str, ...]]
+    facility_counts: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+
+    # -------------------------------------------------------------- aggregates
+    def rates(self, by: str | None = None) -> pd.DataFrame:
+        """Population-weighted rates per group (``by`` a column of ``units``) or city-wide.
+
+        Columns: ``residents``, ``households``, ``units``, ``unreachable_residents``, per category
+        ``<c>_rate`` and ``<c>_straight_rate``, per level ``complete_<level>_rate`` and
+        ``complete_<level>_straight_rate``.  Rates are fractions (0..1), NaN for a group without residents.
+        """
+        u = self.units
+        res = u["residents"].to_numpy(dtype=float)
+        flags = {f"{c}_rate": u[f"{c}_covered"] for c in self.rules}
+        flags.update({f"{c}_straight_rate": u[f"{c}_straight_covered"] for c in self.rules})
+        for lv in self.levels:
+            flags[f"complete_{lv}_rate"] = u[f"complete_{lv}"]
+            flags[f"complete_{lv}_straight_rate"] = u[f"complete_{lv}_straight"]
+        weighted = pd.DataFrame({k: v.to_numpy(dtype=float) * res for k, v in flags.items()}, index=u.index)
+        weighted["residents"] = res
+        weighted["households"] = u["households"].to_numpy(dtype=float)
+        weighted["units"] = 1
+        weighted["unreachable_residents"] = np.where(u["reachable"].to_numpy(dtype=bool), 0.0, res)
+        if by is None:
+            sums = weighted.sum().to_frame().T
+        else:
+            sums = weighted.groupby(u[by].fillna("").to_numpy()).sum()
+            sums.index.name = by
+        out = sums.copy()
+        denom = sums["residents"].to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for k in flags:
+                out[k] = np.where(denom > 0, sums[k].to_numpy() / denom, np.nan)
+        out["residents"] = out["residents"].round().astype(np.int64)
+        out["households"] = out["households"].round().astype(np.int64)
+        out["units"] = out["units"].astype(np.int64)
+        out["unreachable_residents"] = out["unreachable_residents"].round().astype(np.int64)
+        return out
+
+    def summary(self) -> dict:
+        """City-wide figures as plain JSON-able data (rates as fractions)."""
+        city = self.rates().iloc[0]
+        cats = []
+        for c, rule in self.rules.items():
+            walk_rate = _f(city[f"{c}_rate"])
+            straight_rate = _f(city[f"{c}_straight_rate"])
+            cats.append({
+                "category": c, "category_zh": rule.label_zh, "level": rule.level, "threshold_m": rule.threshold_m,
+                "threshold_min": round(rule.threshold_m / self.walking_speed_mps / 60.0, 2), "norm_source": rule.source,
+                "facilities": self.facility_counts.get(c, 0), "walk_rate": walk_rate, "straight_rate": straight_rate,
+                "barrier_cost": None if walk_rate is None or straight_rate is None else straight_rate - walk_rate,
+            })
+        levels = []
+        for lv in self.levels:
+            levels.append({
+                "level": lv, "walk_m": self.level_walk_m[lv],
+                "required": list(self.required[lv]),
+                "complete_rate": _f(city[f"complete_{lv}_rate"]),
+                "complete_straight_rate": _f(city[f"complete_{lv}_straight_rate"]),
+            })
+        return {
+            "residents": int(city["residents"]),
+            "households": int(city["households"]),
+            "units": int(city["units"]),
+            "unreachable_residents": int(city["unreachable_residents"]),
+            "unreachable_units": int((~self.units["reachable"]).sum()),
+            "walking_speed_mps": self.walking_speed_mps,
+            "categories": cats,
+            "levels": levels,
+            "warnings": list(self.warnings),
+        }
+
+    def gaps(self) -> gpd.GeoDataFrame:
+        """Units lacking at least one analysed category within its threshold, most residents first."""
+        u = self.units
+        lacking = u["missing"].map(len) > 0
+        g = u.loc[lacking, ["unit_id", "name", "residents", "households", "street_code", "community_code", "reachable", "missing", "geometry"]].copy()
+        g["missing_count"] = g["missing"].map(len)
+        g["missing_zh"] = g["missing"].map(lambda cs: "、".join(vocab.FACILITY_CATEGORIES.get(c, c) for c in cs))
+        g = g.sort_values(["residents", "missing_count"], ascending=[False, False], kind="stable")
+        g.insert(0, "rank", np.arange(1, len(g) + 1))
+        return gpd.GeoDataFrame(g.reset_index(drop=True), geometry="geometry", crs=u.crs)
+
+
+def _f(x) -> float | None:
+    x = float(x)
+    return None if np.isnan(x) else x
+
+
+# ----------------------------------------------------------------------------- computation
+def unit_points(units: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """Representative point of each unit (inside its polygon)."""
+    return units.geometry.representative_point()
+
+
+def snap_units(net: WalkNetwork, units: gpd.GeoDataFrame, *, entrances: gpd.GeoDataFrame | None = None,
+               max_snap_m: float = DEFAULT_MAX_SNAP_M) -> tuple[Snap, np.ndarray | None]:
+    """Snap units (representative points) and, if given, their entrances.
+
+    Returns the unit snap and, with entrances, the owning unit position of each entrance
+    (``entrances.unit_id`` must match ``units.unit_id``).
+    """
+    snap = net.snap(unit_points(units), max_snap_m=max_snap_m)
+    if entrances is None or len(entrances) == 0:
+        return snap, None
+    if "unit_id" not in entrances.columns:
+        raise InputError("entrances need a unit_id column", "出入口数据缺少 unit_id 字段")
+    pos = pd.Index(units["unit_id"]).get_indexer(entrances["unit_id"])
+    if (pos < 0).any():
+        raise InputError("entrances refer to unknown units", "出入口引用了不存在的人口单元",
+                         unit_ids=[str(x) for x in entrances["unit_id"][pos < 0][:20]])
+    return net.snap(entrances.geometry, max_snap_m=max_snap_m), pos
+
+
+def _min_by_owner(values: np.ndarray, other: np.ndarray, owner: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per owner the minimum of ``values`` and the ``other`` value of that minimum."""
+    best = np.full(n, np.inf)
+    arg = np.full(n, -1, dtype=np.int64)
+    order = np.lexsort((values, owner))
+    o, v, x = owner[order], values[order], other[order]
+    first = np.ones(len(o), dtype=bool)
+    first[1:] = o[1:] != o[:-1]
+    best[o[first]] = v[first]
+    arg[o[first]] = x[first]
+    return best, arg
+
+
+def walk_to_nearest(net: WalkNetwork, fac_snap: Snap, unit_snap: Snap, limit_m: float,
+                    entrance_owner: np.ndarray | None = None, n_units: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Walking distance (m, inf beyond ``limit_m``) and nearest facility position per unit."""
+    res = net.nearest(fac_snap, limit_m=limit_m)
+    walk, src, _ = res.at(unit_snap)
+    walk = np.where(walk <= limit_m, walk, np.inf)
+    src = np.where(np.isfinite(walk), src, -1)
+    if entrance_owner is not None:
+        walk, src = _min_by_owner(walk, src, entrance_owner, int(n_units))
+    return walk, src
+
+
+def compute_coverage(
+    net: WalkNetwork,
+    units: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    norms: Norms,
+    *,
+    params: CoverageParams = CoverageParams(),
+    communities: gpd.GeoDataFrame | None = None,
+    entrances: gpd.GeoDataFrame | None = None,
+) -> CoverageResult:
+    """Walking and straight-line coverage of every unit for every analysed category.
+
+    Parameters
+    ----------
+    net : WalkNetwork
+    units : GeoDataFrame, EPSG:4326
+        Population units: ``residents``, ``households``, optional ``id``/``source_id``,
+        ``name``, ``street_code``.
+    facilities : GeoDataFrame, EPSG:4326
+        ``id``, ``category``, optional ``status`` (default existing), ``name``.
+    norms : Norms
+    params : CoverageParams
+    communities : GeoDataFrame, optional
+        Community polygons (``code``, ``name``) of a plan; each unit gets the
+        ``community_code`` of the community holding its representative point.
+    entrances : GeoDataFrame, optional
+        Entrance points with ``unit_id``; a unit's distance is that of its nearest entrance.
+    """
+    for col in ("residents", "households"):
+        if col not in units.columns:
+            raise InputError(f"population units lack column {col!r}", f"人口单元缺少字段「{col}」")
+    if "category" not in facilities.columns:
+        raise InputError("facilities lack column 'category'", "设施数据缺少「category」字段")
+    if len(units) == 0:
+        raise InputError("there are no population units", "没有人口单元数据")
+    rules = category_rules(norms, params.levels, params.categories)
+    levels = tuple(norms.level(lv) for lv in params.levels)
+    speed = float(params.walking_speed_mps or norms.walking_speed_mps)
+    if not np.isfinite(speed) or speed <= 0:
+        raise InputError("walking speed must be positive", "步行速度必须大于 0", walking_speed_mps=speed)
+    level_walk = {lv: float(norms.life_circle(lv).walk_m) for lv in levels}
+    required = {lv: tuple(c for c in norms.required_facilities(lv)) for lv in levels}
+    status = facilities["status"].fillna("existing") if "status" in facilities.columns else pd.Series("existing", index=facilities.index)
+    supply = facilities[status.isin(params.statuses).to_numpy()]
+    supply = supply[supply["category"].isin(list(rules)).to_numpy()]
+    if len(supply) == 0:
+        raise InputError(
+            "no existing facility of the analysed categories",
+            "没有可用于分析的现状设施（所选类别均无设施）",
+            categories=list(rules),
+        )
+
+    u = units.reset_index(drop=True)
+    n = len(u)
+    out: dict[str, object] = {
+        "unit_id": u["id"] if "id" in u.columns else (u["source_id"] if "source_id" in u.columns else pd.Series(np.arange(n))),
+        "source_id": u["source_id"] if "source_id" in u.columns else None,
+        "name": u["name"] if "name" in u.columns else None,
+        "residents": u["residents"].fillna(0).astype(np.int64),
+        "households": u["households"].fillna(0).astype(np.int64),
+        "street_code": u["street_code"] if "street_code" in u.columns else None,
+    }
+    out = {k: (v.to_numpy() if isinstance(v, pd.Series) else (np.full(n, v, dtype=object) if v is None else v)) for k, v in out.items()}
+    if entrances is not None and len(entrances):
+        ent = entrances.copy()
+    else:
+        ent = None
+    u_for_snap = u.assign(unit_id=out["unit_id"])
+    unit_snap, owner = snap_units(net, u_for_snap, entrances=ent, max_snap_m=params.max_snap_m)
+    base_snap = unit_snap if owner is None else net.snap(unit_points(u), max_snap_m=params.max_snap_m)
+    if owner is not None:
+        reach = np.zeros(n, dtype=bool)
+        reach[owner[unit_snap.reachable]] = True
+        off, _ = _min_by_owner(np.where(unit_snap.reachable, unit_snap.offset_m, np.inf), np.zeros(len(owner), dtype=np.int64), owner, n)
+        out["snap_offset_m"] = np.where(np.isfinite(off), off, np.nan)
+    else:
+        reach = unit_snap.reachable
+        out["snap_offset_m"] = unit_snap.offset_m
+    out["reachable"] = reach
+
+    limit = max(max(r.threshold_m for r in rules.values()), max(level_walk.values()))
+    warnings: list[str] = []
+    counts: dict[str, int] = {}
+    unit_xy = base_snap.xy
+    walk_cols: dict[str, np.ndarray] = {}
+    straight_cols: dict[str, np.ndarray] = {}
+    for c, rule in rules.items():
+        fac = supply[supply["category"].to_numpy() == c]
+        counts[c] = len(fac)
+        if len(fac) == 0:
+            warnings.append(f"没有现状「{rule.label_zh}」设施：该类覆盖率为 0")
+            walk = np.full(n, np.inf)
+            src_ids = np.full(n, None, dtype=object)
+            straight = np.full(n, np.inf)
+        else:
+            fac_snap = net.snap(fac.geometry, max_snap_m=params.max_snap_m)
+            if not fac_snap.reachable.all():
+                warnings.append(f"{int((~fac_snap.reachable).sum())} 处「{rule.label_zh}」距道路超过 {params.max_snap_m:.0f} 米，未计入")
+            walk, src = walk_to_nearest(net, fac_snap, unit_snap, limit, owner, n)
+            fac_ids = fac["id"].to_numpy() if "id" in fac.columns else fac.index.to_numpy()
+            src_ids = np.where(src >= 0, fac_ids[np.clip(src, 0, len(fac) - 1)], None)
+            # straight line from the unit's representative point to the nearest facility point
+            fxy = fac_snap.xy
+            tree = shapely.STRtree(shapely.points(fxy))
+            (qi, _fi), d = tree.query_nearest(shapely.points(unit_xy), return_distance=True, all_matches=False)
+            straight = np.full(n, np.inf)
+            straight[qi] = d
+        walk_cols[c] = walk
+        straight_cols[c] = straight
+        out[f"{c}_walk_m"] = np.where(np.isfinite(walk), np.round(walk, 2), np.nan)
+        out[f"{c}_walk_min"] = np.where(np.isfinite(walk), np.round(walk / speed / 60.0, 2), np.nan)
+        out[f"{c}_covered"] = walk <= rule.threshold_m
+        out[f"{c}_straight_m"] = np.where(np.isfinite(straight), np.round(straight, 2), np.nan)
+        out[f"{c}_straight_covered"] = straight <= rule.threshold_m
+        out[f"{c}_facility_id"] = src_ids
+    for lv in levels:
+        req = [c for c in required[lv] if c in rules]
+        thr = level_walk[lv]
+        if req:
+            out[f"complete_{lv}"] = np.logical_and.reduce([walk_cols[c] <= min(thr, rules[c].threshold_m) for c in req])
+            out[f"complete_{lv}_straight"] = np.logical_and.reduce([straight_cols[c] <= min(thr, rules[c].threshold_m) for c in req])
+        else:
+            out[f"complete_{lv}"] = False
+            out[f"complete_{lv}_straight"] = False
+    covered = np.stack([out[f"{c}_covered"] for c in rules], axis=1)
+    names = np.array(list(rules), dtype=object)
+    out["missing"] = [list(names[~row]) for row in covered]
+
+    # community of each unit (representative point in polygon)
+    out["community_code"] = np.full(n, None, dtype=object)
+    out["community_name"] = np.full(n, None, dtype=object)
+    if communities is not None and len(communities):
+        pts = gpd.GeoDataFrame({"_i": np.arange(n)}, geometry=unit_points(u).values, crs=u.crs)
+        cm = communities[["code", "name", "geometry"]].to_crs(u.crs) if communities.crs != u.crs else communities[["code", "name", "geometry"]]
+        joined = gpd.sjoin(pts, cm, how="left", predicate="within").drop_duplicates("_i").sort_values("_i")
+        out["community_code"] = joined["code"].to_numpy()
+        out["community_name"] = joined["name"].to_numpy()
+    units_out = gpd.GeoDataFrame(pd.DataFrame(out), geometry=u.geometry.values, crs=u.crs)
+    return CoverageResult(units_out, rules, levels, speed, level_walk, required, counts, warnings)
+
+
+# ----------------------------------------------------------------------------- aggregates with geometry
+def community_rates(result: CoverageResult, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Per-community rates joined to the community polygons (communities without units keep NaN)."""
+    rates = result.rates("community_code")
+    cm = communities[["code", "name", "street_code", "geometry"]].copy() if "street_code" in communities.columns else communities[["code", "name", "geometry"]].copy()
+    cm = cm.merge(rates, left_on="code", right_index=True, how="left")
+    return gpd.GeoDataFrame(cm.rename(columns={"code": "community_code"}), geometry="geometry", crs=communities.crs)
+
+
+def street_rates(result: CoverageResult) -> pd.DataFrame:
+    return result.rates("street_code").reset_index()
+
+
+# ----------------------------------------------------------------------------- service areas
+def service_area(net: WalkNetwork, facilities: gpd.GeoDataFrame, threshold_m: float, *,
+                 max_snap_m: float = DEFAULT_MAX_SNAP_M, buffer_m: float = 30.0):
+    """Polygon (EPSG:4326) reachable within ``threshold_m`` of any of ``facilities``.
+
+    Built from the reachable street pieces (partial edges included) buffered by ``buffer_m``.
+    """
+    if len(facilities) == 0:
+        raise InputError("no facility to compute a service area for", "没有可计算服务范围的设施")
+    if not np.isfinite(threshold_m) or threshold_m <= 0:
+        raise InputError("threshold must be positive", "步行距离阈值必须大于 0", threshold_m=threshold_m)
+    snap = net.snap(facilities.geometry, max_snap_m=max_snap_m)
+    if not snap.reachable.any():
+        raise InputError("the facilities are all far from the street network",
+                         f"所选设施距离步行网络均超过 {max_snap_m:.0f} 米")
+    res = net.nearest(snap, limit_m=threshold_m)
+    poly = net.service_area(res, threshold_m, buffer_m=buffer_m)
+    return net.to_wgs84([poly])[0]
+
+
+def service_areas(net: WalkNetwork, facilities: gpd.GeoDataFrame, rules: dict[str, CategoryRule], *,
+                  max_snap_m: float = DEFAULT_MAX_SNAP_M) -> gpd.GeoDataFrame:
+    """One service-area polygon per analysed category that has facilities (EPSG:4326)."""
+    rows = []
+    for c, rule in rules.items():
+        fac = facilities[facilities["category"].to_numpy() == c]
+        if len(fac) == 0:
+            continue
+        try:
+            geom = service_area(net, fac, rule.threshold_m, max_snap_m=max_snap_m)
+        except InputError:
+            continue
+        rows.append({"feature_key": c, "category": c, "category_zh": rule.label_zh, "walk_m": rule.threshold_m,
+                     "facilities": len(fac), "geometry": geom})
+    if not rows:
+        return gpd.GeoDataFrame({"category": []}, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=4326)

@@ -1,0 +1,237 @@
+"""Nearest shelter or service point for residents: a snap plus a label lookup.
+
+For each category (``shelter`` or a facility category) the k-nearest labels of
+every network node are built once (:class:`~geo_service.network.KNearestLabels`)
+and kept until the network or the layer changes; a query snaps the point to
+the nearest street edge and reads the labels of the edge's two ends.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+from geo_service import vocab
+from geo_service._errors import InputError, NotFoundError
+from geo_service.network import (
+    DEFAULT_MAX_SNAP_M,
+    KNearestLabels,
+    WalkNetwork,
+    load_network,
+)
+
+SHELTER = "shelter"
+K_MAX = 5
+LABEL_RADIUS_M = 5000.0
+REVISION_TTL_S = 2.0
+
+
+def category_label(category: str) -> str:
+    if category == SHELTER:
+        return "应急避难场所"
+    return vocab.FACILITY_CATEGORIES.get(category, category)
+
+
+def validate_category(category: str) -> str:
+    c = (category or "").strip()
+    if c == SHELTER or c in vocab.FACILITY_CATEGORIES:
+        return c
+    # accept the Chinese label too
+    for code, label in vocab.FACILITY_CATEGORIES.items():
+        if c == label:
+            return code
+    if c in ("避难场所", "应急避难场所"):
+        return SHELTER
+    raise InputError(
+        f"unknown category {category!r}; use 'shelter' or a facility category",
+        f"未知的类别「{category}」：请使用 shelter（避难场所）或设施类别代码",
+        category=category,
+        allowed=[SHELTER, *vocab.FACILITY_CATEGORIES],
+    )
+
+
+@dataclass
+class _Index:
+    labels: KNearestLabels
+    records: list[dict]
+    revision: int
+
+
+class NearestService:
+    """Answers nearest-facility queries from precomputed labels (thread-safe)."""
+
+    def __init__(self, store, *, network: int | str | None = None, k_max: int = K_MAX,
+                 radius_m: float = LABEL_RADIUS_M, max_snap_m: float = DEFAULT_MAX_SNAP_M,
+                 walking_speed_mps: float | None = None):
+        self.store = store
+        self.network = network
+        self.k_max = int(k_max)
+        self.radius_m = float(radius_m)
+        self.max_snap_m = float(max_snap_m)
+        self._speed = walking_speed_mps
+        self._lock = threading.Lock()
+        self._indexes: dict[tuple, _Index] = {}
+        self._revs: tuple[float, dict] = (0.0, {})
+        self._net: WalkNetwork | None = None
+
+    # ------------------------------------------------------------------ state
+    @property
+    def walking_speed_mps(self) -> float:
+        if self._speed is None:
+            from .service import norms_for
+
+            self._speed = norms_for(self.store).walking_speed_mps
+        return float(self._speed)
+
+    def _revisions(self) -> dict:
+        now = time.monotonic()
+        stamp, revs = self._revs
+        if now - stamp > REVISION_TTL_S:
+            revs = self.store.layer_revisions()
+            self._revs = (now, revs)
+        return revs
+
+    def net(self) -> WalkNetwork:
+        revs = self._revisions()
+        if self._net is None or self._net_rev != revs.get("network_edges", 0):
+            self._net = load_network(self.store, self.network)
+            self._net_rev = revs.get("network_edges", 0)
+            self._indexes.clear()
+        return self._net
+
+    def _index(self, category: str) -> _Index:
+        net = self.net()
+        layer = "shelters" if category == SHELTER else "facilities"
+        rev = int(self._revisions().get(layer, 0))
+        key = (net.version, category)
+        idx = self._indexes.get(key)
+        if idx is not None and idx.revision == rev:
+            return idx
+        with self._lock:
+            idx = self._indexes.get(key)
+            if idx is not None and idx.revision == rev:
+                return idx
+            idx = self._build(net, category, rev)
+            self._indexes[key] = idx
+            return idx
+
+    def _build(self, net: WalkNetwork, category: str, rev: int) -> _Index:
+        if category == SHELTER:
+            frame = self.store.read_layer("shelters")
+        else:
+            frame = self.store.read_layer("facilities", where={"category": category})
+        if "status" in frame.columns:
+            frame = frame[frame["status"].fillna("existing").to_numpy() == "existing"]
+        if len(frame) == 0:
+            raise NotFoundError(
+                f"no existing {category} is stored",
+                f"当前没有「{category_label(category)}」的现状数据",
+                category=category,
+            )
+        snap = net.snap(frame.geometry, max_snap_m=self.max_snap_m)
+        labels = KNearestLabels.build(net, snap, k_max=self.k_max, radius_m=self.radius_m)
+        records = [_record(row, category) for row in frame.to_dict(orient="records")]
+        return _Index(labels, records, rev)
+
+    def warm(self, categories=None) -> None:
+        """Build the labels now (default: shelters and every facility category present)."""
+        cats = categories or [c["category"] for c in self.categories()]
+        for c in cats:
+            try:
+                self._index(c)
+            except NotFoundError:
+                pass
+
+    def categories(self) -> list[dict]:
+        """Categories that have existing features: ``category``, ``category_zh``, ``count``."""
+        out = []
+        n_sh = self.store.count("shelters")
+        if n_sh:
+            out.append({"category": SHELTER, "category_zh": category_label(SHELTER), "count": n_sh})
+        fac = self.store.read_layer("facilities")
+        if len(fac):
+            counts = fac["category"].value_counts()
+            for code in vocab.FACILITY_CATEGORIES:
+                if code in counts.index:
+                    out.append({"category": code, "category_zh": category_label(code), "count": int(counts[code])})
+        return out
+
+    # ------------------------------------------------------------------ query
+    def query(self, lon: float, lat: float, category: str, k: int = 3, *, with_route: bool = True) -> dict:
+        """The ``k`` nearest features of ``category`` by walking from (lon, lat), EPSG:4326."""
+        category = validate_category(category)
+        if not (isinstance(k, int) and 1 <= k <= self.k_max):
+            raise InputError(f"k must be between 1 and {self.k_max}", f"k 必须在 1 到 {self.k_max} 之间", k=k)
+        for name, v, lo, hi in (("lon", lon, -180, 180), ("lat", lat, -90, 90)):
+            if v is None or not math.isfinite(v) or not lo <= v <= hi:
+                raise InputError(f"{name} must be a finite number in [{lo}, {hi}]", f"{'经度' if name == 'lon' else '纬度'}无效", **{name: v})
+        net = self.net()
+        xy = net.to_metric([shapely.Point(lon, lat)])[0]
+        x0, y0, x1, y1 = net.bounds_m
+        m = self.max_snap_m
+        if not (x0 - m <= xy.x <= x1 + m and y0 - m <= xy.y <= y1 + m):
+            raise InputError("the point is outside the study area", "该位置在研究区域之外", lon=lon, lat=lat)
+        point = net.snap_xy(np.array([[xy.x, xy.y]]), max_snap_m=m)
+        if not point.reachable[0]:
+            raise InputError(
+                f"the point is more than {m:.0f} m from any street",
+                f"该位置距离步行道路超过 {m:.0f} 米，无法规划步行路线",
+                lon=lon, lat=lat, max_snap_m=m,
+            )
+        idx = self._index(category)
+        src, walk, via = idx.labels.query(point, k)
+        speed = self.walking_speed_mps
+        snapped = net.to_wgs84([shapely.Point(point.snapped_xy[0])])[0]
+        results = []
+        routes = net.to_wgs84([idx.labels.route(point, int(s), int(v)) for s, v in zip(src, via)]) if with_route else [None] * len(src)
+        for rank, (s, d, line) in enumerate(zip(src, walk, routes), start=1):
+            rec = dict(idx.records[int(s)])
+            rec.update({
+                "rank": rank,
+                "walk_m": round(float(d), 1),
+                "walk_min": round(float(d) / speed / 60.0, 1),
+                "route": None if line is None else {"type": "LineString", "coordinates": np.round(shapely.get_coordinates(line), 7).tolist()},
+            })
+            results.append(rec)
+        out = {
+            "query": {"lon": lon, "lat": lat, "category": category, "category_zh": category_label(category), "k": k},
+            "snap": {"lon": round(snapped.x, 7), "lat": round(snapped.y, 7), "offset_m": round(float(point.offset_m[0]), 1)},
+            "walking_speed_mps": speed,
+            "results": results,
+        }
+        if len(results) < k:
+            out["message_zh"] = (f"步行 {self.radius_m / 1000:.0f} 公里内只找到 {len(results)} 处「{category_label(category)}」"
+                                 if results else f"步行 {self.radius_m / 1000:.0f} 公里内没有「{category_label(category)}」")
+        return out
+
+
+def _record(row: dict, category: str) -> dict:
+    def clean(v):
+        if v is None:
+            return None
+        if isinstance(v, float) and math.isnan(v):
+            return None
+        return v.item() if isinstance(v, np.generic) else v
+
+    if category == SHELTER:
+        cap = clean(row.get("capacity_persons"))
+        cat = clean(row.get("shelter_class"))
+        return {
+            "layer": "shelters", "id": int(row["id"]), "source_id": clean(row.get("source_id")), "name": clean(row.get("name")),
+            "address": clean(row.get("address")), "category": SHELTER, "category_zh": vocab.SHELTER_CLASSES.get(cat, category_label(SHELTER)),
+            "shelter_class": cat, "capacity": None if cap is None else int(cap),
+            "effective_area_m2": clean(row.get("effective_area_m2")), "status": clean(row.get("status")), "opening_hours": None,
+        }
+    cap = clean(row.get("capacity"))
+    return {
+        "layer": "facilities", "id": int(row["id"]), "source_id": clean(row.get("source_id")), "name": clean(row.get("name")),
+        "address": clean(row.get("address")), "category": clean(row.get("category")), "category_zh": category_label(clean(row.get("category")) or ""),
+        "capacity": None if cap is None else int(cap), "status": clean(row.get("status")),
+        "opening_hours": clean(row.get("opening_hours")),
+    }
+

@@ -1,0 +1,131 @@
+"""``/coverage``: life-circle coverage (Art. 12): summary, per-unit results, gaps, service areas, siting."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from .._errors import InputError
+from ..geojson import feature_collection_json
+from ..settings import get_settings
+from ..storage import Store
+from .deps import get_store
+from .layers import GEOJSON, parse_bbox
+from .schemas import ERROR_RESPONSES, FeatureCollection
+
+router = APIRouter(prefix="/coverage", tags=["coverage 生活圈覆盖"])
+OUTPUTS = ("units", "communities", "streets", "gaps")
+
+
+class RunInfo(BaseModel):
+    id: int
+    kind: str
+    params: dict[str, Any]
+    network_id: int | None = None
+    network_version: str | None = None
+    plan_id: int | None = None
+    data_revisions: dict[str, Any]
+    created_at: Any
+    outputs: dict[str, int] = Field(default_factory=dict)
+
+
+class CoverageSummary(BaseModel):
+    run: RunInfo
+    summary: dict[str, Any] = Field(description="City-wide rates per category and level (fractions 0..1), streets, warnings")
+
+
+def _params(levels: str | None, walking_speed_mps: float | None, categories: str | None = None):
+    from facilities.coverage import LEVELS, CoverageParams
+
+    lv = tuple(x.strip() for x in levels.split(",") if x.strip()) if levels else LEVELS
+    cats = tuple(x.strip() for x in categories.split(",") if x.strip()) if categories else None
+    return CoverageParams(levels=lv, categories=cats, walking_speed_mps=walking_speed_mps)
+
+
+LevelsQ = Annotated[str | None, Query(description="Life-circle levels, comma separated (5min,10min,15min)")]
+SpeedQ = Annotated[float | None, Query(gt=0, le=5, description="Walking speed, m/s (default from the norms)")]
+PlanQ = Annotated[str | None, Query(description="Plan id or name (default: the adopted plan)")]
+
+
+def _run(store: Store, plan, levels, speed, recompute: bool = False) -> dict:
+    from facilities.service import current_coverage
+
+    return current_coverage(store, params=_params(levels, speed), plan=plan, recompute=recompute)
+
+
+def _run_info(run: dict) -> RunInfo:
+    return RunInfo(**{k: run.get(k) for k in RunInfo.model_fields if k in run})
+
+
+@router.get("/summary", response_model=CoverageSummary, responses=ERROR_RESPONSES,
+            summary="City-wide coverage and complete life-circle rates (覆盖率汇总)")
+async def summary(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None, levels: LevelsQ = None,
+                  walking_speed_mps: SpeedQ = None):
+    run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps)
+    return CoverageSummary(run=_run_info(run), summary=run["summary"])
+
+
+@router.post("/runs", response_model=CoverageSummary, responses=ERROR_RESPONSES, summary="Recompute now (重新计算)")
+async def recompute(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None, levels: LevelsQ = None,
+                    walking_speed_mps: SpeedQ = None):
+    run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps, True)
+    return CoverageSummary(run=_run_info(run), summary=run["summary"])
+
+
+@router.get("/runs", response_model=list[RunInfo], summary="Stored coverage runs, newest first (历次计算)")
+def runs(store: Annotated[Store, Depends(get_store)]):
+    return [_run_info(r) for r in store.list_analyses("coverage")]
+
+
+@router.get("/service-areas", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+            summary="Area reachable within the threshold, per category or for chosen facilities (服务范围)")
+async def service_areas(
+    store: Annotated[Store, Depends(get_store)],
+    category: Annotated[list[str] | None, Query(description="Facility categories (repeat); default all analysed")] = None,
+    facility_id: Annotated[list[int] | None, Query(description="Facility ids (repeat) instead of categories")] = None,
+    walk_m: Annotated[float | None, Query(gt=0, le=5000, description="Threshold, metres (default: the norm)")] = None,
+):
+    from facilities.service import service_areas_from_store
+
+    gdf = await run_in_threadpool(service_areas_from_store, store, categories=category, walk_m=walk_m, facility_ids=facility_id)
+    gdf = gdf.reset_index(drop=True)
+    gdf["id"] = range(1, len(gdf) + 1)
+    return Response(feature_collection_json(gdf, extra={"layer": "service_areas", "crs": "EPSG:4326"}), media_type=GEOJSON)
+
+
+@router.get("/{output}", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+            summary="Per-unit results, community rates, street rates or gaps as GeoJSON (分单元结果、社区、街道、缺口)")
+async def output_features(
+    request: Request,
+    output: str,
+    store: Annotated[Store, Depends(get_store)],
+    plan: PlanQ = None,
+    levels: LevelsQ = None,
+    walking_speed_mps: SpeedQ = None,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy, EPSG:4326")] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
+    if output not in OUTPUTS:
+        from .._errors import NotFoundError
+
+        raise NotFoundError(f"unknown coverage output {output!r}; use one of {', '.join(OUTPUTS)}",
+                            f"未知的覆盖分析结果「{output}」，可用：{'、'.join(OUTPUTS)}", allowed=list(OUTPUTS))
+    settings = get_settings()
+    limit = limit or settings.page_limit_default
+    if limit > settings.page_limit_max:
+        raise InputError(f"limit may be at most {settings.page_limit_max}", f"每页最多 {settings.page_limit_max} 个要素")
+    box = parse_bbox(bbox)
+    run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps)
+    matched = store.count_analysis_output(run["id"], output, bbox=box)
+    gdf = store.read_analysis_output(run["id"], output, bbox=box, limit=limit, offset=offset)
+    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
+    if offset + len(gdf) < matched:
+        links.append({"href": str(request.url.include_query_params(offset=offset + limit, limit=limit)), "rel": "next", "type": GEOJSON})
+    body = feature_collection_json(gdf, extra={"layer": f"coverage_{output}", "crs": "EPSG:4326", "run_id": run["id"],
+                                               "numberMatched": matched, "numberReturned": len(gdf), "links": links})
+    return Response(body, media_type=GEOJSON)
