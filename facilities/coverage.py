@@ -38,6 +38,9 @@ from geo_service.norms import Norms
 
 LEVELS = ("5min", "10min", "15min")
 ACTIVE_STATUS = ("existing",)
+# A unit exactly at the threshold is covered; 1 mm absorbs the floating-point noise of
+# projecting and snapping (distances are metres).
+TOLERANCE_M = 0.001
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -210,7 +213,7 @@ class CoverageResult:
         """Units lacking at least one analysed category within its threshold, most residents first."""
         u = self.units
         lacking = u["missing"].map(len) > 0
-        g = u.loc[lacking, ["unit_id", "name", "residents", "households", "street_code", "community_code", "reachable", "missing", "geometry"]].copy()
+        g = u.loc[lacking, ["unit_id", "source_id", "name", "residents", "households", "street_code", "community_code", "reachable", "missing", "geometry"]].copy()
         g["missing_count"] = g["missing"].map(len)
         g["missing_zh"] = g["missing"].map(lambda cs: "、".join(vocab.FACILITY_CATEGORIES.get(c, c) for c in cs))
         g = g.sort_values(["residents", "missing_count"], ascending=[False, False], kind="stable")
@@ -266,7 +269,7 @@ def walk_to_nearest(net: WalkNetwork, fac_snap: Snap, unit_snap: Snap, limit_m: 
     """Walking distance (m, inf beyond ``limit_m``) and nearest facility position per unit."""
     res = net.nearest(fac_snap, limit_m=limit_m)
     walk, src, _ = res.at(unit_snap)
-    walk = np.where(walk <= limit_m, walk, np.inf)
+    walk = np.where(walk <= limit_m + TOLERANCE_M, walk, np.inf)
     src = np.where(np.isfinite(walk), src, -1)
     if entrance_owner is not None:
         walk, src = _min_by_owner(walk, src, entrance_owner, int(n_units))
@@ -384,16 +387,17 @@ def compute_coverage(
         straight_cols[c] = straight
         out[f"{c}_walk_m"] = np.where(np.isfinite(walk), np.round(walk, 2), np.nan)
         out[f"{c}_walk_min"] = np.where(np.isfinite(walk), np.round(walk / speed / 60.0, 2), np.nan)
-        out[f"{c}_covered"] = walk <= rule.threshold_m
+        out[f"{c}_covered"] = walk <= rule.threshold_m + TOLERANCE_M
         out[f"{c}_straight_m"] = np.where(np.isfinite(straight), np.round(straight, 2), np.nan)
-        out[f"{c}_straight_covered"] = straight <= rule.threshold_m
+        out[f"{c}_straight_covered"] = straight <= rule.threshold_m + TOLERANCE_M
         out[f"{c}_facility_id"] = src_ids
     for lv in levels:
         req = [c for c in required[lv] if c in rules]
         thr = level_walk[lv]
         if req:
-            out[f"complete_{lv}"] = np.logical_and.reduce([walk_cols[c] <= min(thr, rules[c].threshold_m) for c in req])
-            out[f"complete_{lv}_straight"] = np.logical_and.reduce([straight_cols[c] <= min(thr, rules[c].threshold_m) for c in req])
+            out[f"complete_{lv}"] = np.logical_and.reduce([walk_cols[c] <= min(thr, rules[c].threshold_m) + TOLERANCE_M for c in req])
+            out[f"complete_{lv}_straight"] = np.logical_and.reduce(
+                [straight_cols[c] <= min(thr, rules[c].threshold_m) + TOLERANCE_M for c in req])
         else:
             out[f"complete_{lv}"] = False
             out[f"complete_{lv}_straight"] = False

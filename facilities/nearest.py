@@ -29,6 +29,7 @@ SHELTER = "shelter"
 K_MAX = 5
 LABEL_RADIUS_M = 5000.0
 REVISION_TTL_S = 2.0
+STUDY_AREA_MARGIN_M = 2000.0  # around the network's extent: farther is "outside the study area"
 
 
 def category_label(category: str) -> str:
@@ -174,7 +175,8 @@ class NearestService:
         xy = net.to_metric([shapely.Point(lon, lat)])[0]
         x0, y0, x1, y1 = net.bounds_m
         m = self.max_snap_m
-        if not (x0 - m <= xy.x <= x1 + m and y0 - m <= xy.y <= y1 + m):
+        margin = max(STUDY_AREA_MARGIN_M, m)
+        if not (x0 - margin <= xy.x <= x1 + margin and y0 - margin <= xy.y <= y1 + margin):
             raise InputError("the point is outside the study area", "该位置在研究区域之外", lon=lon, lat=lat)
         point = net.snap_xy(np.array([[xy.x, xy.y]]), max_snap_m=m)
         if not point.reachable[0]:

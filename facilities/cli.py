@@ -1,0 +1,120 @@
+"""CLI commands of the coverage analysis (Art. 12), nearest facility and network building."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    from geo_service.cli import DbOpt, _errors, _store, console, out
+
+    @app.command("coverage")
+    def coverage_cmd(
+        level: list[str] = typer.Option(None, "--level", help="生活圈层级，可重复：5min、10min、15min（默认全部）"),
+        plan: str | None = typer.Option(None, "--plan", help="社区划分方案编号或名称（默认已采用的方案）"),
+        speed: float | None = typer.Option(None, "--speed", help="步行速度（米/秒），默认取规范配置 1.0"),
+        fmt: str = typer.Option("xlsx", "--format", help="geojson、csv、xlsx、gpkg 或 shp"),
+        output: str = typer.Option("units", "--output", help="geojson/csv 输出的内容：units、communities、streets、gaps"),
+        out_file: Path | None = typer.Option(None, "--out", help="输出文件；不给时只显示汇总"),
+        recompute: bool = typer.Option(False, "--recompute", help="即使数据未变也重新计算"),
+        database_url: str | None = DbOpt,
+    ):
+        """Life-circle coverage per unit, community, street and city (生活圈覆盖分析)."""
+        import geopandas as gpd
+        import pandas as pd
+
+        from facilities.coverage import LEVELS, CoverageParams
+        from facilities.report import write_coverage
+        from facilities.service import current_coverage
+        from geo_service._errors import InputError
+
+        with _errors():
+            if fmt not in ("geojson", "csv", "xlsx", "gpkg", "shp"):
+                raise InputError(f"unknown format {fmt!r}", f"未知的输出格式「{fmt}」：可用 geojson、csv、xlsx、gpkg、shp")
+            if output not in ("units", "communities", "streets", "gaps"):
+                raise InputError(f"unknown output {output!r}", f"未知的输出内容「{output}」：可用 units、communities、streets、gaps")
+            store = _store(database_url)
+            store.upgrade()
+            params = CoverageParams(levels=tuple(level) if level else LEVELS, walking_speed_mps=speed)
+            run = current_coverage(store, params=params, plan=plan, recompute=recompute)
+            s = run["summary"]
+            console.print(f"生活圈覆盖分析（运行编号 {run['id']}，人口 {s['residents']:,} 人，单元 {s['units']:,} 个）")
+            for lv in s["levels"]:
+                rate = lv["complete_rate"]
+                straight = lv["complete_straight_rate"]
+                out.print(f"  {lv['level']} 完整生活圈覆盖率：步行 {_pct(rate)}，直线 {_pct(straight)}（{lv['walk_m']:.0f} 米内）")
+            for c in s["categories"]:
+                out.print(f"  {c['category_zh']}：步行 {_pct(c['walk_rate'])}，直线 {_pct(c['straight_rate'])}（{c['threshold_m']:.0f} 米，设施 {c['facilities']} 处）")
+            for w in s.get("warnings", []):
+                console.print(f"[yellow]提示：[/yellow]{w}")
+            if out_file is None:
+                return
+            frames = {}
+            for name in ("units", "communities", "streets", "gaps"):
+                n = run["outputs"].get(name, 0)
+                frames[name] = store.read_analysis_output(run["id"], name) if n else None
+            streets = frames["streets"]
+            streets = pd.DataFrame(streets.drop(columns=["geometry", "id"])) if streets is not None else pd.DataFrame()
+            units = frames["units"].drop(columns=["id"])
+            gaps = frames["gaps"].drop(columns=["id"]) if frames["gaps"] is not None else gpd.GeoDataFrame(geometry=[], crs=4326)
+            communities = frames["communities"].drop(columns=["id"]) if frames["communities"] is not None else None
+            path = write_coverage(out_file, fmt, summary=s, units=units, communities=communities, streets=streets, gaps=gaps, output=output)
+            out.print(f"已写出：{path}")
+
+    @app.command("nearest")
+    def nearest_cmd(
+        lon: float = typer.Argument(..., help="经度（EPSG:4326）"),
+        lat: float = typer.Argument(..., help="纬度（EPSG:4326）"),
+        category: str = typer.Option("shelter", "--category", help="shelter（避难场所）或设施类别代码"),
+        k: int = typer.Option(3, "--k", help="返回几处（1-5）"),
+        as_json: bool = typer.Option(False, "--json", help="输出 JSON（含路线）"),
+        database_url: str | None = DbOpt,
+    ):
+        """Nearest shelters or service points by walking (最近的避难场所或服务设施)."""
+        from facilities.nearest import NearestService
+
+        with _errors():
+            store = _store(database_url)
+            store.upgrade()
+            res = NearestService(store).query(lon, lat, category, k, with_route=as_json)
+            if as_json:
+                out.print_json(json.dumps(res, ensure_ascii=False))
+                return
+            out.print(f"从（{lon:.6f}, {lat:.6f}）步行到最近的「{res['query']['category_zh']}」：")
+            for r in res["results"]:
+                cap = f"，容量 {r['capacity']:,}" if r.get("capacity") is not None else ""
+                addr = f"，{r['address']}" if r.get("address") else ""
+                out.print(f"  {r['rank']}. {r['name'] or r['id']}：{r['walk_m']:.0f} 米，约 {r['walk_min']:.0f} 分钟{cap}{addr}")
+            if res.get("message_zh"):
+                console.print(f"[yellow]{res['message_zh']}[/yellow]")
+
+    @app.command("build-network")
+    def build_network_cmd(
+        name: str = typer.Option("roads", "--name", help="网络名称（同名网络会被替换）"),
+        database_url: str | None = DbOpt,
+    ):
+        """Build the walking network from the road-centreline layer (由道路中心线图层生成步行网络)."""
+        from geo_service._errors import InputError
+        from geo_service.crs import metric_crs_for
+        from geo_service.network import edges_from_lines, load_network
+
+        with _errors():
+            store = _store(database_url)
+            store.upgrade()
+            roads = store.read_layer("roads")
+            if len(roads) == 0:
+                raise InputError("the roads layer is empty", "道路中心线图层为空，请先导入 roads 图层")
+            nodes, edges = edges_from_lines(roads)
+            nid = store.write_network(name, "roads", nodes, edges, metric_epsg=metric_crs_for(nodes).to_epsg())
+            net = load_network(store, nid)
+            comps = net.components()
+            largest = int(max(__import__("numpy").bincount(comps)))
+            out.print(f"步行网络「{name}」（编号 {nid}）：{net.n_nodes:,} 个节点，{net.n_edges:,} 条路段，"
+                      f"最大连通部分 {largest:,} 个节点")
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{x * 100:.1f}%"

@@ -1,0 +1,142 @@
+"""Coverage runs, /coverage and /nearest over the real app, and the CLI, on both backends."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pytest
+import shapely
+from _tiny_world import point_lonlat, store_world
+from typer.testing import CliRunner
+
+from facilities.service import current_coverage
+from geo_service.cli import app as cli
+
+
+def _url(store) -> str:
+    return store.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def world(store):
+    return store_world(store)
+
+
+def test_runs_are_stored_and_reused_until_inputs_change(store, world):
+    a = current_coverage(store)
+    assert a["outputs"]["units"] == 3 and a["outputs"]["communities"] == 2 and a["outputs"]["gaps"] >= 2
+    assert a["network_version"] and a["plan_id"] is not None
+    assert a["data_revisions"]["facilities"] >= 1
+    assert current_coverage(store)["id"] == a["id"]  # nothing changed: the stored run is read
+    units = store.read_analysis_output(a["id"], "units").set_index("source_id")
+    assert units.loc["A", "kindergarten_walk_m"] == pytest.approx(300.0, abs=0.01)
+    # a new facility on the north bank: the next request recomputes and B is covered
+    f = gpd.GeoDataFrame({"source_id": ["F2"], "name": ["北岸幼儿园"], "category": ["kindergarten"]},
+                         geometry=[shapely.Point(*point_lonlat(0, 100))], crs=4326)
+    store.upsert_layer("facilities", f)
+    b = current_coverage(store)
+    assert b["id"] != a["id"]
+    units = store.read_analysis_output(b["id"], "units").set_index("source_id")
+    assert bool(units.loc["B", "kindergarten_covered"]) and units.loc["B", "kindergarten_walk_m"] == pytest.approx(20.0, abs=0.01)
+
+
+def test_coverage_endpoints(client, world):
+    r = client.get("/coverage/summary")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    kg = next(c for c in body["summary"]["categories"] if c["category"] == "kindergarten")
+    assert kg["walk_rate"] == pytest.approx(100 / 350) and kg["straight_rate"] == pytest.approx(300 / 350)
+    run_id = body["run"]["id"]
+    assert client.get("/coverage/summary").json()["run"]["id"] == run_id
+    assert client.post("/coverage/runs").json()["run"]["id"] != run_id
+
+    g = client.get("/coverage/gaps")
+    assert g.status_code == 200 and g.headers["content-type"].startswith("application/geo+json")
+    feats = g.json()["features"]
+    # every unit lacks some 5-minute category in this tiny world: ranked by residents
+    assert [f["properties"]["source_id"] for f in feats] == ["B", "A", "C"]
+    u = client.get("/coverage/units", params={"limit": 2})
+    assert u.json()["numberMatched"] == 3 and u.json()["numberReturned"] == 2
+    assert any(link["rel"] == "next" for link in u.json()["links"])
+    cm = client.get("/coverage/communities").json()
+    assert {f["properties"]["community_code"] for f in cm["features"]} == {"c1", "c2"}
+    assert client.get("/coverage/nothing").status_code == 404
+    assert client.get("/coverage/summary", params={"levels": "7min"}).status_code == 422
+    assert client.get("/coverage/summary", params={"plan": "no-such-plan"}).status_code == 404
+
+    sa = client.get("/coverage/service-areas", params={"category": "kindergarten"})
+    assert sa.status_code == 200, sa.text
+    assert sa.json()["features"][0]["properties"]["walk_m"] == 300.0
+    assert client.get("/coverage/service-areas", params={"category": "nursery"}).status_code == 422
+    assert client.get("/coverage/service-areas", params={"facility_id": 99999}).status_code == 404
+    assert client.get("/coverage/runs").status_code == 200
+
+
+def test_nearest_endpoint(client, world):
+    lon, lat = point_lonlat(280, -20)  # unit A's centre
+    r = client.get("/nearest", params={"lon": lon, "lat": lat, "category": "kindergarten", "k": 1})
+    assert r.status_code == 200, r.text
+    res = r.json()["results"]
+    assert len(res) == 1 and res[0]["name"] == "河畔幼儿园" and res[0]["walk_m"] == pytest.approx(300.0, abs=0.1)
+    assert res[0]["walk_min"] == pytest.approx(5.0, abs=0.05) and res[0]["capacity"] == 120 and res[0]["address"] == "河畔路1号"
+    coords = np.array(res[0]["route"]["coordinates"])
+    assert np.allclose(coords[0], [lon, lat], atol=1e-7)
+    line = gpd.GeoSeries([shapely.LineString(coords)], crs=4326).to_crs(4544).iloc[0]
+    assert line.length == pytest.approx(300.0, abs=0.1)
+
+    # shelters: from the north bank the walk goes over the bridge
+    lon, lat = point_lonlat(0, 120)
+    sh = client.get("/nearest", params={"lon": lon, "lat": lat, "category": "shelter"}).json()
+    assert sh["results"][0]["walk_m"] == pytest.approx(20 + 1000 + 100 + 10, abs=0.1)
+    assert sh["results"][0]["capacity"] == 800 and sh["results"][0]["category_zh"] == "紧急避难场所"
+    assert "message_zh" in sh  # fewer than k=3 in reach
+
+    far = point_lonlat(500, -1000)
+    r = client.get("/nearest", params={"lon": far[0], "lat": far[1], "category": "shelter"})
+    assert r.status_code == 422 and "300" in r.json()["message_zh"]
+    r = client.get("/nearest", params={"lon": 100.0, "lat": 20.0, "category": "shelter"})
+    assert r.status_code == 422 and "研究区域" in r.json()["message_zh"]
+    assert client.get("/nearest", params={"lon": lon, "lat": lat, "category": "zoo"}).status_code == 422
+    assert client.get("/nearest", params={"lon": lon, "lat": lat, "category": "nursery"}).status_code == 404
+    assert client.get("/nearest", params={"lon": lon, "lat": lat, "k": 9}).status_code == 422
+    assert client.get("/nearest", params={"lon": "abc", "lat": lat}).status_code == 422
+    cats = client.get("/nearest/categories").json()
+    assert {c["category"] for c in cats} == {"shelter", "kindergarten"}
+
+
+def test_nearest_sees_new_shelters(client, store, world, monkeypatch):
+    import facilities.nearest as nearest_mod
+
+    monkeypatch.setattr(nearest_mod, "REVISION_TTL_S", 0.0)
+    lon, lat = point_lonlat(0, 120)
+    assert client.get("/nearest", params={"lon": lon, "lat": lat}).json()["results"][0]["walk_m"] > 1000
+    sh = gpd.GeoDataFrame({"source_id": ["H2"], "name": ["北岸公园"], "shelter_class": ["emergency"], "capacity_persons": [300]},
+                          geometry=[shapely.Point(*point_lonlat(0, 140))], crs=4326)
+    store.upsert_layer("shelters", sh)
+    first = client.get("/nearest", params={"lon": lon, "lat": lat}).json()["results"][0]
+    assert first["name"] == "北岸公园" and first["walk_m"] == pytest.approx(20 + 40, abs=0.1)
+
+
+def test_cli_coverage_and_nearest(store, world, tmp_path):
+    out = tmp_path / "coverage.xlsx"
+    r = CliRunner().invoke(cli, ["coverage", "--format", "xlsx", "--out", str(out), "--database-url", _url(store)])
+    assert r.exit_code == 0, r.output
+    assert "完整生活圈覆盖率" in r.output
+    wb = openpyxl.load_workbook(out)
+    assert {"汇总-设施类别", "社区", "街道", "缺口单元", "人口单元"} <= set(wb.sheetnames)
+    ws = wb["人口单元"]
+    headers = [c.value for c in ws[1]]
+    assert "幼儿园步行距离（米）" in headers and ws.freeze_panes == "A2"
+    gj = tmp_path / "gaps.geojson"
+    r = CliRunner().invoke(cli, ["coverage", "--format", "geojson", "--output", "gaps", "--out", str(gj), "--database-url", _url(store)])
+    assert r.exit_code == 0, r.output
+    assert len(gpd.read_file(gj)) >= 2
+    r = CliRunner().invoke(cli, ["coverage", "--format", "pdf", "--database-url", _url(store)])
+    assert r.exit_code == 1 and "格式" in r.output
+
+    lon, lat = point_lonlat(280, -20)
+    r = CliRunner().invoke(cli, ["nearest", str(lon), str(lat), "--category", "kindergarten", "--database-url", _url(store)])
+    assert r.exit_code == 0 and "河畔幼儿园" in r.output and "300 米" in r.output
+    r = CliRunner().invoke(cli, ["nearest", "100", "20", "--database-url", _url(store)])
+    assert r.exit_code == 1 and "研究区域" in r.output
