@@ -232,3 +232,25 @@ def test_k_nearest_labels_equal_brute_force(extract):
             np.testing.assert_allclose(shapely.get_coordinates(line)[-1], sources.xy[s], atol=1e-6)
     with pytest.raises(InputError):
         labels.query(queries.take([0]), 5)
+
+
+@pytest.mark.parametrize("extract", EXTRACTS)
+def test_segment_index_equals_shapely_nearest(extract):
+    """Snapping is exact: the same distance as shapely's STRtree nearest and line_locate_point."""
+    net = _net(extract)
+    rng = np.random.default_rng(11)
+    x0, y0, x1, y1 = net.bounds_m
+    xy = np.column_stack([rng.uniform(x0 - 200, x1 + 200, 3000), rng.uniform(y0 - 200, y1 + 200, 3000)])
+    snap = net.snap_xy(xy, max_snap_m=250.0)
+    geoms = net.edge_geometries()
+    tree = shapely.STRtree(geoms)
+    pts = shapely.points(xy)
+    (qi, ei), d = tree.query_nearest(pts, max_distance=250.0, return_distance=True, all_matches=False)
+    ref = np.full(len(xy), np.nan)
+    ref[qi] = d
+    np.testing.assert_array_equal(np.isnan(ref), ~snap.reachable)
+    np.testing.assert_allclose(snap.offset_m[snap.reachable], ref[snap.reachable], atol=1e-6)
+    # the fraction locates the snapped point on its edge
+    ok = np.nonzero(snap.reachable)[0]
+    on_edge = shapely.line_interpolate_point(geoms[snap.edge[ok]], snap.frac[ok], normalized=True)
+    np.testing.assert_allclose(shapely.get_coordinates(on_edge), snap.snapped_xy[ok], atol=1e-6)
