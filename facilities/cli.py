@@ -91,6 +91,45 @@ def register(app: typer.Typer) -> None:
             if res.get("message_zh"):
                 console.print(f"[yellow]{res['message_zh']}[/yellow]")
 
+    @app.command("siting")
+    def siting_cmd(
+        category: str = typer.Option(..., "--category", help="设施类别代码，如 kindergarten"),
+        k: int = typer.Option(3, "--k", help="新增几处"),
+        walk_m: float | None = typer.Option(None, "--walk-m", help="覆盖步行距离（米），默认取规范"),
+        candidates: Path | None = typer.Option(None, "--candidates", help="候选点 CSV（lon,lat 两列）；默认取规划社区服务设施用地"),
+        exact: bool = typer.Option(False, "--exact", help="同时精确求解并报告贪心算法的差距（候选点不超过 300 个）"),
+        database_url: str | None = DbOpt,
+    ):
+        """Choose new facility sites that add the most covered residents (新增设施选址)."""
+        import pandas as pd
+
+        from facilities.service import siting_from_store
+        from geo_service._errors import InputError
+
+        with _errors():
+            pts = None
+            if candidates is not None:
+                try:
+                    df = pd.read_csv(candidates)
+                except (OSError, ValueError) as exc:
+                    raise InputError(f"cannot read {candidates}: {exc}", f"无法读取候选点文件 {candidates}") from None
+                if not {"lon", "lat"} <= set(df.columns):
+                    raise InputError("the candidates file needs lon and lat columns", "候选点文件需要 lon、lat 两列")
+                pts = list(zip(df["lon"], df["lat"]))
+            store = _store(database_url)
+            store.upgrade()
+            res = siting_from_store(store, category, k, walk_m=walk_m, candidates=pts, exact_check=exact)
+            out.print(f"「{res['category_zh']}」选址（步行 {res['walk_m']:.0f} 米，候选 {res['candidates']} 处）：现状覆盖 "
+                      f"{res['baseline_covered_residents']:,} / {res['total_residents']:,} 人")
+            for p in res["picks"]:
+                out.print(f"  {p['rank']}. 候选 {p['candidate_id']}（{p['lon']:.6f}, {p['lat']:.6f}）：新增覆盖 {p['gain_residents']:,} 人，"
+                          f"累计覆盖率 {p['covered_share'] * 100:.1f}%")
+            if not res["picks"]:
+                out.print("  没有能增加覆盖人口的候选点")
+            if res.get("exact_check"):
+                ec = res["exact_check"]
+                out.print(f"  精确解新增 {ec['exact_added_residents']:,} 人，贪心 {ec['greedy_added_residents']:,} 人，差距 {ec['gap_pct']:.2f}%")
+
     @app.command("build-network")
     def build_network_cmd(
         name: str = typer.Option("roads", "--name", help="网络名称（同名网络会被替换）"),

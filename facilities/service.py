@@ -75,6 +75,9 @@ def run_coverage(store, *, params: CoverageParams | None = None, plan: int | str
     revisions = _input_revisions(store)
     result, net, p = compute_from_store(store, params=params, plan=plan, network=network, norms=norms)
     units = result.units.copy()
+    access, access_notes = accessibility_columns(net, store.read_layer("population_units"), _supply(store), list(result.rules))
+    for col, values in access.items():
+        units[col] = values
     units["feature_key"] = units["unit_id"].astype(str)
     outputs: dict[str, gpd.GeoDataFrame | pd.DataFrame] = {"units": units}
     if p is not None:
@@ -91,6 +94,10 @@ def run_coverage(store, *, params: CoverageParams | None = None, plan: int | str
     summary = result.summary()
     summary["streets"] = _records(streets.drop(columns=["feature_key"]))
     summary["plan"] = None if p is None else {"id": p["id"], "name": p["name"]}
+    summary["accessibility"] = {
+        "method": "E2SFCA", "unit": "capacity per 1,000 residents", "zones_m": [300, 500, 1000], "weights": [1.0, 0.68, 0.22],
+        "categories": access_notes,
+    }
     summary["network"] = {"id": net.network_id, "name": net.name, "version": net.version}
     params_dict = {**params.as_dict(), "plan_id": None if p is None else p["id"], "network_id": net.network_id}
     return store.save_analysis(
@@ -165,9 +172,135 @@ def service_areas_from_store(store, *, categories: list[str] | None = None, walk
     return service_areas(net, supply, rules)
 
 
+def _supply(store) -> gpd.GeoDataFrame:
+    fac = store.read_layer("facilities")
+    if "status" in fac.columns:
+        fac = fac[fac["status"].fillna("existing").to_numpy() == "existing"]
+    return fac
+
+
 def _records(frame: pd.DataFrame) -> list[dict]:
     out = []
     for rec in frame.to_dict(orient="records"):
         out.append({k: (None if isinstance(v, float) and np.isnan(v) else (v.item() if isinstance(v, np.generic) else v))
                     for k, v in rec.items()})
     return out
+
+
+# ----------------------------------------------------------------------------- siting
+def candidate_sites(store, norms: Norms, candidates: list[tuple[float, float]] | None = None) -> gpd.GeoDataFrame:
+    """Candidate points (EPSG:4326): given lon/lat pairs, else the plan parcels reserved for community services."""
+    import shapely
+
+    if candidates:
+        arr = np.asarray(candidates, dtype=float)
+        if arr.ndim != 2 or arr.shape[1] != 2 or not np.isfinite(arr).all():
+            raise InputError("candidates must be [lon, lat] pairs of finite numbers", "候选点应为 [经度, 纬度] 数对")
+        return gpd.GeoDataFrame({"candidate_id": [f"p{i + 1}" for i in range(len(arr))], "name": None, "land_use_code": None,
+                                 "area_m2": np.nan}, geometry=shapely.points(arr), crs=4326)
+    parcels = store.read_layer("plan_parcels")
+    codes = set(norms.land_use.reserved_community_service)
+    if len(parcels):
+        parcels = parcels[parcels["land_use_code"].astype(str).isin(codes).to_numpy()]
+    if len(parcels) == 0:
+        raise InputError(
+            "no candidate sites: no plan parcel is reserved for community services; give candidate points",
+            f"没有候选地块：国土空间规划中没有社区服务设施用地（{'、'.join(sorted(codes))}），请提供候选点",
+            land_use_codes=sorted(codes),
+        )
+    return gpd.GeoDataFrame(
+        {"candidate_id": parcels["id"].astype(str).to_numpy(), "name": parcels["name"].to_numpy() if "name" in parcels else None,
+         "land_use_code": parcels["land_use_code"].to_numpy(), "area_m2": parcels["area_m2"].to_numpy() if "area_m2" in parcels else np.nan},
+        geometry=parcels.geometry.representative_point().values, crs=4326,
+    )
+
+
+def siting_from_store(store, category: str, k: int, *, walk_m: float | None = None,
+                      candidates: list[tuple[float, float]] | None = None, exact_check: bool = False,
+                      network=None) -> dict:
+    """Choose ``k`` new sites for ``category`` adding the most covered residents (greedy, lazy).
+
+    Existing facilities stay; coverage is walking distance within the category's threshold
+    (or ``walk_m``).  With ``exact_check`` (at most 300 candidates) the exact MILP optimum
+    and the greedy gap are reported too.
+    """
+    from .coverage import TOLERANCE_M, category_rules, walk_to_nearest
+    from .siting import coverage_from_pairs, greedy_siting, siting_gap_report
+
+    norms = norms_for(store)
+    rule = category_rules(norms, categories=[category])[category]
+    thr = float(walk_m) if walk_m is not None else rule.threshold_m
+    if not np.isfinite(thr) or thr <= 0:
+        raise InputError("walk_m must be positive", "步行距离必须大于 0")
+    net = load_network(store, network)
+    units = store.read_layer("population_units")
+    if len(units) == 0:
+        raise InputError("there are no population units", "没有人口单元数据")
+    unit_snap = net.snap(units.geometry.representative_point())
+    fac = store.read_layer("facilities", where={"category": category})
+    if "status" in fac.columns:
+        fac = fac[fac["status"].fillna("existing").to_numpy() == "existing"]
+    if len(fac):
+        walk, _ = walk_to_nearest(net, net.snap(fac.geometry), unit_snap, thr)
+        covered = walk <= thr + TOLERANCE_M
+    else:
+        covered = np.zeros(len(units), dtype=bool)
+    sites = candidate_sites(store, norms, candidates)
+    site_snap = net.snap(sites.geometry)
+    ci, ui, d = net.distances_within(site_snap, unit_snap, limit_m=thr + TOLERANCE_M)
+    cov = coverage_from_pairs(ci, ui, d, thr + TOLERANCE_M, len(sites), len(units))
+    residents = units["residents"].fillna(0).to_numpy(dtype=float)
+    ids = list(sites["candidate_id"])
+    result = greedy_siting(residents, covered, cov, int(k), ids)
+    picks = []
+    pos = {c: i for i, c in enumerate(ids)}
+    for rank, (cid, gain, cum, share) in enumerate(zip(result.pick_ids, result.gain_residents, result.covered_residents,
+                                                       result.covered_share), start=1):
+        row = sites.iloc[pos[cid]]
+        picks.append({"rank": rank, "candidate_id": cid, "name": row["name"], "land_use_code": row["land_use_code"],
+                      "lon": float(row.geometry.x), "lat": float(row.geometry.y), "gain_residents": int(round(gain)),
+                      "covered_residents": int(round(cum)), "covered_share": float(share)})
+    out = {
+        "category": category, "category_zh": rule.label_zh, "walk_m": thr, "k": int(k),
+        "candidates": len(sites), "unreachable_candidates": int((~site_snap.reachable).sum()),
+        "baseline_covered_residents": int(round(result.baseline_covered_residents)),
+        "total_residents": int(round(result.total_residents)),
+        "picks": picks, "stop_reason": result.stop_reason, "method": "greedy_lazy",
+    }
+    if exact_check:
+        if len(sites) > 300:
+            raise InputError("the exact check is limited to 300 candidates", "精确校核最多支持 300 个候选点", candidates=len(sites))
+        rep = siting_gap_report(residents, covered, cov, int(k), ids, time_limit_s=30.0)
+        out["exact_check"] = {"greedy_added_residents": int(round(rep.greedy_objective_residents)),
+                              "exact_added_residents": int(round(rep.exact_objective_residents)),
+                              "gap_pct": rep.gap_pct, "exact_optimal": bool(rep.exact_optimal)}
+    return out
+
+
+# ----------------------------------------------------------------------------- accessibility
+def accessibility_columns(net: WalkNetwork, units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
+                          categories) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    """E2SFCA score per unit for every category whose facilities carry a capacity.
+
+    Returns ``{"<c>_e2sfca_per_1000": scores}`` and per category a note (facilities used,
+    facilities without capacity).
+    """
+    from .accessibility import e2sfca
+
+    cols: dict[str, np.ndarray] = {}
+    notes: dict[str, dict] = {}
+    if "capacity" not in facilities.columns:
+        return cols, notes
+    unit_snap = net.snap(units.geometry.representative_point())
+    residents = units["residents"].fillna(0).to_numpy(dtype=float)
+    for c in categories:
+        fac = facilities[facilities["category"].to_numpy() == c]
+        if len(fac) == 0 or fac["capacity"].notna().sum() == 0:
+            continue
+        fs = net.snap(fac.geometry)
+        fi, ui, d = net.distances_within(fs, unit_snap, limit_m=1000.0)
+        res = e2sfca(ui, fi, d, residents, fac["capacity"].to_numpy(dtype=float))
+        cols[f"{c}_e2sfca_per_1000"] = np.round(res.e2sfca_per_1000, 4)
+        notes[c] = {"facilities_with_capacity": int(fac["capacity"].notna().sum()),
+                    "facilities_without_capacity": int(fac["capacity"].isna().sum())}
+    return cols, notes

@@ -140,3 +140,46 @@ def test_cli_coverage_and_nearest(store, world, tmp_path):
     assert r.exit_code == 0 and "河畔幼儿园" in r.output and "300 米" in r.output
     r = CliRunner().invoke(cli, ["nearest", "100", "20", "--database-url", _url(store)])
     assert r.exit_code == 1 and "研究区域" in r.output
+
+
+def test_siting(client, world):
+    north = point_lonlat(0, 110)  # next to B, across the river
+    south = point_lonlat(290, -5)  # next to A, already covered
+    far = point_lonlat(500, -1500)  # off the network
+    body = {"category": "kindergarten", "k": 2, "candidates": [south, north, far], "exact_check": True}
+    r = client.post("/coverage/siting", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["baseline_covered_residents"] == 100 and out["total_residents"] == 350
+    assert [p["candidate_id"] for p in out["picks"]] == ["p2"]  # the south site adds nobody: not proposed
+    assert out["picks"][0]["gain_residents"] == 200 and out["picks"][0]["covered_residents"] == 300
+    assert out["stop_reason"] == "no_gain" and out["unreachable_candidates"] == 1
+    assert out["exact_check"]["gap_pct"] == 0.0 and out["exact_check"]["exact_added_residents"] == 200
+    # default candidates are the reserved community-service parcels: none here
+    r = client.post("/coverage/siting", json={"category": "kindergarten", "k": 1})
+    assert r.status_code == 422 and "0702" in r.json()["message_zh"]
+    assert client.post("/coverage/siting", json={"category": "zoo", "k": 1, "candidates": [north]}).status_code == 422
+    assert client.post("/coverage/siting", json={"category": "kindergarten", "k": 0, "candidates": [north]}).status_code == 422
+    assert client.post("/coverage/siting", json={"category": "kindergarten", "k": 1, "candidates": [[1, 2, 3]]}).status_code == 422
+
+
+def test_accessibility_in_the_run(store, world):
+    run = current_coverage(store)
+    units = store.read_analysis_output(run["id"], "units").set_index("source_id")
+    # one kindergarten of 120 places; A alone within 300 m (weight 1), B and C out of reach:
+    # R = 120 / (100 * 1.0) = 1.2 places per resident -> A scores 1,200 per 1,000 residents
+    assert units.loc["A", "kindergarten_e2sfca_per_1000"] == pytest.approx(1200.0)
+    assert units.loc["B", "kindergarten_e2sfca_per_1000"] == 0.0
+    assert run["summary"]["accessibility"]["categories"]["kindergarten"]["facilities_with_capacity"] == 1
+
+
+def test_cli_siting(store, world, tmp_path):
+    csv = tmp_path / "c.csv"
+    lon, lat = point_lonlat(0, 110)
+    csv.write_text(f"lon,lat\n{lon},{lat}\n")
+    r = CliRunner().invoke(cli, ["siting", "--category", "kindergarten", "--k", "1", "--candidates", str(csv), "--exact",
+                                 "--database-url", _url(store)])
+    assert r.exit_code == 0, r.output
+    assert "新增覆盖 200 人" in r.output and "差距 0.00%" in r.output
+    r = CliRunner().invoke(cli, ["siting", "--category", "kindergarten", "--database-url", _url(store)])
+    assert r.exit_code == 1 and "候选" in r.output

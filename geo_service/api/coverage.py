@@ -97,6 +97,51 @@ async def service_areas(
     return Response(feature_collection_json(gdf, extra={"layer": "service_areas", "crs": "EPSG:4326"}), media_type=GEOJSON)
 
 
+class SitingRequest(BaseModel):
+    category: str = Field(description="Facility category to site")
+    k: int = Field(ge=1, le=200, description="Number of new sites")
+    walk_m: float | None = Field(None, gt=0, le=5000, description="Coverage threshold, metres (default: the norm)")
+    candidates: list[tuple[float, float]] | None = Field(
+        None, max_length=5000, description="[lon, lat] candidate points; default: plan parcels reserved for community services")
+    exact_check: bool = Field(False, description="Also solve exactly (<= 300 candidates) and report the greedy gap")
+
+
+class SitingPick(BaseModel):
+    rank: int
+    candidate_id: str
+    name: str | None = None
+    land_use_code: str | None = None
+    lon: float
+    lat: float
+    gain_residents: int
+    covered_residents: int
+    covered_share: float
+
+
+class SitingResponse(BaseModel):
+    category: str
+    category_zh: str
+    walk_m: float
+    k: int
+    candidates: int
+    unreachable_candidates: int
+    baseline_covered_residents: int
+    total_residents: int
+    picks: list[SitingPick]
+    stop_reason: str
+    method: str
+    exact_check: dict[str, Any] | None = None
+
+
+@router.post("/siting", response_model=SitingResponse, responses=ERROR_RESPONSES,
+             summary="Choose k new sites adding the most covered residents (新增设施选址)")
+async def siting(body: SitingRequest, store: Annotated[Store, Depends(get_store)]):
+    from facilities.service import siting_from_store
+
+    return await run_in_threadpool(siting_from_store, store, body.category, body.k, walk_m=body.walk_m,
+                                   candidates=body.candidates, exact_check=body.exact_check)
+
+
 @router.get("/{output}", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
             summary="Per-unit results, community rates, street rates or gaps as GeoJSON (分单元结果、社区、街道、缺口)")
 async def output_features(
