@@ -183,3 +183,35 @@ def test_cli_siting(store, world, tmp_path):
     assert "新增覆盖 200 人" in r.output and "差距 0.00%" in r.output
     r = CliRunner().invoke(cli, ["siting", "--category", "kindergarten", "--database-url", _url(store)])
     assert r.exit_code == 1 and "候选" in r.output
+
+
+def test_network_is_built_once_and_reloaded_from_its_file(store, world, monkeypatch):
+    from geo_service import network as netmod
+
+    netmod.clear_cache()
+    first = netmod.load_network(store)
+    path = netmod.network_cache_path(store, store.list_networks()[-1])
+    assert path.exists()
+    netmod.clear_cache()
+
+    def no_tables(*a, **k):
+        raise AssertionError("the network tables were read again")
+
+    monkeypatch.setattr(store, "read_layer", no_tables)
+    again = netmod.load_network(store)
+    assert again.version == first.version and again is not first
+    assert netmod.load_network(store) is again  # then the process cache
+    netmod.clear_cache()
+
+
+def test_cli_build_network_from_road_centrelines(store, world):
+    e = world["edges"]
+    roads = gpd.GeoDataFrame({"source_id": [f"r{i}" for i in range(len(e))], "name": [f"路{i}" for i in range(len(e))],
+                              "road_class": e["road_class"]}, geometry=e.geometry.values, crs=4326)
+    store.upsert_layer("roads", roads)
+    r = CliRunner().invoke(cli, ["build-network", "--name", "roads", "--database-url", _url(store)])
+    assert r.exit_code == 0, r.output
+    assert "5 个节点" in r.output and "4 条路段" in r.output
+    assert store.list_networks()[-1]["name"] == "roads"
+    r = CliRunner().invoke(cli, ["coverage", "--database-url", _url(store)])
+    assert r.exit_code == 0 and "幼儿园：步行 28.6%" in r.output  # the same answer on the rebuilt network
