@@ -175,3 +175,26 @@ def _layer_table(spec: LayerSpec) -> sa.Table:
 
 
 LAYER_TABLES: dict[str, sa.Table] = {name: _layer_table(spec) for name, spec in LAYERS.items()}
+
+
+# Versions of a community plan (boundaries/, Art. 3): the explicit unit -> community assignment
+# of every version (JSON: communities and {unit source_id: community code}), what made it, and
+# its adoption.  ``plans.version`` is the current version (the ETag of edits).
+plan_versions = sa.Table(
+    "plan_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("parent_version", sa.Integer),
+    sa.Column("action", sa.String, nullable=False),
+    sa.Column("params", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("assignment", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("created_by", sa.String),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sa.Column("adopted_at", sa.DateTime(timezone=True)),
+    sa.Column("adopted_by", sa.String),
+    sa.UniqueConstraint("plan_id", "version"),
+    sqlite_autoincrement=True,
+)

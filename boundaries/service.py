@@ -1,0 +1,393 @@
+"""Boundary plans as a service: loads the layers, caches the prepared units, runs the domain
+functions and persists through :mod:`boundaries.store`.  Used by the API router
+(``geo_service/api/plans.py``) and the CLI (``boundaries/cli.py``).
+
+Walking distance to community service stations comes from the walking-network
+engine (:func:`geo_service.network.load_network`) when a network is stored;
+otherwise straight-line distance is used and labelled ``straight_line``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from datetime import datetime
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo_service._errors import ConflictError, InputError, NotFoundError
+from geo_service.norms import load_norms
+from geo_service.storage import Store
+
+from . import store as bstore
+from .adjacency import UnitSet, prepare_units
+from .delineate import MODES, Band, delineate
+from .edit import PlanState, apply_edit, diff_states, labels_from_polygons
+from .evaluate import (
+    EvalContext,
+    Evaluation,
+    community_figures,
+    evaluate_plan,
+    totals_of,
+)
+
+__all__ = ["EXPORT_COLUMNS", "PlanService", "default_band", "parse_band"]
+
+_CACHE: OrderedDict[tuple, object] = OrderedDict()
+_LOCK = threading.Lock()
+_CACHE_SIZE = 6
+STATION_CATEGORY = "community_service_station"
+INPUT_LAYERS = ("population_units", "admin_areas", "barriers", "roads", "network_edges")
+
+# columns of exported community files (short names: Shapefile fields hold 10 characters)
+EXPORT_COLUMNS = {
+    "code": "社区代码", "name": "社区名称", "street": "街道代码", "units": "人口单元数", "households": "户数",
+    "residents": "常住人口", "dev_hh": "偏离户数范围", "in_band": "户数达标", "contiguous": "连续", "nested": "嵌套街道",
+    "pp": "PP紧凑度", "ch_ratio": "凸包紧凑度", "area_km2": "面积（平方公里）", "workers": "社区工作者", "work_need": "应配工作者",
+    "hh_per_wkr": "每名工作者户数", "station": "有服务站", "st_reach": "5分钟可达服务站人口比例", "flags_zh": "问题",
+}
+
+
+def default_band() -> Band:
+    lo, hi = load_norms().household_band
+    return Band(int(lo), int(hi))
+
+
+def parse_band(text: str | None) -> Band:
+    """``"1000-3000"`` to a :class:`Band` (default: the norms' household band)."""
+    if text is None or str(text).strip() == "":
+        return default_band()
+    parts = str(text).replace("–", "-").replace("～", "-").replace("~", "-").split("-")
+    try:
+        lo, hi = (int(float(p)) for p in parts)
+    except ValueError:
+        raise InputError(f"households band must be MIN-MAX, e.g. 1000-3000, got {text!r}",
+                         f"户数范围应写作 下限-上限，如 1000-3000；收到 {text!r}") from None
+    return Band(lo, hi)
+
+
+def _cache_get(key, build):
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    value = build()
+    with _LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _CACHE.clear()
+
+
+class PlanService:
+    """Plans of one :class:`~geo_service.storage.Store`."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.norms = load_norms()
+
+    # ------------------------------------------------------------------ inputs
+    def _revisions(self, layers) -> tuple:
+        revs = self.store.layer_revisions()
+        return tuple(int(revs.get(k, 0)) for k in layers)
+
+    def unit_set(self) -> UnitSet:
+        """Prepared units (tiles, adjacency), cached per layer revisions."""
+        key = ("units", str(self.store.url), self._revisions(INPUT_LAYERS))
+        return _cache_get(key, self._build_unit_set)
+
+    def _build_unit_set(self) -> UnitSet:
+        s = self.store
+        units = s.read_layer("population_units")
+        if units.empty:
+            raise NotFoundError("no population units are stored", "尚未导入人口单元（population_units），无法划分或评估社区")
+        streets = s.read_layer("admin_areas", where={"level": "street"})
+        barriers = s.read_layer("barriers")
+        roads = s.read_layer("roads")
+        edges = None
+        if roads.empty and s.list_networks():
+            edges = s.read_layer("network_edges", network_id=s.list_networks()[-1]["id"])
+        return prepare_units(units, streets=streets, barriers=barriers, roads=roads, network_edges=edges)
+
+    def stations(self, us: UnitSet) -> tuple[np.ndarray | None, str, np.ndarray | None]:
+        """(walking distance per unit to the nearest station (m), method, station points (metric))."""
+        key = ("stations", str(self.store.url), self._revisions(INPUT_LAYERS + ("facilities", "network_nodes")))
+        return _cache_get(key, lambda: self._build_stations(us))
+
+    def _build_stations(self, us: UnitSet):
+        fac = self.store.read_layer("facilities", where={"category": STATION_CATEGORY})
+        if "status" in fac.columns:
+            fac = fac[fac["status"].fillna("existing") == "existing"]
+        if fac.empty:
+            return np.full(us.n, np.inf), "none", np.zeros(0, dtype=object)
+        st_m = np.asarray(fac.to_crs(us.crs).geometry.values, dtype=object)
+        st_pts = np.where(shapely.get_type_id(st_m) == 0, st_m, shapely.point_on_surface(st_m))
+        walk_m = self.norms.life_circle("5min").walk_m
+        try:
+            from geo_service.network import load_network
+
+            if not self.store.list_networks():
+                raise LookupError("no network")
+            net = load_network(self.store)
+            src = net.snap(fac.geometry.values, crs=4326)
+            res = net.nearest(src, limit_m=float(walk_m) * 5)
+            d, _, _ = res.at(net.snap(us.units.geometry.values, crs=4326))
+            return np.asarray(d, dtype=float), "network", st_pts
+        except (ImportError, AttributeError, LookupError, NotFoundError):
+            rp = shapely.point_on_surface(us.geom_m)
+            _, dist = shapely.STRtree(st_pts).query_nearest(rp, return_distance=True, all_matches=False)
+            return np.asarray(dist, dtype=float), "straight_line", st_pts
+
+    def context(self, us: UnitSet, band: Band | None = None, other: PlanState | None = None) -> EvalContext:
+        d, method, pts = self.stations(us)
+        ctx = EvalContext(
+            band=band or default_band(),
+            workers_per_10000=float(self.norms.community_workers_per_10000),
+            walk_m=float(self.norms.life_circle("5min").walk_m),
+            station_walk_m=None if method == "none" else d,
+            station_method=method,
+            stations_m=pts,
+        )
+        if other is not None:
+            ctx.other_labels = other.labels
+            ctx.other_codes = other.communities["code"].astype(str).to_numpy()
+        return ctx
+
+    # ------------------------------------------------------------------ plans
+    def plan(self, plan) -> dict:
+        return self.store.get_plan(plan)
+
+    def state(self, plan, version: int | None = None) -> tuple[dict, PlanState, int, bool]:
+        """(plan row, state, version, stored?) — a plan never edited is read from its community polygons."""
+        row = self.store.get_plan(plan)
+        us = self.unit_set()
+        v = bstore.get_version(self.store, row["id"], version if version is not None else row["version"])
+        if v is not None:
+            return row, PlanState.from_json(us, v["assignment"]), int(v["version"]), True
+        if version is not None and int(version) != int(row["version"]):
+            raise NotFoundError(f"plan {row['id']} has no stored version {version}", f"方案 {row['name']} 没有版本 {version}",
+                                plan=row["id"], version=version)
+        comm = self.store.read_layer("communities", plan_id=row["id"])
+        labels = labels_from_polygons(us, np.asarray(comm.to_crs(us.crs).geometry.values, dtype=object)) if len(comm) else np.full(us.n, -1)
+        cols = ["code", "name", "street_code", "community_workers", "has_fixed_office"]
+        table = comm.reindex(columns=cols).reset_index(drop=True)
+        return row, PlanState(np.asarray(labels, np.int64), pd.DataFrame(table)), int(row["version"]), False
+
+    def list_plans(self) -> list[dict]:
+        out = []
+        for p in self.store.list_plans():
+            p = dict(p)
+            p["communities"] = self.store.count("communities", plan_id=p["id"])
+            out.append(p)
+        return out
+
+    def evaluate(self, plan, *, version: int | None = None, band: Band | None = None, other=None,
+                 other_version: int | None = None) -> tuple[dict, Evaluation, int]:
+        row, state, ver, _ = self.state(plan, version)
+        us = self.unit_set()
+        other_state = self.state(other, other_version)[1] if other is not None else None
+        ev = evaluate_plan(us, state.labels, state.communities, self.context(us, band, other_state))
+        return row, ev, ver
+
+    # ------------------------------------------------------------------ propose
+    def delineate(
+        self,
+        *,
+        streets: list[str] | None = None,
+        band: Band | None = None,
+        k: int | None = None,
+        from_plan=None,
+        mode: str | None = None,
+        name: str | None = None,
+        created_by: str | None = None,
+        save: bool = True,
+        seed: int = 0,
+    ) -> dict:
+        band = band or default_band()
+        us = self.unit_set()
+        mode = mode or ("minimal_change" if from_plan is not None else "fresh")
+        if mode not in MODES:
+            raise InputError(f"mode must be one of {', '.join(MODES)}", f"模式应为 {'、'.join(MODES)} 之一", mode=mode)
+        if k is not None and (int(k) < 1):
+            raise InputError("k must be at least 1", "社区数量（k）至少为 1", k=k)
+        existing = None
+        base_row = None
+        if from_plan is not None:
+            base_row, base_state, _, _ = self.state(from_plan)
+            existing = base_state
+        elif mode != "fresh":
+            raise InputError("modes closest and minimal_change need --from-plan", "“最接近现状”和“最小调整”模式需要指定现状方案（from_plan）")
+        t0 = time.perf_counter()
+        prop = delineate(
+            us, band, streets=streets, k=k, existing=None if existing is None else existing.labels,
+            existing_codes=None if existing is None else existing.communities, mode=mode, seed=seed,
+            workers_per_10000=float(self.norms.community_workers_per_10000),
+        )
+        seconds = time.perf_counter() - t0
+        comm = prop.communities.copy()
+        if existing is not None:  # keep the workers / office of continuing communities
+            old = existing.communities.set_index(existing.communities["code"].astype(str))
+            for col in ("community_workers", "has_fixed_office"):
+                comm[col] = comm["code"].map(old[col]) if col in old else None
+        state = PlanState(prop.labels, comm.reindex(columns=["code", "name", "street_code", "community_workers", "has_fixed_office"]))
+        ctx = self.context(us, band, existing)
+        ev = evaluate_plan(us, state.labels, state.communities, ctx)
+        out = {"seconds": round(seconds, 3), "problems": prop.problems, "stats": prop.stats, "evaluation": ev, "state": state,
+               "mode": mode, "band": band, "plan_id": None, "version": None}
+        if save:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            name = name or f"划分草案 {stamp}"
+            params = {"streets": streets, "band": [band.min_households, band.max_households], "k": k, "mode": mode,
+                      "from_plan": None if base_row is None else base_row["id"], "seed": seed}
+            summary = _jsonable(ev.totals)
+            pid = bstore.create_plan(
+                self.store, name, assignment=state.to_json(us), communities=self._layer_rows(us, ev.communities),
+                action="delineate", params=params, summary=summary, created_by=created_by,
+                description=f"自动划分草案（模式 {mode}，户数 {band.min_households}-{band.max_households}）",
+            )
+            out["plan_id"], out["version"], out["name"] = pid, 1, name
+        return out
+
+    def _layer_rows(self, us: UnitSet, rows: pd.DataFrame) -> gpd.GeoDataFrame:
+        """Rows for the ``communities`` layer (EPSG:4326, dissolved polygons with figures)."""
+        geoms = rows["geometry_wgs84"].to_numpy(dtype=object)
+        ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        workers = pd.to_numeric(rows["community_workers"], errors="coerce")
+        frame = gpd.GeoDataFrame(
+            {
+                "code": rows["code"].to_numpy(), "name": rows["name"].to_numpy(), "street_code": rows["street_code"].to_numpy(),
+                "has_fixed_office": [None] * len(rows),
+                "community_workers": [None if not np.isfinite(w) else int(w) for w in workers.to_numpy(float)],
+                "households": rows["households"].astype(np.int64).to_numpy(), "residents": rows["residents"].astype(np.int64).to_numpy(),
+            },
+            geometry=geoms, crs=4326,
+        )
+        return frame[ok]
+
+    # ------------------------------------------------------------------ edit
+    def edit(self, plan, if_match: int, edit: dict, *, created_by: str | None = None) -> dict:
+        row = self.store.get_plan(plan)
+        if row["status"] == "adopted":
+            raise ConflictError(
+                f"plan {row['name']} is adopted; copy it to a draft to edit",
+                f"方案「{row['name']}」已采纳，不能直接修改；请先复制为草案（POST /plans/{row['id']}/copy）再编辑",
+                plan=row["id"],
+            )
+        if int(if_match) != int(row["version"]):
+            raise ConflictError(
+                f"plan {row['id']} is at version {row['version']}, the edit was made on version {if_match}; reload and redo it",
+                f"方案已被他人修改（当前版本 {row['version']}，您的修改基于版本 {if_match}），请刷新后重新操作；本次修改未保存",
+                current_version=int(row["version"]), expected_version=int(if_match),
+            )
+        row, state, ver, stored = self.state(row["id"])
+        us = self.unit_set()
+        t0 = time.perf_counter()
+        new, touched, removed = apply_edit(us, state, edit)
+        ctx = self.context(us)
+        rows = community_figures(us, new.labels, new.communities, np.asarray(touched, np.int64), ctx)
+        compute_ms = (time.perf_counter() - t0) * 1000
+        version = bstore.commit_version(
+            self.store, row["id"], ver, assignment=new.to_json(us), action=f"edit:{edit.get('action')}", params=_jsonable(edit),
+            summary={"touched": rows["code"].tolist(), "removed": removed}, created_by=created_by,
+            base_assignment=None if stored else state.to_json(us), upsert=self._layer_rows(us, rows), delete_codes=removed,
+        )
+        return {"plan_id": row["id"], "version": version, "rows": rows, "removed": removed, "compute_ms": round(compute_ms, 1), "us": us}
+
+    def copy(self, plan, *, name: str, created_by: str | None = None) -> dict:
+        row, state, ver, _ = self.state(plan)
+        us = self.unit_set()
+        ev = evaluate_plan(us, state.labels, state.communities, self.context(us))
+        pid = bstore.create_plan(
+            self.store, name, assignment=state.to_json(us), communities=self._layer_rows(us, ev.communities), action="copy",
+            params={"from_plan": row["id"], "from_version": ver}, summary=_jsonable(ev.totals), created_by=created_by,
+            description=f"复制自方案「{row['name']}」版本 {ver}",
+        )
+        return {"plan_id": pid, "version": 1, "name": name}
+
+    def diff(self, plan, other, *, version: int | None = None, other_version: int | None = None) -> dict:
+        us = self.unit_set()
+        row_a, a, va, _ = self.state(other, other_version)
+        row_b, b, vb, _ = self.state(plan, version)
+        d = diff_states(us, a, b)
+        d["from"] = {"plan_id": row_a["id"], "name": row_a["name"], "version": va}
+        d["to"] = {"plan_id": row_b["id"], "name": row_b["name"], "version": vb}
+        return d
+
+    def adopt(self, plan, *, adopted_by: str, if_match: int | None = None) -> dict:
+        if not adopted_by or not str(adopted_by).strip():
+            raise InputError("adoption needs the name of who adopts", "采纳方案须注明采纳人（adopted_by）")
+        row, state, ver, stored = self.state(plan)
+        us = self.unit_set()
+        return bstore.adopt(self.store, row["id"], ver, adopted_by=str(adopted_by).strip(),
+                            base_assignment=None if stored else state.to_json(us), expected_version=if_match)
+
+    def export(self, plan, fmt: str, out: str | Path, *, crs: str = "EPSG:4490", version: int | None = None) -> tuple[Path, int]:
+        from geo_service.exporter import reproject
+        from geo_service.io import write_file
+
+        if fmt not in ("gpkg", "shp", "geojson"):
+            raise InputError(f"export format must be gpkg, shp or geojson, got {fmt!r}", f"导出格式应为 gpkg、shp 或 geojson，收到 {fmt!r}")
+        _, ev, _ = self.evaluate(plan, version=version)
+        us = self.unit_set()
+        gdf = export_frame(us, ev.communities)
+        gdf = reproject(gdf, crs)
+        path = write_file(gdf, out, fmt, layer_name="communities", headers_zh=EXPORT_COLUMNS)
+        return path, len(gdf)
+
+
+def export_frame(us: UnitSet, rows: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Community polygons (EPSG:4326) with the figures under short column names (:data:`EXPORT_COLUMNS`)."""
+    geoms = rows["geometry_wgs84"].to_numpy(dtype=object)
+    frame = pd.DataFrame({
+        "code": rows["code"].astype(str), "name": rows["name"].astype(str), "street": rows["street_code"].astype(str),
+        "units": rows["units"].astype(np.int64), "households": rows["households"].astype(np.int64),
+        "residents": rows["residents"].astype(np.int64), "dev_hh": rows["deviation_households"].astype(np.int64),
+        "in_band": rows["in_band"].astype(bool), "contiguous": rows["contiguous"].astype(bool), "nested": rows["nested"].astype(bool),
+        "pp": rows["polsby_popper"].astype(float).round(4), "ch_ratio": rows["convex_hull_ratio"].astype(float).round(4),
+        "area_km2": rows["area_km2"].astype(float).round(4), "workers": pd.to_numeric(rows["community_workers"], errors="coerce"),
+        "work_need": rows["workers_needed"].astype(np.int64), "hh_per_wkr": rows["households_per_worker"].astype(float).round(1),
+        "station": rows["has_station"].map(lambda v: None if v is None else bool(v)),
+        "st_reach": rows["station_reach_share"].astype(float).round(3),
+        "flags_zh": ["；".join(f["label_zh"] for f in fl) for fl in rows["flags"]],
+    })
+    from geo_service.storage import promote_to_storage
+
+    geoms = promote_to_storage(geoms, "MULTIPOLYGON")
+    return gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
+
+
+def _jsonable(value):
+    """numpy/pandas values to plain JSON types (NaN -> None)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return None if not np.isfinite(v) else v
+    return value
+
+
+def rows_records(rows: pd.DataFrame) -> list[dict]:
+    """Per-community rows (without geometry) as JSON-ready dicts."""
+    cols = [c for c in rows.columns if c not in ("geometry", "geometry_wgs84")]
+    return [_jsonable({c: r[c] for c in cols}) for r in rows.to_dict(orient="records")]
+
+
+__all__ += ["clear_cache", "export_frame", "rows_records", "totals_of"]

@@ -1,0 +1,420 @@
+"""``/plans``: community boundary plans (Art. 3) — evaluate, propose, edit, diff, adopt, export.
+
+Edits need ``If-Match`` with the plan's current ETag (``"v<version>"``, also
+accepted as a bare version number); a stale edit gets 409 and writes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Header, Query
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from .._errors import GeoServiceError, InputError
+from ..geojson import feature_collection_json
+from ..storage import Store
+from .deps import get_store
+from .schemas import ERROR_RESPONSES
+
+router = APIRouter(prefix="/plans", tags=["plans 社区划分方案"])
+GEOJSON = "application/geo+json"
+
+
+# ----------------------------------------------------------------------------- models
+class PlanInfo(BaseModel):
+    id: int
+    name: str
+    version: int
+    status: str = Field(description="draft | adopted | superseded")
+    description: str | None = None
+    adopted_at: str | None = None
+    adopted_by: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    communities: int = 0
+    etag: str
+
+
+class PlanVersionInfo(BaseModel):
+    version: int
+    parent_version: int | None = None
+    action: str
+    params: dict[str, Any] = {}
+    summary: dict[str, Any] = {}
+    created_by: str | None = None
+    created_at: str | None = None
+    adopted_at: str | None = None
+    adopted_by: str | None = None
+
+
+class Flag(BaseModel):
+    code: str
+    severity: Literal["error", "warning"]
+    label_zh: str
+    detail_zh: str | None = None
+
+
+class CommunityFigures(BaseModel):
+    code: str
+    name: str
+    street_code: str
+    units: int
+    households: int
+    residents: int
+    band_min: int
+    band_max: int
+    deviation_households: int = Field(description="Households below the minimum (negative) or above the maximum (positive); 0 inside the band")
+    in_band: bool
+    contiguous: bool
+    parts: int
+    barrier_split: bool
+    nested: bool
+    area_km2: float | None = None
+    perimeter_km: float | None = None
+    polsby_popper: float | None = None
+    convex_hull_ratio: float | None = None
+    arterial_edges_crossed: int
+    barrier_crossings_used: int
+    has_station: bool | None = None
+    station_min_walk_m: float | None = None
+    station_reach_share: float | None = Field(None, description="Share of residents within the 5-minute walk of a community service station")
+    community_workers: float | None = None
+    workers_needed: int
+    households_per_worker: float | None = None
+    norm_households_per_worker: float | None = None
+    residents_moved_in: float | None = None
+    flags: list[Flag]
+
+
+class Evaluation(BaseModel):
+    plan_id: int
+    version: int
+    totals: dict[str, Any]
+    communities: list[CommunityFigures]
+
+
+class BandProblem(BaseModel):
+    street_code: str
+    kind: str
+    reason: str
+    reason_zh: str
+    reason_code: str | None = None
+    code: str | None = None
+    name: str | None = None
+    households: int | None = None
+
+
+class DelineateRequest(BaseModel):
+    streets: list[str] | None = Field(None, description="Street codes (default: all streets)")
+    households_min: int | None = Field(None, gt=0, description="Band minimum (default: the norms' band)")
+    households_max: int | None = Field(None, gt=0)
+    k: int | None = Field(None, ge=1, description="Number of communities (one street only)")
+    from_plan: str | None = Field(None, description="Existing plan (id or name) for modes closest / minimal_change")
+    mode: Literal["fresh", "closest", "minimal_change"] | None = None
+    name: str | None = Field(None, description="Name of the draft plan (default: 划分草案 <time>)")
+    created_by: str | None = None
+    save: bool = True
+
+
+class DelineateResult(BaseModel):
+    plan_id: int | None
+    name: str | None = None
+    version: int | None
+    mode: str
+    seconds: float = Field(description="Time of the delineation itself (s)")
+    problems: list[BandProblem]
+    totals: dict[str, Any]
+    communities: list[CommunityFigures]
+    stats: dict[str, Any]
+
+
+class EditRequest(BaseModel):
+    action: Literal["move", "merge", "split", "rename"]
+    units: list[int] | None = Field(None, description="Population unit ids (move, split)")
+    to: str | None = Field(None, description="Target community code (move)")
+    into: str | None = Field(None, description="Community that remains (merge)")
+    from_: str | None = Field(None, alias="from", description="Community merged away (merge)")
+    code: str | None = Field(None, description="Community split or renamed")
+    new_code: str | None = None
+    new_name: str | None = None
+    name: str | None = Field(None, description="New name (rename)")
+    created_by: str | None = None
+
+    model_config = {"populate_by_name": True}
+
+
+class EditResult(BaseModel):
+    plan_id: int
+    version: int
+    etag: str
+    compute_ms: float = Field(description="Time to validate the edit and compute the touched communities' figures (ms)")
+    removed: list[str]
+    communities: list[CommunityFigures] = Field(description="New figures of the communities the edit touched")
+
+
+class UnitMove(BaseModel):
+    unit_id: int | str
+    source_id: str
+    name: str | None = None
+    from_code: str | None = None
+    to_code: str | None = None
+    residents: int
+    households: int
+
+
+class Flow(BaseModel):
+    from_code: str
+    to_code: str
+    units: int
+    residents: int
+    households: int
+
+
+class DiffResult(BaseModel):
+    from_: dict[str, Any] = Field(alias="from")
+    to: dict[str, Any]
+    units_moved: int
+    residents_moved: int
+    households_moved: int
+    flows: list[Flow]
+    moves: list[UnitMove]
+
+    model_config = {"populate_by_name": True}
+
+
+class AdoptRequest(BaseModel):
+    adopted_by: str = Field(min_length=1, description="Who adopts (name / office)")
+
+
+class AdoptResult(BaseModel):
+    plan_id: int
+    version: int
+    adopted_at: str
+    adopted_by: str
+    superseded: list[dict[str, Any]]
+
+
+class CopyRequest(BaseModel):
+    name: str = Field(min_length=1)
+    created_by: str | None = None
+
+
+class CopyResult(BaseModel):
+    plan_id: int
+    version: int
+    name: str
+    etag: str
+
+
+# ----------------------------------------------------------------------------- helpers
+def _service(store: Store):
+    from boundaries.service import PlanService
+
+    return PlanService(store)
+
+
+def etag_of(version: int) -> str:
+    return f'"v{int(version)}"'
+
+
+def parse_if_match(value: str | None) -> int:
+    if value is None or not value.strip():
+        err = GeoServiceError("edits need an If-Match header with the plan's ETag (e.g. \"v3\")",
+                              "修改方案须在 If-Match 请求头中给出方案当前版本（如 \"v3\"），以免覆盖他人的修改")
+        err.http_status = 428
+        raise err
+    m = re.fullmatch(r'\s*(?:W/)?"?v?(\d+)"?\s*', value)
+    if not m:
+        raise InputError(f"If-Match must be the plan's ETag like \"v3\", got {value!r}", f"If-Match 应为方案版本标记，如 \"v3\"；收到 {value!r}")
+    return int(m.group(1))
+
+
+def _iso(v):
+    return v.isoformat() if hasattr(v, "isoformat") else v
+
+
+def _plan_info(p: dict) -> PlanInfo:
+    return PlanInfo(**{k: _iso(p.get(k)) for k in ("id", "name", "version", "status", "description", "adopted_at", "adopted_by",
+                                                   "created_at", "updated_at")}, communities=int(p.get("communities", 0)),
+                    etag=etag_of(p["version"]))
+
+
+def _figures(rows) -> list[dict]:
+    from boundaries.service import rows_records
+
+    return rows_records(rows)
+
+
+# ----------------------------------------------------------------------------- routes
+@router.get("", response_model=list[PlanInfo], summary="List plans (社区划分方案列表)")
+def list_plans(store: Annotated[Store, Depends(get_store)]):
+    return [_plan_info(p) for p in _service(store).list_plans()]
+
+
+@router.post("/delineate", response_model=DelineateResult, responses=ERROR_RESPONSES, status_code=201,
+             summary="Propose a plan (自动划分社区，生成草案)")
+async def delineate(store: Annotated[Store, Depends(get_store)], req: Annotated[DelineateRequest, Body()]):
+    from boundaries.delineate import Band
+    from boundaries.service import _jsonable, default_band
+
+    band = default_band()
+    if req.households_min is not None or req.households_max is not None:
+        band = Band(req.households_min or band.min_households, req.households_max or band.max_households)
+    svc = _service(store)
+    out = await run_in_threadpool(
+        svc.delineate, streets=req.streets, band=band, k=req.k, from_plan=req.from_plan, mode=req.mode, name=req.name,
+        created_by=req.created_by, save=req.save,
+    )
+    ev = out["evaluation"]
+    body = {"plan_id": out["plan_id"], "name": out.get("name"), "version": out["version"], "mode": out["mode"],
+            "seconds": out["seconds"], "problems": _jsonable(out["problems"]), "totals": _jsonable(ev.totals),
+            "communities": _figures(ev.communities), "stats": _jsonable(out["stats"])}
+    headers = {"ETag": etag_of(out["version"])} if out["version"] else {}
+    return JSONResponse(DelineateResult(**body).model_dump(mode="json"), status_code=201, headers=headers)
+
+
+@router.get("/{plan}", response_model=None, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+            summary="Communities of a plan as GeoJSON with their figures (方案社区范围及指标)")
+def get_plan(
+    plan: str,
+    store: Annotated[Store, Depends(get_store)],
+    version: Annotated[int | None, Query(ge=1, description="Version (default: current)")] = None,
+    crs: Annotated[str, Query(description="Output CRS, e.g. EPSG:4490")] = "EPSG:4326",
+):
+    import geopandas as gpd
+    import pandas as pd
+
+    from boundaries.service import _jsonable
+
+    from ..exporter import output_crs, reproject
+
+    svc = _service(store)
+    row, ev, ver = svc.evaluate(plan, version=version)
+    props = pd.DataFrame(_figures(ev.communities))
+    geoms = ev.communities["geometry_wgs84"].to_numpy(dtype=object)
+    gdf = gpd.GeoDataFrame(props, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
+    gdf["id"] = gdf["code"] if len(gdf) else []
+    target = output_crs(crs)
+    gdf = reproject(gdf, target.to_string())
+    label = f"EPSG:{target.to_epsg()}" if target.to_epsg() else target.to_string()
+    body = feature_collection_json(gdf, extra={
+        "plan": {"id": row["id"], "name": row["name"], "version": ver, "status": row["status"]},
+        "crs": label, "totals": _jsonable(ev.totals),
+    })
+    return Response(body, media_type=GEOJSON, headers={"ETag": etag_of(row["version"]), "Content-Crs": f"<{label}>"})
+
+
+@router.get("/{plan}/versions", response_model=list[PlanVersionInfo], responses=ERROR_RESPONSES, summary="Versions of a plan (方案版本)")
+def versions(plan: str, store: Annotated[Store, Depends(get_store)]):
+    from boundaries import store as bstore
+
+    row = store.get_plan(plan)
+    out = [PlanVersionInfo(**{**v, **{k: _iso(v.get(k)) for k in ("created_at", "adopted_at")}}) for v in bstore.list_versions(store, row["id"])]
+    if not any(v.version == row["version"] for v in out):
+        out.append(PlanVersionInfo(version=row["version"], action="import", created_at=_iso(row.get("created_at")),
+                                   adopted_at=_iso(row.get("adopted_at")), adopted_by=row.get("adopted_by")))
+    return out
+
+
+@router.get("/{plan}/evaluation", response_model=Evaluation, responses=ERROR_RESPONSES, summary="Evaluate a plan (方案评估)")
+def evaluation(
+    plan: str,
+    store: Annotated[Store, Depends(get_store)],
+    version: Annotated[int | None, Query(ge=1)] = None,
+    households_min: Annotated[int | None, Query(gt=0, description="Band minimum (default: the norms' band)")] = None,
+    households_max: Annotated[int | None, Query(gt=0)] = None,
+    other: Annotated[str | None, Query(description="Another plan (id or name): residents moved relative to it")] = None,
+):
+    from boundaries.delineate import Band
+    from boundaries.service import _jsonable, default_band
+
+    band = default_band()
+    if households_min is not None or households_max is not None:
+        band = Band(households_min or band.min_households, households_max or band.max_households)
+    row, ev, ver = _service(store).evaluate(plan, version=version, band=band, other=other)
+    body = Evaluation(plan_id=row["id"], version=ver, totals=_jsonable(ev.totals), communities=_figures(ev.communities))
+    return JSONResponse(body.model_dump(mode="json"), headers={"ETag": etag_of(row["version"])})
+
+
+@router.post("/{plan}/edits", response_model=EditResult, responses={409: {"description": "Stale edit (If-Match is not the current version)"},
+             428: {"description": "If-Match missing"}, **ERROR_RESPONSES}, summary="Edit a plan: move, merge, split, rename (编辑方案)")
+def edit(
+    plan: str,
+    store: Annotated[Store, Depends(get_store)],
+    req: Annotated[EditRequest, Body()],
+    if_match: Annotated[str | None, Header(description='The plan\'s ETag, e.g. "v3"')] = None,
+):
+    expected = parse_if_match(if_match)
+    payload = req.model_dump(by_alias=True, exclude_none=True)
+    created_by = payload.pop("created_by", None)
+    out = _service(store).edit(plan, expected, payload, created_by=created_by)
+    body = EditResult(plan_id=out["plan_id"], version=out["version"], etag=etag_of(out["version"]), compute_ms=out["compute_ms"],
+                      removed=out["removed"], communities=_figures(out["rows"]))
+    return JSONResponse(body.model_dump(mode="json"), headers={"ETag": etag_of(out["version"])})
+
+
+@router.get("/{plan}/diff", response_model=DiffResult, responses=ERROR_RESPONSES, summary="Units and residents moved between two plans or versions (方案差异)")
+def diff(
+    plan: str,
+    store: Annotated[Store, Depends(get_store)],
+    other: Annotated[str | None, Query(description="The plan compared against (id or name; default: the same plan)")] = None,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    other_version: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=0, le=100_000, description="At most this many unit moves listed")] = 10_000,
+):
+    from boundaries.service import _jsonable
+
+    d = _service(store).diff(plan, other if other is not None else plan, version=version, other_version=other_version)
+    moves = d["moves"].head(limit)
+    body = {
+        "from": d["from"], "to": d["to"], "units_moved": d["units_moved"], "residents_moved": d["residents_moved"],
+        "households_moved": d["households_moved"],
+        "flows": _jsonable(d["flows"].to_dict(orient="records")),
+        "moves": _jsonable(moves.astype(object).where(moves.notna(), None).to_dict(orient="records")),
+    }
+    return DiffResult(**body)
+
+
+@router.post("/{plan}/adopt", response_model=AdoptResult, responses=ERROR_RESPONSES, summary="Adopt a plan (采纳方案)")
+def adopt(
+    plan: str,
+    store: Annotated[Store, Depends(get_store)],
+    req: Annotated[AdoptRequest, Body()],
+    if_match: Annotated[str | None, Header(description="Optional: adopt only if the plan is still at this ETag")] = None,
+):
+    expected = parse_if_match(if_match) if if_match else None
+    return AdoptResult(**_service(store).adopt(plan, adopted_by=req.adopted_by, if_match=expected))
+
+
+@router.post("/{plan}/copy", response_model=CopyResult, status_code=201, responses=ERROR_RESPONSES,
+             summary="Copy a plan to a new draft (复制为草案)")
+def copy(plan: str, store: Annotated[Store, Depends(get_store)], req: Annotated[CopyRequest, Body()]):
+    out = _service(store).copy(plan, name=req.name, created_by=req.created_by)
+    return JSONResponse(CopyResult(**out, etag=etag_of(out["version"])).model_dump(), status_code=201, headers={"ETag": etag_of(out["version"])})
+
+
+@router.get("/{plan}/export", responses={200: {"content": {"application/octet-stream": {}}}, **ERROR_RESPONSES},
+            summary="Export the communities with their figures (导出方案：GeoPackage、Shapefile、GeoJSON)")
+def export(
+    plan: str,
+    store: Annotated[Store, Depends(get_store)],
+    format: Annotated[str, Query(pattern="^(gpkg|shp|geojson)$")] = "gpkg",
+    crs: Annotated[str, Query(description="Output CRS (default EPSG:4490, CGCS2000)")] = "EPSG:4490",
+    version: Annotated[int | None, Query(ge=1)] = None,
+):
+    tmp = Path(tempfile.mkdtemp(prefix="geo-plan-export-"))
+    try:
+        row = store.get_plan(plan)
+        path, _n = _service(store).export(plan, format, tmp / f"plan_{row['id']}.{'zip' if format == 'shp' else format}", crs=crs, version=version)
+    except Exception:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return FileResponse(path, filename=path.name, background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))

@@ -1,0 +1,57 @@
+"""``geo-service delineate`` and ``geo-service plan ...`` on a SpatiaLite file."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from boundaries.synthetic import unit_grid
+from geo_service.cli import app
+from geo_service.settings import Settings
+from geo_service.storage import Store
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    monkeypatch.setenv("GEO_DATA_DIR", str(tmp_path))
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    store = Store(url, settings=Settings(GEO_DATA_DIR=tmp_path))
+    store.upgrade()
+    grid = unit_grid(6, 5, np.full((5, 6), 150), river_col=2, bridge_rows=(1,))
+    with store.transaction() as conn:
+        for layer in ("population_units", "admin_areas", "barriers", "roads"):
+            store.upsert_layer(layer, grid[layer].drop(columns=["id"], errors="ignore"), conn=conn)
+    store.dispose()
+    return url
+
+
+def test_delineate_evaluate_adopt_export(db, tmp_path):
+    r = CliRunner().invoke(app, ["delineate", "--street", "510699001", "--households", "300-900", "--name", "草案",
+                                 "--out", str(tmp_path / "d.gpkg"), "--database-url", db])
+    assert r.exit_code == 0, r.output
+    assert "划分完成" in r.output and "已保存为草案" in r.output
+    assert len(gpd.read_file(tmp_path / "d.gpkg")) >= 2
+    r = CliRunner().invoke(app, ["plan", "evaluate", "草案", "--households", "300-900", "--database-url", db])
+    assert r.exit_code == 0 and "户数达标" in r.output, r.output
+    r = CliRunner().invoke(app, ["plan", "adopt", "草案", "--by", "张三", "--database-url", db])
+    assert r.exit_code == 0 and "张三" in r.output
+    r = CliRunner().invoke(app, ["plan", "export", "草案", "--out", str(tmp_path / "p.zip"), "--database-url", db])
+    assert r.exit_code == 0 and (tmp_path / "p.zip").exists()
+    r = CliRunner().invoke(app, ["delineate", "--street", "510699001", "--from-plan", "草案", "--households", "300-900",
+                                 "--no-save", "--database-url", db])
+    assert r.exit_code == 0 and "相对现状调整居民 0 人" in r.output, r.output
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--street", "510699001", "--households", "900-300"], "下限"),
+    (["--street", "510699001", "--households", "abc"], "下限-上限"),
+    (["--street", "999"], "没有人口单元"),
+    (["--street", "510699001", "--out", "x.txt"], "扩展名"),
+    (["--street", "510699001", "--mode", "closest"], "现状方案"),
+])
+def test_bad_input_exits_non_zero(db, args, needle):
+    r = CliRunner().invoke(app, ["delineate", *args, "--no-save", "--database-url", db])
+    assert r.exit_code == 1
+    assert needle in r.output
