@@ -1,0 +1,92 @@
+"""``/tiles/{collection}/{z}/{x}/{y}.mvt``: Mapbox vector tiles (Web Mercator) of every OGC collection."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from maps import tiles as mvt
+
+from ..layers import LAYERS
+from ..storage import Store
+from .deps import get_store
+from .ogc import OGC_ERRORS, CollectionRef, OGCParameterError, resolve_collection
+
+router = APIRouter(prefix="/tiles", tags=["vector tiles 矢量瓦片"])
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+def layer_attributes(layer: str) -> list[str]:
+    """Attributes written into tiles of a layer: ``source_id``, the declared fields, ``plan_id`` (no timestamps)."""
+    spec = LAYERS[layer]
+    names = [] if layer.startswith("network_") else ["source_id"]
+    names += [f.name for f in spec.fields]
+    if spec.per_plan:
+        names.append("plan_id")
+    return names
+
+
+def render_tile(store: Store, ref: CollectionRef, z: int, x: int, y: int, filters: dict) -> bytes:
+    """The tile's bytes (``b""`` when empty): ``ST_AsMVT`` on PostGIS, :func:`maps.tiles.encode_tile` on SpatiaLite."""
+    if store.dialect == "postgresql":
+        where, params = "", {}
+        if ref.layer:
+            table, columns, json_props = ref.layer, layer_attributes(ref.layer), None
+            for col, val in filters.items():
+                where += f' AND t."{col}" = :{col}'
+                params[col] = val
+        else:
+            table, columns, json_props = "analysis_features", ["feature_key"], "properties"
+            where, params = " AND t.run_id = :run_id AND t.output = :output", {"run_id": ref.run_id, "output": ref.output}
+        with store.read() as conn:
+            return mvt.postgis_tile(conn, table, ref.id, z, x, y, columns=columns, where_sql=where, params=params, json_properties=json_props)
+    bbox = mvt.tile_bounds_lonlat(z, x, y, margin=mvt.BUFFER / mvt.EXTENT)
+    gdf = ref.read(store, bbox=bbox, filters=filters)
+    attrs = layer_attributes(ref.layer) if ref.layer else None
+    return mvt.encode_tile(gdf, ref.id, z, x, y, attributes=attrs)
+
+
+@router.get(
+    "/{collection_id}/{z}/{x}/{y}.mvt",
+    responses={200: {"content": {MVT: {}}, "description": "Mapbox vector tile, one layer named after the collection"},
+               204: {"description": "Empty tile"}, 304: {"description": "Not modified (ETag)"}, **OGC_ERRORS},
+    response_class=Response,
+    summary="Vector tile of a layer or analysis result (矢量瓦片)",
+    description="XYZ tile scheme in Web Mercator (EPSG:3857), extent 4096, buffer 64. PostGIS encodes with ST_AsMVT; "
+    "SpatiaLite with mapbox-vector-tile. Feature id = the collection's id; attributes = the layer's fields. "
+    "ETag follows the layer revision (or the analysis run), so a re-import invalidates cached tiles.",
+)
+async def tile(
+    collection_id: str,
+    z: int,
+    x: int,
+    y: int,
+    request: Request,
+    store: Annotated[Store, Depends(get_store)],
+    plan: Annotated[str | None, Query(description="Plan id or name (communities)")] = None,
+    network: Annotated[int | None, Query(description="Network id (network layers)")] = None,
+):
+    if not mvt.valid_tile(z, x, y):
+        raise OGCParameterError(f"no tile {z}/{x}/{y} (zoom 0-{mvt.MAX_ZOOM}, x and y below 2^zoom)",
+                                f"瓦片编号 {z}/{x}/{y} 无效（缩放级别 0-{mvt.MAX_ZOOM}，行列号小于 2 的 zoom 次方）")
+    ref = await run_in_threadpool(resolve_collection, store, collection_id)
+    filters = {}
+    if plan is not None and ref.layer and LAYERS[ref.layer].per_plan:
+        filters["plan_id"] = (await run_in_threadpool(store.get_plan, plan))["id"]
+    if network is not None and ref.layer and ref.layer.startswith("network_"):
+        filters["network_id"] = network
+    revision = await run_in_threadpool(ref.revision, store)
+    tag = '"' + hashlib.sha1(f"{revision}|{ref.id}|{z}/{x}/{y}|{sorted(filters.items())}|{store.dialect}".encode()).hexdigest()[:20] + '"'
+    immutable = ref.id.startswith("analysis_")
+    headers = {"ETag": tag, "Cache-Control": "public, max-age=86400, immutable" if immutable else "public, max-age=60, must-revalidate",
+               "Access-Control-Allow-Origin": "*"}
+    if tag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    body = await run_in_threadpool(render_tile, store, ref, z, x, y, filters)
+    if not body:
+        return Response(status_code=204, headers=headers)
+    return Response(body, media_type=MVT, headers=headers)

@@ -1,0 +1,73 @@
+"""Refresh the JavaScript/CSS assets the maps serve locally (no CDN at run time).
+
+The assets are committed under ``geo_service/static/vendor/`` with their licences, so an installed
+service works on an intranet without internet.  This script re-creates them from the npm registry
+(pinned versions, checked against the SHA-256 recorded here) when a version is bumped::
+
+    .venv/bin/python -m maps.vendor            # needs `npm` and the npm registry (set-up time only)
+
+Only what the pages use is vendored: Leaflet (folium's version) and Leaflet.VectorGrid (vector-tile
+layers of large collections).  folium's other defaults (jQuery, Bootstrap, Font Awesome,
+awesome-markers) are dropped from every page by :mod:`maps.assets`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+VENDOR = Path(__file__).resolve().parents[1] / "geo_service" / "static" / "vendor"
+
+# package, version, sha256 of the npm tarball, files to copy (tarball path -> vendor path), licence source
+PACKAGES = [
+    (
+        "leaflet", "1.9.3", "10d016716b56048661eaf9cde004dc82e80bd3613b52c4f53cf5aec73088006c",
+        {
+            "package/dist/leaflet.js": "leaflet.js",
+            "package/dist/leaflet.css": "leaflet.css",
+            "package/dist/images/layers.png": "images/layers.png",
+            "package/dist/images/layers-2x.png": "images/layers-2x.png",
+            "package/dist/images/marker-icon.png": "images/marker-icon.png",
+            "package/dist/images/marker-icon-2x.png": "images/marker-icon-2x.png",
+            "package/dist/images/marker-shadow.png": "images/marker-shadow.png",
+            "package/LICENSE": "LICENSE",
+        },
+    ),
+    (
+        "leaflet.vectorgrid", "1.3.0", "4eaf00b9c3c80e53d59a84a9d3523f1b9ae3149e709db6fa293e9c292739ed7e",
+        {
+            "package/dist/Leaflet.VectorGrid.bundled.min.js": "Leaflet.VectorGrid.bundled.min.js",
+            "package/README.md": "README.md",  # holds the licence (Beerware)
+        },
+    ),
+]
+
+
+def vendor_dir(package: str, version: str) -> Path:
+    return VENDOR / f"{package}-{version}"
+
+
+def refresh() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        for package, version, sha, files in PACKAGES:
+            subprocess.run(["npm", "pack", f"{package}@{version}", "--silent"], cwd=tmp, check=True, stdout=subprocess.DEVNULL)
+            tgz = Path(tmp) / f"{package}-{version}.tgz"
+            digest = hashlib.sha256(tgz.read_bytes()).hexdigest()
+            if digest != sha:
+                raise SystemExit(f"{tgz.name}: sha256 {digest} != {sha}")
+            dest = vendor_dir(package, version)
+            shutil.rmtree(dest, ignore_errors=True)
+            with tarfile.open(tgz) as tar:
+                for src, rel in files.items():
+                    out = dest / rel
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.write_bytes(tar.extractfile(src).read())
+            print(f"{package}@{version} -> {dest}")
+
+
+if __name__ == "__main__":
+    refresh()

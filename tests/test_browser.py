@@ -1,0 +1,169 @@
+"""The map pages and the resident page in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)
+against the running service with the sample city: no console error, no request leaving loopback, features
+drawn, a tap on the resident page draws a route.  Screenshots go to tests/artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from geo_service.app import create_app
+from geo_service.datasets import load_sample_city
+from geo_service.settings import Settings
+from geo_service.storage import Store
+from maps.coverage import example_outputs
+from maps.server import serve_in_background
+
+CHROMIUM = os.environ.get("GEO_TEST_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser")
+    store = Store(f"sqlite:///{tmp / 'city.sqlite'}", settings=Settings(GEO_DATA_DIR=tmp))
+    store.upgrade()
+    load_sample_city(store)
+    outputs = example_outputs(store.read_layer("population_units"), store.read_layer("facilities"), store.read_layer("communities"))
+    store.save_analysis("coverage", params={"example": True}, summary={}, outputs=outputs)
+    yield store
+    store.dispose()
+
+
+@pytest.fixture(scope="module")
+def base_url(city):
+    with serve_in_background(create_app(city)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+class Watched:
+    """A page whose console errors and non-loopback requests are recorded (the latter are aborted)."""
+
+    def __init__(self, browser, **context):
+        self.context = browser.new_context(**context)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.route("**/*", self._route)
+
+    def _route(self, route):
+        url = route.request.url
+        host = urlparse(url).hostname or ""
+        if url.startswith(("data:", "blob:")) or host in LOOPBACK:
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+    def check(self, name: str):
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+        assert self.errors == [], self.errors
+        assert self.outside == [], self.outside
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def watched(browser):
+    pages = []
+
+    def make(**context):
+        w = Watched(browser, **context)
+        pages.append(w)
+        return w
+
+    yield make
+    for w in pages:
+        w.close()
+
+
+def drawn(page) -> int:
+    return page.evaluate("geoMaps.drawnFeatures(window.geoMap)")
+
+
+def test_facilities_map(base_url, city, watched):
+    w = watched(viewport={"width": 1280, "height": 860})
+    w.page.goto(f"{base_url}/maps/facilities", wait_until="load")
+    total = city.count("facilities") + city.count("shelters")
+    w.page.wait_for_function(f"geoMaps.drawnFeatures(window.geoMap) >= {total}", timeout=30_000)
+    assert drawn(w.page) == total
+    assert w.page.locator(".leaflet-control-layers-overlays label").count() >= 20  # one per category and shelter class
+    assert w.page.locator("canvas").count() >= 1
+    w.page.locator(".leaflet-control-layers-overlays input").first.click()  # switch a category off
+    assert drawn(w.page) < total
+    w.check("map_facilities")
+
+
+def test_coverage_map_and_category_switch(base_url, city, watched):
+    w = watched(viewport={"width": 1280, "height": 860})
+    w.page.goto(f"{base_url}/maps/coverage", wait_until="load")
+    w.page.wait_for_function("geoMaps.drawnFeatures(window.geoMap) >= 2101", timeout=30_000)
+    before = w.page.evaluate("geoCoverage.category")
+    options = w.page.locator("#geo-coverage-category option").all_inner_texts()
+    assert "幼儿园" in options
+    w.page.select_option("#geo-coverage-category", index=1)
+    assert w.page.evaluate("geoCoverage.category") != before
+    w.check("map_coverage")
+
+
+def test_plan_map(base_url, city, watched):
+    w = watched(viewport={"width": 1280, "height": 860})
+    w.page.goto(f"{base_url}/maps/plan", wait_until="load", timeout=120_000)
+    n = city.count("communities")
+    w.page.wait_for_function(f"geoMaps.drawnFeatures(window.geoMap) >= {n}", timeout=60_000)
+    assert w.page.locator(".geo-label").count() == n  # a label per community
+    assert "户数偏离区间" in w.page.locator(".geo-control.geo-legend").inner_text()
+    w.check("map_plan")
+
+
+def test_large_layer_uses_vector_tiles(base_url, city, watched, monkeypatch):
+    import maps.base
+
+    monkeypatch.setattr(maps.base, "INLINE_MAX_FEATURES", 100)
+    w = watched(viewport={"width": 1280, "height": 860})
+    tiles = []
+    w.page.on("response", lambda r: tiles.append(r.status) if "/tiles/" in r.url else None)
+    w.page.goto(f"{base_url}/maps/coverage", wait_until="load")
+    w.page.wait_for_function("geoMaps.drawnFeatures(window.geoMap) >= 1500", timeout=60_000)
+    assert tiles and set(tiles) <= {200, 204} and 200 in tiles
+    w.check("map_coverage_vector_tiles")
+
+
+def test_resident_page_tap_shows_route(base_url, city, watched):
+    w = watched(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    w.page.goto(f"{base_url}/resident", wait_until="networkidle")
+    assert w.page.evaluate("document.documentElement.scrollWidth") <= 360  # no horizontal scrolling on a phone
+    assert w.page.locator("#category option").count() > 5
+    box = w.page.locator("#map").bounding_box()
+    w.page.locator("#map").tap(position={"x": box["width"] / 2, "y": box["height"] / 2})
+    w.page.wait_for_selector("path.route", timeout=30_000)
+    w.page.wait_for_selector("#results .card", timeout=30_000)
+    cards = w.page.locator("#results .card").all_inner_texts()
+    assert w.page.locator("#results h2").all_inner_texts()[0] == "最近的应急避难场所"
+    assert all("米" in t and "分钟" in t for t in cards)
+    assert w.page.locator("path.route").count() >= 2  # the shelter and the chosen category
+    assert w.page.locator("#error").is_hidden()
+    w.check("resident")
