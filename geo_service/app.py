@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 
 from . import __version__
@@ -14,7 +17,9 @@ from .storage import Store
 
 def create_app(store: Store | None = None) -> FastAPI:
     """Build the app around a :class:`Store` (default: from settings; schema upgraded)."""
-    from .api import health, layers
+    from facilities.nearest import NearestService
+
+    from .api import coverage, health, layers, maps, nearest, ogc, tiles
 
     if store is None:
         store = Store()
@@ -26,6 +31,7 @@ def create_app(store: Store | None = None) -> FastAPI:
         "of the 德阳市社区治理条例. Coordinates in EPSG:4326 unless a crs parameter says otherwise.",
     )
     app.state.store = store
+    app.state.nearest = NearestService(store)
 
     @app.exception_handler(GeoServiceError)
     async def _service_error(_request: Request, exc: GeoServiceError):
@@ -38,6 +44,15 @@ def create_app(store: Store | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(layers.router)
+    app.include_router(nearest.router)
+    app.include_router(coverage.router)
+    app.include_router(ogc.router)
+    app.include_router(tiles.router)
+    app.include_router(maps.router)
+    from .api import plans as plans_api  # Art. 3: community boundary plans
+
+    app.include_router(plans_api.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index():
@@ -55,6 +70,7 @@ def create_app(store: Store | None = None) -> FastAPI:
 <style>body{{font-family:sans-serif;max-width:860px;margin:1em auto;padding:0 1em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px}}.synthetic{{background:#fff3cd;border:1px solid #e0b000;padding:8px}}</style></head>
 <body><h1>社区治理空间规划与设施服务</h1>{banner}
+<p><a href="/resident"><b>居民查询：就近避难场所与服务网点</b></a> · <a href="/maps">交互地图</a> · <a href="/ogc">OGC API - Features</a></p>
 <p><a href="/docs">接口文档（OpenAPI）</a> · <a href="/health">健康检查</a> · <a href="/metadata">数据集说明</a></p>
 <table><tr><th>图层</th><th>接口名</th><th>要素数</th></tr>{rows}</table></body></html>"""
 

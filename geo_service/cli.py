@@ -241,6 +241,30 @@ def serve_cmd(
     uvicorn.run(application, host=h, port=pt, log_level="info")
 
 
+@app.command("map")
+def map_cmd(
+    name: str = typer.Argument(..., help="地图：facilities（设施与避难场所）、coverage（生活圈覆盖）"),
+    out_file: Path = typer.Option(..., "--out", help="输出的 HTML 文件（单文件，脚本和样式已内嵌，可离线打开）"),
+    run: Optional[int] = typer.Option(None, "--run", help="分析运行编号（默认最新一次）"),
+    server: Optional[str] = typer.Option(None, "--server", help="大图层使用矢量瓦片时的服务地址，如 http://127.0.0.1:8000"),
+    database_url: Optional[str] = DbOpt,
+):
+    """Export an interactive map as one HTML file (导出交互地图为单个 HTML 文件)."""
+    from maps.registry import render_map
+
+    from .settings import get_settings
+
+    with _errors():
+        store = _store(database_url)
+        store.upgrade()
+        settings = get_settings()
+        base = (server or f"http://{settings.host}:{settings.port}").rstrip("/")
+        options = {"run_id": run} if run is not None else {}
+        page = render_map(name, store, inline=True, tiles_base=base, **options)
+        out_file.write_text(page, encoding="utf-8")
+        out.print(f"地图已导出：{out_file}（{len(page.encode()) / 1e6:.1f} MB）")
+
+
 @app.command("info")
 def info_cmd(database_url: Optional[str] = DbOpt):
     """Show the database, its schema revision and the dataset metadata (显示数据库信息)."""
@@ -250,6 +274,15 @@ def info_cmd(database_url: Optional[str] = DbOpt):
         out.print(json.dumps({"health": store.health(), "metadata": store.get_metadata(), "networks": [
             {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in n.items()} for n in store.list_networks()
         ]}, ensure_ascii=False, indent=2, default=str))
+
+
+from boundaries.cli import register as _register_boundaries  # noqa: E402  (Art. 3: delineate, plan ...)
+
+_register_boundaries(app)
+
+from facilities.cli import register as _register_facilities  # noqa: E402  (Art. 12: coverage, nearest)
+
+_register_facilities(app)
 
 
 def main() -> None:  # pragma: no cover

@@ -27,6 +27,13 @@ PG_ADMIN = os.environ.get("GEO_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.
 BACKENDS = ["spatialite", "postgis"]
 
 
+def head_revision() -> str:
+    """The newest Alembic revision of the package's migrations."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(Store("sqlite://").alembic_config()).get_current_head()
+
+
 def _settings(tmp: Path) -> Settings:
     return Settings(GEO_DATA_DIR=tmp)
 

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import shapely
 
+from conftest import head_revision
+
 LON, LAT = 104.40, 31.13
 
 
@@ -29,7 +31,7 @@ def test_health_reports_backend(client, store):
     body = r.json()
     assert body["status"] == "ok"
     assert body["backend"] == store.backend_name
-    assert body["schema_revision"] == "0001"
+    assert body["schema_revision"] == head_revision()
 
 
 def test_layer_paging_links_and_counts(client, grid):
