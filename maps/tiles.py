@@ -130,34 +130,3 @@ def encode_tile(gdf: gpd.GeoDataFrame, layer_name: str, z: int, x: int, y: int, 
             and not mapbox_vector_tile.decode(tile).get(layer_name, {}).get("features")):
         return b""
     return tile
-
-
-def postgis_tile(conn, table: str, layer_name: str, z: int, x: int, y: int, *, columns: list[str] | None = None,
-                 where_sql: str = "", params: dict | None = None, json_properties: str | None = None) -> bytes:
-    """``ST_AsMVT`` of the rows of ``table`` in tile z/x/y on PostGIS (``b""`` when empty).
-
-    ``columns`` are plain attribute columns; ``json_properties`` names a JSON text column whose keys become
-    attributes (analysis outputs).  ``where_sql`` is an extra filter with named parameters in ``params``.
-    """
-    import sqlalchemy as sa
-
-    cols = ", ".join(f't."{c}"' for c in (columns or []))
-    if json_properties:
-        # ST_AsMVT keeps scalar jsonb values only: lists and objects go in as JSON text, as on SpatiaLite.
-        cols = (cols + ", " if cols else "") + (
-            "(SELECT jsonb_object_agg(key, CASE WHEN jsonb_typeof(value) IN ('array', 'object') THEN to_jsonb(value::text) "
-            f"ELSE value END) FROM jsonb_each(t.{json_properties}::jsonb)) AS props"
-        )
-    sql = f"""
-        WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env,
-                          ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {BUFFER / EXTENT}), 4326) AS env4326),
-        mvt AS (
-            SELECT ST_AsMVTGeom(ST_Transform(t.geom, 3857), b.env, {EXTENT}, {BUFFER}, true) AS geom,
-                   t.id{", " + cols if cols else ""}
-            FROM "{table}" t, b
-            WHERE t.geom && b.env4326 AND ST_Intersects(t.geom, b.env4326) {where_sql}
-        )
-        SELECT ST_AsMVT(mvt.*, :name, {EXTENT}, 'geom', 'id') FROM mvt WHERE geom IS NOT NULL
-    """
-    value = conn.execute(sa.text(sql), {"z": z, "x": x, "y": y, "name": layer_name, **(params or {})}).scalar()
-    return bytes(value) if value else b""

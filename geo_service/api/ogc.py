@@ -200,31 +200,11 @@ _EXTENTS: dict[tuple, list[float] | None] = {}
 
 
 def collection_extent(store: Store, ref: CollectionRef) -> list[float] | None:
-    """Bounding box (CRS84) of a collection, cached per layer revision / run (None when empty).
-
-    SpatiaLite reads the R*Tree of the layer; PostGIS ``ST_Extent``.  This small aggregate is the only SQL of
-    the router (the Store has no extent method yet).
-    """
-    import sqlalchemy as sa
-
+    """Bounding box (CRS84) of a collection, cached per layer revision / run (None when empty)."""
     key = (str(store.url), ref.revision(store))
     if key in _EXTENTS:
         return _EXTENTS[key]
-    if ref.layer:
-        if store.dialect == "sqlite":
-            sql, params = f'SELECT min(xmin), min(ymin), max(xmax), max(ymax) FROM "idx_{ref.layer}_geom"', {}
-        else:
-            sql, params = f'SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) AS e FROM "{ref.layer}") s', {}
-    else:
-        where = "WHERE run_id = :r AND output = :o AND geom IS NOT NULL"
-        params = {"r": ref.run_id, "o": ref.output}
-        if store.dialect == "sqlite":
-            sql = f"SELECT min(MbrMinX(geom)), min(MbrMinY(geom)), max(MbrMaxX(geom)), max(MbrMaxY(geom)) FROM analysis_features {where}"
-        else:
-            sql = f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) AS e FROM analysis_features {where}) s"
-    with store.read() as conn:
-        row = conn.execute(sa.text(sql), params).first()
-    box = [float(v) for v in row] if row is not None and None not in row else None
+    box = store.extent(ref.layer) if ref.layer else store.extent(run_id=ref.run_id, output=ref.output)
     if len(_EXTENTS) > 1000:
         _EXTENTS.clear()
     _EXTENTS[key] = box

@@ -33,17 +33,10 @@ def layer_attributes(layer: str) -> list[str]:
 def render_tile(store: Store, ref: CollectionRef, z: int, x: int, y: int, filters: dict) -> bytes:
     """The tile's bytes (``b""`` when empty): ``ST_AsMVT`` on PostGIS, :func:`maps.tiles.encode_tile` on SpatiaLite."""
     if store.dialect == "postgresql":
-        where, params = "", {}
         if ref.layer:
-            table, columns, json_props = ref.layer, layer_attributes(ref.layer), None
-            for col, val in filters.items():
-                where += f' AND t."{col}" = :{col}'
-                params[col] = val
-        else:
-            table, columns, json_props = "analysis_features", ["feature_key"], "properties"
-            where, params = " AND t.run_id = :run_id AND t.output = :output", {"run_id": ref.run_id, "output": ref.output}
-        with store.read() as conn:
-            return mvt.postgis_tile(conn, table, ref.id, z, x, y, columns=columns, where_sql=where, params=params, json_properties=json_props)
+            return store.mvt_tile(ref.layer, ref.id, z, x, y, columns=layer_attributes(ref.layer), filters=filters,
+                                  extent=mvt.EXTENT, buffer=mvt.BUFFER)
+        return store.mvt_tile(None, ref.id, z, x, y, run_id=ref.run_id, output=ref.output, extent=mvt.EXTENT, buffer=mvt.BUFFER)
     bbox = mvt.tile_bounds_lonlat(z, x, y, margin=mvt.BUFFER / mvt.EXTENT)
     gdf = ref.read(store, bbox=bbox, filters=filters)
     attrs = layer_attributes(ref.layer) if ref.layer else None
