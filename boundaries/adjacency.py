@@ -25,6 +25,9 @@ All geometry here is in a metric CRS (metres); see
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -323,10 +326,22 @@ def tessellate(
     units_m = np.asarray(units_m, dtype=object)
     group = np.asarray(group, dtype=np.int64)
     tiles = units_m.copy()
-    for g in np.unique(group):
-        idx = np.flatnonzero(group == g)
+    groups = [np.flatnonzero(group == g) for g in np.unique(group)]
+
+    def one(idx):
+        g = int(group[idx[0]])
         region = regions[g] if g < len(regions) else None
-        tiles[idx] = _tessellate_group(units_m[idx], region, barrier_zone, spacing_m)
+        return idx, _tessellate_group(units_m[idx], region, barrier_zone, spacing_m)
+
+    # streets are independent and GEOS releases the GIL: one thread per core
+    workers = min(len(groups), os.cpu_count() or 1)
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(one, groups))
+    else:
+        results = [one(idx) for idx in groups]
+    for idx, t in results:
+        tiles[idx] = t
     return tiles
 
 
