@@ -248,7 +248,11 @@ def snap_units(net: WalkNetwork, units: gpd.GeoDataFrame, *, entrances: gpd.GeoD
     if (pos < 0).any():
         raise InputError("entrances refer to unknown units", "出入口引用了不存在的人口单元",
                          unit_ids=[str(x) for x in entrances["unit_id"][pos < 0][:20]])
-    return net.snap(entrances.geometry, max_snap_m=max_snap_m), pos
+    # units without an entrance are reached from their representative point
+    without = np.setdiff1d(np.arange(len(units)), pos)
+    pts = gpd.GeoSeries(np.concatenate([np.asarray(entrances.to_crs(units.crs).geometry.values, dtype=object),
+                                        np.asarray(unit_points(units.iloc[without]).values, dtype=object)]), crs=units.crs)
+    return net.snap(pts, max_snap_m=max_snap_m), np.concatenate([pos, without])
 
 
 def _min_by_owner(values: np.ndarray, other: np.ndarray, owner: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -302,7 +306,8 @@ def compute_coverage(
         Community polygons (``code``, ``name``) of a plan; each unit gets the
         ``community_code`` of the community holding its representative point.
     entrances : GeoDataFrame, optional
-        Entrance points with ``unit_id``; a unit's distance is that of its nearest entrance.
+        Entrance points (gates) with ``unit_id``; a unit with entrances is reached from its
+        nearest entrance only, a unit without from its representative point.
     """
     for col in ("residents", "households"):
         if col not in units.columns:

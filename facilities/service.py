@@ -26,7 +26,7 @@ from .coverage import (
 )
 
 KIND = "coverage"
-INPUT_LAYERS = ("population_units", "facilities", "communities", "network_edges")
+INPUT_LAYERS = ("population_units", "facilities", "communities", "network_edges", "unit_entrances")
 _RUN_LOCK = threading.Lock()
 
 
@@ -60,8 +60,28 @@ def compute_from_store(store, *, params: CoverageParams | None = None, plan: int
         raise InputError("there are no facilities; import them first", "没有设施数据，请先导入")
     p = resolve_plan(store, plan)
     communities = store.read_layer("communities", plan_id=p["id"]) if p else None
-    result = compute_coverage(net, units, facilities, norms or norms_for(store), params=params, communities=communities)
+    entrances, unknown = entrances_of(store, units)
+    result = compute_coverage(net, units, facilities, norms or norms_for(store), params=params, communities=communities,
+                              entrances=entrances)
+    if unknown:
+        result.warnings.append(f"{unknown} 个小区出入口所属的人口单元不存在，未计入")
     return result, net, p
+
+
+def entrances_of(store, units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame | None, int]:
+    """Stored unit entrances with the ``unit_id`` of their unit, and how many name an unknown unit.
+
+    A unit with entrances is reached from its nearest entrance only; other units from their
+    representative point (see :func:`facilities.coverage.snap_units`).
+    """
+    ent = store.read_layer("unit_entrances")
+    if len(ent) == 0:
+        return None, 0
+    ids = pd.Series(units["id"].to_numpy(), index=units["source_id"].astype(str).to_numpy())
+    unit_id = ent["unit_source_id"].astype(str).map(ids)
+    known = unit_id.notna().to_numpy()
+    ent = ent[known].assign(unit_id=unit_id[known].astype(np.int64).to_numpy())
+    return gpd.GeoDataFrame(ent[["unit_id", "geometry"]], geometry="geometry", crs=units.crs), int((~known).sum())
 
 
 def run_coverage(store, *, params: CoverageParams | None = None, plan: int | str | None = None,

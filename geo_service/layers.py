@@ -261,6 +261,19 @@ BARRIERS = _register(
     )
 )
 
+UNIT_ENTRANCES = _register(
+    LayerSpec(
+        "unit_entrances",
+        "小区出入口",
+        ("Point",),
+        "POINT",
+        (
+            FieldSpec("unit_source_id", "str", "所属人口单元编号", required=True),
+            _NAME,
+        ),
+    )
+)
+
 NETWORK_NODES = _register(
     LayerSpec(
         "network_nodes",

@@ -91,6 +91,8 @@ def test_entrances_shorten_the_walk(world):
     u = r.units.set_index("source_id")
     assert u.loc["B", "kindergarten_walk_m"] == pytest.approx(20.0, abs=0.01)
     assert bool(u.loc["B", "kindergarten_covered"])
+    # units without entrances keep their representative point
+    assert u.loc["A", "kindergarten_walk_m"] == pytest.approx(300.0, abs=0.01) and not bool(u.loc["C", "reachable"])
     with pytest.raises(InputError):
         compute_coverage(net, f["units"], f["facilities"], NORMS, params=PARAMS, entrances=ent.assign(unit_id=[99, 2]))
 

@@ -215,3 +215,16 @@ def test_cli_build_network_from_road_centrelines(store, world):
     assert store.list_networks()[-1]["name"] == "roads"
     r = CliRunner().invoke(cli, ["coverage", "--database-url", _url(store)])
     assert r.exit_code == 0 and "幼儿园：步行 28.6%" in r.output  # the same answer on the rebuilt network
+
+
+def test_stored_unit_entrances_replace_the_representative_point(store, world):
+    gate = gpd.GeoDataFrame({"source_id": ["B-east", "X-1"], "unit_source_id": ["B", "no-such-unit"], "name": ["东门", "?"]},
+                            geometry=[shapely.Point(*point_lonlat(990, 110)), shapely.Point(*point_lonlat(10, 10))], crs=4326)
+    before = current_coverage(store)
+    store.upsert_layer("unit_entrances", gate)
+    run = current_coverage(store)  # a new entrance is a new input: recomputed
+    assert run["id"] != before["id"]
+    units = store.read_analysis_output(run["id"], "units").set_index("source_id")
+    assert units.loc["B", "snap_offset_m"] == pytest.approx(10.0, abs=0.01)  # the gate, not the centre (20 m)
+    assert units.loc["A", "snap_offset_m"] == pytest.approx(20.0, abs=0.01)
+    assert any("出入口" in w for w in run["summary"]["warnings"])
