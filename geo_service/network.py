@@ -210,13 +210,7 @@ class NearestResult:
             last = nodes[-1]
             parts.append(net.edge_piece(se, 0.0 if net.edge_u[se] == last else 1.0, sf))
         parts.append(self.sources.xy[s : s + 1])
-        coords = np.concatenate([p for p in parts if len(p)])
-        keep = np.ones(len(coords), dtype=bool)
-        keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-9, axis=1)
-        coords = coords[keep]
-        if len(coords) == 1:
-            coords = np.vstack([coords, coords])
-        return shapely.linestrings(coords)
+        return _route_line(parts)
 
 
 # ----------------------------------------------------------------------------- the network
@@ -812,6 +806,17 @@ class _SegmentIndex:
 
 
 # ----------------------------------------------------------------------------- helpers
+def _route_line(parts: list[np.ndarray]) -> shapely.LineString:
+    """One LineString from coordinate pieces, repeated vertices dropped (a zero-length walk keeps two)."""
+    coords = np.concatenate([p for p in parts if len(p)])
+    keep = np.ones(len(coords), dtype=bool)
+    keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-9, axis=1)
+    coords = coords[keep]
+    if len(coords) == 1:
+        coords = np.vstack([coords, coords])
+    return shapely.linestrings(coords)
+
+
 def _interp(coords: np.ndarray, cum: np.ndarray, d: float) -> np.ndarray:
     i = int(np.clip(np.searchsorted(cum, d, side="right") - 1, 0, len(cum) - 2))
     seg = cum[i + 1] - cum[i]
@@ -1090,13 +1095,7 @@ class KNearestLabels:
             last = nodes[-1]
             parts.append(net.edge_piece(se, 0.0 if net.edge_u[se] == last else 1.0, sf))
         parts.append(self.sources.xy[src : src + 1])
-        coords = np.concatenate(parts)
-        keep = np.ones(len(coords), dtype=bool)
-        keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-9, axis=1)
-        coords = coords[keep]
-        if len(coords) == 1:
-            coords = np.vstack([coords, coords])
-        return shapely.linestrings(coords)
+        return _route_line(parts)
 
     def nbytes(self) -> int:
         return int(self.dist_m.nbytes + self.source.nbytes + self.pred.nbytes)

@@ -209,15 +209,8 @@ class Store:
         stmt = sa.select(*cols, sa.func.ST_AsBinary(table.c.geom).label("_wkb")).where(
             *self._filters(table, bbox, plan_id, network_id, where)
         )
-        if ids is not None:
-            stmt = stmt.where(table.c.id.in_([int(i) for i in ids]))
-        stmt = stmt.order_by(table.c.id)
-        if limit is not None:
-            stmt = stmt.limit(int(limit))
-        if offset:
-            stmt = stmt.offset(int(offset))
         with self.read() as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(_paged(stmt, table, ids, limit, offset)).all()
         return _rows_to_frame(rows, [c.name for c in cols])
 
     def get_feature(self, layer: str, fid: int) -> gpd.GeoDataFrame:
@@ -540,15 +533,8 @@ class Store:
         )
         if bbox is not None:
             stmt = stmt.where(self._bbox_clause(t, bbox))
-        if ids is not None:
-            stmt = stmt.where(t.c.id.in_([int(i) for i in ids]))
-        stmt = stmt.order_by(t.c.id)
-        if limit is not None:
-            stmt = stmt.limit(int(limit))
-        if offset:
-            stmt = stmt.offset(int(offset))
         with self.read() as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(_paged(stmt, t, ids, limit, offset)).all()
         props = pd.DataFrame([json.loads(r[2]) for r in rows])
         frame = pd.concat(
             [pd.DataFrame({"id": [r[0] for r in rows], "feature_key": [r[1] for r in rows]}), props], axis=1
@@ -662,6 +648,18 @@ def _py(value):
         v = value.item()
         return None if isinstance(v, float) and np.isnan(v) else v
     return value
+
+
+def _paged(stmt, table: sa.Table, ids, limit: int | None, offset: int):
+    """``stmt`` restricted to ``ids`` (if given), ordered by ``id``, one page of ``limit`` from ``offset``."""
+    if ids is not None:
+        stmt = stmt.where(table.c.id.in_([int(i) for i in ids]))
+    stmt = stmt.order_by(table.c.id)
+    if limit is not None:
+        stmt = stmt.limit(int(limit))
+    if offset:
+        stmt = stmt.offset(int(offset))
+    return stmt
 
 
 def _json(value) -> str:

@@ -27,6 +27,26 @@ PG_ADMIN = os.environ.get("GEO_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.
 BACKENDS = ["spatialite", "postgis"]
 
 
+GRID_LON, GRID_LAT = 104.40, 31.13
+
+
+@pytest.fixture
+def grid(store):
+    """30 facilities on a 6 x 5 grid, 0.01 degree apart (lon = 104.40 + 0.01 i, lat = 31.13 + 0.01 j)."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    xs, ys = np.meshgrid(np.arange(6) * 0.01 + GRID_LON, np.arange(5) * 0.01 + GRID_LAT)
+    g = gpd.GeoDataFrame(
+        {"source_id": [f"f{i:02d}" for i in range(30)], "name": [f"设施{i}" for i in range(30)],
+         "category": ["health_station"] * 30, "floor_area_m2": np.arange(30) * 10.0},
+        geometry=shapely.points(xs.ravel(), ys.ravel()), crs=4326,
+    )
+    store.upsert_layer("facilities", g)
+    return g
+
+
 def head_revision() -> str:
     """The newest Alembic revision of the package's migrations."""
     from alembic.script import ScriptDirectory

@@ -3,26 +3,10 @@
 from __future__ import annotations
 
 import geopandas as gpd
-import numpy as np
 import pytest
-import shapely
-
 from conftest import head_revision
 
 LON, LAT = 104.40, 31.13
-
-
-@pytest.fixture
-def grid(store):
-    """30 facilities on a 6 x 5 grid, 0.01 degree apart."""
-    xs, ys = np.meshgrid(np.arange(6) * 0.01 + LON, np.arange(5) * 0.01 + LAT)
-    g = gpd.GeoDataFrame(
-        {"source_id": [f"f{i:02d}" for i in range(30)], "name": [f"设施{i}" for i in range(30)],
-         "category": ["health_station"] * 30, "floor_area_m2": np.arange(30) * 10.0},
-        geometry=shapely.points(xs.ravel(), ys.ravel()), crs=4326,
-    )
-    store.upsert_layer("facilities", g)
-    return g
 
 
 def test_health_reports_backend(client, store):

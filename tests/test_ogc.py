@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import geopandas as gpd
-import numpy as np
 import pytest
 import shapely
 
@@ -11,19 +10,6 @@ from geo_service.api.ogc import CONFORMANCE, CRS84, EPSG_URI
 
 LON, LAT = 104.40, 31.13
 E4326, E4490 = EPSG_URI.format(4326), EPSG_URI.format(4490)
-
-
-@pytest.fixture
-def grid(store):
-    """30 facilities on a 6 x 5 grid, 0.01 degree apart (lon = LON + 0.01 i, lat = LAT + 0.01 j)."""
-    xs, ys = np.meshgrid(np.arange(6) * 0.01 + LON, np.arange(5) * 0.01 + LAT)
-    g = gpd.GeoDataFrame(
-        {"source_id": [f"f{i:02d}" for i in range(30)], "name": [f"设施{i}" for i in range(30)],
-         "category": ["health_station"] * 30, "floor_area_m2": np.arange(30) * 10.0},
-        geometry=shapely.points(xs.ravel(), ys.ravel()), crs=4326,
-    )
-    store.upsert_layer("facilities", g)
-    return g
 
 
 @pytest.fixture
