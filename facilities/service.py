@@ -324,3 +324,39 @@ def accessibility_columns(net: WalkNetwork, units: gpd.GeoDataFrame, facilities:
         notes[c] = {"facilities_with_capacity": int(fac["capacity"].notna().sum()),
                     "facilities_without_capacity": int(fac["capacity"].isna().sum())}
     return cols, notes
+
+
+def ensure_service_areas(store, run: dict, *, network=None) -> bool:
+    """Add the ``service_areas`` output (one polygon per analysed category) to a coverage run that lacks it.
+
+    Service areas take 1–2 s per category (buffered reachable streets), so a run stores them
+    when a map first asks, computed in parallel threads.  Returns True when it computed them.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+    import os
+
+    from .coverage import category_rules, service_area
+
+    if run.get("outputs", {}).get("service_areas"):
+        return False
+    cats = [c["category"] for c in run["summary"].get("categories", []) if c.get("facilities")]
+    if not cats:
+        return False
+    net = load_network(store, network if network is not None else run.get("network_id"))
+    rules = category_rules(norms_for(store), categories=cats)
+    supply = _supply(store)
+
+    def one(c):
+        fac = supply[supply["category"].to_numpy() == c]
+        try:
+            geom = service_area(net, fac, rules[c].threshold_m)
+        except InputError:
+            return None
+        return {"feature_key": c, "category": c, "category_zh": rules[c].label_zh, "walk_m": rules[c].threshold_m,
+                "facilities": len(fac), "geometry": geom}
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        rows = [r for r in pool.map(one, cats) if r is not None]
+    if rows:
+        store.add_analysis_output(run["id"], "service_areas", gpd.GeoDataFrame(rows, geometry="geometry", crs=4326))
+    return bool(rows)

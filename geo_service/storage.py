@@ -448,11 +448,15 @@ class Store:
                 summary=_json(summary), created_by=created_by, created_at=now, finished_at=now,
             )
         ).inserted_primary_key[0]
+        self._insert_outputs(conn, int(rid), outputs or {})
+        return int(rid)
+
+    def _insert_outputs(self, conn: sa.Connection, run_id: int, outputs: dict) -> None:
         t = models.analysis_features
         geom_expr = sa.func.ST_GeomFromWKB(sa.bindparam("wkb", type_=sa.LargeBinary), SRID)
         stmt = t.insert().values(run_id=sa.bindparam("run_id"), output=sa.bindparam("output"), feature_key=sa.bindparam("feature_key"),
                                  properties=sa.bindparam("properties"), geom=geom_expr)
-        for name, frame in (outputs or {}).items():
+        for name, frame in outputs.items():
             if frame is None or len(frame) == 0:
                 continue
             if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
@@ -469,10 +473,17 @@ class Store:
             for start in range(0, len(frame), BATCH_ROWS):
                 end = min(start + BATCH_ROWS, len(frame))
                 conn.execute(stmt, [
-                    {"run_id": rid, "output": name, "feature_key": keys[i], "properties": prop_json[i], "wkb": wkb[i]}
+                    {"run_id": run_id, "output": name, "feature_key": keys[i], "properties": prop_json[i], "wkb": wkb[i]}
                     for i in range(start, end)
                 ])
-        return int(rid)
+
+    def add_analysis_output(self, run_id: int, name: str, frame: gpd.GeoDataFrame) -> None:
+        """Add (or replace) one named output of an existing run, in one transaction."""
+        self.get_analysis(run_id)
+        t = models.analysis_features
+        with self.transaction() as conn:
+            conn.execute(t.delete().where(t.c.run_id == int(run_id), t.c.output == name))
+            self._insert_outputs(conn, int(run_id), {name: frame})
 
     def layer_revisions_in(self, conn: sa.Connection) -> dict[str, int]:
         t = models.layer_revisions

@@ -40,7 +40,9 @@ from .base import (
 WALK_CLASSES = [(300, "#1a9850", "≤300 米（5 分钟）"), (500, "#91cf60", "300–500 米（10 分钟）"),
                 (1000, "#fee08b", "500–1000 米（15 分钟）"), (1500, "#fc8d59", "1000–1500 米"),
                 (None, "#d73027", "超过 1500 米")]
-UNREACHABLE = "#9e9e9e"
+BEYOND = "#a50026"  # reachable, but no facility within the analysis bound (the largest threshold, 1000 m)
+GAPS_SHOWN = 50
+UNREACHABLE = "#9e9e9e"  # more than the snapping distance (300 m) from any street
 RATE_CLASSES = [(0.5, "#d73027"), (0.7, "#fc8d59"), (0.85, "#fee08b"), (0.95, "#91cf60"), (None, "#1a9850")]
 LEVELS = {"5min": "5 分钟", "10min": "10 分钟", "15min": "15 分钟"}
 
@@ -89,6 +91,9 @@ def coverage_map(store, *, settings: Settings | None = None, tiles_base: str = "
     if run is None or run["kind"] != "coverage":
         raise NotFoundError(f"no coverage run {run_id}", f"没有编号为 {run_id} 的生活圈覆盖分析结果", run_id=run_id)
     rid = int(run["id"])
+    from facilities.service import ensure_service_areas
+
+    ensure_service_areas(store, store.get_analysis(rid))  # stored with the run the first time a map asks
     outputs = store.get_analysis(rid)["outputs"]
 
     def read(name):
@@ -114,7 +119,8 @@ def coverage_map(store, *, settings: Settings | None = None, tiles_base: str = "
     )
     first = cats[0] if cats else ""
     Script(f"window.geoCoverage = {{category: {js(first)}, labels: {js({c: _label(c) for c in cats})}}};").add_to(m)
-    walk_js = "function(v){ if (v===null||v===undefined||!isFinite(v)) return " + js(UNREACHABLE) + ";" + "".join(
+    walk_js = "function(v, reachable){ if (reachable===false) return " + js(UNREACHABLE) + ";" \
+        + " if (v===null||v===undefined||!isFinite(v)) return " + js(BEYOND) + ";" + "".join(
         f"if (v<={t}) return {js(c)};" for t, c, _ in WALK_CLASSES if t is not None) + f"return {js(WALK_CLASSES[-1][1])};}}"
     rate_js = "function(v){ if (v===null||v===undefined) return '#bdbdbd';" + "".join(
         f"if (v<{t}) return {js(c)};" for t, c in RATE_CLASSES if t is not None) + f"return {js(RATE_CLASSES[-1][1])};}}"
@@ -139,7 +145,8 @@ def coverage_map(store, *, settings: Settings | None = None, tiles_base: str = "
             gdf=None if units_tiles else units,
             tiles=tile_url(f"analysis_{rid}_units", tiles_base) if units_tiles else None,
             fields=fields, title_field="name" if "name" in units.columns else None,
-            style_js=f"function(p){{return {{color:'#555', weight:0.4, fillOpacity:0.7, fillColor:({walk_js})(p[geoCoverage.category+'_walk_m'])}};}}",
+            columns=["reachable"] if "reachable" in units.columns else None,
+            style_js=f"function(p){{return {{color:'#555', weight:0.4, fillOpacity:0.7, fillColor:({walk_js})(p[geoCoverage.category+'_walk_m'], p.reachable)}};}}",
         )
         ul.add_to(m)
         restyle.append(ul.get_name())
@@ -154,8 +161,11 @@ def coverage_map(store, *, settings: Settings | None = None, tiles_base: str = "
         sl.add_to(m)
         restyle.append(sl.get_name())
     if gaps is not None and len(gaps):
-        gap_fields = [["rank", "排名", None, None], ["name", "居住单元", None, None], ["residents", "常住人口", "人", None],
-                      ["missing_categories", "缺少的设施", None, vocab.FACILITY_CATEGORIES]]
+        missing = (["missing_zh", "缺少的设施", None, None] if "missing_zh" in gaps.columns
+                   else ["missing_categories", "缺少的设施", None, vocab.FACILITY_CATEGORIES])
+        gap_fields = [["rank", "排名", None, None], ["name", "居住单元", None, None], ["residents", "常住人口", "人", None], missing]
+        if len(gaps) > GAPS_SHOWN:  # the most populous gaps: a map of every unit lacking something says nothing
+            gaps = gaps.sort_values("rank").head(GAPS_SHOWN)
         DataLayer(
             f"短板单元（缺少设施，按人口排序，{len(gaps)} 个）", f"analysis_{rid}_gaps", gdf=gaps, fields=gap_fields,
             title_field=None,
@@ -169,7 +179,7 @@ def coverage_map(store, *, settings: Settings | None = None, tiles_base: str = "
         + "".join(f" {name}.restyle();" for name in restyle)
         + "});"
     ).add_to(m)
-    legend("步行距离（所选类别）", [("fill", c, label) for _, c, label in WALK_CLASSES] + [("fill", UNREACHABLE, "不可达"),
+    legend("步行距离（所选类别）", [("fill", c, label) for _, c, label in WALK_CLASSES] + [("fill", BEYOND, "1000 米内没有"), ("fill", UNREACHABLE, "距道路超过 300 米"),
            ("line", "#b30000", "短板单元"), ("line", "#08519c", "服务范围")]).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import openpyxl
@@ -228,3 +230,21 @@ def test_stored_unit_entrances_replace_the_representative_point(store, world):
     assert units.loc["B", "snap_offset_m"] == pytest.approx(10.0, abs=0.01)  # the gate, not the centre (20 m)
     assert units.loc["A", "snap_offset_m"] == pytest.approx(20.0, abs=0.01)
     assert any("出入口" in w for w in run["summary"]["warnings"])
+
+
+def test_coverage_map_of_a_stored_run(store, world):
+    from maps.registry import render_map
+
+    run = current_coverage(store)
+    assert "service_areas" not in run["outputs"]
+    page = render_map("coverage", store, inline=True)
+    after = store.get_analysis(run["id"])
+    assert after["outputs"]["service_areas"] == 1  # stored with the run when the map first asked: kindergartens only
+    areas = store.read_analysis_output(run["id"], "service_areas")
+    assert areas["category"].tolist() == ["kindergarten"] and areas["walk_m"].tolist() == [300.0]
+    def shown(text):  # labels go into the page as they are or JSON-escaped
+        return text in page or json.dumps(text)[1:-1] in page
+
+    assert shown("距道路超过 300 米") and shown("1000 米内没有") and "missing_zh" in page
+    render_map("coverage", store, inline=True)  # the second time reads them
+    assert store.get_analysis(run["id"])["outputs"]["service_areas"] == 1
