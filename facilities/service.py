@@ -278,21 +278,21 @@ def siting_from_store(store, category: str, k: int, *, walk_m: float | None = No
                                                        result.covered_share), start=1):
         row = sites.iloc[pos[cid]]
         picks.append({"rank": rank, "candidate_id": cid, "name": row["name"], "land_use_code": row["land_use_code"],
-                      "lon": float(row.geometry.x), "lat": float(row.geometry.y), "gain_residents": int(round(gain)),
-                      "covered_residents": int(round(cum)), "covered_share": float(share)})
+                      "lon": float(row.geometry.x), "lat": float(row.geometry.y), "gain_residents": round(gain),
+                      "covered_residents": round(cum), "covered_share": float(share)})
     out = {
         "category": category, "category_zh": rule.label_zh, "walk_m": thr, "k": int(k),
         "candidates": len(sites), "unreachable_candidates": int((~site_snap.reachable).sum()),
-        "baseline_covered_residents": int(round(result.baseline_covered_residents)),
-        "total_residents": int(round(result.total_residents)),
+        "baseline_covered_residents": round(result.baseline_covered_residents),
+        "total_residents": round(result.total_residents),
         "picks": picks, "stop_reason": result.stop_reason, "method": "greedy_lazy",
     }
     if exact_check:
         if len(sites) > 300:
             raise InputError("the exact check is limited to 300 candidates", "精确校核最多支持 300 个候选点", candidates=len(sites))
         rep = siting_gap_report(residents, covered, cov, int(k), ids, time_limit_s=30.0)
-        out["exact_check"] = {"greedy_added_residents": int(round(rep.greedy_objective_residents)),
-                              "exact_added_residents": int(round(rep.exact_objective_residents)),
+        out["exact_check"] = {"greedy_added_residents": round(rep.greedy_objective_residents),
+                              "exact_added_residents": round(rep.exact_objective_residents),
                               "gap_pct": rep.gap_pct, "exact_optimal": bool(rep.exact_optimal)}
     return out
 
@@ -332,8 +332,8 @@ def ensure_service_areas(store, run: dict, *, network=None) -> bool:
     Service areas take 1–2 s per category (buffered reachable streets), so a run stores them
     when a map first asks, computed in parallel threads.  Returns True when it computed them.
     """
-    from concurrent.futures import ThreadPoolExecutor
     import os
+    from concurrent.futures import ThreadPoolExecutor
 
     from .coverage import category_rules, service_area
 
