@@ -56,7 +56,7 @@ def net_file(scale: float) -> Path:
 
 
 # ----------------------------------------------------------------------------- part 1
-def part_engine(scale: float, counts: list[int], skip_networkx_nodes: int) -> list[dict]:
+def part_engine(scale: float, counts: list[int], skip_networkx_nodes: int, pandana_max_nodes: int) -> list[dict]:
     from scipy.sparse import csgraph
 
     from geo_service.network import WalkNetwork
@@ -111,7 +111,9 @@ def part_engine(scale: float, counts: list[int], skip_networkx_nodes: int) -> li
         rows.append(row)
         sets.append((nodes, ours))
     # pandana: one contraction hierarchy per network, then the POI sets
-    for row, extra in zip(rows, pandana(net, sets)):
+    extras = pandana(net, sets) if net.n_nodes <= pandana_max_nodes else [
+        {"pandana": "not run here (--pandana-max-nodes)"} for _ in sets]
+    for row, extra in zip(rows, extras):
         row.update(extra)
         print(json.dumps(row), flush=True)
     return rows
@@ -287,13 +289,14 @@ def main() -> None:
     ap.add_argument("--facilities", default="50,500")
     ap.add_argument("--skip-networkx-above", type=int, default=3_000_000)
     ap.add_argument("--nearest-queries", type=int, default=2000)
+    ap.add_argument("--pandana-max-nodes", type=int, default=10**9, help="skip pandana on larger networks")
     ap.add_argument("--part", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args()
     counts = [int(x) for x in a.facilities.split(",")]
     if a.part == "engine":
-        part_engine(a.scale, counts, a.skip_networkx_above)
+        part_engine(a.scale, counts, a.skip_networkx_above, a.pandana_max_nodes)
         return
     if a.part == "memory":
         print(json.dumps(part_memory(a.scale)))
@@ -310,7 +313,7 @@ def main() -> None:
     for sc in scales:
         print(f"engine, scale {sc:g} ...", flush=True)
         engine += child(["--part", "engine", "--scale", str(sc), "--facilities", a.facilities,
-                         "--skip-networkx-above", str(a.skip_networkx_above)])
+                         "--skip-networkx-above", str(a.skip_networkx_above), "--pandana-max-nodes", str(a.pandana_max_nodes)])
         memory += child(["--part", "memory", "--scale", str(sc)])
     print("coverage ...", flush=True)
     cov = child(["--part", "coverage"])[0]

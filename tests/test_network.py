@@ -143,6 +143,11 @@ def test_save_and_reload(tmp_path):
     path = net.save(tmp_path / "net.npz")
     back = WalkNetwork.load(path)
     assert back.version == net.version and back.crs == net.crs
+    np.testing.assert_array_equal(back.node_ids, net.node_ids)
+    # nodes are kept in Morton order; node_position maps the stored node_idx back
+    nodes = _osm(EXTRACTS[2]).nodes
+    xy = shapely.get_coordinates(net.to_metric(nodes.geometry.values))
+    np.testing.assert_allclose(net.node_xy[net.node_position(nodes["node_idx"].to_numpy())], xy, atol=1e-6)
     sources = back.snap_xy(_random_points(back, 5, seed=5))
     a = net.nearest(net.snap_xy(sources.xy)).dist_m
     b = back.nearest(sources).dist_m
@@ -157,10 +162,11 @@ def test_parallel_edges_and_zero_length():
         geometry=[None, None, None], crs=4326,
     )
     net = WalkNetwork.from_frames(pts, edges)
-    src = net.snap_xy(net.node_xy[:1])
+    n0, n1, n2 = net.node_position([0, 1, 2])
+    src = net.snap_xy(net.node_xy[[n0]])
     res = net.nearest(src)
-    assert res.dist_m[1] == pytest.approx(95.0)
-    assert res.dist_m[2] == pytest.approx(95.0)
+    assert res.dist_m[n1] == pytest.approx(95.0)
+    assert res.dist_m[n2] == pytest.approx(95.0)
 
 
 def test_bad_frames():
