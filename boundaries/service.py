@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo_service import vocab
 from geo_service._errors import ConflictError, InputError, NotFoundError
 from geo_service.norms import load_norms
 from geo_service.storage import Store
@@ -125,9 +126,7 @@ class PlanService:
         return _cache_get(key, lambda: self._build_stations(us))
 
     def _build_stations(self, us: UnitSet):
-        fac = self.store.read_layer("facilities", where={"category": STATION_CATEGORY})
-        if "status" in fac.columns:
-            fac = fac[fac["status"].fillna("existing") == "existing"]
+        fac = vocab.in_service(self.store.read_layer("facilities", where={"category": STATION_CATEGORY}))
         if fac.empty:
             return np.full(us.n, np.inf), "none", np.zeros(0, dtype=object)
         st_m = np.asarray(fac.to_crs(us.crs).geometry.values, dtype=object)

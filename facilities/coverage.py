@@ -323,8 +323,7 @@ def compute_coverage(
         raise InputError("walking speed must be positive", "步行速度必须大于 0", walking_speed_mps=speed)
     level_walk = {lv: float(norms.life_circle(lv).walk_m) for lv in levels}
     required = {lv: tuple(c for c in norms.required_facilities(lv)) for lv in levels}
-    status = facilities["status"].fillna("existing") if "status" in facilities.columns else pd.Series("existing", index=facilities.index)
-    supply = facilities[status.isin(params.statuses).to_numpy()]
+    supply = vocab.in_service(facilities, params.statuses)
     supply = supply[supply["category"].isin(list(rules)).to_numpy()]
     if len(supply) == 0:
         raise InputError(

@@ -126,8 +126,7 @@ class NearestService:
             frame = self.store.read_layer("shelters")
         else:
             frame = self.store.read_layer("facilities", where={"category": category})
-        if "status" in frame.columns:
-            frame = frame[frame["status"].fillna("existing").to_numpy() == "existing"]
+        frame = vocab.in_service(frame)
         if len(frame) == 0:
             raise NotFoundError(
                 f"no existing {category} is stored",

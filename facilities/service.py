@@ -16,6 +16,7 @@ import pandas as pd
 from geo_service._errors import InputError
 from geo_service.network import WalkNetwork, load_network
 from geo_service.norms import Norms, load_norms
+from geo_service.vocab import in_service
 
 from .coverage import (
     CoverageParams,
@@ -165,7 +166,6 @@ def service_areas_from_store(store, *, categories: list[str] | None = None, walk
     net = load_network(store, network)
     norms = norms_for(store)
     facilities = store.read_layer("facilities")
-    status = facilities["status"].fillna("existing") if "status" in facilities.columns else None
     if facility_ids:
         chosen = facilities[facilities["id"].isin([int(i) for i in facility_ids])]
         missing = sorted({int(i) for i in facility_ids} - set(chosen["id"].astype(int)))
@@ -183,7 +183,7 @@ def service_areas_from_store(store, *, categories: list[str] | None = None, walk
         from dataclasses import replace
 
         rules = {c: replace(r, threshold_m=float(walk_m)) for c, r in rules.items()}
-    supply = facilities[(status == "existing").to_numpy()] if status is not None else facilities
+    supply = in_service(facilities)
     if categories:
         empty = [c for c in categories if (supply["category"] == c).sum() == 0]
         if empty:
@@ -193,10 +193,7 @@ def service_areas_from_store(store, *, categories: list[str] | None = None, walk
 
 
 def _supply(store) -> gpd.GeoDataFrame:
-    fac = store.read_layer("facilities")
-    if "status" in fac.columns:
-        fac = fac[fac["status"].fillna("existing").to_numpy() == "existing"]
-    return fac
+    return in_service(store.read_layer("facilities"))
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -257,9 +254,7 @@ def siting_from_store(store, category: str, k: int, *, walk_m: float | None = No
     if len(units) == 0:
         raise InputError("there are no population units", "没有人口单元数据")
     unit_snap = net.snap(units.geometry.representative_point())
-    fac = store.read_layer("facilities", where={"category": category})
-    if "status" in fac.columns:
-        fac = fac[fac["status"].fillna("existing").to_numpy() == "existing"]
+    fac = in_service(store.read_layer("facilities", where={"category": category}))
     if len(fac):
         walk, _ = walk_to_nearest(net, net.snap(fac.geometry), unit_snap, thr)
         covered = walk <= thr + TOLERANCE_M

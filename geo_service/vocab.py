@@ -44,6 +44,16 @@ FACILITY_STATUS: dict[str, str] = {
     "planned": "规划",
 }
 
+def in_service(frame, statuses=("existing",)):
+    """Rows of a facilities or shelters frame whose ``status`` is one of ``statuses``.
+
+    A missing status (or no ``status`` column) counts as ``existing``, the layers' default.
+    """
+    if "status" not in frame.columns:
+        return frame if "existing" in statuses else frame.iloc[:0]
+    return frame[frame["status"].fillna("existing").isin(list(statuses)).to_numpy()]
+
+
 SHELTER_CLASSES: dict[str, str] = {
     "emergency": "紧急避难场所",
     "fixed": "固定避难场所",

@@ -135,3 +135,15 @@ def test_bad_input(world):
     # a category without facilities is a gap, not an error, when others have some
     r = compute_coverage(net, f["units"], f["facilities"], NORMS, params=CoverageParams(categories=("kindergarten", "nursery")))
     assert r.summary()["categories"][1]["walk_rate"] == 0.0 and r.warnings
+
+
+def test_in_service_counts_a_missing_status_as_existing():
+    import pandas as pd
+
+    from geo_service.vocab import in_service
+
+    f = pd.DataFrame({"name": ["a", "b", "c"], "status": ["existing", None, "planned"]})
+    assert list(in_service(f)["name"]) == ["a", "b"]
+    assert list(in_service(f, ("planned",))["name"]) == ["c"]
+    assert list(in_service(f.drop(columns="status"))["name"]) == ["a", "b", "c"]
+    assert len(in_service(f.drop(columns="status"), ("planned",))) == 0
