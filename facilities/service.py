@@ -51,7 +51,12 @@ def _input_revisions(store) -> dict[str, int]:
 def compute_from_store(store, *, params: CoverageParams | None = None, plan: int | str | None = None,
                        network: int | str | None = None, norms: Norms | None = None) -> tuple[CoverageResult, WalkNetwork, dict | None]:
     """Read the layers and compute (nothing stored)."""
-    params = params or CoverageParams()
+    result, net, p, _inputs = _compute(store, params or CoverageParams(), plan, network, norms)
+    return result, net, p
+
+
+def _compute(store, params: CoverageParams, plan, network, norms):
+    """Read the inputs once, compute; also return the inputs for the run's other outputs."""
     net = load_network(store, network)
     units = store.read_layer("population_units")
     if len(units) == 0:
@@ -66,7 +71,7 @@ def compute_from_store(store, *, params: CoverageParams | None = None, plan: int
                               entrances=entrances)
     if unknown:
         result.warnings.append(f"{unknown} 个小区出入口所属的人口单元不存在，未计入")
-    return result, net, p
+    return result, net, p, {"units": units, "facilities": facilities, "communities": communities}
 
 
 def entrances_of(store, units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame | None, int]:
@@ -94,16 +99,15 @@ def run_coverage(store, *, params: CoverageParams | None = None, plan: int | str
     """
     params = params or CoverageParams()
     revisions = _input_revisions(store)
-    result, net, p = compute_from_store(store, params=params, plan=plan, network=network, norms=norms)
+    result, net, p, inputs = _compute(store, params, plan, network, norms)
     units = result.units.copy()
-    access, access_notes = accessibility_columns(net, store.read_layer("population_units"), _supply(store), list(result.rules))
+    access, access_notes = accessibility_columns(net, inputs["units"], in_service(inputs["facilities"]), list(result.rules))
     for col, values in access.items():
         units[col] = values
     units["feature_key"] = units["unit_id"].astype(str)
     outputs: dict[str, gpd.GeoDataFrame | pd.DataFrame] = {"units": units}
     if p is not None:
-        communities = store.read_layer("communities", plan_id=p["id"])
-        cm = community_rates(result, communities)
+        cm = community_rates(result, inputs["communities"])
         cm["feature_key"] = cm["community_code"].astype(str)
         outputs["communities"] = cm
     streets = result.rates("street_code").reset_index()
@@ -325,12 +329,9 @@ def ensure_service_areas(store, run: dict, *, network=None) -> bool:
     """Add the ``service_areas`` output (one polygon per analysed category) to a coverage run that lacks it.
 
     Service areas take 1–2 s per category (buffered reachable streets), so a run stores them
-    when a map first asks, computed in parallel threads.  Returns True when it computed them.
+    when a map first asks.  Returns True when it computed them.
     """
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .coverage import category_rules, service_area
+    from .coverage import category_rules
 
     if run.get("outputs", {}).get("service_areas"):
         return False
@@ -338,20 +339,7 @@ def ensure_service_areas(store, run: dict, *, network=None) -> bool:
     if not cats:
         return False
     net = load_network(store, network if network is not None else run.get("network_id"))
-    rules = category_rules(norms_for(store), categories=cats)
-    supply = _supply(store)
-
-    def one(c):
-        fac = supply[supply["category"].to_numpy() == c]
-        try:
-            geom = service_area(net, fac, rules[c].threshold_m)
-        except InputError:
-            return None
-        return {"feature_key": c, "category": c, "category_zh": rules[c].label_zh, "walk_m": rules[c].threshold_m,
-                "facilities": len(fac), "geometry": geom}
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        rows = [r for r in pool.map(one, cats) if r is not None]
-    if rows:
-        store.add_analysis_output(run["id"], "service_areas", gpd.GeoDataFrame(rows, geometry="geometry", crs=4326))
-    return bool(rows)
+    areas = service_areas(net, _supply(store), category_rules(norms_for(store), categories=cats))
+    if len(areas):
+        store.add_analysis_output(run["id"], "service_areas", areas)
+    return bool(len(areas))
