@@ -181,11 +181,8 @@ class NearestResult:
             guard += 1
             if guard > n:  # pragma: no cover - a corrupt tree
                 raise RuntimeError("predecessor cycle")
-        if p < 0:
-            if np.isfinite(self.dist_m[node]) and self.pred[node] < 0 and self.source[node] >= 0:
-                return path, int(self.source[node])
-            return path, -1
-        return path, int(p - n)
+        # every reached node leads back to its source's virtual node (>= n); -9999 marks an unreached one
+        return path, (int(p - n) if p >= n else -1)
 
     def route(self, targets: Snap, i: int) -> shapely.LineString | None:
         """Walking route (metric CRS) from target ``i`` to its nearest source, or None."""
