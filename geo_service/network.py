@@ -211,6 +211,24 @@ class NearestResult:
 
 
 # ----------------------------------------------------------------------------- the network
+def _groups(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR-like grouping: ``order[indptr[k]:indptr[k + 1]]`` are the positions with key ``k``."""
+    order = np.argsort(keys, kind="stable")
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=indptr[1:])
+    return order, indptr
+
+
+def _gather(order: np.ndarray, indptr: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Positions of all members of ``groups`` (see :func:`_groups`); out-of-range groups are skipped."""
+    groups = groups[(groups >= 0) & (groups < len(indptr) - 1)]
+    lo, hi = indptr[groups], indptr[groups + 1]
+    cnt = hi - lo
+    if cnt.sum() == 0:
+        return np.zeros(0, dtype=np.int64)
+    return order[np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(cnt.sum())]
+
+
 @dataclass
 class WalkNetwork:
     """An undirected walking network as arrays (metric CRS, metres)."""
@@ -546,12 +564,82 @@ class WalkNetwork:
         pred_n[virt] = n + ok[pred_n[virt] - n]
         return NearestResult(self, sources, dist[:n], source, pred_n, float(limit_m))
 
-    def distances_within(self, sources: Snap, targets: Snap, *, limit_m: float, chunk: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def distances_within(self, sources: Snap, targets: Snap, *, limit_m: float, chunk: int | None = None,
+                         tile_m: float | None = 1500.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All (source, target) pairs within ``limit_m`` by walking.
 
         Returns ``(source_idx, target_idx, walk_m)`` arrays (COO), both off-network legs
         included; zero distances are kept.
+
+        On a network larger than a few tiles the sources are grouped in square tiles of
+        ``tile_m`` metres and each group searches only the sub-network within ``limit_m``
+        of it (a walk of at most ``limit_m`` never leaves that box, since an edge is never
+        shorter than the straight line between its ends): the cost grows with the city,
+        not with its square.  ``tile_m=None`` searches the whole network per chunk of sources.
         """
+        if tile_m is not None and np.isfinite(limit_m) and self.n_nodes > 5_000:
+            span = self.node_xy.max(axis=0) - self.node_xy.min(axis=0)
+            if span.max() > 3 * (max(tile_m, limit_m) + 2 * limit_m):
+                return self._distances_tiled(sources, targets, float(limit_m), float(tile_m))
+        return self._distances_direct(sources, targets, limit_m=limit_m, chunk=chunk)
+
+    def _distances_tiled(self, sources: Snap, targets: Snap, limit_m: float, tile_m: float):
+        ok_s = np.flatnonzero(sources.reachable)
+        ok_t = np.flatnonzero(targets.reachable)
+        empty = np.zeros(0, dtype=np.int64)
+        if ok_s.size == 0 or ok_t.size == 0:
+            return empty, empty, np.zeros(0)
+        cell = max(tile_m, limit_m)  # a tile and its 8 neighbours cover the tile's sources' box + limit_m
+        nxy = self.node_xy
+        origin = np.minimum(nxy.min(axis=0), sources.xy[ok_s].min(axis=0)) - cell
+        top = np.maximum(nxy.max(axis=0), sources.xy[ok_s].max(axis=0))
+        ny = int(np.floor((top[1] - origin[1]) / cell)) + 2
+        nx_ = int(np.floor((top[0] - origin[0]) / cell)) + 2
+
+        def cell_of(xy):
+            k = np.floor((xy - origin) / cell).astype(np.int64)
+            return k[:, 0] * ny + k[:, 1]
+
+        node_order, node_ptr = _groups(cell_of(nxy), nx_ * ny)
+        eu, ev = self.edge_u.astype(np.int64), self.edge_v.astype(np.int64)
+        m = self.n_edges
+        inc_order, inc_ptr = _groups(np.concatenate([eu, ev]), self.n_nodes)  # node -> incident edges (mod m)
+        tgt_order, tgt_ptr = _groups(targets.edge[ok_t], m)  # edge -> reachable targets on it
+        s_cell = cell_of(sources.xy[ok_s])
+        order = np.argsort(s_cell, kind="stable")
+        sc = s_cell[order]
+        starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+        ends = np.r_[starts[1:], sc.size]
+        around = np.array([-ny - 1, -ny, -ny + 1, -1, 0, 1, ny - 1, ny, ny + 1])
+        out_s, out_t, out_d = [], [], []
+        for a, b in zip(starts, ends):  # one pass per tile holding sources
+            src = ok_s[order[a:b]]
+            cand = _gather(node_order, node_ptr, sc[a] + around)
+            lo = sources.xy[src].min(axis=0) - limit_m
+            hi = sources.xy[src].max(axis=0) + limit_m
+            nodes_in = cand[np.all((nxy[cand] >= lo) & (nxy[cand] <= hi), axis=1)]
+            edges = np.unique(np.concatenate([_gather(inc_order, inc_ptr, nodes_in) % m, sources.edge[src]]))
+            tin = ok_t[_gather(tgt_order, tgt_ptr, edges)]
+            if tin.size == 0:
+                continue
+            nodes, inv = np.unique(np.concatenate([eu[edges], ev[edges]]), return_inverse=True)
+            k = edges.size
+            sub = WalkNetwork(node_xy=nxy[nodes], edge_u=inv[:k].astype(np.int32), edge_v=inv[k:].astype(np.int32),
+                              edge_length_m=self.edge_length_m[edges], edge_class=self.edge_class[edges],
+                              edge_coords=np.zeros((0, 2)), edge_offsets=np.zeros(k + 1, dtype=np.int64), crs=self.crs)
+            s_sub = sources.take(src)
+            s_sub.edge = np.searchsorted(edges, s_sub.edge)
+            t_sub = targets.take(tin)
+            t_sub.edge = np.searchsorted(edges, t_sub.edge)
+            i, j, d = sub._distances_direct(s_sub, t_sub, limit_m=limit_m)
+            out_s.append(src[i])
+            out_t.append(tin[j])
+            out_d.append(d)
+        if not out_s:
+            return empty, empty, np.zeros(0)
+        return np.concatenate(out_s), np.concatenate(out_t), np.concatenate(out_d)
+
+    def _distances_direct(self, sources: Snap, targets: Snap, *, limit_m: float, chunk: int | None = None):
         n = self.n_nodes
         ok_t = np.nonzero(targets.reachable)[0]
         ok_s = np.nonzero(sources.reachable)[0]

@@ -215,6 +215,24 @@ def test_distances_within_matches_nearest():
     assert (d <= 600.0).all()
 
 
+@pytest.mark.parametrize("extract", EXTRACTS)
+def test_tiled_distances_equal_whole_network_search(extract):
+    """Tiles of sources searching only their neighbourhood give exactly the pairs of the whole-network search."""
+    net = _net(extract)
+    sources = net.snap_xy(_random_points(net, 300, seed=11))
+    targets = net.snap_xy(_random_points(net, 900, seed=12))
+    for limit in (150.0, 500.0):
+        whole = net._distances_direct(sources, targets, limit_m=limit)
+        tiled = net._distances_tiled(sources, targets, limit, tile_m=400.0)
+        key_w = whole[0] * len(targets) + whole[1]
+        key_t = tiled[0] * len(targets) + tiled[1]
+        assert len(np.unique(key_t)) == len(key_t)  # a pair once, from its source's tile only
+        ow, ot = np.argsort(key_w), np.argsort(key_t)
+        np.testing.assert_array_equal(key_w[ow], key_t[ot])
+        np.testing.assert_allclose(whole[2][ow], tiled[2][ot], atol=1e-6)
+        assert len(key_w) > 100
+
+
 @pytest.mark.parametrize("extract", EXTRACTS[1:])
 def test_k_nearest_labels_equal_brute_force(extract):
     from geo_service.network import KNearestLabels
