@@ -32,6 +32,7 @@ Usage::
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import json
 import re
@@ -169,12 +170,18 @@ class FacilityCodes(Entry):
     codes: dict[Category, LandCode]
 
 
+class CompatibleCodes(Entry):
+    default: tuple[LandCode, ...]
+    by_category: dict[Category, tuple[LandCode, ...]] = {}
+
+
 class _Mobility(_Model):
     walking_speed_mps: Quantity
 
 
 class _Community(_Model):
     service_floor_m2_per_100_households: Quantity
+    service_space_categories: FacilityList
     workers_per_10000_residents: Quantity
     household_band: IntRangeEntry
     household_band_hebei: IntRangeEntry
@@ -203,6 +210,8 @@ class _LandUse(_Model):
     reserved_community_service: Codes
     public_service_prefixes: Codes
     facility_codes: FacilityCodes
+    compatible_prefixes: CompatibleCodes
+    service_floor_area_ratio: Quantity
     shelter_sites: Codes
 
 
@@ -247,6 +256,17 @@ class LandUseNorms:
     public_service_prefixes: tuple[str, ...]
     shelter_sites: tuple[str, ...]
     facility_codes: Mapping[str, str]
+    compatible_default: tuple[str, ...] = ("07", "08")
+    compatible_by_category: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    service_floor_area_ratio: float = 1.0
+
+    def compatible_prefixes(self, category: str) -> tuple[str, ...]:
+        """Land-use code prefixes a facility of ``category`` may stand on (default plus the category's own)."""
+        return tuple(self.compatible_default) + tuple(self.compatible_by_category.get(category, ()))
+
+    def is_compatible(self, category: str, code) -> bool:
+        """Whether land planned for ``code`` may carry a facility of ``category``."""
+        return str(code).strip().startswith(self.compatible_prefixes(category))
 
     def is_community_service_land(self, code: str) -> bool:
         """True for reserved community-service land (0702, 0704) or public-service land (08...)."""
@@ -362,6 +382,11 @@ class Norms:
         return self._model.community.service_floor_m2_per_100_households.value
 
     @property
+    def service_space_categories(self) -> tuple[str, ...]:
+        """Facility categories whose floor area counts as comprehensive service space."""
+        return self._model.community.service_space_categories.value
+
+    @property
     def community_workers_per_10000(self) -> float:
         return self._model.community.workers_per_10000_residents.value
 
@@ -401,6 +426,9 @@ class Norms:
             public_service_prefixes=lu.public_service_prefixes.value,
             shelter_sites=lu.shelter_sites.value,
             facility_codes=types.MappingProxyType(dict(lu.facility_codes.codes)),
+            compatible_default=lu.compatible_prefixes.default,
+            compatible_by_category=types.MappingProxyType(dict(lu.compatible_prefixes.by_category)),
+            service_floor_area_ratio=lu.service_floor_area_ratio.value,
         )
 
     # provenance

@@ -236,3 +236,20 @@ def test_bad_files(tmp_path):
     neg.write_text("[service_radius_m.primary_school]\nvalue = -1\n", encoding="utf-8")
     with pytest.raises(NormsError, match=r"neg\.toml.*service_radius_m\.primary_school\.value"):
         load_norms(neg)
+
+
+def test_audit_norms_and_their_overrides(norms):
+    assert norms.service_space_categories == ("community_office", "community_service_station", "community_service_center")
+    lu = norms.land_use
+    assert lu.is_compatible("community_office", "0702") and lu.is_compatible("kindergarten", "080404")
+    assert not lu.is_compatible("community_office", "0901")  # commercial land: an office there is at risk
+    assert lu.is_compatible("supermarket", "0901") and lu.is_compatible("residential_park", "1401")
+    assert lu.service_floor_area_ratio == 1.0
+    assert norms.source_of("land_use.service_floor_area_ratio")[1] == "unverified"
+    local = load_norms({"land_use": {"compatible_prefixes": {"default": ["07"]}, "service_floor_area_ratio": {"value": 2.0}},
+                        "community": {"service_space_categories": {"value": ["community_service_center"]}}})
+    assert not local.land_use.is_compatible("health_station", "0806")
+    assert local.land_use.service_floor_area_ratio == 2.0
+    assert local.service_space_categories == ("community_service_center",)
+    with pytest.raises(NormsError):
+        load_norms({"community": {"service_space_categories": {"value": ["zoo"]}}})
