@@ -64,6 +64,64 @@ def register(app: typer.Typer) -> None:
             path = write_coverage(out_file, fmt, summary=s, units=units, communities=communities, streets=streets, gaps=gaps, output=output)
             out.print(f"已写出：{path}")
 
+    @app.command("audit")
+    def audit_cmd(
+        plan: str | None = typer.Option(None, "--plan", help="社区划分方案编号或名称（默认已批准的方案）"),
+        fmt: str = typer.Option("xlsx", "--format", help="xlsx（全部专题，每专题一页）、geojson、csv、gpkg 或 shp"),
+        output: str = typer.Option("communities", "--output",
+                                   help="geojson/csv 输出的内容：communities、streets、facilities、shelters、units、assignment、parcels、developments、cannot_assess"),
+        out_file: Path | None = typer.Option(None, "--out", help="输出文件；不给时只显示汇总"),
+        walk_limit: float | None = typer.Option(None, "--walk-limit", help="紧急避难步行距离上限（米），默认取规范配置 500"),
+        day_night: float = typer.Option(1.0, "--day-night-factor", help="昼夜人口系数：需安置人数 = 常住人口 × 系数"),
+        recompute: bool = typer.Option(False, "--recompute", help="即使数据未变也重新计算"),
+        database_url: str | None = DbOpt,
+    ):
+        """Facilities and shelters audit against the spatial plan (设施与避难场所审计，条例第十八条)."""
+        from facilities.audit import AuditParams
+        from facilities.audit_report import OUTPUT_NAMES, write_audit
+        from facilities.audit_service import current_audit, run_tables
+        from geo_service._errors import InputError
+
+        with _errors():
+            if fmt not in ("geojson", "csv", "xlsx", "gpkg", "shp"):
+                raise InputError(f"unknown format {fmt!r}", f"未知的输出格式「{fmt}」：可用 geojson、csv、xlsx、gpkg、shp")
+            if fmt != "xlsx" and output not in OUTPUT_NAMES:
+                raise InputError(f"unknown output {output!r}", f"未知的输出内容「{output}」：可用 {'、'.join(OUTPUT_NAMES)}")
+            params = AuditParams(walk_limits_m=None if walk_limit is None else {"emergency": walk_limit}, day_night_factor=day_night)
+            params.validate()
+            store = _store(database_url)
+            store.upgrade()
+            run = current_audit(store, params=params, plan=plan, recompute=recompute)
+            _print_audit(run)
+            if out_file is None:
+                return
+            path = write_audit(out_file, fmt, summary=run["summary"], tables=run_tables(store, run["id"]), output=output)
+            out.print(f"已写出：{path}")
+
+    def _print_audit(run: dict) -> None:
+        s = run["summary"]
+        plan = s.get("plan") or {}
+        console.print(f"设施与避难场所审计（运行编号 {run['id']}，方案「{plan.get('name')}」，社区 {s['communities']} 个）")
+        out.print(f"  无固定办公场所：{s['communities_without_office']} 个社区")
+        out.print(f"  综合服务设施面积不足：{s['communities_with_space_gap']} 个社区，缺口 {s['service_floor_gap_m2']:,.0f} m²；"
+                  f"规划可补足 {s['communities_gap_closable_by_plan']} 个，部分 {s['communities_gap_partly_closable']} 个，"
+                  f"无可用地块 {s['communities_gap_not_closable']} 个")
+        e = s.get("emergency")
+        if e:
+            out.print(f"  紧急避难（{e['walk_limit_m']:.0f} 米内）：需安置 {e['demand_persons']:,} 人，最优分配无法安置 {e['unplaced']:,} 人"
+                      f"（就近分配 {e['unplaced_nearest_first']:,} 人），就近使用时超容量的场所 {e['shelters_over_capacity_nearest_first']} 处")
+        if s.get("fixed_share") is not None:
+            out.print(f"  固定避难场所容纳比例：{s['fixed_share']:.1%}，不达标街道 {s['streets_below_fixed_share']} 个")
+        out.print(f"  用地规划为他用的现状设施：{s['facilities_at_risk']} 处；规划或在建设施：{s['facilities_planned_not_built']} 处")
+        out.print(f"  新建住宅项目欠配设施：{s['developments_owing']} 个，合计 {s['developments_owed_m2']:,.0f} m²")
+        for layer, n in (s.get("cannot_assess") or {}).items():
+            out.print(f"  无法评估（{layer}）：{n} 个要素")
+        worst = s.get("worst_communities") or []
+        if worst:
+            out.print("  问题最多的社区：" + "；".join(f"{w['name']}（{w['issues']} 项）" for w in worst[:5]))
+        for w in s.get("warnings", []):
+            console.print(f"[yellow]提示：[/yellow]{w}")
+
     @app.command("nearest")
     def nearest_cmd(
         lon: float = typer.Argument(..., help="经度（EPSG:4326）"),

@@ -86,8 +86,12 @@ def _plain_lists(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def write_xlsx(path: Path, sheets: dict[str, pd.DataFrame]) -> Path:
-    """One sheet per topic, Chinese headers, frozen header row, fitted column widths."""
+def write_xlsx(path: Path, sheets: dict[str, pd.DataFrame], header=None) -> Path:
+    """One sheet per topic, Chinese headers, frozen header row, fitted column widths.
+
+    ``header`` maps a column name to its Chinese header (default: the coverage headers).
+    """
+    header = header or header_zh
     from openpyxl.utils import get_column_letter
 
     path = Path(path)
@@ -95,7 +99,7 @@ def write_xlsx(path: Path, sheets: dict[str, pd.DataFrame]) -> Path:
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         for name, df in sheets.items():
             df = _plain_lists(pd.DataFrame(df.drop(columns=[c for c in ("geometry", "feature_key") if c in df.columns])))
-            df = df.rename(columns={c: header_zh(c) for c in df.columns})
+            df = df.rename(columns={c: header(c) for c in df.columns})
             df.to_excel(xw, sheet_name=name[:31], index=False)
             ws = xw.sheets[name[:31]]
             ws.freeze_panes = "A2"

@@ -52,6 +52,9 @@ def create_app(store: Store | None = None) -> FastAPI:
     from .api import plans as plans_api  # Art. 3: community boundary plans
 
     app.include_router(plans_api.router)
+    from .api import audit as audit_api  # Art. 18: facilities and shelters audit
+
+    app.include_router(audit_api.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -71,6 +74,7 @@ def create_app(store: Store | None = None) -> FastAPI:
 td,th{{border:1px solid #ccc;padding:4px 8px}}.synthetic{{background:#fff3cd;border:1px solid #e0b000;padding:8px}}</style></head>
 <body><h1>社区治理空间规划与设施服务</h1>{banner}
 <p><a href="/resident"><b>居民查询：就近避难场所与服务网点</b></a> · <a href="/maps">交互地图</a> · <a href="/ogc">OGC API - Features</a></p>
+<p><a href="/audit/summary">设施与避难场所审计汇总（JSON）</a> · <a href="/audit/report.xlsx">审计报表（XLSX）</a> · <a href="/coverage/summary">生活圈覆盖汇总（JSON）</a></p>
 <p><a href="/docs">接口文档（OpenAPI）</a> · <a href="/health">健康检查</a> · <a href="/metadata">数据集说明</a></p>
 <table><tr><th>图层</th><th>接口名</th><th>要素数</th></tr>{rows}</table></body></html>"""
 

@@ -1,0 +1,291 @@
+"""Audit results as files: an XLSX with one sheet per topic (Chinese headers with units),
+or one output as GeoJSON / CSV / GeoPackage / Shapefile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo_service import vocab
+from geo_service._errors import InputError
+from geo_service.io import write_file
+
+from .report import _plain_lists, write_xlsx
+
+HEADERS = {
+    "rank": "排名",
+    "community_code": "社区代码",
+    "name": "名称",
+    "street_code": "街道代码",
+    "households": "户数（户）",
+    "residents": "常住人口（人）",
+    "has_fixed_office": "有固定办公场所",
+    "office_source": "办公场所依据",
+    "service_floor_m2": "综合服务设施现有面积（m²）",
+    "service_facilities": "综合服务设施数（处）",
+    "service_floor_required_m2": "综合服务设施应配面积（m²）",
+    "service_floor_gap_m2": "综合服务设施面积缺口（m²）",
+    "service_floor_status": "面积评估结果代码",
+    "service_floor_status_zh": "面积评估结果",
+    "cannot_assess_reason": "无法评估原因",
+    "facilities_below_minimum": "低于最小面积的设施（处）",
+    "missing_categories": "缺少的设施类别代码",
+    "missing_categories_zh": "缺少的应配设施",
+    "missing_category_count": "缺少类别数",
+    "planned_facilities": "规划及在建设施（处）",
+    "planned_service_floor_m2": "规划综合服务设施面积（m²）",
+    "gap_after_planned_m2": "计入规划设施后缺口（m²）",
+    "plan_can_close": "规划用地能否补足代码",
+    "plan_can_close_zh": "规划用地能否补足",
+    "closing_parcel_ids": "补足用地地块编号",
+    "closing_parcel_area_m2": "补足用地面积（m²）",
+    "facilities_at_risk": "用地规划为他用的设施（处）",
+    "issues": "问题数",
+    "issues_zh": "问题",
+    # category counts
+    # facilities
+    "facility_id": "设施编号",
+    "category": "设施类别代码",
+    "category_zh": "设施类别",
+    "status": "状态",
+    "floor_area_m2": "建筑面积（m²）",
+    "min_floor_m2": "最小建筑面积标准（m²）",
+    "below_minimum": "低于最小面积",
+    "area_unknown": "缺少建筑面积",
+    "at_risk": "用地规划为他用",
+    "planned_not_built": "规划或在建未建成",
+    "parcel_land_use_code": "所在地块规划用地代码",
+    "finding_zh": "审计发现",
+    # shelters
+    "shelter_id": "避难场所编号",
+    "shelter_class": "类别代码",
+    "shelter_class_zh": "避难场所类别",
+    "effective_area_m2": "有效避难面积（m²）",
+    "capacity_persons": "容纳人数（人）",
+    "capacity_source": "容量依据",
+    "per_capita_m2": "人均面积标准（m²/人）",
+    "assessable": "可评估",
+    "below_min_site_area": "场地面积低于 2000 m²",
+    "reachable": "可步行到达",
+    # units
+    "unit_id": "人口单元编号",
+    # assignment
+    "persons": "安置人数（人）",
+    "walk_m": "步行距离（米）",
+    # shelter share
+    "area_code": "范围（街道代码或全域）",
+    "fixed_capacity_persons": "固定避难场所容量（人）",
+    "required_persons": "应容纳人数（人）",
+    "share": "容纳比例",
+    "meets_norm": "是否达标",
+    "shortfall_persons": "容量缺口（人）",
+    # central
+    "served_residents": "服务人口（人）",
+    "served_built_up_km2": "服务建成区面积（km²）",
+    "within_population_limit": "人口未超上限",
+    "within_area_limit": "面积未超上限",
+    # parcels
+    "parcel_id": "地块编号",
+    "land_use_code": "用地用海分类代码",
+    "planned_use": "规划用途",
+    "area_m2": "用地面积（m²）",
+    "floor_capacity_m2": "可建设施面积（m²）",
+    "occupied": "已有设施",
+    "assigned_to_community": "用于补足社区",
+    "gap_closed_m2": "补足面积（m²）",
+    # developments
+    "development_id": "项目编号",
+    "planned_households": "规划户数（户）",
+    "required_facility_area_m2": "应配建设施面积（m²）",
+    "required_source": "应配面积依据",
+    "built_facility_area_m2": "已配建设施面积（m²）",
+    "owed_m2": "欠配面积（m²）",
+    "status_check": "评估结果代码",
+    "status_check_zh": "评估结果",
+    # streets
+    "communities": "社区数",
+    "without_office": "无固定办公场所社区数",
+    "with_space_gap": "面积不足社区数",
+    "cannot_assess": "无法评估社区数",
+    "missing_categories_n": "缺少应配设施社区数",
+    "developments_owing": "欠配项目数",
+    "developments_owed_m2": "欠配面积（m²）",
+    # cannot assess
+    "layer": "图层",
+    "feature_id": "要素编号",
+    "check_zh": "评估项目",
+    "reason_zh": "原因",
+    # norms
+    "check": "规范项",
+    "value": "取值",
+    "unit": "单位",
+    "source": "来源",
+    "norm_status": "核实状态",
+    # summary
+    "item": "项目",
+}
+_CLASS_SUFFIX = {
+    "_demand": "需安置人数（人）",
+    "_placed": "已安置人数（人）",
+    "_unplaced": "无法安置人数（人）",
+    "_unplaced_nearest_first": "就近分配时无法安置人数（人）",
+    "_nearest_walk_m": "最近避难场所步行距离（米）",
+    "_unplaced_reason": "无法安置原因",
+    "_placed_share": "安置率",
+    "_assigned": "分配人数（人）",
+    "_nearest_first_load": "就近使用人数（人）",
+    "_over_capacity_nearest_first": "就近使用时超容量",
+    "_utilisation": "利用率",
+}
+_STATUS_ZH = {**vocab.FACILITY_STATUS, **vocab.DEVELOPMENT_STATUS, **vocab.PARCEL_STATUS}
+_LAYER_ZH = {"communities": "社区", "facilities": "社区服务设施", "shelters": "应急避难场所", "developments": "新建住宅项目"}
+_STREET_HEADERS = {"missing_categories": "缺少应配设施社区数", "facilities_at_risk": "用地规划为他用的设施（处）",
+                   "households": "户数（户）", "emergency_demand": "需安置人数（人）", "emergency_unplaced": "无法安置人数（人）"}
+
+OUTPUT_NAMES = {
+    "communities": "社区", "streets": "街道汇总", "facilities": "设施问题", "shelters": "避难场所", "units": "人口单元安置",
+    "assignment": "安置分配", "parcels": "预留用地", "developments": "新建住宅配建", "cannot_assess": "无法评估",
+}
+
+
+def header_zh(col: str) -> str:
+    """Chinese header (with unit) of an audit column."""
+    if col in HEADERS:
+        return HEADERS[col]
+    if col in vocab.FACILITY_CATEGORIES:
+        return f"{vocab.FACILITY_CATEGORIES[col]}（处）"
+    for suffix in sorted(_CLASS_SUFFIX, key=len, reverse=True):
+        if col.endswith(suffix):
+            cls = col[: -len(suffix)]
+            if cls in vocab.SHELTER_CLASSES:
+                return f"{vocab.SHELTER_CLASSES[cls]}{_CLASS_SUFFIX[suffix]}"
+    return col
+
+
+def _readable(df: pd.DataFrame) -> pd.DataFrame:
+    """Booleans as 是/否, codes of status and layer as Chinese."""
+    df = pd.DataFrame(df).copy()
+    for c in df.columns:
+        s = df[c]
+        if s.dtype == bool or (s.dtype == object and len(s) and s.dropna().map(lambda v: isinstance(v, (bool, np.bool_))).all()
+                               and s.notna().any()):
+            df[c] = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else ("是" if v else "否"))
+    if "status" in df.columns:
+        df["status"] = df["status"].map(lambda v: _STATUS_ZH.get(v, v))
+    if "layer" in df.columns:
+        df["layer"] = df["layer"].map(lambda v: _LAYER_ZH.get(v, v))
+    return df
+
+
+def summary_rows(summary: dict) -> pd.DataFrame:
+    """County totals of an audit summary as (项目, 取值) rows."""
+    e = summary.get("emergency") or {}
+    rows = [
+        ("社区数", summary.get("communities")),
+        ("无固定办公场所的社区", summary.get("communities_without_office")),
+        ("综合服务设施面积不足的社区", summary.get("communities_with_space_gap")),
+        ("综合服务设施面积缺口合计（m²）", summary.get("service_floor_gap_m2")),
+        ("规划用地（或规划设施）可补足的社区", summary.get("communities_gap_closable_by_plan")),
+        ("规划用地只能部分补足的社区", summary.get("communities_gap_partly_closable")),
+        ("附近没有可用规划用地的社区", summary.get("communities_gap_not_closable")),
+        ("缺少应配设施的社区", summary.get("communities_missing_categories")),
+        ("低于最小面积的设施（处）", summary.get("facilities_below_minimum")),
+        ("用地规划为他用的现状设施（处）", summary.get("facilities_at_risk")),
+        ("规划或在建、尚未建成的设施（处）", summary.get("facilities_planned_not_built")),
+        ("常住人口（人）", summary.get("residents")),
+        ("昼夜人口系数", summary.get("day_night_factor")),
+    ]
+    if e:
+        rows += [
+            ("紧急避难步行距离上限（米）", e.get("walk_limit_m")),
+            ("紧急避难需安置人数（人）", e.get("demand_persons")),
+            ("最优分配已安置（人）", e.get("placed")),
+            ("最优分配无法安置（人）", e.get("unplaced")),
+            ("就近分配无法安置（人）", e.get("unplaced_nearest_first")),
+            ("步行范围内无避难场所的人口单元（个）", e.get("units_without_shelter_in_reach")),
+            ("就近使用时超容量的避难场所（处）", e.get("shelters_over_capacity_nearest_first")),
+            ("平均步行距离（米）", e.get("mean_walk_m")),
+        ]
+    rows += [
+        ("固定避难场所容纳比例（全域）", summary.get("fixed_share")),
+        ("固定避难场所容纳比例不达标的街道", summary.get("streets_below_fixed_share")),
+        ("中心避难场所（处）", summary.get("central_shelters")),
+        ("按人口和面积上限需要的中心避难场所（处）", summary.get("central_shelters_needed")),
+        ("新建住宅项目（个）", summary.get("developments")),
+        ("欠配设施面积的项目（个）", summary.get("developments_owing")),
+        ("欠配面积合计（m²）", summary.get("developments_owed_m2")),
+    ]
+    for layer, n in (summary.get("cannot_assess") or {}).items():
+        rows.append((f"无法评估：{_LAYER_ZH.get(layer, layer)}", n))
+    plan = summary.get("plan") or {}
+    if plan:
+        rows.insert(0, ("社区划分方案", f"{plan.get('name')}（编号 {plan.get('id')}）"))
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def norms_rows(summary: dict) -> pd.DataFrame:
+    df = pd.DataFrame(summary.get("norms", []))
+    if len(df):
+        df = df.rename(columns={"status": "norm_status"})
+        df["norm_status"] = df["norm_status"].map({"verified": "已核实", "secondary": "二手来源", "unverified": "未核实（可按城市修改）"})
+        df = df[["check_zh", "check", "value", "unit", "source", "norm_status"]]
+    return df
+
+
+def audit_sheets(summary: dict, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The XLSX sheets of an audit run, in reading order."""
+    def t(name):
+        df = tables.get(name)
+        if df is None or len(df) == 0:
+            return None
+        return df.drop(columns=[c for c in ("id", "feature_key", "geometry") if c in df.columns])
+
+    sheets: dict[str, pd.DataFrame] = {"汇总": summary_rows(summary)}
+    streets = t("streets")
+    if streets is not None:
+        sheets["街道汇总"] = streets.rename(columns=_STREET_HEADERS)
+    cm = t("communities")
+    if cm is not None:
+        space_cols = ["rank", "community_code", "name", "street_code", "issues", "issues_zh", "households", "has_fixed_office",
+                      "office_source", "service_facilities", "service_floor_m2", "service_floor_required_m2", "service_floor_gap_m2",
+                      "service_floor_status_zh", "cannot_assess_reason", "facilities_below_minimum", "missing_categories_zh",
+                      "planned_service_floor_m2", "gap_after_planned_m2", "plan_can_close_zh", "closing_parcel_ids",
+                      "closing_parcel_area_m2", "facilities_at_risk"]
+        sheets["社区办公与服务用房"] = cm[[c for c in space_cols if c in cm.columns]]
+        shelter_cols = ["rank", "community_code", "name", "street_code", "residents"] + [c for c in cm.columns if any(
+            c.startswith(k + "_") for k in vocab.SHELTER_CLASSES)]
+        if len(shelter_cols) > 5:
+            sheets["社区避难安置"] = cm[shelter_cols]
+    counts = t("category_counts")
+    if counts is not None:
+        sheets["社区应配设施"] = counts
+    for name, sheet in (("shelters", "避难场所"), ("shelter_share", "固定避难场所比例"), ("central", "中心避难场所"),
+                        ("units", "人口单元安置"), ("parcels", "规划预留用地"), ("facilities", "设施问题"),
+                        ("developments", "新建住宅配建"), ("cannot_assess", "无法评估")):
+        df = t(name)
+        if df is not None:
+            if name == "shelter_share":
+                df = df.assign(area_code=df["area_code"].astype(str))
+            sheets[sheet] = df
+    sheets["采用标准"] = norms_rows(summary)
+    return {k: _readable(v) for k, v in sheets.items()}
+
+
+def write_audit(path: Path, fmt: str, *, summary: dict, tables: dict[str, pd.DataFrame], output: str = "communities") -> Path:
+    """XLSX gets every topic; GeoJSON/CSV/GPKG/SHP the chosen ``output`` of the run."""
+    if fmt == "xlsx":
+        return write_xlsx(path, audit_sheets(summary, tables), header=header_zh)
+    if output not in OUTPUT_NAMES:
+        raise InputError(f"unknown output {output!r}", f"未知的输出内容「{output}」：可用 {'、'.join(OUTPUT_NAMES)}")
+    frame = tables.get(output)
+    if frame is None or len(frame) == 0:
+        raise InputError(f"this audit run has no {output!r} output", f"本次审计没有「{OUTPUT_NAMES[output]}」结果")
+    frame = frame.drop(columns=[c for c in ("id", "feature_key") if c in frame.columns])
+    if not isinstance(frame, gpd.GeoDataFrame):
+        frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), crs=4326), crs=4326)
+    frame = _plain_lists(frame)
+    return write_file(gpd.GeoDataFrame(frame, geometry="geometry", crs=4326), path, fmt, layer_name=f"audit_{output}",
+                      headers_zh={c: header_zh(c) for c in frame.columns})

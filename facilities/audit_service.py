@@ -1,0 +1,138 @@
+"""Audit runs against the store: read the layers of one plan, audit, keep the result.
+
+A run records its parameters, the plan, the network version and the layer revisions it
+saw (:meth:`Store.save_analysis`, kind ``audit``); :func:`current_audit` reuses the newest
+run whose inputs are unchanged and recomputes otherwise.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import geopandas as gpd
+import pandas as pd
+
+from geo_service._errors import InputError, NotFoundError
+from geo_service.network import load_network
+from geo_service.norms import Norms
+
+from .audit import AuditParams, AuditResult, compute_audit
+from .service import entrances_of, norms_for, resolve_plan
+
+KIND = "audit"
+INPUT_LAYERS = ("population_units", "facilities", "shelters", "communities", "plan_parcels", "developments",
+                "network_edges", "unit_entrances")
+OUTPUTS = ("communities", "category_counts", "facilities", "shelters", "units", "assignment", "shelter_share",
+           "central", "parcels", "developments", "streets", "cannot_assess")
+_RUN_LOCK = threading.Lock()
+
+
+def _input_revisions(store) -> dict[str, int]:
+    revs = store.layer_revisions()
+    return {k: int(revs.get(k, 0)) for k in INPUT_LAYERS}
+
+
+def _plan_or_error(store, plan) -> dict:
+    p = resolve_plan(store, plan)
+    if p is None:
+        raise InputError("no community plan: name one with --plan / plan=, or adopt one first",
+                         "没有社区划分方案：请指定方案，或先批准一个方案")
+    return p
+
+
+def audit_from_store(store, *, params: AuditParams | None = None, plan: int | str | None = None,
+                     network: int | str | None = None, norms: Norms | None = None) -> tuple[AuditResult, dict, object]:
+    """Read the inputs and audit (nothing stored); returns the result, the plan and the network."""
+    params = params or AuditParams()
+    p = _plan_or_error(store, plan)
+    communities = store.read_layer("communities", plan_id=p["id"])
+    units = store.read_layer("population_units")
+    try:
+        net = load_network(store, network)
+    except NotFoundError:
+        if network is not None:
+            raise
+        net = None  # no network yet: the audit runs without the shelter assignment and says so
+    entrances, unknown = entrances_of(store, units) if len(units) else (None, 0)
+    result = compute_audit(
+        communities, units, store.read_layer("facilities"), store.read_layer("shelters"),
+        store.read_layer("plan_parcels"), store.read_layer("developments"), norms or norms_for(store),
+        net=net, params=params, entrances=entrances,
+    )
+    if unknown:
+        result.warnings.append(f"{unknown} 个小区出入口所属的人口单元不存在，未计入")
+    return result, p, net
+
+
+def _keyed(result: AuditResult) -> dict[str, pd.DataFrame]:
+    keys = {"communities": "community_code", "category_counts": "community_code", "facilities": "facility_id",
+            "shelters": "shelter_id", "units": "unit_id", "parcels": "parcel_id", "developments": "development_id",
+            "streets": "street_code", "central": "shelter_id", "shelter_share": "area_code"}
+    out = {}
+    for name in OUTPUTS:
+        frame = getattr(result, name)
+        if len(frame) == 0:
+            continue
+        frame = frame.copy()
+        if name in keys:
+            frame["feature_key"] = frame[keys[name]].astype(str)
+        elif name == "assignment":
+            frame["feature_key"] = frame["unit_id"].astype(str) + "-" + frame["shelter_id"].astype(str)
+        out[name] = frame
+    return out
+
+
+def run_audit(store, *, params: AuditParams | None = None, plan: int | str | None = None,
+              network: int | str | None = None, norms: Norms | None = None, created_by: str | None = None) -> int:
+    """Audit and store one run; return its id."""
+    params = params or AuditParams()
+    revisions = _input_revisions(store)
+    result, p, net = audit_from_store(store, params=params, plan=plan, network=network, norms=norms)
+    summary = result.summary()
+    summary["plan"] = {"id": p["id"], "name": p["name"], "status": p["status"]}
+    summary["network"] = None if net is None else {"id": net.network_id, "name": net.name, "version": net.version}
+    summary["params"] = params.as_dict()
+    params_dict = {**params.as_dict(), "plan_id": p["id"], "network_id": None if net is None else net.network_id}
+    return store.save_analysis(
+        KIND, params=params_dict, summary=summary, outputs=_keyed(result),
+        network_id=None if net is None else net.network_id, network_version=None if net is None else net.version,
+        plan_id=p["id"], data_revisions=revisions, created_by=created_by,
+    )
+
+
+def current_audit(store, *, params: AuditParams | None = None, plan: int | str | None = None,
+                  network: int | str | None = None, recompute: bool = False) -> dict:
+    """The newest stored audit for these inputs, recomputed if any input changed since."""
+    params = params or AuditParams()
+    p = _plan_or_error(store, plan)
+    with _RUN_LOCK:
+        if not recompute:
+            run = _matching_run(store, params, p, network)
+            if run is not None:
+                return run
+        rid = run_audit(store, params=params, plan=p["id"], network=network)
+        return store.get_analysis(rid)
+
+
+def _matching_run(store, params: AuditParams, plan: dict, network) -> dict | None:
+    want = {**params.as_dict(), "plan_id": plan["id"]}
+    revisions = _input_revisions(store)
+    try:
+        version = load_network(store, network).version
+    except NotFoundError:
+        version = None
+    for run in store.list_analyses(KIND, limit=50):
+        if run["status"] != "done" or run["network_version"] != version:
+            continue
+        if any(run["params"].get(k) != v for k, v in want.items()):
+            continue
+        if {k: run["data_revisions"].get(k) for k in INPUT_LAYERS} != revisions:
+            continue
+        return store.get_analysis(run["id"])
+    return None
+
+
+def run_tables(store, run_id: int) -> dict[str, gpd.GeoDataFrame]:
+    """Every stored output of an audit run (for the XLSX, CSV and GeoJSON exports)."""
+    run = store.get_analysis(run_id)
+    return {name: store.read_analysis_output(run_id, name) for name in run.get("outputs", {})}

@@ -1,0 +1,141 @@
+"""``/audit``: facilities and shelters audit against the spatial plan (Art. 18).
+
+Summary as JSON, per-community audit and the other tables as GeoJSON, the shelter
+assignment lines (unit to shelter) for maps, the whole audit as XLSX.  Every read uses
+the newest stored run for the inputs (recomputed when a layer or the plan changed), or
+the run named by ``run_id``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from .._errors import InputError, NotFoundError
+from ..geojson import feature_collection_json
+from ..settings import get_settings
+from ..storage import Store
+from .coverage import RunInfo, _run_info
+from .deps import get_store
+from .layers import GEOJSON, parse_bbox
+from .schemas import ERROR_RESPONSES, FeatureCollection
+
+router = APIRouter(prefix="/audit", tags=["audit 设施与避难场所审计"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+OUTPUTS = ("communities", "streets", "facilities", "shelters", "units", "assignment", "parcels", "developments",
+           "cannot_assess", "shelter_share", "central", "category_counts")
+
+PlanQ = Annotated[str | None, Query(description="Plan id or name (default: the adopted plan)")]
+WalkQ = Annotated[float | None, Query(gt=0, le=5000, description="Emergency-shelter walking limit, metres (default: the norm, 500)")]
+FactorQ = Annotated[float, Query(gt=0, le=10, description="Demand = residents x this day/night factor")]
+RunQ = Annotated[int | None, Query(ge=1, description="A stored audit run (default: the current one for these inputs)")]
+
+
+class AuditSummary(BaseModel):
+    run: RunInfo
+    summary: dict[str, Any] = Field(description="County totals, streets, worst communities, shelter checks, norms used, warnings")
+
+
+def _params(walk_limit_m: float | None, day_night_factor: float):
+    from facilities.audit import AuditParams
+
+    return AuditParams(walk_limits_m=None if walk_limit_m is None else {"emergency": float(walk_limit_m)},
+                       day_night_factor=float(day_night_factor))
+
+
+def _run(store: Store, plan, walk_limit_m, day_night_factor, run_id=None, recompute: bool = False) -> dict:
+    from facilities.audit_service import KIND, current_audit
+
+    if run_id is not None:
+        run = store.get_analysis(int(run_id))
+        if run.get("kind") != KIND:
+            raise NotFoundError(f"run {run_id} is not an audit", f"运行 {run_id} 不是审计结果", run_id=run_id)
+        return run
+    return current_audit(store, params=_params(walk_limit_m, day_night_factor), plan=plan, recompute=recompute)
+
+
+@router.get("/summary", response_model=AuditSummary, responses=ERROR_RESPONSES,
+            summary="County and street totals, worst communities first (审计汇总)")
+async def summary(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None, walk_limit_m: WalkQ = None,
+                  day_night_factor: FactorQ = 1.0, run_id: RunQ = None):
+    run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, run_id)
+    return AuditSummary(run=_run_info(run), summary=run["summary"])
+
+
+@router.post("/runs", response_model=AuditSummary, responses=ERROR_RESPONSES, summary="Audit now and store the run (重新审计)")
+async def recompute(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None, walk_limit_m: WalkQ = None,
+                    day_night_factor: FactorQ = 1.0):
+    run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, None, True)
+    return AuditSummary(run=_run_info(run), summary=run["summary"])
+
+
+@router.get("/runs", response_model=list[RunInfo], summary="Stored audit runs, newest first (历次审计)")
+def runs(store: Annotated[Store, Depends(get_store)]):
+    return [_run_info(r) for r in store.list_analyses("audit")]
+
+
+@router.get("/report.xlsx", responses={200: {"content": {XLSX: {}}}, **ERROR_RESPONSES},
+            summary="The whole audit as an XLSX workbook, one sheet per topic (审计报表)")
+async def report(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None, walk_limit_m: WalkQ = None,
+                 day_night_factor: FactorQ = 1.0, run_id: RunQ = None):
+    from facilities.audit_report import write_audit
+    from facilities.audit_service import run_tables
+
+    def build() -> tuple[bytes, int]:
+        run = _run(store, plan, walk_limit_m, day_night_factor, run_id)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_audit(Path(tmp) / "audit.xlsx", "xlsx", summary=run["summary"], tables=run_tables(store, run["id"]))
+            return path.read_bytes(), run["id"]
+
+    body, rid = await run_in_threadpool(build)
+    name = quote(f"设施与避难场所审计_{rid}.xlsx")
+    return Response(body, media_type=XLSX, headers={"Content-Disposition": f"attachment; filename=audit_{rid}.xlsx; filename*=UTF-8''{name}"})
+
+
+async def _features(request: Request, store: Store, output: str, plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset,
+                    shelter_class: str | None = None):
+    settings = get_settings()
+    limit = limit or settings.page_limit_default
+    if limit > settings.page_limit_max:
+        raise InputError(f"limit may be at most {settings.page_limit_max}", f"每页最多 {settings.page_limit_max} 个要素")
+    box = parse_bbox(bbox)
+    run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, run_id)
+    matched = store.count_analysis_output(run["id"], output, bbox=box)
+    gdf = store.read_analysis_output(run["id"], output, bbox=box, limit=limit, offset=offset)
+    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
+    if offset + len(gdf) < matched:
+        links.append({"href": str(request.url.include_query_params(offset=offset + limit, limit=limit)), "rel": "next", "type": GEOJSON})
+    body = feature_collection_json(gdf, extra={"layer": f"audit_{output}", "crs": "EPSG:4326", "run_id": run["id"],
+                                               "numberMatched": matched, "numberReturned": len(gdf), "links": links})
+    return Response(body, media_type=GEOJSON)
+
+
+BboxQ = Annotated[str | None, Query(description="minx,miny,maxx,maxy, EPSG:4326")]
+LimitQ = Annotated[int | None, Query(ge=1)]
+OffsetQ = Annotated[int, Query(ge=0)]
+
+
+@router.get("/shelter-assignment", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+            summary="Shelter assignment lines, unit to shelter, with persons and walk (避难安置分配线)")
+async def shelter_assignment(request: Request, store: Annotated[Store, Depends(get_store)], plan: PlanQ = None,
+                             walk_limit_m: WalkQ = None, day_night_factor: FactorQ = 1.0, run_id: RunQ = None,
+                             bbox: BboxQ = None, limit: LimitQ = None, offset: OffsetQ = 0):
+    return await _features(request, store, "assignment", plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset)
+
+
+@router.get("/{output}", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+            summary="Audit per community, street, shelter, unit, parcel, development or flagged facility as GeoJSON (分专题审计结果)")
+async def output_features(request: Request, output: str, store: Annotated[Store, Depends(get_store)], plan: PlanQ = None,
+                          walk_limit_m: WalkQ = None, day_night_factor: FactorQ = 1.0, run_id: RunQ = None,
+                          bbox: BboxQ = None, limit: LimitQ = None, offset: OffsetQ = 0):
+    if output not in OUTPUTS:
+        raise NotFoundError(f"unknown audit output {output!r}; use one of {', '.join(OUTPUTS)}",
+                            f"未知的审计结果「{output}」，可用：{'、'.join(OUTPUTS)}", allowed=list(OUTPUTS))
+    return await _features(request, store, output, plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset)
