@@ -243,9 +243,10 @@ def serve_cmd(
 
 @app.command("map")
 def map_cmd(
-    name: str = typer.Argument(..., help="地图：facilities（设施与避难场所）、coverage（生活圈覆盖）"),
+    name: str = typer.Argument(..., help="地图：facilities（设施与避难场所）、coverage（生活圈覆盖）、plan（社区划分方案）、audit（设施与避难场所审计）"),
     out_file: Path = typer.Option(..., "--out", help="输出的 HTML 文件（单文件，脚本和样式已内嵌，可离线打开）"),
     run: Optional[int] = typer.Option(None, "--run", help="分析运行编号（默认最新一次）"),
+    plan: Optional[str] = typer.Option(None, "--plan", help="社区划分方案编号或名称（plan、audit 地图；默认已批准的方案）"),
     server: Optional[str] = typer.Option(None, "--server", help="大图层使用矢量瓦片时的服务地址，如 http://127.0.0.1:8000"),
     database_url: Optional[str] = DbOpt,
 ):
@@ -260,6 +261,8 @@ def map_cmd(
         settings = get_settings()
         base = (server or f"http://{settings.host}:{settings.port}").rstrip("/")
         options = {"run_id": run} if run is not None else {}
+        if plan is not None:
+            options["plan"] = plan
         page = render_map(name, store, inline=True, tiles_base=base, **options)
         out_file.write_text(page, encoding="utf-8")
         out.print(f"地图已导出：{out_file}（{len(page.encode()) / 1e6:.1f} MB）")

@@ -167,3 +167,35 @@ def test_resident_page_tap_shows_route(base_url, city, watched):
     assert w.page.locator("path.route").count() >= 2  # the shelter and the chosen category
     assert w.page.locator("#error").is_hidden()
     w.check("resident")
+
+
+def test_audit_map(base_url, city, watched):
+    from facilities.audit_service import current_audit
+
+    run = current_audit(city)
+    outputs = run["outputs"]
+    w = watched(viewport={"width": 1280, "height": 860})
+    w.page.goto(f"{base_url}/maps/audit", wait_until="load", timeout=120_000)
+    # every layer on by default is drawn: communities, units with unplaced residents, lines, shelters, rings, facilities ...
+    at_least = outputs["communities"] + outputs["shelters"] + outputs.get("assignment", 0)
+    w.page.wait_for_function(f"geoMaps.drawnFeatures(window.geoMap) >= {at_least}", timeout=60_000)
+    overlays = w.page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    for text in ("社区审计结果", "避难安置", "紧急避难场所", "超出容量", "无法安置居民的居住单元", "用地规划为他用的设施", "补足面积缺口的预留地块"):
+        assert any(text in o for o in overlays), (text, overlays)
+    assert "综合服务面积无法评估" in w.page.locator(".geo-control.geo-legend").inner_text()
+    assert "审计汇总" in w.page.locator(".geo-control.geo-audit-summary").inner_text()
+    assert w.page.evaluate("geoAudit.hatch instanceof CanvasPattern")
+    w.page.mouse.click(640, 430)  # the middle of the city: a popup of whatever is on top there
+    w.page.wait_for_selector(".leaflet-popup .geo-popup", timeout=10_000)
+    w.page.wait_for_timeout(400)  # popup fade-in
+    w.check("map_audit")
+    # polygons under point layers still take clicks (points and polygons share one canvas): hide the points, lines
+    # and units, click the same spot, get the community's findings
+    w.page.locator(".leaflet-popup-close-button").click()
+    for label in ("避难安置", "紧急避难场所", "固定避难场所", "中心避难场所", "超出容量", "无法安置居民的居住单元", "用地规划为他用", "低于最小建筑面积"):
+        w.page.locator(".leaflet-control-layers-overlays label", has_text=label).locator("input").uncheck()
+    w.page.mouse.click(640, 430)
+    w.page.wait_for_selector(".leaflet-popup .geo-popup", timeout=10_000)
+    popup = w.page.locator(".leaflet-popup .geo-popup").inner_text()
+    assert "发现的问题" in popup and "面积缺口" in popup and "无法安置的居民" in popup, popup
+    assert w.errors == []

@@ -87,7 +87,8 @@
         filter: function (f) { return filter(f.properties); },
         style: function (f) { return style(f.properties); },
         pointToLayer: function (f, latlng) {
-          var s = Object.assign({ radius: (o.point && o.point.radius) || 5, weight: 1, fillOpacity: 0.85 }, style(f.properties));
+          // on the shared canvas: a marker on the map's own renderer would sit above it and take every click
+          var s = Object.assign({ renderer: canvas(), radius: (o.point && o.point.radius) || 5, weight: 1, fillOpacity: 0.85 }, style(f.properties));
           if (o.point && o.point.radiusField) {
             var v = f.properties[o.point.radiusField] || 0;
             s.radius = Math.max(o.point.min || 4, Math.min(o.point.max || 18, Math.sqrt(v) * (o.point.scale || 0.1)));
