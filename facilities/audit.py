@@ -188,12 +188,12 @@ def _points(frame: gpd.GeoDataFrame) -> np.ndarray:
 
 
 def _containing(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
-    """Index of the polygon holding each point (-1 if none; the first when several)."""
+    """Index of the polygon holding each point (-1 if none; on a shared boundary, the lowest index)."""
     out = np.full(len(points), -1, dtype=np.int64)
     if len(points) == 0 or len(polygons) == 0:
         return out
     tree = shapely.STRtree(polygons)
-    pi, gi = tree.query(points, predicate="within")
+    pi, gi = tree.query(points, predicate="intersects")
     order = np.lexsort((gi, pi))
     pi, gi = pi[order], gi[order]
     first = np.r_[True, pi[1:] != pi[:-1]] if len(pi) else np.zeros(0, bool)
@@ -313,8 +313,8 @@ def compute_audit(
     # fixed office: the community's own record, or an existing office facility inside it
     office_attr = communities["has_fixed_office"].to_numpy(dtype=object) if "has_fixed_office" in communities.columns else np.full(n_cm, None, object)
     office_fac = np.bincount(fac_comm[existing & (fac_cat == "community_office") & (fac_comm >= 0)], minlength=n_cm) > 0
-    attr_true = np.array([v is True or (isinstance(v, (int, np.integer, float)) and not pd.isna(v) and bool(v)) for v in office_attr], dtype=bool)
-    attr_known = np.array([v is not None and not (isinstance(v, float) and np.isnan(v)) for v in office_attr], dtype=bool)
+    attr_known = pd.notna(pd.Series(office_attr, dtype=object)).to_numpy()
+    attr_true = np.array([bool(v) if k else False for v, k in zip(office_attr, attr_known)], dtype=bool)
     has_office = attr_true | office_fac
     office_source = np.where(attr_true, "社区登记", np.where(office_fac, "设施图层（社区办公用房）",
                              np.where(attr_known, "社区登记", "社区未登记，设施图层无办公用房"))).astype(object)

@@ -25,6 +25,7 @@ import itertools
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import openpyxl
 import pytest
 import shapely
@@ -278,3 +279,22 @@ def test_xlsx_sheets_headers_and_a_known_row(audit, tmp_path):
     assert first["名称"] == "新苑" and first["欠配面积（m²）"] == 40  # the one owing most comes first
     norms = [c.value for c in wb["采用标准"][1]]
     assert norms == ["评估项目", "规范项", "取值", "单位", "来源", "核实状态"]
+
+
+def test_a_point_on_a_shared_boundary_belongs_to_one_community():
+    from facilities.audit import _containing
+
+    polys = np.array([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], dtype=object)
+    pts = np.array([shapely.Point(1, 0.5), shapely.Point(1.5, 0.5), shapely.Point(5, 5)], dtype=object)
+    assert list(_containing(pts, polys)) == [0, 1, -1]
+
+
+def test_office_flag_as_numpy_bool_or_missing(world):
+    f, net = world
+    cm = f["communities"].copy()
+    cm["has_fixed_office"] = pd.array([True, False, None, None], dtype="boolean")
+    res = compute_audit(cm, _with_ids(f["units"]), _with_ids(f["facilities"]), _with_ids(f["shelters"]),
+                        _with_ids(f["parcels"]), _with_ids(f["developments"]), load_norms(), net=net)
+    office = res.communities.set_index("community_code")["has_fixed_office"]
+    # c3 and c4 have no record but an office facility inside; c2 records none and has none
+    assert office.to_dict() == {"c1": True, "c2": False, "c3": True, "c4": True}
