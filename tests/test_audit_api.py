@@ -107,6 +107,11 @@ def test_audit_endpoints(client, world):
     wb = openpyxl.load_workbook(io.BytesIO(x.content))
     assert "社区办公与服务用房" in wb.sheetnames
 
+    # the same outputs as OGC API - Features collections (newest run)
+    ogc = client.get("/ogc/collections/audit_communities/items")
+    assert ogc.status_code == 200 and ogc.json()["numberMatched"] == 4
+    assert client.get("/ogc/collections/audit_assignment/items").json()["numberMatched"] == 2
+
     # a stored run by id; a new run on request
     assert client.get(f"/audit/summary?run_id={run_id}").json()["run"]["id"] == run_id
     assert client.post("/audit/runs").json()["run"]["id"] != run_id
