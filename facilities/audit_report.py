@@ -235,15 +235,61 @@ def norms_rows(summary: dict) -> pd.DataFrame:
     return df
 
 
-def audit_sheets(summary: dict, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The XLSX sheets of an audit run, in reading order."""
+def for_street(tables: dict[str, pd.DataFrame], street_code: str) -> dict[str, pd.DataFrame]:
+    """The audit tables cut to one street: its communities and what lies in them, its units and shelters,
+    its row of the street and fixed-shelter tables.  County-wide tables (central shelters) are kept whole."""
+    street_code = str(street_code)
+    cm = tables.get("communities")
+    if cm is None or len(cm) == 0 or street_code not in set(cm["street_code"].astype(str)):
+        known = sorted(set(cm["street_code"].dropna().astype(str))) if cm is not None and len(cm) else []
+        raise InputError(f"no community of street {street_code!r} in this audit", f"本次审计中没有街道「{street_code}」的社区",
+                         street_code=street_code, known=known)
+    codes = set(cm.loc[cm["street_code"].astype(str) == street_code, "community_code"].astype(str))
+    out = {}
+    for name, df in tables.items():
+        if df is None or len(df) == 0:
+            out[name] = df
+        elif name == "streets":
+            out[name] = df[df["street_code"].astype(str) == street_code]
+        elif name == "shelter_share":
+            out[name] = df[df["area_code"].astype(str).isin([street_code, "全域"])]
+        elif name in ("units", "shelters") and "street_code" in df.columns:
+            out[name] = df[df["street_code"].astype(str) == street_code]
+        elif name == "assignment" and "units" in tables:
+            ids = set(tables["units"].loc[tables["units"]["street_code"].astype(str) == street_code, "unit_id"])
+            out[name] = df[df["unit_id"].isin(ids)]
+        elif name == "cannot_assess":
+            out[name] = df  # few rows; they name their layer and feature
+        elif "community_code" in df.columns:
+            out[name] = df[df["community_code"].astype(str).isin(codes)]
+        else:
+            out[name] = df
+    return out
+
+
+def audit_sheets(summary: dict, tables: dict[str, pd.DataFrame], street_code: str | None = None) -> dict[str, pd.DataFrame]:
+    """The XLSX sheets of an audit run, in reading order (``street_code``: only that street's part)."""
+    if street_code is not None:
+        tables = for_street(tables, street_code)
+
     def t(name):
         df = tables.get(name)
         if df is None or len(df) == 0:
             return None
         return df.drop(columns=[c for c in ("id", "feature_key", "geometry") if c in df.columns])
 
-    sheets: dict[str, pd.DataFrame] = {"汇总": summary_rows(summary)}
+    rows = summary_rows(summary)
+    if street_code is not None:
+        st = t("streets")
+        head = [("范围", f"街道 {street_code}（下列各页只含本街道；本页以下为全域合计）")]
+        if st is not None and len(st):
+            r = st.iloc[0]
+            head += [(f"本街道：{label}", r.get(col)) for col, label in (
+                ("communities", "社区数"), ("without_office", "无固定办公场所的社区"), ("with_space_gap", "综合服务设施面积不足的社区"),
+                ("service_floor_gap_m2", "综合服务设施面积缺口合计（m²）"), ("emergency_unplaced", "紧急避难无法安置（人）"),
+                ("developments_owing", "欠配设施面积的项目（个）")) if col in st.columns]
+        rows = pd.concat([pd.DataFrame(head, columns=["item", "value"]), rows], ignore_index=True)
+    sheets: dict[str, pd.DataFrame] = {"汇总": rows}
     streets = t("streets")
     if streets is not None:
         sheets["街道汇总"] = streets.rename(columns=_STREET_HEADERS)
@@ -274,10 +320,13 @@ def audit_sheets(summary: dict, tables: dict[str, pd.DataFrame]) -> dict[str, pd
     return {k: _readable(v) for k, v in sheets.items()}
 
 
-def write_audit(path: Path, fmt: str, *, summary: dict, tables: dict[str, pd.DataFrame], output: str = "communities") -> Path:
-    """XLSX gets every topic; GeoJSON/CSV/GPKG/SHP the chosen ``output`` of the run."""
+def write_audit(path: Path, fmt: str, *, summary: dict, tables: dict[str, pd.DataFrame], output: str = "communities",
+                street_code: str | None = None) -> Path:
+    """XLSX gets every topic; GeoJSON/CSV/GPKG/SHP the chosen ``output`` of the run (``street_code``: one street's part)."""
     if fmt == "xlsx":
-        return write_xlsx(path, audit_sheets(summary, tables), header=header_zh)
+        return write_xlsx(path, audit_sheets(summary, tables, street_code), header=header_zh)
+    if street_code is not None:
+        tables = for_street(tables, street_code)
     if output not in OUTPUT_NAMES:
         raise InputError(f"unknown output {output!r}", f"未知的输出内容「{output}」：可用 {'、'.join(OUTPUT_NAMES)}")
     frame = tables.get(output)

@@ -71,6 +71,7 @@ def register(app: typer.Typer) -> None:
         output: str = typer.Option("communities", "--output",
                                    help="geojson/csv 输出的内容：communities、streets、facilities、shelters、units、assignment、parcels、developments、cannot_assess"),
         out_file: Path | None = typer.Option(None, "--out", help="输出文件；不给时只显示汇总"),
+        street: str | None = typer.Option(None, "--street", help="只输出一个街道的部分（街道代码），交街道办使用"),
         walk_limit: float | None = typer.Option(None, "--walk-limit", help="紧急避难步行距离上限（米），默认取规范配置 500"),
         day_night: float = typer.Option(1.0, "--day-night-factor", help="昼夜人口系数：需安置人数 = 常住人口 × 系数"),
         recompute: bool = typer.Option(False, "--recompute", help="即使数据未变也重新计算"),
@@ -95,7 +96,8 @@ def register(app: typer.Typer) -> None:
             _print_audit(run)
             if out_file is None:
                 return
-            path = write_audit(out_file, fmt, summary=run["summary"], tables=run_tables(store, run["id"]), output=output)
+            path = write_audit(out_file, fmt, summary=run["summary"], tables=run_tables(store, run["id"]), output=output,
+                               street_code=street)
             out.print(f"已写出：{path}")
 
     def _print_audit(run: dict) -> None:

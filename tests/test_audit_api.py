@@ -106,6 +106,9 @@ def test_audit_endpoints(client, world):
     assert x.status_code == 200 and x.headers["content-type"].startswith("application/vnd.openxmlformats")
     wb = openpyxl.load_workbook(io.BytesIO(x.content))
     assert "社区办公与服务用房" in wb.sheetnames
+    assert client.get("/audit/report.xlsx?street_code=510603001").status_code == 200
+    bad = client.get("/audit/report.xlsx?street_code=999")
+    assert bad.status_code == 422 and "999" in bad.json()["message_zh"]
 
     # the same outputs as OGC API - Features collections (newest run)
     ogc = client.get("/ogc/collections/audit_communities/items")
@@ -154,5 +157,12 @@ def test_cli_audit(store, world, tmp_path):
     assert r.exit_code == 1 and "输出内容" in r.output
     r = CliRunner().invoke(cli, ["audit", "--plan", "nope", "--database-url", _url(store)])
     assert r.exit_code == 1 and "方案" in r.output
+    street = tmp_path / "street.xlsx"
+    r = CliRunner().invoke(cli, ["audit", "--street", "510603001", "--out", str(street), "--database-url", _url(store)])
+    assert r.exit_code == 0, r.output
+    rows = [r for r in openpyxl.load_workbook(street)["汇总"].iter_rows(min_row=2, values_only=True)]
+    assert rows[0][0] == "范围" and "510603001" in rows[0][1] and ("本街道：社区数", 4) in rows
+    r = CliRunner().invoke(cli, ["audit", "--street", "999", "--out", str(tmp_path / "x.xlsx"), "--database-url", _url(store)])
+    assert r.exit_code == 1 and "999" in r.output and not (tmp_path / "x.xlsx").exists()
     r = CliRunner().invoke(cli, ["audit", "--walk-limit", "350", "--database-url", _url(store)])
     assert r.exit_code == 0 and "最优分配无法安置 100 人" in r.output

@@ -84,14 +84,16 @@ def runs(store: Annotated[Store, Depends(get_store)]):
 @router.get("/report.xlsx", responses={200: {"content": {XLSX: {}}}, **ERROR_RESPONSES},
             summary="The whole audit as an XLSX workbook, one sheet per topic (审计报表)")
 async def report(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None, walk_limit_m: WalkQ = None,
-                 day_night_factor: FactorQ = 1.0, run_id: RunQ = None):
+                 day_night_factor: FactorQ = 1.0, run_id: RunQ = None,
+                 street_code: Annotated[str | None, Query(max_length=32, description="Only this street's part (for its street office)")] = None):
     from facilities.audit_report import write_audit
     from facilities.audit_service import run_tables
 
     def build() -> tuple[bytes, int]:
         run = _run(store, plan, walk_limit_m, day_night_factor, run_id)
         with tempfile.TemporaryDirectory() as tmp:
-            path = write_audit(Path(tmp) / "audit.xlsx", "xlsx", summary=run["summary"], tables=run_tables(store, run["id"]))
+            path = write_audit(Path(tmp) / "audit.xlsx", "xlsx", summary=run["summary"], tables=run_tables(store, run["id"]),
+                               street_code=street_code)
             return path.read_bytes(), run["id"]
 
     body, rid = await run_in_threadpool(build)
