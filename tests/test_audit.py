@@ -25,8 +25,8 @@ import itertools
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import openpyxl
+import pandas as pd
 import pytest
 import shapely
 
