@@ -17,7 +17,7 @@ from geo_service.network import load_network
 from geo_service.norms import Norms
 
 from .audit import AuditParams, AuditResult, compute_audit
-from .service import entrances_of, norms_for, resolve_plan
+from .service import current_run, entrances_of, norms_for, resolve_plan
 
 KIND = "audit"
 INPUT_LAYERS = ("population_units", "facilities", "shelters", "communities", "plan_parcels", "developments",
@@ -105,31 +105,15 @@ def current_audit(store, *, params: AuditParams | None = None, plan: int | str |
     """The newest stored audit for these inputs, recomputed if any input changed since."""
     params = params or AuditParams()
     p = _plan_or_error(store, plan)
-    with _RUN_LOCK:
-        if not recompute:
-            run = _matching_run(store, params, p, network)
-            if run is not None:
-                return run
-        rid = run_audit(store, params=params, plan=p["id"], network=network)
-        return store.get_analysis(rid)
 
+    def version():
+        try:
+            return load_network(store, network).version
+        except NotFoundError:
+            return None
 
-def _matching_run(store, params: AuditParams, plan: dict, network) -> dict | None:
-    want = {**params.as_dict(), "plan_id": plan["id"]}
-    revisions = _input_revisions(store)
-    try:
-        version = load_network(store, network).version
-    except NotFoundError:
-        version = None
-    for run in store.list_analyses(KIND, limit=50):
-        if run["status"] != "done" or run["network_version"] != version:
-            continue
-        if any(run["params"].get(k) != v for k, v in want.items()):
-            continue
-        if {k: run["data_revisions"].get(k) for k in INPUT_LAYERS} != revisions:
-            continue
-        return store.get_analysis(run["id"])
-    return None
+    return current_run(store, KIND, {**params.as_dict(), "plan_id": p["id"]}, INPUT_LAYERS, version,
+                       lambda: run_audit(store, params=params, plan=p["id"], network=network), lock=_RUN_LOCK, recompute=recompute)
 
 
 def run_tables(store, run_id: int) -> dict[str, gpd.GeoDataFrame]:

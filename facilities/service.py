@@ -137,28 +137,34 @@ def current_coverage(store, *, params: CoverageParams | None = None, plan: int |
     """The newest stored run for these inputs, recomputed if any input changed since."""
     params = params or CoverageParams()
     p = resolve_plan(store, plan)
-    with _RUN_LOCK:
+    want = {**params.as_dict(), "plan_id": None if p is None else p["id"]}
+    return current_run(
+        store, KIND, want, INPUT_LAYERS, lambda: load_network(store, network).version,
+        lambda: run_coverage(store, params=params, plan=None if p is None else p["id"], network=network),
+        lock=_RUN_LOCK, recompute=recompute,
+    )
+
+
+def current_run(store, kind: str, want: dict, input_layers, network_version, compute, *, lock, recompute: bool = False) -> dict:
+    """The newest finished run of ``kind`` with parameters ``want`` that saw the current revisions of
+    ``input_layers`` and network (``network_version()``); else ``compute()`` (returns a run id) and that run.
+
+    One run at a time per kind (``lock``): concurrent requests for the same inputs wait and share it.
+    """
+    with lock:
         if not recompute:
-            run = _matching_run(store, params, p, network)
-            if run is not None:
-                return run
-        rid = run_coverage(store, params=params, plan=None if p is None else p["id"], network=network)
-        return store.get_analysis(rid)
-
-
-def _matching_run(store, params: CoverageParams, plan: dict | None, network) -> dict | None:
-    want = {**params.as_dict(), "plan_id": None if plan is None else plan["id"]}
-    revisions = _input_revisions(store)
-    net = load_network(store, network)
-    for run in store.list_analyses(KIND, limit=50):
-        if run["status"] != "done" or run["network_version"] != net.version:
-            continue
-        if any(run["params"].get(k) != v for k, v in want.items()):
-            continue
-        if {k: run["data_revisions"].get(k) for k in INPUT_LAYERS} != revisions:
-            continue
-        return store.get_analysis(run["id"])
-    return None
+            revs = store.layer_revisions()
+            revisions = {k: int(revs.get(k, 0)) for k in input_layers}
+            version = network_version()
+            for run in store.list_analyses(kind, limit=50):
+                if run["status"] != "done" or run["network_version"] != version:
+                    continue
+                if any(run["params"].get(k) != v for k, v in want.items()):
+                    continue
+                if {k: run["data_revisions"].get(k) for k in input_layers} != revisions:
+                    continue
+                return store.get_analysis(run["id"])
+        return store.get_analysis(compute())
 
 
 def service_areas_from_store(store, *, categories: list[str] | None = None, walk_m: float | None = None,

@@ -18,11 +18,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from .._errors import InputError, NotFoundError
-from ..geojson import feature_collection_json
-from ..settings import get_settings
+from .._errors import NotFoundError
 from ..storage import Store
-from .coverage import RunInfo, _run_info
+from ._runs import RunInfo, check_page, output_page, run_info
 from .deps import get_store
 from .layers import GEOJSON, parse_bbox
 from .schemas import ERROR_RESPONSES, FeatureCollection
@@ -66,19 +64,19 @@ def _run(store: Store, plan, walk_limit_m, day_night_factor, run_id=None, recomp
 async def summary(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None, walk_limit_m: WalkQ = None,
                   day_night_factor: FactorQ = 1.0, run_id: RunQ = None):
     run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, run_id)
-    return AuditSummary(run=_run_info(run), summary=run["summary"])
+    return AuditSummary(run=run_info(run), summary=run["summary"])
 
 
 @router.post("/runs", response_model=AuditSummary, responses=ERROR_RESPONSES, summary="Audit now and store the run (重新审计)")
 async def recompute(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None, walk_limit_m: WalkQ = None,
                     day_night_factor: FactorQ = 1.0):
     run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, None, True)
-    return AuditSummary(run=_run_info(run), summary=run["summary"])
+    return AuditSummary(run=run_info(run), summary=run["summary"])
 
 
 @router.get("/runs", response_model=list[RunInfo], summary="Stored audit runs, newest first (历次审计)")
 def runs(store: Annotated[Store, Depends(get_store)]):
-    return [_run_info(r) for r in store.list_analyses("audit")]
+    return [run_info(r) for r in store.list_analyses("audit")]
 
 
 @router.get("/report.xlsx", responses={200: {"content": {XLSX: {}}}, **ERROR_RESPONSES},
@@ -103,20 +101,10 @@ async def report(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None
 
 async def _features(request: Request, store: Store, output: str, plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset,
                     shelter_class: str | None = None):
-    settings = get_settings()
-    limit = limit or settings.page_limit_default
-    if limit > settings.page_limit_max:
-        raise InputError(f"limit may be at most {settings.page_limit_max}", f"每页最多 {settings.page_limit_max} 个要素")
+    limit = check_page(limit)
     box = parse_bbox(bbox)
     run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, run_id)
-    matched = store.count_analysis_output(run["id"], output, bbox=box)
-    gdf = store.read_analysis_output(run["id"], output, bbox=box, limit=limit, offset=offset)
-    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
-    if offset + len(gdf) < matched:
-        links.append({"href": str(request.url.include_query_params(offset=offset + limit, limit=limit)), "rel": "next", "type": GEOJSON})
-    body = feature_collection_json(gdf, extra={"layer": f"audit_{output}", "crs": "EPSG:4326", "run_id": run["id"],
-                                               "numberMatched": matched, "numberReturned": len(gdf), "links": links})
-    return Response(body, media_type=GEOJSON)
+    return output_page(request, store, run, output, f"audit_{output}", box, limit, offset)
 
 
 BboxQ = Annotated[str | None, Query(description="minx,miny,maxx,maxy, EPSG:4326")]

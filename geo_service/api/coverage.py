@@ -9,28 +9,15 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from .._errors import InputError
 from ..geojson import feature_collection_json
-from ..settings import get_settings
 from ..storage import Store
+from ._runs import RunInfo, check_page, output_page, run_info
 from .deps import get_store
 from .layers import GEOJSON, parse_bbox
 from .schemas import ERROR_RESPONSES, FeatureCollection
 
 router = APIRouter(prefix="/coverage", tags=["coverage 生活圈覆盖"])
 OUTPUTS = ("units", "communities", "streets", "gaps")
-
-
-class RunInfo(BaseModel):
-    id: int
-    kind: str
-    params: dict[str, Any]
-    network_id: int | None = None
-    network_version: str | None = None
-    plan_id: int | None = None
-    data_revisions: dict[str, Any]
-    created_at: Any
-    outputs: dict[str, int] = Field(default_factory=dict)
 
 
 class CoverageSummary(BaseModel):
@@ -57,28 +44,24 @@ def _run(store: Store, plan, levels, speed, recompute: bool = False) -> dict:
     return current_coverage(store, params=_params(levels, speed), plan=plan, recompute=recompute)
 
 
-def _run_info(run: dict) -> RunInfo:
-    return RunInfo(**{k: run.get(k) for k in RunInfo.model_fields if k in run})
-
-
 @router.get("/summary", response_model=CoverageSummary, responses=ERROR_RESPONSES,
             summary="City-wide coverage and complete life-circle rates (覆盖率汇总)")
 async def summary(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None, levels: LevelsQ = None,
                   walking_speed_mps: SpeedQ = None):
     run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps)
-    return CoverageSummary(run=_run_info(run), summary=run["summary"])
+    return CoverageSummary(run=run_info(run), summary=run["summary"])
 
 
 @router.post("/runs", response_model=CoverageSummary, responses=ERROR_RESPONSES, summary="Recompute now (重新计算)")
 async def recompute(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None, levels: LevelsQ = None,
                     walking_speed_mps: SpeedQ = None):
     run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps, True)
-    return CoverageSummary(run=_run_info(run), summary=run["summary"])
+    return CoverageSummary(run=run_info(run), summary=run["summary"])
 
 
 @router.get("/runs", response_model=list[RunInfo], summary="Stored coverage runs, newest first (历次计算)")
 def runs(store: Annotated[Store, Depends(get_store)]):
-    return [_run_info(r) for r in store.list_analyses("coverage")]
+    return [run_info(r) for r in store.list_analyses("coverage")]
 
 
 @router.get("/service-areas", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
@@ -160,17 +143,7 @@ async def output_features(
 
         raise NotFoundError(f"unknown coverage output {output!r}; use one of {', '.join(OUTPUTS)}",
                             f"未知的覆盖分析结果「{output}」，可用：{'、'.join(OUTPUTS)}", allowed=list(OUTPUTS))
-    settings = get_settings()
-    limit = limit or settings.page_limit_default
-    if limit > settings.page_limit_max:
-        raise InputError(f"limit may be at most {settings.page_limit_max}", f"每页最多 {settings.page_limit_max} 个要素")
+    limit = check_page(limit)
     box = parse_bbox(bbox)
     run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps)
-    matched = store.count_analysis_output(run["id"], output, bbox=box)
-    gdf = store.read_analysis_output(run["id"], output, bbox=box, limit=limit, offset=offset)
-    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
-    if offset + len(gdf) < matched:
-        links.append({"href": str(request.url.include_query_params(offset=offset + limit, limit=limit)), "rel": "next", "type": GEOJSON})
-    body = feature_collection_json(gdf, extra={"layer": f"coverage_{output}", "crs": "EPSG:4326", "run_id": run["id"],
-                                               "numberMatched": matched, "numberReturned": len(gdf), "links": links})
-    return Response(body, media_type=GEOJSON)
+    return output_page(request, store, run, output, f"coverage_{output}", box, limit, offset)

@@ -1,0 +1,55 @@
+"""What the analysis routers (``/coverage``, ``/audit``) share: the run description and a page of one output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from .._errors import InputError
+from ..geojson import feature_collection_json
+from ..settings import get_settings
+from ..storage import Store
+from .layers import GEOJSON, parse_bbox
+
+
+class RunInfo(BaseModel):
+    id: int
+    kind: str
+    params: dict[str, Any]
+    network_id: int | None = None
+    network_version: str | None = None
+    plan_id: int | None = None
+    data_revisions: dict[str, Any]
+    created_at: Any
+    outputs: dict[str, int] = Field(default_factory=dict)
+
+
+def run_info(run: dict) -> RunInfo:
+    return RunInfo(**{k: run.get(k) for k in RunInfo.model_fields if k in run})
+
+
+def check_page(limit: int | None) -> int:
+    """The page size asked for (default from the settings), refused above the maximum."""
+    settings = get_settings()
+    limit = limit or settings.page_limit_default
+    if limit > settings.page_limit_max:
+        raise InputError(f"limit may be at most {settings.page_limit_max}", f"每页最多 {settings.page_limit_max} 个要素")
+    return limit
+
+
+def output_page(request: Request, store: Store, run: dict, output: str, layer: str, box, limit: int, offset: int) -> Response:
+    """One page of a run's output as a GeoJSON FeatureCollection with ``numberMatched`` and a ``next`` link."""
+    matched = store.count_analysis_output(run["id"], output, bbox=box)
+    gdf = store.read_analysis_output(run["id"], output, bbox=box, limit=limit, offset=offset)
+    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
+    if offset + len(gdf) < matched:
+        links.append({"href": str(request.url.include_query_params(offset=offset + limit, limit=limit)), "rel": "next", "type": GEOJSON})
+    body = feature_collection_json(gdf, extra={"layer": layer, "crs": "EPSG:4326", "run_id": run["id"],
+                                               "numberMatched": matched, "numberReturned": len(gdf), "links": links})
+    return Response(body, media_type=GEOJSON)
+
+
+__all__ = ["RunInfo", "check_page", "output_page", "parse_bbox", "run_info"]
