@@ -13,7 +13,7 @@ from geo_service import vocab
 from geo_service._errors import InputError
 from geo_service.io import write_file
 
-from .report import _plain_lists, write_xlsx
+from .report import _plain_lists, prefixed_header, write_xlsx
 
 HEADERS = {
     "rank": "排名",
@@ -157,12 +157,7 @@ def header_zh(col: str) -> str:
         return HEADERS[col]
     if col in vocab.FACILITY_CATEGORIES:
         return f"{vocab.FACILITY_CATEGORIES[col]}（处）"
-    for suffix in sorted(_CLASS_SUFFIX, key=len, reverse=True):
-        if col.endswith(suffix):
-            cls = col[: -len(suffix)]
-            if cls in vocab.SHELTER_CLASSES:
-                return f"{vocab.SHELTER_CLASSES[cls]}{_CLASS_SUFFIX[suffix]}"
-    return col
+    return prefixed_header(col, vocab.SHELTER_CLASSES, _CLASS_SUFFIX) or col
 
 
 def _readable(df: pd.DataFrame) -> pd.DataFrame:

@@ -70,12 +70,15 @@ def header_zh(col: str) -> str:
                     "_rate": f"{lz}完整生活圈覆盖率",
                     "_straight_rate": f"{lz}完整生活圈覆盖率（直线）",
                 }.get(tail, col)
-    for suffix in sorted(_SUFFIX, key=len, reverse=True):
-        if col.endswith(suffix):
-            cat = col[: -len(suffix)]
-            if cat in vocab.FACILITY_CATEGORIES:
-                return f"{vocab.FACILITY_CATEGORIES[cat]}{_SUFFIX[suffix]}"
-    return col
+    return prefixed_header(col, vocab.FACILITY_CATEGORIES, _SUFFIX) or col
+
+
+def prefixed_header(col: str, prefixes: dict[str, str], suffixes: dict[str, str]) -> str | None:
+    """``<prefix><suffix>`` column names (``kindergarten_walk_m``) as ``<prefix label><suffix label>``, else None."""
+    for suffix in sorted(suffixes, key=len, reverse=True):
+        if col.endswith(suffix) and col[: -len(suffix)] in prefixes:
+            return f"{prefixes[col[: -len(suffix)]]}{suffixes[suffix]}"
+    return None
 
 
 def _plain_lists(df: pd.DataFrame) -> pd.DataFrame:
