@@ -371,6 +371,7 @@ def compute_audit(
     free = reserved & np.isin(pc_status, ["planned", "reserved"]) & ~occupied
     pc_comm = _containing(_points(pc), cm_geom) if len(pc) else np.zeros(0, np.int64)
     pc_assigned = np.full(len(pc), None, dtype=object)
+    pc_taken = np.zeros(len(pc), dtype=bool)  # each parcel closes one community's gap
     pc_used = np.zeros(len(pc))
     close = np.full(n_cm, None, dtype=object)
     close_ids = np.full(n_cm, None, dtype=object)
@@ -392,7 +393,7 @@ def compute_audit(
             close[i] = "no"
             continue
         cand = free_idx[tree.query(cm_m[i], predicate="dwithin", distance=params.parcel_search_m)]
-        cand = cand[pc_assigned[cand] == None]
+        cand = cand[~pc_taken[cand]]
         if not len(cand):
             close[i] = "no"
             continue
@@ -418,6 +419,7 @@ def compute_audit(
         rest = need
         for j in picks:
             pc_assigned[j] = cm_code[i]
+            pc_taken[j] = True
             pc_used[j] = min(rest, pc_area[j] * far)
             rest -= pc_used[j]
     # ---- at-risk facilities: existing, on a parcel planned for a use they may not stand on
