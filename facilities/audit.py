@@ -713,7 +713,8 @@ def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric,
     share_min = float(s.fixed_min_share)
     norm("shelter.fixed_min_share", "固定避难场所容纳人口比例下限", share_min, "")
     fixed = in_use & np.isin(cls, list(params.fixed_share_classes)) & assessable
-    street_of_sh = _nearest_unit_street(sh_pts, unit_pts, unit_out["street_code"].to_numpy(dtype=object), metric)
+    up_m, sh_m = metric(unit_pts), metric(sh_pts)  # once, for the street of each shelter and the central check
+    street_of_sh = _nearest_unit_street(sh_m, up_m, unit_out["street_code"].to_numpy(dtype=object))
     sh_out["street_code"] = street_of_sh
     rows = []
     ustreet = unit_out["street_code"].to_numpy(dtype=object)
@@ -738,10 +739,7 @@ def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric,
     built_km2 = float(unit_area_km2.sum())
     need = int(max(np.ceil(residents.sum() / s.central_max_residents), np.ceil(built_km2 / s.central_max_area_km2), 1 if n_u else 0))
     if len(central_idx) and n_u:
-        cm_pts = metric(sh_pts[central_idx])
-        up = metric(unit_pts)
-        tree = shapely.STRtree(cm_pts)
-        near = tree.nearest(up)
+        near = shapely.STRtree(sh_m[central_idx]).nearest(up_m)
         served = np.bincount(near, weights=residents, minlength=len(central_idx))
         served_km2 = np.bincount(near, weights=unit_area_km2, minlength=len(central_idx))
     else:
@@ -760,12 +758,12 @@ def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric,
     return sh_out, unit_out, lines, share, central, totals
 
 
-def _nearest_unit_street(points, unit_pts, unit_street, metric) -> np.ndarray:
-    out = np.full(len(points), None, dtype=object)
-    if len(points) == 0 or len(unit_pts) == 0:
+def _nearest_unit_street(points_m, unit_pts_m, unit_street) -> np.ndarray:
+    """Street code of the nearest unit of each point (metric geometries)."""
+    out = np.full(len(points_m), None, dtype=object)
+    if len(points_m) == 0 or len(unit_pts_m) == 0:
         return out
-    tree = shapely.STRtree(metric(unit_pts))
-    out[:] = unit_street[tree.nearest(metric(points))]
+    out[:] = unit_street[shapely.STRtree(unit_pts_m).nearest(points_m)]
     return out
 
 

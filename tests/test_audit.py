@@ -298,3 +298,19 @@ def test_office_flag_as_numpy_bool_or_missing(world):
     office = res.communities.set_index("community_code")["has_fixed_office"]
     # c3 and c4 have no record but an office facility inside; c2 records none and has none
     assert office.to_dict() == {"c1": True, "c2": False, "c3": True, "c4": True}
+
+
+def test_central_and_fixed_shelter_checks(world):
+    f, net = world
+    sh = f["shelters"].copy()
+    sh.loc[2, ["shelter_class", "effective_area_m2"]] = ["central", 100.0]  # S3: 100 m2 / 2 m2 = 50 persons
+    res = compute_audit(f["communities"], _with_ids(f["units"]), _with_ids(f["facilities"]), _with_ids(sh),
+                        _with_ids(f["parcels"]), _with_ids(f["developments"]), load_norms(), net=net)
+    central = res.central.iloc[0]
+    assert central["served_residents"] == 200 and bool(central["within_population_limit"]) and bool(central["within_area_limit"])
+    assert res.totals["central_shelters"] == 1 and res.totals["central_shelters_needed"] == 1
+    share = res.shelter_share.set_index("area_code")
+    # 50 places of the central shelter count towards the fixed share: 50 / 200 = 25 % >= 15 %
+    assert share.loc["510603001", "fixed_capacity_persons"] == 50 and share.loc["510603001", "share"] == 0.25
+    assert bool(share.loc["全域", "meets_norm"]) and share.loc["全域", "required_persons"] == 30
+    assert res.cannot_assess["layer"].tolist().count("shelters") == 0
