@@ -115,6 +115,7 @@ class AuditResult:
     assignment: gpd.GeoDataFrame
     shelter_share: pd.DataFrame
     central: pd.DataFrame
+    shelter_sites: gpd.GeoDataFrame
     parcels: gpd.GeoDataFrame
     developments: gpd.GeoDataFrame
     streets: pd.DataFrame
@@ -435,8 +436,8 @@ def compute_audit(
     risk_n = np.bincount(fac_comm[at_risk & (fac_comm >= 0)], minlength=n_cm)
 
     # ---------------------------------------------------------------- shelters
-    sh_out, unit_out, lines, share, central, sh_totals = _shelters(
-        shelters, units, communities, cm_geom, norms, params, net, metric, entrances, norm, notes)
+    sh_out, unit_out, lines, share, central, sites, sh_totals = _shelters(
+        shelters, units, communities, cm_geom, norms, params, net, metric, entrances, norm, notes, parcels=pc)
 
     # ---------------------------------------------------------------- developments
     dev_out, dev_totals = _developments(developments, cm_geom, cm_code, norms, norm)
@@ -471,8 +472,9 @@ def compute_audit(
         "facilities_at_risk": risk_n,
     })
     for c in unit_out.attrs.get("classes", []):
-        agg = unit_out.groupby("community_code")[[f"{c}_demand", f"{c}_placed", f"{c}_unplaced"]].sum()
-        for k in ("demand", "placed", "unplaced"):
+        kinds = ("demand", "placed", "unplaced", "unplaced_with_plan")
+        agg = unit_out.groupby("community_code")[[f"{c}_{k}" for k in kinds]].sum()
+        for k in kinds:
             out[f"{c}_{k}"] = out["community_code"].map(agg[f"{c}_{k}"]).fillna(0).astype(np.int64).to_numpy()
         out[f"{c}_placed_share"] = np.where(out[f"{c}_demand"] > 0, out[f"{c}_placed"] / out[f"{c}_demand"].clip(lower=1), np.nan).round(4)
     issue_flags = {
@@ -555,7 +557,7 @@ def compute_audit(
         **sh_totals,
         **dev_totals,
     }
-    return AuditResult(comm_out, count_frame, fac_out, sh_out, unit_out, lines, share, central, parcels_out,
+    return AuditResult(comm_out, count_frame, fac_out, sh_out, unit_out, lines, share, central, sites, parcels_out,
                        dev_out, streets, cannot, used, totals, notes)
 
 
@@ -573,7 +575,44 @@ def _fac_finding(below, unknown, risk, planned, code) -> str:
 
 
 # ----------------------------------------------------------------------------- shelters
-def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric, entrances, norm, notes):
+def _unit_pairs(net, src_snap, src_index, u_snap, owner, limit):
+    """(unit, source, walk) pairs within ``limit``: one per unit and source, the shortest (entrances may give
+    several); ``src_index`` maps the rows of ``src_snap`` to source positions."""
+    if len(src_index) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    si, pi, d = net.distances_within(src_snap, u_snap, limit_m=float(limit))
+    ui, ss = owner[pi], src_index[si]
+    o = np.lexsort((d, ss, ui))
+    ui, ss, d = ui[o], ss[o], d[o]
+    first = np.r_[True, (ui[1:] != ui[:-1]) | (ss[1:] != ss[:-1])] if len(ui) else np.zeros(0, bool)
+    return ui[first], ss[first], d[first]
+
+
+def _shelter_sites(parcels, shelter_pts, norms, metric) -> gpd.GeoDataFrame:
+    """Parks and squares of the plan (``land_use.shelter_sites``) that hold no shelter yet, with the persons
+    they could take: floor(area x ``shelter.site_effective_share`` / per-capita emergency norm)."""
+    pc = parcels if parcels is not None else gpd.GeoDataFrame(geometry=[], crs=4326)
+    if len(pc) == 0 or "land_use_code" not in pc.columns:
+        return gpd.GeoDataFrame({"parcel_id": [], "area_m2": [], "capacity_persons": []}, geometry=[], crs=4326)
+    code = pc["land_use_code"].astype(str).str.strip().to_numpy()
+    is_site = np.isin(code, list(norms.land_use.shelter_sites))
+    geom = np.asarray(pc.geometry.values, dtype=object)
+    has_shelter = np.zeros(len(pc), dtype=bool)
+    if len(shelter_pts):
+        hit = _containing(shelter_pts, geom)
+        has_shelter[hit[hit >= 0]] = True
+    keep = is_site & ~has_shelter
+    area = _num(pc, "area_m2")[keep]
+    area = np.where(np.isfinite(area), area, shapely.area(metric(geom[keep])))
+    s = norms.shelter
+    status = pc["status"].fillna("planned").to_numpy(dtype=object)[keep] if "status" in pc.columns else np.full(int(keep.sum()), "planned", object)
+    return gpd.GeoDataFrame({
+        "parcel_id": _ids(pc)[keep], "land_use_code": code[keep], "status": status, "planned_use": _col(pc, "planned_use")[keep],
+        "area_m2": np.round(area, 1), "capacity_persons": np.floor(area * s.site_effective_share / s.per_capita_emergency_m2 + 1e-9),
+    }, geometry=geom[keep], crs=4326)
+
+
+def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric, entrances, norm, notes, parcels=None):
     from .shelters import assign_exact, assign_nearest_first, nearest_loads
 
     s = norms.shelter
@@ -622,6 +661,10 @@ def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric,
                     "residents": int(residents.sum()), "demand_persons": int(demand.sum())}
     lines_all = []
     classes = []
+    sites = _shelter_sites(parcels, sh_pts, norms, metric)
+    if len(sites):
+        sc = _containing(_points(sites), cm_geom)
+        sites["community_code"] = np.where(sc >= 0, cm_code[np.maximum(sc, 0)], None)
     limits = params.limits(norms)
     if "emergency" in limits:
         norm("shelter.emergency_walk_limit_m", "紧急避难场所步行距离上限", limits["emergency"], "m")
@@ -639,23 +682,18 @@ def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric,
         sh_snap = net.snap(sh.geometry) if n_sh else None
         sh_reach = sh_snap.reachable if n_sh else np.zeros(0, bool)
         sh_out["reachable"] = sh_reach
+        site_snap = net.snap(sites.geometry) if len(sites) else None
+        if len(sites):
+            norm("shelter.site_effective_share", "公园、广场用作避难场所的有效面积比例", norms.shelter.site_effective_share, "")
+            norm("land_use.shelter_sites", "可作避难场所的用地代码", "、".join(norms.land_use.shelter_sites), "")
         unreach = assessable & ~sh_reach
         if unreach.any():
             notes.append(f"{int(unreach.sum())} 处避难场所距步行网络过远，未参与安置")
         for c, limit in limits.items():
-            serving = np.isin(cls, list(params.serving(c))) & in_use & assessable & sh_reach
+            of_class = np.isin(cls, list(params.serving(c))) & assessable & sh_reach
+            serving = of_class & in_use
             idx = np.flatnonzero(serving)
-            if len(idx):
-                si, pi, d = net.distances_within(sh_snap.take(idx), u_snap, limit_m=float(limit))
-                ui = owner[pi]
-                # one pair per (unit, shelter): the shortest (entrances may give several)
-                o = np.lexsort((d, idx[si], ui))
-                ui, ss, d = ui[o], idx[si][o], d[o]
-                first = np.r_[True, (ui[1:] != ui[:-1]) | (ss[1:] != ss[:-1])] if len(ui) else np.zeros(0, bool)
-                ui, ss, d = ui[first], ss[first], d[first]
-            else:
-                ui = ss = np.zeros(0, np.int64)
-                d = np.zeros(0)
+            ui, ss, d = _unit_pairs(net, sh_snap.take(idx) if len(idx) else None, idx, u_snap, owner, limit)
             cap_int = np.where(np.isfinite(capacity), capacity, 0).astype(np.int64)
             exact = assign_exact(n_u, n_sh, ui, ss, d, demand, cap_int)
             greedy = assign_nearest_first(n_u, n_sh, ui, ss, d, demand, cap_int)
@@ -703,6 +741,32 @@ def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric,
                 "mean_walk_m": round(float(exact.person_walk_m / max(exact.placed.sum(), 1)), 1),
                 "shelters_over_capacity_nearest_first": int(over.sum()),
                 "method": exact.method,
+            }
+            # with the plan: planned and building shelters, then parks and squares of the plan that are no
+            # shelter yet. Same max-placed flow, but the cost of a pair is its tier, not its walk: 0 to an
+            # existing shelter, 1 to a planned one, 2 to a new site. Moving one person off a new site changes
+            # the planned load by at most one (only the two ends of an augmenting cycle change load), so the
+            # optimum uses the fewest new-site places, then the fewest planned places: what the plan must add.
+            pidx = np.flatnonzero(of_class & np.isin(status, ["planned", "under_construction"]))
+            pu, ps, _ = _unit_pairs(net, sh_snap.take(pidx) if len(pidx) else None, pidx, u_snap, owner, limit)
+            n_site = len(sites)
+            site_reach = site_snap.reachable if n_site else np.zeros(0, bool)
+            sidx = np.flatnonzero(site_reach)
+            tu, ts, _ = _unit_pairs(net, site_snap.take(sidx) if len(sidx) else None, n_sh + sidx, u_snap, owner, limit)
+            cap_plan = np.concatenate([cap_int, sites["capacity_persons"].fillna(0).to_numpy(dtype=np.int64) if n_site else np.zeros(0, np.int64)])
+            tier = np.concatenate([np.zeros(len(ui)), np.ones(len(pu)), np.full(len(tu), 2.0)])
+            plan = assign_exact(n_u, n_sh + n_site, np.concatenate([ui, pu, tu]), np.concatenate([ss, ps, ts]), tier, demand, cap_plan)
+            unit_out[f"{c}_unplaced_with_plan"] = plan.unplaced
+            sh_out[f"{c}_assigned_with_plan"] = np.where(of_class, plan.load[:n_sh], 0)
+            if n_site:
+                sites[f"{c}_assigned_with_plan"] = plan.load[n_sh:]
+                sites["reachable"] = site_reach
+            totals[c]["with_plan"] = {
+                "planned_shelters": len(pidx), "planned_capacity_persons": int(cap_int[pidx].sum()),
+                "placed_by_planned_shelters": int(plan.load[pidx].sum()),
+                "candidate_sites": int(n_site), "candidate_capacity_persons": int(cap_plan[n_sh:].sum()),
+                "sites_used": int((plan.load[n_sh:] > 0).sum()), "placed_by_sites": int(plan.load[n_sh:].sum()),
+                "placed": int(plan.placed.sum()), "unplaced": int(plan.unplaced.sum()),
             }
     unit_out.attrs["classes"] = classes
     lines = pd.concat(lines_all, ignore_index=True) if lines_all else gpd.GeoDataFrame(
@@ -755,7 +819,7 @@ def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric,
     totals["built_up_km2"] = round(built_km2, 3)
     if n_u:
         notes.append("建成区面积按人口单元面积合计估算；中心避难场所服务范围按直线最近划分")
-    return sh_out, unit_out, lines, share, central, totals
+    return sh_out, unit_out, lines, share, central, sites, totals
 
 
 def _nearest_unit_street(points_m, unit_pts_m, unit_street) -> np.ndarray:

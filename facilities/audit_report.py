@@ -139,6 +139,8 @@ _CLASS_SUFFIX = {
     "_nearest_first_load": "就近使用人数（人）",
     "_over_capacity_nearest_first": "就近使用时超容量",
     "_utilisation": "利用率",
+    "_unplaced_with_plan": "按规划补充后仍无法安置（人）",
+    "_assigned_with_plan": "按规划补充后分配人数（人）",
 }
 _STATUS_ZH = {**vocab.FACILITY_STATUS, **vocab.DEVELOPMENT_STATUS, **vocab.PARCEL_STATUS}
 _LAYER_ZH = {"communities": "社区", "facilities": "社区服务设施", "shelters": "应急避难场所", "developments": "新建住宅项目"}
@@ -147,7 +149,7 @@ _STREET_HEADERS = {"missing_categories": "缺少应配设施社区数", "facilit
 
 OUTPUT_NAMES = {
     "communities": "社区", "streets": "街道汇总", "facilities": "设施问题", "shelters": "避难场所", "units": "人口单元安置",
-    "assignment": "安置分配", "parcels": "预留用地", "developments": "新建住宅配建", "cannot_assess": "无法评估",
+    "assignment": "安置分配", "shelter_sites": "避难场所规划用地", "parcels": "预留用地", "developments": "新建住宅配建", "cannot_assess": "无法评估",
 }
 
 
@@ -204,6 +206,16 @@ def summary_rows(summary: dict) -> pd.DataFrame:
             ("就近使用时超容量的避难场所（处）", e.get("shelters_over_capacity_nearest_first")),
             ("平均步行距离（米）", e.get("mean_walk_m")),
         ]
+        wp = e.get("with_plan") or {}
+        if wp:
+            rows += [
+                ("规划及在建避难场所（处）", wp.get("planned_shelters")),
+                ("规划及在建避难场所可安置（人）", wp.get("placed_by_planned_shelters")),
+                ("尚未设为避难场所的规划公园、广场（块）", wp.get("candidate_sites")),
+                ("本方案用到的规划公园、广场（块）", wp.get("sites_used")),
+                ("启用规划公园、广场可安置（人）", wp.get("placed_by_sites")),
+                ("按规划补充后仍无法安置（人）", wp.get("unplaced")),
+            ]
     rows += [
         ("固定避难场所容纳比例（全域）", summary.get("fixed_share")),
         ("固定避难场所容纳比例不达标的街道", summary.get("streets_below_fixed_share")),
@@ -304,7 +316,7 @@ def audit_sheets(summary: dict, tables: dict[str, pd.DataFrame], street_code: st
     if counts is not None:
         sheets["社区应配设施"] = counts
     for name, sheet in (("shelters", "避难场所"), ("shelter_share", "固定避难场所比例"), ("central", "中心避难场所"),
-                        ("units", "人口单元安置"), ("parcels", "规划预留用地"), ("facilities", "设施问题"),
+                        ("units", "人口单元安置"), ("shelter_sites", "避难场所规划用地"), ("parcels", "规划预留用地"), ("facilities", "设施问题"),
                         ("developments", "新建住宅配建"), ("cannot_assess", "无法评估")):
         df = t(name)
         if df is not None:

@@ -23,7 +23,7 @@ KIND = "audit"
 INPUT_LAYERS = ("population_units", "facilities", "shelters", "communities", "plan_parcels", "developments",
                 "network_edges", "unit_entrances")
 OUTPUTS = ("communities", "category_counts", "facilities", "shelters", "units", "assignment", "shelter_share",
-           "central", "parcels", "developments", "streets", "cannot_assess")
+           "central", "shelter_sites", "parcels", "developments", "streets", "cannot_assess")
 _RUN_LOCK = threading.Lock()
 
 
@@ -67,7 +67,7 @@ def audit_from_store(store, *, params: AuditParams | None = None, plan: int | st
 def _keyed(result: AuditResult) -> dict[str, pd.DataFrame]:
     keys = {"communities": "community_code", "category_counts": "community_code", "facilities": "facility_id",
             "shelters": "shelter_id", "units": "unit_id", "parcels": "parcel_id", "developments": "development_id",
-            "streets": "street_code", "central": "shelter_id", "shelter_share": "area_code"}
+            "streets": "street_code", "central": "shelter_id", "shelter_share": "area_code", "shelter_sites": "parcel_id"}
     out = {}
     for name in OUTPUTS:
         frame = getattr(result, name)

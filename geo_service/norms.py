@@ -198,6 +198,7 @@ class _Shelter(_Model):
     per_capita_emergency_m2: Quantity
     per_capita_fixed_m2: Quantity
     min_site_area_m2: Quantity
+    site_effective_share: ShareEntry
     fixed_min_share: ShareEntry
     fixed_share_guangdong: ShareRangeEntry
     central_max_area_km2: Quantity
@@ -241,6 +242,7 @@ class ShelterNorms:
     per_capita_emergency_m2: float
     per_capita_fixed_m2: float
     min_site_area_m2: float
+    site_effective_share: float
     fixed_min_share: float
     central_max_area_km2: float
     central_max_residents: int
@@ -411,6 +413,7 @@ class Norms:
             per_capita_emergency_m2=s.per_capita_emergency_m2.value,
             per_capita_fixed_m2=s.per_capita_fixed_m2.value,
             min_site_area_m2=s.min_site_area_m2.value,
+            site_effective_share=s.site_effective_share.value,
             fixed_min_share=s.fixed_min_share.value,
             central_max_area_km2=s.central_max_area_km2.value,
             central_max_residents=s.central_max_residents.value,

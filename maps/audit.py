@@ -93,6 +93,12 @@ PARCEL_FIELDS = [
     ("floor_capacity_m2", "可建建筑面积", "m²"), ("occupied", "已有设施占用", None), ("community_zh", "所在社区", None),
     ("assigned_zh", "用于补足缺口的社区", None), ("gap_closed_m2", "补足面积", "m²"),
 ]
+SITE_FIELDS = [
+    ("parcel_id", "地块编号", None), ("land_use_code", "用地分类", None, vocab.LAND_USE_CODES), ("planned_use", "规划用途", None),
+    ("status", "状态", None, vocab.PARCEL_STATUS), ("area_m2", "用地面积", "m²"), ("capacity_persons", "估算可容纳", "人"),
+    ("community_zh", "所在社区", None), ("emergency_assigned_with_plan", "按规划补充时安置", "人"),
+]
+SITE_COLOR, SITE_USED = "#74c476", "#006d2c"
 DEVELOPMENT_FIELDS = [
     ("development_id", "项目编号", None), ("status", "状态", None, vocab.DEVELOPMENT_STATUS), ("community_zh", "所在社区", None),
     ("planned_households", "规划户数", "户"), ("required_facility_area_m2", "应配建设施面积", "m²"),
@@ -235,6 +241,10 @@ def summary_html(summary: dict) -> str:
             (f"{label}：就近避难时超出容量的场所", _n(e.get("shelters_over_capacity_nearest_first"), unit="处")),
             (f"{label}：平均步行距离", _n(e.get("mean_walk_m"), 1, "米")),
         ]
+        wp = e.get("with_plan")
+        if isinstance(wp, dict):
+            rows.append((f"{label}：按规划补充后仍无法安置", _n(wp.get("unplaced"), unit="人")
+                         + f"（规划场所安置 {_n(wp.get('placed_by_planned_shelters'))} 人，规划公园、广场安置 {_n(wp.get('placed_by_sites'))} 人）"))
     if s.get("fixed_share") is not None:
         rows.append(("固定避难场所可容纳人口比例", _pct(s.get("fixed_share"))
                      + f"（未达标的街道 {_n(s.get('streets_below_fixed_share'))} 个）"))
@@ -268,7 +278,8 @@ def audit_map(store, *, settings: Settings | None = None, tiles_base: str = "", 
     def read(name):
         return store.read_analysis_output(rid, name) if outputs.get(name) else None
 
-    comm, shel, units, fac, parcels, dev = (read(n) for n in ("communities", "shelters", "units", "facilities", "parcels", "developments"))
+    comm, shel, units, fac, parcels, dev, sites = (read(n) for n in ("communities", "shelters", "units", "facilities", "parcels",
+                                                                     "developments", "shelter_sites"))
     if comm is None:
         raise NotFoundError(f"audit run {rid} has no communities", f"审计运行 {rid} 没有社区结果", run_id=rid)
     n_assign = int(outputs.get("assignment", 0))
@@ -367,6 +378,18 @@ def audit_map(store, *, settings: Settings | None = None, tiles_base: str = "", 
             f"用于补足面积缺口的预留地块（{int(assigned.sum())} 块）", f"analysis_{rid}_parcels", gdf=parcels[assigned],
             fields=pf, title_field="planned_use",
             style_js=f"function(p){{ return {{color:{js(PARCEL_ASSIGNED)}, weight:3, fillColor:{js(PARCEL_ASSIGNED)}, fillOpacity:0.6}}; }}",
+        ).add_to(m)
+
+    if sites is not None and len(sites):
+        sites = sites.copy()
+        sites["community_zh"] = _labelled(sites["community_code"], comm_names) if "community_code" in sites.columns else None
+        DataLayer(
+            f"规划公园、广场（可设避难场所 {len(sites)} 块）",
+            f"analysis_{rid}_shelter_sites", gdf=sites, fields=_fields(SITE_FIELDS, sites), columns=["emergency_assigned_with_plan"],
+            title_field="planned_use", show=False,
+            style_js=("function(p){ var u = (p.emergency_assigned_with_plan || 0) > 0; return {color:" + js(SITE_USED)
+                      + ", weight: u ? 2.5 : 1, dashArray:'4 3', fillColor: u ? " + js(SITE_USED) + " : " + js(SITE_COLOR)
+                      + ", fillOpacity:0.45}; }"),
         ).add_to(m)
 
     # ---------------------------------------------------------------- units with unplaced residents
@@ -504,6 +527,8 @@ def audit_map(store, *, settings: Settings | None = None, tiles_base: str = "", 
     if parcels is not None and len(parcels):
         rows += [("fill", PARCEL_ASSIGNED, "用于补足面积缺口的预留地块"), ("fill", PARCEL_FREE, "其他预留社区服务设施用地（空闲）"),
                  ("fill", PARCEL_OCCUPIED, "预留用地（已有设施占用）")]
+    if sites is not None and len(sites):
+        rows += [("fill", SITE_USED, "规划公园、广场：按规划补充时需设为避难场所"), ("fill", SITE_COLOR, "规划公园、广场：可设为避难场所")]
     if dev is not None and len(dev):
         rows += [("fill", DEV_COLORS["gap"], "新建住宅项目：配建设施面积不足"), ("fill", DEV_COLORS["ok"], "新建住宅项目：配建达标")]
         if "status_check" in dev.columns and (dev["status_check"] == "cannot_assess").any():

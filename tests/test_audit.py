@@ -17,6 +17,8 @@ Communities (boxes stacked north of the street):
 Developments: d1 200 households, no declared requirement -> owes 200 x 0.30 = 60 m2, built 20 -> owes 40 m2;
   d2 without built area -> cannot be assessed; d3 declared 100, built 150 -> nothing owed.
 Shelter S3 has neither area nor capacity -> cannot be assessed.
+With the plan: S4 (planned, x=-50, 30 places) and a planned park p4 (1401, 60 x 20 m south of the street at
+x=50: 1,200 m2 x 0.5 / 1.5 m2 = 400 places) that is no shelter yet.
 """
 
 from __future__ import annotations
@@ -72,13 +74,15 @@ def audit_frames() -> dict[str, gpd.GeoDataFrame]:
          "floor_area_m2": [300.0, 200.0, 100.0, None], "status": "existing"},
         geometry=[_pt(500, 100), _pt(500, 300), _pt(500, 800), _pt(500, 1200)], crs=METRIC)
     shelters = gpd.GeoDataFrame(
-        {"source_id": ["S1", "S2", "S3"], "name": ["一号广场", "二号广场", "三号空地"], "shelter_class": "emergency",
-         "effective_area_m2": [150.0, None, None], "capacity_persons": [None, 100, None], "status": "existing"},
-        geometry=[_pt(300, 0), _pt(600, 0), _pt(1000, 0)], crs=METRIC)
+        {"source_id": ["S1", "S2", "S3", "S4"], "name": ["一号广场", "二号广场", "三号空地", "四号绿地（规划）"], "shelter_class": "emergency",
+         "effective_area_m2": [150.0, None, None, None], "capacity_persons": [None, 100, None, 30],
+         "status": ["existing", "existing", "existing", "planned"]},
+        geometry=[_pt(300, 0), _pt(600, 0), _pt(1000, 0), _pt(-50, 0)], crs=METRIC)
     parcels = gpd.GeoDataFrame(
-        {"source_id": ["p1", "p2", "p3"], "land_use_code": ["0702", "0901", "0701"], "status": ["reserved", "planned", "existing"],
-         "area_m2": [500.0, 10000.0, None]},
-        geometry=[_mp(100, 400, 125, 420), _mp(450, 750, 550, 850), _mp(-100, 1000, 1100, 1400)], crs=METRIC)
+        {"source_id": ["p1", "p2", "p3", "p4"], "land_use_code": ["0702", "0901", "0701", "1401"],
+         "status": ["reserved", "planned", "existing", "planned"], "area_m2": [500.0, 10000.0, None, None]},
+        geometry=[_mp(100, 400, 125, 420), _mp(450, 750, 550, 850), _mp(-100, 1000, 1100, 1400), _mp(20, -30, 80, -10)],
+        crs=METRIC)
     developments = gpd.GeoDataFrame(
         {"source_id": ["d1", "d2", "d3"], "name": ["新苑", "新城", "新府"], "planned_households": [200, 300, 400],
          "required_facility_area_m2": [None, None, 100.0], "built_facility_area_m2": [20.0, None, 150.0],
@@ -254,7 +258,8 @@ def test_xlsx_sheets_headers_and_a_known_row(audit, tmp_path):
     from facilities.audit_report import write_audit
 
     tables = {n: getattr(audit, n) for n in ("communities", "category_counts", "facilities", "shelters", "units", "assignment",
-                                             "shelter_share", "central", "parcels", "developments", "streets", "cannot_assess")}
+                                             "shelter_share", "central", "shelter_sites", "parcels", "developments", "streets",
+                                             "cannot_assess")}
     path = write_audit(tmp_path / "audit.xlsx", "xlsx", summary=audit.summary(), tables=tables)
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames[:3] == ["汇总", "街道汇总", "社区办公与服务用房"]
@@ -273,6 +278,9 @@ def test_xlsx_sheets_headers_and_a_known_row(audit, tmp_path):
     assert ws.column_dimensions["F"].width > 10  # fitted to the Chinese findings
     summary = {r[0]: r[1] for r in wb["汇总"].iter_rows(min_row=2, values_only=True)}
     assert summary["最优分配无法安置（人）"] == 0 and summary["就近分配无法安置（人）"] == 100
+    assert summary["按规划补充后仍无法安置（人）"] == 0 and summary["规划及在建避难场所（处）"] == 1
+    sites = wb["避难场所规划用地"]
+    assert [c.value for c in sites[1]][:2] == ["地块编号", "用地用海分类代码"] and sites.cell(2, 2).value == "1401"
     devs = wb["新建住宅配建"]
     dh = [c.value for c in devs[1]]
     first = dict(zip(dh, next(devs.iter_rows(min_row=2, values_only=True))))
@@ -314,3 +322,27 @@ def test_central_and_fixed_shelter_checks(world):
     assert share.loc["510603001", "fixed_capacity_persons"] == 50 and share.loc["510603001", "share"] == 0.25
     assert bool(share.loc["全域", "meets_norm"]) and share.loc["全域", "required_persons"] == 30
     assert res.cannot_assess["layer"].tolist().count("shelters") == 0
+
+
+def test_with_the_plan_planned_shelters_first_then_parks_of_the_plan(world):
+    f, net = world
+    res = compute_audit(f["communities"], _with_ids(f["units"]), _with_ids(f["facilities"]), _with_ids(f["shelters"]),
+                        _with_ids(f["parcels"]), _with_ids(f["developments"]), load_norms(), net=net,
+                        params=AuditParams(walk_limits_m={"emergency": 350}))
+    e = res.totals["emergency"]
+    assert e["unplaced"] == 100  # existing shelters only: S1 holds one of A and B
+    wp = e["with_plan"]
+    # S1 holds 100 of them; of the other 100, the planned S4 takes 30 and the park the remaining 70
+    assert wp["planned_shelters"] == 1 and wp["placed_by_planned_shelters"] == 30
+    assert wp["candidate_sites"] == 1 and wp["candidate_capacity_persons"] == 400
+    assert wp["sites_used"] == 1 and wp["placed_by_sites"] == 70
+    assert wp["placed"] == 200 and wp["unplaced"] == 0
+    site = res.shelter_sites.iloc[0]
+    assert site["land_use_code"] == "1401" and site["emergency_assigned_with_plan"] == 70 and site["community_code"] == "c1"
+    assert _row(res.shelters, "name", "四号绿地（规划）")["emergency_assigned_with_plan"] == 30
+    assert _row(res.communities, "community_code", "c1")["emergency_unplaced_with_plan"] == 0
+    # at 500 m the existing shelters place everyone: the plan adds nothing
+    full = compute_audit(f["communities"], _with_ids(f["units"]), _with_ids(f["facilities"]), _with_ids(f["shelters"]),
+                         _with_ids(f["parcels"]), _with_ids(f["developments"]), load_norms(), net=net)
+    assert full.totals["emergency"]["with_plan"]["placed_by_sites"] == 0
+    assert full.totals["emergency"]["with_plan"]["placed_by_planned_shelters"] == 0

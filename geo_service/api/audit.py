@@ -28,7 +28,7 @@ from .schemas import ERROR_RESPONSES, FeatureCollection
 router = APIRouter(prefix="/audit", tags=["audit 设施与避难场所审计"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 OUTPUTS = ("communities", "streets", "facilities", "shelters", "units", "assignment", "parcels", "developments",
-           "cannot_assess", "shelter_share", "central", "category_counts")
+           "cannot_assess", "shelter_share", "central", "shelter_sites", "category_counts")
 
 PlanQ = Annotated[str | None, Query(description="Plan id or name (default: the adopted plan)")]
 WalkQ = Annotated[float | None, Query(gt=0, le=5000, description="Emergency-shelter walking limit, metres (default: the norm, 500)")]
