@@ -62,17 +62,25 @@ def frames() -> dict[str, gpd.GeoDataFrame]:
                                               "shelters": shelters, "communities": communities}.items()}
 
 
-def store_world(store) -> dict:
-    """Write the world into a store: layers, the network, an adopted plan."""
-    f = frames()
-    store.upsert_layer("population_units", f["units"])
-    store.upsert_layer("facilities", f["facilities"])
-    store.upsert_layer("shelters", f["shelters"])
+LAYER_OF = {"units": "population_units", "facilities": "facilities", "shelters": "shelters", "parcels": "plan_parcels",
+            "developments": "developments"}
+
+
+def write_frames(store, f: dict, network_name: str = "tiny") -> dict:
+    """Write hand-built frames into a store: the layers present, the communities of an adopted plan, the network."""
+    for key, layer in LAYER_OF.items():
+        if key in f:
+            store.upsert_layer(layer, f[key])
     with store.transaction() as conn:
         pid = store.get_or_create_plan(conn, "现状", status="adopted")
     store.upsert_layer("communities", f["communities"], plan_id=pid)
-    store.write_network("tiny", "test", f["nodes"], f["edges"], metric_epsg=METRIC)
+    store.write_network(network_name, "test", f["nodes"], f["edges"], metric_epsg=METRIC)
     return f
+
+
+def store_world(store) -> dict:
+    """Write the world into a store: layers, the network, an adopted plan."""
+    return write_frames(store, frames())
 
 
 def point_lonlat(x, y) -> tuple[float, float]:
@@ -80,4 +88,4 @@ def point_lonlat(x, y) -> tuple[float, float]:
     return float(p.x), float(p.y)
 
 
-__all__ = ["frames", "np", "point_lonlat", "store_world"]
+__all__ = ["frames", "np", "point_lonlat", "store_world", "write_frames"]

@@ -10,14 +10,13 @@ import io
 import geopandas as gpd
 import openpyxl
 import pytest
+from _tiny_world import write_frames
 from test_audit import audit_frames
 from typer.testing import CliRunner
 
 from facilities.audit import AuditParams
 from facilities.audit_service import current_audit
 from geo_service.cli import app as cli
-
-METRIC = 4544
 
 
 def _url(store) -> str:
@@ -26,17 +25,7 @@ def _url(store) -> str:
 
 @pytest.fixture
 def world(store):
-    f = audit_frames()
-    store.upsert_layer("population_units", f["units"])
-    store.upsert_layer("facilities", f["facilities"])
-    store.upsert_layer("shelters", f["shelters"])
-    store.upsert_layer("plan_parcels", f["parcels"])
-    store.upsert_layer("developments", f["developments"])
-    with store.transaction() as conn:
-        pid = store.get_or_create_plan(conn, "现状", status="adopted")
-    store.upsert_layer("communities", f["communities"], plan_id=pid)
-    store.write_network("street", "test", f["nodes"], f["edges"], metric_epsg=METRIC)
-    return f
+    return write_frames(store, audit_frames(), network_name="street")
 
 
 def test_audit_runs_are_stored_with_their_inputs_and_reused(store, world):
