@@ -35,6 +35,8 @@ from geo_service._errors import InputError
 from geo_service.norms import Norms
 from geo_service.vocab import FACILITY_CATEGORIES, SHELTER_CLASSES
 
+from .coverage import json_records
+
 __all__ = ["CANNOT", "GAP", "OK", "AuditParams", "AuditResult", "compute_audit"]
 
 OK, GAP, CANNOT = "ok", "gap", "cannot_assess"
@@ -129,34 +131,20 @@ class AuditResult:
         worst_rows = cm.drop(columns="geometry").head(worst)
         return {
             **self.totals,
-            "streets": _records(self.streets),
-            "worst_communities": _records(worst_rows[["rank", "community_code", "name", "street_code", "issues", "issues_zh",
+            "streets": json_records(self.streets),
+            "worst_communities": json_records(worst_rows[["rank", "community_code", "name", "street_code", "issues", "issues_zh",
                                                       "service_floor_gap_m2", "emergency_unplaced"]
                                                      if "emergency_unplaced" in worst_rows else
                                                      ["rank", "community_code", "name", "street_code", "issues", "issues_zh",
                                                       "service_floor_gap_m2"]]),
-            "shelter_share": _records(self.shelter_share),
-            "central_shelter_checks": _records(self.central),
+            "shelter_share": json_records(self.shelter_share),
+            "central_shelter_checks": json_records(self.central),
             "norms": self.norms_used,
             "warnings": list(self.warnings),
         }
 
 
 # ----------------------------------------------------------------------------- helpers
-def _records(frame: pd.DataFrame) -> list[dict]:
-    out = []
-    for rec in frame.to_dict(orient="records"):
-        row = {}
-        for k, v in rec.items():
-            if isinstance(v, np.generic):
-                v = v.item()
-            if isinstance(v, float) and not np.isfinite(v):
-                v = None
-            row[k] = v
-        out.append(row)
-    return out
-
-
 def _num(frame: pd.DataFrame, col: str) -> np.ndarray:
     """Float column (NaN where missing or absent)."""
     if col not in frame.columns:

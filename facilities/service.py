@@ -23,6 +23,7 @@ from .coverage import (
     CoverageResult,
     community_rates,
     compute_coverage,
+    json_records,
     service_areas,
 )
 
@@ -117,7 +118,7 @@ def run_coverage(store, *, params: CoverageParams | None = None, plan: int | str
     gaps["feature_key"] = gaps["unit_id"].astype(str)
     outputs["gaps"] = gaps
     summary = result.summary()
-    summary["streets"] = _records(streets.drop(columns=["feature_key"]))
+    summary["streets"] = json_records(streets.drop(columns=["feature_key"]))
     summary["plan"] = None if p is None else {"id": p["id"], "name": p["name"]}
     summary["accessibility"] = {
         "method": "E2SFCA", "unit": "capacity per 1,000 residents", "zones_m": [300, 500, 1000], "weights": [1.0, 0.68, 0.22],
@@ -204,14 +205,6 @@ def service_areas_from_store(store, *, categories: list[str] | None = None, walk
 
 def _supply(store) -> gpd.GeoDataFrame:
     return in_service(store.read_layer("facilities"))
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    out = []
-    for rec in frame.to_dict(orient="records"):
-        out.append({k: (None if isinstance(v, float) and np.isnan(v) else (v.item() if isinstance(v, np.generic) else v))
-                    for k, v in rec.items()})
-    return out
 
 
 # ----------------------------------------------------------------------------- siting
