@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-
 from dataclasses import dataclass, field
 
 import geopandas as gpd

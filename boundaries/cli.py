@@ -11,6 +11,8 @@ from pathlib import Path
 
 import typer
 
+from geo_service.auth import cli_actor
+
 __all__ = ["register"]
 
 
@@ -48,7 +50,7 @@ def register(app: typer.Typer) -> None:
             svc = _svc(database_url)
             band = parse_band(households)
             streets = None if [s.lower() for s in street] == ["all"] else list(street)
-            res = svc.delineate(streets=streets, band=band, k=k, from_plan=from_plan, mode=mode, name=name, created_by="cli", save=not no_save)
+            res = svc.delineate(streets=streets, band=band, k=k, from_plan=from_plan, mode=mode, name=name, created_by=cli_actor(), save=not no_save)
             tot = res["evaluation"].totals
             line = (f"划分完成（{res['mode']}）：{tot['communities']} 个社区，户数达标 {tot['in_band']} 个，"
                     f"户数 {tot['households_min']}-{tot['households_max']}，平均紧凑度（Polsby-Popper）{tot['polsby_popper_mean']:.2f}，"
@@ -126,7 +128,7 @@ def register(app: typer.Typer) -> None:
     ):
         """Adopt a plan (采纳方案，记录采纳人和时间)."""
         with _errors():
-            res = _svc(database_url).adopt(plan, adopted_by=by)
+            res = _svc(database_url).adopt(plan, adopted_by=by, actor=cli_actor())
             out.print(f"方案 {res['plan_id']} 版本 {res['version']} 已由 {res['adopted_by']} 于 {res['adopted_at']} 采纳")
             for s in res["superseded"]:
                 out.print(f"原方案「{s['name']}」改为已被替代")

@@ -322,13 +322,13 @@ class PlanService:
         d["to"] = {"plan_id": row_b["id"], "name": row_b["name"], "version": vb}
         return d
 
-    def adopt(self, plan, *, adopted_by: str, if_match: int | None = None) -> dict:
+    def adopt(self, plan, *, adopted_by: str, if_match: int | None = None, actor: str | None = None) -> dict:
         if not adopted_by or not str(adopted_by).strip():
             raise InputError("adoption needs the name of who adopts", "采纳方案须注明采纳人（adopted_by）")
         row, state, ver, stored = self.state(plan)
         us = self.unit_set()
         return bstore.adopt(self.store, row["id"], ver, adopted_by=str(adopted_by).strip(),
-                            base_assignment=None if stored else state.to_json(us), expected_version=if_match)
+                            base_assignment=None if stored else state.to_json(us), expected_version=if_match, actor=actor)
 
     def export(self, plan, fmt: str, out: str | Path, *, crs: str = "EPSG:4490", version: int | None = None) -> tuple[Path, int]:
         from geo_service.exporter import reproject

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from geo_service import models
 from geo_service._errors import ConflictError, NotFoundError
-from geo_service.storage import Store
+from geo_service.storage import Store, record_change
 
 __all__ = [
     "adopt",
@@ -100,6 +100,9 @@ def _insert_version(conn, plan_id: int, version: int, *, parent: int | None, act
         plan_id=int(plan_id), version=int(version), parent_version=parent, action=action, params=_dumps(params),
         assignment=_dumps(assignment), summary=_dumps(summary), created_by=created_by, created_at=_now(),
     ))
+    if created_by is not None or action != "import":
+        record_change(conn, created_by, f"plan_{action}", "plan", int(plan_id),
+                      {"version": int(version), "parent_version": parent, "params": params})
 
 
 def create_plan(
@@ -178,7 +181,7 @@ def commit_version(
 
 
 def adopt(store: Store, plan_id: int, version: int, *, adopted_by: str, base_assignment: dict | None = None,
-          expected_version: int | None = None) -> dict:
+          expected_version: int | None = None, actor: str | None = None) -> dict:
     """Adopt version ``version`` of a plan: status ``adopted`` with who and when.
 
     Other adopted plans covering any of the same streets become ``superseded``.
@@ -209,4 +212,6 @@ def adopt(store: Store, plan_id: int, version: int, *, adopted_by: str, base_ass
                 conn.execute(t.update().where(t.c.id == other.id).values(status="superseded", updated_at=now))
                 superseded.append({"id": int(other.id), "name": other.name})
         conn.execute(t.update().where(t.c.id == int(plan_id)).values(status="adopted", adopted_at=now, adopted_by=adopted_by, updated_at=now))
+        record_change(conn, actor or adopted_by, "plan_adopt", "plan", int(plan_id),
+                      {"version": int(version), "adopted_by": adopted_by, "superseded": superseded})
     return {"plan_id": int(plan_id), "version": int(version), "adopted_at": now.isoformat(), "adopted_by": adopted_by, "superseded": superseded}

@@ -134,14 +134,14 @@ def run_coverage(store, *, params: CoverageParams | None = None, plan: int | str
 
 
 def current_coverage(store, *, params: CoverageParams | None = None, plan: int | str | None = None,
-                     network: int | str | None = None, recompute: bool = False) -> dict:
-    """The newest stored run for these inputs, recomputed if any input changed since."""
+                     network: int | str | None = None, recompute: bool = False, created_by: str | None = None) -> dict:
+    """The newest stored run for these inputs, recomputed if any input changed since (``created_by``: who asked)."""
     params = params or CoverageParams()
     p = resolve_plan(store, plan)
     want = {**params.as_dict(), "plan_id": None if p is None else p["id"]}
     return current_run(
         store, KIND, want, INPUT_LAYERS, lambda: load_network(store, network).version,
-        lambda: run_coverage(store, params=params, plan=None if p is None else p["id"], network=network),
+        lambda: run_coverage(store, params=params, plan=None if p is None else p["id"], network=network, created_by=created_by),
         lock=_RUN_LOCK, recompute=recompute,
     )
 

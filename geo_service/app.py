@@ -11,6 +11,8 @@ from sqlalchemy.exc import OperationalError
 
 from . import __version__
 from ._errors import DatabaseUnavailable, GeoServiceError
+from .api._limits import LimitsMiddleware
+from .jobs import JobRunner
 from .layers import LAYERS
 from .storage import Store
 
@@ -32,10 +34,13 @@ def create_app(store: Store | None = None) -> FastAPI:
     )
     app.state.store = store
     app.state.nearest = NearestService(store)
+    app.state.jobs = JobRunner(store, workers=store.settings.job_workers)
+    app.add_middleware(LimitsMiddleware, settings=store.settings)
 
     @app.exception_handler(GeoServiceError)
     async def _service_error(_request: Request, exc: GeoServiceError):
-        return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(OperationalError)
     async def _db_error(_request: Request, exc: OperationalError):
@@ -55,6 +60,10 @@ def create_app(store: Store | None = None) -> FastAPI:
     from .api import audit as audit_api  # Art. 18: facilities and shelters audit
 
     app.include_router(audit_api.router)
+    from .api import admin, jobs  # issue 7: background jobs, change log
+
+    app.include_router(jobs.router)
+    app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -10,13 +10,13 @@ import json
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ._errors import GeoServiceError, ImportValidationError
+from .auth import cli_actor
 from .layers import LAYERS, importable_layers
 
 app = typer.Typer(
@@ -32,7 +32,7 @@ console = Console(stderr=True)
 out = Console(soft_wrap=True)
 
 
-def _store(database_url: Optional[str] = None):
+def _store(database_url: str | None = None):
     from .storage import Store
 
     return Store(database_url)
@@ -74,7 +74,7 @@ DbOpt = typer.Option(None, "--database-url", envvar="DATABASE_URL", help="数据
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head", help="目标版本"), database_url: Optional[str] = DbOpt):
+def db_upgrade(revision: str = typer.Argument("head", help="目标版本"), database_url: str | None = DbOpt):
     """Apply the schema migrations (创建或升级数据库结构)."""
     with _errors():
         store = _store(database_url)
@@ -83,7 +83,7 @@ def db_upgrade(revision: str = typer.Argument("head", help="目标版本"), data
 
 
 @db_app.command("current")
-def db_current(database_url: Optional[str] = DbOpt):
+def db_current(database_url: str | None = DbOpt):
     """Show the schema revision of the database (显示当前数据库结构版本)."""
     with _errors():
         store = _store(database_url)
@@ -91,7 +91,7 @@ def db_current(database_url: Optional[str] = DbOpt):
 
 
 @app.command("layers")
-def layers_cmd(database_url: Optional[str] = DbOpt):
+def layers_cmd(database_url: str | None = DbOpt):
     """List the layers with their feature counts (列出图层及要素数)."""
     with _errors():
         store = _store(database_url)
@@ -114,17 +114,17 @@ def _parse_map(items: list[str]) -> dict[str, str]:
 def import_cmd(
     layer: str = typer.Argument(..., help=f"图层：{', '.join(importable_layers())}"),
     file: Path = typer.Argument(..., help="GeoJSON、GeoPackage、zip 压缩的 Shapefile、CSV 或 XLSX 文件"),
-    crs: Optional[str] = typer.Option(None, "--crs", help="源坐标系：EPSG:xxxx、CGCS2000、CGCS2000 高斯-克吕格分带、gcj02（高德/腾讯）、bd09（百度）"),
+    crs: str | None = typer.Option(None, "--crs", help="源坐标系：EPSG:xxxx、CGCS2000、CGCS2000 高斯-克吕格分带、gcj02（高德/腾讯）、bd09（百度）"),
     map_: list[str] = typer.Option([], "--map", help="列映射 字段=文件列名，可重复，如 --map residents=常住人口"),
-    id_column: Optional[str] = typer.Option(None, "--id-column", help="稳定编号列（默认 source_id/id/编号）"),
-    lon: Optional[str] = typer.Option(None, "--lon", help="CSV/XLSX 经度列"),
-    lat: Optional[str] = typer.Option(None, "--lat", help="CSV/XLSX 纬度列"),
-    file_layer: Optional[str] = typer.Option(None, "--layer", help="GeoPackage 图层或压缩包中的 Shapefile 名"),
-    encoding: Optional[str] = typer.Option(None, "--encoding", help="文字编码，如 gbk"),
+    id_column: str | None = typer.Option(None, "--id-column", help="稳定编号列（默认 source_id/id/编号）"),
+    lon: str | None = typer.Option(None, "--lon", help="CSV/XLSX 经度列"),
+    lat: str | None = typer.Option(None, "--lat", help="CSV/XLSX 纬度列"),
+    file_layer: str | None = typer.Option(None, "--layer", help="GeoPackage 图层或压缩包中的 Shapefile 名"),
+    encoding: str | None = typer.Option(None, "--encoding", help="文字编码，如 gbk"),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="跳过无效行，导入其余行"),
     repair: bool = typer.Option(False, "--repair", help="自动修复无效几何"),
-    plan: Optional[str] = typer.Option(None, "--plan", help="社区划分方案名称（仅 communities 图层）"),
-    database_url: Optional[str] = DbOpt,
+    plan: str | None = typer.Option(None, "--plan", help="社区划分方案名称（仅 communities 图层）"),
+    database_url: str | None = DbOpt,
 ):
     """Import a file into a layer, all or nothing (导入数据文件，全部成功或全部不写入)."""
     from .importer import ImportOptions, run_import
@@ -138,7 +138,7 @@ def import_cmd(
         )
         t0 = time.perf_counter()
         with _progress(f"导入 {layer}") as (p, task):
-            res = run_import(store, layer, file, opts, actor="cli", progress=lambda done, total: p.update(task, completed=done / max(total, 1)))
+            res = run_import(store, layer, file, opts, actor=cli_actor(), progress=lambda done, total: p.update(task, completed=done / max(total, 1)))
             p.update(task, completed=1.0)
         if res.skipped:
             _plain(res.report.format_zh())
@@ -149,10 +149,10 @@ def import_cmd(
 def export_cmd(
     layer: str = typer.Argument(..., help="图层名"),
     fmt: str = typer.Option("geojson", "--format", "-f", help="geojson | gpkg | shp | csv | xlsx"),
-    out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="输出文件（默认 <图层>.<格式>）"),
+    out_path: Path | None = typer.Option(None, "--out", "-o", help="输出文件（默认 <图层>.<格式>）"),
     crs: str = typer.Option("EPSG:4326", "--crs", help="输出坐标系，如 EPSG:4490（CGCS2000，正式成果用）"),
-    plan: Optional[str] = typer.Option(None, "--plan", help="社区划分方案（communities 图层）"),
-    database_url: Optional[str] = DbOpt,
+    plan: str | None = typer.Option(None, "--plan", help="社区划分方案（communities 图层）"),
+    database_url: str | None = DbOpt,
 ):
     """Export a layer to a file (导出图层)."""
     from .exporter import export_layer
@@ -167,12 +167,12 @@ def export_cmd(
 
 @app.command("import-osm")
 def import_osm_cmd(
-    file: Optional[Path] = typer.Argument(None, help=".osm、.osm.bz2 或 .osm.pbf 文件"),
-    place: Optional[str] = typer.Option(None, "--place", help="用地名在线下载（需要联网，使用 osmnx 地理编码）"),
-    name: Optional[str] = typer.Option(None, "--name", help="网络名称（默认取文件名）"),
+    file: Path | None = typer.Argument(None, help=".osm、.osm.bz2 或 .osm.pbf 文件"),
+    place: str | None = typer.Option(None, "--place", help="用地名在线下载（需要联网，使用 osmnx 地理编码）"),
+    name: str | None = typer.Option(None, "--name", help="网络名称（默认取文件名）"),
     no_clip: bool = typer.Option(False, "--no-clip", help="不按数据范围裁剪"),
     all_components: bool = typer.Option(False, "--all-components", help="保留所有连通分量（默认只保留最大连通分量）"),
-    database_url: Optional[str] = DbOpt,
+    database_url: str | None = DbOpt,
 ):
     """Build the walking network and OSM facilities from an extract (由 OSM 数据构建步行网络和设施)."""
     from .datasets import load_osm, store_osm
@@ -184,7 +184,7 @@ def import_osm_cmd(
         store.upgrade()
         t0 = time.perf_counter()
         with _progress("导入 OSM") as (p, task):
-            cb = lambda stage, f: p.update(task, completed=f, description=stage)  # noqa: E731
+            cb = lambda stage, f: p.update(task, completed=f, description=stage)
             if place:
                 from .osm import read_osm_place
 
@@ -199,7 +199,7 @@ def import_osm_cmd(
 def sample_city_cmd(
     scale: float = typer.Option(1.0, "--scale", min=0.01, help="规模倍数：1 约 2,000 个居住单元、60 万人；500 约 100 万个单元"),
     seed: int = typer.Option(0, "--seed", help="随机种子（相同参数生成相同城市）"),
-    database_url: Optional[str] = DbOpt,
+    database_url: str | None = DbOpt,
 ):
     """Load the synthetic sample city centred on Deyang (写入合成示例城市，非真实数据)."""
     from .datasets import load_sample_city
@@ -215,10 +215,10 @@ def sample_city_cmd(
 
 @app.command("serve")
 def serve_cmd(
-    host: Optional[str] = typer.Option(None, "--host", help="监听地址（默认 127.0.0.1）"),
-    port: Optional[int] = typer.Option(None, "--port", help="端口（默认 8000）"),
+    host: str | None = typer.Option(None, "--host", help="监听地址（默认 127.0.0.1）"),
+    port: int | None = typer.Option(None, "--port", help="端口（默认 8000）"),
     sample_city: bool = typer.Option(False, "--sample-city", help="数据库为空时先写入示例城市"),
-    database_url: Optional[str] = DbOpt,
+    database_url: str | None = DbOpt,
 ):
     """Run the web service (启动服务)."""
     import uvicorn
@@ -245,10 +245,10 @@ def serve_cmd(
 def map_cmd(
     name: str = typer.Argument(..., help="地图：facilities（设施与避难场所）、coverage（生活圈覆盖）、plan（社区划分方案）、audit（设施与避难场所审计）"),
     out_file: Path = typer.Option(..., "--out", help="输出的 HTML 文件（单文件，脚本和样式已内嵌，可离线打开）"),
-    run: Optional[int] = typer.Option(None, "--run", help="分析运行编号（默认最新一次）"),
-    plan: Optional[str] = typer.Option(None, "--plan", help="社区划分方案编号或名称（plan、audit 地图；默认已批准的方案）"),
-    server: Optional[str] = typer.Option(None, "--server", help="大图层使用矢量瓦片时的服务地址，如 http://127.0.0.1:8000"),
-    database_url: Optional[str] = DbOpt,
+    run: int | None = typer.Option(None, "--run", help="分析运行编号（默认最新一次）"),
+    plan: str | None = typer.Option(None, "--plan", help="社区划分方案编号或名称（plan、audit 地图；默认已批准的方案）"),
+    server: str | None = typer.Option(None, "--server", help="大图层使用矢量瓦片时的服务地址，如 http://127.0.0.1:8000"),
+    database_url: str | None = DbOpt,
 ):
     """Export an interactive map as one HTML file (导出交互地图为单个 HTML 文件)."""
     from maps.registry import render_map
@@ -269,7 +269,7 @@ def map_cmd(
 
 
 @app.command("info")
-def info_cmd(database_url: Optional[str] = DbOpt):
+def info_cmd(database_url: str | None = DbOpt):
     """Show the database, its schema revision and the dataset metadata (显示数据库信息)."""
     with _errors():
         store = _store(database_url)
@@ -279,11 +279,82 @@ def info_cmd(database_url: Optional[str] = DbOpt):
         ]}, ensure_ascii=False, indent=2, default=str))
 
 
-from boundaries.cli import register as _register_boundaries  # noqa: E402  (Art. 3: delineate, plan ...)
+user_app = typer.Typer(help="用户与令牌（写操作的权限）/ Users, roles and bearer tokens of the write API.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+RoleOpt = typer.Option(..., "--role", help="planner（规划人员）| facilities（设施管理人员）| admin（管理员）")
+
+
+@user_app.command("add")
+def user_add(name: str = typer.Argument(..., help="User name (用户名)"), role: str = RoleOpt, database_url: str | None = DbOpt):
+    """Create a user with a role; prints its bearer token once (新建用户并生成令牌，令牌只显示一次)."""
+    from .auth import ROLE_ZH, add_user
+
+    with _errors():
+        store = _store(database_url)
+        store.upgrade()
+        token = add_user(store, name, role)
+    console.print(f"已创建用户 {name}（{ROLE_ZH[role]}）。令牌只显示这一次，请妥善保存：", markup=False, highlight=False)
+    out.print(token, markup=False, highlight=False)
+
+
+@user_app.command("token")
+def user_token(name: str = typer.Argument(..., help="User name (用户名)"), database_url: str | None = DbOpt):
+    """Issue a further token for a user, e.g. before revoking an old one (为用户增发令牌)."""
+    from .auth import add_token
+
+    with _errors():
+        store = _store(database_url)
+        store.upgrade()
+        token = add_token(store, name)
+    console.print(f"已为用户 {name} 生成新令牌（只显示这一次）：", markup=False, highlight=False)
+    out.print(token, markup=False, highlight=False)
+
+
+@user_app.command("revoke")
+def user_revoke(name: str = typer.Argument(..., help="User name (用户名)"),
+                token: str | None = typer.Option(None, "--token", help="Revoke only the token starting with this prefix (e.g. gs_AbCdEfG)"),
+                database_url: str | None = DbOpt):
+    """Revoke a user (all tokens) or one token (吊销用户或其某个令牌)."""
+    with _errors():
+        store = _store(database_url)
+        store.upgrade()
+        n = store.revoke_user(name, token_prefix=token[:10] if token else None, actor=cli_actor())
+    console.print(f"已吊销用户 {name} 的 {n} 个令牌" + ("" if token else "，该用户已停用"), markup=False, highlight=False)
+
+
+@user_app.command("role")
+def user_role(name: str = typer.Argument(...), role: str = typer.Argument(..., help="planner | facilities | admin"),
+              database_url: str | None = DbOpt):
+    """Change a user's role (修改用户角色)."""
+    from .auth import ROLE_ZH, check_role
+
+    with _errors():
+        store = _store(database_url)
+        store.upgrade()
+        store.set_user_role(name, check_role(role), actor=cli_actor())
+    console.print(f"用户 {name} 的角色已改为 {ROLE_ZH[role]}", markup=False, highlight=False)
+
+
+@user_app.command("list")
+def user_list(database_url: str | None = DbOpt):
+    """List users, roles and active tokens (用户列表)."""
+    from .auth import ROLE_ZH
+
+    with _errors():
+        store = _store(database_url)
+        store.upgrade()
+        rows = store.list_users()
+    for u in rows:
+        state = "已停用" if u["revoked_at"] else f"有效令牌 {u['active_tokens']} 个"
+        last = u["last_used_at"].isoformat(timespec="seconds") if u.get("last_used_at") else "从未使用"
+        out.print(f"{u['name']}\t{u['role']}（{ROLE_ZH.get(u['role'], u['role'])}）\t{state}\t最近使用：{last}", markup=False, highlight=False)
+
+
+from boundaries.cli import register as _register_boundaries
 
 _register_boundaries(app)
 
-from facilities.cli import register as _register_facilities  # noqa: E402  (Art. 12: coverage, nearest)
+from facilities.cli import register as _register_facilities
 
 _register_facilities(app)
 

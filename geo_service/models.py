@@ -198,3 +198,65 @@ plan_versions = sa.Table(
     sa.UniqueConstraint("plan_id", "version"),
     sqlite_autoincrement=True,
 )
+
+
+# Users of the write API (issue 7): a role each; bearer tokens are stored as SHA-256 hashes only.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("role", sa.String, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("name"),
+    sqlite_autoincrement=True,
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("prefix", sa.String, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.Column("last_used_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("token_hash"),
+    sqlite_autoincrement=True,
+)
+
+# Every change to data or plans: who, when, what; written in the transaction of the change.
+change_log = sa.Table(
+    "change_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("role", sa.String),
+    sa.Column("action", sa.String, nullable=False),
+    sa.Column("target_type", sa.String, nullable=False),
+    sa.Column("target_id", sa.String),
+    sa.Column("detail", sa.Text, nullable=False, server_default="{}"),
+    sa.Index("ix_change_log_at", "at"),
+    sqlite_autoincrement=True,
+)
+
+# Background jobs (long analyses): queued -> running -> done | failed.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False, server_default="queued"),
+    sa.Column("params", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("created_by", sa.String),
+    sa.Column("runner", sa.String),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("result", sa.Text),
+    sa.Column("error", sa.Text),
+    sqlite_autoincrement=True,
+)

@@ -35,6 +35,32 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(200, validation_alias="GEO_MAX_UPLOAD_MB")
     page_limit_default: int = Field(1000, validation_alias="GEO_PAGE_LIMIT_DEFAULT")
     page_limit_max: int = Field(10000, validation_alias="GEO_PAGE_LIMIT_MAX")
+    max_body_mb: float = Field(8, validation_alias="GEO_MAX_BODY_MB", description="Largest JSON request body (413 above).")
+    rate_limit_rps: float = Field(
+        50, validation_alias="GEO_RATE_LIMIT_RPS",
+        description="Requests per second per client address (token bucket, per worker process); 0 turns the limit off.",
+    )
+    rate_limit_burst: int = Field(200, validation_alias="GEO_RATE_LIMIT_BURST", description="Requests a client may make at once.")
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: [], validation_alias="GEO_TRUSTED_PROXIES",
+        description="Reverse proxies (IP addresses) whose X-Forwarded-For names the client, e.g. [\"127.0.0.1\"].",
+    )
+    job_workers: int = Field(1, validation_alias="GEO_JOB_WORKERS", description="Background jobs run at once per process.")
+    # Limits of one import (hostile or broken files are refused with a 4xx answer, nothing written).
+    max_features: int = Field(2_000_000, ge=1, validation_alias="GEO_MAX_FEATURES", description="Most features (rows) in one imported file.")
+    max_vertices: int = Field(
+        1_000_000, ge=1, validation_alias="GEO_MAX_VERTICES", description="Most vertices in one imported geometry (the row is reported above)."
+    )
+    max_string_chars: int = Field(
+        10_000, ge=1, validation_alias="GEO_MAX_STRING_CHARS", description="Longest text value of an imported attribute (the row is reported above)."
+    )
+    zip_max_uncompressed_mb: int = Field(
+        2048, ge=1, validation_alias="GEO_ZIP_MAX_UNCOMPRESSED_MB", description="Largest total uncompressed size of an uploaded zip or xlsx."
+    )
+    zip_max_ratio: int = Field(
+        200, ge=1, validation_alias="GEO_ZIP_MAX_RATIO", description="Largest compression ratio of an archive member over 10 MB (zip bombs)."
+    )
+    zip_max_members: int = Field(1000, ge=1, validation_alias="GEO_ZIP_MAX_MEMBERS", description="Most files in an uploaded zip or xlsx.")
 
     @property
     def resolved_database_url(self) -> str:

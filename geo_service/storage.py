@@ -10,11 +10,11 @@ WKB; both backends use the same SQL (``ST_GeomFromWKB`` / ``ST_AsBinary``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -49,7 +49,7 @@ class WriteResult:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def promote_to_storage(geoms: np.ndarray, storage_geometry: str) -> np.ndarray:
@@ -301,6 +301,17 @@ class Store:
         self.bump_revision(conn, layer)
         return n
 
+    def delete_feature(self, layer: str, fid: int, *, conn: sa.Connection) -> dict:
+        """Delete one feature by ``id`` in the caller's transaction; return its ``source_id`` (NotFoundError if absent)."""
+        spec, table = self._table(layer)
+        sid = conn.execute(sa.select(table.c.source_id).where(table.c.id == int(fid))).scalar()
+        if sid is None:
+            raise NotFoundError(f"layer {layer} has no feature with id {fid}", f"图层「{spec.label_zh}」中没有编号为 {fid} 的要素",
+                                layer=layer, id=int(fid))
+        conn.execute(table.delete().where(table.c.id == int(fid)))
+        self.bump_revision(conn, layer)
+        return {"id": int(fid), "source_id": sid}
+
     def bump_revision(self, conn, layer: str) -> None:
         t = models.layer_revisions
         n = conn.execute(t.update().where(t.c.layer == layer).values(revision=t.c.revision + 1, updated_at=utcnow())).rowcount
@@ -314,6 +325,8 @@ class Store:
 
     def log_import(self, conn, **row) -> None:
         conn.execute(models.imports.insert().values(created_at=utcnow(), **row))
+        record_change(conn, row.get("actor"), "import", "layer", row.get("layer"),
+                      {k: row.get(k) for k in ("source_name", "source_crs", "rows_read", "inserted", "updated", "skipped")})
 
     # ------------------------------------------------------------------ plans
     def get_or_create_plan(self, conn, name: str, *, status: str = "draft", description: str | None = None) -> int:
@@ -449,6 +462,8 @@ class Store:
             )
         ).inserted_primary_key[0]
         self._insert_outputs(conn, int(rid), outputs or {})
+        if created_by:  # an explicit recomputation by a user; runs stored on a read are a cache and not logged
+            record_change(conn, created_by, "recompute", "analysis_run", int(rid), {"kind": kind, "params": params})
         return int(rid)
 
     def _insert_outputs(self, conn: sa.Connection, run_id: int, outputs: dict) -> None:
@@ -638,8 +653,159 @@ class Store:
         with self.read() as conn:
             return {k: json.loads(v) for k, v in conn.execute(sa.select(t.c.key, t.c.value))}
 
+    # ------------------------------------------------------------------ users
+    def add_user(self, name: str, role: str, token_hash: str, prefix: str, *, actor: str = "cli") -> dict:
+        """Create a user with its first token (hash only); ConflictError if the name is taken."""
+        now = utcnow()
+        with self.transaction() as conn:
+            if conn.execute(sa.select(models.users.c.id).where(models.users.c.name == name)).first() is not None:
+                raise ConflictError(f"user {name!r} exists", f"用户 {name!r} 已存在", user=name)
+            uid = conn.execute(models.users.insert().values(name=name, role=role, created_at=now)).inserted_primary_key[0]
+            conn.execute(models.api_tokens.insert().values(user_id=uid, token_hash=token_hash, prefix=prefix, created_at=now))
+            self.record_change(conn, actor, "user_add", "user", name, {"role": role})
+        return {"id": int(uid), "name": name, "role": role}
+
+    def add_token(self, name: str, token_hash: str, prefix: str, *, actor: str = "cli") -> None:
+        """A further token for an active user (the old ones stay valid until revoked)."""
+        with self.transaction() as conn:
+            user = self._active_user(conn, name)
+            conn.execute(models.api_tokens.insert().values(user_id=user["id"], token_hash=token_hash, prefix=prefix, created_at=utcnow()))
+            self.record_change(conn, actor, "token_add", "user", name, {"prefix": prefix})
+
+    def set_user_role(self, name: str, role: str, *, actor: str = "cli") -> None:
+        with self.transaction() as conn:
+            user = self._active_user(conn, name)
+            conn.execute(models.users.update().where(models.users.c.id == user["id"]).values(role=role))
+            self.record_change(conn, actor, "user_role", "user", name, {"from": user["role"], "to": role})
+
+    def revoke_user(self, name: str, *, token_prefix: str | None = None, actor: str = "cli") -> int:
+        """Revoke a user (all tokens) or only its token starting with ``token_prefix``; return tokens revoked."""
+        now = utcnow()
+        with self.transaction() as conn:
+            user = self._active_user(conn, name)
+            tt = models.api_tokens
+            stmt = tt.update().where(tt.c.user_id == user["id"], tt.c.revoked_at.is_(None))
+            if token_prefix:
+                stmt = stmt.where(tt.c.prefix == token_prefix)
+            n = conn.execute(stmt.values(revoked_at=now)).rowcount
+            if token_prefix and not n:
+                raise NotFoundError(f"user {name!r} has no active token {token_prefix!r}", f"用户 {name!r} 没有有效令牌 {token_prefix!r}")
+            if not token_prefix:
+                conn.execute(models.users.update().where(models.users.c.id == user["id"]).values(revoked_at=now))
+            self.record_change(conn, actor, "token_revoke" if token_prefix else "user_revoke", "user", name,
+                               {"tokens": int(n), **({"prefix": token_prefix} if token_prefix else {})})
+        return int(n)
+
+    def _active_user(self, conn, name: str) -> dict:
+        u = models.users
+        row = conn.execute(sa.select(u).where(u.c.name == name)).first()
+        if row is None or row.revoked_at is not None:
+            raise NotFoundError(f"no active user {name!r}", f"没有有效用户 {name!r}", user=name)
+        return dict(row._mapping)
+
+    def list_users(self) -> list[dict]:
+        u, tt = models.users, models.api_tokens
+        active = sa.func.sum(sa.case((tt.c.revoked_at.is_(None), 1), else_=0))
+        stmt = (sa.select(u.c.id, u.c.name, u.c.role, u.c.created_at, u.c.revoked_at, active.label("active_tokens"),
+                          sa.func.max(tt.c.last_used_at).label("last_used_at"))
+                .select_from(u.outerjoin(tt, tt.c.user_id == u.c.id)).group_by(u.c.id).order_by(u.c.id))
+        with self.read() as conn:
+            return [{**dict(r._mapping), "active_tokens": int(r.active_tokens or 0)} for r in conn.execute(stmt)]
+
+    def user_by_token_hash(self, token_hash: str) -> dict | None:
+        """The active user holding this (active) token, or None; marks the token used (at most once a minute)."""
+        u, tt = models.users, models.api_tokens
+        stmt = (sa.select(u.c.id, u.c.name, u.c.role, tt.c.id.label("token_id"), tt.c.last_used_at)
+                .select_from(tt.join(u, u.c.id == tt.c.user_id))
+                .where(tt.c.token_hash == token_hash, tt.c.revoked_at.is_(None), u.c.revoked_at.is_(None)))
+        with self.read() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            return None
+        now = utcnow()
+        last = row.last_used_at
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        if last is None or (now - last).total_seconds() > 60:
+            try:
+                with self.transaction() as conn:
+                    conn.execute(tt.update().where(tt.c.id == row.token_id).values(last_used_at=now))
+            except GeoServiceError:
+                pass  # a busy database must not refuse an authenticated request over bookkeeping
+        return {"id": int(row.id), "name": row.name, "role": row.role}
+
+    # ------------------------------------------------------------ change log
+    def record_change(self, conn, actor: str | None, action: str, target_type: str, target_id=None, detail: dict | None = None,
+                      role: str | None = None) -> None:
+        """One change-log row, in the caller's transaction (so it exists exactly when the change does)."""
+        record_change(conn, actor, action, target_type, target_id, detail, role=role)
+
+    def list_changes(self, *, limit: int = 100, offset: int = 0, actor: str | None = None, target_type: str | None = None,
+                     since: datetime | None = None) -> tuple[list[dict], int]:
+        t = models.change_log
+        conds = []
+        if actor:
+            conds.append(t.c.actor == actor)
+        if target_type:
+            conds.append(t.c.target_type == target_type)
+        if since is not None:
+            conds.append(t.c.at >= since)
+        with self.read() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(t).where(*conds)).scalar()
+            rows = conn.execute(sa.select(t).where(*conds).order_by(t.c.id.desc()).limit(int(limit)).offset(int(offset))).all()
+        return [{**dict(r._mapping), "detail": json.loads(r.detail or "{}")} for r in rows], int(total)
+
+    # ------------------------------------------------------------------ jobs
+    def create_job(self, kind: str, params: dict, created_by: str | None) -> int:
+        with self.transaction() as conn:
+            jid = conn.execute(models.jobs.insert().values(kind=kind, status="queued", params=_json(params), created_by=created_by,
+                                                           created_at=utcnow())).inserted_primary_key[0]
+            self.record_change(conn, created_by, "job_submit", "job", jid, {"kind": kind, "params": params})
+        return int(jid)
+
+    def update_job(self, job_id: int, **values) -> None:
+        if "result" in values and not isinstance(values["result"], (str, type(None))):
+            values["result"] = _json(values["result"])
+        with self.transaction() as conn:
+            conn.execute(models.jobs.update().where(models.jobs.c.id == int(job_id)).values(**values))
+
+    def get_job(self, job_id: int) -> dict:
+        with self.read() as conn:
+            row = conn.execute(sa.select(models.jobs).where(models.jobs.c.id == int(job_id))).first()
+        if row is None:
+            raise NotFoundError(f"no job {job_id}", f"没有编号为 {job_id} 的后台任务", job=job_id)
+        return _job_row(row)
+
+    def list_jobs(self, *, limit: int = 50, status: str | None = None) -> list[dict]:
+        t = models.jobs
+        stmt = sa.select(t).order_by(t.c.id.desc()).limit(int(limit))
+        if status:
+            stmt = stmt.where(t.c.status == status)
+        with self.read() as conn:
+            return [_job_row(r) for r in conn.execute(stmt)]
+
+    def fail_unfinished_jobs(self, reason: str) -> int:
+        """Jobs left queued or running by a service that stopped: marked failed (they run in-process)."""
+        t = models.jobs
+        with self.transaction() as conn:
+            return conn.execute(t.update().where(t.c.status.in_(["queued", "running"]))
+                                .values(status="failed", error=reason, finished_at=utcnow())).rowcount
+
 
 # ---------------------------------------------------------------------- helpers
+def record_change(conn, actor: str | None, action: str, target_type: str, target_id=None, detail: dict | None = None,
+                  role: str | None = None) -> None:
+    """Write one change-log row with ``conn`` (inside the transaction of the change itself).
+
+    ``actor`` is ``"name"`` or ``"name (role)"`` as :func:`geo_service.auth.actor_label` makes it.
+    """
+    if actor and role is None and actor.endswith(")") and " (" in actor:
+        actor, role = actor[:-1].rsplit(" (", 1)
+    conn.execute(models.change_log.insert().values(
+        at=utcnow(), actor=actor or "unknown", role=role, action=action, target_type=target_type,
+        target_id=None if target_id is None else str(target_id), detail=_json(detail or {})))
+
+
 def _unavailable(exc: Exception) -> GeoServiceError:
     msg = str(exc).splitlines()[0][:300]
     if "connection" in msg.lower() or "could not connect" in msg.lower() or "server" in msg.lower():
@@ -693,6 +859,13 @@ def _json_rows(frame: pd.DataFrame) -> list[str]:
     cols = list(frame.columns)
     data = [frame[c].to_numpy(dtype=object) for c in cols]
     return [_json({c: _py(d[i]) for c, d in zip(cols, data)}) for i in range(len(frame))]
+
+
+def _job_row(row) -> dict:
+    out = dict(row._mapping)
+    out["params"] = json.loads(out.get("params") or "{}")
+    out["result"] = json.loads(out["result"]) if out.get("result") else None
+    return out
 
 
 def _run_row(row) -> dict:

@@ -23,6 +23,9 @@ from geo_service.storage import Store
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_DATA = Path(os.environ.get("GEO_SHARED_DATA", SHARED / "data"))
+# The request-rate limit is tested on its own (tests/test_limits.py); everywhere else a
+# test client makes requests much faster than any person.
+os.environ.setdefault("GEO_RATE_LIMIT_RPS", "0")
 PG_ADMIN = os.environ.get("GEO_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["spatialite", "postgis"]
 
@@ -115,6 +118,19 @@ def store(request, tmp_path):
 
 @pytest.fixture
 def client(store):
+    """The app over HTTP, signed in as an admin (writes need a token; tests/test_auth.py checks who may do what)."""
+    from fastapi.testclient import TestClient
+
+    from geo_service.app import create_app
+    from tests._auth import token_headers
+
+    with TestClient(create_app(store), headers=token_headers(store, "admin", "test-admin")) as c:
+        yield c
+
+
+@pytest.fixture
+def anon_client(store):
+    """The app over HTTP without credentials, as a resident's browser."""
     from fastapi.testclient import TestClient
 
     from geo_service.app import create_app
@@ -124,11 +140,14 @@ def client(store):
 
 
 def snapshot(store: Store) -> dict:
-    """Every row of every table (geometry as WKB): for 'nothing was written' checks."""
+    """Every row of every table (geometry as WKB): for 'nothing was written' checks.
+
+    A token's ``last_used_at`` (bookkeeping of the request's own credentials) is left out.
+    """
     out = {}
     with store.read() as conn:
         for t in models.metadata.sorted_tables:
-            cols = [c for c in t.c if c.name != "geom"]
+            cols = [c for c in t.c if c.name != "geom" and not (t.name == "api_tokens" and c.name == "last_used_at")]
             extra = [sa.func.ST_AsBinary(t.c.geom)] if "geom" in t.c else []
             rows = conn.execute(sa.select(*cols, *extra).order_by(*t.primary_key.columns)).all()
             out[t.name] = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows]

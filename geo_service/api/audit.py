@@ -19,9 +19,10 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from .._errors import NotFoundError
+from ..auth import Principal
 from ..storage import Store
 from ._runs import RunInfo, check_page, output_page, run_info
-from .deps import get_store
+from .deps import get_store, require
 from .layers import GEOJSON, parse_bbox
 from .schemas import ERROR_RESPONSES, FeatureCollection
 
@@ -48,7 +49,7 @@ def _params(walk_limit_m: float | None, day_night_factor: float):
                        day_night_factor=float(day_night_factor))
 
 
-def _run(store: Store, plan, walk_limit_m, day_night_factor, run_id=None, recompute: bool = False) -> dict:
+def _run(store: Store, plan, walk_limit_m, day_night_factor, run_id=None, recompute: bool = False, created_by: str | None = None) -> dict:
     from facilities.audit_service import KIND, current_audit
 
     if run_id is not None:
@@ -56,7 +57,7 @@ def _run(store: Store, plan, walk_limit_m, day_night_factor, run_id=None, recomp
         if run.get("kind") != KIND:
             raise NotFoundError(f"run {run_id} is not an audit", f"运行 {run_id} 不是审计结果", run_id=run_id)
         return run
-    return current_audit(store, params=_params(walk_limit_m, day_night_factor), plan=plan, recompute=recompute)
+    return current_audit(store, params=_params(walk_limit_m, day_night_factor), plan=plan, recompute=recompute, created_by=created_by)
 
 
 @router.get("/summary", response_model=AuditSummary, responses=ERROR_RESPONSES,
@@ -68,9 +69,9 @@ async def summary(store: Annotated[Store, Depends(get_store)], plan: PlanQ = Non
 
 
 @router.post("/runs", response_model=AuditSummary, responses=ERROR_RESPONSES, summary="Audit now and store the run (重新审计)")
-async def recompute(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None, walk_limit_m: WalkQ = None,
-                    day_night_factor: FactorQ = 1.0):
-    run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, None, True)
+async def recompute(store: Annotated[Store, Depends(get_store)], user: Annotated[Principal, Depends(require("recompute", "重新审计"))],
+                    plan: PlanQ = None, walk_limit_m: WalkQ = None, day_night_factor: FactorQ = 1.0):
+    run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, None, True, user.label)
     return AuditSummary(run=run_info(run), summary=run["summary"])
 
 

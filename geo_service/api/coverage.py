@@ -9,10 +9,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from ..auth import Principal
 from ..geojson import feature_collection_json
 from ..storage import Store
 from ._runs import RunInfo, check_page, output_page, run_info
-from .deps import get_store
+from .deps import get_store, require
 from .layers import GEOJSON, parse_bbox
 from .schemas import ERROR_RESPONSES, FeatureCollection
 
@@ -38,10 +39,10 @@ SpeedQ = Annotated[float | None, Query(gt=0, le=5, description="Walking speed, m
 PlanQ = Annotated[str | None, Query(description="Plan id or name (default: the adopted plan)")]
 
 
-def _run(store: Store, plan, levels, speed, recompute: bool = False) -> dict:
+def _run(store: Store, plan, levels, speed, recompute: bool = False, created_by: str | None = None) -> dict:
     from facilities.service import current_coverage
 
-    return current_coverage(store, params=_params(levels, speed), plan=plan, recompute=recompute)
+    return current_coverage(store, params=_params(levels, speed), plan=plan, recompute=recompute, created_by=created_by)
 
 
 @router.get("/summary", response_model=CoverageSummary, responses=ERROR_RESPONSES,
@@ -53,9 +54,9 @@ async def summary(store: Annotated[Store, Depends(get_store)], plan: PlanQ = Non
 
 
 @router.post("/runs", response_model=CoverageSummary, responses=ERROR_RESPONSES, summary="Recompute now (重新计算)")
-async def recompute(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None, levels: LevelsQ = None,
-                    walking_speed_mps: SpeedQ = None):
-    run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps, True)
+async def recompute(store: Annotated[Store, Depends(get_store)], user: Annotated[Principal, Depends(require("recompute", "重新计算"))],
+                    plan: PlanQ = None, levels: LevelsQ = None, walking_speed_mps: SpeedQ = None):
+    run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps, True, user.label)
     return CoverageSummary(run=run_info(run), summary=run["summary"])
 
 
@@ -118,7 +119,8 @@ class SitingResponse(BaseModel):
 
 @router.post("/siting", response_model=SitingResponse, responses=ERROR_RESPONSES,
              summary="Choose k new sites adding the most covered residents (新增设施选址)")
-async def siting(body: SitingRequest, store: Annotated[Store, Depends(get_store)]):
+async def siting(body: SitingRequest, store: Annotated[Store, Depends(get_store)],
+                 _user: Annotated[Principal, Depends(require("recompute", "运行选址分析"))]):
     from facilities.service import siting_from_store
 
     return await run_in_threadpool(siting_from_store, store, body.category, body.k, walk_m=body.walk_m,

@@ -6,22 +6,31 @@ import math
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Path as FastPath
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from .._errors import InputError
+from ..auth import Principal
 from ..exporter import export_layer, output_crs, reproject
 from ..geojson import feature_collection_json, feature_json
 from ..importer import ImportOptions, run_import
 from ..layers import LAYERS, get_layer
 from ..settings import get_settings
 from ..storage import Store
-from .deps import get_store
-from .schemas import ERROR_RESPONSES, Feature, FeatureCollection, ImportResult, LayerInfo
+from .deps import get_store, layer_writer
+from .schemas import (
+    ERROR_RESPONSES,
+    Feature,
+    FeatureCollection,
+    ImportResult,
+    LayerInfo,
+)
 
 router = APIRouter(prefix="/layers", tags=["layers 图层"])
 GEOJSON = "application/geo+json"
@@ -145,6 +154,7 @@ def get_feature(
 async def import_file(
     layer: str,
     store: Annotated[Store, Depends(get_store)],
+    user: Annotated[Principal, Depends(layer_writer)],
     file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, zipped Shapefile, CSV or XLSX")],
     crs: Annotated[str | None, Form(description="Declared source CRS: EPSG code, CGCS2000, gcj02, bd09")] = None,
     column_map: Annotated[list[str] | None, Form(description="FIELD=COLUMN pairs")] = None,
@@ -186,5 +196,54 @@ async def import_file(
             source_crs=crs, column_map=mapping, id_column=id_column, lon_column=lon, lat_column=lat, file_layer=file_layer,
             encoding=encoding, skip_invalid=skip_invalid, repair=repair, plan=plan,
         )
-        result = await run_in_threadpool(run_import, store, layer, dest, opts, actor="api", source_name=file.filename)
+        result = await run_in_threadpool(run_import, store, layer, dest, opts, actor=user.label, source_name=file.filename)
     return result.to_dict()
+
+
+# ----------------------------------------------------------------------------- single-feature edits
+class FeatureIn(BaseModel):
+    """A GeoJSON Feature in EPSG:4326; ``properties.source_id`` is the stable id (made up if absent)."""
+
+    type: Literal["Feature"] = "Feature"
+    geometry: dict[str, Any]
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class FeaturePatch(BaseModel):
+    """Properties to change (others keep their values) and/or a new geometry (EPSG:4326)."""
+
+    type: Literal["Feature"] = "Feature"
+    geometry: dict[str, Any] | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class FeatureEdit(BaseModel):
+    id: int
+    source_id: str
+    changed: list[str] | None = Field(None, description="Fields changed (update)")
+
+
+@router.post("/{layer}/features", response_model=FeatureEdit, status_code=201, responses=ERROR_RESPONSES,
+             summary="Add one feature, e.g. a new shelter (新增要素)")
+def create_feature(layer: str, feature: Annotated[FeatureIn, Body()], store: Annotated[Store, Depends(get_store)],
+                   user: Annotated[Principal, Depends(layer_writer)]):
+    from ..edits import create_feature as create
+
+    return JSONResponse(FeatureEdit(**create(store, layer, feature.model_dump(), actor=user.label)).model_dump(), status_code=201)
+
+
+@router.patch("/{layer}/{fid}", response_model=FeatureEdit, responses=ERROR_RESPONSES,
+              summary="Change one feature's properties or geometry (修改要素)")
+def update_feature(layer: str, fid: Annotated[int, FastPath(ge=1, le=2**62)], patch: Annotated[FeaturePatch, Body()],
+                   store: Annotated[Store, Depends(get_store)], user: Annotated[Principal, Depends(layer_writer)]):
+    from ..edits import update_feature as update
+
+    return FeatureEdit(**update(store, layer, fid, patch.model_dump(), actor=user.label))
+
+
+@router.delete("/{layer}/{fid}", response_model=FeatureEdit, responses=ERROR_RESPONSES, summary="Delete one feature (删除要素)")
+def delete_feature(layer: str, fid: Annotated[int, FastPath(ge=1, le=2**62)], store: Annotated[Store, Depends(get_store)],
+                   user: Annotated[Principal, Depends(layer_writer)]):
+    from ..edits import delete_feature as delete
+
+    return FeatureEdit(**delete(store, layer, fid, actor=user.label))

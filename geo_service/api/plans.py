@@ -19,9 +19,10 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from .._errors import GeoServiceError, InputError
+from ..auth import Principal
 from ..geojson import feature_collection_json
 from ..storage import Store
-from .deps import get_store
+from .deps import get_store, require
 from .schemas import ERROR_RESPONSES
 
 router = APIRouter(prefix="/plans", tags=["plans 社区划分方案"])
@@ -120,7 +121,7 @@ class DelineateRequest(BaseModel):
     from_plan: str | None = Field(None, description="Existing plan (id or name) for modes closest / minimal_change")
     mode: Literal["fresh", "closest", "minimal_change"] | None = None
     name: str | None = Field(None, description="Name of the draft plan (default: 划分草案 <time>)")
-    created_by: str | None = None
+    created_by: str | None = Field(None, description="Ignored: the token's user is recorded")
     save: bool = True
 
 
@@ -146,7 +147,7 @@ class EditRequest(BaseModel):
     new_code: str | None = None
     new_name: str | None = None
     name: str | None = Field(None, description="New name (rename)")
-    created_by: str | None = None
+    created_by: str | None = Field(None, description="Ignored: the token's user is recorded")
 
     model_config = {"populate_by_name": True}
 
@@ -204,7 +205,7 @@ class AdoptResult(BaseModel):
 
 class CopyRequest(BaseModel):
     name: str = Field(min_length=1)
-    created_by: str | None = None
+    created_by: str | None = Field(None, description="Ignored: the token's user is recorded")
 
 
 class CopyResult(BaseModel):
@@ -261,7 +262,8 @@ def list_plans(store: Annotated[Store, Depends(get_store)]):
 
 @router.post("/delineate", response_model=DelineateResult, responses=ERROR_RESPONSES, status_code=201,
              summary="Propose a plan (自动划分社区，生成草案)")
-async def delineate(store: Annotated[Store, Depends(get_store)], req: Annotated[DelineateRequest, Body()]):
+async def delineate(store: Annotated[Store, Depends(get_store)], req: Annotated[DelineateRequest, Body()],
+                    user: Annotated[Principal, Depends(require("plan_edit", "生成划分方案"))]):
     from boundaries.delineate import Band
     from boundaries.service import _jsonable, default_band
 
@@ -271,7 +273,7 @@ async def delineate(store: Annotated[Store, Depends(get_store)], req: Annotated[
     svc = _service(store)
     out = await run_in_threadpool(
         svc.delineate, streets=req.streets, band=band, k=req.k, from_plan=req.from_plan, mode=req.mode, name=req.name,
-        created_by=req.created_by, save=req.save,
+        created_by=user.label, save=req.save,
     )
     ev = out["evaluation"]
     body = {"plan_id": out["plan_id"], "name": out.get("name"), "version": out["version"], "mode": out["mode"],
@@ -350,12 +352,13 @@ def edit(
     plan: str,
     store: Annotated[Store, Depends(get_store)],
     req: Annotated[EditRequest, Body()],
+    user: Annotated[Principal, Depends(require("plan_edit", "编辑划分方案"))],
     if_match: Annotated[str | None, Header(description='The plan\'s ETag, e.g. "v3"')] = None,
 ):
     expected = parse_if_match(if_match)
     payload = req.model_dump(by_alias=True, exclude_none=True)
-    created_by = payload.pop("created_by", None)
-    out = _service(store).edit(plan, expected, payload, created_by=created_by)
+    payload.pop("created_by", None)
+    out = _service(store).edit(plan, expected, payload, created_by=user.label)
     body = EditResult(plan_id=out["plan_id"], version=out["version"], etag=etag_of(out["version"]), compute_ms=out["compute_ms"],
                       removed=out["removed"], communities=_figures(out["rows"]))
     return JSONResponse(body.model_dump(mode="json"), headers={"ETag": etag_of(out["version"])})
@@ -388,16 +391,18 @@ def adopt(
     plan: str,
     store: Annotated[Store, Depends(get_store)],
     req: Annotated[AdoptRequest, Body()],
+    user: Annotated[Principal, Depends(require("plan_adopt", "采纳划分方案"))],
     if_match: Annotated[str | None, Header(description="Optional: adopt only if the plan is still at this ETag")] = None,
 ):
     expected = parse_if_match(if_match) if if_match else None
-    return AdoptResult(**_service(store).adopt(plan, adopted_by=req.adopted_by, if_match=expected))
+    return AdoptResult(**_service(store).adopt(plan, adopted_by=req.adopted_by, if_match=expected, actor=user.label))
 
 
 @router.post("/{plan}/copy", response_model=CopyResult, status_code=201, responses=ERROR_RESPONSES,
              summary="Copy a plan to a new draft (复制为草案)")
-def copy(plan: str, store: Annotated[Store, Depends(get_store)], req: Annotated[CopyRequest, Body()]):
-    out = _service(store).copy(plan, name=req.name, created_by=req.created_by)
+def copy(plan: str, store: Annotated[Store, Depends(get_store)], req: Annotated[CopyRequest, Body()],
+         user: Annotated[Principal, Depends(require("plan_edit", "复制划分方案"))]):
+    out = _service(store).copy(plan, name=req.name, created_by=user.label)
     return JSONResponse(CopyResult(**out, etag=etag_of(out["version"])).model_dump(), status_code=201, headers={"ETag": etag_of(out["version"])})
 
 

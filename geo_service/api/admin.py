@@ -1,0 +1,59 @@
+"""``/admin``: the change log (who changed what, when) and the users, for admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from ..auth import Principal
+from ..storage import Store
+from .deps import get_store, require
+
+router = APIRouter(prefix="/admin", tags=["admin 管理"])
+AdminOnly = Annotated[Principal, Depends(require("read_changes", "查看修改记录"))]
+
+
+class Change(BaseModel):
+    id: int
+    at: datetime
+    actor: str = Field(description="User name (cli:<os user> for the command line)")
+    role: str | None = None
+    action: str = Field(description="import, feature_create/update/delete, plan_delineate/edit/copy/adopt, recompute, job_submit, user_*")
+    target_type: str = Field(description="Layer name, plan, analysis_run, job or user")
+    target_id: str | None = None
+    detail: dict[str, Any]
+
+
+class ChangePage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    changes: list[Change]
+
+
+class UserInfo(BaseModel):
+    id: int
+    name: str
+    role: str
+    created_at: datetime | None = None
+    revoked_at: datetime | None = None
+    active_tokens: int
+    last_used_at: datetime | None = None
+
+
+@router.get("/changes", response_model=ChangePage, summary="Change log, newest first (修改记录)")
+def changes(store: Annotated[Store, Depends(get_store)], _admin: AdminOnly,
+            limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+            actor: Annotated[str | None, Query(max_length=200)] = None,
+            target_type: Annotated[str | None, Query(max_length=100)] = None,
+            since: Annotated[datetime | None, Query(description="Only changes at or after this time (ISO 8601)")] = None):
+    rows, total = store.list_changes(limit=limit, offset=offset, actor=actor, target_type=target_type, since=since)
+    return ChangePage(total=total, limit=limit, offset=offset, changes=rows)
+
+
+@router.get("/users", response_model=list[UserInfo], summary="Users and their roles (用户与角色)")
+def users(store: Annotated[Store, Depends(get_store)], _admin: AdminOnly):
+    return store.list_users()
