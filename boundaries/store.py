@@ -101,8 +101,9 @@ def _insert_version(conn, plan_id: int, version: int, *, parent: int | None, act
         assignment=_dumps(assignment), summary=_dumps(summary), created_by=created_by, created_at=_now(),
     ))
     if created_by is not None or action != "import":
-        record_change(conn, created_by, f"plan_{action}", "plan", int(plan_id),
-                      {"version": int(version), "parent_version": parent, "params": params})
+        kind, _, sub = action.partition(":")  # "edit:rename" -> plan_edit, {"edit": "rename"}
+        record_change(conn, created_by, f"plan_{kind}", "plan", int(plan_id),
+                      {"version": int(version), "parent_version": parent, **({kind: sub} if sub else {}), "params": params})
 
 
 def create_plan(
