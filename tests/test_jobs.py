@@ -1,0 +1,102 @@
+"""Background jobs: a full recomputation runs beside the service, which keeps answering (issue 7)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from geo_service.app import create_app
+from geo_service.settings import Settings
+from geo_service.storage import Store
+from tests._auth import token_headers
+
+
+@pytest.fixture(scope="module")
+def city(spatialite_template, tmp_path_factory):
+    from geo_service.datasets import load_sample_city
+
+    tmp = tmp_path_factory.mktemp("jobs_city")
+    shutil.copy(spatialite_template, tmp / "city.sqlite")
+    store = Store(f"sqlite:///{tmp / 'city.sqlite'}", settings=Settings(GEO_DATA_DIR=tmp))
+    load_sample_city(store)
+    yield store
+    store.dispose()
+
+
+def _wait(c, url, timeout_s=120.0):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        job = c.get(url).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job not finished after {timeout_s} s: {job}")
+
+
+def test_full_recomputation_runs_in_the_background(city):
+    headers = token_headers(city, "facilities")
+    lon, lat = 104.39, 31.13
+    with TestClient(create_app(city)) as c:
+        assert c.get(f"/nearest?lon={lon}&lat={lat}&k=1").status_code == 200  # the walking index is built once, before
+        coverage_before = {r["id"] for r in c.get("/coverage/runs").json()}
+        t0 = time.monotonic()
+        r = c.post("/jobs", json={"kind": "full"}, headers=headers)
+        accepted_s = time.monotonic() - t0
+        assert r.status_code == 202, r.text
+        job = r.json()
+        assert job["status"] in ("queued", "running") and job["kind_zh"].startswith("全部重新计算")
+        assert r.headers["location"].endswith(f"/jobs/{job['id']}")
+        assert accepted_s < 1.0, f"submitting took {accepted_s:.2f} s"
+        # while it runs, the service answers reads
+        answered_while_running, slowest = 0, 0.0
+        while True:
+            status = c.get(f"/jobs/{job['id']}").json()["status"]
+            if status != "running" and status != "queued":
+                break
+            for path in ("/health", f"/nearest?lon={lon}&lat={lat}&k=1", "/layers/shelters?limit=5"):
+                t1 = time.monotonic()
+                assert c.get(path).status_code == 200, path
+                slowest = max(slowest, time.monotonic() - t1)
+                if status == "running":
+                    answered_while_running += 1
+        done = _wait(c, f"/jobs/{job['id']}")
+        assert done["status"] == "done", done
+        assert answered_while_running >= 3, "the job finished before the service could be asked anything"
+        assert slowest < 1.0, f"a read took {slowest:.2f} s while the job ran"
+        assert done["started_at"] and done["finished_at"] and done["created_by"] == job["created_by"]
+        runs = done["result"]
+        assert set(runs) == {"coverage_run_id", "audit_run_id"}
+        assert runs["coverage_run_id"] not in coverage_before
+        assert c.get("/coverage/summary", params={}).json()["run"]["id"] == runs["coverage_run_id"]
+        assert c.get("/audit/summary").json()["run"]["id"] == runs["audit_run_id"]
+        listed = c.get("/jobs", params={"status": "done"}).json()
+        assert listed[0]["id"] == job["id"]
+
+
+def test_failed_job_reports_why(store):
+    headers = token_headers(store, "planner")
+    with TestClient(create_app(store)) as c:
+        r = c.post("/jobs", json={"kind": "audit"}, headers=headers)  # an empty store: no network
+        assert r.status_code == 202
+        job = _wait(c, r.headers["location"])
+        assert job["status"] == "failed" and job["error"]
+        assert c.get("/jobs/999999").status_code == 404
+        assert c.post("/jobs", json={"kind": "everything"}, headers=headers).status_code == 422
+
+
+def test_job_of_a_dead_process_is_reported_failed(store):
+    """A job left 'running' by a service process that died is failed by the next status request."""
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead_pid = int(proc.stdout)
+    import socket
+
+    jid = store.create_job("full", {}, "someone (planner)")
+    store.update_job(jid, status="running", runner=f"{socket.gethostname()}:{dead_pid}")
+    with TestClient(create_app(store)) as c:
+        job = c.get(f"/jobs/{jid}").json()
+    assert job["status"] == "failed" and "中断" in job["error"]
