@@ -101,7 +101,8 @@ def run_audit(store, *, params: AuditParams | None = None, plan: int | str | Non
 
 
 def current_audit(store, *, params: AuditParams | None = None, plan: int | str | None = None,
-                  network: int | str | None = None, recompute: bool = False, created_by: str | None = None) -> dict:
+                  network: int | str | None = None, recompute: bool = False, created_by: str | None = None,
+                  allow_compute: bool = True) -> dict:
     """The newest stored audit for these inputs, recomputed if any input changed since (``created_by``: who asked)."""
     params = params or AuditParams()
     p = _plan_or_error(store, plan)
@@ -113,7 +114,8 @@ def current_audit(store, *, params: AuditParams | None = None, plan: int | str |
             return None
 
     return current_run(store, KIND, {**params.as_dict(), "plan_id": p["id"]}, INPUT_LAYERS, version,
-                       lambda: run_audit(store, params=params, plan=p["id"], network=network, created_by=created_by), lock=_RUN_LOCK, recompute=recompute)
+                       lambda: run_audit(store, params=params, plan=p["id"], network=network, created_by=created_by), lock=_RUN_LOCK, recompute=recompute,
+                       allow_compute=allow_compute)
 
 
 def run_tables(store, run_id: int) -> dict[str, gpd.GeoDataFrame]:

@@ -134,7 +134,8 @@ def run_coverage(store, *, params: CoverageParams | None = None, plan: int | str
 
 
 def current_coverage(store, *, params: CoverageParams | None = None, plan: int | str | None = None,
-                     network: int | str | None = None, recompute: bool = False, created_by: str | None = None) -> dict:
+                     network: int | str | None = None, recompute: bool = False, created_by: str | None = None,
+                     allow_compute: bool = True) -> dict:
     """The newest stored run for these inputs, recomputed if any input changed since (``created_by``: who asked)."""
     params = params or CoverageParams()
     p = resolve_plan(store, plan)
@@ -142,15 +143,17 @@ def current_coverage(store, *, params: CoverageParams | None = None, plan: int |
     return current_run(
         store, KIND, want, INPUT_LAYERS, lambda: load_network(store, network).version,
         lambda: run_coverage(store, params=params, plan=None if p is None else p["id"], network=network, created_by=created_by),
-        lock=_RUN_LOCK, recompute=recompute,
+        lock=_RUN_LOCK, recompute=recompute, allow_compute=allow_compute,
     )
 
 
-def current_run(store, kind: str, want: dict, input_layers, network_version, compute, *, lock, recompute: bool = False) -> dict:
+def current_run(store, kind: str, want: dict, input_layers, network_version, compute, *, lock, recompute: bool = False,
+                allow_compute: bool = True) -> dict:
     """The newest finished run of ``kind`` with parameters ``want`` that saw the current revisions of
     ``input_layers`` and network (``network_version()``); else ``compute()`` (returns a run id) and that run.
 
     One run at a time per kind (``lock``): concurrent requests for the same inputs wait and share it.
+    With ``allow_compute=False`` a missing run raises :class:`NotComputedError` instead.
     """
     with lock:
         if not recompute:
@@ -165,6 +168,13 @@ def current_run(store, kind: str, want: dict, input_layers, network_version, com
                 if {k: run["data_revisions"].get(k) for k in input_layers} != revisions:
                     continue
                 return store.get_analysis(run["id"])
+        if not allow_compute:
+            from geo_service._errors import NotComputedError
+
+            raise NotComputedError(
+                f"no stored {kind} result for these parameters; computing one needs a signed-in user (Authorization: Bearer <token>)",
+                "这些参数的分析结果尚未计算；计算新结果须登录（请求头 Authorization: Bearer 令牌）。默认参数的结果可直接查看。",
+                kind=kind)
         return store.get_analysis(compute())
 
 

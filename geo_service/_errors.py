@@ -60,6 +60,12 @@ class InputError(GeoServiceError):
     http_status = 422
 
 
+class NotComputedError(GeoServiceError):
+    """No stored result for these parameters, and the caller may not start a computation (HTTP 401)."""
+
+    http_status = 401
+
+
 class SpatialiteUnavailable(GeoServiceError):
     """This Python cannot load the SpatiaLite extension."""
 

@@ -245,3 +245,24 @@ def test_communities_are_edited_through_plans(world):
     store, c, tokens = world
     r = c.post("/layers/communities/features", json=SHELTER, headers=_bearer(tokens["admin"]))
     assert r.status_code == 422 and "方案" in r.json()["message_zh"]
+
+
+def test_residents_read_published_results_but_do_not_start_computations(world):
+    """Anonymous reads of analyses: the default parameters are computed (once per data change); other
+    parameters only if a signed-in user computed them before; on-demand service areas need a user."""
+    store, c, tokens = world
+    assert c.get("/coverage/summary").status_code == 200
+    assert c.get("/audit/summary").status_code == 200
+    for path, params in [("/coverage/summary", {"walking_speed_mps": 0.8}), ("/coverage/units", {"levels": "5min"}),
+                         ("/audit/summary", {"walk_limit_m": 300}), ("/audit/communities", {"day_night_factor": 1.2}),
+                         ("/audit/report.xlsx", {"walk_limit_m": 250}), ("/audit/shelter-assignment", {"walk_limit_m": 200})]:
+        n_runs = len(store.list_analyses())
+        r = c.get(path, params=params)
+        assert r.status_code == 401, (path, r.text)
+        assert "登录" in r.json()["message_zh"]
+        assert len(store.list_analyses()) == n_runs
+        assert c.get(path, params=params, headers=_bearer(tokens["planner"])).status_code == 200
+        assert c.get(path, params=params).status_code == 200, "a stored result is public"
+    assert c.get("/coverage/service-areas", params={"category": "kindergarten"}).status_code == 401
+    assert c.get("/coverage/service-areas", params={"category": "kindergarten"}, headers=_bearer(tokens["facilities"])).status_code == 200
+    assert c.get("/coverage/summary", headers={"Authorization": "Bearer gs_bad"}).status_code == 401

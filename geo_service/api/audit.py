@@ -22,7 +22,7 @@ from .._errors import NotFoundError
 from ..auth import Principal
 from ..storage import Store
 from ._runs import RunInfo, check_page, output_page, run_info
-from .deps import get_store, require
+from .deps import Who, get_store, require
 from .layers import GEOJSON, parse_bbox
 from .schemas import ERROR_RESPONSES, FeatureCollection
 
@@ -49,7 +49,9 @@ def _params(walk_limit_m: float | None, day_night_factor: float):
                        day_night_factor=float(day_night_factor))
 
 
-def _run(store: Store, plan, walk_limit_m, day_night_factor, run_id=None, recompute: bool = False, created_by: str | None = None) -> dict:
+def _run(store: Store, plan, walk_limit_m, day_night_factor, run_id=None, recompute: bool = False, created_by: str | None = None,
+         who: Principal | None | bool = True) -> dict:
+    """The stored or current audit; without a user (``who`` None) only the default parameters may start a computation."""
     from facilities.audit_service import KIND, current_audit
 
     if run_id is not None:
@@ -57,14 +59,16 @@ def _run(store: Store, plan, walk_limit_m, day_night_factor, run_id=None, recomp
         if run.get("kind") != KIND:
             raise NotFoundError(f"run {run_id} is not an audit", f"运行 {run_id} 不是审计结果", run_id=run_id)
         return run
-    return current_audit(store, params=_params(walk_limit_m, day_night_factor), plan=plan, recompute=recompute, created_by=created_by)
+    defaults = plan is None and walk_limit_m is None and float(day_night_factor) == 1.0
+    return current_audit(store, params=_params(walk_limit_m, day_night_factor), plan=plan, recompute=recompute, created_by=created_by,
+                         allow_compute=who is not None or defaults)
 
 
 @router.get("/summary", response_model=AuditSummary, responses=ERROR_RESPONSES,
             summary="County and street totals, worst communities first (审计汇总)")
-async def summary(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None, walk_limit_m: WalkQ = None,
+async def summary(store: Annotated[Store, Depends(get_store)], who: Who, plan: PlanQ = None, walk_limit_m: WalkQ = None,
                   day_night_factor: FactorQ = 1.0, run_id: RunQ = None):
-    run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, run_id)
+    run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, run_id, who=who)
     return AuditSummary(run=run_info(run), summary=run["summary"])
 
 
@@ -82,14 +86,14 @@ def runs(store: Annotated[Store, Depends(get_store)]):
 
 @router.get("/report.xlsx", responses={200: {"content": {XLSX: {}}}, **ERROR_RESPONSES},
             summary="The whole audit as an XLSX workbook, one sheet per topic (审计报表)")
-async def report(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None, walk_limit_m: WalkQ = None,
+async def report(store: Annotated[Store, Depends(get_store)], who: Who, plan: PlanQ = None, walk_limit_m: WalkQ = None,
                  day_night_factor: FactorQ = 1.0, run_id: RunQ = None,
                  street_code: Annotated[str | None, Query(max_length=32, description="Only this street's part (for its street office)")] = None):
     from facilities.audit_report import write_audit
     from facilities.audit_service import run_tables
 
     def build() -> tuple[bytes, int]:
-        run = _run(store, plan, walk_limit_m, day_night_factor, run_id)
+        run = _run(store, plan, walk_limit_m, day_night_factor, run_id, who=who)
         with tempfile.TemporaryDirectory() as tmp:
             path = write_audit(Path(tmp) / "audit.xlsx", "xlsx", summary=run["summary"], tables=run_tables(store, run["id"]),
                                street_code=street_code)
@@ -101,10 +105,10 @@ async def report(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None
 
 
 async def _features(request: Request, store: Store, output: str, plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset,
-                    shelter_class: str | None = None):
+                    who: Principal | None):
     limit = check_page(limit)
     box = parse_bbox(bbox)
-    run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, run_id)
+    run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, run_id, who=who)
     return output_page(request, store, run, output, f"audit_{output}", box, limit, offset)
 
 
@@ -115,18 +119,18 @@ OffsetQ = Annotated[int, Query(ge=0)]
 
 @router.get("/shelter-assignment", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
             summary="Shelter assignment lines, unit to shelter, with persons and walk (避难安置分配线)")
-async def shelter_assignment(request: Request, store: Annotated[Store, Depends(get_store)], plan: PlanQ = None,
+async def shelter_assignment(request: Request, store: Annotated[Store, Depends(get_store)], who: Who, plan: PlanQ = None,
                              walk_limit_m: WalkQ = None, day_night_factor: FactorQ = 1.0, run_id: RunQ = None,
                              bbox: BboxQ = None, limit: LimitQ = None, offset: OffsetQ = 0):
-    return await _features(request, store, "assignment", plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset)
+    return await _features(request, store, "assignment", plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset, who)
 
 
 @router.get("/{output}", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
             summary="Audit per community, street, shelter, unit, parcel, development or flagged facility as GeoJSON (分专题审计结果)")
-async def output_features(request: Request, output: str, store: Annotated[Store, Depends(get_store)], plan: PlanQ = None,
+async def output_features(request: Request, output: str, store: Annotated[Store, Depends(get_store)], who: Who, plan: PlanQ = None,
                           walk_limit_m: WalkQ = None, day_night_factor: FactorQ = 1.0, run_id: RunQ = None,
                           bbox: BboxQ = None, limit: LimitQ = None, offset: OffsetQ = 0):
     if output not in OUTPUTS:
         raise NotFoundError(f"unknown audit output {output!r}; use one of {', '.join(OUTPUTS)}",
                             f"未知的审计结果「{output}」，可用：{'、'.join(OUTPUTS)}", allowed=list(OUTPUTS))
-    return await _features(request, store, output, plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset)
+    return await _features(request, store, output, plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset, who)

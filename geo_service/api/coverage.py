@@ -13,7 +13,7 @@ from ..auth import Principal
 from ..geojson import feature_collection_json
 from ..storage import Store
 from ._runs import RunInfo, check_page, output_page, run_info
-from .deps import get_store, require
+from .deps import Who, get_store, require
 from .layers import GEOJSON, parse_bbox
 from .schemas import ERROR_RESPONSES, FeatureCollection
 
@@ -39,17 +39,21 @@ SpeedQ = Annotated[float | None, Query(gt=0, le=5, description="Walking speed, m
 PlanQ = Annotated[str | None, Query(description="Plan id or name (default: the adopted plan)")]
 
 
-def _run(store: Store, plan, levels, speed, recompute: bool = False, created_by: str | None = None) -> dict:
+def _run(store: Store, plan, levels, speed, recompute: bool = False, created_by: str | None = None,
+         who: Principal | None | bool = True) -> dict:
+    """The current coverage run; without a user (``who`` None) only the default parameters may start a computation."""
     from facilities.service import current_coverage
 
-    return current_coverage(store, params=_params(levels, speed), plan=plan, recompute=recompute, created_by=created_by)
+    defaults = plan is None and levels is None and speed is None
+    return current_coverage(store, params=_params(levels, speed), plan=plan, recompute=recompute, created_by=created_by,
+                            allow_compute=who is not None or defaults)
 
 
 @router.get("/summary", response_model=CoverageSummary, responses=ERROR_RESPONSES,
             summary="City-wide coverage and complete life-circle rates (覆盖率汇总)")
-async def summary(store: Annotated[Store, Depends(get_store)], plan: PlanQ = None, levels: LevelsQ = None,
+async def summary(store: Annotated[Store, Depends(get_store)], who: Who, plan: PlanQ = None, levels: LevelsQ = None,
                   walking_speed_mps: SpeedQ = None):
-    run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps)
+    run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps, who=who)
     return CoverageSummary(run=run_info(run), summary=run["summary"])
 
 
@@ -69,6 +73,7 @@ def runs(store: Annotated[Store, Depends(get_store)]):
             summary="Area reachable within the threshold, per category or for chosen facilities (服务范围)")
 async def service_areas(
     store: Annotated[Store, Depends(get_store)],
+    _user: Annotated[Principal, Depends(require("recompute", "计算服务范围"))],
     category: Annotated[list[str] | None, Query(description="Facility categories (repeat); default all analysed")] = None,
     facility_id: Annotated[list[int] | None, Query(description="Facility ids (repeat) instead of categories")] = None,
     walk_m: Annotated[float | None, Query(gt=0, le=5000, description="Threshold, metres (default: the norm)")] = None,
@@ -133,6 +138,7 @@ async def output_features(
     request: Request,
     output: str,
     store: Annotated[Store, Depends(get_store)],
+    who: Who,
     plan: PlanQ = None,
     levels: LevelsQ = None,
     walking_speed_mps: SpeedQ = None,
@@ -147,5 +153,5 @@ async def output_features(
                             f"未知的覆盖分析结果「{output}」，可用：{'、'.join(OUTPUTS)}", allowed=list(OUTPUTS))
     limit = check_page(limit)
     box = parse_bbox(bbox)
-    run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps)
+    run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps, who=who)
     return output_page(request, store, run, output, f"coverage_{output}", box, limit, offset)

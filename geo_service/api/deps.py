@@ -22,6 +22,17 @@ def _principal(request: Request, store: Store) -> Principal:
     return authenticate(store, request.headers.get("authorization"))
 
 
+def optional_principal(request: Request, store: Annotated[Store, Depends(get_store)],
+                       _cred: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None) -> Principal | None:
+    """The principal of a request that carries a token (401 if the token is bad), else None (a resident)."""
+    if not request.headers.get("authorization"):
+        return None
+    return _principal(request, store)
+
+
+Who = Annotated[Principal | None, Depends(optional_principal)]
+
+
 def require(permission: str, what_zh: str = "执行此操作"):
     """A dependency that returns the :class:`Principal` if its role has ``permission`` (401/403 otherwise)."""
     roles = allowed_roles(permission)
