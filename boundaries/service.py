@@ -289,6 +289,12 @@ class PlanService:
                 current_version=int(row["version"]), expected_version=int(if_match),
             )
         row, state, ver, stored = self.state(row["id"])
+        if ver != int(if_match):  # another edit was committed between the check above and this read: never apply on top of it
+            raise ConflictError(
+                f"plan {row['id']} is at version {ver}, the edit was made on version {if_match}; reload and redo it",
+                f"方案已被他人修改（当前版本 {ver}，您的修改基于版本 {if_match}），请刷新后重新操作；本次修改未保存",
+                current_version=int(ver), expected_version=int(if_match),
+            )
         us = self.unit_set()
         t0 = time.perf_counter()
         new, touched, removed = apply_edit(us, state, edit)
