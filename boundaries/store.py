@@ -194,6 +194,12 @@ def adopt(store: Store, plan_id: int, version: int, *, adopted_by: str, base_ass
         row = conn.execute(sa.select(t).where(t.c.id == int(plan_id))).first()
         if row is None:
             raise NotFoundError(f"no plan {plan_id}", f"没有编号为 {plan_id} 的社区划分方案", plan=plan_id)
+        if expected_version is None and int(row.version) != int(version):  # an edit landed after the caller read the plan
+            raise ConflictError(
+                f"plan {plan_id} changed to version {row.version} while version {version} was being adopted; adopt again",
+                f"采纳期间方案已被修改（当前版本 {row.version}），请核对后重新采纳",
+                current_version=int(row.version), expected_version=int(version),
+            )
         if expected_version is not None and int(row.version) != int(expected_version):
             raise ConflictError(
                 f"plan {plan_id} is at version {row.version}, not {expected_version}",
