@@ -347,7 +347,10 @@ class Store:
 
     def get_plan(self, plan: int | str) -> dict:
         t = models.plans
-        cond = t.c.id == int(plan) if str(plan).isdigit() else t.c.name == str(plan)
+        key = str(plan)
+        # An id is ASCII digits within the INTEGER column ('²' is a digit to isdigit(), not to int()); else a name.
+        is_id = key.isascii() and key.isdigit() and len(key) <= 10 and int(key) < 2**31
+        cond = t.c.id == int(key) if is_id else t.c.name == key
         with self.read() as conn:
             row = conn.execute(sa.select(t).where(cond)).first()
         if row is None:
@@ -808,7 +811,8 @@ def record_change(conn, actor: str | None, action: str, target_type: str, target
 
 def _unavailable(exc: Exception) -> GeoServiceError:
     msg = str(exc).splitlines()[0][:300]
-    if "connection" in msg.lower() or "could not connect" in msg.lower() or "server" in msg.lower():
+    low = msg.lower()
+    if any(w in low for w in ("connection", "could not connect", "server", "database is locked", "busy", "timeout", "too many clients")):
         return DatabaseUnavailable(f"database unavailable: {msg}", f"数据库暂不可用：{msg}")
     return GeoServiceError(f"database error: {msg}", f"数据库错误：{msg}")
 
