@@ -21,12 +21,16 @@ from . import crs as crs_mod
 from ._errors import ImportValidationError, InputError, ValidationReport
 from .io import read_file
 from .layers import LayerSpec, get_layer
+from .settings import get_settings
 from .storage import Store, WriteResult
 
 SOURCE_ID_NAMES = ("source_id", "id", "fid", "code", "编号", "标识", "代码")
 _TRUE = {"true", "1", "yes", "y", "t", "是", "有", "√"}
 _FALSE = {"false", "0", "no", "n", "f", "否", "无", "×"}
+# Defaults of the settings GEO_MAX_FEATURES, GEO_MAX_VERTICES and GEO_MAX_STRING_CHARS (the values in force).
 MAX_FEATURES = 2_000_000
+MAX_VERTICES = 1_000_000
+MAX_STRING_CHARS = 10_000
 
 
 @dataclass
@@ -136,12 +140,13 @@ def map_columns(frame: gpd.GeoDataFrame, spec: LayerSpec, options: ImportOptions
     return out
 
 
-def _check_ids(frame, report):
+def _check_ids(frame, report, reported: dict[str, np.ndarray] | None = None):
     if "source_id" not in frame.columns:
         return
     sid = frame["source_id"]
     empty = sid.isna().to_numpy() | (sid.astype(str).str.strip() == "").to_numpy()
-    for r in _rows(empty):
+    already = (reported or {}).get("source_id")
+    for r in _rows(empty & ~already if already is not None else empty):
         report.add(r, "source_id", "empty source id", "编号为空")
     norm = sid.astype(str).str.strip()
     norm = norm.str.replace(r"\.0$", "", regex=True)  # ids read as floats from spreadsheets
@@ -151,7 +156,41 @@ def _check_ids(frame, report):
         report.add(r, "source_id", "duplicate source id in the file", "文件中编号重复", value=norm.iloc[r - 1])
 
 
-def _check_fields(frame, spec: LayerSpec, report: ValidationReport) -> None:
+def _check_values(frame, spec: LayerSpec, report: ValidationReport, max_chars: int) -> dict[str, np.ndarray]:
+    """Values no field can hold, in the columns that are stored: JSON objects or arrays, and text longer
+    than ``max_chars``.  Each is reported with its row and blanked; returns the blanked rows per column."""
+    labels = {f.name: f.label_zh for f in spec.fields} | {"source_id": "编号"}
+    out: dict[str, np.ndarray] = {}
+    for name in ("source_id", *spec.field_names):
+        if name not in frame.columns or frame[name].dtype != object:
+            continue  # numbers, booleans and dates hold neither
+        col = frame[name]
+        kind = col.map(type)
+        container = kind.isin([dict, list, tuple, np.ndarray]).to_numpy()
+        for r in _rows(container):
+            what, what_zh = ("object", "对象") if isinstance(col.iloc[r - 1], dict) else ("array", "数组")
+            report.add(r, name, f"{name} is a JSON {what}; a single text or number is expected",
+                       f"「{labels[name]}」是 JSON {what_zh}，应为单个文字或数值", value=col.iloc[r - 1])
+        text = col.where(kind == str)
+        nul = text.str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
+        for r in _rows(nul):
+            report.add(r, name, f"{name} contains the character NUL (\\x00), which cannot be stored",
+                       f"「{labels[name]}」含有无法保存的空字符（\\x00）", value=col.iloc[r - 1].replace("\x00", "\\x00"))
+        lengths = text.str.len().to_numpy(dtype=float, na_value=np.nan)
+        long = lengths > max_chars
+        for r in _rows(long):
+            n = int(lengths[r - 1])
+            report.add(r, name, f"{name} is {n:,} characters long, more than the {max_chars:,} allowed (GEO_MAX_STRING_CHARS)",
+                       f"「{labels[name]}」长 {n:,} 个字符，超过上限 {max_chars:,} 个字符", value=col.iloc[r - 1][:60] + "…")
+        bad = container | long | nul
+        if bad.any():
+            frame[name] = col.where(~bad, None)
+            out[name] = bad
+    return out
+
+
+def _check_fields(frame, spec: LayerSpec, report: ValidationReport, reported: dict[str, np.ndarray] | None = None) -> None:
+    reported = reported or {}
     for f in spec.fields:
         if f.name not in frame.columns:
             if f.required:
@@ -164,7 +203,8 @@ def _check_fields(frame, spec: LayerSpec, report: ValidationReport) -> None:
         raw = col.to_numpy(dtype=object)
         blank = (pd.isna(col) | (col.map(type) == str) & col.astype(str).str.strip().eq("")).to_numpy()
         if f.required:
-            for r in _rows(blank):
+            already = reported.get(f.name)
+            for r in _rows(blank & ~already if already is not None else blank):
                 report.add(r, f.name, f"{f.name} is empty", f"「{f.label_zh}」为空")
         if f.kind in ("int", "float"):
             num = pd.to_numeric(col.where(~blank), errors="coerce").to_numpy(dtype=float)
@@ -216,10 +256,12 @@ def _check_fields(frame, spec: LayerSpec, report: ValidationReport) -> None:
             frame[f.name] = text.where(~blank, f.default if not f.required else None)
 
 
-def _check_geometry(frame: gpd.GeoDataFrame, spec: LayerSpec, report: ValidationReport, repair: bool) -> None:
+def _check_geometry(frame: gpd.GeoDataFrame, spec: LayerSpec, report: ValidationReport, repair: bool,
+                    max_vertices: int = MAX_VERTICES, reported: np.ndarray | None = None) -> None:
+    """``reported``: rows whose geometry the reader already found broken (and reported)."""
     geoms = np.asarray(frame.geometry.values, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    for r in _rows(missing):
+    for r in _rows(missing & ~reported if reported is not None else missing):
         report.add(r, "geometry", "missing or empty geometry (or coordinates that are not numbers)", "几何为空，或坐标不是数值")
     present = ~missing
     types = np.array(shapely.get_type_id(geoms))
@@ -229,7 +271,12 @@ def _check_geometry(frame: gpd.GeoDataFrame, spec: LayerSpec, report: Validation
     for r in _rows(wrong):
         report.add(r, "geometry", f"geometry type {type_names[r - 1]} not allowed for {spec.name} (allowed: {', '.join(spec.geometry_types)})",
                    f"几何类型 {type_names[r - 1]} 不适用于图层「{spec.label_zh}」（允许：{', '.join(spec.geometry_types)}）")
-    check = present & ~wrong
+    vertices = shapely.get_num_coordinates(geoms)
+    huge = present & ~wrong & (vertices > max_vertices)
+    for r in _rows(huge):
+        report.add(r, "geometry", f"geometry has {vertices[r - 1]:,} vertices, more than the {max_vertices:,} allowed (GEO_MAX_VERTICES): simplify it",
+                   f"几何有 {vertices[r - 1]:,} 个顶点，超过上限 {max_vertices:,} 个，请先简化")
+    check = present & ~wrong & ~huge
     coords_ok = np.ones(len(geoms), dtype=bool)
     if check.any():
         idx = np.flatnonzero(check)
@@ -274,6 +321,16 @@ def _check_geometry(frame: gpd.GeoDataFrame, spec: LayerSpec, report: Validation
                 report.add(r, "geometry", f"invalid geometry: {why} (use --repair to fix)", f"几何无效：{why}（可用 --repair 自动修复）")
 
 
+def _drop_z(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Layers are two-dimensional: heights (Z) and measures (M) of the input are dropped."""
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    if not (shapely.has_z(geoms).any() or (hasattr(shapely, "has_m") and shapely.has_m(geoms).any())):
+        return frame
+    out = frame.copy()
+    out[frame.geometry.name] = gpd.GeoSeries(shapely.force_2d(geoms), index=frame.index, crs=frame.crs)
+    return out
+
+
 def _polygonal_part(g):
     parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
     if not parts:
@@ -291,15 +348,32 @@ def validate(frame: gpd.GeoDataFrame, spec: LayerSpec, options: ImportOptions) -
         The frame in EPSG:4326 with the layer's fields and ``source_id``
         (all rows, bad ones included), and the report of problems.
     """
+    settings = get_settings()
     report = ValidationReport(spec.name, len(frame))
-    if len(frame) > MAX_FEATURES:
-        raise InputError(f"{len(frame)} features exceed the limit of {MAX_FEATURES}", f"要素数 {len(frame)} 超过上限 {MAX_FEATURES}")
+    if len(frame) > settings.max_features:
+        raise InputError(
+            f"{len(frame):,} features exceed the limit of {settings.max_features:,} for one import (GEO_MAX_FEATURES): split the file",
+            f"要素数 {len(frame):,} 超过单次导入上限 {settings.max_features:,}，请拆分后分批导入",
+        )
+    # Problems the reader found (a broken feature of a GeoJSON file): reported in the row's place.  A row
+    # that is no feature, or has no readable properties, gets that one problem, not also 'empty ...'.
+    read = ValidationReport(spec.name, len(frame))
+    broken_geometry = np.zeros(len(frame), dtype=bool)
+    for row, column, en, zh in frame.attrs.get("read_problems", ()):
+        read.add(row, column, en, zh)
+        broken_geometry[row - 1] |= column in ("geometry", None)
+    unreadable = {p.row for p in read.problems if p.column in (None, "properties")}
     frame = frame.reset_index(drop=True)
+    frame.attrs.pop("read_problems", None)
     frame = map_columns(frame, spec, options, report)
-    _check_ids(frame, report)
-    _check_fields(frame, spec, report)
+    reported = _check_values(frame, spec, report, settings.max_string_chars)
+    _check_ids(frame, report, reported)
+    _check_fields(frame, spec, report, reported)
     frame = to_wgs84(frame, options.source_crs)
-    _check_geometry(frame, spec, report, options.repair)
+    frame = _drop_z(frame)
+    _check_geometry(frame, spec, report, options.repair, settings.max_vertices, broken_geometry)
+    if read.problems:
+        report.problems = read.problems + [p for p in report.problems if p.row not in unreadable]
     keep = ["source_id", *spec.field_names]
     frame = frame[[c for c in keep if c in frame.columns] + [frame.geometry.name]]
     frame = frame.rename_geometry("geometry") if frame.geometry.name != "geometry" else frame
@@ -361,6 +435,8 @@ def run_import(
 
 
 def import_frame(store, spec, raw, options, *, actor=None, source_name=None, progress=None) -> ImportResult:
+    if source_name is not None:  # an uploaded file's name, as the client sent it: printable and short
+        source_name = "".join(ch if ch.isprintable() else "?" for ch in str(source_name))[:255]
     if len(raw) == 0:
         raise InputError(f"{source_name or 'the file'} holds no features", f"{source_name or '文件'} 中没有任何要素，未写入数据")
     frame, report = validate(raw, spec, options)

@@ -169,9 +169,10 @@ async def import_file(
 ):
     get_layer(layer)
     limit = get_settings().max_upload_mb * 1024 * 1024
-    suffix = "".join(Path(file.filename or "upload").suffixes[-2:]) or ".bin"
-    if "/" in suffix or "\\" in suffix:
-        suffix = Path(suffix).name
+    # Only short ASCII suffixes (.geojson, .shp.zip, ...) reach the disk: a hostile name cannot make
+    # the temporary file name too long, climb out of the folder or carry control characters.
+    parts = Path((file.filename or "upload").replace("\\", "/")).suffixes[-2:]
+    suffix = "".join(s for s in parts if len(s) <= 9 and s[1:].isascii() and s[1:].isalnum()) or ".bin"
     with tempfile.TemporaryDirectory(prefix="geo-upload-") as tmp:
         dest = Path(tmp) / f"upload{suffix}"
         size = 0
