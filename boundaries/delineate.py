@@ -435,6 +435,9 @@ def delineate(
     codes_all = us.streets["code"].tolist()
     if streets is None:
         streets = [c for c in codes_all]
+    elif not streets:
+        raise InputError("streets is empty: give at least one street code, or leave it out for all streets",
+                         "街道列表为空：请至少给出一个街道代码，或不填以划分全部街道")
     unknown = [s for s in streets if s not in codes_all]
     if unknown:
         raise InputError(f"no population units in street(s) {', '.join(unknown)}", f"街道 {'、'.join(unknown)} 下没有人口单元", streets=unknown)
@@ -448,6 +451,9 @@ def delineate(
         s_row = us.streets.iloc[s_idx]
         idx = np.flatnonzero(us.street == s_idx)
         k_street = k.get(code) if isinstance(k, dict) else k
+        if k_street is not None and int(k_street) > idx.size:  # each community needs a unit (and k sets a loop's length)
+            raise InputError(f"k = {k_street} communities, but street {code} has only {idx.size} population units",
+                             f"社区数量 {k_street} 超过街道 {code} 的人口单元数 {idx.size}", street=code, k=int(k_street))
         res = _delineate_street(us, idx, s_row, band, k_street, existing, mode, workers_per_10000, compactness_tol, seed)
         lab = res["labels"]
         for p in range(res["n_parts"]):

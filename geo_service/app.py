@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
 from ._errors import DatabaseUnavailable, GeoServiceError
@@ -42,6 +45,21 @@ def create_app(store: Store | None = None) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
         return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
 
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError):
+        # FastAPI's own 422 (``detail``: one entry per bad parameter) plus the service's bilingual message.
+        detail = jsonable_encoder(exc.errors())
+        where = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in detail[:5])
+        return JSONResponse({"error": "RequestValidationError", "message": f"invalid request: {where}",
+                             "message_zh": f"请求参数无效：{where}", "detail": detail}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException):
+        # Starlette's and FastAPI's own answers (unknown path, wrong method, a body that is not JSON) in the same form.
+        zh = {400: "请求内容无法解析（例如不是有效的 JSON）", 404: "没有这个地址", 405: "此地址不支持该请求方法"}
+        body = {"error": "HTTPError", "message": str(exc.detail), "message_zh": zh.get(exc.status_code, f"请求出错（HTTP {exc.status_code}）")}
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
     @app.exception_handler(OperationalError)
     async def _db_error(_request: Request, exc: OperationalError):
         err = DatabaseUnavailable(f"database unavailable: {str(exc).splitlines()[0][:200]}", "数据库暂不可用，请稍后重试")
@@ -65,6 +83,16 @@ def create_app(store: Store | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    from .api.schemas import document_common_errors
+
+    route_openapi = app.openapi
+
+    def openapi() -> dict:  # the routes' own entries plus the answers of the middleware and error handlers
+        if app.openapi_schema is None:
+            app.openapi_schema = document_common_errors(route_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index():

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from ..auth import Principal
 from ..storage import Store
 from .deps import get_store, require
+from .schemas import UTCDateTime
 
 router = APIRouter(prefix="/admin", tags=["admin 管理"])
 AdminOnly = Annotated[Principal, Depends(require("read_changes", "查看修改记录"))]
@@ -18,7 +19,7 @@ AdminOnly = Annotated[Principal, Depends(require("read_changes", "查看修改�
 
 class Change(BaseModel):
     id: int
-    at: datetime
+    at: UTCDateTime
     actor: str = Field(description="User name (cli:<os user> for the command line)")
     role: str | None = None
     action: str = Field(description="import, feature_create/update/delete, plan_delineate/edit/copy/adopt, recompute, job_submit, user_*")
@@ -38,10 +39,10 @@ class UserInfo(BaseModel):
     id: int
     name: str
     role: str
-    created_at: datetime | None = None
-    revoked_at: datetime | None = None
+    created_at: UTCDateTime | None = None
+    revoked_at: UTCDateTime | None = None
     active_tokens: int
-    last_used_at: datetime | None = None
+    last_used_at: UTCDateTime | None = None
 
 
 @router.get("/changes", response_model=ChangePage, summary="Change log, newest first (修改记录)")

@@ -24,7 +24,7 @@ from ..storage import Store
 from ._runs import RunInfo, check_page, output_page, run_info
 from .deps import Who, get_store, require
 from .layers import GEOJSON, parse_bbox
-from .schemas import ERROR_RESPONSES, FeatureCollection
+from .schemas import ERROR_RESPONSES, MAX_ID, MAX_OFFSET, FeatureCollection
 
 router = APIRouter(prefix="/audit", tags=["audit 设施与避难场所审计"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -34,7 +34,7 @@ OUTPUTS = ("communities", "streets", "facilities", "shelters", "units", "assignm
 PlanQ = Annotated[str | None, Query(description="Plan id or name (default: the adopted plan)")]
 WalkQ = Annotated[float | None, Query(gt=0, le=5000, description="Emergency-shelter walking limit, metres (default: the norm, 500)")]
 FactorQ = Annotated[float, Query(gt=0, le=10, description="Demand = residents x this day/night factor")]
-RunQ = Annotated[int | None, Query(ge=1, description="A stored audit run (default: the current one for these inputs)")]
+RunQ = Annotated[int | None, Query(ge=1, le=MAX_ID, description="A stored audit run (default: the current one for these inputs)")]
 
 
 class AuditSummary(BaseModel):
@@ -114,7 +114,7 @@ async def _features(request: Request, store: Store, output: str, plan, walk_limi
 
 BboxQ = Annotated[str | None, Query(description="minx,miny,maxx,maxy, EPSG:4326")]
 LimitQ = Annotated[int | None, Query(ge=1)]
-OffsetQ = Annotated[int, Query(ge=0)]
+OffsetQ = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 @router.get("/shelter-assignment", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},

@@ -15,7 +15,7 @@ from ..storage import Store
 from ._runs import RunInfo, check_page, output_page, run_info
 from .deps import Who, get_store, require
 from .layers import GEOJSON, parse_bbox
-from .schemas import ERROR_RESPONSES, FeatureCollection
+from .schemas import ERROR_RESPONSES, MAX_ID, MAX_OFFSET, FeatureCollection
 
 router = APIRouter(prefix="/coverage", tags=["coverage 生活圈覆盖"])
 OUTPUTS = ("units", "communities", "streets", "gaps")
@@ -35,7 +35,7 @@ def _params(levels: str | None, walking_speed_mps: float | None, categories: str
 
 
 LevelsQ = Annotated[str | None, Query(description="Life-circle levels, comma separated (5min,10min,15min)")]
-SpeedQ = Annotated[float | None, Query(gt=0, le=5, description="Walking speed, m/s (default from the norms)")]
+SpeedQ = Annotated[float | None, Query(ge=0.1, le=5, description="Walking speed, m/s, 0.1-5 (default from the norms)")]
 PlanQ = Annotated[str | None, Query(description="Plan id or name (default: the adopted plan)")]
 
 
@@ -75,7 +75,7 @@ async def service_areas(
     store: Annotated[Store, Depends(get_store)],
     _user: Annotated[Principal, Depends(require("recompute", "计算服务范围"))],
     category: Annotated[list[str] | None, Query(description="Facility categories (repeat); default all analysed")] = None,
-    facility_id: Annotated[list[int] | None, Query(description="Facility ids (repeat) instead of categories")] = None,
+    facility_id: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None, Query(description="Facility ids (repeat) instead of categories")] = None,
     walk_m: Annotated[float | None, Query(gt=0, le=5000, description="Threshold, metres (default: the norm)")] = None,
 ):
     from facilities.service import service_areas_from_store
@@ -144,7 +144,7 @@ async def output_features(
     walking_speed_mps: SpeedQ = None,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy, EPSG:4326")] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ):
     if output not in OUTPUTS:
         from .._errors import NotFoundError

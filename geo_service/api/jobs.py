@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
@@ -13,7 +12,7 @@ from ..auth import Principal
 from ..jobs import KINDS
 from ..storage import Store
 from .deps import get_store, require
-from .schemas import ERROR_RESPONSES
+from .schemas import ERROR_RESPONSES, MAX_ID, UTCDateTime
 
 router = APIRouter(prefix="/jobs", tags=["jobs 后台任务"])
 
@@ -21,7 +20,7 @@ router = APIRouter(prefix="/jobs", tags=["jobs 后台任务"])
 class JobRequest(BaseModel):
     kind: Literal["coverage", "audit", "full"] = Field("full", description="coverage | audit | full (both)")
     plan: str | None = Field(None, max_length=200, description="Plan id or name (default: the adopted plan)")
-    walking_speed_mps: float | None = Field(None, gt=0, le=5)
+    walking_speed_mps: float | None = Field(None, ge=0.1, le=5, description="Walking speed, m/s")
     walk_limit_m: float | None = Field(None, gt=0, le=5000, description="Emergency-shelter walking limit (audit)")
     day_night_factor: float | None = Field(None, gt=0, le=10)
 
@@ -33,9 +32,9 @@ class Job(BaseModel):
     status: Literal["queued", "running", "done", "failed"]
     params: dict[str, Any]
     created_by: str | None = None
-    created_at: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    created_at: UTCDateTime | None = None
+    started_at: UTCDateTime | None = None
+    finished_at: UTCDateTime | None = None
     result: dict[str, Any] | None = Field(None, description="Run ids of the stored results (coverage_run_id, audit_run_id)")
     error: str | None = None
     status_url: str
@@ -65,5 +64,5 @@ def list_jobs(request: Request, store: Annotated[Store, Depends(get_store)],
 
 
 @router.get("/{job_id}", response_model=Job, responses=ERROR_RESPONSES, summary="Status of a job (任务状态)", name="job_status")
-def job_status(request: Request, job_id: Annotated[int, Path(ge=1, le=2**62)]):
+def job_status(request: Request, job_id: Annotated[int, Path(ge=1, le=MAX_ID)]):
     return _job(request, request.app.state.jobs.status(job_id))

@@ -26,6 +26,9 @@ from ..storage import Store
 from .deps import get_store, layer_writer
 from .schemas import (
     ERROR_RESPONSES,
+    EXPORT_MEDIA_TYPES,
+    MAX_ID,
+    MAX_OFFSET,
     Feature,
     FeatureCollection,
     ImportResult,
@@ -90,10 +93,10 @@ def get_layer_features(
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (EPSG:4326 lon/lat unless bbox_crs)")] = None,
     bbox_crs: Annotated[str | None, Query(description="CRS of bbox, e.g. EPSG:4490")] = None,
     limit: Annotated[int | None, Query(ge=1, description="Page size")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     crs: Annotated[str, Query(description="Output CRS: EPSG:4326 (default), EPSG:4490, or any EPSG code")] = "EPSG:4326",
     plan: Annotated[str | None, Query(description="Plan id or name (communities)")] = None,
-    network: Annotated[int | None, Query(description="Network id (network_nodes, network_edges)")] = None,
+    network: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Network id (network_nodes, network_edges)")] = None,
 ):
     spec = get_layer(layer)
     settings = get_settings()
@@ -121,7 +124,8 @@ def get_layer_features(
 
 @router.get(
     "/{layer}/export",
-    responses={200: {"content": {"application/octet-stream": {}}}, **ERROR_RESPONSES},
+    response_class=FileResponse,
+    responses={200: {"content": {t: {} for t in EXPORT_MEDIA_TYPES.values()}}, **ERROR_RESPONSES},
     summary="Download a whole layer as a file (导出图层文件)",
 )
 def export(
@@ -134,14 +138,15 @@ def export(
     get_layer(layer)
     tmp = Path(tempfile.mkdtemp(prefix="geo-export-"))
     path, _n = export_layer(store, layer, format, tmp / f"{layer}.{'zip' if format == 'shp' else format}", crs=crs, plan=plan)
-    return FileResponse(path, filename=path.name, background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))
+    return FileResponse(path, filename=path.name, media_type=EXPORT_MEDIA_TYPES[format],
+                        background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))
 
 
 @router.get("/{layer}/{fid}", response_model=Feature, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
             summary="One feature by id (单个要素)")
 def get_feature(
     layer: str,
-    fid: int,
+    fid: Annotated[int, FastPath(ge=1, le=MAX_ID)],
     store: Annotated[Store, Depends(get_store)],
     crs: Annotated[str, Query(description="Output CRS")] = "EPSG:4326",
 ):
@@ -235,7 +240,7 @@ def create_feature(layer: str, feature: Annotated[FeatureIn, Body()], store: Ann
 
 @router.patch("/{layer}/{fid}", response_model=FeatureEdit, responses=ERROR_RESPONSES,
               summary="Change one feature's properties or geometry (修改要素)")
-def update_feature(layer: str, fid: Annotated[int, FastPath(ge=1, le=2**62)], patch: Annotated[FeaturePatch, Body()],
+def update_feature(layer: str, fid: Annotated[int, FastPath(ge=1, le=MAX_ID)], patch: Annotated[FeaturePatch, Body()],
                    store: Annotated[Store, Depends(get_store)], user: Annotated[Principal, Depends(layer_writer)]):
     from ..edits import update_feature as update
 
@@ -243,7 +248,7 @@ def update_feature(layer: str, fid: Annotated[int, FastPath(ge=1, le=2**62)], pa
 
 
 @router.delete("/{layer}/{fid}", response_model=FeatureEdit, responses=ERROR_RESPONSES, summary="Delete one feature (删除要素)")
-def delete_feature(layer: str, fid: Annotated[int, FastPath(ge=1, le=2**62)], store: Annotated[Store, Depends(get_store)],
+def delete_feature(layer: str, fid: Annotated[int, FastPath(ge=1, le=MAX_ID)], store: Annotated[Store, Depends(get_store)],
                    user: Annotated[Principal, Depends(layer_writer)]):
     from ..edits import delete_feature as delete
 

@@ -14,7 +14,7 @@ from maps.resident import resident_page
 
 from ..storage import Store
 from .deps import get_store
-from .schemas import ERROR_RESPONSES
+from .schemas import MAX_ID
 
 router = APIRouter(tags=["maps 地图"])
 
@@ -35,18 +35,19 @@ def maps_index(store: Annotated[Store, Depends(get_store)]):
 @router.get(
     "/maps/{name}",
     response_class=HTMLResponse,
-    responses={404: ERROR_RESPONSES[404], 409: {"description": "The map's analysis has not been run yet"}},
+    responses={code: {"description": desc, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+               for code, desc in ((404, "Unknown map, run or plan"), (409, "The map's analysis has not been run yet"))},
     summary="One interactive map as an HTML page (交互地图)",
 )
 async def map_page(
     name: str,
     store: Annotated[Store, Depends(get_store)],
-    run: Annotated[int | None, Query(description="Analysis run id (default: the newest run)")] = None,
+    run: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Analysis run id (default: the newest run)")] = None,
     plan: Annotated[str | None, Query(description="Plan id or name for the plan map (default: the adopted plan)")] = None,
 ):
     options = {"run_id": run} if run is not None else {}
     if plan is not None:
-        options["plan"] = int(plan) if plan.isdigit() else plan
+        options["plan"] = int(plan) if plan.isascii() and plan.isdigit() else plan
     page = await run_in_threadpool(render_map, name, store, **options)
     return HTMLResponse(page)
 

@@ -34,7 +34,7 @@ from ..layers import LAYERS
 from ..settings import get_settings
 from ..storage import Store
 from .deps import get_store
-from .schemas import Error, Link
+from .schemas import MAX_ID, MAX_OFFSET, Error, Link
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
 
@@ -386,23 +386,21 @@ def _filters(store: Store, ref: CollectionRef, params) -> dict:
     if ref.layer and params.get("plan") is not None and LAYERS[ref.layer].per_plan:
         out["plan_id"] = store.get_plan(params["plan"])["id"]
     if ref.layer and params.get("network") is not None and ref.layer.startswith("network_"):
-        try:
-            out["network_id"] = int(params["network"])
-        except ValueError:
-            raise OGCParameterError("network must be an integer", "network 应为整数（步行网络编号）", parameter="network") from None
+        out["network_id"] = _int_param(params, "network", 0, 1, MAX_ID)
     return out
 
 
-def _int_param(params, name: str, default: int, minimum: int) -> int:
+def _int_param(params, name: str, default: int, minimum: int, maximum: int = MAX_OFFSET) -> int:
     raw = params.get(name)
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = int(raw) if raw.strip().isascii() else minimum - 1
     except ValueError:
         value = minimum - 1
-    if value < minimum:
-        raise OGCParameterError(f"{name} must be an integer >= {minimum}", f"{name} 应为不小于 {minimum} 的整数", parameter=name)
+    if not minimum <= value <= maximum:
+        raise OGCParameterError(f"{name} must be an integer from {minimum} to {maximum}", f"{name} 应为 {minimum} 到 {maximum} 之间的整数",
+                                parameter=name)
     return value
 
 
@@ -415,6 +413,26 @@ def _check_params(params, allowed=ITEM_PARAMS) -> None:
         )
     if params.get("f", "json") not in ("json", "geojson"):
         raise OGCParameterError("f: only json (GeoJSON) is offered", "f 参数只支持 json（GeoJSON）", parameter="f")
+
+
+def _query(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+# The query parameters items() and item() read themselves (OGC names such as bbox-crs), documented for clients.
+_CRS_Q = _query("crs", {"type": "string"}, "Output CRS URI (see the collection's crs list); default CRS84")
+_F_Q = _query("f", {"type": "string", "enum": ["json", "geojson"]}, "Output format: GeoJSON")
+ITEMS_QUERY = [
+    _query("bbox", {"type": "string"}, "minx,miny,maxx,maxy (or 6 numbers with z) in the axis order of bbox-crs"),
+    _query("bbox-crs", {"type": "string"}, "CRS URI of bbox; default CRS84 (lon, lat)"),
+    _CRS_Q,
+    _query("limit", {"type": "integer", "minimum": 1}, f"Page size (default {DEFAULT_LIMIT}; capped at GEO_PAGE_LIMIT_MAX)"),
+    _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}, "Features skipped"),
+    _query("datetime", {"type": "string"}, "Accepted; the features carry no temporal extent"),
+    _F_Q,
+    _query("plan", {"type": "string"}, "Plan id or name (communities)"),
+    _query("network", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "Network id (network layers)"),
+]
 
 
 def _feature_bytes(gdf: gpd.GeoDataFrame, target: str) -> list[bytes]:
@@ -432,6 +450,7 @@ def _feature_bytes(gdf: gpd.GeoDataFrame, target: str) -> list[bytes]:
     "`bbox-crs`, `crs` (output CRS URI; EPSG:4326 and EPSG:4490 are latitude first), `limit` (default 100, larger "
     "values are capped at GEO_PAGE_LIMIT_MAX), `offset`, `datetime` (accepted; the features carry no temporal extent), "
     "`plan` (communities), `network` (network layers).",
+    openapi_extra={"parameters": ITEMS_QUERY},
 )
 def items(collection_id: str, request: Request, store: Annotated[Store, Depends(get_store)]):
     params = request.query_params
@@ -440,7 +459,7 @@ def items(collection_id: str, request: Request, store: Annotated[Store, Depends(
     allowed = supported_crs(store)
     target = parse_crs_uri(params["crs"], allowed) if params.get("crs") else CRS84
     box = bbox_to_crs84(params.get("bbox"), params.get("bbox-crs"), allowed)
-    limit = min(_int_param(params, "limit", DEFAULT_LIMIT, 1), get_settings().page_limit_max)
+    limit = min(_int_param(params, "limit", DEFAULT_LIMIT, 1, 2**62), get_settings().page_limit_max)
     offset = _int_param(params, "offset", 0, 0)
     filters = _filters(store, ref, params)
     matched = ref.count(store, box, filters)
@@ -470,13 +489,14 @@ def items(collection_id: str, request: Request, store: Annotated[Store, Depends(
     response_model=OGCFeature,
     responses={200: {"content": {GEOJSON: {}}}, **OGC_ERRORS},
     summary="One feature (单个要素)",
+    openapi_extra={"parameters": [_CRS_Q, _F_Q]},
 )
 def item(collection_id: str, feature_id: str, request: Request, store: Annotated[Store, Depends(get_store)]):
     params = request.query_params
     _check_params(params, {"crs", "f"})
     ref = resolve_collection(store, collection_id)
     target = parse_crs_uri(params["crs"], supported_crs(store)) if params.get("crs") else CRS84
-    gdf = ref.read(store, ids=[feature_id]) if feature_id.isdigit() else None
+    gdf = ref.read(store, ids=[int(feature_id)]) if feature_id.isascii() and feature_id.isdigit() and len(feature_id) <= 10 and int(feature_id) <= MAX_ID else None
     if gdf is None or gdf.empty:
         raise NotFoundError(
             f"collection {collection_id} has no feature {feature_id!r}",

@@ -23,7 +23,9 @@ from ..auth import Principal
 from ..geojson import feature_collection_json
 from ..storage import Store
 from .deps import get_store, require
-from .schemas import ERROR_RESPONSES
+from .schemas import ERROR_RESPONSES, EXPORT_MEDIA_TYPES, MAX_ID
+
+MAX_HOUSEHOLDS = 10**7  # a households band beyond any community
 
 router = APIRouter(prefix="/plans", tags=["plans 社区划分方案"])
 GEOJSON = "application/geo+json"
@@ -115,8 +117,8 @@ class BandProblem(BaseModel):
 
 class DelineateRequest(BaseModel):
     streets: list[str] | None = Field(None, description="Street codes (default: all streets)")
-    households_min: int | None = Field(None, gt=0, description="Band minimum (default: the norms' band)")
-    households_max: int | None = Field(None, gt=0)
+    households_min: int | None = Field(None, gt=0, le=MAX_HOUSEHOLDS, description="Band minimum (default: the norms' band)")
+    households_max: int | None = Field(None, gt=0, le=MAX_HOUSEHOLDS)
     k: int | None = Field(None, ge=1, description="Number of communities (one street only)")
     from_plan: str | None = Field(None, description="Existing plan (id or name) for modes closest / minimal_change")
     mode: Literal["fresh", "closest", "minimal_change"] | None = None
@@ -139,7 +141,7 @@ class DelineateResult(BaseModel):
 
 class EditRequest(BaseModel):
     action: Literal["move", "merge", "split", "rename"]
-    units: list[int] | None = Field(None, description="Population unit ids (move, split)")
+    units: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(None, description="Population unit ids (move, split)")
     to: str | None = Field(None, description="Target community code (move)")
     into: str | None = Field(None, description="Community that remains (merge)")
     from_: str | None = Field(None, alias="from", description="Community merged away (merge)")
@@ -288,7 +290,7 @@ async def delineate(store: Annotated[Store, Depends(get_store)], req: Annotated[
 def get_plan(
     plan: str,
     store: Annotated[Store, Depends(get_store)],
-    version: Annotated[int | None, Query(ge=1, description="Version (default: current)")] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Version (default: current)")] = None,
     crs: Annotated[str, Query(description="Output CRS, e.g. EPSG:4490")] = "EPSG:4326",
 ):
     import geopandas as gpd
@@ -330,9 +332,9 @@ def versions(plan: str, store: Annotated[Store, Depends(get_store)]):
 def evaluation(
     plan: str,
     store: Annotated[Store, Depends(get_store)],
-    version: Annotated[int | None, Query(ge=1)] = None,
-    households_min: Annotated[int | None, Query(gt=0, description="Band minimum (default: the norms' band)")] = None,
-    households_max: Annotated[int | None, Query(gt=0)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    households_min: Annotated[int | None, Query(gt=0, le=MAX_HOUSEHOLDS, description="Band minimum (default: the norms' band)")] = None,
+    households_max: Annotated[int | None, Query(gt=0, le=MAX_HOUSEHOLDS)] = None,
     other: Annotated[str | None, Query(description="Another plan (id or name): residents moved relative to it")] = None,
 ):
     from boundaries.delineate import Band
@@ -369,8 +371,8 @@ def diff(
     plan: str,
     store: Annotated[Store, Depends(get_store)],
     other: Annotated[str | None, Query(description="The plan compared against (id or name; default: the same plan)")] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
-    other_version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    other_version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=0, le=100_000, description="At most this many unit moves listed")] = 10_000,
 ):
     from boundaries.service import _jsonable
@@ -406,14 +408,15 @@ def copy(plan: str, store: Annotated[Store, Depends(get_store)], req: Annotated[
     return JSONResponse(CopyResult(**out, etag=etag_of(out["version"])).model_dump(), status_code=201, headers={"ETag": etag_of(out["version"])})
 
 
-@router.get("/{plan}/export", responses={200: {"content": {"application/octet-stream": {}}}, **ERROR_RESPONSES},
+@router.get("/{plan}/export", response_class=FileResponse,
+            responses={200: {"content": {EXPORT_MEDIA_TYPES[f]: {} for f in ("gpkg", "shp", "geojson")}}, **ERROR_RESPONSES},
             summary="Export the communities with their figures (导出方案：GeoPackage、Shapefile、GeoJSON)")
 def export(
     plan: str,
     store: Annotated[Store, Depends(get_store)],
     format: Annotated[str, Query(pattern="^(gpkg|shp|geojson)$")] = "gpkg",
     crs: Annotated[str, Query(description="Output CRS (default EPSG:4490, CGCS2000)")] = "EPSG:4490",
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ):
     tmp = Path(tempfile.mkdtemp(prefix="geo-plan-export-"))
     try:
@@ -422,4 +425,5 @@ def export(
     except Exception:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return FileResponse(path, filename=path.name, background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))
+    return FileResponse(path, filename=path.name, media_type=EXPORT_MEDIA_TYPES[format],
+                        background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))

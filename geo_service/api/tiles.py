@@ -15,6 +15,7 @@ from ..layers import LAYERS
 from ..storage import Store
 from .deps import get_store
 from .ogc import OGC_ERRORS, CollectionRef, OGCParameterError, resolve_collection
+from .schemas import MAX_ID
 
 router = APIRouter(prefix="/tiles", tags=["vector tiles 矢量瓦片"])
 MVT = "application/vnd.mapbox-vector-tile"
@@ -61,7 +62,7 @@ async def tile(
     request: Request,
     store: Annotated[Store, Depends(get_store)],
     plan: Annotated[str | None, Query(description="Plan id or name (communities)")] = None,
-    network: Annotated[int | None, Query(description="Network id (network layers)")] = None,
+    network: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Network id (network layers)")] = None,
 ):
     if not mvt.valid_tile(z, x, y):
         raise OGCParameterError(f"no tile {z}/{x}/{y} (zoom 0-{mvt.MAX_ZOOM}, x and y below 2^zoom)",
