@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -70,27 +71,43 @@ def spatialite_template(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgis_url():
+@contextmanager
+def migrated_pg_database(prefix: str, *, driver: bool = True):
+    """A migrated database of its own on the shared server (``PG_ADMIN``), dropped afterwards; yields its URL.
+
+    Skips when PostgreSQL is not reachable, except in CI (``CI=true``), where that fails.
+    ``driver=False`` gives a plain ``postgresql://`` URL (for a subprocess's ``DATABASE_URL``).
+    """
     from geo_service._db import normalize_url
 
-    name = f"geo_service_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
     try:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     except sa.exc.OperationalError as exc:
+        admin.dispose()
         if os.environ.get("CI"):
             raise
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN}: {exc}")
-    url = normalize_url(PG_ADMIN).set(database=name)
-    store = Store(url.render_as_string(hide_password=False), settings=Settings())
-    store.upgrade()
-    store.dispose()
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    url = normalize_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+    if not driver:
+        url = url.replace("+psycopg", "")
+    try:
+        store = Store(url, settings=Settings())
+        store.upgrade()
+        store.dispose()
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgis_url():
+    with migrated_pg_database("geo_service_test") as url:
+        yield url
 
 
 def _empty_postgis(store: Store) -> None:

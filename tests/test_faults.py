@@ -38,13 +38,13 @@ import numpy as np
 import pytest
 import shapely
 import sqlalchemy as sa
-from conftest import PG_ADMIN
 
 from geo_service import models
 from geo_service.auth import add_user
 from geo_service.settings import Settings
 from geo_service.storage import Store
 from tests._pg_cluster import PgCluster, ServiceProcess, unavailable_reason
+from tests.conftest import migrated_pg_database
 
 pytestmark = pytest.mark.slow
 
@@ -101,26 +101,8 @@ def services():
 @pytest.fixture(scope="module")
 def faults_pg_url():
     """A database of this module's own on the shared server (created and dropped here; the server is never stopped)."""
-    from geo_service._db import normalize_url
-
-    name = f"geo_faults_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        _skip_or_fail(f"PostgreSQL not reachable at {PG_ADMIN}: {exc}")
-    url = normalize_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False).replace("+psycopg", "")
-    try:
-        store = Store(url, settings=Settings())
-        store.upgrade()
-        store.dispose()
+    with migrated_pg_database("geo_faults", driver=False) as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.fixture
