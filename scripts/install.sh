@@ -20,8 +20,9 @@ pg_version() {
 }
 
 need=(libsqlite3-mod-spatialite python3 python3-venv python3-dev build-essential)
-# test extras: GDAL's OAPIF client, headless Chromium for the browser tests, a CJK font for their screenshots
-if [[ $WITH_TEST -eq 1 ]]; then need+=(postgresql postgresql-contrib gdal-bin chromium chromium-driver fonts-wqy-zenhei); fi
+# test extras: GDAL's OAPIF client, headless Chromium for the browser tests, a CJK font for their screenshots,
+# wrk for the HTTP load benchmark (benchmarks/load.py)
+if [[ $WITH_TEST -eq 1 ]]; then need+=(postgresql postgresql-contrib gdal-bin chromium chromium-driver fonts-wqy-zenhei wrk); fi
 missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [[ ${#missing[@]} -gt 0 ]]; then
