@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import shapely
 
 from geo_service import vocab
 from geo_service._errors import InputError, NotFoundError
@@ -79,6 +78,7 @@ class NearestService:
         self._indexes: dict[tuple, _Index] = {}
         self._revs: tuple[float, dict] = (0.0, {})
         self._net: WalkNetwork | None = None
+        self._categories: tuple[tuple, list[dict]] | None = None
 
     # ------------------------------------------------------------------ state
     @property
@@ -138,6 +138,25 @@ class NearestService:
         records = [_record(row, category) for row in frame.to_dict(orient="records")]
         return _Index(labels, records, rev)
 
+    def ready(self, category: str) -> bool:
+        """Whether a query of ``category`` is answered from memory now: no database read, no label build.
+
+        The HTTP route answers such a query on the event loop (about a millisecond of numpy) and sends
+        the others (first query of a category, revision check due, unknown category) to a worker thread.
+        """
+        try:
+            category = validate_category(category)
+        except InputError:
+            return False
+        stamp, revs = self._revs
+        net = self._net
+        if net is None or self._speed is None or time.monotonic() - stamp > REVISION_TTL_S:
+            return False
+        if self._net_rev != revs.get("network_edges", 0):
+            return False
+        idx = self._indexes.get((net.version, category))
+        return idx is not None and idx.revision == int(revs.get("shelters" if category == SHELTER else "facilities", 0))
+
     def warm(self, categories=None) -> None:
         """Build the labels now (default: shelters and every facility category present)."""
         cats = categories or [c["category"] for c in self.categories()]
@@ -148,7 +167,21 @@ class NearestService:
                 pass
 
     def categories(self) -> list[dict]:
-        """Categories that have existing features: ``category``, ``category_zh``, ``count``."""
+        """Categories that have existing features: ``category``, ``category_zh``, ``count``.
+
+        Kept until the shelters or facilities layer changes (its revision, read on every call): the
+        resident page asks on every load, and counting reads the whole facilities layer (about 30 ms).
+        """
+        revs = self.store.layer_revisions()
+        key = (revs.get("shelters", 0), revs.get("facilities", 0))
+        cached = self._categories
+        if cached is not None and cached[0] == key:
+            return [dict(c) for c in cached[1]]
+        out = self._count_categories()
+        self._categories = (key, [dict(c) for c in out])
+        return out
+
+    def _count_categories(self) -> list[dict]:
         out = []
         n_sh = self.store.count("shelters")
         if n_sh:
@@ -171,13 +204,13 @@ class NearestService:
             if v is None or not math.isfinite(v) or not lo <= v <= hi:
                 raise InputError(f"{name} must be a finite number in [{lo}, {hi}]", f"{'经度' if name == 'lon' else '纬度'}无效", **{name: v})
         net = self.net()
-        xy = net.to_metric([shapely.Point(lon, lat)])[0]
+        x, y = net.lonlat_to_metric(lon, lat)
         x0, y0, x1, y1 = net.bounds_m
         m = self.max_snap_m
         margin = max(STUDY_AREA_MARGIN_M, m)
-        if not (x0 - margin <= xy.x <= x1 + margin and y0 - margin <= xy.y <= y1 + margin):
+        if not (x0 - margin <= x <= x1 + margin and y0 - margin <= y <= y1 + margin):
             raise InputError("the point is outside the study area", "该位置在研究区域之外", lon=lon, lat=lat)
-        point = net.snap_xy(np.array([[xy.x, xy.y]]), max_snap_m=m)
+        point = net.snap_xy(np.array([[x, y]]), max_snap_m=m)
         if not point.reachable[0]:
             raise InputError(
                 f"the point is more than {m:.0f} m from any street",
@@ -187,21 +220,32 @@ class NearestService:
         idx = self._index(category)
         src, walk, via = idx.labels.query(point, k)
         speed = self.walking_speed_mps
-        snapped = net.to_wgs84([shapely.Point(point.snapped_xy[0])])[0]
+        # the snap location and every route vertex to lon/lat in one transform call, rounded once
+        parts = [point.snapped_xy[:1]]
+        if with_route:
+            first_legs: dict = {}
+            parts += [idx.labels.route_coords(point, int(s), int(v), first_legs) for s, v in zip(src, via)]
+        allxy = np.concatenate(parts)
+        lon_lat = np.column_stack(net.metric_to_lonlat(allxy[:, 0], allxy[:, 1]))
+        snapped_lon, snapped_lat = float(lon_lat[0, 0]), float(lon_lat[0, 1])
+        routes = [None] * len(src)
+        if with_route and len(src):
+            rounded = np.round(lon_lat[1:], 7)
+            ends = np.cumsum([len(c) for c in parts[1:]])
+            routes = [{"type": "LineString", "coordinates": c.tolist()} for c in np.split(rounded, ends[:-1])]
         results = []
-        routes = net.to_wgs84([idx.labels.route(point, int(s), int(v)) for s, v in zip(src, via)]) if with_route else [None] * len(src)
-        for rank, (s, d, line) in enumerate(zip(src, walk, routes), start=1):
+        for rank, (s, d, route) in enumerate(zip(src, walk, routes), start=1):
             rec = dict(idx.records[int(s)])
             rec.update({
                 "rank": rank,
                 "walk_m": round(float(d), 1),
                 "walk_min": round(float(d) / speed / 60.0, 1),
-                "route": None if line is None else {"type": "LineString", "coordinates": np.round(shapely.get_coordinates(line), 7).tolist()},
+                "route": route,
             })
             results.append(rec)
         out = {
             "query": {"lon": lon, "lat": lat, "category": category, "category_zh": category_label(category), "k": k},
-            "snap": {"lon": round(snapped.x, 7), "lat": round(snapped.y, 7), "offset_m": round(float(point.offset_m[0]), 1)},
+            "snap": {"lon": round(snapped_lon, 7), "lat": round(snapped_lat, 7), "offset_m": round(float(point.offset_m[0]), 1)},
             "walking_speed_mps": speed,
             "results": results,
         }

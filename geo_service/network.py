@@ -24,8 +24,8 @@ coordinates, EPSG:4326 for inputs and outputs that say so.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
-import itertools
 import threading
 import zipfile
 from dataclasses import dataclass, field
@@ -200,8 +200,7 @@ class NearestResult:
             end = int(net.edge_v[e] if via[0] == 1 else net.edge_u[e])
             parts.append(net.edge_piece(e, t, 1.0 if via[0] == 1 else 0.0))
             nodes, _s2 = self.node_path(end)
-            for a, b in itertools.pairwise(nodes):
-                parts.append(net.node_pair_coords(a, b))
+            parts.extend(net.path_coords(nodes))
             se = int(self.sources.edge[s])
             sf = float(self.sources.frac[s])
             last = nodes[-1]
@@ -415,7 +414,7 @@ class WalkNetwork:
         return shapely.linestrings(self.edge_coords[pos], indices=idx)
 
     @property
-    def tree(self) -> "_SegmentIndex":
+    def tree(self) -> _SegmentIndex:
         """Nearest-edge index over the edge segments (no shapely objects: compact for big networks)."""
         if self._tree is None:
             with self._lock:
@@ -677,7 +676,11 @@ class WalkNetwork:
         return self.edge_coords[self.edge_offsets[e] : self.edge_offsets[e + 1]]
 
     def edge_piece(self, e: int, f0: float, f1: float) -> np.ndarray:
-        """Coordinates along edge ``e`` from fraction ``f0`` to ``f1`` (either direction)."""
+        """Coordinates along edge ``e`` from fraction ``f0`` to ``f1`` (either direction).
+
+        Street edges have a handful of vertices: plain Python over lists is several times faster
+        here than numpy calls (routes of ``/nearest`` are built from these on every request).
+        """
         coords = self.edge_coords_of(e)
         seg = np.hypot(*np.diff(coords, axis=0).T)
         cum = np.concatenate([[0.0], np.cumsum(seg)])
@@ -685,11 +688,9 @@ class WalkNetwork:
         if total == 0:
             return coords[:1]
         a, b = sorted((f0 * total, f1 * total))
-        inner = coords[(cum > a) & (cum < b)]
-        pa = _interp(coords, cum, a)
-        pb = _interp(coords, cum, b)
-        out = np.vstack([pa, inner, pb])
-        return out if f0 <= f1 else out[::-1]
+        cl, cs = cum.tolist(), coords.tolist()
+        out = [_interp(cs, cl, a), *(c for c, v in zip(cs, cl) if a < v < b), _interp(cs, cl, b)]
+        return np.array(out if f0 <= f1 else out[::-1])
 
     def pair_edge(self, a: int, b: int) -> int:
         """The (shortest) edge joining nodes ``a`` and ``b``."""
@@ -701,11 +702,31 @@ class WalkNetwork:
             raise KeyError((a, b))
         return int(self._pair_edge[i])
 
-    def node_pair_coords(self, a: int, b: int) -> np.ndarray:
-        """Coordinates of the edge from node ``a`` to node ``b``, oriented a -> b."""
-        e = self.pair_edge(a, b)
-        c = self.edge_coords_of(e)
-        return c if self.edge_u[e] == a else c[::-1]
+    def path_coords(self, nodes: list[int]) -> list[np.ndarray]:
+        """Coordinates of each edge along a node path, oriented along it (one vectorised pair lookup)."""
+        if len(nodes) < 2:
+            return []
+        self.csr  # noqa: B018 - builds the pair index
+        a = np.asarray(nodes[:-1], dtype=np.int64)
+        b = np.asarray(nodes[1:], dtype=np.int64)
+        keys = np.minimum(a, b) * self.n_nodes + np.maximum(a, b)
+        i = np.searchsorted(self._pair_keys, keys)
+        if (i >= len(self._pair_keys)).any() or (self._pair_keys[np.minimum(i, len(self._pair_keys) - 1)] != keys).any():
+            raise KeyError(tuple(nodes))
+        offsets, coords, edge_u = self.edge_offsets, self.edge_coords, self.edge_u
+        out = []
+        for hop, ed in zip(a.tolist(), self._pair_edge[i].tolist()):
+            c = coords[offsets[ed] : offsets[ed + 1]]
+            out.append(c if edge_u[ed] == hop else c[::-1])
+        return out
+
+    def lonlat_to_metric(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        """Longitudes and latitudes (EPSG:4326, scalars or arrays) to the network's metric x, y."""
+        return self._transformer(inverse=False).transform(lon, lat)
+
+    def metric_to_lonlat(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """Metric x, y (scalars or arrays) to longitudes and latitudes (EPSG:4326)."""
+        return self._transformer(inverse=True).transform(x, y)
 
     def reachable_pieces(self, result: NearestResult, threshold_m: float) -> np.ndarray:
         """Edge pieces within ``threshold_m`` of the sources (metric LineStrings), for service areas."""
@@ -926,22 +947,29 @@ def _morton_order(xy: np.ndarray, bits: int = 16) -> np.ndarray:
     return np.argsort(spread(q[:, 0]) | (spread(q[:, 1]) << np.uint64(1)), kind="stable")
 
 
-def _route_line(parts: list[np.ndarray]) -> shapely.LineString:
-    """One LineString from coordinate pieces, repeated vertices dropped (a zero-length walk keeps two)."""
+def _route_coords(parts: list[np.ndarray]) -> np.ndarray:
+    """The vertices of one route from coordinate pieces, repeated vertices dropped (a zero-length walk keeps two)."""
     coords = np.concatenate([p for p in parts if len(p)])
     keep = np.ones(len(coords), dtype=bool)
     keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-9, axis=1)
     coords = coords[keep]
     if len(coords) == 1:
         coords = np.vstack([coords, coords])
-    return shapely.linestrings(coords)
+    return coords
 
 
-def _interp(coords: np.ndarray, cum: np.ndarray, d: float) -> np.ndarray:
-    i = int(np.clip(np.searchsorted(cum, d, side="right") - 1, 0, len(cum) - 2))
+def _route_line(parts: list[np.ndarray]) -> shapely.LineString:
+    """One LineString from coordinate pieces (see :func:`_route_coords`)."""
+    return shapely.linestrings(_route_coords(parts))
+
+
+def _interp(coords: list, cum: list, d: float) -> list[float]:
+    """The point at distance ``d`` along a polyline (``coords`` and cumulative lengths ``cum`` as lists)."""
+    i = min(max(bisect.bisect_right(cum, d) - 1, 0), len(cum) - 2)
     seg = cum[i + 1] - cum[i]
     f = 0.0 if seg == 0 else (d - cum[i]) / seg
-    return (coords[i] + f * (coords[i + 1] - coords[i]))[None, :]
+    (ax, ay), (bx, by) = coords[i], coords[i + 1]
+    return [ax + f * (bx - ax), ay + f * (by - ay)]
 
 
 def _class_codes(values, n: int) -> np.ndarray:
@@ -1189,18 +1217,22 @@ class KNearestLabels:
         path = [int(node)]
         x = int(node)
         for _ in range(self.network.n_nodes):
-            slot = np.nonzero(self.source[x] == src)[0]
-            if len(slot) == 0:
+            row = self.source[x].tolist()  # k entries: a list lookup beats numpy calls here
+            if src not in row:
                 raise KeyError((node, src))
-            p = int(self.pred[x, slot[0]])
+            p = int(self.pred[x, row.index(src)])
             if p < 0:
                 return path
             path.append(p)
             x = p
         raise RuntimeError("label path cycle")  # pragma: no cover
 
-    def route(self, point: Snap, src: int, via: int) -> shapely.LineString:
-        """Walking route (metric CRS) from the snapped point to source ``src``."""
+    def route_coords(self, point: Snap, src: int, via: int, first_legs: dict | None = None) -> np.ndarray:
+        """Vertices (metric CRS, ``(n, 2)``) of the walking route from the snapped point to source ``src``.
+
+        ``first_legs`` (a dict kept across the results of one query) memoises the piece of the
+        point's own edge towards each of its two ends.
+        """
         net = self.network
         e, t = int(point.edge[0]), float(point.frac[0])
         se, sf = int(self.sources.edge[src]), float(self.sources.frac[src])
@@ -1208,14 +1240,20 @@ class KNearestLabels:
         if via < 0:
             parts.append(net.edge_piece(e, t, sf))
         else:
-            parts.append(net.edge_piece(e, t, 0.0 if via == net.edge_u[e] else 1.0))
+            end = 0.0 if via == net.edge_u[e] else 1.0
+            legs = first_legs if first_legs is not None else {}
+            if end not in legs:
+                legs[end] = net.edge_piece(e, t, end)
+            parts.append(legs[end])
             nodes = self.node_path(via, src)
-            for a, b in itertools.pairwise(nodes):
-                parts.append(net.node_pair_coords(a, b))
-            last = nodes[-1]
-            parts.append(net.edge_piece(se, 0.0 if net.edge_u[se] == last else 1.0, sf))
+            parts.extend(net.path_coords(nodes))
+            parts.append(net.edge_piece(se, 0.0 if net.edge_u[se] == nodes[-1] else 1.0, sf))
         parts.append(self.sources.xy[src : src + 1])
-        return _route_line(parts)
+        return _route_coords(parts)
+
+    def route(self, point: Snap, src: int, via: int) -> shapely.LineString:
+        """Walking route (metric CRS) from the snapped point to source ``src``."""
+        return shapely.linestrings(self.route_coords(point, src, via))
 
     def nbytes(self) -> int:
         return int(self.dist_m.nbytes + self.source.nbytes + self.pred.nbytes)
