@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import resource
 import subprocess
 import sys
@@ -32,6 +31,8 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+
+from _doc import write_section  # benchmarks/ is the script's own folder
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -120,12 +121,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        doc = DOCS.read_text(encoding="utf-8")
-        if START in doc:
-            doc = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _m: text, doc, flags=re.DOTALL)
-        else:
-            doc = doc.rstrip("\n") + "\n\n" + text + "\n"
-        DOCS.write_text(doc, encoding="utf-8")
+        write_section(text, START, END)
 
 
 if __name__ == "__main__":

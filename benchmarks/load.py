@@ -46,11 +46,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import random
-import re
 import shutil
 import socket
 import subprocess
@@ -59,6 +57,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from _doc import tiles_covering, write_section  # benchmarks/ is the script's own folder
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -162,18 +162,6 @@ def get_json(url: str, timeout: float = 30.0):
 
 
 # ----------------------------------------------------------------------------- request lists
-def tiles_covering(bounds, z: int) -> list[tuple[int, int, int]]:
-    minx, miny, maxx, maxy = bounds
-    n = 1 << z
-
-    def xy(lon, lat):
-        return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-
-    x0, y0 = xy(minx, maxy)
-    x1, y1 = xy(maxx, miny)
-    return [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
-
-
 def reachable_points(data_dir: Path, bbox, n: int, seed: int) -> tuple[list[tuple[float, float]], float]:
     """``n`` random points in ``bbox`` within the service's snap distance of a street; the share left out."""
     import numpy as np
@@ -400,12 +388,7 @@ def main() -> None:
     text = report(args, results, wrk_version, http_stack(), left_out, len(categories))
     print(text)
     if args.write:
-        doc = DOCS.read_text(encoding="utf-8")
-        if START in doc:
-            doc = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _m: text, doc, flags=re.DOTALL)
-        else:
-            doc = doc.rstrip("\n") + "\n\n" + text + "\n"
-        DOCS.write_text(doc, encoding="utf-8")
+        write_section(text, START, END)
 
 
 # ----------------------------------------------------------------------------- Markdown

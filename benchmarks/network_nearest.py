@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import resource
 import socket
 import subprocess
@@ -33,6 +32,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+from _doc import write_section  # benchmarks/ is the script's own folder
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -322,10 +322,7 @@ def main() -> None:
     md = render(engine, memory, cov, near)
     print(md)
     if not a.no_write:
-        text = DOC.read_text(encoding="utf-8")
-        block = f"{START}\n{md}\n{END}"
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), block, text, flags=re.S) if START in text else text.rstrip() + "\n\n" + block + "\n"
-        DOC.write_text(text, encoding="utf-8")
+        write_section(f"{START}\n{md}\n{END}", START, END)
 
 
 def render(engine, memory, cov, near) -> str:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import resource
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from _doc import write_section  # benchmarks/ is the script's own folder
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -213,13 +213,7 @@ def main() -> None:
     md = render(rows, command, a.networkx_max_pairs)
     print(md)
     if a.write:
-        text = DOC.read_text(encoding="utf-8")
-        block = f"{START}\n{md}\n{END}"
-        if START in text and END in text:
-            text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, count=1, flags=re.DOTALL)
-        else:
-            text = text.rstrip() + "\n\n" + block + "\n"
-        DOC.write_text(text, encoding="utf-8")
+        write_section(f"{START}\n{md}\n{END}", START, END)
 
 
 def render(rows: list[dict], command: str, networkx_max_pairs: int) -> str:

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _doc import tiles_covering  # benchmarks/ is the script's own folder
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
@@ -38,18 +40,6 @@ from maps.server import serve_in_background
 PG_ADMIN = os.environ.get("GEO_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 COLLECTIONS = ["population_units", "facilities", "roads", "network_edges"]
 ZOOMS = [12, 13, 14, 15]
-
-
-def tiles_covering(bounds, z):
-    minx, miny, maxx, maxy = bounds
-    n = 1 << z
-
-    def xy(lon, lat):
-        return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-
-    x0, y0 = xy(minx, maxy)
-    x1, y1 = xy(maxx, miny)
-    return [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
 
 
 def pct(values, q):
