@@ -110,6 +110,16 @@ def postgis_url():
         yield url
 
 
+def sample_city_store(spatialite_template: Path, tmp: Path) -> Store:
+    """The sample city in a fresh SpatiaLite file under ``tmp`` (from the migrated template); the caller disposes it."""
+    from geo_service.datasets import load_sample_city
+
+    shutil.copy(spatialite_template, tmp / "city.sqlite")
+    store = Store(f"sqlite:///{tmp / 'city.sqlite'}", settings=Settings(GEO_DATA_DIR=tmp))
+    load_sample_city(store)
+    return store
+
+
 def _empty_postgis(store: Store) -> None:
     names = ", ".join(f'"{t.name}"' for t in models.metadata.sorted_tables)
     with store.transaction() as conn:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -16,9 +15,9 @@ from typer.testing import CliRunner
 from facilities.audit_service import current_audit, run_tables
 from geo_service.app import create_app
 from geo_service.settings import Settings
-from geo_service.storage import Store
 from maps import assets
 from maps.registry import render_map
+from tests.conftest import sample_city_store
 
 MAX_PAGE_BYTES = 2_500_000  # the sample city page is about 1.4 MB
 
@@ -26,12 +25,7 @@ MAX_PAGE_BYTES = 2_500_000  # the sample city page is about 1.4 MB
 @pytest.fixture(scope="module")
 def city(spatialite_template, tmp_path_factory):
     """The sample city on SpatiaLite with its current audit run (computed once for the module)."""
-    from geo_service.datasets import load_sample_city
-
-    tmp = tmp_path_factory.mktemp("audit_map")
-    shutil.copy(spatialite_template, tmp / "city.sqlite")
-    store = Store(f"sqlite:///{tmp / 'city.sqlite'}", settings=Settings(GEO_DATA_DIR=tmp))
-    load_sample_city(store)
+    store = sample_city_store(spatialite_template, tmp_path_factory.mktemp("audit_map"))
     run = current_audit(store)
     yield store, run
     store.dispose()

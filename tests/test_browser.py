@@ -12,11 +12,9 @@ from urllib.parse import urlparse
 import pytest
 
 from geo_service.app import create_app
-from geo_service.datasets import load_sample_city
-from geo_service.settings import Settings
-from geo_service.storage import Store
 from maps.coverage import example_outputs
 from maps.server import serve_in_background
+from tests.conftest import sample_city_store
 
 CHROMIUM = os.environ.get("GEO_TEST_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -29,11 +27,8 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def city(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("browser")
-    store = Store(f"sqlite:///{tmp / 'city.sqlite'}", settings=Settings(GEO_DATA_DIR=tmp))
-    store.upgrade()
-    load_sample_city(store)
+def city(spatialite_template, tmp_path_factory):
+    store = sample_city_store(spatialite_template, tmp_path_factory.mktemp("browser"))
     outputs = example_outputs(store.read_layer("population_units"), store.read_layer("facilities"), store.read_layer("communities"))
     store.save_analysis("coverage", params={"example": True}, summary={}, outputs=outputs)
     yield store

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -11,19 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from geo_service.app import create_app
-from geo_service.settings import Settings
-from geo_service.storage import Store
 from tests._auth import token_headers
+from tests.conftest import sample_city_store
 
 
 @pytest.fixture(scope="module")
 def city(spatialite_template, tmp_path_factory):
-    from geo_service.datasets import load_sample_city
-
-    tmp = tmp_path_factory.mktemp("jobs_city")
-    shutil.copy(spatialite_template, tmp / "city.sqlite")
-    store = Store(f"sqlite:///{tmp / 'city.sqlite'}", settings=Settings(GEO_DATA_DIR=tmp))
-    load_sample_city(store)
+    store = sample_city_store(spatialite_template, tmp_path_factory.mktemp("jobs_city"))
     yield store
     store.dispose()
 
