@@ -37,30 +37,25 @@ def test_full_recomputation_runs_in_the_background(city):
     with TestClient(create_app(city)) as c:
         assert c.get(f"/nearest?lon={lon}&lat={lat}&k=1").status_code == 200  # the walking index is built once, before
         coverage_before = {r["id"] for r in c.get("/coverage/runs").json()}
-        t0 = time.monotonic()
         r = c.post("/jobs", json={"kind": "full"}, headers=headers)
-        accepted_s = time.monotonic() - t0
         assert r.status_code == 202, r.text
         job = r.json()
         assert job["status"] in ("queued", "running") and job["kind_zh"].startswith("全部重新计算")
         assert r.headers["location"].endswith(f"/jobs/{job['id']}")
-        assert accepted_s < 1.0, f"submitting took {accepted_s:.2f} s"
-        # while it runs, the service answers reads
-        answered_while_running, slowest = 0, 0.0
-        while True:
-            status = c.get(f"/jobs/{job['id']}").json()["status"]
-            if status != "running" and status != "queued":
-                break
+        # While it runs, the service answers reads: a read counts when the job was running both before
+        # it was sent and after its answer came (a read that waited for the job would see it done).
+        # No timing: how fast is for the benchmarks, not for a test on a shared machine.
+        answered_while_running = 0
+        status = c.get(f"/jobs/{job['id']}").json()["status"]
+        while status in ("queued", "running"):
             for path in ("/health", f"/nearest?lon={lon}&lat={lat}&k=1", "/layers/shelters?limit=5"):
-                t1 = time.monotonic()
+                before = status
                 assert c.get(path).status_code == 200, path
-                slowest = max(slowest, time.monotonic() - t1)
-                if status == "running":
-                    answered_while_running += 1
+                status = c.get(f"/jobs/{job['id']}").json()["status"]
+                answered_while_running += before == status == "running"
         done = _wait(c, f"/jobs/{job['id']}")
         assert done["status"] == "done", done
-        assert answered_while_running >= 3, "the job finished before the service could be asked anything"
-        assert slowest < 1.0, f"a read took {slowest:.2f} s while the job ran"
+        assert answered_while_running >= 3, "no read was answered while the job ran"
         assert done["started_at"] and done["finished_at"] and done["created_by"] == job["created_by"]
         runs = done["result"]
         assert set(runs) == {"coverage_run_id", "audit_run_id"}
