@@ -266,6 +266,14 @@ def _each(cases, check) -> None:
     assert not failed, "\n".join(failed)
 
 
+def _case_file(tmp_path, case):
+    """The file of ``case`` in a folder of its own; returns (layer, path, error, text, row)."""
+    layer, make, error, text, row = CASES[case]
+    d = tmp_path / case
+    d.mkdir()
+    return layer, make(d), error, text, row
+
+
 def test_run_import_refuses_every_case_and_writes_nothing(store, tmp_path):
     """All cases on one store (per backend): each refused with a 4xx and both messages, nothing written
     (layer counts, revisions and import log after each case, every row of every table at the end)."""
@@ -273,10 +281,7 @@ def test_run_import_refuses_every_case_and_writes_nothing(store, tmp_path):
     before = snapshot(store)
 
     def check(case):
-        layer, make, error, text, row = CASES[case]
-        d = tmp_path / case
-        d.mkdir()
-        path = make(d)
+        layer, path, error, text, row = _case_file(tmp_path, case)
         _refused(store, lambda: run_import(store, layer, path), error, text, row, full=False)
 
     _each(sorted(CASES), check)
@@ -291,10 +296,7 @@ def test_cli_import_refuses_with_chinese_message(store, tmp_path):
     url = store.url.render_as_string(hide_password=False)
 
     def check(case):
-        layer, make, error, _text, row = CASES[case]
-        d = tmp_path / case
-        d.mkdir()
-        path = make(d)
+        layer, path, error, _text, row = _case_file(tmp_path, case)
         before = _state(store, full=False)
         res = CliRunner().invoke(cli_app, ["import", layer, str(path), "--database-url", url])
         assert res.exit_code == 1, res.output
@@ -484,10 +486,7 @@ def test_http_refuses_with_422_and_both_messages(store, tmp_path, limits):
     with _http(store) as client:
 
         def check(case):
-            layer, make, _error, _text, row = CASES[case]
-            d = tmp_path / case
-            d.mkdir()
-            path = make(d)
+            layer, path, _error, _text, row = _case_file(tmp_path, case)
             before = _state(store, full=False)
             r = _post(client, layer, path)
             assert r.status_code == 422, r.text
