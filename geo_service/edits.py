@@ -16,6 +16,7 @@ import shapely.geometry
 
 from ._errors import ImportValidationError, InputError
 from .layers import get_layer
+from .storage import _py
 
 MAX_PROPERTIES = 200
 
@@ -73,13 +74,13 @@ def create_feature(store, layer: str, feature: dict, *, actor: str) -> dict:
     sid = str(props.get("source_id") or f"api-{uuid.uuid4().hex[:12]}")
     frame = _validated(spec, _frame(spec, props, _geometry(feature.get("geometry")), sid))
     with store.transaction() as conn:
-        if sid in store.existing_source_ids(conn, spec.name):
+        if store.feature_id(conn, spec.name, sid) is not None:
             from ._errors import ConflictError
 
             raise ConflictError(f"layer {layer} already has source_id {sid!r}; edit it with PATCH", f"图层「{spec.label_zh}」中已有编号 {sid!r}，请改用修改接口",
                                 source_id=sid)
         store.upsert_layer(spec.name, frame, conn=conn)
-        fid = store.existing_source_ids(conn, spec.name)[sid]
+        fid = store.feature_id(conn, spec.name, sid)
         store.record_change(conn, actor, "feature_create", spec.name, fid, {"source_id": sid, "properties": _plain(frame)})
     return {"id": int(fid), "source_id": sid}
 
@@ -99,7 +100,7 @@ def update_feature(store, layer: str, fid: int, patch: dict, *, actor: str) -> d
     if patch.get("geometry") is not None:
         changed["geometry"] = {"from": row.geometry.wkt[:2000], "to": frame.geometry.iloc[0].wkt[:2000]}
     with store.transaction() as conn:
-        if store.existing_source_ids(conn, spec.name).get(sid) != int(fid):
+        if store.feature_id(conn, spec.name, sid) != int(fid):
             from ._errors import ConflictError
 
             raise ConflictError(f"feature {fid} changed or was deleted meanwhile", f"要素 {fid} 已被他人修改或删除，请刷新后重试")
@@ -114,21 +115,6 @@ def delete_feature(store, layer: str, fid: int, *, actor: str) -> dict:
         out = store.delete_feature(spec.name, int(fid), conn=conn)
         store.record_change(conn, actor, "feature_delete", spec.name, int(fid), {"source_id": out["source_id"]})
     return out
-
-
-def _py(v):
-    import numpy as np
-    import pandas as pd
-
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    if isinstance(v, pd.Timestamp):
-        return v.isoformat()
-    return v
 
 
 def _plain(frame: gpd.GeoDataFrame) -> dict:

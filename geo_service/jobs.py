@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
@@ -67,7 +66,6 @@ class JobRunner:
         self.store = store
         self.label = _runner_label()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="geo-job")
-        self._lock = threading.Lock()
 
     def submit(self, kind: str, params: dict, created_by: str | None) -> dict:
         job_id = self.store.create_job(kind, params, created_by)

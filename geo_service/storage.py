@@ -233,6 +233,12 @@ class Store:
             stmt = stmt.where(table.c.plan_id == plan_id)
         return {sid: fid for sid, fid in conn.execute(stmt)}
 
+    def feature_id(self, conn, layer: str, source_id: str) -> int | None:
+        """The ``id`` of the (non-plan) feature with ``source_id``, or None."""
+        _spec, table = self._table(layer)
+        fid = conn.execute(sa.select(table.c.id).where(table.c.source_id == str(source_id))).scalar()
+        return None if fid is None else int(fid)
+
     # ----------------------------------------------------------------- writes
     def upsert_layer(
         self,
