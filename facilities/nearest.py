@@ -107,8 +107,7 @@ class NearestService:
 
     def _index(self, category: str) -> _Index:
         net = self.net()
-        layer = "shelters" if category == SHELTER else "facilities"
-        rev = int(self._revisions().get(layer, 0))
+        rev = int(self._revisions().get(_layer_of(category), 0))
         key = (net.version, category)
         idx = self._indexes.get(key)
         if idx is not None and idx.revision == rev:
@@ -155,7 +154,7 @@ class NearestService:
         if self._net_rev != revs.get("network_edges", 0):
             return False
         idx = self._indexes.get((net.version, category))
-        return idx is not None and idx.revision == int(revs.get("shelters" if category == SHELTER else "facilities", 0))
+        return idx is not None and idx.revision == int(revs.get(_layer_of(category), 0))
 
     def warm(self, categories=None) -> None:
         """Build the labels now (default: shelters and every facility category present)."""
@@ -253,6 +252,11 @@ class NearestService:
             out["message_zh"] = (f"步行 {self.radius_m / 1000:.0f} 公里内只找到 {len(results)} 处「{category_label(category)}」"
                                  if results else f"步行 {self.radius_m / 1000:.0f} 公里内没有「{category_label(category)}」")
         return out
+
+
+def _layer_of(category: str) -> str:
+    """The layer holding the features of a query category."""
+    return "shelters" if category == SHELTER else "facilities"
 
 
 def _record(row: dict, category: str) -> dict:
