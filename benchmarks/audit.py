@@ -41,10 +41,10 @@ START, END = "<!-- audit-bench:start -->", "<!-- audit-bench:end -->"
 
 def one_scale(scale: float) -> dict:
     from facilities.audit_service import audit_from_store, run_audit
-    from geo_service.datasets import load_sample_city
-    from geo_service.network import clear_cache
-    from geo_service.settings import Settings
-    from geo_service.storage import Store
+    from geo_service.core.datasets import load_sample_city
+    from geo_service.core.network import clear_cache
+    from geo_service.core.settings import Settings
+    from geo_service.core.storage import Store
 
     tmp = Path(tempfile.mkdtemp(prefix="audit-bench-"))
     store = Store(f"sqlite:///{tmp / 'city.sqlite'}", settings=Settings(GEO_DATA_DIR=tmp))

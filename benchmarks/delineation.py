@@ -121,7 +121,7 @@ def _run_peer(kind, us, sel, band, k, timeout):
 
 
 def sample_subsets(sizes, scale):
-    from geo_service.sample_city import generate_sample_city
+    from geo_service.core.sample_city import generate_sample_city
 
     t0 = time.perf_counter()
     city = generate_sample_city(scale=scale, seed=0)
@@ -162,7 +162,7 @@ def sacramento(path):
 
 def edit_speed(n_moves=60, seed=0):
     """Time of a single-unit move (validation + touched communities' figures) on the default sample city."""
-    from geo_service.sample_city import generate_sample_city
+    from geo_service.core.sample_city import generate_sample_city
 
     city = generate_sample_city(scale=1, seed=0)
     us = prepare_units(city.population_units, streets=city.admin_areas, barriers=city.barriers, roads=city.roads)

@@ -167,9 +167,9 @@ def reachable_points(data_dir: Path, bbox, n: int, seed: int) -> tuple[list[tupl
     import numpy as np
     import shapely
 
-    from geo_service.network import DEFAULT_MAX_SNAP_M, load_network
-    from geo_service.settings import Settings
-    from geo_service.storage import Store
+    from geo_service.core.network import DEFAULT_MAX_SNAP_M, load_network
+    from geo_service.core.settings import Settings
+    from geo_service.core.storage import Store
 
     store = Store(f"sqlite:///{data_dir / 'geo_service.sqlite'}", settings=Settings(GEO_DATA_DIR=data_dir))
     net = load_network(store)

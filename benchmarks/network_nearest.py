@@ -59,8 +59,8 @@ def net_file(scale: float) -> Path:
 def part_engine(scale: float, counts: list[int], skip_networkx_nodes: int, pandana_max_nodes: int) -> list[dict]:
     from scipy.sparse import csgraph
 
-    from geo_service.network import WalkNetwork
-    from geo_service.sample_city import generate_sample_city
+    from geo_service.core.network import WalkNetwork
+    from geo_service.core.sample_city import generate_sample_city
 
     path = net_file(scale)
     try:
@@ -178,7 +178,7 @@ for i in range(int(sys.argv[3])):
 
 # ----------------------------------------------------------------------------- part 2
 def part_memory(scale: float) -> dict:
-    from geo_service.network import WalkNetwork
+    from geo_service.core.network import WalkNetwork
 
     before = current_rss_mb()
     t = time.perf_counter()
@@ -193,9 +193,9 @@ def part_memory(scale: float) -> dict:
 
 # ----------------------------------------------------------------------------- parts 3 and 4
 def _sample_store(tmp: Path):
-    from geo_service.datasets import load_sample_city
-    from geo_service.settings import Settings
-    from geo_service.storage import Store
+    from geo_service.core.datasets import load_sample_city
+    from geo_service.core.settings import Settings
+    from geo_service.core.storage import Store
 
     store = Store(f"sqlite:///{tmp / 'bench.sqlite'}", settings=Settings(GEO_DATA_DIR=tmp))
     store.upgrade()
@@ -205,7 +205,7 @@ def _sample_store(tmp: Path):
 
 def part_coverage(tmp: Path) -> dict:
     from facilities.service import run_coverage
-    from geo_service.network import clear_cache
+    from geo_service.core.network import clear_cache
 
     store = _sample_store(tmp)
     base = rss_mb()

@@ -53,9 +53,9 @@ def instance_file(scale: float) -> Path:
 
 # ----------------------------------------------------------------------------- part 1: the instance
 def part_instance(scale: float, check_up_to: float) -> dict:
-    from geo_service.network import WalkNetwork
-    from geo_service.norms import load_norms
-    from geo_service.sample_city import generate_sample_city
+    from geo_service.core.network import WalkNetwork
+    from geo_service.core.norms import load_norms
+    from geo_service.core.sample_city import generate_sample_city
 
     limit = float(load_norms().shelter.emergency_walk_limit_m)
     t = time.perf_counter()

@@ -25,9 +25,9 @@ from pathlib import Path
 import geopandas as gpd
 import sqlalchemy as sa
 
-from geo_service._db import normalize_url
-from geo_service.sample_city import generate_sample_city
-from geo_service.storage import Store
+from geo_service.core._db import normalize_url
+from geo_service.core.sample_city import generate_sample_city
+from geo_service.core.storage import Store
 
 PG_ADMIN = os.environ.get("GEO_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -70,8 +70,8 @@ def main() -> None:
         for backend, url in (("SpatiaLite", f"sqlite:///{tmp / 'bench.sqlite'}"), ("PostGIS", pg_url)):
             store = Store(url)
             store.upgrade()
-            from geo_service.importer import ImportOptions, validate
-            from geo_service.layers import LAYERS
+            from geo_service.core.importer import ImportOptions, validate
+            from geo_service.core.layers import LAYERS
 
             checked, _ = validate(units, LAYERS["population_units"], ImportOptions(id_column="source_id"))
             ours_w, _ = timed(lambda: store.upsert_layer("population_units", checked))

@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 
 from geo_service.app import create_app
-from geo_service.datasets import load_sample_city
-from geo_service.settings import Settings
-from geo_service.storage import Store
+from geo_service.core.datasets import load_sample_city
+from geo_service.core.settings import Settings
+from geo_service.core.storage import Store
 from maps.server import serve_in_background
 
 PG_ADMIN = os.environ.get("GEO_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -53,7 +53,7 @@ def make_store(backend: str, tmp: Path) -> Store:
     else:
         import sqlalchemy as sa
 
-        from geo_service._db import normalize_url
+        from geo_service.core._db import normalize_url
 
         name = f"geo_bench_tiles_{os.getpid()}"
         admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
@@ -73,7 +73,7 @@ def drop_store(store: Store) -> None:
     if name:
         import sqlalchemy as sa
 
-        from geo_service._db import normalize_url
+        from geo_service.core._db import normalize_url
 
         admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:

@@ -20,7 +20,7 @@ an adjacency whose shared boundary runs along an arterial is kept but marked
 asks community boundaries to follow roads, rivers and railways).
 
 All geometry here is in a metric CRS (metres); see
-:func:`geo_service.crs.metric_crs_for`.
+:func:`geo_service.core.crs.metric_crs_for`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import pyproj
 import shapely
 from scipy import sparse
 
-from geo_service.crs import metric_crs_for
+from geo_service.core.crs import metric_crs_for
 
 __all__ = [
     "KIND_ARTERIAL",
@@ -622,7 +622,7 @@ def prepare_units(
         Road centre lines / walking-network edges with ``road_class``; arterials are soft
         barriers, crossings (and any line crossing a barrier) join the two sides.
     crs : optional
-        Metric CRS; default :func:`geo_service.crs.metric_crs_for` of the units.
+        Metric CRS; default :func:`geo_service.core.crs.metric_crs_for` of the units.
     """
     units = units.reset_index(drop=True)
     crs = pyproj.CRS.from_user_input(crs) if crs is not None else metric_crs_for(units)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from geo_service.auth import cli_actor
+from geo_service.core.auth import cli_actor
 
 __all__ = ["register"]
 
@@ -65,8 +65,8 @@ def register(app: typer.Typer) -> None:
             if res["plan_id"] is not None:
                 out.print(f"已保存为草案「{res['name']}」（方案编号 {res['plan_id']}，版本 1）")
             if out_file is not None:
-                from geo_service.exporter import reproject
-                from geo_service.io import write_file
+                from geo_service.core.exporter import reproject
+                from geo_service.core.io import write_file
 
                 from .service import EXPORT_COLUMNS, export_frame
 
@@ -135,7 +135,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _format_of(path: Path) -> str:
-    from geo_service._errors import InputError
+    from geo_service.core._errors import InputError
 
     suffix = path.suffix.lower()
     fmt = {".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson", ".zip": "shp", ".shp": "shp"}.get(suffix)

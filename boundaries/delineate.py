@@ -56,7 +56,7 @@ class Band:
 
     def __post_init__(self):
         if not (0 < self.min_households <= self.max_households):
-            from geo_service._errors import InputError
+            from geo_service.core._errors import InputError
 
             raise InputError(
                 f"household band must satisfy 0 < MIN <= MAX, got {self.min_households}-{self.max_households}",
@@ -425,7 +425,7 @@ def delineate(
         ``code``, ``name`` per existing community index (codes and names are kept).
     mode : {"fresh", "closest", "minimal_change"}
     """
-    from geo_service._errors import InputError
+    from geo_service.core._errors import InputError
 
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}", f"模式应为 {'、'.join(MODES)} 之一", mode=mode)

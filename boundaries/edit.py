@@ -7,7 +7,7 @@ A :class:`PlanState` is the explicit assignment of every unit to a community
 communities they touched, so only those are re-evaluated
 (:func:`boundaries.evaluate.community_figures`).  Every edit keeps each
 touched community non-empty, contiguous in the unit graph and nested in one
-street, or is refused with :class:`geo_service._errors.InputError` (HTTP 422)
+street, or is refused with :class:`geo_service.core._errors.InputError` (HTTP 422)
 and a Chinese message.
 """
 
@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 from scipy.sparse import csgraph
 
-from geo_service._errors import InputError
+from geo_service.core._errors import InputError
 
 from .adjacency import UnitSet
 

@@ -3,7 +3,7 @@ functions and persists through :mod:`boundaries.store`.  Used by the API router
 (``geo_service/api/plans.py``) and the CLI (``boundaries/cli.py``).
 
 Walking distance to community service stations comes from the walking-network
-engine (:func:`geo_service.network.load_network`) when a network is stored;
+engine (:func:`geo_service.core.network.load_network`) when a network is stored;
 otherwise straight-line distance is used and labelled ``straight_line``.
 """
 
@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_service import vocab
-from geo_service._errors import ConflictError, InputError, NotFoundError
-from geo_service.norms import load_norms
-from geo_service.storage import Store
+from geo_service.core import vocab
+from geo_service.core._errors import ConflictError, InputError, NotFoundError
+from geo_service.core.norms import load_norms
+from geo_service.core.storage import Store
 
 from . import store as bstore
 from .adjacency import UnitSet, prepare_units
@@ -91,7 +91,7 @@ def clear_cache() -> None:
 
 
 class PlanService:
-    """Plans of one :class:`~geo_service.storage.Store`."""
+    """Plans of one :class:`~geo_service.core.storage.Store`."""
 
     def __init__(self, store: Store):
         self.store = store
@@ -133,7 +133,7 @@ class PlanService:
         st_pts = np.where(shapely.get_type_id(st_m) == 0, st_m, shapely.point_on_surface(st_m))
         walk_m = self.norms.life_circle("5min").walk_m
         try:
-            from geo_service.network import load_network
+            from geo_service.core.network import load_network
 
             if not self.store.list_networks():
                 raise LookupError("no network")
@@ -337,8 +337,8 @@ class PlanService:
                             base_assignment=None if stored else state.to_json(us), expected_version=if_match, actor=actor)
 
     def export(self, plan, fmt: str, out: str | Path, *, crs: str = "EPSG:4490", version: int | None = None) -> tuple[Path, int]:
-        from geo_service.exporter import reproject
-        from geo_service.io import write_file
+        from geo_service.core.exporter import reproject
+        from geo_service.core.io import write_file
 
         if fmt not in ("gpkg", "shp", "geojson"):
             raise InputError(f"export format must be gpkg, shp or geojson, got {fmt!r}", f"导出格式应为 gpkg、shp 或 geojson，收到 {fmt!r}")
@@ -365,7 +365,7 @@ def export_frame(us: UnitSet, rows: pd.DataFrame) -> gpd.GeoDataFrame:
         "st_reach": rows["station_reach_share"].astype(float).round(3),
         "flags_zh": ["；".join(f["label_zh"] for f in fl) for fl in rows["flags"]],
     })
-    from geo_service.storage import promote_to_storage
+    from geo_service.core.storage import promote_to_storage
 
     geoms = promote_to_storage(geoms, "MULTIPOLYGON")
     return gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)

@@ -5,7 +5,7 @@ every version's unit -> community assignment in ``plan_versions``
 (migration 0003); the current version's community polygons with their
 figures in the ``communities`` layer (per plan), so maps, exports and the
 other analyses see them.  Every write is one transaction; a stale
-``expected_version`` raises :class:`~geo_service._errors.ConflictError` (409)
+``expected_version`` raises :class:`~geo_service.core._errors.ConflictError` (409)
 and writes nothing.
 """
 
@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 import geopandas as gpd
 import sqlalchemy as sa
 
-from geo_service import models
-from geo_service._errors import ConflictError, NotFoundError
-from geo_service.storage import Store, record_change
+from geo_service.core import models
+from geo_service.core._errors import ConflictError, NotFoundError
+from geo_service.core.storage import Store, record_change
 
 __all__ = [
     "adopt",

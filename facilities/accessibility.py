@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo_service._errors import InputError
+from geo_service.core._errors import InputError
 
 __all__ = [
     "DEFAULT_ZONE_BREAKS_M",
@@ -211,7 +211,7 @@ def e2sfca(
 
     Raises
     ------
-    geo_service._errors.InputError
+    geo_service.core._errors.InputError
         Shape mismatches, indices out of range, negative or NaN distances / residents, negative or infinite
         capacities, bad decay parameters.
     """

@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_service._errors import InputError
-from geo_service.norms import Norms
-from geo_service.vocab import FACILITY_CATEGORIES, SHELTER_CLASSES
+from geo_service.core._errors import InputError
+from geo_service.core.norms import Norms
+from geo_service.core.vocab import FACILITY_CATEGORIES, SHELTER_CLASSES
 
 from .coverage import json_records
 
@@ -201,7 +201,7 @@ class _Metric:
         if net is not None:
             self.crs = net.crs
         else:
-            from geo_service.crs import metric_crs_for
+            from geo_service.core.crs import metric_crs_for
 
             ref = next((f for f in frames if f is not None and len(f)), None)
             if ref is None:
@@ -239,7 +239,7 @@ def compute_audit(
     units : GeoDataFrame, EPSG:4326
         Population units: ``id``, ``residents``, optional ``name``, ``street_code``.
     facilities, shelters, parcels, developments : GeoDataFrame, EPSG:4326
-        The layers of the same names (see :mod:`geo_service.layers`); any may be empty.
+        The layers of the same names (see :mod:`geo_service.core.layers`); any may be empty.
     norms : Norms
     net : WalkNetwork, optional
         Needed for the shelter assignment (walking distances); without it the shelter

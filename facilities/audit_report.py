@@ -9,9 +9,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo_service import vocab
-from geo_service._errors import InputError
-from geo_service.io import write_file
+from geo_service.core import vocab
+from geo_service.core._errors import InputError
+from geo_service.core.io import write_file
 
 from .report import _plain_lists, prefixed_header, write_xlsx
 

@@ -12,9 +12,9 @@ import threading
 import geopandas as gpd
 import pandas as pd
 
-from geo_service._errors import InputError, NotFoundError
-from geo_service.network import load_network
-from geo_service.norms import Norms
+from geo_service.core._errors import InputError, NotFoundError
+from geo_service.core.network import load_network
+from geo_service.core.norms import Norms
 
 from .audit import AuditParams, AuditResult, compute_audit
 from .service import current_run, entrances_of, norms_for, resolve_plan

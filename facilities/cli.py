@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         from facilities.coverage import LEVELS, CoverageParams
         from facilities.report import write_coverage
         from facilities.service import current_coverage
-        from geo_service._errors import InputError
+        from geo_service.core._errors import InputError
 
         with _errors():
             if fmt not in ("geojson", "csv", "xlsx", "gpkg", "shp"):
@@ -81,7 +81,7 @@ def register(app: typer.Typer) -> None:
         from facilities.audit import AuditParams
         from facilities.audit_report import OUTPUT_NAMES, write_audit
         from facilities.audit_service import current_audit, run_tables
-        from geo_service._errors import InputError
+        from geo_service.core._errors import InputError
 
         with _errors():
             if fmt not in ("geojson", "csv", "xlsx", "gpkg", "shp"):
@@ -164,7 +164,7 @@ def register(app: typer.Typer) -> None:
         import pandas as pd
 
         from facilities.service import siting_from_store
-        from geo_service._errors import InputError
+        from geo_service.core._errors import InputError
 
         with _errors():
             pts = None
@@ -196,9 +196,9 @@ def register(app: typer.Typer) -> None:
         database_url: str | None = DbOpt,
     ):
         """Build the walking network from the road-centreline layer (由道路中心线图层生成步行网络)."""
-        from geo_service._errors import InputError
-        from geo_service.crs import metric_crs_for
-        from geo_service.network import edges_from_lines, load_network
+        from geo_service.core._errors import InputError
+        from geo_service.core.crs import metric_crs_for
+        from geo_service.core.network import edges_from_lines, load_network
 
         with _errors():
             store = _store(database_url)

@@ -1,6 +1,6 @@
 """Life-circle coverage (Art. 12): walking distance from every population unit to every category.
 
-Pure functions over GeoDataFrames and a :class:`~geo_service.network.WalkNetwork`;
+Pure functions over GeoDataFrames and a :class:`~geo_service.core.network.WalkNetwork`;
 no database or web code.  Thresholds come from the norms (GB 50180-2018 life
 circles and the per-category service radii, see ``geo_service/norms.toml``).
 
@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_service import vocab
-from geo_service._errors import InputError
-from geo_service.network import DEFAULT_MAX_SNAP_M, Snap, WalkNetwork
-from geo_service.norms import Norms
+from geo_service.core import vocab
+from geo_service.core._errors import InputError
+from geo_service.core.network import DEFAULT_MAX_SNAP_M, Snap, WalkNetwork
+from geo_service.core.norms import Norms
 
 LEVELS = ("5min", "10min", "15min")
 ACTIVE_STATUS = ("existing",)

@@ -1,7 +1,7 @@
 """Nearest shelter or service point for residents: a snap plus a label lookup.
 
 For each category (``shelter`` or a facility category) the k-nearest labels of
-every network node are built once (:class:`~geo_service.network.KNearestLabels`)
+every network node are built once (:class:`~geo_service.core.network.KNearestLabels`)
 and kept until the network or the layer changes; a query snaps the point to
 the nearest street edge and reads the labels of the edge's two ends.
 """
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo_service import vocab
-from geo_service._errors import InputError, NotFoundError
-from geo_service.network import (
+from geo_service.core import vocab
+from geo_service.core._errors import InputError, NotFoundError
+from geo_service.core.network import (
     DEFAULT_MAX_SNAP_M,
     KNearestLabels,
     WalkNetwork,

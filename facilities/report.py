@@ -7,8 +7,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from geo_service import vocab
-from geo_service.io import write_file
+from geo_service.core import vocab
+from geo_service.core.io import write_file
 
 _FIXED = {
     "rank": "排名",
@@ -132,7 +132,7 @@ def write_coverage(path: Path, fmt: str, *, summary: dict, units: gpd.GeoDataFra
         return write_xlsx(path, sheets)
     frame = {"units": units, "communities": communities, "gaps": gaps, "streets": streets}[output]
     if frame is None:
-        from geo_service._errors import InputError
+        from geo_service.core._errors import InputError
 
         raise InputError("this run has no community output (no plan)", "本次计算没有社区结果（未指定社区划分方案）")
     if not isinstance(frame, gpd.GeoDataFrame):

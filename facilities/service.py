@@ -13,10 +13,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo_service._errors import InputError
-from geo_service.network import WalkNetwork, load_network
-from geo_service.norms import Norms, load_norms
-from geo_service.vocab import in_service
+from geo_service.core._errors import InputError
+from geo_service.core.network import WalkNetwork, load_network
+from geo_service.core.norms import Norms, load_norms
+from geo_service.core.vocab import in_service
 
 from .coverage import (
     CoverageParams,
@@ -169,7 +169,7 @@ def current_run(store, kind: str, want: dict, input_layers, network_version, com
                     continue
                 return store.get_analysis(run["id"])
         if not allow_compute:
-            from geo_service._errors import NotComputedError
+            from geo_service.core._errors import NotComputedError
 
             raise NotComputedError(
                 f"no stored {kind} result for these parameters; computing one needs a signed-in user (Authorization: Bearer <token>)",
@@ -191,7 +191,7 @@ def service_areas_from_store(store, *, categories: list[str] | None = None, walk
         chosen = facilities[facilities["id"].isin([int(i) for i in facility_ids])]
         missing = sorted({int(i) for i in facility_ids} - set(chosen["id"].astype(int)))
         if missing:
-            from geo_service._errors import NotFoundError
+            from geo_service.core._errors import NotFoundError
 
             raise NotFoundError(f"no facilities with ids {missing}", f"没有编号为 {missing} 的设施", ids=missing)
         cats = sorted(set(chosen["category"]))

@@ -58,7 +58,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 from scipy.sparse import csgraph
 
-from geo_service._errors import InputError
+from geo_service.core._errors import InputError
 
 METHOD_EXACT = "exact_min_cost_flow"
 METHOD_NEAREST_FIRST = "nearest_first"

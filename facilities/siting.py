@@ -48,7 +48,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import LinearConstraint, milp
 
-from geo_service._errors import InputError
+from geo_service.core._errors import InputError
 
 __all__ = [
     "GREEDY_BOUND",
@@ -481,7 +481,7 @@ def greedy_siting(
 
     Raises
     ------
-    geo_service._errors.InputError
+    geo_service.core._errors.InputError
         Shapes disagree, negative / NaN residents, non-binary coverage, negative k.
 
     Notes

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -13,11 +11,12 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
-from ._errors import DatabaseUnavailable, GeoServiceError
+from .core._errors import DatabaseUnavailable, GeoServiceError
 from .api._limits import LimitsMiddleware
 from .jobs import JobRunner
-from .layers import LAYERS
-from .storage import Store
+from .core.layers import LAYERS
+from .core.storage import Store
+from maps.assets import STATIC_DIR
 
 
 def create_app(store: Store | None = None) -> FastAPI:
@@ -82,7 +81,7 @@ def create_app(store: Store | None = None) -> FastAPI:
 
     app.include_router(jobs.router)
     app.include_router(admin.router)
-    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     from .api.schemas import document_common_errors
 
     route_openapi = app.openapi

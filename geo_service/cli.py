@@ -15,9 +15,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ._errors import GeoServiceError, ImportValidationError
-from .auth import cli_actor
-from .layers import LAYERS, importable_layers
+from .core._errors import GeoServiceError, ImportValidationError
+from .core.auth import cli_actor
+from .core.layers import LAYERS, importable_layers
 
 app = typer.Typer(
     help="社区治理空间规划与设施服务 / Geospatial planning and facilities service for community governance.",
@@ -33,7 +33,7 @@ out = Console(soft_wrap=True)
 
 
 def _store(database_url: str | None = None):
-    from .storage import Store
+    from .core.storage import Store
 
     return Store(database_url)
 
@@ -127,7 +127,7 @@ def import_cmd(
     database_url: str | None = DbOpt,
 ):
     """Import a file into a layer, all or nothing (导入数据文件，全部成功或全部不写入)."""
-    from .importer import ImportOptions, run_import
+    from .core.importer import ImportOptions, run_import
 
     with _errors():
         store = _store(database_url)
@@ -155,7 +155,7 @@ def export_cmd(
     database_url: str | None = DbOpt,
 ):
     """Export a layer to a file (导出图层)."""
-    from .exporter import export_layer
+    from .core.exporter import export_layer
 
     with _errors():
         store = _store(database_url)
@@ -175,7 +175,7 @@ def import_osm_cmd(
     database_url: str | None = DbOpt,
 ):
     """Build the walking network and OSM facilities from an extract (由 OSM 数据构建步行网络和设施)."""
-    from .datasets import load_osm, store_osm
+    from .core.datasets import load_osm, store_osm
 
     with _errors():
         if (file is None) == (place is None):
@@ -186,7 +186,7 @@ def import_osm_cmd(
         with _progress("导入 OSM") as (p, task):
             cb = lambda stage, f: p.update(task, completed=f, description=stage)
             if place:
-                from .osm import read_osm_place
+                from .core.osm import read_osm_place
 
                 data = read_osm_place(place)
                 summary = store_osm(store, data, name=name or place, progress=cb)
@@ -202,7 +202,7 @@ def sample_city_cmd(
     database_url: str | None = DbOpt,
 ):
     """Load the synthetic sample city centred on Deyang (写入合成示例城市，非真实数据)."""
-    from .datasets import load_sample_city
+    from .core.datasets import load_sample_city
 
     with _errors():
         store = _store(database_url)
@@ -226,14 +226,14 @@ def serve_cmd(
     import uvicorn
 
     from .app import create_app
-    from .settings import get_settings
+    from .core.settings import get_settings
 
     settings = get_settings()
     with _errors():
         store = _store(database_url)
         store.upgrade()
         if sample_city and store.count("population_units") == 0:
-            from .datasets import load_sample_city
+            from .core.datasets import load_sample_city
 
             summary = load_sample_city(store)
             console.print(summary.line_zh("示例城市（合成数据）已写入"))
@@ -273,7 +273,7 @@ def map_cmd(
     """Export an interactive map as one HTML file (导出交互地图为单个 HTML 文件)."""
     from maps.registry import render_map
 
-    from .settings import get_settings
+    from .core.settings import get_settings
 
     with _errors():
         store = _store(database_url)
@@ -307,7 +307,7 @@ RoleOpt = typer.Option(..., "--role", help="planner（规划人员）| facilitie
 @user_app.command("add")
 def user_add(name: str = typer.Argument(..., help="User name (用户名)"), role: str = RoleOpt, database_url: str | None = DbOpt):
     """Create a user with a role; prints its bearer token once (新建用户并生成令牌，令牌只显示一次)."""
-    from .auth import ROLE_ZH, add_user
+    from .core.auth import ROLE_ZH, add_user
 
     with _errors():
         store = _store(database_url)
@@ -320,7 +320,7 @@ def user_add(name: str = typer.Argument(..., help="User name (用户名)"), role
 @user_app.command("token")
 def user_token(name: str = typer.Argument(..., help="User name (用户名)"), database_url: str | None = DbOpt):
     """Issue a further token for a user, e.g. before revoking an old one (为用户增发令牌)."""
-    from .auth import add_token
+    from .core.auth import add_token
 
     with _errors():
         store = _store(database_url)
@@ -346,7 +346,7 @@ def user_revoke(name: str = typer.Argument(..., help="User name (用户名)"),
 def user_role(name: str = typer.Argument(...), role: str = typer.Argument(..., help="planner | facilities | admin"),
               database_url: str | None = DbOpt):
     """Change a user's role (修改用户角色)."""
-    from .auth import ROLE_ZH, check_role
+    from .core.auth import ROLE_ZH, check_role
 
     with _errors():
         store = _store(database_url)
@@ -358,7 +358,7 @@ def user_role(name: str = typer.Argument(...), role: str = typer.Argument(..., h
 @user_app.command("list")
 def user_list(database_url: str | None = DbOpt):
     """List users, roles and active tokens (用户列表)."""
-    from .auth import ROLE_ZH
+    from .core.auth import ROLE_ZH
 
     with _errors():
         store = _store(database_url)

@@ -13,7 +13,7 @@ import socket
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
-from .storage import utcnow
+from .core.storage import utcnow
 
 KINDS = {
     "coverage": "生活圈覆盖重新计算",

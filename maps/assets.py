@@ -1,4 +1,4 @@
-"""JavaScript/CSS of the map pages, served locally from ``geo_service/static`` (never from a CDN).
+"""JavaScript/CSS of the map pages, served locally from ``maps/static`` (never from a CDN).
 
 :func:`localize` rewrites folium's default CDN URLs to ``/static/...`` (dropping the defaults the pages do not
 use: jQuery, Bootstrap, Font Awesome, awesome-markers); an asset with no local copy raises
@@ -13,7 +13,7 @@ import mimetypes
 import re
 from pathlib import Path
 
-STATIC_DIR = Path(__file__).resolve().parents[1] / "geo_service" / "static"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 LEAFLET_JS = "vendor/leaflet-1.9.3/leaflet.js"
 LEAFLET_CSS = "vendor/leaflet-1.9.3/leaflet.css"
 VECTORGRID_JS = "vendor/leaflet.vectorgrid-1.3.0/Leaflet.VectorGrid.bundled.min.js"

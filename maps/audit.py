@@ -24,9 +24,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo_service import vocab
-from geo_service._errors import NotFoundError
-from geo_service.settings import Settings
+from geo_service.core import vocab
+from geo_service.core._errors import NotFoundError
+from geo_service.core.settings import Settings
 
 from .base import (
     Control,

@@ -18,8 +18,8 @@ from branca.element import CssLink, Element, JavascriptLink, MacroElement
 from folium.map import Layer
 from folium.template import Template
 
-from geo_service.geojson import features_json
-from geo_service.settings import Settings, get_settings
+from geo_service.core.geojson import features_json
+from geo_service.core.settings import Settings, get_settings
 
 from . import assets
 
@@ -219,7 +219,7 @@ def tile_url(collection: str, tiles_base: str = "", query: str = "") -> str:
 
 def field_specs(layer: str, names: list[str], vocab_override: dict | None = None) -> list[list]:
     """Popup rows (name, label_zh, unit, vocab) from the layer declaration."""
-    from geo_service.layers import LAYERS
+    from geo_service.core.layers import LAYERS
 
     spec = LAYERS[layer]
     out = []

@@ -20,9 +20,9 @@ import folium
 import geopandas as gpd
 import numpy as np
 
-from geo_service import vocab
-from geo_service._errors import NotFoundError
-from geo_service.settings import Settings
+from geo_service.core import vocab
+from geo_service.core._errors import NotFoundError
+from geo_service.core.settings import Settings
 
 from .base import (
     Control,
@@ -188,7 +188,7 @@ def coverage_map(store, *, settings: Settings | None = None, tiles_base: str = "
 def example_outputs(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
                     categories=("kindergarten", "health_station", "elderly_day_care")) -> dict[str, gpd.GeoDataFrame]:
     """Outputs of the shape of a coverage run, by straight-line distance (for tests and demos only)."""
-    from geo_service.crs import metric_crs_for
+    from geo_service.core.crs import metric_crs_for
 
     crs = metric_crs_for(units)
     u = units.to_crs(crs)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import folium
 
-from geo_service import vocab
-from geo_service.settings import Settings
+from geo_service.core import vocab
+from geo_service.core.settings import Settings
 
 from .base import (
     PALETTE,

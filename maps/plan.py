@@ -9,7 +9,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 
-from geo_service.settings import Settings
+from geo_service.core.settings import Settings
 
 from .base import DataLayer, Script, bounds_of, js, legend, new_map, synthetic_note
 

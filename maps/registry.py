@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from geo_service._errors import GeoServiceError, NotFoundError
-from geo_service.settings import Settings
+from geo_service.core._errors import GeoServiceError, NotFoundError
+from geo_service.core.settings import Settings
 
 from . import assets
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 import json
 
-from geo_service import vocab
-from geo_service.settings import Settings, get_settings
+from geo_service.core import vocab
+from geo_service.core.settings import Settings, get_settings
 
 from . import assets
 from .base import basemap_layers, bounds_of, synthetic_note

@@ -68,7 +68,7 @@ if ! .venv/bin/python -m pip install -e ".$extra" > .venv/pip-install.log 2>&1; 
     exit 1
 fi
 .venv/bin/python - <<'PY'
-from geo_service._db import sqlite_module
+from geo_service.core._db import sqlite_module
 m = sqlite_module()
 c = m.connect(":memory:"); c.enable_load_extension(True); c.load_extension("mod_spatialite")
 print(">> SpatiaLite", c.execute("select spatialite_version()").fetchone()[0], "via", m.__name__)

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from geo_service import models
-from geo_service.settings import Settings
-from geo_service.storage import Store
+from geo_service.core import models
+from geo_service.core.settings import Settings
+from geo_service.core.storage import Store
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_DATA = Path(os.environ.get("GEO_SHARED_DATA", SHARED / "data"))
@@ -78,7 +78,7 @@ def migrated_pg_database(prefix: str, *, driver: bool = True):
     Skips when PostgreSQL is not reachable, except in CI (``CI=true``), where that fails.
     ``driver=False`` gives a plain ``postgresql://`` URL (for a subprocess's ``DATABASE_URL``).
     """
-    from geo_service._db import normalize_url
+    from geo_service.core._db import normalize_url
 
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
@@ -112,7 +112,7 @@ def postgis_url():
 
 def sample_city_store(spatialite_template: Path, tmp: Path) -> Store:
     """The sample city in a fresh SpatiaLite file under ``tmp`` (from the migrated template); the caller disposes it."""
-    from geo_service.datasets import load_sample_city
+    from geo_service.core.datasets import load_sample_city
 
     shutil.copy(spatialite_template, tmp / "city.sqlite")
     store = Store(f"sqlite:///{tmp / 'city.sqlite'}", settings=Settings(GEO_DATA_DIR=tmp))

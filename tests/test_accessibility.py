@@ -13,7 +13,7 @@ from facilities.accessibility import (
     decay_weights,
     e2sfca,
 )
-from geo_service._errors import InputError
+from geo_service.core._errors import InputError
 
 
 def test_defaults_are_the_documented_ones():

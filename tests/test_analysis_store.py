@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geo_service._errors import NotFoundError
+from geo_service.core._errors import NotFoundError
 
 
 def _frame():

@@ -33,9 +33,9 @@ import pytest
 import shapely
 
 from facilities.audit import CANNOT, GAP, OK, AuditParams, compute_audit
-from geo_service._errors import InputError
-from geo_service.network import WalkNetwork
-from geo_service.norms import load_norms
+from geo_service.core._errors import InputError
+from geo_service.core.network import WalkNetwork
+from geo_service.core.norms import load_norms
 
 METRIC = 4544
 X0, Y0 = 450_000.0, 3_445_000.0

@@ -53,7 +53,7 @@ def test_audit_runs_are_stored_with_their_inputs_and_reused(store, world):
 
 
 def test_audit_without_a_plan_is_a_clear_error(store):
-    from geo_service._errors import InputError
+    from geo_service.core._errors import InputError
 
     with pytest.raises(InputError) as e:
         current_audit(store)

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from facilities.audit_service import current_audit, run_tables
 from geo_service.app import create_app
-from geo_service.settings import Settings
+from geo_service.core.settings import Settings
 from maps import assets
 from maps.registry import render_map
 from tests.conftest import sample_city_store

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from geo_service import models
+from geo_service.core import models
 from geo_service.app import create_app
-from geo_service.auth import add_user
+from geo_service.core.auth import add_user
 from geo_service.cli import app as cli_app
 from tests._tiny_world import point_lonlat, store_world
 from tests.conftest import snapshot

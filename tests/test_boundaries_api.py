@@ -85,7 +85,7 @@ def _movable(c, plan_id):
     _, state, _, _ = svc.state(plan_id)
     us = svc.unit_set()
     from boundaries.edit import apply_edit
-    from geo_service._errors import InputError
+    from geo_service.core._errors import InputError
 
     g = us.graph
     for a, b in zip(g.i, g.j):

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from boundaries.synthetic import unit_grid
 from geo_service.cli import app
-from geo_service.settings import Settings
-from geo_service.storage import Store
+from geo_service.core.settings import Settings
+from geo_service.core.storage import Store
 
 
 @pytest.fixture

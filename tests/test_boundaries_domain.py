@@ -15,7 +15,7 @@ from boundaries.delineate import Band, delineate, number_of_communities
 from boundaries.edit import PlanState, apply_edit, diff_states, is_connected
 from boundaries.evaluate import EvalContext, dissolve, evaluate_plan
 from boundaries.synthetic import unit_grid
-from geo_service._errors import InputError
+from geo_service.core._errors import InputError
 
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -151,7 +151,7 @@ def test_sample_city_street_tiles(sample_units):
 
 @pytest.fixture(scope="module")
 def sample_units():
-    from geo_service.sample_city import generate_sample_city
+    from geo_service.core.sample_city import generate_sample_city
 
     c = generate_sample_city(scale=0.3, seed=1)
     return prepare_units(c.population_units, streets=c.admin_areas, barriers=c.barriers, roads=c.roads)

@@ -13,9 +13,9 @@ from facilities.coverage import (
     service_area,
     walk_to_nearest,
 )
-from geo_service._errors import InputError
-from geo_service.network import WalkNetwork
-from geo_service.norms import load_norms
+from geo_service.core._errors import InputError
+from geo_service.core.network import WalkNetwork
+from geo_service.core.norms import load_norms
 
 NORMS = load_norms({"required_facilities": {"5min": {"value": ["kindergarten"]}}})
 PARAMS = CoverageParams(levels=("5min",))
@@ -140,7 +140,7 @@ def test_bad_input(world):
 def test_in_service_counts_a_missing_status_as_existing():
     import pandas as pd
 
-    from geo_service.vocab import in_service
+    from geo_service.core.vocab import in_service
 
     f = pd.DataFrame({"name": ["a", "b", "c"], "status": ["existing", None, "planned"]})
     assert list(in_service(f)["name"]) == ["a", "b"]

@@ -188,7 +188,7 @@ def test_cli_siting(store, world, tmp_path):
 
 
 def test_network_is_built_once_and_reloaded_from_its_file(store, world, monkeypatch):
-    from geo_service import network as netmod
+    from geo_service.core import network as netmod
 
     netmod.clear_cache()
     first = netmod.load_network(store)

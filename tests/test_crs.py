@@ -1,4 +1,4 @@
-"""Tests of geo_service.crs (no network)."""
+"""Tests of geo_service.core.crs (no network)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 
-from geo_service._errors import CRSError
-from geo_service.crs import (
+from geo_service.core._errors import CRSError
+from geo_service.core.crs import (
     CHINA_BOX,
     SourceCRS,
     bd09_to_gcj02,

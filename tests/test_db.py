@@ -9,10 +9,10 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from geo_service import _db
-from geo_service._errors import SpatialiteUnavailable
-from geo_service.settings import Settings
-from geo_service.storage import Store
+from geo_service.core import _db
+from geo_service.core._errors import SpatialiteUnavailable
+from geo_service.core.settings import Settings
+from geo_service.core.storage import Store
 
 
 class _NoExtensions:

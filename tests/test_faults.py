@@ -39,10 +39,10 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
-from geo_service import models
-from geo_service.auth import add_user
-from geo_service.settings import Settings
-from geo_service.storage import Store
+from geo_service.core import models
+from geo_service.core.auth import add_user
+from geo_service.core.settings import Settings
+from geo_service.core.storage import Store
 from tests._pg_cluster import PgCluster, ServiceProcess, unavailable_reason
 from tests.conftest import migrated_pg_database
 
@@ -370,7 +370,7 @@ def _writing(store: Store, url: str | None, db_path: Path, dbname: str | None, s
 
 @pytest.mark.parametrize("backend_store", BACKENDS, indirect=True)
 def test_killed_import_leaves_no_partial_data(backend_store, tmp_path):
-    from geo_service.importer import run_import
+    from geo_service.core.importer import run_import
 
     store, url = backend_store
     backend = store.backend_name

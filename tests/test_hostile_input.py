@@ -1,6 +1,6 @@
 """Hostile and broken input (issue 7): refused with a 4xx error in English and Chinese, nothing written.
 
-Every case goes through :func:`geo_service.importer.run_import` on SpatiaLite and PostGIS and must leave
+Every case goes through :func:`geo_service.core.importer.run_import` on SpatiaLite and PostGIS and must leave
 every table (features, ``layer_revisions``, the import log) exactly as it was; a selection goes through
 ``geo-service import`` and over HTTP.  The limits (``GEO_MAX_FEATURES``, ``GEO_MAX_VERTICES``,
 ``GEO_MAX_STRING_CHARS``, ``GEO_ZIP_*``, ``GEO_MAX_UPLOAD_MB``, ``GEO_PAGE_LIMIT_MAX``) are set low
@@ -22,12 +22,12 @@ import shapely
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from geo_service import models
-from geo_service._errors import GeoServiceError, ImportValidationError, InputError
+from geo_service.core import models
+from geo_service.core._errors import GeoServiceError, ImportValidationError, InputError
 from geo_service.cli import app as cli_app
-from geo_service.importer import ImportOptions, import_frame, run_import
-from geo_service.layers import LAYERS
-from geo_service.settings import get_settings
+from geo_service.core.importer import ImportOptions, import_frame, run_import
+from geo_service.core.layers import LAYERS
+from geo_service.core.settings import get_settings
 from tests.conftest import snapshot
 
 LON, LAT = 104.40, 31.13
@@ -404,7 +404,7 @@ def test_shapefile_layer_option_cannot_point_outside(store, tmp_path):
 
 
 def test_zip_bomb_ratio_is_a_setting(tmp_path, limits):
-    from geo_service.io import check_zip
+    from geo_service.core.io import check_zip
 
     path = _bomb(tmp_path / "b.zip")
     with pytest.raises(InputError, match="zip bomb"):
@@ -414,7 +414,7 @@ def test_zip_bomb_ratio_is_a_setting(tmp_path, limits):
 
 
 def test_macos_resource_forks_in_a_zip_are_not_shapefiles(tmp_path):
-    from geo_service.io import read_file
+    from geo_service.core.io import read_file
 
     parts = _shapefile_parts(tmp_path)
     members = {f"f/{k}": v for k, v in parts.items()} | {f"__MACOSX/f/._{k}": b"\x00\x05\x16\x07" for k in parts}
@@ -423,7 +423,7 @@ def test_macos_resource_forks_in_a_zip_are_not_shapefiles(tmp_path):
 
 def test_strict_reader_keeps_good_features_and_crs(tmp_path):
     """The Python reading used for broken GeoJSON reads the good features like GDAL, with the declared CRS."""
-    from geo_service.io import read_file
+    from geo_service.core.io import read_file
 
     x, y = 500_000.0, 3_445_000.0
     data = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4544"}},
@@ -440,7 +440,7 @@ def test_strict_reader_keeps_good_features_and_crs(tmp_path):
 def test_gdal_skipping_entries_is_caught(store, tmp_path):
     """GDAL drops entries of 'features' that are no Feature object without a word; the strict reading keeps
     every entry as a row, so no feature is lost and row numbers stay those of the file."""
-    from geo_service.io import read_file
+    from geo_service.core.io import read_file
 
     untyped = {k: v for k, v in _fac("e").items() if k != "type"}  # no "type": "Feature", still a feature
     path = _write(tmp_path, "skip.geojson", _fc([_fac("a"), None, {"type": "Topology"}, _fac("d", _pt(LON + 0.001)), untyped]))

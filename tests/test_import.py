@@ -17,7 +17,7 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
-from geo_service import crs as crs_mod
+from geo_service.core import crs as crs_mod
 from geo_service.cli import app as cli_app
 from tests.conftest import snapshot
 
@@ -100,7 +100,7 @@ CASES = ["invalid_geometry", "wrong_geometry_type", "missing_column", "negative_
 
 def _seed(store, tmp_path):
     """Some data already present, so 'unchanged' means more than 'empty'."""
-    from geo_service.importer import run_import
+    from geo_service.core.importer import run_import
 
     run_import(store, "population_units", _geojson(_units(2, source_id=["a", "b"]), tmp_path / "seed_u.geojson"))
     run_import(store, "facilities", _geojson(_facilities(2), tmp_path / "seed_f.geojson"))
@@ -137,7 +137,7 @@ def test_http_rejects_bad_row_with_report(client, store, tmp_path, case):
 
 def test_skip_invalid_imports_the_rest(store, tmp_path):
     path, layer, row, _ = bad_files(tmp_path)["negative_count"]
-    from geo_service.importer import ImportOptions, run_import
+    from geo_service.core.importer import ImportOptions, run_import
 
     res = run_import(store, layer, path, ImportOptions(skip_invalid=True))
     assert (res.inserted, res.skipped) == (2, 1)
@@ -146,7 +146,7 @@ def test_skip_invalid_imports_the_rest(store, tmp_path):
 
 
 def test_repair_fixes_bowtie_when_asked(store, tmp_path):
-    from geo_service.importer import ImportOptions, run_import
+    from geo_service.core.importer import ImportOptions, run_import
 
     path, layer, row, _ = bad_files(tmp_path)["invalid_geometry"]
     res = run_import(store, layer, path, ImportOptions(repair=True))
@@ -157,7 +157,7 @@ def test_repair_fixes_bowtie_when_asked(store, tmp_path):
 
 
 def test_reimport_updates_never_duplicates(store, tmp_path):
-    from geo_service.importer import run_import
+    from geo_service.core.importer import run_import
 
     first = run_import(store, "population_units", _geojson(_units(3), tmp_path / "a.geojson"))
     assert (first.inserted, first.updated) == (3, 0)
@@ -172,7 +172,7 @@ def test_reimport_updates_never_duplicates(store, tmp_path):
 
 def test_csv_xlsx_with_chinese_headers_and_gcj02(store, tmp_path):
     """A facility list geocoded on Amap (GCJ-02) with Chinese column names."""
-    from geo_service.importer import ImportOptions, run_import
+    from geo_service.core.importer import ImportOptions, run_import
 
     wgs = np.array([[104.3981, 31.1302], [104.4105, 31.1240]])
     glon, glat = crs_mod.wgs84_to_gcj02(wgs[:, 0], wgs[:, 1])
@@ -192,7 +192,7 @@ def test_csv_xlsx_with_chinese_headers_and_gcj02(store, tmp_path):
 
 def test_gauss_kruger_shapefile_zip_and_gpkg(store, tmp_path):
     """CGCS2000 3-degree GK zone 35 (EPSG:4523, with zone prefix) Shapefile in a zip, and a GeoPackage in EPSG:4490."""
-    from geo_service.importer import run_import
+    from geo_service.core.importer import run_import
 
     units = _units(3)
     gk = units.to_crs(4523)
@@ -211,8 +211,8 @@ def test_gauss_kruger_shapefile_zip_and_gpkg(store, tmp_path):
 
 
 def test_declared_crs_overrides_and_unknown_crs_rejected(store, tmp_path):
-    from geo_service._errors import CRSError
-    from geo_service.importer import ImportOptions, run_import
+    from geo_service.core._errors import CRSError
+    from geo_service.core.importer import ImportOptions, run_import
 
     path = _geojson(_units(2), tmp_path / "u.geojson")
     before = snapshot(store)
@@ -309,8 +309,8 @@ def test_http_column_map_crs_and_report_cap(client, store, tmp_path):
 
 
 def test_code_patterns_and_blank_values():
-    from geo_service.importer import ImportOptions, validate
-    from geo_service.layers import LAYERS
+    from geo_service.core.importer import ImportOptions, validate
+    from geo_service.core.layers import LAYERS
 
     sq = [shapely.box(LON, LAT, LON + 0.001, LAT + 0.001)] * 4
     parcels = gpd.GeoDataFrame({"source_id": ["p1", "p2", "p3", "p4"], "land_use_code": ["0702", "07021", "  ", 80403.0]},

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from geo_service.api._limits import TokenBuckets
 from geo_service.app import create_app
-from geo_service.settings import Settings
-from geo_service.storage import Store
+from geo_service.core.settings import Settings
+from geo_service.core.storage import Store
 from tests._auth import token_headers
 from tests.conftest import snapshot
 

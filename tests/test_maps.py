@@ -10,7 +10,7 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
-from geo_service.settings import Settings
+from geo_service.core.settings import Settings
 from maps import assets
 from maps.base import basemap_layers
 from maps.registry import render_map

@@ -18,9 +18,9 @@ import pytest
 import shapely
 from conftest import SHARED_DATA
 
-from geo_service._errors import InputError
-from geo_service.network import WalkNetwork, edges_from_lines
-from geo_service.osm import read_osm
+from geo_service.core._errors import InputError
+from geo_service.core.network import WalkNetwork, edges_from_lines
+from geo_service.core.osm import read_osm
 
 EXTRACTS = ["osm_beijing_wudaokou_2017.osm", "osm_beijing_cau_2026.osm", "osm_jiangxi_guixi_2024.osm"]
 
@@ -235,7 +235,7 @@ def test_tiled_distances_equal_whole_network_search(extract):
 
 @pytest.mark.parametrize("extract", EXTRACTS[1:])
 def test_k_nearest_labels_equal_brute_force(extract):
-    from geo_service.network import KNearestLabels
+    from geo_service.core.network import KNearestLabels
 
     net = _net(extract)
     sources = net.snap_xy(_random_points(net, 30, seed=8))

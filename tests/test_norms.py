@@ -1,4 +1,4 @@
-"""Tests of geo_service.norms and the packaged norms.toml."""
+"""Tests of geo_service.core.norms and the packaged norms.toml."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from importlib import resources
 
 import pytest
 
-from geo_service.norms import LEVELS, STATUSES, Norms, NormsError, load_norms
-from geo_service.vocab import FACILITY_CATEGORIES, LAND_USE_CODES
+from geo_service.core.norms import LEVELS, STATUSES, Norms, NormsError, load_norms
+from geo_service.core.vocab import FACILITY_CATEGORIES, LAND_USE_CODES
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_every_entry_has_source_and_status(norms):
         assert entry.status in STATUSES, path
         assert norms.source_of(path) == (entry.source, entry.status)
     # and in the shipped file itself, not only after validation
-    raw = tomllib.loads(resources.files("geo_service").joinpath("norms.toml").read_text(encoding="utf-8"))
+    raw = tomllib.loads(resources.files("geo_service.core").joinpath("norms.toml").read_text(encoding="utf-8"))
     for section, items in raw.items():
         for key, entry in items.items():
             assert entry.get("source") and entry.get("status") in STATUSES, f"{section}.{key}"

@@ -10,11 +10,11 @@ import subprocess
 
 import pytest
 
-from geo_service import models
+from geo_service.core import models
 from geo_service.app import create_app
-from geo_service.datasets import load_sample_city
-from geo_service.settings import Settings
-from geo_service.storage import Store
+from geo_service.core.datasets import load_sample_city
+from geo_service.core.settings import Settings
+from geo_service.core.storage import Store
 from maps.coverage import example_outputs
 from maps.server import serve_in_background
 

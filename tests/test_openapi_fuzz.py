@@ -33,8 +33,8 @@ from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from geo_service.settings import Settings
-from geo_service.storage import Store
+from geo_service.core.settings import Settings
+from geo_service.core.storage import Store
 
 EXAMPLES = int(os.environ.get("GEO_FUZZ_EXAMPLES", "200"))
 PG_SHARE = 0.15  # PostGIS: 15 % of the examples (the queries differ, the Python around them does not)
@@ -197,7 +197,7 @@ def _tiles() -> list[dict]:
 def _path_examples(world: World, path: str) -> list[dict]:
     """Path parameters naming things that exist in the world (plus a few that do not)."""
     from geo_service.api import audit, coverage
-    from geo_service.layers import LAYERS
+    from geo_service.core.layers import LAYERS
     from maps.registry import MAPS
 
     fids = world.ids["fids"][:6] + [10**9]

@@ -1,4 +1,4 @@
-"""Tests of geo_service.osm on the real OSM extracts of shared/data and on
+"""Tests of geo_service.core.osm on the real OSM extracts of shared/data and on
 small synthetic files.
 
 The network counts are checked three ways: against an independent osmnx
@@ -23,10 +23,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from shapely.geometry import Point, box
 
-from geo_service import vocab
-from geo_service._errors import InputError
-from geo_service.layers import FACILITIES, SHELTERS
-from geo_service.osm import (
+from geo_service.core import vocab
+from geo_service.core._errors import InputError
+from geo_service.core.layers import FACILITIES, SHELTERS
+from geo_service.core.osm import (
     OSMData,
     copy_osm_file,
     facility_category,

@@ -51,8 +51,8 @@ def test_import_osm_needs_file_or_place(store):
 def test_place_without_network_is_a_clear_error(monkeypatch):
     import osmnx as ox
 
-    from geo_service._errors import InputError
-    from geo_service.osm import read_osm_place
+    from geo_service.core._errors import InputError
+    from geo_service.core.osm import read_osm_place
 
     def offline(*_a, **_k):
         raise ConnectionError("network unreachable")

@@ -1,4 +1,4 @@
-"""Tests of the synthetic sample city (geo_service.sample_city)."""
+"""Tests of the synthetic sample city (geo_service.core.sample_city)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from geo_service import vocab
-from geo_service.layers import LAYERS
-from geo_service.sample_city import LAYER_NAMES, SampleCity, generate_sample_city
+from geo_service.core import vocab
+from geo_service.core.layers import LAYERS
+from geo_service.core.sample_city import LAYER_NAMES, SampleCity, generate_sample_city
 
 METRIC = 4544
 

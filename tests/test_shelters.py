@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from facilities import shelters
 from facilities.shelters import assign_exact, assign_nearest_first, nearest_loads
-from geo_service._errors import InputError
+from geo_service.core._errors import InputError
 
 
 # ----------------------------------------------------------------------------- references

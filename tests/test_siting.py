@@ -16,7 +16,7 @@ from facilities.siting import (
     greedy_siting,
     siting_gap_report,
 )
-from geo_service._errors import InputError
+from geo_service.core._errors import InputError
 
 
 def _instance(seed: int, n_cand: int = 30, n_units: int = 200, side_m: float = 2000.0, threshold_m: float = 350.0):

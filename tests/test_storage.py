@@ -8,9 +8,9 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
-from geo_service import models
-from geo_service._errors import ConflictError
-from geo_service.layers import LAYERS
+from geo_service.core import models
+from geo_service.core._errors import ConflictError
+from geo_service.core.layers import LAYERS
 from tests.conftest import head_revision, snapshot
 
 
@@ -58,7 +58,7 @@ def test_polygons_promoted_to_multipolygon(store):
 
 def test_failed_write_rolls_back_everything(store):
     """A write that fails half way (a NOT NULL violation in the second batch) leaves the database as it was."""
-    from geo_service import storage
+    from geo_service.core import storage
 
     store.upsert_layer("facilities", gpd.GeoDataFrame(
         {"source_id": ["keep"], "category": ["nursery"]}, geometry=[shapely.Point(104.4, 31.1)], crs=4326))
@@ -102,7 +102,7 @@ def test_metadata_roundtrip(store):
 
 
 def test_unknown_layer_and_missing_feature(store):
-    from geo_service._errors import NotFoundError, UnknownLayerError
+    from geo_service.core._errors import NotFoundError, UnknownLayerError
 
     with pytest.raises(UnknownLayerError):
         store.read_layer("nope")
@@ -126,7 +126,7 @@ def test_migration_downgrade_and_upgrade(store):
 
 def test_large_network_keeps_a_working_spatial_index(store, monkeypatch):
     """Above the bulk threshold SpatiaLite builds the R*Tree after the insert: it must still answer bbox queries."""
-    from geo_service import storage
+    from geo_service.core import storage
 
     monkeypatch.setattr(storage, "SPATIALITE_BULK_ROWS", 10)
     n = 50

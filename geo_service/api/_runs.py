@@ -8,10 +8,10 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from .._errors import InputError
-from ..geojson import feature_collection_json
-from ..settings import get_settings
-from ..storage import Store
+from ..core._errors import InputError
+from ..core.geojson import feature_collection_json
+from ..core.settings import get_settings
+from ..core.storage import Store
 from .layers import GEOJSON, parse_bbox
 
 

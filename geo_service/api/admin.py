@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from ..auth import Principal
-from ..storage import Store
+from ..core.auth import Principal
+from ..core.storage import Store
 from .deps import get_store, require
 from .schemas import UTCDateTime
 

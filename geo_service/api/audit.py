@@ -18,9 +18,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from .._errors import NotFoundError
-from ..auth import Principal
-from ..storage import Store
+from ..core._errors import NotFoundError
+from ..core.auth import Principal
+from ..core.storage import Store
 from ._runs import RunInfo, check_page, output_page, run_info
 from .deps import Who, get_store, require
 from .layers import GEOJSON, parse_bbox

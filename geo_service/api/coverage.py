@@ -9,9 +9,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from ..auth import Principal
-from ..geojson import feature_collection_json
-from ..storage import Store
+from ..core.auth import Principal
+from ..core.geojson import feature_collection_json
+from ..core.storage import Store
 from ._runs import RunInfo, check_page, output_page, run_info
 from .deps import Who, get_store, require
 from .layers import GEOJSON, parse_bbox
@@ -147,7 +147,7 @@ async def output_features(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ):
     if output not in OUTPUTS:
-        from .._errors import NotFoundError
+        from ..core._errors import NotFoundError
 
         raise NotFoundError(f"unknown coverage output {output!r}; use one of {', '.join(OUTPUTS)}",
                             f"未知的覆盖分析结果「{output}」，可用：{'、'.join(OUTPUTS)}", allowed=list(OUTPUTS))

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..auth import Principal, allowed_roles, authenticate, authorize
-from ..storage import Store
+from ..core.auth import Principal, allowed_roles, authenticate, authorize
+from ..core.storage import Store
 
 bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
                     description="Token from `geo-service user add NAME --role planner|facilities|admin` (令牌)")
@@ -48,7 +48,7 @@ def require(permission: str, what_zh: str = "执行此操作"):
 def layer_writer(layer: str, request: Request, store: Annotated[Store, Depends(get_store)],
                  _cred: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None) -> Principal:
     """The principal, if its role may write ``layer`` (the path parameter)."""
-    from ..layers import get_layer
+    from ..core.layers import get_layer
 
     principal = _principal(request, store)  # 401 first: nothing is said to a caller without a token
     spec = get_layer(layer)

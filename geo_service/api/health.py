@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from .._errors import GeoServiceError
-from ..storage import Store
+from ..core._errors import GeoServiceError
+from ..core.storage import Store
 from .deps import get_store
 from .schemas import Health
 

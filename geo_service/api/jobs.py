@@ -8,9 +8,9 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from ..auth import Principal
+from ..core.auth import Principal
 from ..jobs import KINDS
-from ..storage import Store
+from ..core.storage import Store
 from .deps import get_store, require
 from .schemas import ERROR_RESPONSES, MAX_ID, UTCDateTime
 

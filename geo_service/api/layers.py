@@ -15,14 +15,14 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from .._errors import InputError
-from ..auth import Principal
-from ..exporter import export_layer, output_crs, reproject
-from ..geojson import feature_collection_json, feature_json
-from ..importer import ImportOptions, run_import
-from ..layers import LAYERS, get_layer
-from ..settings import get_settings
-from ..storage import Store
+from ..core._errors import InputError
+from ..core.auth import Principal
+from ..core.exporter import export_layer, output_crs, reproject
+from ..core.geojson import feature_collection_json, feature_json
+from ..core.importer import ImportOptions, run_import
+from ..core.layers import LAYERS, get_layer
+from ..core.settings import get_settings
+from ..core.storage import Store
 from .deps import get_store, layer_writer
 from .schemas import (
     ERROR_RESPONSES,
@@ -233,7 +233,7 @@ class FeatureEdit(BaseModel):
              summary="Add one feature, e.g. a new shelter (新增要素)")
 def create_feature(layer: str, feature: Annotated[FeatureIn, Body()], store: Annotated[Store, Depends(get_store)],
                    user: Annotated[Principal, Depends(layer_writer)]):
-    from ..edits import create_feature as create
+    from ..core.edits import create_feature as create
 
     return JSONResponse(FeatureEdit(**create(store, layer, feature.model_dump(), actor=user.label)).model_dump(), status_code=201)
 
@@ -242,7 +242,7 @@ def create_feature(layer: str, feature: Annotated[FeatureIn, Body()], store: Ann
               summary="Change one feature's properties or geometry (修改要素)")
 def update_feature(layer: str, fid: Annotated[int, FastPath(ge=1, le=MAX_ID)], patch: Annotated[FeaturePatch, Body()],
                    store: Annotated[Store, Depends(get_store)], user: Annotated[Principal, Depends(layer_writer)]):
-    from ..edits import update_feature as update
+    from ..core.edits import update_feature as update
 
     return FeatureEdit(**update(store, layer, fid, patch.model_dump(), actor=user.label))
 
@@ -250,6 +250,6 @@ def update_feature(layer: str, fid: Annotated[int, FastPath(ge=1, le=MAX_ID)], p
 @router.delete("/{layer}/{fid}", response_model=FeatureEdit, responses=ERROR_RESPONSES, summary="Delete one feature (删除要素)")
 def delete_feature(layer: str, fid: Annotated[int, FastPath(ge=1, le=MAX_ID)], store: Annotated[Store, Depends(get_store)],
                    user: Annotated[Principal, Depends(layer_writer)]):
-    from ..edits import delete_feature as delete
+    from ..core.edits import delete_feature as delete
 
     return FeatureEdit(**delete(store, layer, fid, actor=user.label))

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from maps.registry import MAPS, render_map
 from maps.resident import resident_page
 
-from ..storage import Store
+from ..core.storage import Store
 from .deps import get_store
 from .schemas import MAX_ID
 

@@ -2,7 +2,7 @@
 
 Collections are every stored layer and every stored analysis output:
 
-- ``{layer}``: a layer of :data:`geo_service.layers.LAYERS` (``communities`` of every plan; ``plan=`` filters);
+- ``{layer}``: a layer of :data:`geo_service.core.layers.LAYERS` (``communities`` of every plan; ``plan=`` filters);
 - ``{kind}_{output}``: the output of the newest run of an analysis kind, e.g. ``coverage_units``;
 - ``analysis_{run_id}_{output}``: the output of one run, e.g. ``analysis_12_gaps``.
 
@@ -28,11 +28,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from .._errors import GeoServiceError, NotFoundError
-from ..geojson import features_json
-from ..layers import LAYERS
-from ..settings import get_settings
-from ..storage import Store
+from ..core._errors import GeoServiceError, NotFoundError
+from ..core.geojson import features_json
+from ..core.layers import LAYERS
+from ..core.settings import get_settings
+from ..core.storage import Store
 from .deps import get_store
 from .schemas import MAX_ID, MAX_OFFSET, Error, Link
 

@@ -18,10 +18,10 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from .._errors import GeoServiceError, InputError
-from ..auth import Principal
-from ..geojson import feature_collection_json
-from ..storage import Store
+from ..core._errors import GeoServiceError, InputError
+from ..core.auth import Principal
+from ..core.geojson import feature_collection_json
+from ..core.storage import Store
 from .deps import get_store, require
 from .schemas import ERROR_RESPONSES, EXPORT_MEDIA_TYPES, MAX_ID
 
@@ -298,7 +298,7 @@ def get_plan(
 
     from boundaries.service import _jsonable
 
-    from ..exporter import output_crs, reproject
+    from ..core.exporter import output_crs, reproject
 
     svc = _service(store)
     row, ev, ver = svc.evaluate(plan, version=version)

@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from maps import tiles as mvt
 
-from ..layers import LAYERS
-from ..storage import Store
+from ..core.layers import LAYERS
+from ..core.storage import Store
 from .deps import get_store
 from .ogc import OGC_ERRORS, CollectionRef, OGCParameterError, resolve_collection
 from .schemas import MAX_ID

@@ -1,10 +1,10 @@
 """Refresh the JavaScript/CSS assets the maps serve locally (no CDN at run time).
 
-The assets are committed under ``geo_service/static/vendor/`` with their licences, so an installed
+The assets are committed under ``maps/static/vendor/`` with their licences, so an installed
 service works on an intranet without internet.  This script re-creates them from the npm registry
 (pinned versions, checked against the SHA-256 recorded here) when a version is bumped::
 
-    .venv/bin/python -m maps.vendor            # needs `npm` and the npm registry (set-up time only)
+    .venv/bin/python scripts/vendor_assets.py           # needs `npm` and the npm registry (set-up time only)
 
 Only what the pages use is vendored: Leaflet (folium's version) and Leaflet.VectorGrid (vector-tile
 layers of large collections).  folium's other defaults (jQuery, Bootstrap, Font Awesome,
@@ -20,7 +20,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-VENDOR = Path(__file__).resolve().parents[1] / "geo_service" / "static" / "vendor"
+VENDOR = Path(__file__).resolve().parents[1] / "maps" / "static" / "vendor"
 
 # package, version, sha256 of the npm tarball, files to copy (tarball path -> vendor path), licence source
 PACKAGES = [

@@ -2,8 +2,8 @@
 
 Each :class:`LayerSpec` names the table, the geometry types the layer
 accepts, and its attribute fields with their types, bounds and vocabularies.
-The database tables (:mod:`geo_service.models`), the import validation
-(:mod:`geo_service.importer`), the export and the HTTP layer endpoints all
+The database tables (:mod:`geo_service.core.models`), the import validation
+(:mod:`geo_service.core.importer`), the export and the HTTP layer endpoints all
 read this one declaration, so a field is declared once.
 
 Geometries are stored in EPSG:4326 (lon, lat); CGCS2000 (EPSG:4490) input is

@@ -31,7 +31,7 @@ the river/railway bank zones, the lattice rows of the river meander, size
 classes of grouped unions and counties.  ``scale`` multiplies the area and
 every count (scale 500: about 1.1 million units and 5.2 million network nodes).
 
-Run ``python -m geo_service.sample_city --scale S`` to print counts, time and
+Run ``python -m geo_service.core.sample_city --scale S`` to print counts, time and
 peak memory.
 """
 

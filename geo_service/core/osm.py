@@ -8,7 +8,7 @@
   ``network_nodes`` / ``network_edges`` layers, without ``network_id``, which
   the store assigns);
 * ``facilities`` and ``shelters``: OSM features mapped to the vocabularies of
-  :mod:`geo_service.vocab` (columns of the ``facilities`` / ``shelters``
+  :mod:`geo_service.core.vocab` (columns of the ``facilities`` / ``shelters``
   layers plus ``source_id`` such as ``"osm:way/456"``);
 * ``bounds`` and ``stats``.
 
@@ -135,7 +135,7 @@ _PATH = (
     "bridleway", "sidewalk", "elevator",
 )  # fmt: skip
 
-#: OSM ``highway`` value -> road class of :data:`geo_service.vocab.ROAD_CLASSES`
+#: OSM ``highway`` value -> road class of :data:`geo_service.core.vocab.ROAD_CLASSES`
 #: (before the ``crossing`` override of :func:`road_class`).
 ROAD_CLASS_BY_HIGHWAY: dict[str, str] = {
     **{h: "arterial" for h in _ARTERIAL},
@@ -196,7 +196,7 @@ def walk_exclusion(tags: Mapping[str, Any]) -> str | None:
 
 
 def road_class(tags: Mapping[str, Any]) -> str:
-    """Road class (:data:`geo_service.vocab.ROAD_CLASSES`) of a walkable way.
+    """Road class (:data:`geo_service.core.vocab.ROAD_CLASSES`) of a walkable way.
 
     ``crossing`` for bridges (``bridge`` other than ``no``/``boardwalk``),
     tunnels/underpasses (``tunnel`` other than ``no``/``building_passage``/
@@ -292,7 +292,7 @@ _HIGHER_TOWNHALL = {"city", "county", "district", "municipality", "province", "r
 
 
 def facility_category(tags: Mapping[str, Any]) -> str | None:
-    """Facility category (:data:`geo_service.vocab.FACILITY_CATEGORIES`) of an
+    """Facility category (:data:`geo_service.core.vocab.FACILITY_CATEGORIES`) of an
     OSM feature, or None when it is not a community facility.
 
     Rules (first match wins; names are matched on ``name:zh``, ``name`` and
@@ -440,7 +440,7 @@ def facility_category(tags: Mapping[str, Any]) -> str | None:
 
 
 def shelter_class(tags: Mapping[str, Any]) -> str | None:
-    """Shelter class (:data:`geo_service.vocab.SHELTER_CLASSES`) of an OSM
+    """Shelter class (:data:`geo_service.core.vocab.SHELTER_CLASSES`) of an OSM
     feature, or None when it is not an emergency shelter.
 
     Only explicit emergency tagging counts:

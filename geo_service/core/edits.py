@@ -1,6 +1,6 @@
 """Edits of single features (a facility, a shelter, ...): create, update, delete.
 
-Each edit is validated exactly like an import row (:func:`geo_service.importer.validate`),
+Each edit is validated exactly like an import row (:func:`geo_service.core.importer.validate`),
 written in one transaction together with its change-log row, and bumps the
 layer's revision so stored analyses are recomputed.  Community polygons are
 edited through their plans (``/plans/{plan}/edits``), not here.

@@ -1,11 +1,11 @@
 """Alembic environment: runs on the connection the caller passes in
 (``config.attributes["connection"]``), so SpatiaLite loading and URL handling
-stay in :mod:`geo_service._db`."""
+stay in :mod:`geo_service.core._db`."""
 
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
-from geo_service import models
+from geo_service.core import models
 
 config = context.config
 target_metadata = models.metadata
@@ -14,8 +14,8 @@ target_metadata = models.metadata
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        from geo_service._db import create_engine
-        from geo_service.settings import get_settings
+        from geo_service.core._db import create_engine
+        from geo_service.core.settings import get_settings
 
         s = get_settings()
         engine = create_engine(config.get_main_option("sqlalchemy.url") or s.resolved_database_url)

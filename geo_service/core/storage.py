@@ -78,7 +78,7 @@ class Store:
     Parameters
     ----------
     url : str, optional
-        SQLAlchemy URL; default from :class:`~geo_service.settings.Settings`
+        SQLAlchemy URL; default from :class:`~geo_service.core.settings.Settings`
         (``DATABASE_URL`` or the SpatiaLite file under the data directory).
     """
 
@@ -252,7 +252,7 @@ class Store:
         """Insert or update features by ``source_id``, in one transaction.
 
         ``gdf`` must be in EPSG:4326 with a ``source_id`` column and the
-        layer's fields (already validated: see :mod:`geo_service.importer`).
+        layer's fields (already validated: see :mod:`geo_service.core.importer`).
         Passing ``conn`` joins the caller's transaction.
         """
         if conn is None:
@@ -806,7 +806,7 @@ def record_change(conn, actor: str | None, action: str, target_type: str, target
                   role: str | None = None) -> None:
     """Write one change-log row with ``conn`` (inside the transaction of the change itself).
 
-    ``actor`` is ``"name"`` or ``"name (role)"`` as :func:`geo_service.auth.actor_label` makes it.
+    ``actor`` is ``"name"`` or ``"name (role)"`` as :func:`geo_service.core.auth.actor_label` makes it.
     """
     if actor and role is None and actor.endswith(")") and " (" in actor:
         actor, role = actor[:-1].rsplit(" (", 1)

@@ -2,7 +2,7 @@
 
 Reading returns a GeoDataFrame with the file's own CRS (or none for tables
 with lon/lat columns); CRS declaration and conversion happen in
-:mod:`geo_service.importer`.  Archives are checked before they are opened:
+:mod:`geo_service.core.importer`.  Archives are checked before they are opened:
 no member may climb out of the extraction folder, and the uncompressed size
 is bounded (zip bombs).
 """
@@ -28,7 +28,7 @@ LON_NAMES = ("lon", "lng", "longitude", "x", "经度", "东经")
 LAT_NAMES = ("lat", "latitude", "y", "纬度", "北纬")
 WKT_NAMES = ("wkt", "geometry", "geom", "几何")
 # Defaults of the limits; the values in force are the settings GEO_ZIP_MAX_UNCOMPRESSED_MB,
-# GEO_ZIP_MAX_RATIO, GEO_ZIP_MAX_MEMBERS and GEO_MAX_FEATURES (see geo_service.settings).
+# GEO_ZIP_MAX_RATIO, GEO_ZIP_MAX_MEMBERS and GEO_MAX_FEATURES (see geo_service.core.settings).
 MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
 MAX_COMPRESSION_RATIO = 200
 MAX_ZIP_MEMBERS = 1000

@@ -471,7 +471,7 @@ def parse_source_crs(text) -> SourceCRS:
 
     Raises
     ------
-    geo_service._errors.CRSError
+    geo_service.core._errors.CRSError
         For anything else, or for a CRS that is neither geographic nor
         projected; the message lists the accepted forms (English and Chinese).
     """
@@ -532,7 +532,7 @@ def to_wgs84(gdf, source: SourceCRS | str | None = None):
 
     Raises
     ------
-    geo_service._errors.CRSError
+    geo_service.core._errors.CRSError
         If ``source`` is None and ``gdf.crs`` is not set, or ``source`` is not
         understood.
 
@@ -587,7 +587,7 @@ def choose_metric_crs(lon: ArrayLike, lat: ArrayLike) -> pyproj.CRS:
 
     Raises
     ------
-    geo_service._errors.CRSError
+    geo_service.core._errors.CRSError
         If there is no finite point.
     """
     lon = np.asarray(lon, dtype=float).ravel()
@@ -620,7 +620,7 @@ def metric_crs_for(gdf) -> pyproj.CRS:
 
     Raises
     ------
-    geo_service._errors.CRSError
+    geo_service.core._errors.CRSError
         If the data has no CRS or no non-empty geometry.
     """
     if gdf.crs is None:
