@@ -72,11 +72,23 @@ def one_scale(scale: float) -> dict:
     tracemalloc.stop()
     e = res.totals.get("emergency", {})
     return {
-        "scale": scale, "units": len(res.units), "residents": int(res.totals["residents"]), "communities": len(res.communities),
-        "shelters": int(res.totals["shelters"]), "facilities_flagged": len(res.facilities), "network_nodes": int(net.n_nodes),
-        "pairs": len(res.assignment), "load_s": load_s, "cold_s": cold, "warm_s": min(warm), "stored_s": stored,
-        "tracemalloc_peak_mb": peak / 2**20, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "placed": e.get("placed"), "unplaced": e.get("unplaced"), "unplaced_nearest_first": e.get("unplaced_nearest_first"),
+        "scale": scale,
+        "units": len(res.units),
+        "residents": int(res.totals["residents"]),
+        "communities": len(res.communities),
+        "shelters": int(res.totals["shelters"]),
+        "facilities_flagged": len(res.facilities),
+        "network_nodes": int(net.n_nodes),
+        "pairs": len(res.assignment),
+        "load_s": load_s,
+        "cold_s": cold,
+        "warm_s": min(warm),
+        "stored_s": stored,
+        "tracemalloc_peak_mb": peak / 2**20,
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "placed": e.get("placed"),
+        "unplaced": e.get("unplaced"),
+        "unplaced_nearest_first": e.get("unplaced_nearest_first"),
     }
 
 
@@ -91,8 +103,14 @@ def main() -> None:
         return
     rows = []
     for s in [float(x) for x in args.scales.split(",")]:
-        out = subprocess.run([sys.executable, __file__, "--child", str(s)], capture_output=True, text=True, cwd=ROOT, check=False,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(s)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         if out.returncode != 0:
             sys.exit(out.stderr[-3000:])
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -102,11 +120,13 @@ def main() -> None:
         START,
         f"## Facilities and shelters audit — `benchmarks/audit.py` ({date})",
         "",
-        (f"Machine: 2 cores, 24 GB; Python {platform.python_version()}; SpatiaLite store. "
-         f"Command: `.venv/bin/python benchmarks/audit.py --scales {args.scales}{' --write' if args.write else ''}`. "
-         "Each scale in its own process. *cold*: empty network cache (the walking network is built from its tables); "
-         "*warm*: network cached in the process; *stored*: warm audit plus writing every output table. "
-         "Target: the default city (scale 1) audited in under 30 s."),
+        (
+            f"Machine: 2 cores, 24 GB; Python {platform.python_version()}; SpatiaLite store. "
+            f"Command: `.venv/bin/python benchmarks/audit.py --scales {args.scales}{' --write' if args.write else ''}`. "
+            "Each scale in its own process. *cold*: empty network cache (the walking network is built from its tables); "
+            "*warm*: network cached in the process; *stored*: warm audit plus writing every output table. "
+            "Target: the default city (scale 1) audited in under 30 s."
+        ),
         "",
         "| scale | units | residents | communities | shelters | network nodes | assignment lines | audit cold | audit warm | run stored | tracemalloc peak | max RSS | placed (exact) | unplaced (exact / nearest-first) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -115,9 +135,14 @@ def main() -> None:
         lines.append(
             f"| {r['scale']:g} | {r['units']:,} | {r['residents']:,} | {r['communities']:,} | {r['shelters']:,} | {r['network_nodes']:,} | "
             f"{r['pairs']:,} | {r['cold_s']:.2f} s | {r['warm_s']:.2f} s | {r['stored_s']:.2f} s | {r['tracemalloc_peak_mb']:.0f} MB | "
-            f"{r['max_rss_mb']:.0f} MB | {r['placed']:,} | {r['unplaced']:,} / {r['unplaced_nearest_first']:,} |")
+            f"{r['max_rss_mb']:.0f} MB | {r['placed']:,} | {r['unplaced']:,} / {r['unplaced_nearest_first']:,} |"
+        )
     met = rows and rows[0]["scale"] == 1 and rows[0]["cold_s"] < 30
-    lines += ["", f"Target met: {'yes' if met else 'no'} (scale 1, cold)." if rows and rows[0]['scale'] == 1 else "", END]
+    lines += [
+        "",
+        f"Target met: {'yes' if met else 'no'} (scale 1, cold)." if rows and rows[0]["scale"] == 1 else "",
+        END,
+    ]
     text = "\n".join(lines)
     print(text)
     if args.write:

@@ -58,14 +58,28 @@ def _score(us, labels, band, seconds, method, note=""):
     st = us.streets["code"].to_numpy(dtype=object)
     first = np.zeros(uniq.size, np.int64)
     first[lab[::-1]] = np.flatnonzero(ok)[::-1]
-    comm = pd.DataFrame({"code": [f"R{k}" for k in range(uniq.size)], "name": [f"R{k}" for k in range(uniq.size)],
-                         "street_code": st[us.street[first]]})
+    comm = pd.DataFrame(
+        {
+            "code": [f"R{k}" for k in range(uniq.size)],
+            "name": [f"R{k}" for k in range(uniq.size)],
+            "street_code": st[us.street[first]],
+        }
+    )
     ev = evaluate_plan(us, full, comm, EvalContext(band=band))
     t = ev.totals
-    return {"method": method, "seconds": round(seconds, 3), "regions": t["communities"], "in_band": round(t["in_band_share"], 3),
-            "cv": round(t["households_cv"], 3), "min": t["households_min"], "max": t["households_max"],
-            "pp": round(t["polsby_popper_mean"], 3), "hull": round(t["convex_hull_ratio_mean"], 3),
-            "contiguous": round(t["contiguous"] / max(t["communities"], 1), 3), "note": note}
+    return {
+        "method": method,
+        "seconds": round(seconds, 3),
+        "regions": t["communities"],
+        "in_band": round(t["in_band_share"], 3),
+        "cv": round(t["households_cv"], 3),
+        "min": t["households_min"],
+        "max": t["households_max"],
+        "pp": round(t["polsby_popper_mean"], 3),
+        "hull": round(t["convex_hull_ratio_mean"], 3),
+        "contiguous": round(t["contiguous"] / max(t["communities"], 1), 3),
+        "note": note,
+    }
 
 
 def _peer_worker(kind, xy, hh, nbrs, band_min, k, floor, q):
@@ -76,7 +90,9 @@ def _peer_worker(kind, xy, hh, nbrs, band_min, k, floor, q):
     from spopt.region import MaxPHeuristic, Skater
 
     warnings.filterwarnings("ignore")
-    gdf = gpd.GeoDataFrame({"x": xy[:, 0], "y": xy[:, 1], "households": hh}, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]))
+    gdf = gpd.GeoDataFrame(
+        {"x": xy[:, 0], "y": xy[:, 1], "households": hh}, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1])
+    )
     w = W({i: list(v) for i, v in enumerate(nbrs)}, silence_warnings=True)
     t0 = time.perf_counter()
     if kind == "maxp":
@@ -152,9 +168,18 @@ def sacramento(path):
     g = gpd.read_file(path)
     if g.crs is None:
         g = g.set_crs(4326)  # the shapefile has no .prj; coordinates are lon/lat (NAD83 ~ WGS84)
-    units = gpd.GeoDataFrame({"id": np.arange(1, len(g) + 1), "source_id": g["FIPS"].astype(str), "name": g["FIPS"].astype(str),
-                              "residents": g["TOT_POP"].astype(np.int64), "households": g["TOT_POP"].astype(np.int64),
-                              "street_code": "SAC"}, geometry=g.geometry.values, crs=g.crs)
+    units = gpd.GeoDataFrame(
+        {
+            "id": np.arange(1, len(g) + 1),
+            "source_id": g["FIPS"].astype(str),
+            "name": g["FIPS"].astype(str),
+            "residents": g["TOT_POP"].astype(np.int64),
+            "households": g["TOT_POP"].astype(np.int64),
+            "street_code": "SAC",
+        },
+        geometry=g.geometry.values,
+        crs=g.crs,
+    )
     t0 = time.perf_counter()
     us = prepare_units(units)
     return us, time.perf_counter() - t0
@@ -189,8 +214,13 @@ def edit_speed(n_moves=60, seed=0):
         if len(times) >= n_moves:
             break
     t = np.asarray(times)
-    return {"moves": int(t.size), "refused": refused, "median_ms": round(float(np.median(t)), 1),
-            "p95_ms": round(float(np.percentile(t, 95)), 1), "max_ms": round(float(t.max()), 1)}
+    return {
+        "moves": int(t.size),
+        "refused": refused,
+        "median_ms": round(float(np.median(t)), 1),
+        "p95_ms": round(float(np.percentile(t, 95)), 1),
+        "max_ms": round(float(t.max()), 1),
+    }
 
 
 def markdown(df: pd.DataFrame) -> str:
@@ -212,7 +242,10 @@ def main(argv=None):
     rows = []
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.platform()} cpus={os.cpu_count()}", flush=True)
     us, subsets, t_gen, t_prep = sample_subsets(args.sizes, args.scale)
-    print(f"sample city scale {args.scale}: {us.n} units; generation {t_gen:.1f} s; tiles + graph {t_prep:.1f} s", flush=True)
+    print(
+        f"sample city scale {args.scale}: {us.n} units; generation {t_gen:.1f} s; tiles + graph {t_prep:.1f} s",
+        flush=True,
+    )
     band = Band(1000, 3000)
     for streets in subsets.values():
         sel = np.flatnonzero(np.isin(us.street, [us.streets["code"].tolist().index(s) for s in streets]))
@@ -236,7 +269,14 @@ def main(argv=None):
                 print(rows[-1], flush=True)
         else:
             for name in ("spopt MaxPHeuristic", "spopt SKATER"):
-                rows.append({"method": name, "dataset": r["dataset"], "seconds": None, "note": f"not run above {args.peers_up_to} units"})
+                rows.append(
+                    {
+                        "method": name,
+                        "dataset": r["dataset"],
+                        "seconds": None,
+                        "note": f"not run above {args.peers_up_to} units",
+                    }
+                )
     if args.sacramento:
         sus, t_sprep = sacramento(args.sacramento)
         sband = Band(50_000, 150_000)
@@ -261,7 +301,20 @@ def main(argv=None):
     es = edit_speed()
     print("edit speed (default sample city):", es, flush=True)
     df = pd.DataFrame(rows)
-    cols = ["dataset", "method", "seconds", "regions", "in_band", "cv", "min", "max", "pp", "hull", "contiguous", "note"]
+    cols = [
+        "dataset",
+        "method",
+        "seconds",
+        "regions",
+        "in_band",
+        "cv",
+        "min",
+        "max",
+        "pp",
+        "hull",
+        "contiguous",
+        "note",
+    ]
     df = df.reindex(columns=cols)
     print(markdown(df))
     return df, es, (t_gen, t_prep)

@@ -100,7 +100,7 @@ def tree_ticks(pid: int) -> int:
             raw = _read(f"/proc/{d}/stat")
         except OSError:
             continue
-        rest = raw[raw.rindex(")") + 2:].split()
+        rest = raw[raw.rindex(")") + 2 :].split()
         stats[int(d)] = rest
         children.setdefault(int(rest[1]), []).append(int(d))
     total, todo = 0, [pid]
@@ -140,12 +140,12 @@ def worker_ticks(pid: int) -> dict[int, int]:
             cmd = _read(f"/proc/{d}/cmdline", "rb")
         except OSError:
             continue
-        rest = raw[raw.rindex(")") + 2:].split()
+        rest = raw[raw.rindex(")") + 2 :].split()
         if int(rest[1]) == pid and b"spawn_main" in cmd:
             out[int(d)] = int(rest[11]) + int(rest[12])
     if not out:
         rest = _read(f"/proc/{pid}/stat")
-        rest = rest[rest.rindex(")") + 2:].split()
+        rest = rest[rest.rindex(")") + 2 :].split()
         out[pid] = int(rest[11]) + int(rest[12])
     return out
 
@@ -218,11 +218,35 @@ def write_list(path: Path, lines: list[str]) -> Path:
 
 
 # ----------------------------------------------------------------------------- wrk
-def run_wrk(base: str, paths: Path, rate: float, duration: float, connections: int, threads: int, server_pid: int,
-            renew: int = 0) -> dict:
-    env = {**os.environ, "LOAD_PATHS": str(paths), "LOAD_RATE": f"{rate:g}", "LOAD_THREADS": str(threads),
-           "LOAD_CLOSE_EVERY": str(renew)}
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--timeout", "10s", "--latency", "-s", str(LUA), base]
+def run_wrk(
+    base: str,
+    paths: Path,
+    rate: float,
+    duration: float,
+    connections: int,
+    threads: int,
+    server_pid: int,
+    renew: int = 0,
+) -> dict:
+    env = {
+        **os.environ,
+        "LOAD_PATHS": str(paths),
+        "LOAD_RATE": f"{rate:g}",
+        "LOAD_THREADS": str(threads),
+        "LOAD_CLOSE_EVERY": str(renew),
+    }
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(LUA),
+        base,
+    ]
     busy0, total0 = cpu_busy_ticks()
     srv0 = tree_ticks(server_pid)
     w0 = worker_ticks(server_pid)
@@ -237,23 +261,30 @@ def run_wrk(base: str, paths: Path, rate: float, duration: float, connections: i
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("LOADJSON ")), None)
     if out.returncode != 0 or line is None:
         sys.exit(f"wrk failed ({out.returncode}):\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
-    res = json.loads(line[len("LOADJSON "):])
+    res = json.loads(line[len("LOADJSON ") :])
     hz = os.sysconf("SC_CLK_TCK")
     wrk_cpu = ((r1.children_user - r0.children_user) + (r1.children_system - r0.children_system)) * hz
     busy = busy1 - busy0
-    res.update({
-        "offered_rps": rate, "connections": connections, "threads": threads, "wall_s": wall,
-        "throughput_rps": res["requests"] / (res["duration_us"] / 1e6),
-        "errors": res["socket_errors"] + res["non2xx"],
-        # shares of the whole machine (100 % = every core busy)
-        "cpu_server_pct": 100.0 * (srv1 - srv0) / (total1 - total0) if total1 > total0 else 0.0,
-        "cpu_wrk_pct": 100.0 * wrk_cpu / (total1 - total0) if total1 > total0 else 0.0,
-        "cpu_busy_pct": 100.0 * busy / (total1 - total0) if total1 > total0 else 0.0,
-        # share of the workers' CPU each worker took (how evenly uvicorn's workers shared the load)
-        "worker_split_pct": sorted((100.0 * (w1[p] - w0.get(p, 0)) / max(sum(w1[q] - w0.get(q, 0) for q in w1), 1) for p in w1),
-                                   reverse=True),
-        "wrk_cmd": " ".join(cmd[:-3] + ["benchmarks/load.lua", "URL"]),
-    })
+    res.update(
+        {
+            "offered_rps": rate,
+            "connections": connections,
+            "threads": threads,
+            "wall_s": wall,
+            "throughput_rps": res["requests"] / (res["duration_us"] / 1e6),
+            "errors": res["socket_errors"] + res["non2xx"],
+            # shares of the whole machine (100 % = every core busy)
+            "cpu_server_pct": 100.0 * (srv1 - srv0) / (total1 - total0) if total1 > total0 else 0.0,
+            "cpu_wrk_pct": 100.0 * wrk_cpu / (total1 - total0) if total1 > total0 else 0.0,
+            "cpu_busy_pct": 100.0 * busy / (total1 - total0) if total1 > total0 else 0.0,
+            # share of the workers' CPU each worker took (how evenly uvicorn's workers shared the load)
+            "worker_split_pct": sorted(
+                (100.0 * (w1[p] - w0.get(p, 0)) / max(sum(w1[q] - w0.get(q, 0) for q in w1), 1) for p in w1),
+                reverse=True,
+            ),
+            "wrk_cmd": " ".join(cmd[:-3] + ["benchmarks/load.lua", "URL"]),
+        }
+    )
     res["cpu_other_pct"] = max(0.0, res["cpu_busy_pct"] - res["cpu_server_pct"] - res["cpu_wrk_pct"])
     return res
 
@@ -261,15 +292,21 @@ def run_wrk(base: str, paths: Path, rate: float, duration: float, connections: i
 # ----------------------------------------------------------------------------- the run
 def http_stack() -> str:
     """What uvicorn will run on (its ``auto`` choice): httptools + uvloop when installed, else h11 + asyncio."""
-    code = ("import importlib.util as u, uvicorn; print(uvicorn.__version__, "
-            "'httptools' if u.find_spec('httptools') else 'h11', 'uvloop' if u.find_spec('uvloop') else 'asyncio')")
-    v, http, loop = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    code = (
+        "import importlib.util as u, uvicorn; print(uvicorn.__version__, "
+        "'httptools' if u.find_spec('httptools') else 'h11', 'uvloop' if u.find_spec('uvloop') else 'asyncio')"
+    )
+    v, http, loop = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     return f"uvicorn {v}, {http} + {loop}"
 
 
 def start_server(data_dir: Path, port: int, workers: int, log) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update({"GEO_DATA_DIR": str(data_dir), "GEO_RATE_LIMIT_RPS": "0", "GEO_HOST": "127.0.0.1", "GEO_PORT": str(port)})
+    env.update(
+        {"GEO_DATA_DIR": str(data_dir), "GEO_RATE_LIMIT_RPS": "0", "GEO_HOST": "127.0.0.1", "GEO_PORT": str(port)}
+    )
     cmd = [sys.executable, "-m", "geo_service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     if workers > 1:
         cmd += ["--workers", str(workers)]
@@ -303,7 +340,9 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rate", type=float, default=TARGET_RPS, help="offered /nearest rate, requests/s (also the static peer's)")
+    ap.add_argument(
+        "--rate", type=float, default=TARGET_RPS, help="offered /nearest rate, requests/s (also the static peer's)"
+    )
     ap.add_argument("--tile-rate", type=float, default=25.0, help="offered tile rate, requests/s")
     ap.add_argument("--duration", type=float, default=60.0, help="seconds per fixed-rate scenario")
     ap.add_argument("--warmup", type=float, default=10.0, help="seconds of warm-up before each scenario (not recorded)")
@@ -313,12 +352,20 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=50, help="wrk connections of the fixed-rate runs")
     ap.add_argument("--capacity-connections", type=int, default=16, help="wrk connections of the capacity runs")
     ap.add_argument("--threads", type=int, default=1, help="wrk threads")
-    ap.add_argument("--renew", type=int, default=10,
-                    help="every n-th request closes its connection (wrk opens a new one), as from many clients; 0: never")
+    ap.add_argument(
+        "--renew",
+        type=int,
+        default=10,
+        help="every n-th request closes its connection (wrk opens a new one), as from many clients; 0: never",
+    )
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes of the service")
     ap.add_argument("--scenarios", default="nearest,static,tiles", help="fixed-rate scenarios, comma separated")
-    ap.add_argument("--quiet-wait", type=float, default=600.0,
-                    help="before each run wait up to this many seconds for other work on the machine to stop (0: never wait)")
+    ap.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=600.0,
+        help="before each run wait up to this many seconds for other work on the machine to stop (0: never wait)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", action="store_true", help="keep the data directory and the server log")
     ap.add_argument("--write", action="store_true", help="replace the load section of docs/benchmarks.md")
@@ -326,7 +373,11 @@ def main() -> None:
 
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk (scripts/install.sh --test installs it)")
-    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False).stdout.split(" Copyright")[0].strip()
+    wrk_version = (
+        subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+        .stdout.split(" Copyright")[0]
+        .strip()
+    )
     tmp = Path(tempfile.mkdtemp(prefix="load-bench-"))
     log_path = tmp / "server.log"
 
@@ -336,8 +387,14 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["GEO_DATA_DIR"] = str(tmp)
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "geo_service.cli", "sample-city"], env=env, cwd=tmp, capture_output=True, text=True,
-                         check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "geo_service.cli", "sample-city"],
+        env=env,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         sys.exit(out.stdout[-2000:] + out.stderr[-2000:])
     say(f"sample city loaded in {time.perf_counter() - t:.1f} s ({tmp})")
@@ -357,27 +414,45 @@ def main() -> None:
             main_paths = nearest_paths(pts[:n_taps], categories, args.seed)
             warm_paths = nearest_paths(pts[n_taps:], categories, args.seed + 1)
             lists = {
-                "nearest": (write_list(tmp / "nearest.txt", main_paths), write_list(tmp / "nearest_warm.txt", warm_paths)),
-                "tiles": (write_list(tmp / "tiles.txt", tile_paths(bbox, 20000, args.seed)),
-                          write_list(tmp / "tiles_warm.txt", tile_paths(bbox, 2000, args.seed + 1))),
+                "nearest": (
+                    write_list(tmp / "nearest.txt", main_paths),
+                    write_list(tmp / "nearest_warm.txt", warm_paths),
+                ),
+                "tiles": (
+                    write_list(tmp / "tiles.txt", tile_paths(bbox, 20000, args.seed)),
+                    write_list(tmp / "tiles_warm.txt", tile_paths(bbox, 2000, args.seed + 1)),
+                ),
                 "static": (write_list(tmp / "static.txt", [STATIC_PATH]),) * 2,
             }
-            say(f"{len(main_paths):,} /nearest paths from {n_taps:,} points ({left_out:.1%} of uniform points are > 300 m "
-                f"from a street and left out), {len(categories)} categories")
+            say(
+                f"{len(main_paths):,} /nearest paths from {n_taps:,} points ({left_out:.1%} of uniform points are > 300 m "
+                f"from a street and left out), {len(categories)} categories"
+            )
             rates = {"nearest": args.rate, "static": args.rate, "tiles": args.tile_rate}
             for name in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
                 paths, warm = lists[name]
                 wait_quiet(args.quiet_wait)
                 if args.warmup > 0:
                     run_wrk(base, warm, rates[name], args.warmup, args.connections, args.threads, proc.pid, args.renew)
-                r = run_wrk(base, paths, rates[name], args.duration, args.connections, args.threads, proc.pid, args.renew)
+                r = run_wrk(
+                    base, paths, rates[name], args.duration, args.connections, args.threads, proc.pid, args.renew
+                )
                 results[name] = r
                 say(f"{name}: {json.dumps(r)}")
             if not args.no_capacity:
                 for name in [c.strip() for c in args.capacity.split(",") if c.strip()]:
                     paths = lists[name][0]
                     wait_quiet(args.quiet_wait)
-                    r = run_wrk(base, paths, 0, args.capacity_duration, args.capacity_connections, args.threads, proc.pid, args.renew)
+                    r = run_wrk(
+                        base,
+                        paths,
+                        0,
+                        args.capacity_duration,
+                        args.capacity_connections,
+                        args.threads,
+                        proc.pid,
+                        args.renew,
+                    )
                     results[f"{name}_capacity"] = r
                     say(f"{name} capacity: {json.dumps(r)}")
         finally:
@@ -400,37 +475,46 @@ def ms(us: float) -> str:
 def report(args, results: dict, wrk_version: str, stack: str, left_out: float, n_categories: int) -> str:
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     defaults = {"rate": TARGET_RPS, "tile_rate": 25.0, "duration": 60.0, "workers": 2, "renew": 10}
-    cmd = ".venv/bin/python benchmarks/load.py" + "".join(
-        f" --{k.replace('_', '-')} {getattr(args, k):g}" for k in defaults if getattr(args, k) != defaults[k]
-    ) + (" --write" if args.write else "")
+    cmd = (
+        ".venv/bin/python benchmarks/load.py"
+        + "".join(f" --{k.replace('_', '-')} {getattr(args, k):g}" for k in defaults if getattr(args, k) != defaults[k])
+        + (" --write" if args.write else "")
+    )
     what = {
         "nearest": "`/nearest` (resident-page taps, routes on)",
         "static": "peer: static file `resident.css`, same service",
         "tiles": "vector tiles, zoom 13–16",
     }
-    renew = (f"every {args.renew}th request closes its connection and wrk opens a new one, as from many residents"
-             if args.renew else "connections kept for the whole run")
+    renew = (
+        f"every {args.renew}th request closes its connection and wrk opens a new one, as from many residents"
+        if args.renew
+        else "connections kept for the whole run"
+    )
     lines = [
         START,
         f"## HTTP load — `benchmarks/load.py` ({date})",
         "",
-        (f"Machine: {machine()} (x86_64, Python {platform.python_version()}, {stack}, {wrk_version}); **wrk runs on the same "
-         f"2 cores as the service** (its CPU is in the tables). Command: `{cmd}`. The default sample city in a fresh "
-         f"SpatiaLite file; the service started as `geo-service serve --workers {args.workers}` "
-         f"({args.workers} uvicorn worker process{'es' if args.workers > 1 else ''}) with **`GEO_RATE_LIMIT_RPS=0`**: all "
-         "load comes from one loopback client, which the per-client rate limit would answer 429. No token is needed "
-         "(`/nearest` and tiles are public)."),
+        (
+            f"Machine: {machine()} (x86_64, Python {platform.python_version()}, {stack}, {wrk_version}); **wrk runs on the same "
+            f"2 cores as the service** (its CPU is in the tables). Command: `{cmd}`. The default sample city in a fresh "
+            f"SpatiaLite file; the service started as `geo-service serve --workers {args.workers}` "
+            f"({args.workers} uvicorn worker process{'es' if args.workers > 1 else ''}) with **`GEO_RATE_LIMIT_RPS=0`**: all "
+            "load comes from one loopback client, which the per-client rate limit would answer 429. No token is needed "
+            "(`/nearest` and tiles are public)."
+        ),
         "",
-        (f"`/nearest`: random points of the city's extent within 300 m of a street ({left_out:.1%} of uniform points "
-         "are farther, answered 422 by design, and left out), each a resident-page tap: `category=shelter&k=1` plus "
-         f"`k=3` of a category drawn from the {n_categories} with data (`shelter&k=3` alone when it is drawn), routes on. "
-         "Tiles: `facilities`, `shelters`, `population_units`, zoom 13–16, random tiles over the extent, no "
-         f"`If-None-Match` (every tile rendered). Fixed offered rate for {args.duration:g} s after a {args.warmup:g} s "
-         f"warm-up (`benchmarks/load.lua`: sends on a fixed schedule whatever the answers' speed, {args.connections} "
-         f"connections, {renew}; a send that found no free connection in time is *late*). Latency is wrk's, from "
-         "sending to the whole answer. Errors = socket errors + every non-2xx answer. CPU = share of the whole "
-         "machine (100 % = both cores) during the run; *other* is work of other jobs on the machine; *split* is how "
-         "the service's CPU fell on its worker processes."),
+        (
+            f"`/nearest`: random points of the city's extent within 300 m of a street ({left_out:.1%} of uniform points "
+            "are farther, answered 422 by design, and left out), each a resident-page tap: `category=shelter&k=1` plus "
+            f"`k=3` of a category drawn from the {n_categories} with data (`shelter&k=3` alone when it is drawn), routes on. "
+            "Tiles: `facilities`, `shelters`, `population_units`, zoom 13–16, random tiles over the extent, no "
+            f"`If-None-Match` (every tile rendered). Fixed offered rate for {args.duration:g} s after a {args.warmup:g} s "
+            f"warm-up (`benchmarks/load.lua`: sends on a fixed schedule whatever the answers' speed, {args.connections} "
+            f"connections, {renew}; a send that found no free connection in time is *late*). Latency is wrk's, from "
+            "sending to the whole answer. Errors = socket errors + every non-2xx answer. CPU = share of the whole "
+            "machine (100 % = both cores) during the run; *other* is work of other jobs on the machine; *split* is how "
+            "the service's CPU fell on its worker processes."
+        ),
         "",
         "| scenario | offered | achieved | median | p90 | p99 | max | errors | late sends (> 50 ms) | CPU: service / wrk / other (split) |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -446,40 +530,55 @@ def report(args, results: dict, wrk_version: str, stack: str, left_out: float, n
             lines.append(
                 f"| {what[name]} | {r['offered_rps']:g}/s | {r['throughput_rps']:.1f}/s ({r['requests']:,} in "
                 f"{r['duration_us'] / 1e6:.1f} s) | {ms(r['p50_us'])} | {ms(r['p90_us'])} | {ms(r['p99_us'])} | "
-                f"{ms(r['max_us'])} | {r['errors']} | {r['late']:,} ({r['late_50ms']:,}) | {cpu(r)} |")
+                f"{ms(r['max_us'])} | {r['errors']} | {r['late']:,} ({r['late_50ms']:,}) | {cpu(r)} |"
+            )
     caps = [(n, results.get(f"{n}_capacity")) for n in ("nearest", "static", "tiles")]
     if any(r for _, r in caps):
         lines += [
             "",
-            (f"Capacity, same service, same run: closed loop ({args.capacity_connections} connections, "
-             f"{args.capacity_duration:g} s each, every request sent as soon as the previous answer is in):"),
+            (
+                f"Capacity, same service, same run: closed loop ({args.capacity_connections} connections, "
+                f"{args.capacity_duration:g} s each, every request sent as soon as the previous answer is in):"
+            ),
             "",
             "| requests | throughput | median | p99 | max | errors | CPU: service / wrk / other (split) |",
             "|---|---|---|---|---|---|---|",
         ]
         for n, r in caps:
             if r:
-                lines.append(f"| {what[n]} | {r['throughput_rps']:.0f}/s | {ms(r['p50_us'])} | {ms(r['p99_us'])} | "
-                             f"{ms(r['max_us'])} | {r['errors']} | {cpu(r)} |")
+                lines.append(
+                    f"| {what[n]} | {r['throughput_rps']:.0f}/s | {ms(r['p50_us'])} | {ms(r['p99_us'])} | "
+                    f"{ms(r['max_us'])} | {r['errors']} | {cpu(r)} |"
+                )
     n, s = results.get("nearest"), results.get("static")
     notes = []
     if n and s:
-        notes.append(f"- Peer at the same offered rate: `/nearest` median {n['p50_us'] / max(s['p50_us'], 1):.2f}x and "
-                     f"p99 {n['p99_us'] / max(s['p99_us'], 1):.2f}x the static file's.")
+        notes.append(
+            f"- Peer at the same offered rate: `/nearest` median {n['p50_us'] / max(s['p50_us'], 1):.2f}x and "
+            f"p99 {n['p99_us'] / max(s['p99_us'], 1):.2f}x the static file's."
+        )
     nc, sc = results.get("nearest_capacity"), results.get("static_capacity")
     if nc and sc:
-        notes.append(f"- Capacity: `/nearest` {nc['throughput_rps'] / sc['throughput_rps']:.2f}x the static file's "
-                     f"({nc['throughput_rps']:.0f} against {sc['throughput_rps']:.0f} requests/s).")
+        notes.append(
+            f"- Capacity: `/nearest` {nc['throughput_rps'] / sc['throughput_rps']:.2f}x the static file's "
+            f"({nc['throughput_rps']:.0f} against {sc['throughput_rps']:.0f} requests/s)."
+        )
     for name, r in (("/nearest", n), ("static", s), ("tiles", results.get("tiles"))):
         if r and r["requests"]:
             ms_per = 10.0 * r["cpu_server_pct"] * (os.cpu_count() or 1) * (r["wall_s"]) / r["requests"]
             notes.append(f"- Service CPU per `{name}` request in the fixed-rate run: {ms_per:.2f} ms.")
     if n:
-        met = (n["offered_rps"] >= TARGET_RPS and n["throughput_rps"] >= 0.99 * TARGET_RPS
-               and n["p99_us"] < TARGET_P99_MS * 1000 and n["errors"] == 0)
-        notes.append(f"- Target ({TARGET_RPS:g} `/nearest` requests/s, p99 < {TARGET_P99_MS:g} ms, no errors): "
-                     f"**{'met' if met else 'not met'}** ({n['throughput_rps']:.1f}/s, p99 {ms(n['p99_us'])}, "
-                     f"{n['errors']} errors).")
+        met = (
+            n["offered_rps"] >= TARGET_RPS
+            and n["throughput_rps"] >= 0.99 * TARGET_RPS
+            and n["p99_us"] < TARGET_P99_MS * 1000
+            and n["errors"] == 0
+        )
+        notes.append(
+            f"- Target ({TARGET_RPS:g} `/nearest` requests/s, p99 < {TARGET_P99_MS:g} ms, no errors): "
+            f"**{'met' if met else 'not met'}** ({n['throughput_rps']:.1f}/s, p99 {ms(n['p99_us'])}, "
+            f"{n['errors']} errors)."
+        )
     if notes:
         lines += [""] + notes
     lines.append(END)

@@ -91,8 +91,16 @@ def part_engine(scale: float, counts: list[int], skip_networkx_nodes: int, panda
         t = time.perf_counter()
         bare = csgraph.dijkstra(net.csr, directed=True, indices=nodes, min_only=True)
         bare_s = time.perf_counter() - t
-        row = {"scale": scale, "nodes": net.n_nodes, "edges": net.n_edges, "facilities": n_fac,
-               "ours_s": ours_s, "snap_s": snap_s, "scipy_s": bare_s, "scipy_maxdiff": float(np.max(np.abs(bare - ours)))}
+        row = {
+            "scale": scale,
+            "nodes": net.n_nodes,
+            "edges": net.n_edges,
+            "facilities": n_fac,
+            "ours_s": ours_s,
+            "snap_s": snap_s,
+            "scipy_s": bare_s,
+            "scipy_maxdiff": float(np.max(np.abs(bare - ours))),
+        }
         if net.n_nodes <= skip_networkx_nodes:
             import networkx as nx
 
@@ -111,8 +119,11 @@ def part_engine(scale: float, counts: list[int], skip_networkx_nodes: int, panda
         rows.append(row)
         sets.append((nodes, ours))
     # pandana: one contraction hierarchy per network, then the POI sets
-    extras = pandana(net, sets) if net.n_nodes <= pandana_max_nodes else [
-        {"pandana": "not run here (--pandana-max-nodes)"} for _ in sets]
+    extras = (
+        pandana(net, sets)
+        if net.n_nodes <= pandana_max_nodes
+        else [{"pandana": "not run here (--pandana-max-nodes)"} for _ in sets]
+    )
     for row, extra in zip(rows, extras):
         row.update(extra)
         print(json.dumps(row), flush=True)
@@ -150,8 +161,12 @@ for i in range(int(sys.argv[3])):
     np.save(sys.argv[2] + f"{i}.npy", d[1].to_numpy(dtype=float))
     print(json.dumps({f"pois{i}": pois, f"query{i}": query}), flush=True)
 """
-    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp / "in.npz"), str(tmp / "out"), str(len(sets))],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp / "in.npz"), str(tmp / "out"), str(len(sets))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     out: dict = {}
     try:
         stdout, stderr = proc.communicate(timeout=PANDANA_SETUP_LIMIT_S + 120 * len(sets))
@@ -162,7 +177,11 @@ for i in range(int(sys.argv[3])):
         if line.startswith("{"):
             out.update(json.loads(line))
     if "setup" not in out or out["setup"] > PANDANA_SETUP_LIMIT_S:
-        why = f"set-up did not finish in {PANDANA_SETUP_LIMIT_S // 60} minutes" if "setup" not in out or out["setup"] > PANDANA_SETUP_LIMIT_S else "failed"
+        why = (
+            f"set-up did not finish in {PANDANA_SETUP_LIMIT_S // 60} minutes"
+            if "setup" not in out or out["setup"] > PANDANA_SETUP_LIMIT_S
+            else "failed"
+        )
         return [{"pandana": why} for _ in sets]
     res = []
     for i, (_nodes, ours) in enumerate(sets):
@@ -171,8 +190,13 @@ for i in range(int(sys.argv[3])):
             continue
         d = np.load(str(tmp / "out") + f"{i}.npy")
         ok = np.isfinite(ours) & (d < float(arrays[f"maxdist{i}"]))
-        res.append({"pandana_setup_s": out["setup"] + out[f"pois{i}"], "pandana_query_s": out[f"query{i}"],
-                    "pandana_maxdiff": float(np.max(np.abs(d[ok] - ours[ok]))) if ok.any() else float("nan")})
+        res.append(
+            {
+                "pandana_setup_s": out["setup"] + out[f"pois{i}"],
+                "pandana_query_s": out[f"query{i}"],
+                "pandana_maxdiff": float(np.max(np.abs(d[ok] - ours[ok]))) if ok.any() else float("nan"),
+            }
+        )
     return res
 
 
@@ -186,9 +210,16 @@ def part_memory(scale: float) -> dict:
     net.warm()
     net.snap_xy(net.node_xy[:1000] + 5.0)
     load_s = time.perf_counter() - t
-    return {"scale": scale, "nodes": net.n_nodes, "edges": net.n_edges, "load_s": load_s,
-            "rss_mb": current_rss_mb(), "rss_delta_mb": current_rss_mb() - before, "peak_mb": rss_mb(),
-            "arrays_mb": (net.nbytes() + net.tree.nbytes()) / 1e6}
+    return {
+        "scale": scale,
+        "nodes": net.n_nodes,
+        "edges": net.n_edges,
+        "load_s": load_s,
+        "rss_mb": current_rss_mb(),
+        "rss_delta_mb": current_rss_mb() - before,
+        "peak_mb": rss_mb(),
+        "arrays_mb": (net.nbytes() + net.tree.nbytes()) / 1e6,
+    }
 
 
 # ----------------------------------------------------------------------------- parts 3 and 4
@@ -218,8 +249,14 @@ def part_coverage(tmp: Path) -> dict:
     run_coverage(store)
     second = time.perf_counter() - t
     run = store.get_analysis(rid)
-    return {"first_s": first, "again_s": second, "peak_mb": rss_mb(), "peak_before_mb": base,
-            "units": run["outputs"]["units"], "categories": len(run["summary"]["categories"])}
+    return {
+        "first_s": first,
+        "again_s": second,
+        "peak_mb": rss_mb(),
+        "peak_before_mb": base,
+        "units": run["outputs"]["units"],
+        "categories": len(run["summary"]["categories"]),
+    }
 
 
 def part_nearest(tmp: Path, n: int) -> dict:
@@ -245,8 +282,12 @@ def part_nearest(tmp: Path, n: int) -> dict:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": str(store.url.render_as_string(hide_password=False)), "GEO_DATA_DIR": str(tmp)}
-    proc = subprocess.Popen([sys.executable, "-m", "geo_service.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "geo_service.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=30) as client:
@@ -261,7 +302,10 @@ def part_nearest(tmp: Path, n: int) -> dict:
             lat_http = []
             for i, j in enumerate(pick):
                 t = time.perf_counter()
-                r = client.get("/nearest", params={"lon": float(pts.x.iloc[j]), "lat": float(pts.y.iloc[j]), "category": cats[i % 4], "k": 3})
+                r = client.get(
+                    "/nearest",
+                    params={"lon": float(pts.x.iloc[j]), "lat": float(pts.y.iloc[j]), "category": cats[i % 4], "k": 3},
+                )
                 lat_http.append(time.perf_counter() - t)
                 assert r.status_code == 200, r.text
     finally:
@@ -271,8 +315,13 @@ def part_nearest(tmp: Path, n: int) -> dict:
     def pct(v, q):
         return float(np.percentile(np.array(v) * 1000, q))
 
-    return {"n": n, "in_median_ms": pct(lat_in, 50), "in_p99_ms": pct(lat_in, 99),
-            "http_median_ms": pct(lat_http, 50), "http_p99_ms": pct(lat_http, 99)}
+    return {
+        "n": n,
+        "in_median_ms": pct(lat_in, 50),
+        "in_p99_ms": pct(lat_in, 99),
+        "http_median_ms": pct(lat_http, 50),
+        "http_p99_ms": pct(lat_http, 99),
+    }
 
 
 # ----------------------------------------------------------------------------- driver
@@ -312,8 +361,20 @@ def main() -> None:
     engine, memory = [], []
     for sc in scales:
         print(f"engine, scale {sc:g} ...", flush=True)
-        engine += child(["--part", "engine", "--scale", str(sc), "--facilities", a.facilities,
-                         "--skip-networkx-above", str(a.skip_networkx_above), "--pandana-max-nodes", str(a.pandana_max_nodes)])
+        engine += child(
+            [
+                "--part",
+                "engine",
+                "--scale",
+                str(sc),
+                "--facilities",
+                a.facilities,
+                "--skip-networkx-above",
+                str(a.skip_networkx_above),
+                "--pandana-max-nodes",
+                str(a.pandana_max_nodes),
+            ]
+        )
         memory += child(["--part", "memory", "--scale", str(sc)])
     print("coverage ...", flush=True)
     cov = child(["--part", "coverage"])[0]
@@ -343,10 +404,13 @@ def render(engine, memory, cov, near) -> str:
     for r in engine:
         nx_s = r.get("networkx_s")
         cells = [
-            f"scale {r['scale']:g}: {r['nodes']:,} nodes, {r['edges']:,} edges", str(r["facilities"]),
+            f"scale {r['scale']:g}: {r['nodes']:,} nodes, {r['edges']:,} edges",
+            str(r["facilities"]),
             f"{s(r['ours_s'])} ({s(r['snap_s'])})",
-            s(r["scipy_s"]), f"{r['ours_s'] / r['scipy_s']:.2f}",
-            s(nx_s) if nx_s else "skipped", f"{nx_s / r['ours_s']:.0f}x" if nx_s else "–",
+            s(r["scipy_s"]),
+            f"{r['ours_s'] / r['scipy_s']:.2f}",
+            s(nx_s) if nx_s else "skipped",
+            f"{nx_s / r['ours_s']:.0f}x" if nx_s else "–",
         ]
         if r.get("pandana_setup_s") is not None:
             cells += [s(r["pandana_setup_s"]), s(r["pandana_query_s"])]
@@ -355,9 +419,15 @@ def render(engine, memory, cov, near) -> str:
         diffs = [r.get("scipy_maxdiff"), r.get("networkx_maxdiff"), r.get("pandana_maxdiff")]
         cells.append(" / ".join("–" if d is None else f"{d:.2g} m" for d in diffs))
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "| network held for queries | load from file + snapping index | RSS after (process) | arrays |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "| network held for queries | load from file + snapping index | RSS after (process) | arrays |",
+        "|---|---|---|---|",
+    ]
     for m in memory:
-        lines.append(f"| {m['nodes']:,} nodes, {m['edges']:,} edges | {m['load_s']:.2f} s | {m['rss_mb']:,.0f} MB (peak {m['peak_mb']:,.0f} MB) | {m['arrays_mb']:,.0f} MB |")
+        lines.append(
+            f"| {m['nodes']:,} nodes, {m['edges']:,} edges | {m['load_s']:.2f} s | {m['rss_mb']:,.0f} MB (peak {m['peak_mb']:,.0f} MB) | {m['arrays_mb']:,.0f} MB |"
+        )
     lines += [
         "",
         f"Full coverage run of the default sample city ({cov['units']:,} units, {cov['categories']} categories, walking + straight line + "

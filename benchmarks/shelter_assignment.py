@@ -72,17 +72,33 @@ def part_instance(scale: float, check_up_to: float) -> dict:
     t = time.perf_counter()
     s, u, d = net.distances_within(shelter_snap, unit_snap, limit_m=limit)  # tiled on large networks
     pairs_s = time.perf_counter() - t
-    out = {"scale": scale, "limit_m": limit, "nodes": net.n_nodes, "units": len(units), "shelters": len(em),
-           "pairs": int(s.size), "generate_s": gen_s, "network_snap_s": net_s, "pairs_s": pairs_s}
+    out = {
+        "scale": scale,
+        "limit_m": limit,
+        "nodes": net.n_nodes,
+        "units": len(units),
+        "shelters": len(em),
+        "pairs": int(s.size),
+        "generate_s": gen_s,
+        "network_snap_s": net_s,
+        "pairs_s": pairs_s,
+    }
     if scale <= check_up_to:
         t = time.perf_counter()
         s2, u2, d2 = net.distances_within(shelter_snap, unit_snap, limit_m=limit, tile_m=None)  # whole network
         out["pairs_whole_network_s"] = time.perf_counter() - t
         k1, k2 = np.lexsort((u, s)), np.lexsort((u2, s2))
-        out["pairs_identical"] = bool(np.array_equal(s[k1], s2[k2]) and np.array_equal(u[k1], u2[k2])
-                                      and np.array_equal(d[k1], d2[k2]))
-    np.savez(instance_file(scale), unit=u.astype(np.int64), shelter=s.astype(np.int64), walk_m=d,
-             demand=units["residents"].to_numpy(dtype=np.int64), capacity=em["capacity_persons"].to_numpy(dtype=np.int64))
+        out["pairs_identical"] = bool(
+            np.array_equal(s[k1], s2[k2]) and np.array_equal(u[k1], u2[k2]) and np.array_equal(d[k1], d2[k2])
+        )
+    np.savez(
+        instance_file(scale),
+        unit=u.astype(np.int64),
+        shelter=s.astype(np.int64),
+        walk_m=d,
+        demand=units["residents"].to_numpy(dtype=np.int64),
+        capacity=em["capacity_persons"].to_numpy(dtype=np.int64),
+    )
     return out
 
 
@@ -112,17 +128,29 @@ def networkx_peer(nu, ns, pu, ps, pw, demand, capacity) -> dict:
     g.add_edges_from(("S", ("u", i), {"capacity": int(demand[i]), "weight": 0}) for i in np.unique(pu[live]).tolist())
     g.add_edges_from((("s", j), "T", {"capacity": int(capacity[j]), "weight": 0}) for j in np.unique(ps[live]).tolist())
     mm = np.rint(pw * 1000).astype(np.int64)
-    g.add_edges_from((("u", a), ("s", b), {"capacity": int(demand[a]), "weight": k})
-                     for a, b, k in zip(pu[live].tolist(), ps[live].tolist(), mm[live].tolist()))
+    g.add_edges_from(
+        (("u", a), ("s", b), {"capacity": int(demand[a]), "weight": k})
+        for a, b, k in zip(pu[live].tolist(), ps[live].tolist(), mm[live].tolist())
+    )
     build_s = time.perf_counter() - t
     t = time.perf_counter()
     flow = nx.max_flow_min_cost(g, "S", "T")
     solve_s = time.perf_counter() - t
     walk = {(a, b): w for a, b, w in zip(pu.tolist(), ps.tolist(), pw.tolist())}
-    exact_walk = sum(f * walk[(node[1], to[1])] for node, out in flow.items() if isinstance(node, tuple) and node[0] == "u"
-                     for to, f in out.items() if f)
-    return {"networkx_build_s": build_s, "networkx_s": solve_s, "networkx_placed": int(sum(flow["S"].values())),
-            "networkx_cost_mm_m": nx.cost_of_flow(g, flow) / 1000, "networkx_cost_exact_walks_m": float(exact_walk)}
+    exact_walk = sum(
+        f * walk[(node[1], to[1])]
+        for node, out in flow.items()
+        if isinstance(node, tuple) and node[0] == "u"
+        for to, f in out.items()
+        if f
+    )
+    return {
+        "networkx_build_s": build_s,
+        "networkx_s": solve_s,
+        "networkx_placed": int(sum(flow["S"].values())),
+        "networkx_cost_mm_m": nx.cost_of_flow(g, flow) / 1000,
+        "networkx_cost_exact_walks_m": float(exact_walk),
+    }
 
 
 def part_solve(scale: float, repeat: int) -> dict:
@@ -141,17 +169,34 @@ def part_solve(scale: float, repeat: int) -> dict:
     reach = np.zeros(nu, dtype=bool)
     reach[pu] = True
     out = {
-        "scale": scale, "pairs": int(pu.size), "units": nu, "units_reached": int(reach.sum()), "shelters": ns,
-        "residents": int(demand.sum()), "residents_reached": int(demand[reach].sum()), "places": int(capacity.sum()),
+        "scale": scale,
+        "pairs": int(pu.size),
+        "units": nu,
+        "units_reached": int(reach.sum()),
+        "shelters": ns,
+        "residents": int(demand.sum()),
+        "residents_reached": int(demand[reach].sum()),
+        "places": int(capacity.sum()),
         "over_capacity_nearest": int((load > capacity).sum()),
         "persons_over_nearest": int(np.maximum(load - capacity, 0).sum()),
-        "exact_s": exact_s, "exact_mb": exact_mb, "exact_placed": exact.total_placed, "exact_walk_m": exact.person_walk_m,
+        "exact_s": exact_s,
+        "exact_mb": exact_mb,
+        "exact_placed": exact.total_placed,
+        "exact_walk_m": exact.person_walk_m,
         "exact_mean_m": exact.mean_walk_m,
-        "greedy_s": greedy_s, "greedy_mb": greedy_mb, "greedy_placed": greedy.total_placed,
-        "greedy_walk_m": greedy.person_walk_m, "greedy_mean_m": greedy.mean_walk_m,
-        "loads_s": loads_s, "loads_mb": loads_mb,
-        "versions": {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-                     "networkx": networkx.__version__},
+        "greedy_s": greedy_s,
+        "greedy_mb": greedy_mb,
+        "greedy_placed": greedy.total_placed,
+        "greedy_walk_m": greedy.person_walk_m,
+        "greedy_mean_m": greedy.mean_walk_m,
+        "loads_s": loads_s,
+        "loads_mb": loads_mb,
+        "versions": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "networkx": networkx.__version__,
+        },
     }
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
@@ -167,7 +212,9 @@ def part_networkx(scale: float) -> dict:
 
 # ----------------------------------------------------------------------------- driver
 def child(args: list[str], timeout: float | None = None) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *args], check=False, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, __file__, *args], check=False, capture_output=True, text=True, timeout=timeout
+    )
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-3000:])
     return json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
@@ -179,7 +226,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per solver (the best is reported)")
     ap.add_argument("--networkx-max-pairs", type=int, default=1_000_000, help="run networkx up to this many pairs")
     ap.add_argument("--networkx-timeout", type=float, default=420.0, help="stop networkx after this many seconds")
-    ap.add_argument("--check-pairs-up-to", type=float, default=10, help="compare tiled pairs with the whole network up to this scale")
+    ap.add_argument(
+        "--check-pairs-up-to",
+        type=float,
+        default=10,
+        help="compare tiled pairs with the whole network up to this scale",
+    )
     ap.add_argument("--write", action="store_true", help="replace the section in docs/benchmarks.md")
     ap.add_argument("--part", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
@@ -230,18 +282,24 @@ def render(rows: list[dict], command: str, networkx_max_pairs: int) -> str:
     lines = [
         f"## Emergency shelter assignment — `benchmarks/shelter_assignment.py` ({datetime.now(UTC).date().isoformat()})",
         "",
-        (f"`{command}`. Machine: 2 cores, 24 GB ({platform.machine()}, Python {v['python']}, numpy {v['numpy']}, "
-         f"scipy {v['scipy']} with HiGHS, networkx {v['networkx']})."),
+        (
+            f"`{command}`. Machine: 2 cores, 24 GB ({platform.machine()}, Python {v['python']}, numpy {v['numpy']}, "
+            f"scipy {v['scipy']} with HiGHS, networkx {v['networkx']})."
+        ),
         "",
-        ("Instances from the sample city: demand = residents of each population unit; shelters = existing `emergency` "
-        "shelters, capacity = `capacity_persons`; pairs = walking distance from the shelter to the unit's "
-        f"representative point on the sample city's network, up to {rows[0]['limit_m']:g} m (the norms' "
-        "emergency-shelter walking limit). Times are the best of the timed runs; peak memory is the tracemalloc "
-        "peak of one more call (the solver's own allocations); peak RSS is that of the whole process "
-        "(inputs included), ours and networkx's apart."),
+        (
+            "Instances from the sample city: demand = residents of each population unit; shelters = existing `emergency` "
+            "shelters, capacity = `capacity_persons`; pairs = walking distance from the shelter to the unit's "
+            f"representative point on the sample city's network, up to {rows[0]['limit_m']:g} m (the norms' "
+            "emergency-shelter walking limit). Times are the best of the timed runs; peak memory is the tracemalloc "
+            "peak of one more call (the solver's own allocations); peak RSS is that of the whole process "
+            "(inputs included), ours and networkx's apart."
+        ),
         "",
-        ("| scale | network nodes | units (with a shelter ≤ limit) | residents (within reach) | emergency shelters (places) | pairs | "
-         "shelters over capacity if all walk to the nearest (persons over) | set-up: city / network + snapping / pairs |"),
+        (
+            "| scale | network nodes | units (with a shelter ≤ limit) | residents (within reach) | emergency shelters (places) | pairs | "
+            "shelters over capacity if all walk to the nearest (persons over) | set-up: city / network + snapping / pairs |"
+        ),
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -252,7 +310,8 @@ def render(rows: list[dict], command: str, networkx_max_pairs: int) -> str:
             f"| {r['scale']:g} | {n(r['nodes'])} | {n(r['units'])} ({n(r['units_reached'])}) | {n(r['residents'])} "
             f"({n(r['residents_reached'])}) | {n(r['shelters'])} ({n(r['places'])}) | {n(r['pairs'])} | "
             f"{n(r['over_capacity_nearest'])} ({n(r['persons_over_nearest'])}) | "
-            f"{s(r['generate_s'])} / {s(r['network_snap_s'])} / {s(r['pairs_s'])}{check} |")
+            f"{s(r['generate_s'])} / {s(r['network_snap_s'])} / {s(r['pairs_s'])}{check} |"
+        )
     lines += [
         "",
         "| scale | solver | time | peak memory | placed | within reach but stranded | mean walk of the placed |",
@@ -261,31 +320,40 @@ def render(rows: list[dict], command: str, networkx_max_pairs: int) -> str:
     for r in rows:
         for name, key in (("`assign_exact`", "exact"), ("`assign_nearest_first`", "greedy")):
             placed = r[f"{key}_placed"]
-            lines.append(f"| {r['scale']:g} | {name} | {s(r[f'{key}_s'])} | {mb(r[f'{key}_mb'])} | {n(placed)} | "
-                         f"{n(r['residents_reached'] - placed)} | {r[f'{key}_mean_m']:.1f} m |")
+            lines.append(
+                f"| {r['scale']:g} | {name} | {s(r[f'{key}_s'])} | {mb(r[f'{key}_mb'])} | {n(placed)} | "
+                f"{n(r['residents_reached'] - placed)} | {r[f'{key}_mean_m']:.1f} m |"
+            )
         lines.append(f"| {r['scale']:g} | `nearest_loads` | {s(r['loads_s'])} | {mb(r['loads_mb'])} | – | – | – |")
     lines += [
         "",
-        ("| scale | networkx graph build | networkx `max_flow_min_cost` | `assign_exact` | networkx / ours | placed: ours / networkx | "
-         "person-metres: ours / networkx's flow at the exact walks (networkx's own, mm weights) | peak RSS: ours / networkx process |"),
+        (
+            "| scale | networkx graph build | networkx `max_flow_min_cost` | `assign_exact` | networkx / ours | placed: ours / networkx | "
+            "person-metres: ours / networkx's flow at the exact walks (networkx's own, mm weights) | peak RSS: ours / networkx process |"
+        ),
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "networkx_s" in r:
-            agree = (r["exact_placed"] == r["networkx_placed"]
-                     and r["exact_walk_m"] <= r["networkx_cost_exact_walks_m"] * (1 + 1e-12) + 1e-6)
+            agree = (
+                r["exact_placed"] == r["networkx_placed"]
+                and r["exact_walk_m"] <= r["networkx_cost_exact_walks_m"] * (1 + 1e-12) + 1e-6
+            )
             lines.append(
                 f"| {r['scale']:g} | {s(r['networkx_build_s'])} | {s(r['networkx_s'])} | {s(r['exact_s'])} | "
                 f"{r['networkx_s'] / r['exact_s']:.0f}x | {n(r['exact_placed'])} / {n(r['networkx_placed'])} | "
                 f"{r['exact_walk_m']:,.1f} / {r['networkx_cost_exact_walks_m']:,.1f} ({r['networkx_cost_mm_m']:,.1f}) "
-                f"{'agree' if agree else '**disagree**'} | {mb(r['peak_rss_mb'])} / {mb(r['networkx_peak_rss_mb'])} |")
+                f"{'agree' if agree else '**disagree**'} | {mb(r['peak_rss_mb'])} / {mb(r['networkx_peak_rss_mb'])} |"
+            )
         else:
             if "networkx_stopped_s" in r:
                 stop = r["networkx_stopped_s"]
                 cells = ["–", f"stopped after {stop:.0f} s", s(r["exact_s"]), f"> {stop / r['exact_s']:.0f}x"]
             else:
                 cells = [f"not run ({n(r['pairs'])} pairs > {n(networkx_max_pairs)})", "–", s(r["exact_s"]), "–"]
-            lines.append(f"| {r['scale']:g} | {' | '.join(cells)} | {n(r['exact_placed'])} / – | – | {mb(r['peak_rss_mb'])} / – |")
+            lines.append(
+                f"| {r['scale']:g} | {' | '.join(cells)} | {n(r['exact_placed'])} / – | – | {mb(r['peak_rss_mb'])} / – |"
+            )
     # reading
     lines.append("")
     for r in rows:
@@ -296,11 +364,13 @@ def render(rows: list[dict], command: str, networkx_max_pairs: int) -> str:
             f"instead of {100 * r['greedy_placed'] / max(r['residents_reached'], 1):.1f} % of the residents with a shelter within "
             f"{r['limit_m']:g} m), and the mean walk of the placed is {r['exact_mean_m'] - r['greedy_mean_m']:.1f} m longer. "
             f"{100 * (r['residents'] - r['residents_reached']) / max(r['residents'], 1):.1f} % of the residents have no emergency "
-            f"shelter within {r['limit_m']:g} m at all.")
+            f"shelter within {r['limit_m']:g} m at all."
+        )
     lines.append(
         "- `assign_exact` solves the min-cost LP only where shelters overflow (units whose nearest shelter has room stay "
         "there, certified by the LP duals; see `facilities/shelters.py`), in many small LPs; `assign_nearest_first` is "
-        "the greedy computed in vectorised rounds, identical to the pair-by-pair loop (tests compare them).")
+        "the greedy computed in vectorised rounds, identical to the pair-by-pair loop (tests compare them)."
+    )
     return "\n".join(lines)
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import tempfile
 import time
-import resource
 from pathlib import Path
 
 import geopandas as gpd
@@ -54,8 +54,15 @@ def main() -> None:
     units = city.population_units
     edges = city.network_edges
     rows = []
-    rows.append(("generate sample city", f"scale {args.scale:g}: {len(units):,} units, {len(city.network_nodes):,} nodes",
-                 f"{gen_s:.2f} s (peak RSS {gen_peak:,.0f} MB)", "–", "–"))
+    rows.append(
+        (
+            "generate sample city",
+            f"scale {args.scale:g}: {len(units):,} units, {len(city.network_nodes):,} nodes",
+            f"{gen_s:.2f} s (peak RSS {gen_peak:,.0f} MB)",
+            "–",
+            "–",
+        )
+    )
     print(f"generated scale {args.scale:g} in {gen_s:.1f} s, peak RSS {gen_peak:,.0f} MB", flush=True)
     if args.generate_only:
         return
@@ -82,7 +89,9 @@ def main() -> None:
                 eng = store.engine
                 peer_w, _ = timed(lambda: units.to_postgis("peer_units", eng, if_exists="replace", index=False))
                 peer_net, _ = timed(lambda: edges.to_postgis("peer_edges", eng, if_exists="replace", index=False))
-                peer_r, back = timed(lambda: gpd.read_postgis("SELECT * FROM peer_units", eng, geom_col="geometry"), repeat=3)
+                peer_r, back = timed(
+                    lambda: gpd.read_postgis("SELECT * FROM peer_units", eng, geom_col="geometry"), repeat=3
+                )
                 peer = "geopandas to_postgis / read_postgis"
             else:
                 gpkg = tmp / "peer.gpkg"
@@ -91,10 +100,33 @@ def main() -> None:
                 peer_r, back = timed(lambda: gpd.read_file(gpkg, layer="units", engine="pyogrio"), repeat=3)
                 peer = "geopandas to_file / read_file (GeoPackage)"
             assert len(back) == len(units)
-            rows.append((f"write population_units ({backend})", f"{len(units):,} polygons", f"{ours_w:.2f} s", f"{peer_w:.2f} s ({peer})", f"{ours_w / peer_w:.2f}"))
-            rows.append((f"write network ({backend})", f"{len(city.network_nodes):,} nodes + {len(edges):,} edges",
-                         f"{ours_net:.2f} s", f"{peer_net:.2f} s (edges only)", f"{ours_net / peer_net:.2f}"))
-            rows.append((f"read population_units ({backend})", f"{len(units):,} polygons", f"{ours_r:.3f} s", f"{peer_r:.3f} s", f"{ours_r / peer_r:.2f}"))
+            rows.append(
+                (
+                    f"write population_units ({backend})",
+                    f"{len(units):,} polygons",
+                    f"{ours_w:.2f} s",
+                    f"{peer_w:.2f} s ({peer})",
+                    f"{ours_w / peer_w:.2f}",
+                )
+            )
+            rows.append(
+                (
+                    f"write network ({backend})",
+                    f"{len(city.network_nodes):,} nodes + {len(edges):,} edges",
+                    f"{ours_net:.2f} s",
+                    f"{peer_net:.2f} s (edges only)",
+                    f"{ours_net / peer_net:.2f}",
+                )
+            )
+            rows.append(
+                (
+                    f"read population_units ({backend})",
+                    f"{len(units):,} polygons",
+                    f"{ours_r:.3f} s",
+                    f"{peer_r:.3f} s",
+                    f"{ours_r / peer_r:.2f}",
+                )
+            )
             store.dispose()
     finally:
         with admin.connect() as c:

@@ -61,7 +61,10 @@ def make_store(backend: str, tmp: Path) -> Store:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         admin.dispose()
-        store = Store(normalize_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False), settings=Settings(GEO_DATA_DIR=tmp))
+        store = Store(
+            normalize_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False),
+            settings=Settings(GEO_DATA_DIR=tmp),
+        )
         store._bench_db = name
     store.upgrade()
     return store
@@ -108,9 +111,17 @@ def bench_backend(backend: str) -> list[tuple]:
                         r = http.get(f"/tiles/{coll}/{z_}/{x}/{y}.mvt", headers={"If-None-Match": tag})
                         warm.append(time.perf_counter() - t)
                         assert r.status_code == 304
-                    rows.append((backend, f"tiles {coll} z{ZOOMS[0]}-{ZOOMS[-1]}", len(cold),
-                                 f"{statistics.median(cold) * 1000:.0f} ms", f"{pct(cold, 0.99) * 1000:.0f} ms",
-                                 f"{statistics.median(warm) * 1000:.1f} ms", f"{empty} empty, max {max(sizes) / 1024:.0f} KB"))
+                    rows.append(
+                        (
+                            backend,
+                            f"tiles {coll} z{ZOOMS[0]}-{ZOOMS[-1]}",
+                            len(cold),
+                            f"{statistics.median(cold) * 1000:.0f} ms",
+                            f"{pct(cold, 0.99) * 1000:.0f} ms",
+                            f"{statistics.median(warm) * 1000:.1f} ms",
+                            f"{empty} empty, max {max(sizes) / 1024:.0f} KB",
+                        )
+                    )
                     print(rows[-1], flush=True)
                 for coll in ("population_units", "facilities", "network_edges"):
                     best = None
@@ -125,8 +136,17 @@ def bench_backend(backend: str) -> list[tuple]:
                             url = next((link["href"] for link in body["links"] if link["rel"] == "next"), None)
                         dt = time.perf_counter() - t
                         best = min(best or dt, dt)
-                    rows.append((backend, f"GeoJSON {coll} (OGC items, limit 10000)", n, f"{best:.2f} s",
-                                 f"{n / best:,.0f} features/s", f"{nbytes / best / 1e6:.1f} MB/s", f"{nbytes / 1e6:.1f} MB"))
+                    rows.append(
+                        (
+                            backend,
+                            f"GeoJSON {coll} (OGC items, limit 10000)",
+                            n,
+                            f"{best:.2f} s",
+                            f"{n / best:,.0f} features/s",
+                            f"{nbytes / best / 1e6:.1f} MB/s",
+                            f"{nbytes / 1e6:.1f} MB",
+                        )
+                    )
                     print(rows[-1], flush=True)
         finally:
             drop_store(store)
@@ -157,12 +177,19 @@ def bench_browser() -> list[tuple]:
             polys = shapely.segmentize(shapely.box(xs, ys, xs + d * 0.9, ys + d * 0.9), d * 0.9 / 5)
             g = gpd.GeoDataFrame({"id": np.arange(n), "residents": np.arange(n) % 900}, geometry=polys, crs=4326)
             m = new_map(tuple(g.total_bounds), settings=Settings(GEO_BASEMAP="none"), title_zh="测试")
-            DataLayer("units", "units", gdf=g, fields=[["residents", "人口", "人", None]], title_field=None,
-                      style_js="function(p){return {color:'#555',weight:0.4,fillColor:p.residents>400?'#f00':'#0f0',fillOpacity:0.7};}").add_to(m)
+            DataLayer(
+                "units",
+                "units",
+                gdf=g,
+                fields=[["residents", "人口", "人", None]],
+                title_field=None,
+                style_js="function(p){return {color:'#555',weight:0.4,fillColor:p.residents>400?'#f00':'#0f0',fillOpacity:0.7};}",
+            ).add_to(m)
             assets.localize(m)
             page = assets.inline_assets(m.get_root().render())
             Path(out, f"p{n}.html").write_text(page, encoding="utf-8")
             sizes[n] = len(page.encode())
+
         class Quiet(http.server.SimpleHTTPRequestHandler):
             def log_message(self, *args):
                 pass
@@ -171,7 +198,10 @@ def bench_browser() -> list[tuple]:
         srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         with sync_playwright() as p:
-            b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            b = p.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
             for n, size in sizes.items():
                 best = None
                 for _ in range(2):
@@ -180,11 +210,23 @@ def bench_browser() -> list[tuple]:
                     pg.goto(f"http://127.0.0.1:{srv.server_port}/p{n}.html", wait_until="load")
                     load = time.perf_counter() - t
                     t = time.perf_counter()
-                    pg.evaluate("new Promise(r=>{geoMap.once('zoomend',()=>requestAnimationFrame(()=>r()));geoMap.zoomIn(1,{animate:false});})")
+                    pg.evaluate(
+                        "new Promise(r=>{geoMap.once('zoomend',()=>requestAnimationFrame(()=>r()));geoMap.zoomIn(1,{animate:false});})"
+                    )
                     zoom = time.perf_counter() - t
                     best = min(best or (load, zoom), (load, zoom))
                     pg.close()
-                rows.append(("chromium", f"inline layer {n:,} polygons", n, f"{size / 1e6:.1f} MB page", f"load {best[0]:.2f} s", f"zoom redraw {best[1]:.2f} s", ""))
+                rows.append(
+                    (
+                        "chromium",
+                        f"inline layer {n:,} polygons",
+                        n,
+                        f"{size / 1e6:.1f} MB page",
+                        f"load {best[0]:.2f} s",
+                        f"zoom redraw {best[1]:.2f} s",
+                        "",
+                    )
+                )
                 print(rows[-1], flush=True)
             b.close()
         srv.shutdown()
@@ -197,11 +239,13 @@ def main() -> None:
     ap.add_argument("--browser", action="store_true", help="also time inline layers in headless Chromium")
     args = ap.parse_args()
     rows = []
-    for backend in (["spatialite", "postgis"] if args.backend == "both" else [args.backend]):
+    for backend in ["spatialite", "postgis"] if args.backend == "both" else [args.backend]:
         rows += bench_backend(backend)
     if args.browser:
         rows += bench_browser()
-    print("\n| backend | what | n | median / time | p99 / rate | 304 median / MB/s | notes |\n|---|---|---|---|---|---|---|")
+    print(
+        "\n| backend | what | n | median / time | p99 / rate | 304 median / MB/s | notes |\n|---|---|---|---|---|---|---|"
+    )
     for r in rows:
         print("| " + " | ".join(f"{v:,}" if isinstance(v, int) else str(v) for v in r) + " |")
 

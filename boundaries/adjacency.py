@@ -182,7 +182,9 @@ class UnitSet:
         tr = self.__dict__.get("_to_wgs84")
         if tr is None:
             tr = self.__dict__["_to_wgs84"] = pyproj.Transformer.from_crs(self.crs, 4326, always_xy=True)
-        return shapely.transform(np.asarray(geoms, dtype=object), lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+        return shapely.transform(
+            np.asarray(geoms, dtype=object), lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
+        )
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -259,7 +261,9 @@ def _shared_length(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return shapely.length(shapely.intersection(shapely.boundary(a), shapely.boundary(b)))
 
 
-def _reassign_orphans(parts: np.ndarray, owner: np.ndarray, anchors: np.ndarray, anchor_owner: np.ndarray) -> np.ndarray:
+def _reassign_orphans(
+    parts: np.ndarray, owner: np.ndarray, anchors: np.ndarray, anchor_owner: np.ndarray
+) -> np.ndarray:
     """Owners for tile pieces: a piece that does not touch a geometry of its owner goes to the
     touching neighbour (anchor or piece) with the longest shared boundary.
 
@@ -419,7 +423,9 @@ def clean_coverage(tiles: np.ndarray) -> np.ndarray:
     if not hasattr(shapely, "coverage_clean") or tiles.size < 2:
         return tiles
     try:
-        cleaned = np.asarray(shapely.coverage_clean(tiles, gap_width=0.05, snapping_distance=PRECISION_M * 10), dtype=object)
+        cleaned = np.asarray(
+            shapely.coverage_clean(tiles, gap_width=0.05, snapping_distance=PRECISION_M * 10), dtype=object
+        )
     except (shapely.errors.GEOSException, ValueError):  # pragma: no cover - GEOS refused: keep the overlay result
         return tiles
     bad = shapely.is_missing(cleaned) | shapely.is_empty(cleaned) | ~shapely.is_valid(cleaned)
@@ -628,7 +634,11 @@ def prepare_units(
     crs = pyproj.CRS.from_user_input(crs) if crs is not None else metric_crs_for(units)
     geom_m = np.asarray(units.to_crs(crs).geometry.values, dtype=object)
     geom_m = shapely.make_valid(geom_m)
-    codes = units["street_code"].astype(object).where(units["street_code"].notna(), "").astype(str).to_numpy() if "street_code" in units else np.full(len(units), "", dtype=object)
+    codes = (
+        units["street_code"].astype(object).where(units["street_code"].notna(), "").astype(str).to_numpy()
+        if "street_code" in units
+        else np.full(len(units), "", dtype=object)
+    )
     street_rows = []
     sgeo = {}
     if streets is not None and len(streets):
@@ -644,8 +654,13 @@ def prepare_units(
             {
                 "code": code,
                 "name": (str(row["name"]) if row is not None and row.get("name") is not None else code or "未分街道"),
-                "workers_available": (float(row["community_workers_available"]) if row is not None and "community_workers_available" in row
-                                      and pd.notna(row["community_workers_available"]) else np.nan),
+                "workers_available": (
+                    float(row["community_workers_available"])
+                    if row is not None
+                    and "community_workers_available" in row
+                    and pd.notna(row["community_workers_available"])
+                    else np.nan
+                ),
                 "geom_m": geom,
             }
         )

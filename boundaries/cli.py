@@ -33,12 +33,22 @@ def register(app: typer.Typer) -> None:
     @app.command("delineate")
     def delineate_cmd(
         street: list[str] = typer.Option(..., "--street", "-s", help="街道代码（可重复给出多个）；all 表示全部街道"),  # noqa: B008
-        households: str | None = typer.Option(None, "--households", help="每个社区的户数范围 下限-上限，如 1000-3000（默认取规范配置）"),
+        households: str | None = typer.Option(
+            None, "--households", help="每个社区的户数范围 下限-上限，如 1000-3000（默认取规范配置）"
+        ),
         from_plan: str | None = typer.Option(None, "--from-plan", help="现状方案（编号或名称）：在其基础上最小调整"),
-        k: int | None = typer.Option(None, "--k", min=1, help="社区数量（仅限单个街道；默认按户数、户数范围和社区工作者数确定）"),
-        mode: str | None = typer.Option(None, "--mode", help="fresh（重新划分）| closest（重新划分并尽量接近现状）| minimal_change（最小调整，给出 --from-plan 时默认）"),
+        k: int | None = typer.Option(
+            None, "--k", min=1, help="社区数量（仅限单个街道；默认按户数、户数范围和社区工作者数确定）"
+        ),
+        mode: str | None = typer.Option(
+            None,
+            "--mode",
+            help="fresh（重新划分）| closest（重新划分并尽量接近现状）| minimal_change（最小调整，给出 --from-plan 时默认）",
+        ),
         name: str | None = typer.Option(None, "--name", help="草案名称（默认“划分草案 <时间>”）"),
-        out_file: Path | None = typer.Option(None, "--out", "-o", help="同时导出到文件（.gpkg、.geojson 或 .zip 即 Shapefile）"),  # noqa: B008
+        out_file: Path | None = typer.Option(
+            None, "--out", "-o", help="同时导出到文件（.gpkg、.geojson 或 .zip 即 Shapefile）"
+        ),  # noqa: B008
         crs: str = typer.Option("EPSG:4490", "--crs", help="导出坐标系（默认 EPSG:4490 CGCS2000）"),
         no_save: bool = typer.Option(False, "--no-save", help="不写入数据库，只输出结果"),
         database_url: str | None = DbOpt,
@@ -50,11 +60,22 @@ def register(app: typer.Typer) -> None:
             svc = _svc(database_url)
             band = parse_band(households)
             streets = None if [s.lower() for s in street] == ["all"] else list(street)
-            res = svc.delineate(streets=streets, band=band, k=k, from_plan=from_plan, mode=mode, name=name, created_by=cli_actor(), save=not no_save)
+            res = svc.delineate(
+                streets=streets,
+                band=band,
+                k=k,
+                from_plan=from_plan,
+                mode=mode,
+                name=name,
+                created_by=cli_actor(),
+                save=not no_save,
+            )
             tot = res["evaluation"].totals
-            line = (f"划分完成（{res['mode']}）：{tot['communities']} 个社区，户数达标 {tot['in_band']} 个，"
-                    f"户数 {tot['households_min']}-{tot['households_max']}，平均紧凑度（Polsby-Popper）{tot['polsby_popper_mean']:.2f}，"
-                    f"用时 {res['seconds']:.2f} 秒")
+            line = (
+                f"划分完成（{res['mode']}）：{tot['communities']} 个社区，户数达标 {tot['in_band']} 个，"
+                f"户数 {tot['households_min']}-{tot['households_max']}，平均紧凑度（Polsby-Popper）{tot['polsby_popper_mean']:.2f}，"
+                f"用时 {res['seconds']:.2f} 秒"
+            )
             if "residents_moved" in tot:
                 line += f"，相对现状调整居民 {tot['residents_moved']} 人"
             out.print(line)
@@ -97,16 +118,32 @@ def register(app: typer.Typer) -> None:
             svc = _svc(database_url)
             row, ev, ver = svc.evaluate(plan, band=parse_band(households), other=other)
             if as_json:
-                out.print(json.dumps({"plan_id": row["id"], "version": ver, "totals": _jsonable(ev.totals),
-                                      "communities": rows_records(ev.communities)}, ensure_ascii=False, indent=1))
+                out.print(
+                    json.dumps(
+                        {
+                            "plan_id": row["id"],
+                            "version": ver,
+                            "totals": _jsonable(ev.totals),
+                            "communities": rows_records(ev.communities),
+                        },
+                        ensure_ascii=False,
+                        indent=1,
+                    )
+                )
                 return
             t = ev.totals
-            out.print(f"方案「{row['name']}」版本 {ver}：{t['communities']} 个社区，户数达标 {t['in_band']} 个，连续 {t['contiguous']} 个，"
-                      f"平均 Polsby-Popper {t['polsby_popper_mean']:.2f}，凸包比 {t['convex_hull_ratio_mean']:.2f}，"
-                      f"有问题的社区 {t['communities_flagged']} 个（服务站距离：{t['station_distance_method']}）")
+            out.print(
+                f"方案「{row['name']}」版本 {ver}：{t['communities']} 个社区，户数达标 {t['in_band']} 个，连续 {t['contiguous']} 个，"
+                f"平均 Polsby-Popper {t['polsby_popper_mean']:.2f}，凸包比 {t['convex_hull_ratio_mean']:.2f}，"
+                f"有问题的社区 {t['communities_flagged']} 个（服务站距离：{t['station_distance_method']}）"
+            )
             for r in ev.communities.itertuples():
                 if r.flags:
-                    console.print(f"{r.code} {r.name}：" + "；".join(f["label_zh"] for f in r.flags), markup=False, highlight=False)
+                    console.print(
+                        f"{r.code} {r.name}：" + "；".join(f["label_zh"] for f in r.flags),
+                        markup=False,
+                        highlight=False,
+                    )
 
     @plan_app.command("export")
     def plan_export(
@@ -129,7 +166,9 @@ def register(app: typer.Typer) -> None:
         """Adopt a plan (采纳方案，记录采纳人和时间)."""
         with _errors():
             res = _svc(database_url).adopt(plan, adopted_by=by, actor=cli_actor())
-            out.print(f"方案 {res['plan_id']} 版本 {res['version']} 已由 {res['adopted_by']} 于 {res['adopted_at']} 采纳")
+            out.print(
+                f"方案 {res['plan_id']} 版本 {res['version']} 已由 {res['adopted_by']} 于 {res['adopted_at']} 采纳"
+            )
             for s in res["superseded"]:
                 out.print(f"原方案「{s['name']}」改为已被替代")
 
@@ -140,5 +179,8 @@ def _format_of(path: Path) -> str:
     suffix = path.suffix.lower()
     fmt = {".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson", ".zip": "shp", ".shp": "shp"}.get(suffix)
     if fmt is None:
-        raise InputError(f"output file must end in .gpkg, .geojson or .zip, got {path.name}", f"输出文件扩展名应为 .gpkg、.geojson 或 .zip（Shapefile），收到 {path.name}")
+        raise InputError(
+            f"output file must end in .gpkg, .geojson or .zip, got {path.name}",
+            f"输出文件扩展名应为 .gpkg、.geojson 或 .zip（Shapefile），收到 {path.name}",
+        )
     return fmt

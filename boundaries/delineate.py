@@ -132,8 +132,14 @@ def number_of_communities(
         k_workers = int(workers_available // min_staff)
         if k_workers < k:
             k = max(k_workers, k_min if k_max >= k_min else 1, 1)
-    return {"k": int(k), "k_min": int(k_min), "k_max": int(k_max), "k_workers": k_workers, "min_staff": min_staff,
-            "feasible": bool(k_max >= k_min)}
+    return {
+        "k": int(k),
+        "k_min": int(k_min),
+        "k_max": int(k_max),
+        "k_workers": k_workers,
+        "min_staff": min_staff,
+        "feasible": bool(k_max >= k_min),
+    }
 
 
 # ---------------------------------------------------------------------------- local graph
@@ -228,8 +234,16 @@ def repair_contiguity(loc: _Local, labels: np.ndarray, *, keep_min_hh: int | Non
 
 
 # ---------------------------------------------------------------------------- moves
-def _band_phase(loc: _Local, labels: list, band: Band, part_hh: dict, *, cost: str = "cut", old: list | None = None,
-                max_rounds: int = 400) -> int:
+def _band_phase(
+    loc: _Local,
+    labels: list,
+    band: Band,
+    part_hh: dict,
+    *,
+    cost: str = "cut",
+    old: list | None = None,
+    max_rounds: int = 400,
+) -> int:
     """Single-unit moves towards the band.  ``cost``: ``cut`` (prefer moves that shorten the cut)
     or ``residents`` (prefer moving the fewest residents; minimal-change mode)."""
     lo, hi = band.min_households, band.max_households
@@ -297,8 +311,9 @@ def _boundary_units(loc: _Local, labels: list) -> list:
     return [v for v in range(loc.n) if any(labels[u] != labels[v] for u in loc.nbr[v])]
 
 
-def _compact_phase(loc: _Local, labels: list, band: Band, part_hh: dict, *, mean: float, tol: float = 0.25,
-                   sweeps: int = 6) -> int:
+def _compact_phase(
+    loc: _Local, labels: list, band: Band, part_hh: dict, *, mean: float, tol: float = 0.25, sweeps: int = 6
+) -> int:
     """Moves that shorten the total cut (weighted shared boundary), inside the band and within
     ``tol`` of the mean size; never disconnecting a part."""
     lo = max(band.min_households, mean * (1 - tol))
@@ -316,7 +331,11 @@ def _compact_phase(loc: _Local, labels: list, band: Band, part_hh: dict, *, mean
                 if q == a:
                     continue
                 gain = w - own
-                if gain > best_gain and part_hh[q] + hv <= max(hi, part_hh[q]) and part_hh[a] - hv >= min(lo, part_hh[a]):
+                if (
+                    gain > best_gain
+                    and part_hh[q] + hv <= max(hi, part_hh[q])
+                    and part_hh[a] - hv >= min(lo, part_hh[a])
+                ):
                     if part_hh[q] + hv > band.max_households or part_hh[a] - hv < band.min_households:
                         continue
                     best_q, best_gain = q, gain
@@ -359,7 +378,9 @@ def _closest_phase(loc: _Local, labels: list, band: Band, part_hh: dict, old: li
 
 
 # ---------------------------------------------------------------------------- partition
-def partition_component(g: UnitGraph, hh: np.ndarray, k: int, *, seed: int = 0, weights: np.ndarray | None = None) -> np.ndarray:
+def partition_component(
+    g: UnitGraph, hh: np.ndarray, k: int, *, seed: int = 0, weights: np.ndarray | None = None
+) -> np.ndarray:
     """METIS k-way partition of a connected graph (households as vertex weights), contiguity repaired.
 
     Returns part labels 0..k'-1 (k' <= k when METIS leaves a part empty).
@@ -378,10 +399,14 @@ def partition_component(g: UnitGraph, hh: np.ndarray, k: int, *, seed: int = 0, 
     vw = np.maximum(hh.astype(np.int64), 1)
     k = int(min(k, g.n))
     try:
-        _, parts = pymetis.part_graph(k, adjacency=pymetis.CSRAdjacency(m.indptr, m.indices), vweights=vw, eweights=m.data, options=opts)
+        _, parts = pymetis.part_graph(
+            k, adjacency=pymetis.CSRAdjacency(m.indptr, m.indices), vweights=vw, eweights=m.data, options=opts
+        )
     except (RuntimeError, ValueError):  # pragma: no cover - METIS refuses contig on odd graphs: run without
         opts = pymetis.Options(seed=int(seed), ufactor=30, niter=20)
-        _, parts = pymetis.part_graph(k, adjacency=pymetis.CSRAdjacency(m.indptr, m.indices), vweights=vw, eweights=m.data, options=opts)
+        _, parts = pymetis.part_graph(
+            k, adjacency=pymetis.CSRAdjacency(m.indptr, m.indices), vweights=vw, eweights=m.data, options=opts
+        )
     parts = np.asarray(parts, np.int64)
     _, parts = np.unique(parts, return_inverse=True)
     return parts
@@ -430,17 +455,26 @@ def delineate(
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}", f"模式应为 {'、'.join(MODES)} 之一", mode=mode)
     if mode != "fresh" and existing is None:
-        raise InputError("modes closest and minimal_change need an existing plan", "“最接近现状”和“最小调整”模式需要指定现状方案（--from-plan）")
+        raise InputError(
+            "modes closest and minimal_change need an existing plan",
+            "“最接近现状”和“最小调整”模式需要指定现状方案（--from-plan）",
+        )
     t0 = time.perf_counter()
     codes_all = us.streets["code"].tolist()
     if streets is None:
         streets = [c for c in codes_all]
     elif not streets:
-        raise InputError("streets is empty: give at least one street code, or leave it out for all streets",
-                         "街道列表为空：请至少给出一个街道代码，或不填以划分全部街道")
+        raise InputError(
+            "streets is empty: give at least one street code, or leave it out for all streets",
+            "街道列表为空：请至少给出一个街道代码，或不填以划分全部街道",
+        )
     unknown = [s for s in streets if s not in codes_all]
     if unknown:
-        raise InputError(f"no population units in street(s) {', '.join(unknown)}", f"街道 {'、'.join(unknown)} 下没有人口单元", streets=unknown)
+        raise InputError(
+            f"no population units in street(s) {', '.join(unknown)}",
+            f"街道 {'、'.join(unknown)} 下没有人口单元",
+            streets=unknown,
+        )
     if isinstance(k, (int, np.integer)) and len(streets) != 1:
         raise InputError("a single k needs a single street", "指定社区数量（--k）时只能选择一个街道")
     labels = np.full(us.n, -1, np.int64)
@@ -451,10 +485,18 @@ def delineate(
         s_row = us.streets.iloc[s_idx]
         idx = np.flatnonzero(us.street == s_idx)
         k_street = k.get(code) if isinstance(k, dict) else k
-        if k_street is not None and int(k_street) > idx.size:  # each community needs a unit (and k sets a loop's length)
-            raise InputError(f"k = {k_street} communities, but street {code} has only {idx.size} population units",
-                             f"社区数量 {k_street} 超过街道 {code} 的人口单元数 {idx.size}", street=code, k=int(k_street))
-        res = _delineate_street(us, idx, s_row, band, k_street, existing, mode, workers_per_10000, compactness_tol, seed)
+        if (
+            k_street is not None and int(k_street) > idx.size
+        ):  # each community needs a unit (and k sets a loop's length)
+            raise InputError(
+                f"k = {k_street} communities, but street {code} has only {idx.size} population units",
+                f"社区数量 {k_street} 超过街道 {code} 的人口单元数 {idx.size}",
+                street=code,
+                k=int(k_street),
+            )
+        res = _delineate_street(
+            us, idx, s_row, band, k_street, existing, mode, workers_per_10000, compactness_tol, seed
+        )
         lab = res["labels"]
         for p in range(res["n_parts"]):
             members = idx[lab == p]
@@ -468,12 +510,21 @@ def delineate(
         street_stats[code] = res["stats"]
     comm = pd.DataFrame(rows, columns=["_part", "street_code", "_old"])
     comm = _name_communities(comm, labels, us, existing_codes)
-    comm["households"] = np.bincount(labels[labels >= 0], weights=us.households[labels >= 0], minlength=len(comm)).astype(np.int64)
-    comm["residents"] = np.bincount(labels[labels >= 0], weights=us.residents[labels >= 0], minlength=len(comm)).astype(np.int64)
+    comm["households"] = np.bincount(
+        labels[labels >= 0], weights=us.households[labels >= 0], minlength=len(comm)
+    ).astype(np.int64)
+    comm["residents"] = np.bincount(labels[labels >= 0], weights=us.residents[labels >= 0], minlength=len(comm)).astype(
+        np.int64
+    )
     comm["units"] = np.bincount(labels[labels >= 0], minlength=len(comm)).astype(np.int64)
     problems = _attach_codes(problems, comm, labels, us, band)
-    stats = {"seconds": round(time.perf_counter() - t0, 3), "mode": mode, "streets": street_stats,
-             "band": [band.min_households, band.max_households], "communities": len(comm)}
+    stats = {
+        "seconds": round(time.perf_counter() - t0, 3),
+        "mode": mode,
+        "streets": street_stats,
+        "band": [band.min_households, band.max_households],
+        "communities": len(comm),
+    }
     return Proposal(labels, comm.drop(columns=["_part", "_old"]), problems, stats)
 
 
@@ -490,7 +541,11 @@ def _name_communities(comm: pd.DataFrame, labels, us: UnitSet, existing_codes: p
     seq: dict = {}
     for _, r in comm.iterrows():  # one row per community
         old = int(r["_old"])
-        if existing_codes is not None and 0 <= old < len(existing_codes) and str(existing_codes.iloc[old]["code"]) not in codes:
+        if (
+            existing_codes is not None
+            and 0 <= old < len(existing_codes)
+            and str(existing_codes.iloc[old]["code"]) not in codes
+        ):
             codes.append(str(existing_codes.iloc[old]["code"]))
             names.append(str(existing_codes.iloc[old].get("name", existing_codes.iloc[old]["code"])))
             continue
@@ -520,7 +575,9 @@ def _attach_codes(problems, comm, labels, us, band) -> list:
     return out
 
 
-def _delineate_street(us: UnitSet, idx, s_row, band: Band, k_street, existing, mode, workers_per_10000, tol, seed) -> dict:
+def _delineate_street(
+    us: UnitSet, idx, s_row, band: Band, k_street, existing, mode, workers_per_10000, tol, seed
+) -> dict:
     g, _ = us.graph.subgraph(idx)
     hh = us.households[idx]
     res = us.residents[idx]
@@ -531,12 +588,20 @@ def _delineate_street(us: UnitSet, idx, s_row, band: Band, k_street, existing, m
     workers = s_row["workers_available"]
     kinfo = number_of_communities(H, band, residents=R, workers_available=workers, workers_per_10000=workers_per_10000)
     problems = []
-    if kinfo["k_workers"] is not None and kinfo["k_workers"] < kinfo["k"] or (
-        kinfo["k_workers"] is not None and kinfo["k_workers"] < kinfo["k_min"]
+    if (
+        kinfo["k_workers"] is not None
+        and kinfo["k_workers"] < kinfo["k"]
+        or (kinfo["k_workers"] is not None and kinfo["k_workers"] < kinfo["k_min"])
     ):
-        problems.append({"kind": "workers_short", "reason": f"{workers:.0f} community workers can staff at most {kinfo['k_workers']} communities "
-                         f"of {kinfo['min_staff']} workers", "reason_zh": f"街道可配备社区工作者 {workers:.0f} 人，按每个社区至少 {kinfo['min_staff']} 人"
-                         f"最多支撑 {kinfo['k_workers']} 个社区"})
+        problems.append(
+            {
+                "kind": "workers_short",
+                "reason": f"{workers:.0f} community workers can staff at most {kinfo['k_workers']} communities "
+                f"of {kinfo['min_staff']} workers",
+                "reason_zh": f"街道可配备社区工作者 {workers:.0f} 人，按每个社区至少 {kinfo['min_staff']} 人"
+                f"最多支撑 {kinfo['k_workers']} 个社区",
+            }
+        )
     # communities per component
     k_comp = _split_k(comp_hh, band, k_street if k_street is not None else None, kinfo)
     labels = np.full(idx.size, -1, np.int64)
@@ -571,7 +636,9 @@ def _delineate_street(us: UnitSet, idx, s_row, band: Band, k_street, existing, m
                 moves += _closest_phase(loc, lab_l, band, part_hh, old_l)
             lab = np.asarray(lab_l, np.int64)
             lab_u = _relabel(lab)
-            old_of_part = {int(lab_u[np.flatnonzero(lab == p)[0]]): o for p, o in old_of_part.items() if (lab == p).any()}
+            old_of_part = {
+                int(lab_u[np.flatnonzero(lab == p)[0]]): o for p, o in old_of_part.items() if (lab == p).any()
+            }
             lab = lab_u
         stats["moves"] += moves
         labels[cidx] = lab + n_parts
@@ -707,8 +774,17 @@ def _minimal_change(loc: _Local, g: UnitGraph, old: np.ndarray, band: Band, seed
     return new.astype(np.int64), moves, old_of
 
 
-def _band_reasons(loc: _Local, lab: np.ndarray, band: Band, comp_hh: float, comp_res: float, n_comp: int, street_hh: float,
-                  us: UnitSet, global_idx: np.ndarray) -> list:
+def _band_reasons(
+    loc: _Local,
+    lab: np.ndarray,
+    band: Band,
+    comp_hh: float,
+    comp_res: float,
+    n_comp: int,
+    street_hh: float,
+    us: UnitSet,
+    global_idx: np.ndarray,
+) -> list:
     """Why the parts of one component outside the band are there."""
     out = []
     if lab.size == 0:
@@ -733,8 +809,10 @@ def _band_reasons(loc: _Local, lab: np.ndarray, band: Band, comp_hh: float, comp
                 reason_zh = f"整个街道仅 {int(comp_hh)} 户，低于下限 {lo} 户"
                 code = "street_too_small"
             else:
-                reason = (f"these units are cut off from the rest of the street by a river, railway or other barrier without a crossing "
-                          f"and have {int(comp_hh)} households together, fewer than the minimum {lo}")
+                reason = (
+                    f"these units are cut off from the rest of the street by a river, railway or other barrier without a crossing "
+                    f"and have {int(comp_hh)} households together, fewer than the minimum {lo}"
+                )
                 reason_zh = f"该片区被河流、铁路等障碍与街道其他部分隔开（无桥梁或通道），合计仅 {int(comp_hh)} 户，低于下限 {lo} 户"
                 code = "isolated_area_too_small"
         elif kmin > kmax:
@@ -745,5 +823,13 @@ def _band_reasons(loc: _Local, lab: np.ndarray, band: Band, comp_hh: float, comp
             reason = "unit sizes and shapes (contiguity) leave no move that brings this community into the band"
             reason_zh = "受人口单元规模、形状与连通性限制，无法通过调整单元使该社区户数进入范围"
             code = "no_feasible_move"
-        out.append({"kind": kind, "reason_code": code, "reason": reason, "reason_zh": reason_zh, "_unit": int(global_idx[members[0]])})
+        out.append(
+            {
+                "kind": kind,
+                "reason_code": code,
+                "reason": reason,
+                "reason_zh": reason_zh,
+                "_unit": int(global_idx[members[0]]),
+            }
+        )
     return out

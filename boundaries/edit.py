@@ -56,8 +56,10 @@ class PlanState:
         comm = comm.astype(object).where(comm.notna(), None)
         codes = self.codes_of_units()
         sids = us.units["source_id"].astype(str).to_numpy()
-        return {"communities": comm.to_dict(orient="records"),
-                "units": {s: c for s, c in zip(sids.tolist(), codes.tolist()) if c is not None}}
+        return {
+            "communities": comm.to_dict(orient="records"),
+            "units": {s: c for s, c in zip(sids.tolist(), codes.tolist()) if c is not None},
+        }
 
     @classmethod
     def from_json(cls, us: UnitSet, doc: dict) -> PlanState:
@@ -116,15 +118,24 @@ def _check(us: UnitSet, state: PlanState, touched: list[int]) -> None:
     for c in touched:  # a handful of communities per edit
         members = np.flatnonzero(state.labels == c)
         if members.size == 0:
-            raise InputError(f"community {codes[c]} would have no units left; merge it instead",
-                             f"社区 {codes[c]} 将不再包含任何人口单元，请改用合并操作", code=codes[c])
+            raise InputError(
+                f"community {codes[c]} would have no units left; merge it instead",
+                f"社区 {codes[c]} 将不再包含任何人口单元，请改用合并操作",
+                code=codes[c],
+            )
         unit_streets = set(st_codes[us.street[members]].tolist())
         if unit_streets != {streets[c]}:
-            raise InputError(f"community {codes[c]} would not nest in street {streets[c]}",
-                             f"社区 {codes[c]} 将跨越街道边界（应全部位于街道 {streets[c]} 内）", code=codes[c])
+            raise InputError(
+                f"community {codes[c]} would not nest in street {streets[c]}",
+                f"社区 {codes[c]} 将跨越街道边界（应全部位于街道 {streets[c]} 内）",
+                code=codes[c],
+            )
         if not is_connected(us, members):
-            raise InputError(f"community {codes[c]} would not be contiguous",
-                             f"社区 {codes[c]} 调整后不连续（由互不相邻的几片组成），操作未执行", code=codes[c])
+            raise InputError(
+                f"community {codes[c]} would not be contiguous",
+                f"社区 {codes[c]} 调整后不连续（由互不相邻的几片组成），操作未执行",
+                code=codes[c],
+            )
 
 
 def apply_edit(us: UnitSet, state: PlanState, edit: dict) -> tuple[PlanState, list[int], list[str]]:
@@ -158,20 +169,33 @@ def apply_edit(us: UnitSet, state: PlanState, edit: dict) -> tuple[PlanState, li
         removed.append(str(comm.iloc[b]["code"]))
         new.labels[new.labels > b] -= 1
         new.communities = comm.drop(index=comm.index[b]).reset_index(drop=True)
-        if "community_workers" in new.communities and pd.notna(comm.iloc[b].get("community_workers")) and pd.notna(comm.iloc[a].get("community_workers")):
-            new.communities.loc[a if a < b else a - 1, "community_workers"] = comm.iloc[a]["community_workers"] + comm.iloc[b]["community_workers"]
+        if (
+            "community_workers" in new.communities
+            and pd.notna(comm.iloc[b].get("community_workers"))
+            and pd.notna(comm.iloc[a].get("community_workers"))
+        ):
+            new.communities.loc[a if a < b else a - 1, "community_workers"] = (
+                comm.iloc[a]["community_workers"] + comm.iloc[b]["community_workers"]
+            )
         touched = [a if a < b else a - 1]
     elif action == "split":
         c = new.index_of(edit.get("code"))
         idx = _unit_indices(us, edit.get("units"))
         if (new.labels[idx] != c).any():
-            raise InputError(f"all units to split off must belong to community {edit.get('code')}",
-                             f"拆分出的人口单元必须都属于社区 {edit.get('code')}")
+            raise InputError(
+                f"all units to split off must belong to community {edit.get('code')}",
+                f"拆分出的人口单元必须都属于社区 {edit.get('code')}",
+            )
         code = str(edit.get("new_code") or _next_code(comm, str(comm.iloc[c]["street_code"])))
         if code in set(comm["code"].astype(str)):
             raise InputError(f"community code {code} already exists", f"社区代码 {code} 已存在", code=code)
-        row = {"code": code, "name": str(edit.get("new_name") or f"待命名社区{code[-3:]}"), "street_code": comm.iloc[c]["street_code"],
-               "community_workers": None, "has_fixed_office": None}
+        row = {
+            "code": code,
+            "name": str(edit.get("new_name") or f"待命名社区{code[-3:]}"),
+            "street_code": comm.iloc[c]["street_code"],
+            "community_workers": None,
+            "has_fixed_office": None,
+        }
         new.communities = pd.concat([comm, pd.DataFrame([row])], ignore_index=True)
         k = len(new.communities) - 1
         new.labels[idx] = k
@@ -185,8 +209,10 @@ def apply_edit(us: UnitSet, state: PlanState, edit: dict) -> tuple[PlanState, li
         comm.loc[c, "name"] = name
         touched = [c]
     else:
-        raise InputError(f"unknown edit action {action!r}; use one of {', '.join(EDIT_ACTIONS)}",
-                         f"未知的编辑操作 {action!r}，可用：move（移动单元）、merge（合并）、split（拆分）、rename（改名）")
+        raise InputError(
+            f"unknown edit action {action!r}; use one of {', '.join(EDIT_ACTIONS)}",
+            f"未知的编辑操作 {action!r}，可用：move（移动单元）、merge（合并）、split（拆分）、rename（改名）",
+        )
     return new, touched, removed
 
 
@@ -211,17 +237,25 @@ def diff_states(us: UnitSet, a: PlanState, b: PlanState) -> dict:
     ca, cb = a.codes_of_units(), b.codes_of_units()
     moved = np.flatnonzero(ca != cb)
     ids = us.units["id"].to_numpy() if "id" in us.units else np.arange(us.n)
-    frame = pd.DataFrame({
-        "unit_id": ids[moved],
-        "source_id": us.units["source_id"].astype(str).to_numpy()[moved] if "source_id" in us.units else moved.astype(str),
-        "name": us.units["name"].astype(object).to_numpy()[moved] if "name" in us.units else None,
-        "from_code": ca[moved],
-        "to_code": cb[moved],
-        "residents": us.residents[moved],
-        "households": us.households[moved],
-    })
-    flows = (frame.fillna({"from_code": "", "to_code": ""}).groupby(["from_code", "to_code"], sort=True)
-             .agg(units=("unit_id", "size"), residents=("residents", "sum"), households=("households", "sum")).reset_index())
+    frame = pd.DataFrame(
+        {
+            "unit_id": ids[moved],
+            "source_id": us.units["source_id"].astype(str).to_numpy()[moved]
+            if "source_id" in us.units
+            else moved.astype(str),
+            "name": us.units["name"].astype(object).to_numpy()[moved] if "name" in us.units else None,
+            "from_code": ca[moved],
+            "to_code": cb[moved],
+            "residents": us.residents[moved],
+            "households": us.households[moved],
+        }
+    )
+    flows = (
+        frame.fillna({"from_code": "", "to_code": ""})
+        .groupby(["from_code", "to_code"], sort=True)
+        .agg(units=("unit_id", "size"), residents=("residents", "sum"), households=("households", "sum"))
+        .reset_index()
+    )
     return {
         "units_moved": int(moved.size),
         "residents_moved": int(us.residents[moved].sum()),

@@ -218,7 +218,11 @@ def community_figures(us: UnitSet, labels: np.ndarray, comm: pd.DataFrame, which
         pos = np.full(n_comm, -1, np.int64)
         pos[which] = np.arange(which.size)
         moved_in = np.bincount(pos[lab[sel]], weights=us.residents[sel] * moved, minlength=which.size)
-    dev = np.where(hh < band.min_households, hh - band.min_households, np.where(hh > band.max_households, hh - band.max_households, 0))
+    dev = np.where(
+        hh < band.min_households,
+        hh - band.min_households,
+        np.where(hh > band.max_households, hh - band.max_households, 0),
+    )
     out = pd.DataFrame(
         {
             "code": comm["code"].astype(str).to_numpy()[which],
@@ -253,12 +257,16 @@ def community_figures(us: UnitSet, labels: np.ndarray, comm: pd.DataFrame, which
         index=which,
     )
     out["geometry"] = geoms
-    out["geometry_wgs84"] = dissolve(us, lab, which, n_comm, wgs84=True) if us.tiles_wgs84 is not None else us.to_wgs84(geoms)
+    out["geometry_wgs84"] = (
+        dissolve(us, lab, which, n_comm, wgs84=True) if us.tiles_wgs84 is not None else us.to_wgs84(geoms)
+    )
     out["flags"] = [_flags(r, ctx) for r in out.itertuples()]
     return out
 
 
-def _parts_per_community(n: int, i: np.ndarray, j: np.ndarray, lab: np.ndarray, sel: np.ndarray, n_comm: int) -> np.ndarray:
+def _parts_per_community(
+    n: int, i: np.ndarray, j: np.ndarray, lab: np.ndarray, sel: np.ndarray, n_comm: int
+) -> np.ndarray:
     m = sparse.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n))
     _, comp = csgraph.connected_components(m, directed=False)
     out = np.zeros(n_comm, np.int64)
@@ -271,7 +279,11 @@ def _parts_per_community(n: int, i: np.ndarray, j: np.ndarray, lab: np.ndarray, 
 def _workers(us: UnitSet, lab: np.ndarray, comm: pd.DataFrame, ctx: EvalContext) -> np.ndarray:
     """Workers per community: the plan's own figure, else the street's available workers shared by residents."""
     n_comm = len(comm)
-    given = pd.to_numeric(comm["community_workers"], errors="coerce").to_numpy(float) if "community_workers" in comm else np.full(n_comm, np.nan)
+    given = (
+        pd.to_numeric(comm["community_workers"], errors="coerce").to_numpy(float)
+        if "community_workers" in comm
+        else np.full(n_comm, np.nan)
+    )
     if not np.isnan(given).any():
         return given
     res = np.bincount(lab[lab >= 0], weights=us.residents[lab >= 0], minlength=n_comm)
@@ -312,7 +324,12 @@ def _flags(r, ctx: EvalContext) -> list:
     if not r.nested:
         f.append(_flag("not_nested"))
     if np.isfinite(r.community_workers) and r.community_workers < r.workers_needed:
-        f.append(_flag("workers_short", detail_zh=f"现有 {int(r.community_workers)} 人，按每万人 {ctx.workers_per_10000:g} 名应配 {int(r.workers_needed)} 人"))
+        f.append(
+            _flag(
+                "workers_short",
+                detail_zh=f"现有 {int(r.community_workers)} 人，按每万人 {ctx.workers_per_10000:g} 名应配 {int(r.workers_needed)} 人",
+            )
+        )
     if ctx.station_walk_m is not None or r.has_station is not None:
         reaches = bool(r.has_station) if r.has_station is not None else False
         if not reaches and np.isfinite(r.station_min_walk_m):

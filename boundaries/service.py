@@ -47,10 +47,25 @@ INPUT_LAYERS = ("population_units", "admin_areas", "barriers", "roads", "network
 
 # columns of exported community files (short names: Shapefile fields hold 10 characters)
 EXPORT_COLUMNS = {
-    "code": "社区代码", "name": "社区名称", "street": "街道代码", "units": "人口单元数", "households": "户数",
-    "residents": "常住人口", "dev_hh": "偏离户数范围", "in_band": "户数达标", "contiguous": "连续", "nested": "嵌套街道",
-    "pp": "PP紧凑度", "ch_ratio": "凸包紧凑度", "area_km2": "面积（平方公里）", "workers": "社区工作者", "work_need": "应配工作者",
-    "hh_per_wkr": "每名工作者户数", "station": "有服务站", "st_reach": "5分钟可达服务站人口比例", "flags_zh": "问题",
+    "code": "社区代码",
+    "name": "社区名称",
+    "street": "街道代码",
+    "units": "人口单元数",
+    "households": "户数",
+    "residents": "常住人口",
+    "dev_hh": "偏离户数范围",
+    "in_band": "户数达标",
+    "contiguous": "连续",
+    "nested": "嵌套街道",
+    "pp": "PP紧凑度",
+    "ch_ratio": "凸包紧凑度",
+    "area_km2": "面积（平方公里）",
+    "workers": "社区工作者",
+    "work_need": "应配工作者",
+    "hh_per_wkr": "每名工作者户数",
+    "station": "有服务站",
+    "st_reach": "5分钟可达服务站人口比例",
+    "flags_zh": "问题",
 }
 
 
@@ -67,8 +82,10 @@ def parse_band(text: str | None) -> Band:
     try:
         lo, hi = (int(float(p)) for p in parts)
     except ValueError:
-        raise InputError(f"households band must be MIN-MAX, e.g. 1000-3000, got {text!r}",
-                         f"户数范围应写作 下限-上限，如 1000-3000；收到 {text!r}") from None
+        raise InputError(
+            f"households band must be MIN-MAX, e.g. 1000-3000, got {text!r}",
+            f"户数范围应写作 下限-上限，如 1000-3000；收到 {text!r}",
+        ) from None
     return Band(lo, hi)
 
 
@@ -111,7 +128,9 @@ class PlanService:
         s = self.store
         units = s.read_layer("population_units")
         if units.empty:
-            raise NotFoundError("no population units are stored", "尚未导入人口单元（population_units），无法划分或评估社区")
+            raise NotFoundError(
+                "no population units are stored", "尚未导入人口单元（population_units），无法划分或评估社区"
+            )
         streets = s.read_layer("admin_areas", where={"level": "street"})
         barriers = s.read_layer("barriers")
         roads = s.read_layer("roads")
@@ -174,10 +193,18 @@ class PlanService:
         if v is not None:
             return row, PlanState.from_json(us, v["assignment"]), int(v["version"]), True
         if version is not None and int(version) != int(row["version"]):
-            raise NotFoundError(f"plan {row['id']} has no stored version {version}", f"方案 {row['name']} 没有版本 {version}",
-                                plan=row["id"], version=version)
+            raise NotFoundError(
+                f"plan {row['id']} has no stored version {version}",
+                f"方案 {row['name']} 没有版本 {version}",
+                plan=row["id"],
+                version=version,
+            )
         comm = self.store.read_layer("communities", plan_id=row["id"])
-        labels = labels_from_polygons(us, np.asarray(comm.to_crs(us.crs).geometry.values, dtype=object)) if len(comm) else np.full(us.n, -1)
+        labels = (
+            labels_from_polygons(us, np.asarray(comm.to_crs(us.crs).geometry.values, dtype=object))
+            if len(comm)
+            else np.full(us.n, -1)
+        )
         cols = ["code", "name", "street_code", "community_workers", "has_fixed_office"]
         table = comm.reindex(columns=cols).reset_index(drop=True)
         return row, PlanState(np.asarray(labels, np.int64), pd.DataFrame(table)), int(row["version"]), False
@@ -190,8 +217,15 @@ class PlanService:
             out.append(p)
         return out
 
-    def evaluate(self, plan, *, version: int | None = None, band: Band | None = None, other=None,
-                 other_version: int | None = None) -> tuple[dict, Evaluation, int]:
+    def evaluate(
+        self,
+        plan,
+        *,
+        version: int | None = None,
+        band: Band | None = None,
+        other=None,
+        other_version: int | None = None,
+    ) -> tuple[dict, Evaluation, int]:
         row, state, ver, _ = self.state(plan, version)
         us = self.unit_set()
         other_state = self.state(other, other_version)[1] if other is not None else None
@@ -225,11 +259,20 @@ class PlanService:
             base_row, base_state, _, _ = self.state(from_plan)
             existing = base_state
         elif mode != "fresh":
-            raise InputError("modes closest and minimal_change need --from-plan", "“最接近现状”和“最小调整”模式需要指定现状方案（from_plan）")
+            raise InputError(
+                "modes closest and minimal_change need --from-plan",
+                "“最接近现状”和“最小调整”模式需要指定现状方案（from_plan）",
+            )
         t0 = time.perf_counter()
         prop = delineate(
-            us, band, streets=streets, k=k, existing=None if existing is None else existing.labels,
-            existing_codes=None if existing is None else existing.communities, mode=mode, seed=seed,
+            us,
+            band,
+            streets=streets,
+            k=k,
+            existing=None if existing is None else existing.labels,
+            existing_codes=None if existing is None else existing.communities,
+            mode=mode,
+            seed=seed,
             workers_per_10000=float(self.norms.community_workers_per_10000),
         )
         seconds = time.perf_counter() - t0
@@ -238,20 +281,43 @@ class PlanService:
             old = existing.communities.set_index(existing.communities["code"].astype(str))
             for col in ("community_workers", "has_fixed_office"):
                 comm[col] = comm["code"].map(old[col]) if col in old else None
-        state = PlanState(prop.labels, comm.reindex(columns=["code", "name", "street_code", "community_workers", "has_fixed_office"]))
+        state = PlanState(
+            prop.labels, comm.reindex(columns=["code", "name", "street_code", "community_workers", "has_fixed_office"])
+        )
         ctx = self.context(us, band, existing)
         ev = evaluate_plan(us, state.labels, state.communities, ctx)
-        out = {"seconds": round(seconds, 3), "problems": prop.problems, "stats": prop.stats, "evaluation": ev, "state": state,
-               "mode": mode, "band": band, "plan_id": None, "version": None}
+        out = {
+            "seconds": round(seconds, 3),
+            "problems": prop.problems,
+            "stats": prop.stats,
+            "evaluation": ev,
+            "state": state,
+            "mode": mode,
+            "band": band,
+            "plan_id": None,
+            "version": None,
+        }
         if save:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             name = name or f"划分草案 {stamp}"
-            params = {"streets": streets, "band": [band.min_households, band.max_households], "k": k, "mode": mode,
-                      "from_plan": None if base_row is None else base_row["id"], "seed": seed}
+            params = {
+                "streets": streets,
+                "band": [band.min_households, band.max_households],
+                "k": k,
+                "mode": mode,
+                "from_plan": None if base_row is None else base_row["id"],
+                "seed": seed,
+            }
             summary = _jsonable(ev.totals)
             pid = bstore.create_plan(
-                self.store, name, assignment=state.to_json(us), communities=self._layer_rows(us, ev.communities),
-                action="delineate", params=params, summary=summary, created_by=created_by,
+                self.store,
+                name,
+                assignment=state.to_json(us),
+                communities=self._layer_rows(us, ev.communities),
+                action="delineate",
+                params=params,
+                summary=summary,
+                created_by=created_by,
                 description=f"自动划分草案（模式 {mode}，户数 {band.min_households}-{band.max_households}）",
             )
             out["plan_id"], out["version"], out["name"] = pid, 1, name
@@ -264,12 +330,16 @@ class PlanService:
         workers = pd.to_numeric(rows["community_workers"], errors="coerce")
         frame = gpd.GeoDataFrame(
             {
-                "code": rows["code"].to_numpy(), "name": rows["name"].to_numpy(), "street_code": rows["street_code"].to_numpy(),
+                "code": rows["code"].to_numpy(),
+                "name": rows["name"].to_numpy(),
+                "street_code": rows["street_code"].to_numpy(),
                 "has_fixed_office": [None] * len(rows),
                 "community_workers": [None if not np.isfinite(w) else int(w) for w in workers.to_numpy(float)],
-                "households": rows["households"].astype(np.int64).to_numpy(), "residents": rows["residents"].astype(np.int64).to_numpy(),
+                "households": rows["households"].astype(np.int64).to_numpy(),
+                "residents": rows["residents"].astype(np.int64).to_numpy(),
             },
-            geometry=geoms, crs=4326,
+            geometry=geoms,
+            crs=4326,
         )
         return frame[ok]
 
@@ -286,14 +356,18 @@ class PlanService:
             raise ConflictError(
                 f"plan {row['id']} is at version {row['version']}, the edit was made on version {if_match}; reload and redo it",
                 f"方案已被他人修改（当前版本 {row['version']}，您的修改基于版本 {if_match}），请刷新后重新操作；本次修改未保存",
-                current_version=int(row["version"]), expected_version=int(if_match),
+                current_version=int(row["version"]),
+                expected_version=int(if_match),
             )
         row, state, ver, stored = self.state(row["id"])
-        if ver != int(if_match):  # another edit was committed between the check above and this read: never apply on top of it
+        if ver != int(
+            if_match
+        ):  # another edit was committed between the check above and this read: never apply on top of it
             raise ConflictError(
                 f"plan {row['id']} is at version {ver}, the edit was made on version {if_match}; reload and redo it",
                 f"方案已被他人修改（当前版本 {ver}，您的修改基于版本 {if_match}），请刷新后重新操作；本次修改未保存",
-                current_version=int(ver), expected_version=int(if_match),
+                current_version=int(ver),
+                expected_version=int(if_match),
             )
         us = self.unit_set()
         t0 = time.perf_counter()
@@ -302,19 +376,40 @@ class PlanService:
         rows = community_figures(us, new.labels, new.communities, np.asarray(touched, np.int64), ctx)
         compute_ms = (time.perf_counter() - t0) * 1000
         version = bstore.commit_version(
-            self.store, row["id"], ver, assignment=new.to_json(us), action=f"edit:{edit.get('action')}", params=_jsonable(edit),
-            summary={"touched": rows["code"].tolist(), "removed": removed}, created_by=created_by,
-            base_assignment=None if stored else state.to_json(us), upsert=self._layer_rows(us, rows), delete_codes=removed,
+            self.store,
+            row["id"],
+            ver,
+            assignment=new.to_json(us),
+            action=f"edit:{edit.get('action')}",
+            params=_jsonable(edit),
+            summary={"touched": rows["code"].tolist(), "removed": removed},
+            created_by=created_by,
+            base_assignment=None if stored else state.to_json(us),
+            upsert=self._layer_rows(us, rows),
+            delete_codes=removed,
         )
-        return {"plan_id": row["id"], "version": version, "rows": rows, "removed": removed, "compute_ms": round(compute_ms, 1), "us": us}
+        return {
+            "plan_id": row["id"],
+            "version": version,
+            "rows": rows,
+            "removed": removed,
+            "compute_ms": round(compute_ms, 1),
+            "us": us,
+        }
 
     def copy(self, plan, *, name: str, created_by: str | None = None) -> dict:
         row, state, ver, _ = self.state(plan)
         us = self.unit_set()
         ev = evaluate_plan(us, state.labels, state.communities, self.context(us))
         pid = bstore.create_plan(
-            self.store, name, assignment=state.to_json(us), communities=self._layer_rows(us, ev.communities), action="copy",
-            params={"from_plan": row["id"], "from_version": ver}, summary=_jsonable(ev.totals), created_by=created_by,
+            self.store,
+            name,
+            assignment=state.to_json(us),
+            communities=self._layer_rows(us, ev.communities),
+            action="copy",
+            params={"from_plan": row["id"], "from_version": ver},
+            summary=_jsonable(ev.totals),
+            created_by=created_by,
             description=f"复制自方案「{row['name']}」版本 {ver}",
         )
         return {"plan_id": pid, "version": 1, "name": name}
@@ -333,15 +428,27 @@ class PlanService:
             raise InputError("adoption needs the name of who adopts", "采纳方案须注明采纳人（adopted_by）")
         row, state, ver, stored = self.state(plan)
         us = self.unit_set()
-        return bstore.adopt(self.store, row["id"], ver, adopted_by=str(adopted_by).strip(),
-                            base_assignment=None if stored else state.to_json(us), expected_version=if_match, actor=actor)
+        return bstore.adopt(
+            self.store,
+            row["id"],
+            ver,
+            adopted_by=str(adopted_by).strip(),
+            base_assignment=None if stored else state.to_json(us),
+            expected_version=if_match,
+            actor=actor,
+        )
 
-    def export(self, plan, fmt: str, out: str | Path, *, crs: str = "EPSG:4490", version: int | None = None) -> tuple[Path, int]:
+    def export(
+        self, plan, fmt: str, out: str | Path, *, crs: str = "EPSG:4490", version: int | None = None
+    ) -> tuple[Path, int]:
         from geo_service.core.exporter import reproject
         from geo_service.core.io import write_file
 
         if fmt not in ("gpkg", "shp", "geojson"):
-            raise InputError(f"export format must be gpkg, shp or geojson, got {fmt!r}", f"导出格式应为 gpkg、shp 或 geojson，收到 {fmt!r}")
+            raise InputError(
+                f"export format must be gpkg, shp or geojson, got {fmt!r}",
+                f"导出格式应为 gpkg、shp 或 geojson，收到 {fmt!r}",
+            )
         _, ev, _ = self.evaluate(plan, version=version)
         us = self.unit_set()
         gdf = export_frame(us, ev.communities)
@@ -353,18 +460,29 @@ class PlanService:
 def export_frame(us: UnitSet, rows: pd.DataFrame) -> gpd.GeoDataFrame:
     """Community polygons (EPSG:4326) with the figures under short column names (:data:`EXPORT_COLUMNS`)."""
     geoms = rows["geometry_wgs84"].to_numpy(dtype=object)
-    frame = pd.DataFrame({
-        "code": rows["code"].astype(str), "name": rows["name"].astype(str), "street": rows["street_code"].astype(str),
-        "units": rows["units"].astype(np.int64), "households": rows["households"].astype(np.int64),
-        "residents": rows["residents"].astype(np.int64), "dev_hh": rows["deviation_households"].astype(np.int64),
-        "in_band": rows["in_band"].astype(bool), "contiguous": rows["contiguous"].astype(bool), "nested": rows["nested"].astype(bool),
-        "pp": rows["polsby_popper"].astype(float).round(4), "ch_ratio": rows["convex_hull_ratio"].astype(float).round(4),
-        "area_km2": rows["area_km2"].astype(float).round(4), "workers": pd.to_numeric(rows["community_workers"], errors="coerce"),
-        "work_need": rows["workers_needed"].astype(np.int64), "hh_per_wkr": rows["households_per_worker"].astype(float).round(1),
-        "station": rows["has_station"].map(lambda v: None if v is None else bool(v)),
-        "st_reach": rows["station_reach_share"].astype(float).round(3),
-        "flags_zh": ["；".join(f["label_zh"] for f in fl) for fl in rows["flags"]],
-    })
+    frame = pd.DataFrame(
+        {
+            "code": rows["code"].astype(str),
+            "name": rows["name"].astype(str),
+            "street": rows["street_code"].astype(str),
+            "units": rows["units"].astype(np.int64),
+            "households": rows["households"].astype(np.int64),
+            "residents": rows["residents"].astype(np.int64),
+            "dev_hh": rows["deviation_households"].astype(np.int64),
+            "in_band": rows["in_band"].astype(bool),
+            "contiguous": rows["contiguous"].astype(bool),
+            "nested": rows["nested"].astype(bool),
+            "pp": rows["polsby_popper"].astype(float).round(4),
+            "ch_ratio": rows["convex_hull_ratio"].astype(float).round(4),
+            "area_km2": rows["area_km2"].astype(float).round(4),
+            "workers": pd.to_numeric(rows["community_workers"], errors="coerce"),
+            "work_need": rows["workers_needed"].astype(np.int64),
+            "hh_per_wkr": rows["households_per_worker"].astype(float).round(1),
+            "station": rows["has_station"].map(lambda v: None if v is None else bool(v)),
+            "st_reach": rows["station_reach_share"].astype(float).round(3),
+            "flags_zh": ["；".join(f["label_zh"] for f in fl) for fl in rows["flags"]],
+        }
+    )
     from geo_service.core.storage import promote_to_storage
 
     geoms = promote_to_storage(geoms, "MULTIPOLYGON")

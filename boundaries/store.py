@@ -52,7 +52,9 @@ def get_version(store: Store, plan_id: int, version: int | None = None) -> dict 
     """The stored version (default: the newest) of a plan with its parsed assignment, or None."""
     t = models.plan_versions
     stmt = sa.select(t).where(t.c.plan_id == int(plan_id))
-    stmt = stmt.where(t.c.version == int(version)) if version is not None else stmt.order_by(t.c.version.desc()).limit(1)
+    stmt = (
+        stmt.where(t.c.version == int(version)) if version is not None else stmt.order_by(t.c.version.desc()).limit(1)
+    )
     with store.read() as conn:
         row = conn.execute(stmt).first()
     return None if row is None else _version_row(row)
@@ -78,10 +80,14 @@ def communities_source_ids(store: Store, plan_id: int, conn=None) -> dict[str, s
 
 def plan_streets(store: Store, plan_id: int, conn) -> set[str]:
     t = models.LAYER_TABLES["communities"]
-    return {str(s) for (s,) in conn.execute(sa.select(t.c.street_code).where(t.c.plan_id == int(plan_id)).distinct()) if s}
+    return {
+        str(s) for (s,) in conn.execute(sa.select(t.c.street_code).where(t.c.plan_id == int(plan_id)).distinct()) if s
+    }
 
 
-def _write_communities(store: Store, conn, plan_id: int, rows: gpd.GeoDataFrame | None, delete_codes: list[str] | None) -> None:
+def _write_communities(
+    store: Store, conn, plan_id: int, rows: gpd.GeoDataFrame | None, delete_codes: list[str] | None
+) -> None:
     t = models.LAYER_TABLES["communities"]
     if delete_codes:
         conn.execute(t.delete().where(t.c.plan_id == int(plan_id), t.c.code.in_([str(c) for c in delete_codes])))
@@ -94,16 +100,41 @@ def _write_communities(store: Store, conn, plan_id: int, rows: gpd.GeoDataFrame 
         store.bump_revision(conn, "communities")
 
 
-def _insert_version(conn, plan_id: int, version: int, *, parent: int | None, action: str, params: dict, assignment: dict,
-                    summary: dict, created_by: str | None) -> None:
-    conn.execute(models.plan_versions.insert().values(
-        plan_id=int(plan_id), version=int(version), parent_version=parent, action=action, params=_dumps(params),
-        assignment=_dumps(assignment), summary=_dumps(summary), created_by=created_by, created_at=_now(),
-    ))
+def _insert_version(
+    conn,
+    plan_id: int,
+    version: int,
+    *,
+    parent: int | None,
+    action: str,
+    params: dict,
+    assignment: dict,
+    summary: dict,
+    created_by: str | None,
+) -> None:
+    conn.execute(
+        models.plan_versions.insert().values(
+            plan_id=int(plan_id),
+            version=int(version),
+            parent_version=parent,
+            action=action,
+            params=_dumps(params),
+            assignment=_dumps(assignment),
+            summary=_dumps(summary),
+            created_by=created_by,
+            created_at=_now(),
+        )
+    )
     if created_by is not None or action != "import":
         kind, _, sub = action.partition(":")  # "edit:rename" -> plan_edit, {"edit": "rename"}
-        record_change(conn, created_by, f"plan_{kind}", "plan", int(plan_id),
-                      {"version": int(version), "parent_version": parent, **({kind: sub} if sub else {}), "params": params})
+        record_change(
+            conn,
+            created_by,
+            f"plan_{kind}",
+            "plan",
+            int(plan_id),
+            {"version": int(version), "parent_version": parent, **({kind: sub} if sub else {}), "params": params},
+        )
 
 
 def create_plan(
@@ -123,12 +154,28 @@ def create_plan(
     t = models.plans
     with store.transaction() as conn:
         if conn.execute(sa.select(t.c.id).where(t.c.name == name)).first() is not None:
-            raise ConflictError(f"a plan named {name!r} already exists", f"已存在名为「{name}」的方案，请换一个名称", name=name)
+            raise ConflictError(
+                f"a plan named {name!r} already exists", f"已存在名为「{name}」的方案，请换一个名称", name=name
+            )
         now = _now()
-        pid = int(conn.execute(t.insert().values(name=name, status=status, description=description, version=1,
-                                                 created_at=now, updated_at=now)).inserted_primary_key[0])
-        _insert_version(conn, pid, 1, parent=None, action=action, params=params, assignment=assignment, summary=summary,
-                        created_by=created_by)
+        pid = int(
+            conn.execute(
+                t.insert().values(
+                    name=name, status=status, description=description, version=1, created_at=now, updated_at=now
+                )
+            ).inserted_primary_key[0]
+        )
+        _insert_version(
+            conn,
+            pid,
+            1,
+            parent=None,
+            action=action,
+            params=params,
+            assignment=assignment,
+            summary=summary,
+            created_by=created_by,
+        )
         _write_communities(store, conn, pid, communities, None)
     return pid
 
@@ -157,7 +204,8 @@ def commit_version(
     t = models.plans
     with store.transaction() as conn:
         n = conn.execute(
-            t.update().where(t.c.id == int(plan_id), t.c.version == int(expected_version))
+            t.update()
+            .where(t.c.id == int(plan_id), t.c.version == int(expected_version))
             .values(version=t.c.version + 1, updated_at=_now())
         ).rowcount
         if n != 1:
@@ -167,22 +215,53 @@ def commit_version(
             raise ConflictError(
                 f"plan {plan_id} is at version {current}, the edit was made on version {expected_version}; reload and redo it",
                 f"方案已被他人修改（当前版本 {current}，您的修改基于版本 {expected_version}），请刷新后重新操作；本次修改未保存",
-                current_version=int(current), expected_version=int(expected_version),
+                current_version=int(current),
+                expected_version=int(expected_version),
             )
         if base_assignment is not None:
-            exists = conn.execute(sa.select(models.plan_versions.c.id).where(
-                models.plan_versions.c.plan_id == int(plan_id), models.plan_versions.c.version == int(expected_version))).first()
+            exists = conn.execute(
+                sa.select(models.plan_versions.c.id).where(
+                    models.plan_versions.c.plan_id == int(plan_id),
+                    models.plan_versions.c.version == int(expected_version),
+                )
+            ).first()
             if exists is None:
-                _insert_version(conn, plan_id, expected_version, parent=None, action="import", params={}, assignment=base_assignment,
-                                summary={}, created_by=None)
-        _insert_version(conn, plan_id, expected_version + 1, parent=expected_version, action=action, params=params,
-                        assignment=assignment, summary=summary, created_by=created_by)
+                _insert_version(
+                    conn,
+                    plan_id,
+                    expected_version,
+                    parent=None,
+                    action="import",
+                    params={},
+                    assignment=base_assignment,
+                    summary={},
+                    created_by=None,
+                )
+        _insert_version(
+            conn,
+            plan_id,
+            expected_version + 1,
+            parent=expected_version,
+            action=action,
+            params=params,
+            assignment=assignment,
+            summary=summary,
+            created_by=created_by,
+        )
         _write_communities(store, conn, plan_id, upsert, delete_codes)
     return expected_version + 1
 
 
-def adopt(store: Store, plan_id: int, version: int, *, adopted_by: str, base_assignment: dict | None = None,
-          expected_version: int | None = None, actor: str | None = None) -> dict:
+def adopt(
+    store: Store,
+    plan_id: int,
+    version: int,
+    *,
+    adopted_by: str,
+    base_assignment: dict | None = None,
+    expected_version: int | None = None,
+    actor: str | None = None,
+) -> dict:
     """Adopt version ``version`` of a plan: status ``adopted`` with who and when.
 
     Other adopted plans covering any of the same streets become ``superseded``.
@@ -194,31 +273,67 @@ def adopt(store: Store, plan_id: int, version: int, *, adopted_by: str, base_ass
         row = conn.execute(sa.select(t).where(t.c.id == int(plan_id))).first()
         if row is None:
             raise NotFoundError(f"no plan {plan_id}", f"没有编号为 {plan_id} 的社区划分方案", plan=plan_id)
-        if expected_version is None and int(row.version) != int(version):  # an edit landed after the caller read the plan
+        if expected_version is None and int(row.version) != int(
+            version
+        ):  # an edit landed after the caller read the plan
             raise ConflictError(
                 f"plan {plan_id} changed to version {row.version} while version {version} was being adopted; adopt again",
                 f"采纳期间方案已被修改（当前版本 {row.version}），请核对后重新采纳",
-                current_version=int(row.version), expected_version=int(version),
+                current_version=int(row.version),
+                expected_version=int(version),
             )
         if expected_version is not None and int(row.version) != int(expected_version):
             raise ConflictError(
                 f"plan {plan_id} is at version {row.version}, not {expected_version}",
                 f"方案已被他人修改（当前版本 {row.version}，您查看的是版本 {expected_version}），请核对后再采纳",
-                current_version=int(row.version), expected_version=int(expected_version),
+                current_version=int(row.version),
+                expected_version=int(expected_version),
             )
-        exists = conn.execute(sa.select(pv.c.id).where(pv.c.plan_id == int(plan_id), pv.c.version == int(version))).first()
+        exists = conn.execute(
+            sa.select(pv.c.id).where(pv.c.plan_id == int(plan_id), pv.c.version == int(version))
+        ).first()
         if exists is None and base_assignment is not None:
-            _insert_version(conn, plan_id, version, parent=None, action="import", params={}, assignment=base_assignment,
-                            summary={}, created_by=None)
-        conn.execute(pv.update().where(pv.c.plan_id == int(plan_id), pv.c.version == int(version))
-                     .values(adopted_at=now, adopted_by=adopted_by))
+            _insert_version(
+                conn,
+                plan_id,
+                version,
+                parent=None,
+                action="import",
+                params={},
+                assignment=base_assignment,
+                summary={},
+                created_by=None,
+            )
+        conn.execute(
+            pv.update()
+            .where(pv.c.plan_id == int(plan_id), pv.c.version == int(version))
+            .values(adopted_at=now, adopted_by=adopted_by)
+        )
         streets = plan_streets(store, plan_id, conn)
         superseded = []
-        for other in conn.execute(sa.select(t.c.id, t.c.name).where(t.c.status == "adopted", t.c.id != int(plan_id))).all():
+        for other in conn.execute(
+            sa.select(t.c.id, t.c.name).where(t.c.status == "adopted", t.c.id != int(plan_id))
+        ).all():
             if streets & plan_streets(store, other.id, conn):
                 conn.execute(t.update().where(t.c.id == other.id).values(status="superseded", updated_at=now))
                 superseded.append({"id": int(other.id), "name": other.name})
-        conn.execute(t.update().where(t.c.id == int(plan_id)).values(status="adopted", adopted_at=now, adopted_by=adopted_by, updated_at=now))
-        record_change(conn, actor or adopted_by, "plan_adopt", "plan", int(plan_id),
-                      {"version": int(version), "adopted_by": adopted_by, "superseded": superseded})
-    return {"plan_id": int(plan_id), "version": int(version), "adopted_at": now.isoformat(), "adopted_by": adopted_by, "superseded": superseded}
+        conn.execute(
+            t.update()
+            .where(t.c.id == int(plan_id))
+            .values(status="adopted", adopted_at=now, adopted_by=adopted_by, updated_at=now)
+        )
+        record_change(
+            conn,
+            actor or adopted_by,
+            "plan_adopt",
+            "plan",
+            int(plan_id),
+            {"version": int(version), "adopted_by": adopted_by, "superseded": superseded},
+        )
+    return {
+        "plan_id": int(plan_id),
+        "version": int(version),
+        "adopted_at": now.isoformat(),
+        "adopted_by": adopted_by,
+        "superseded": superseded,
+    }

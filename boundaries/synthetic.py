@@ -77,21 +77,41 @@ def unit_grid(
     ).to_crs(4326)
     street_geom = shapely.box(_X0, _Y0, _X0 + nx * cell_m, _Y0 + ny * cell_m)
     streets = gpd.GeoDataFrame(
-        {"source_id": [f"grid:street:{street_code}"], "level": ["street"], "code": [street_code], "name": ["网格街道"],
-         "parent_code": [street_code[:6]], "community_workers_available": [workers]},
-        geometry=[street_geom], crs=GRID_EPSG,
+        {
+            "source_id": [f"grid:street:{street_code}"],
+            "level": ["street"],
+            "code": [street_code],
+            "name": ["网格街道"],
+            "parent_code": [street_code[:6]],
+            "community_workers_available": [workers],
+        },
+        geometry=[street_geom],
+        crs=GRID_EPSG,
     ).to_crs(4326)
     barriers = gpd.GeoDataFrame({"source_id": [], "name": [], "barrier_type": []}, geometry=[], crs=4326)
     roads = gpd.GeoDataFrame({"source_id": [], "name": [], "road_class": []}, geometry=[], crs=4326)
     if river_col is not None:
         xr = _X0 + river_col * cell_m
         river = shapely.box(xr + 10, _Y0 - 1, xr + cell_m - 10, _Y0 + ny * cell_m + 1)
-        barriers = gpd.GeoDataFrame({"source_id": ["grid:river"], "name": ["示例河"], "barrier_type": ["river"]},
-                                    geometry=[river], crs=GRID_EPSG).to_crs(4326)
+        barriers = gpd.GeoDataFrame(
+            {"source_id": ["grid:river"], "name": ["示例河"], "barrier_type": ["river"]},
+            geometry=[river],
+            crs=GRID_EPSG,
+        ).to_crs(4326)
         if bridge_rows:
             ym = _Y0 + (np.asarray(bridge_rows, dtype=float) + 0.5) * cell_m
-            lines = shapely.linestrings(np.stack([np.stack([np.full(ym.size, xr - cell_m / 2), ym], -1),
-                                                  np.stack([np.full(ym.size, xr + 1.5 * cell_m), ym], -1)], 1))
-            roads = gpd.GeoDataFrame({"source_id": [f"grid:bridge:{r}" for r in bridge_rows], "name": "示例桥",
-                                      "road_class": "crossing"}, geometry=lines, crs=GRID_EPSG).to_crs(4326)
+            lines = shapely.linestrings(
+                np.stack(
+                    [
+                        np.stack([np.full(ym.size, xr - cell_m / 2), ym], -1),
+                        np.stack([np.full(ym.size, xr + 1.5 * cell_m), ym], -1),
+                    ],
+                    1,
+                )
+            )
+            roads = gpd.GeoDataFrame(
+                {"source_id": [f"grid:bridge:{r}" for r in bridge_rows], "name": "示例桥", "road_class": "crossing"},
+                geometry=lines,
+                crs=GRID_EPSG,
+            ).to_crs(4326)
     return {"population_units": units, "admin_areas": streets, "barriers": barriers, "roads": roads}

@@ -75,10 +75,16 @@ class AuditParams:
     fixed_share_classes: tuple[str, ...] = ("fixed", "central")
 
     def limits(self, norms: Norms) -> dict[str, float]:
-        lim = dict(self.walk_limits_m) if self.walk_limits_m else {"emergency": float(norms.shelter.emergency_walk_limit_m)}
+        lim = (
+            dict(self.walk_limits_m)
+            if self.walk_limits_m
+            else {"emergency": float(norms.shelter.emergency_walk_limit_m)}
+        )
         for cls, m in lim.items():
             if cls not in SHELTER_CLASSES:
-                raise InputError(f"unknown shelter class {cls!r}", f"未知的避难场所类别「{cls}」", known=list(SHELTER_CLASSES))
+                raise InputError(
+                    f"unknown shelter class {cls!r}", f"未知的避难场所类别「{cls}」", known=list(SHELTER_CLASSES)
+                )
             if not np.isfinite(m) or m <= 0:
                 raise InputError("walking limits must be positive", "步行距离上限必须大于 0", shelter_class=cls)
         return lim
@@ -132,11 +138,30 @@ class AuditResult:
         return {
             **self.totals,
             "streets": json_records(self.streets),
-            "worst_communities": json_records(worst_rows[["rank", "community_code", "name", "street_code", "issues", "issues_zh",
-                                                      "service_floor_gap_m2", "emergency_unplaced"]
-                                                     if "emergency_unplaced" in worst_rows else
-                                                     ["rank", "community_code", "name", "street_code", "issues", "issues_zh",
-                                                      "service_floor_gap_m2"]]),
+            "worst_communities": json_records(
+                worst_rows[
+                    [
+                        "rank",
+                        "community_code",
+                        "name",
+                        "street_code",
+                        "issues",
+                        "issues_zh",
+                        "service_floor_gap_m2",
+                        "emergency_unplaced",
+                    ]
+                    if "emergency_unplaced" in worst_rows
+                    else [
+                        "rank",
+                        "community_code",
+                        "name",
+                        "street_code",
+                        "issues",
+                        "issues_zh",
+                        "service_floor_gap_m2",
+                    ]
+                ]
+            ),
             "shelter_share": json_records(self.shelter_share),
             "central_shelter_checks": json_records(self.central),
             "norms": self.norms_used,
@@ -251,8 +276,10 @@ def compute_audit(
     """
     params.validate()
     if communities is None or len(communities) == 0:
-        raise InputError("there are no communities in this plan; import or delineate them first",
-                         "该方案没有社区边界，请先导入或划分社区")
+        raise InputError(
+            "there are no communities in this plan; import or delineate them first",
+            "该方案没有社区边界，请先导入或划分社区",
+        )
     for col in ("code", "name"):
         if col not in communities.columns:
             raise InputError(f"communities lack column {col!r}", f"社区数据缺少字段「{col}」")
@@ -264,7 +291,9 @@ def compute_audit(
 
     def norm(path: str, check_zh: str, value, unit: str):
         src, status = norms.source_of(path)
-        used.append({"check": path, "check_zh": check_zh, "value": value, "unit": unit, "source": src, "status": status})
+        used.append(
+            {"check": path, "check_zh": check_zh, "value": value, "unit": unit, "source": src, "status": status}
+        )
 
     cm_geom = np.asarray(communities.geometry.values, dtype=object)
     cm_code = communities["code"].astype(str).to_numpy()
@@ -273,7 +302,11 @@ def compute_audit(
     fac = facilities if facilities is not None else gpd.GeoDataFrame(geometry=[], crs=4326)
     fac_pts = _points(fac)
     fac_comm = _containing(fac_pts, cm_geom)
-    fac_status = fac["status"].fillna("existing").to_numpy(dtype=object) if "status" in fac.columns else np.full(len(fac), "existing", object)
+    fac_status = (
+        fac["status"].fillna("existing").to_numpy(dtype=object)
+        if "status" in fac.columns
+        else np.full(len(fac), "existing", object)
+    )
     fac_cat = _col(fac, "category")
     fac_floor = _num(fac, "floor_area_m2")
     existing = fac_status == "existing"
@@ -291,8 +324,9 @@ def compute_audit(
     unknown_n = np.bincount(fac_comm[is_space & ~np.isfinite(fac_floor)], minlength=n_cm)
     space_n = np.bincount(fac_comm[is_space], minlength=n_cm)
     gap = np.maximum(required_m2 - floor_known, 0.0)
-    space_status = np.where(~np.isfinite(households), CANNOT,
-                            np.where(gap <= 1e-9, OK, np.where(unknown_n > 0, CANNOT, GAP))).astype(object)
+    space_status = np.where(
+        ~np.isfinite(households), CANNOT, np.where(gap <= 1e-9, OK, np.where(unknown_n > 0, CANNOT, GAP))
+    ).astype(object)
     space_reason = np.full(n_cm, None, dtype=object)
     space_reason[~np.isfinite(households)] = "缺少户数，无法计算应配面积"
     lacks_area = np.isfinite(households) & (gap > 1e-9) & (unknown_n > 0)
@@ -300,13 +334,22 @@ def compute_audit(
     gap_out = np.where(space_status == CANNOT, np.nan, gap)
 
     # fixed office: the community's own record, or an existing office facility inside it
-    office_attr = communities["has_fixed_office"].to_numpy(dtype=object) if "has_fixed_office" in communities.columns else np.full(n_cm, None, object)
+    office_attr = (
+        communities["has_fixed_office"].to_numpy(dtype=object)
+        if "has_fixed_office" in communities.columns
+        else np.full(n_cm, None, object)
+    )
     office_fac = np.bincount(fac_comm[existing & (fac_cat == "community_office") & (fac_comm >= 0)], minlength=n_cm) > 0
     attr_known = pd.notna(pd.Series(office_attr, dtype=object)).to_numpy()
     attr_true = np.array([bool(v) if k else False for v, k in zip(office_attr, attr_known)], dtype=bool)
     has_office = attr_true | office_fac
-    office_source = np.where(attr_true, "社区登记", np.where(office_fac, "设施图层（社区办公用房）",
-                             np.where(attr_known, "社区登记", "社区未登记，设施图层无办公用房"))).astype(object)
+    office_source = np.where(
+        attr_true,
+        "社区登记",
+        np.where(
+            office_fac, "设施图层（社区办公用房）", np.where(attr_known, "社区登记", "社区未登记，设施图层无办公用房")
+        ),
+    ).astype(object)
 
     # per-facility minimums (完整居住社区建设标准)
     mins = {c: norms.facility_min_floor_m2(c) for c in FACILITY_CATEGORIES}
@@ -327,8 +370,9 @@ def compute_audit(
     for c in req_cats:
         sel = existing & (fac_cat == c) & (fac_comm >= 0)
         counts[c] = np.bincount(fac_comm[sel], minlength=n_cm)
-    count_frame = pd.DataFrame({"community_code": cm_code, "name": communities["name"].to_numpy(),
-                                **{c: counts[c] for c in req_cats}})
+    count_frame = pd.DataFrame(
+        {"community_code": cm_code, "name": communities["name"].to_numpy(), **{c: counts[c] for c in req_cats}}
+    )
     missing = [[c for c in req_cats if counts[c][i] == 0] for i in range(n_cm)]
     missing_n = np.array([len(m) for m in missing], dtype=np.int64)
 
@@ -341,18 +385,32 @@ def compute_audit(
 
     lu = norms.land_use
     far = float(lu.service_floor_area_ratio)
-    norm("land_use.reserved_community_service", "预留社区服务设施用地代码", "、".join(lu.reserved_community_service), "")
-    norm("land_use.public_service_prefixes", "公共管理与公共服务用地代码前缀", "、".join(lu.public_service_prefixes), "")
+    norm(
+        "land_use.reserved_community_service", "预留社区服务设施用地代码", "、".join(lu.reserved_community_service), ""
+    )
+    norm(
+        "land_use.public_service_prefixes", "公共管理与公共服务用地代码前缀", "、".join(lu.public_service_prefixes), ""
+    )
     norm("land_use.service_floor_area_ratio", "预留地块可建建筑面积系数（容积率）", far, "")
     pc = parcels if parcels is not None else gpd.GeoDataFrame(geometry=[], crs=4326)
-    pc_code = pc["land_use_code"].astype(str).str.strip().to_numpy() if "land_use_code" in pc.columns else np.full(len(pc), "", object)
-    pc_status = pc["status"].fillna("planned").to_numpy(dtype=object) if "status" in pc.columns else np.full(len(pc), "planned", object)
+    pc_code = (
+        pc["land_use_code"].astype(str).str.strip().to_numpy()
+        if "land_use_code" in pc.columns
+        else np.full(len(pc), "", object)
+    )
+    pc_status = (
+        pc["status"].fillna("planned").to_numpy(dtype=object)
+        if "status" in pc.columns
+        else np.full(len(pc), "planned", object)
+    )
     pc_geom = np.asarray(pc.geometry.values, dtype=object)
     pc_m = metric(pc_geom)
     pc_area = _num(pc, "area_m2")
     if len(pc):
         pc_area = np.where(np.isfinite(pc_area), pc_area, shapely.area(pc_m))
-    reserved = np.array([lu.is_community_service_land(c) for c in pc_code], dtype=bool) if len(pc) else np.zeros(0, bool)
+    reserved = (
+        np.array([lu.is_community_service_land(c) for c in pc_code], dtype=bool) if len(pc) else np.zeros(0, bool)
+    )
     # which parcel each facility stands on (any status)
     fac_parcel = _containing(fac_pts, pc_geom)
     occupied = np.zeros(len(pc), dtype=bool)
@@ -420,57 +478,69 @@ def compute_audit(
         compat = np.array([lu.is_compatible(c, code) for c, code in zip(fac_cat[on], codes)], dtype=bool)
         at_risk[np.flatnonzero(on)[~compat]] = True
         risk_code[on] = codes
-    norm("land_use.compatible_prefixes", "设施可占用的用地代码前缀", "、".join(lu.compatible_default) + "（另按类别增加）", "")
+    norm(
+        "land_use.compatible_prefixes",
+        "设施可占用的用地代码前缀",
+        "、".join(lu.compatible_default) + "（另按类别增加）",
+        "",
+    )
     risk_n = np.bincount(fac_comm[at_risk & (fac_comm >= 0)], minlength=n_cm)
 
     # ---------------------------------------------------------------- shelters
     sh_out, unit_out, lines, share, central, sites, sh_totals = _shelters(
-        shelters, units, communities, cm_geom, norms, params, net, metric, entrances, norm, notes, parcels=pc)
+        shelters, units, communities, cm_geom, norms, params, net, metric, entrances, norm, notes, parcels=pc
+    )
 
     # ---------------------------------------------------------------- developments
     dev_out, dev_totals = _developments(developments, cm_geom, cm_code, norms, norm)
 
     # ---------------------------------------------------------------- community table and ranking
-    out = pd.DataFrame({
-        "community_code": cm_code,
-        "name": communities["name"].to_numpy(dtype=object),
-        "street_code": _col(communities, "street_code"),
-        "households": households,
-        "residents": _num(communities, "residents"),
-        "has_fixed_office": has_office,
-        "office_source": office_source,
-        "service_floor_m2": np.round(floor_known, 1),
-        "service_facilities": space_n,
-        "service_floor_required_m2": np.round(required_m2, 1),
-        "service_floor_gap_m2": np.round(gap_out, 1),
-        "service_floor_status": space_status,
-        "service_floor_status_zh": [STATUS_ZH[s] for s in space_status],
-        "cannot_assess_reason": space_reason,
-        "facilities_below_minimum": below_n,
-        "missing_categories": [",".join(m) for m in missing],
-        "missing_categories_zh": [_labels(m) for m in missing],
-        "missing_category_count": missing_n,
-        "planned_facilities": planned_n,
-        "planned_service_floor_m2": np.round(planned_floor, 1),
-        "gap_after_planned_m2": np.round(after_planned, 1),
-        "plan_can_close": close,
-        "plan_can_close_zh": [CLOSE_ZH.get(c) if c else None for c in close],
-        "closing_parcel_ids": close_ids,
-        "closing_parcel_area_m2": np.round(close_area, 1),
-        "facilities_at_risk": risk_n,
-    })
+    out = pd.DataFrame(
+        {
+            "community_code": cm_code,
+            "name": communities["name"].to_numpy(dtype=object),
+            "street_code": _col(communities, "street_code"),
+            "households": households,
+            "residents": _num(communities, "residents"),
+            "has_fixed_office": has_office,
+            "office_source": office_source,
+            "service_floor_m2": np.round(floor_known, 1),
+            "service_facilities": space_n,
+            "service_floor_required_m2": np.round(required_m2, 1),
+            "service_floor_gap_m2": np.round(gap_out, 1),
+            "service_floor_status": space_status,
+            "service_floor_status_zh": [STATUS_ZH[s] for s in space_status],
+            "cannot_assess_reason": space_reason,
+            "facilities_below_minimum": below_n,
+            "missing_categories": [",".join(m) for m in missing],
+            "missing_categories_zh": [_labels(m) for m in missing],
+            "missing_category_count": missing_n,
+            "planned_facilities": planned_n,
+            "planned_service_floor_m2": np.round(planned_floor, 1),
+            "gap_after_planned_m2": np.round(after_planned, 1),
+            "plan_can_close": close,
+            "plan_can_close_zh": [CLOSE_ZH.get(c) if c else None for c in close],
+            "closing_parcel_ids": close_ids,
+            "closing_parcel_area_m2": np.round(close_area, 1),
+            "facilities_at_risk": risk_n,
+        }
+    )
     for c in unit_out.attrs.get("classes", []):
         kinds = ("demand", "placed", "unplaced", "unplaced_with_plan")
         agg = unit_out.groupby("community_code")[[f"{c}_{k}" for k in kinds]].sum()
         for k in kinds:
             out[f"{c}_{k}"] = out["community_code"].map(agg[f"{c}_{k}"]).fillna(0).astype(np.int64).to_numpy()
-        out[f"{c}_placed_share"] = np.where(out[f"{c}_demand"] > 0, out[f"{c}_placed"] / out[f"{c}_demand"].clip(lower=1), np.nan).round(4)
+        out[f"{c}_placed_share"] = np.where(
+            out[f"{c}_demand"] > 0, out[f"{c}_placed"] / out[f"{c}_demand"].clip(lower=1), np.nan
+        ).round(4)
     issue_flags = {
         "无固定办公场所": ~has_office,
         "综合服务面积不足": space_status == GAP,
         "设施低于最小面积": below_n > 0,
         "缺少应配设施": missing_n > 0,
-        "存在无法安置的居民": out["emergency_unplaced"].to_numpy() > 0 if "emergency_unplaced" in out else np.zeros(n_cm, bool),
+        "存在无法安置的居民": out["emergency_unplaced"].to_numpy() > 0
+        if "emergency_unplaced" in out
+        else np.zeros(n_cm, bool),
         "设施用地规划为他用": risk_n > 0,
     }
     flags = np.column_stack(list(issue_flags.values()))
@@ -487,31 +557,57 @@ def compute_audit(
     # ---------------------------------------------------------------- facilities table (flagged ones)
     cm_of = np.where(fac_comm >= 0, cm_code[np.maximum(fac_comm, 0)], None) if len(fac) else np.zeros(0, object)
     flag_cols = {
-        "below_minimum": below, "area_unknown": min_unknown | (is_space & ~np.isfinite(fac_floor)),
-        "at_risk": at_risk, "planned_not_built": planned,
+        "below_minimum": below,
+        "area_unknown": min_unknown | (is_space & ~np.isfinite(fac_floor)),
+        "at_risk": at_risk,
+        "planned_not_built": planned,
     }
     keep = np.zeros(len(fac), bool)
     for v in flag_cols.values():
         keep |= v
-    fac_out = gpd.GeoDataFrame({
-        "facility_id": _ids(fac)[keep], "name": _col(fac, "name")[keep], "category": fac_cat[keep],
-        "category_zh": [FACILITY_CATEGORIES.get(c, c) for c in fac_cat[keep]], "status": fac_status[keep],
-        "community_code": cm_of[keep], "floor_area_m2": fac_floor[keep], "min_floor_m2": fac_min[keep] if len(fac) else fac_floor[keep],
-        **{k: v[keep] for k, v in flag_cols.items()},
-        "parcel_land_use_code": risk_code[keep],
-        "finding_zh": [_fac_finding(b, u, r, p, code) for b, u, r, p, code in
-                       zip(below[keep], flag_cols["area_unknown"][keep], at_risk[keep], planned[keep], risk_code[keep])],
-    }, geometry=fac_pts[keep] if len(fac) else [], crs=4326)
+    fac_out = gpd.GeoDataFrame(
+        {
+            "facility_id": _ids(fac)[keep],
+            "name": _col(fac, "name")[keep],
+            "category": fac_cat[keep],
+            "category_zh": [FACILITY_CATEGORIES.get(c, c) for c in fac_cat[keep]],
+            "status": fac_status[keep],
+            "community_code": cm_of[keep],
+            "floor_area_m2": fac_floor[keep],
+            "min_floor_m2": fac_min[keep] if len(fac) else fac_floor[keep],
+            **{k: v[keep] for k, v in flag_cols.items()},
+            "parcel_land_use_code": risk_code[keep],
+            "finding_zh": [
+                _fac_finding(b, u, r, p, code)
+                for b, u, r, p, code in zip(
+                    below[keep], flag_cols["area_unknown"][keep], at_risk[keep], planned[keep], risk_code[keep]
+                )
+            ],
+        },
+        geometry=fac_pts[keep] if len(fac) else [],
+        crs=4326,
+    )
 
     # ---------------------------------------------------------------- parcels table
     show = reserved & np.isin(pc_status, ["planned", "reserved"])
-    parcels_out = gpd.GeoDataFrame({
-        "parcel_id": pc_ids[show], "land_use_code": pc_code[show], "status": pc_status[show],
-        "planned_use": _col(pc, "planned_use")[show], "area_m2": np.round(pc_area[show], 1),
-        "floor_capacity_m2": np.round(pc_area[show] * far, 1), "occupied": occupied[show],
-        "community_code": np.where(pc_comm[show] >= 0, cm_code[np.maximum(pc_comm[show], 0)], None) if show.any() else [],
-        "assigned_to_community": pc_assigned[show], "gap_closed_m2": np.round(pc_used[show], 1),
-    }, geometry=pc_geom[show], crs=4326)
+    parcels_out = gpd.GeoDataFrame(
+        {
+            "parcel_id": pc_ids[show],
+            "land_use_code": pc_code[show],
+            "status": pc_status[show],
+            "planned_use": _col(pc, "planned_use")[show],
+            "area_m2": np.round(pc_area[show], 1),
+            "floor_capacity_m2": np.round(pc_area[show] * far, 1),
+            "occupied": occupied[show],
+            "community_code": np.where(pc_comm[show] >= 0, cm_code[np.maximum(pc_comm[show], 0)], None)
+            if show.any()
+            else [],
+            "assigned_to_community": pc_assigned[show],
+            "gap_closed_m2": np.round(pc_used[show], 1),
+        },
+        geometry=pc_geom[show],
+        crs=4326,
+    )
 
     # ---------------------------------------------------------------- cannot assess
     rows = []
@@ -519,7 +615,15 @@ def compute_audit(
         rows.append(("communities", cm_code[i], communities["name"].iloc[i], "综合服务设施面积", space_reason[i]))
     fids, fnames = _ids(fac), _col(fac, "name")
     for i in np.flatnonzero(flag_cols["area_unknown"]):
-        rows.append(("facilities", fids[i], fnames[i], "设施建筑面积", f"{FACILITY_CATEGORIES.get(fac_cat[i], fac_cat[i])}缺少建筑面积"))
+        rows.append(
+            (
+                "facilities",
+                fids[i],
+                fnames[i],
+                "设施建筑面积",
+                f"{FACILITY_CATEGORIES.get(fac_cat[i], fac_cat[i])}缺少建筑面积",
+            )
+        )
     for r in sh_out.loc[sh_out["assessable"] == False].itertuples():
         rows.append(("shelters", r.shelter_id, r.name, "避难容量", r.cannot_assess_reason))
     for r in dev_out.loc[dev_out["status_check"] == CANNOT].itertuples():
@@ -545,8 +649,24 @@ def compute_audit(
         **sh_totals,
         **dev_totals,
     }
-    return AuditResult(comm_out, count_frame, fac_out, sh_out, unit_out, lines, share, central, sites, parcels_out,
-                       dev_out, streets, cannot, used, totals, notes)
+    return AuditResult(
+        comm_out,
+        count_frame,
+        fac_out,
+        sh_out,
+        unit_out,
+        lines,
+        share,
+        central,
+        sites,
+        parcels_out,
+        dev_out,
+        streets,
+        cannot,
+        used,
+        totals,
+        notes,
+    )
 
 
 def _fac_finding(below, unknown, risk, planned, code) -> str:
@@ -593,11 +713,23 @@ def _shelter_sites(parcels, shelter_pts, norms, metric) -> gpd.GeoDataFrame:
     area = _num(pc, "area_m2")[keep]
     area = np.where(np.isfinite(area), area, shapely.area(metric(geom[keep])))
     s = norms.shelter
-    status = pc["status"].fillna("planned").to_numpy(dtype=object)[keep] if "status" in pc.columns else np.full(int(keep.sum()), "planned", object)
-    return gpd.GeoDataFrame({
-        "parcel_id": _ids(pc)[keep], "land_use_code": code[keep], "status": status, "planned_use": _col(pc, "planned_use")[keep],
-        "area_m2": np.round(area, 1), "capacity_persons": np.floor(area * s.site_effective_share / s.per_capita_emergency_m2 + 1e-9),
-    }, geometry=geom[keep], crs=4326)
+    status = (
+        pc["status"].fillna("planned").to_numpy(dtype=object)[keep]
+        if "status" in pc.columns
+        else np.full(int(keep.sum()), "planned", object)
+    )
+    return gpd.GeoDataFrame(
+        {
+            "parcel_id": _ids(pc)[keep],
+            "land_use_code": code[keep],
+            "status": status,
+            "planned_use": _col(pc, "planned_use")[keep],
+            "area_m2": np.round(area, 1),
+            "capacity_persons": np.floor(area * s.site_effective_share / s.per_capita_emergency_m2 + 1e-9),
+        },
+        geometry=geom[keep],
+        crs=4326,
+    )
 
 
 def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric, entrances, norm, notes, parcels=None):
@@ -607,8 +739,16 @@ def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric,
     sh = shelters if shelters is not None else gpd.GeoDataFrame(geometry=[], crs=4326)
     n_sh = len(sh)
     cls = _col(sh, "shelter_class").astype(object)
-    status = sh["status"].fillna("existing").to_numpy(dtype=object) if "status" in sh.columns else np.full(n_sh, "existing", object)
-    per_capita = {"emergency": s.per_capita_emergency_m2, "fixed": s.per_capita_fixed_m2, "central": s.per_capita_fixed_m2}
+    status = (
+        sh["status"].fillna("existing").to_numpy(dtype=object)
+        if "status" in sh.columns
+        else np.full(n_sh, "existing", object)
+    )
+    per_capita = {
+        "emergency": s.per_capita_emergency_m2,
+        "fixed": s.per_capita_fixed_m2,
+        "central": s.per_capita_fixed_m2,
+    }
     norm("shelter.per_capita_emergency_m2", "紧急避难场所人均有效避难面积", s.per_capita_emergency_m2, "m²/人")
     norm("shelter.per_capita_fixed_m2", "固定、中心避难场所人均有效避难面积", s.per_capita_fixed_m2, "m²/人")
     area = _num(sh, "effective_area_m2")
@@ -616,7 +756,9 @@ def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric,
     pcap = np.array([per_capita.get(c, np.nan) for c in cls], dtype=float) if n_sh else np.zeros(0)
     from_area = np.floor(area / pcap + 1e-9)
     capacity = np.where(np.isfinite(declared), declared, from_area)
-    cap_source = np.where(np.isfinite(declared), "declared", np.where(np.isfinite(from_area), "area", None)).astype(object)
+    cap_source = np.where(np.isfinite(declared), "declared", np.where(np.isfinite(from_area), "area", None)).astype(
+        object
+    )
     assessable = np.isfinite(capacity)
     reason = np.where(assessable, None, "缺少有效避难面积和容纳人数").astype(object)
     in_use = status == "existing"
@@ -633,20 +775,46 @@ def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric,
     unit_comm = _containing(unit_pts, cm_geom)
     cm_code = communities["code"].astype(str).to_numpy()
     unit_cm = np.where(unit_comm >= 0, cm_code[np.maximum(unit_comm, 0)], None) if n_u else np.zeros(0, object)
-    unit_out = gpd.GeoDataFrame({"unit_id": unit_ids, "name": _col(u, "name"), "community_code": unit_cm,
-                                 "street_code": _col(u, "street_code"), "residents": residents.astype(np.int64)},
-                                geometry=np.asarray(u.geometry.values, dtype=object) if n_u else [], crs=4326)
+    unit_out = gpd.GeoDataFrame(
+        {
+            "unit_id": unit_ids,
+            "name": _col(u, "name"),
+            "community_code": unit_cm,
+            "street_code": _col(u, "street_code"),
+            "residents": residents.astype(np.int64),
+        },
+        geometry=np.asarray(u.geometry.values, dtype=object) if n_u else [],
+        crs=4326,
+    )
     sh_pts = _points(sh) if n_sh else np.zeros(0, object)
-    sh_out = gpd.GeoDataFrame({
-        "shelter_id": _ids(sh), "name": _col(sh, "name"), "shelter_class": cls,
-        "shelter_class_zh": [SHELTER_CLASSES.get(c, c) for c in cls], "status": status,
-        "effective_area_m2": area, "capacity_persons": capacity, "capacity_source": cap_source,
-        "per_capita_m2": pcap, "assessable": assessable, "cannot_assess_reason": reason,
-        "below_min_site_area": small_site,
-    }, geometry=sh_pts, crs=4326)
-    sh_out["community_code"] = np.where((c := _containing(sh_pts, cm_geom)) >= 0, cm_code[np.maximum(c, 0)], None) if n_sh else []
-    totals: dict = {"day_night_factor": factor, "shelters": int(n_sh), "shelters_cannot_assess": int((~assessable).sum()),
-                    "residents": int(residents.sum()), "demand_persons": int(demand.sum())}
+    sh_out = gpd.GeoDataFrame(
+        {
+            "shelter_id": _ids(sh),
+            "name": _col(sh, "name"),
+            "shelter_class": cls,
+            "shelter_class_zh": [SHELTER_CLASSES.get(c, c) for c in cls],
+            "status": status,
+            "effective_area_m2": area,
+            "capacity_persons": capacity,
+            "capacity_source": cap_source,
+            "per_capita_m2": pcap,
+            "assessable": assessable,
+            "cannot_assess_reason": reason,
+            "below_min_site_area": small_site,
+        },
+        geometry=sh_pts,
+        crs=4326,
+    )
+    sh_out["community_code"] = (
+        np.where((c := _containing(sh_pts, cm_geom)) >= 0, cm_code[np.maximum(c, 0)], None) if n_sh else []
+    )
+    totals: dict = {
+        "day_night_factor": factor,
+        "shelters": int(n_sh),
+        "shelters_cannot_assess": int((~assessable).sum()),
+        "residents": int(residents.sum()),
+        "demand_persons": int(demand.sum()),
+    }
     lines_all = []
     classes = []
     sites = _shelter_sites(parcels, sh_pts, norms, metric)
@@ -672,7 +840,12 @@ def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric,
         sh_out["reachable"] = sh_reach
         site_snap = net.snap(sites.geometry) if len(sites) else None
         if len(sites):
-            norm("shelter.site_effective_share", "公园、广场用作避难场所的有效面积比例", norms.shelter.site_effective_share, "")
+            norm(
+                "shelter.site_effective_share",
+                "公园、广场用作避难场所的有效面积比例",
+                norms.shelter.site_effective_share,
+                "",
+            )
             norm("land_use.shelter_sites", "可作避难场所的用地代码", "、".join(norms.land_use.shelter_sites), "")
         unreach = assessable & ~sh_reach
         if unreach.any():
@@ -707,22 +880,44 @@ def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric,
             sh_out[f"{c}_nearest_first_load"] = np.where(sel, nload, 0)
             over = sel & (nload > np.where(np.isfinite(capacity), capacity, np.inf))
             sh_out[f"{c}_over_capacity_nearest_first"] = over
-            sh_out[f"{c}_utilisation"] = np.where(sel & (capacity > 0), exact.load / np.where(capacity > 0, capacity, 1), np.nan).round(4)
+            sh_out[f"{c}_utilisation"] = np.where(
+                sel & (capacity > 0), exact.load / np.where(capacity > 0, capacity, 1), np.nan
+            ).round(4)
             if len(exact.unit):
                 a = unit_pts[exact.unit]
                 b = sh_pts[exact.shelter]
-                geom = shapely.linestrings(np.stack([np.column_stack([shapely.get_x(a), shapely.get_y(a)]),
-                                                     np.column_stack([shapely.get_x(b), shapely.get_y(b)])], axis=1))
+                geom = shapely.linestrings(
+                    np.stack(
+                        [
+                            np.column_stack([shapely.get_x(a), shapely.get_y(a)]),
+                            np.column_stack([shapely.get_x(b), shapely.get_y(b)]),
+                        ],
+                        axis=1,
+                    )
+                )
             else:
                 geom = np.zeros(0, object)
-            lines_all.append(gpd.GeoDataFrame({
-                "shelter_class": c, "unit_id": unit_ids[exact.unit], "shelter_id": _ids(sh)[exact.shelter],
-                "persons": exact.persons, "walk_m": np.round(exact.walk_m, 1),
-            }, geometry=geom, crs=4326))
+            lines_all.append(
+                gpd.GeoDataFrame(
+                    {
+                        "shelter_class": c,
+                        "unit_id": unit_ids[exact.unit],
+                        "shelter_id": _ids(sh)[exact.shelter],
+                        "persons": exact.persons,
+                        "walk_m": np.round(exact.walk_m, 1),
+                    },
+                    geometry=geom,
+                    crs=4326,
+                )
+            )
             totals[c] = {
-                "walk_limit_m": float(limit), "serving_classes": list(params.serving(c)),
-                "shelters_used": len(idx), "capacity_persons": int(cap_int[idx].sum()),
-                "demand_persons": int(demand.sum()), "placed": int(exact.placed.sum()), "unplaced": int(exact.unplaced.sum()),
+                "walk_limit_m": float(limit),
+                "serving_classes": list(params.serving(c)),
+                "shelters_used": len(idx),
+                "capacity_persons": int(cap_int[idx].sum()),
+                "demand_persons": int(demand.sum()),
+                "placed": int(exact.placed.sum()),
+                "unplaced": int(exact.unplaced.sum()),
                 "unplaced_nearest_first": int(greedy.unplaced.sum()),
                 "placed_nearest_first": int(greedy.placed.sum()),
                 "units_without_shelter_in_reach": int((~has_pair & (demand > 0)).sum()),
@@ -741,24 +936,40 @@ def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric,
             site_reach = site_snap.reachable if n_site else np.zeros(0, bool)
             sidx = np.flatnonzero(site_reach)
             tu, ts, _ = _unit_pairs(net, site_snap.take(sidx) if len(sidx) else None, n_sh + sidx, u_snap, owner, limit)
-            cap_plan = np.concatenate([cap_int, sites["capacity_persons"].fillna(0).to_numpy(dtype=np.int64) if n_site else np.zeros(0, np.int64)])
+            cap_plan = np.concatenate(
+                [
+                    cap_int,
+                    sites["capacity_persons"].fillna(0).to_numpy(dtype=np.int64) if n_site else np.zeros(0, np.int64),
+                ]
+            )
             tier = np.concatenate([np.zeros(len(ui)), np.ones(len(pu)), np.full(len(tu), 2.0)])
-            plan = assign_exact(n_u, n_sh + n_site, np.concatenate([ui, pu, tu]), np.concatenate([ss, ps, ts]), tier, demand, cap_plan)
+            plan = assign_exact(
+                n_u, n_sh + n_site, np.concatenate([ui, pu, tu]), np.concatenate([ss, ps, ts]), tier, demand, cap_plan
+            )
             unit_out[f"{c}_unplaced_with_plan"] = plan.unplaced
             sh_out[f"{c}_assigned_with_plan"] = np.where(of_class, plan.load[:n_sh], 0)
             if n_site:
                 sites[f"{c}_assigned_with_plan"] = plan.load[n_sh:]
                 sites["reachable"] = site_reach
             totals[c]["with_plan"] = {
-                "planned_shelters": len(pidx), "planned_capacity_persons": int(cap_int[pidx].sum()),
+                "planned_shelters": len(pidx),
+                "planned_capacity_persons": int(cap_int[pidx].sum()),
                 "placed_by_planned_shelters": int(plan.load[pidx].sum()),
-                "candidate_sites": int(n_site), "candidate_capacity_persons": int(cap_plan[n_sh:].sum()),
-                "sites_used": int((plan.load[n_sh:] > 0).sum()), "placed_by_sites": int(plan.load[n_sh:].sum()),
-                "placed": int(plan.placed.sum()), "unplaced": int(plan.unplaced.sum()),
+                "candidate_sites": int(n_site),
+                "candidate_capacity_persons": int(cap_plan[n_sh:].sum()),
+                "sites_used": int((plan.load[n_sh:] > 0).sum()),
+                "placed_by_sites": int(plan.load[n_sh:].sum()),
+                "placed": int(plan.placed.sum()),
+                "unplaced": int(plan.unplaced.sum()),
             }
     unit_out.attrs["classes"] = classes
-    lines = pd.concat(lines_all, ignore_index=True) if lines_all else gpd.GeoDataFrame(
-        {"shelter_class": [], "unit_id": [], "shelter_id": [], "persons": [], "walk_m": []}, geometry=[], crs=4326)
+    lines = (
+        pd.concat(lines_all, ignore_index=True)
+        if lines_all
+        else gpd.GeoDataFrame(
+            {"shelter_class": [], "unit_id": [], "shelter_id": [], "persons": [], "walk_m": []}, geometry=[], crs=4326
+        )
+    )
     lines = gpd.GeoDataFrame(lines, geometry="geometry", crs=4326)
 
     # fixed shelters hold >= 15 % of the residents of their street (and of the county)
@@ -777,7 +988,9 @@ def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric,
     rows.append(("全域", float(residents.sum()), float(np.nansum(capacity[fixed]))))
     share = pd.DataFrame(rows, columns=["area_code", "residents", "fixed_capacity_persons"])
     share["required_persons"] = np.ceil(share["residents"] * share_min)
-    share["share"] = np.where(share["residents"] > 0, share["fixed_capacity_persons"] / share["residents"].clip(lower=1), np.nan).round(4)
+    share["share"] = np.where(
+        share["residents"] > 0, share["fixed_capacity_persons"] / share["residents"].clip(lower=1), np.nan
+    ).round(4)
     share["meets_norm"] = share["fixed_capacity_persons"] >= share["required_persons"]
     share["shortfall_persons"] = np.maximum(share["required_persons"] - share["fixed_capacity_persons"], 0)
     totals["fixed_share"] = float(share["share"].iloc[-1]) if len(share) else None
@@ -789,19 +1002,29 @@ def _shelters(shelters, units, communities, cm_geom, norms, params, net, metric,
     central_idx = np.flatnonzero(in_use & (cls == "central"))
     unit_area_km2 = shapely.area(metric(np.asarray(u.geometry.values, dtype=object))) / 1e6 if n_u else np.zeros(0)
     built_km2 = float(unit_area_km2.sum())
-    need = int(max(np.ceil(residents.sum() / s.central_max_residents), np.ceil(built_km2 / s.central_max_area_km2), 1 if n_u else 0))
+    need = int(
+        max(
+            np.ceil(residents.sum() / s.central_max_residents),
+            np.ceil(built_km2 / s.central_max_area_km2),
+            1 if n_u else 0,
+        )
+    )
     if len(central_idx) and n_u:
         near = shapely.STRtree(sh_m[central_idx]).nearest(up_m)
         served = np.bincount(near, weights=residents, minlength=len(central_idx))
         served_km2 = np.bincount(near, weights=unit_area_km2, minlength=len(central_idx))
     else:
         served = served_km2 = np.zeros(len(central_idx))
-    central = pd.DataFrame({
-        "shelter_id": _ids(sh)[central_idx], "name": _col(sh, "name")[central_idx],
-        "served_residents": served.round().astype(np.int64), "served_built_up_km2": np.round(served_km2, 3),
-        "within_population_limit": served <= s.central_max_residents,
-        "within_area_limit": served_km2 <= s.central_max_area_km2,
-    })
+    central = pd.DataFrame(
+        {
+            "shelter_id": _ids(sh)[central_idx],
+            "name": _col(sh, "name")[central_idx],
+            "served_residents": served.round().astype(np.int64),
+            "served_built_up_km2": np.round(served_km2, 3),
+            "within_population_limit": served <= s.central_max_residents,
+            "within_area_limit": served_km2 <= s.central_max_area_km2,
+        }
+    )
     totals["central_shelters"] = len(central_idx)
     totals["central_shelters_needed"] = need
     totals["built_up_km2"] = round(built_km2, 3)
@@ -826,7 +1049,9 @@ def _developments(dev, cm_geom, cm_code, norms, norm):
     hh = _num(dev, "planned_households")
     declared = _num(dev, "required_facility_area_m2")
     required = np.where(np.isfinite(declared), declared, hh * per100 / 100.0)
-    req_source = np.where(np.isfinite(declared), "项目批复", np.where(np.isfinite(hh), "按每百户 30 m² 计算", None)).astype(object)
+    req_source = np.where(
+        np.isfinite(declared), "项目批复", np.where(np.isfinite(hh), "按每百户 30 m² 计算", None)
+    ).astype(object)
     built = _num(dev, "built_facility_area_m2")
     owed = np.maximum(required - built, 0.0)
     ok = np.isfinite(required) & np.isfinite(built)
@@ -835,16 +1060,30 @@ def _developments(dev, cm_geom, cm_code, norms, norm):
     reason[~np.isfinite(required)] = "缺少规划户数和应配建面积"
     reason[np.isfinite(required) & ~np.isfinite(built)] = "缺少已配建设施面积"
     comm = _containing(_points(dev), cm_geom) if len(dev) else np.zeros(0, np.int64)
-    out = gpd.GeoDataFrame({
-        "development_id": _ids(dev), "name": _col(dev, "name"), "status": _col(dev, "status"),
-        "community_code": np.where(comm >= 0, cm_code[np.maximum(comm, 0)], None) if len(dev) else [],
-        "planned_households": hh, "required_facility_area_m2": np.round(required, 1), "required_source": req_source,
-        "built_facility_area_m2": built, "owed_m2": np.where(ok, np.round(owed, 1), np.nan),
-        "status_check": status, "status_check_zh": [STATUS_ZH[x] for x in status], "cannot_assess_reason": reason,
-    }, geometry=np.asarray(dev.geometry.values, dtype=object) if len(dev) else [], crs=4326)
+    out = gpd.GeoDataFrame(
+        {
+            "development_id": _ids(dev),
+            "name": _col(dev, "name"),
+            "status": _col(dev, "status"),
+            "community_code": np.where(comm >= 0, cm_code[np.maximum(comm, 0)], None) if len(dev) else [],
+            "planned_households": hh,
+            "required_facility_area_m2": np.round(required, 1),
+            "required_source": req_source,
+            "built_facility_area_m2": built,
+            "owed_m2": np.where(ok, np.round(owed, 1), np.nan),
+            "status_check": status,
+            "status_check_zh": [STATUS_ZH[x] for x in status],
+            "cannot_assess_reason": reason,
+        },
+        geometry=np.asarray(dev.geometry.values, dtype=object) if len(dev) else [],
+        crs=4326,
+    )
     out = out.sort_values("owed_m2", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
-    totals = {"developments": len(dev), "developments_owing": int((status == GAP).sum()),
-              "developments_owed_m2": round(float(np.nansum(np.where(ok, owed, np.nan))), 1) if len(dev) else 0.0}
+    totals = {
+        "developments": len(dev),
+        "developments_owing": int((status == GAP).sum()),
+        "developments_owed_m2": round(float(np.nansum(np.where(ok, owed, np.nan))), 1) if len(dev) else 0.0,
+    }
     return out, totals
 
 

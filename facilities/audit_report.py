@@ -143,13 +143,31 @@ _CLASS_SUFFIX = {
     "_assigned_with_plan": "按规划补充后分配人数（人）",
 }
 _STATUS_ZH = {**vocab.FACILITY_STATUS, **vocab.DEVELOPMENT_STATUS, **vocab.PARCEL_STATUS}
-_LAYER_ZH = {"communities": "社区", "facilities": "社区服务设施", "shelters": "应急避难场所", "developments": "新建住宅项目"}
-_STREET_HEADERS = {"missing_categories": "缺少应配设施社区数", "facilities_at_risk": "用地规划为他用的设施（处）",
-                   "households": "户数（户）", "emergency_demand": "需安置人数（人）", "emergency_unplaced": "无法安置人数（人）"}
+_LAYER_ZH = {
+    "communities": "社区",
+    "facilities": "社区服务设施",
+    "shelters": "应急避难场所",
+    "developments": "新建住宅项目",
+}
+_STREET_HEADERS = {
+    "missing_categories": "缺少应配设施社区数",
+    "facilities_at_risk": "用地规划为他用的设施（处）",
+    "households": "户数（户）",
+    "emergency_demand": "需安置人数（人）",
+    "emergency_unplaced": "无法安置人数（人）",
+}
 
 OUTPUT_NAMES = {
-    "communities": "社区", "streets": "街道汇总", "facilities": "设施问题", "shelters": "避难场所", "units": "人口单元安置",
-    "assignment": "安置分配", "shelter_sites": "避难场所规划用地", "parcels": "预留用地", "developments": "新建住宅配建", "cannot_assess": "无法评估",
+    "communities": "社区",
+    "streets": "街道汇总",
+    "facilities": "设施问题",
+    "shelters": "避难场所",
+    "units": "人口单元安置",
+    "assignment": "安置分配",
+    "shelter_sites": "避难场所规划用地",
+    "parcels": "预留用地",
+    "developments": "新建住宅配建",
+    "cannot_assess": "无法评估",
 }
 
 
@@ -167,9 +185,15 @@ def _readable(df: pd.DataFrame) -> pd.DataFrame:
     df = pd.DataFrame(df).copy()
     for c in df.columns:
         s = df[c]
-        if s.dtype == bool or (s.dtype == object and len(s) and s.dropna().map(lambda v: isinstance(v, (bool, np.bool_))).all()
-                               and s.notna().any()):
-            df[c] = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else ("是" if v else "否"))
+        if s.dtype == bool or (
+            s.dtype == object
+            and len(s)
+            and s.dropna().map(lambda v: isinstance(v, (bool, np.bool_))).all()
+            and s.notna().any()
+        ):
+            df[c] = s.map(
+                lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else ("是" if v else "否")
+            )
     if "status" in df.columns:
         df["status"] = df["status"].map(lambda v: _STATUS_ZH.get(v, v))
     if "layer" in df.columns:
@@ -237,7 +261,9 @@ def norms_rows(summary: dict) -> pd.DataFrame:
     df = pd.DataFrame(summary.get("norms", []))
     if len(df):
         df = df.rename(columns={"status": "norm_status"})
-        df["norm_status"] = df["norm_status"].map({"verified": "已核实", "secondary": "二手来源", "unverified": "未核实（可按城市修改）"})
+        df["norm_status"] = df["norm_status"].map(
+            {"verified": "已核实", "secondary": "二手来源", "unverified": "未核实（可按城市修改）"}
+        )
         df = df[["check_zh", "check", "value", "unit", "source", "norm_status"]]
     return df
 
@@ -249,8 +275,12 @@ def for_street(tables: dict[str, pd.DataFrame], street_code: str) -> dict[str, p
     cm = tables.get("communities")
     if cm is None or len(cm) == 0 or street_code not in set(cm["street_code"].astype(str)):
         known = sorted(set(cm["street_code"].dropna().astype(str))) if cm is not None and len(cm) else []
-        raise InputError(f"no community of street {street_code!r} in this audit", f"本次审计中没有街道「{street_code}」的社区",
-                         street_code=street_code, known=known)
+        raise InputError(
+            f"no community of street {street_code!r} in this audit",
+            f"本次审计中没有街道「{street_code}」的社区",
+            street_code=street_code,
+            known=known,
+        )
     codes = set(cm.loc[cm["street_code"].astype(str) == street_code, "community_code"].astype(str))
     out = {}
     for name, df in tables.items():
@@ -274,7 +304,9 @@ def for_street(tables: dict[str, pd.DataFrame], street_code: str) -> dict[str, p
     return out
 
 
-def audit_sheets(summary: dict, tables: dict[str, pd.DataFrame], street_code: str | None = None) -> dict[str, pd.DataFrame]:
+def audit_sheets(
+    summary: dict, tables: dict[str, pd.DataFrame], street_code: str | None = None
+) -> dict[str, pd.DataFrame]:
     """The XLSX sheets of an audit run, in reading order (``street_code``: only that street's part)."""
     if street_code is not None:
         tables = for_street(tables, street_code)
@@ -291,10 +323,18 @@ def audit_sheets(summary: dict, tables: dict[str, pd.DataFrame], street_code: st
         head = [("范围", f"街道 {street_code}（下列各页只含本街道；本页以下为全域合计）")]
         if st is not None and len(st):
             r = st.iloc[0]
-            head += [(f"本街道：{label}", r.get(col)) for col, label in (
-                ("communities", "社区数"), ("without_office", "无固定办公场所的社区"), ("with_space_gap", "综合服务设施面积不足的社区"),
-                ("service_floor_gap_m2", "综合服务设施面积缺口合计（m²）"), ("emergency_unplaced", "紧急避难无法安置（人）"),
-                ("developments_owing", "欠配设施面积的项目（个）")) if col in st.columns]
+            head += [
+                (f"本街道：{label}", r.get(col))
+                for col, label in (
+                    ("communities", "社区数"),
+                    ("without_office", "无固定办公场所的社区"),
+                    ("with_space_gap", "综合服务设施面积不足的社区"),
+                    ("service_floor_gap_m2", "综合服务设施面积缺口合计（m²）"),
+                    ("emergency_unplaced", "紧急避难无法安置（人）"),
+                    ("developments_owing", "欠配设施面积的项目（个）"),
+                )
+                if col in st.columns
+            ]
         rows = pd.concat([pd.DataFrame(head, columns=["item", "value"]), rows], ignore_index=True)
     sheets: dict[str, pd.DataFrame] = {"汇总": rows}
     streets = t("streets")
@@ -302,22 +342,51 @@ def audit_sheets(summary: dict, tables: dict[str, pd.DataFrame], street_code: st
         sheets["街道汇总"] = streets.rename(columns=_STREET_HEADERS)
     cm = t("communities")
     if cm is not None:
-        space_cols = ["rank", "community_code", "name", "street_code", "issues", "issues_zh", "households", "has_fixed_office",
-                      "office_source", "service_facilities", "service_floor_m2", "service_floor_required_m2", "service_floor_gap_m2",
-                      "service_floor_status_zh", "cannot_assess_reason", "facilities_below_minimum", "missing_categories_zh",
-                      "planned_service_floor_m2", "gap_after_planned_m2", "plan_can_close_zh", "closing_parcel_ids",
-                      "closing_parcel_area_m2", "facilities_at_risk"]
+        space_cols = [
+            "rank",
+            "community_code",
+            "name",
+            "street_code",
+            "issues",
+            "issues_zh",
+            "households",
+            "has_fixed_office",
+            "office_source",
+            "service_facilities",
+            "service_floor_m2",
+            "service_floor_required_m2",
+            "service_floor_gap_m2",
+            "service_floor_status_zh",
+            "cannot_assess_reason",
+            "facilities_below_minimum",
+            "missing_categories_zh",
+            "planned_service_floor_m2",
+            "gap_after_planned_m2",
+            "plan_can_close_zh",
+            "closing_parcel_ids",
+            "closing_parcel_area_m2",
+            "facilities_at_risk",
+        ]
         sheets["社区办公与服务用房"] = cm[[c for c in space_cols if c in cm.columns]]
-        shelter_cols = ["rank", "community_code", "name", "street_code", "residents"] + [c for c in cm.columns if any(
-            c.startswith(k + "_") for k in vocab.SHELTER_CLASSES)]
+        shelter_cols = ["rank", "community_code", "name", "street_code", "residents"] + [
+            c for c in cm.columns if any(c.startswith(k + "_") for k in vocab.SHELTER_CLASSES)
+        ]
         if len(shelter_cols) > 5:
             sheets["社区避难安置"] = cm[shelter_cols]
     counts = t("category_counts")
     if counts is not None:
         sheets["社区应配设施"] = counts
-    for name, sheet in (("shelters", "避难场所"), ("shelter_share", "固定避难场所比例"), ("central", "中心避难场所"),
-                        ("units", "人口单元安置"), ("shelter_sites", "避难场所规划用地"), ("parcels", "规划预留用地"), ("facilities", "设施问题"),
-                        ("developments", "新建住宅配建"), ("cannot_assess", "无法评估")):
+    for name, sheet in (
+        ("shelters", "避难场所"),
+        ("shelter_share", "固定避难场所比例"),
+        ("central", "中心避难场所"),
+        ("units", "人口单元安置"),
+        ("shelter_sites", "避难场所规划用地"),
+        ("parcels", "规划预留用地"),
+        ("facilities", "设施问题"),
+        ("developments", "新建住宅配建"),
+        ("cannot_assess", "无法评估"),
+    ):
         df = t(name)
         if df is not None:
             if name == "shelter_share":
@@ -327,8 +396,15 @@ def audit_sheets(summary: dict, tables: dict[str, pd.DataFrame], street_code: st
     return {k: _readable(v) for k, v in sheets.items()}
 
 
-def write_audit(path: Path, fmt: str, *, summary: dict, tables: dict[str, pd.DataFrame], output: str = "communities",
-                street_code: str | None = None) -> Path:
+def write_audit(
+    path: Path,
+    fmt: str,
+    *,
+    summary: dict,
+    tables: dict[str, pd.DataFrame],
+    output: str = "communities",
+    street_code: str | None = None,
+) -> Path:
     """XLSX gets every topic; GeoJSON/CSV/GPKG/SHP the chosen ``output`` of the run (``street_code``: one street's part)."""
     if fmt == "xlsx":
         return write_xlsx(path, audit_sheets(summary, tables, street_code), header=header_zh)
@@ -343,5 +419,10 @@ def write_audit(path: Path, fmt: str, *, summary: dict, tables: dict[str, pd.Dat
     if not isinstance(frame, gpd.GeoDataFrame):
         frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), crs=4326), crs=4326)
     frame = _plain_lists(frame)
-    return write_file(gpd.GeoDataFrame(frame, geometry="geometry", crs=4326), path, fmt, layer_name=f"audit_{output}",
-                      headers_zh={c: header_zh(c) for c in frame.columns})
+    return write_file(
+        gpd.GeoDataFrame(frame, geometry="geometry", crs=4326),
+        path,
+        fmt,
+        layer_name=f"audit_{output}",
+        headers_zh={c: header_zh(c) for c in frame.columns},
+    )

@@ -20,10 +20,31 @@ from .audit import AuditParams, AuditResult, compute_audit
 from .service import current_run, entrances_of, norms_for, resolve_plan
 
 KIND = "audit"
-INPUT_LAYERS = ("population_units", "facilities", "shelters", "communities", "plan_parcels", "developments",
-                "network_edges", "unit_entrances")
-OUTPUTS = ("communities", "category_counts", "facilities", "shelters", "units", "assignment", "shelter_share",
-           "central", "shelter_sites", "parcels", "developments", "streets", "cannot_assess")
+INPUT_LAYERS = (
+    "population_units",
+    "facilities",
+    "shelters",
+    "communities",
+    "plan_parcels",
+    "developments",
+    "network_edges",
+    "unit_entrances",
+)
+OUTPUTS = (
+    "communities",
+    "category_counts",
+    "facilities",
+    "shelters",
+    "units",
+    "assignment",
+    "shelter_share",
+    "central",
+    "shelter_sites",
+    "parcels",
+    "developments",
+    "streets",
+    "cannot_assess",
+)
 _RUN_LOCK = threading.Lock()
 
 
@@ -35,13 +56,21 @@ def _input_revisions(store) -> dict[str, int]:
 def _plan_or_error(store, plan) -> dict:
     p = resolve_plan(store, plan)
     if p is None:
-        raise InputError("no community plan: name one with --plan / plan=, or adopt one first",
-                         "没有社区划分方案：请指定方案，或先批准一个方案")
+        raise InputError(
+            "no community plan: name one with --plan / plan=, or adopt one first",
+            "没有社区划分方案：请指定方案，或先批准一个方案",
+        )
     return p
 
 
-def audit_from_store(store, *, params: AuditParams | None = None, plan: int | str | None = None,
-                     network: int | str | None = None, norms: Norms | None = None) -> tuple[AuditResult, dict, object]:
+def audit_from_store(
+    store,
+    *,
+    params: AuditParams | None = None,
+    plan: int | str | None = None,
+    network: int | str | None = None,
+    norms: Norms | None = None,
+) -> tuple[AuditResult, dict, object]:
     """Read the inputs and audit (nothing stored); returns the result, the plan and the network."""
     params = params or AuditParams()
     p = _plan_or_error(store, plan)
@@ -55,9 +84,16 @@ def audit_from_store(store, *, params: AuditParams | None = None, plan: int | st
         net = None  # no network yet: the audit runs without the shelter assignment and says so
     entrances, unknown = entrances_of(store, units) if len(units) else (None, 0)
     result = compute_audit(
-        communities, units, store.read_layer("facilities"), store.read_layer("shelters"),
-        store.read_layer("plan_parcels"), store.read_layer("developments"), norms or norms_for(store),
-        net=net, params=params, entrances=entrances,
+        communities,
+        units,
+        store.read_layer("facilities"),
+        store.read_layer("shelters"),
+        store.read_layer("plan_parcels"),
+        store.read_layer("developments"),
+        norms or norms_for(store),
+        net=net,
+        params=params,
+        entrances=entrances,
     )
     if unknown:
         result.warnings.append(f"{unknown} 个小区出入口所属的人口单元不存在，未计入")
@@ -65,9 +101,19 @@ def audit_from_store(store, *, params: AuditParams | None = None, plan: int | st
 
 
 def _keyed(result: AuditResult) -> dict[str, pd.DataFrame]:
-    keys = {"communities": "community_code", "category_counts": "community_code", "facilities": "facility_id",
-            "shelters": "shelter_id", "units": "unit_id", "parcels": "parcel_id", "developments": "development_id",
-            "streets": "street_code", "central": "shelter_id", "shelter_share": "area_code", "shelter_sites": "parcel_id"}
+    keys = {
+        "communities": "community_code",
+        "category_counts": "community_code",
+        "facilities": "facility_id",
+        "shelters": "shelter_id",
+        "units": "unit_id",
+        "parcels": "parcel_id",
+        "developments": "development_id",
+        "streets": "street_code",
+        "central": "shelter_id",
+        "shelter_share": "area_code",
+        "shelter_sites": "parcel_id",
+    }
     out = {}
     for name in OUTPUTS:
         frame = getattr(result, name)
@@ -82,8 +128,15 @@ def _keyed(result: AuditResult) -> dict[str, pd.DataFrame]:
     return out
 
 
-def run_audit(store, *, params: AuditParams | None = None, plan: int | str | None = None,
-              network: int | str | None = None, norms: Norms | None = None, created_by: str | None = None) -> int:
+def run_audit(
+    store,
+    *,
+    params: AuditParams | None = None,
+    plan: int | str | None = None,
+    network: int | str | None = None,
+    norms: Norms | None = None,
+    created_by: str | None = None,
+) -> int:
     """Audit and store one run; return its id."""
     params = params or AuditParams()
     revisions = _input_revisions(store)
@@ -94,15 +147,28 @@ def run_audit(store, *, params: AuditParams | None = None, plan: int | str | Non
     summary["params"] = params.as_dict()
     params_dict = {**params.as_dict(), "plan_id": p["id"], "network_id": None if net is None else net.network_id}
     return store.save_analysis(
-        KIND, params=params_dict, summary=summary, outputs=_keyed(result),
-        network_id=None if net is None else net.network_id, network_version=None if net is None else net.version,
-        plan_id=p["id"], data_revisions=revisions, created_by=created_by,
+        KIND,
+        params=params_dict,
+        summary=summary,
+        outputs=_keyed(result),
+        network_id=None if net is None else net.network_id,
+        network_version=None if net is None else net.version,
+        plan_id=p["id"],
+        data_revisions=revisions,
+        created_by=created_by,
     )
 
 
-def current_audit(store, *, params: AuditParams | None = None, plan: int | str | None = None,
-                  network: int | str | None = None, recompute: bool = False, created_by: str | None = None,
-                  allow_compute: bool = True) -> dict:
+def current_audit(
+    store,
+    *,
+    params: AuditParams | None = None,
+    plan: int | str | None = None,
+    network: int | str | None = None,
+    recompute: bool = False,
+    created_by: str | None = None,
+    allow_compute: bool = True,
+) -> dict:
     """The newest stored audit for these inputs, recomputed if any input changed since (``created_by``: who asked)."""
     params = params or AuditParams()
     p = _plan_or_error(store, plan)
@@ -113,9 +179,17 @@ def current_audit(store, *, params: AuditParams | None = None, plan: int | str |
         except NotFoundError:
             return None
 
-    return current_run(store, KIND, {**params.as_dict(), "plan_id": p["id"]}, INPUT_LAYERS, version,
-                       lambda: run_audit(store, params=params, plan=p["id"], network=network, created_by=created_by), lock=_RUN_LOCK, recompute=recompute,
-                       allow_compute=allow_compute)
+    return current_run(
+        store,
+        KIND,
+        {**params.as_dict(), "plan_id": p["id"]},
+        INPUT_LAYERS,
+        version,
+        lambda: run_audit(store, params=params, plan=p["id"], network=network, created_by=created_by),
+        lock=_RUN_LOCK,
+        recompute=recompute,
+        allow_compute=allow_compute,
+    )
 
 
 def run_tables(store, run_id: int) -> dict[str, gpd.GeoDataFrame]:

@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
         plan: str | None = typer.Option(None, "--plan", help="社区划分方案编号或名称（默认已采用的方案）"),
         speed: float | None = typer.Option(None, "--speed", help="步行速度（米/秒），默认取规范配置 1.0"),
         fmt: str = typer.Option("xlsx", "--format", help="geojson、csv、xlsx、gpkg 或 shp"),
-        output: str = typer.Option("units", "--output", help="geojson/csv 输出的内容：units、communities、streets、gaps"),
+        output: str = typer.Option(
+            "units", "--output", help="geojson/csv 输出的内容：units、communities、streets、gaps"
+        ),
         out_file: Path | None = typer.Option(None, "--out", help="输出文件；不给时只显示汇总"),
         recompute: bool = typer.Option(False, "--recompute", help="即使数据未变也重新计算"),
         database_url: str | None = DbOpt,
@@ -33,9 +35,13 @@ def register(app: typer.Typer) -> None:
 
         with _errors():
             if fmt not in ("geojson", "csv", "xlsx", "gpkg", "shp"):
-                raise InputError(f"unknown format {fmt!r}", f"未知的输出格式「{fmt}」：可用 geojson、csv、xlsx、gpkg、shp")
+                raise InputError(
+                    f"unknown format {fmt!r}", f"未知的输出格式「{fmt}」：可用 geojson、csv、xlsx、gpkg、shp"
+                )
             if output not in ("units", "communities", "streets", "gaps"):
-                raise InputError(f"unknown output {output!r}", f"未知的输出内容「{output}」：可用 units、communities、streets、gaps")
+                raise InputError(
+                    f"unknown output {output!r}", f"未知的输出内容「{output}」：可用 units、communities、streets、gaps"
+                )
             store = _store(database_url)
             store.upgrade()
             params = CoverageParams(levels=tuple(level) if level else LEVELS, walking_speed_mps=speed)
@@ -45,9 +51,13 @@ def register(app: typer.Typer) -> None:
             for lv in s["levels"]:
                 rate = lv["complete_rate"]
                 straight = lv["complete_straight_rate"]
-                out.print(f"  {lv['level']} 完整生活圈覆盖率：步行 {_pct(rate)}，直线 {_pct(straight)}（{lv['walk_m']:.0f} 米内）")
+                out.print(
+                    f"  {lv['level']} 完整生活圈覆盖率：步行 {_pct(rate)}，直线 {_pct(straight)}（{lv['walk_m']:.0f} 米内）"
+                )
             for c in s["categories"]:
-                out.print(f"  {c['category_zh']}：步行 {_pct(c['walk_rate'])}，直线 {_pct(c['straight_rate'])}（{c['threshold_m']:.0f} 米，设施 {c['facilities']} 处）")
+                out.print(
+                    f"  {c['category_zh']}：步行 {_pct(c['walk_rate'])}，直线 {_pct(c['straight_rate'])}（{c['threshold_m']:.0f} 米，设施 {c['facilities']} 处）"
+                )
             for w in s.get("warnings", []):
                 console.print(f"[yellow]提示：[/yellow]{w}")
             if out_file is None:
@@ -59,20 +69,38 @@ def register(app: typer.Typer) -> None:
             streets = frames["streets"]
             streets = pd.DataFrame(streets.drop(columns=["geometry", "id"])) if streets is not None else pd.DataFrame()
             units = frames["units"].drop(columns=["id"])
-            gaps = frames["gaps"].drop(columns=["id"]) if frames["gaps"] is not None else gpd.GeoDataFrame(geometry=[], crs=4326)
+            gaps = (
+                frames["gaps"].drop(columns=["id"])
+                if frames["gaps"] is not None
+                else gpd.GeoDataFrame(geometry=[], crs=4326)
+            )
             communities = frames["communities"].drop(columns=["id"]) if frames["communities"] is not None else None
-            path = write_coverage(out_file, fmt, summary=s, units=units, communities=communities, streets=streets, gaps=gaps, output=output)
+            path = write_coverage(
+                out_file,
+                fmt,
+                summary=s,
+                units=units,
+                communities=communities,
+                streets=streets,
+                gaps=gaps,
+                output=output,
+            )
             out.print(f"已写出：{path}")
 
     @app.command("audit")
     def audit_cmd(
         plan: str | None = typer.Option(None, "--plan", help="社区划分方案编号或名称（默认已批准的方案）"),
         fmt: str = typer.Option("xlsx", "--format", help="xlsx（全部专题，每专题一页）、geojson、csv、gpkg 或 shp"),
-        output: str = typer.Option("communities", "--output",
-                                   help="geojson/csv 输出的内容：communities、streets、facilities、shelters、units、assignment、parcels、developments、cannot_assess"),
+        output: str = typer.Option(
+            "communities",
+            "--output",
+            help="geojson/csv 输出的内容：communities、streets、facilities、shelters、units、assignment、parcels、developments、cannot_assess",
+        ),
         out_file: Path | None = typer.Option(None, "--out", help="输出文件；不给时只显示汇总"),
         street: str | None = typer.Option(None, "--street", help="只输出一个街道的部分（街道代码），交街道办使用"),
-        walk_limit: float | None = typer.Option(None, "--walk-limit", help="紧急避难步行距离上限（米），默认取规范配置 500"),
+        walk_limit: float | None = typer.Option(
+            None, "--walk-limit", help="紧急避难步行距离上限（米），默认取规范配置 500"
+        ),
         day_night: float = typer.Option(1.0, "--day-night-factor", help="昼夜人口系数：需安置人数 = 常住人口 × 系数"),
         recompute: bool = typer.Option(False, "--recompute", help="即使数据未变也重新计算"),
         database_url: str | None = DbOpt,
@@ -85,10 +113,16 @@ def register(app: typer.Typer) -> None:
 
         with _errors():
             if fmt not in ("geojson", "csv", "xlsx", "gpkg", "shp"):
-                raise InputError(f"unknown format {fmt!r}", f"未知的输出格式「{fmt}」：可用 geojson、csv、xlsx、gpkg、shp")
+                raise InputError(
+                    f"unknown format {fmt!r}", f"未知的输出格式「{fmt}」：可用 geojson、csv、xlsx、gpkg、shp"
+                )
             if fmt != "xlsx" and output not in OUTPUT_NAMES:
-                raise InputError(f"unknown output {output!r}", f"未知的输出内容「{output}」：可用 {'、'.join(OUTPUT_NAMES)}")
-            params = AuditParams(walk_limits_m=None if walk_limit is None else {"emergency": walk_limit}, day_night_factor=day_night)
+                raise InputError(
+                    f"unknown output {output!r}", f"未知的输出内容「{output}」：可用 {'、'.join(OUTPUT_NAMES)}"
+                )
+            params = AuditParams(
+                walk_limits_m=None if walk_limit is None else {"emergency": walk_limit}, day_night_factor=day_night
+            )
             params.validate()
             store = _store(database_url)
             store.upgrade()
@@ -96,25 +130,39 @@ def register(app: typer.Typer) -> None:
             _print_audit(run)
             if out_file is None:
                 return
-            path = write_audit(out_file, fmt, summary=run["summary"], tables=run_tables(store, run["id"]), output=output,
-                               street_code=street)
+            path = write_audit(
+                out_file,
+                fmt,
+                summary=run["summary"],
+                tables=run_tables(store, run["id"]),
+                output=output,
+                street_code=street,
+            )
             out.print(f"已写出：{path}")
 
     def _print_audit(run: dict) -> None:
         s = run["summary"]
         plan = s.get("plan") or {}
-        console.print(f"设施与避难场所审计（运行编号 {run['id']}，方案「{plan.get('name')}」，社区 {s['communities']} 个）")
+        console.print(
+            f"设施与避难场所审计（运行编号 {run['id']}，方案「{plan.get('name')}」，社区 {s['communities']} 个）"
+        )
         out.print(f"  无固定办公场所：{s['communities_without_office']} 个社区")
-        out.print(f"  综合服务设施面积不足：{s['communities_with_space_gap']} 个社区，缺口 {s['service_floor_gap_m2']:,.0f} m²；"
-                  f"规划可补足 {s['communities_gap_closable_by_plan']} 个，部分 {s['communities_gap_partly_closable']} 个，"
-                  f"无可用地块 {s['communities_gap_not_closable']} 个")
+        out.print(
+            f"  综合服务设施面积不足：{s['communities_with_space_gap']} 个社区，缺口 {s['service_floor_gap_m2']:,.0f} m²；"
+            f"规划可补足 {s['communities_gap_closable_by_plan']} 个，部分 {s['communities_gap_partly_closable']} 个，"
+            f"无可用地块 {s['communities_gap_not_closable']} 个"
+        )
         e = s.get("emergency")
         if e:
-            out.print(f"  紧急避难（{e['walk_limit_m']:.0f} 米内）：需安置 {e['demand_persons']:,} 人，最优分配无法安置 {e['unplaced']:,} 人"
-                      f"（就近分配 {e['unplaced_nearest_first']:,} 人），就近使用时超容量的场所 {e['shelters_over_capacity_nearest_first']} 处")
+            out.print(
+                f"  紧急避难（{e['walk_limit_m']:.0f} 米内）：需安置 {e['demand_persons']:,} 人，最优分配无法安置 {e['unplaced']:,} 人"
+                f"（就近分配 {e['unplaced_nearest_first']:,} 人），就近使用时超容量的场所 {e['shelters_over_capacity_nearest_first']} 处"
+            )
         if s.get("fixed_share") is not None:
             out.print(f"  固定避难场所容纳比例：{s['fixed_share']:.1%}，不达标街道 {s['streets_below_fixed_share']} 个")
-        out.print(f"  用地规划为他用的现状设施：{s['facilities_at_risk']} 处；规划或在建设施：{s['facilities_planned_not_built']} 处")
+        out.print(
+            f"  用地规划为他用的现状设施：{s['facilities_at_risk']} 处；规划或在建设施：{s['facilities_planned_not_built']} 处"
+        )
         out.print(f"  新建住宅项目欠配设施：{s['developments_owing']} 个，合计 {s['developments_owed_m2']:,.0f} m²")
         for layer, n in (s.get("cannot_assess") or {}).items():
             out.print(f"  无法评估（{layer}）：{n} 个要素")
@@ -147,7 +195,9 @@ def register(app: typer.Typer) -> None:
             for r in res["results"]:
                 cap = f"，容量 {r['capacity']:,}" if r.get("capacity") is not None else ""
                 addr = f"，{r['address']}" if r.get("address") else ""
-                out.print(f"  {r['rank']}. {r['name'] or r['id']}：{r['walk_m']:.0f} 米，约 {r['walk_min']:.0f} 分钟{cap}{addr}")
+                out.print(
+                    f"  {r['rank']}. {r['name'] or r['id']}：{r['walk_m']:.0f} 米，约 {r['walk_min']:.0f} 分钟{cap}{addr}"
+                )
             if res.get("message_zh"):
                 console.print(f"[yellow]{res['message_zh']}[/yellow]")
 
@@ -156,7 +206,9 @@ def register(app: typer.Typer) -> None:
         category: str = typer.Option(..., "--category", help="设施类别代码，如 kindergarten"),
         k: int = typer.Option(3, "--k", help="新增几处"),
         walk_m: float | None = typer.Option(None, "--walk-m", help="覆盖步行距离（米），默认取规范"),
-        candidates: Path | None = typer.Option(None, "--candidates", help="候选点 CSV（lon,lat 两列）；默认取规划社区服务设施用地"),
+        candidates: Path | None = typer.Option(
+            None, "--candidates", help="候选点 CSV（lon,lat 两列）；默认取规划社区服务设施用地"
+        ),
         exact: bool = typer.Option(False, "--exact", help="同时精确求解并报告贪心算法的差距（候选点不超过 300 个）"),
         database_url: str | None = DbOpt,
     ):
@@ -179,16 +231,22 @@ def register(app: typer.Typer) -> None:
             store = _store(database_url)
             store.upgrade()
             res = siting_from_store(store, category, k, walk_m=walk_m, candidates=pts, exact_check=exact)
-            out.print(f"「{res['category_zh']}」选址（步行 {res['walk_m']:.0f} 米，候选 {res['candidates']} 处）：现状覆盖 "
-                      f"{res['baseline_covered_residents']:,} / {res['total_residents']:,} 人")
+            out.print(
+                f"「{res['category_zh']}」选址（步行 {res['walk_m']:.0f} 米，候选 {res['candidates']} 处）：现状覆盖 "
+                f"{res['baseline_covered_residents']:,} / {res['total_residents']:,} 人"
+            )
             for p in res["picks"]:
-                out.print(f"  {p['rank']}. 候选 {p['candidate_id']}（{p['lon']:.6f}, {p['lat']:.6f}）：新增覆盖 {p['gain_residents']:,} 人，"
-                          f"累计覆盖率 {p['covered_share'] * 100:.1f}%")
+                out.print(
+                    f"  {p['rank']}. 候选 {p['candidate_id']}（{p['lon']:.6f}, {p['lat']:.6f}）：新增覆盖 {p['gain_residents']:,} 人，"
+                    f"累计覆盖率 {p['covered_share'] * 100:.1f}%"
+                )
             if not res["picks"]:
                 out.print("  没有能增加覆盖人口的候选点")
             if res.get("exact_check"):
                 ec = res["exact_check"]
-                out.print(f"  精确解新增 {ec['exact_added_residents']:,} 人，贪心 {ec['greedy_added_residents']:,} 人，差距 {ec['gap_pct']:.2f}%")
+                out.print(
+                    f"  精确解新增 {ec['exact_added_residents']:,} 人，贪心 {ec['greedy_added_residents']:,} 人，差距 {ec['gap_pct']:.2f}%"
+                )
 
     @app.command("build-network")
     def build_network_cmd(
@@ -211,8 +269,10 @@ def register(app: typer.Typer) -> None:
             net = load_network(store, nid)
             comps = net.components()
             largest = int(max(__import__("numpy").bincount(comps)))
-            out.print(f"步行网络「{name}」（编号 {nid}）：{net.n_nodes:,} 个节点，{net.n_edges:,} 条路段，"
-                      f"最大连通部分 {largest:,} 个节点")
+            out.print(
+                f"步行网络「{name}」（编号 {nid}）：{net.n_nodes:,} 个节点，{net.n_edges:,} 条路段，"
+                f"最大连通部分 {largest:,} 个节点"
+            )
 
 
 def _pct(x) -> str:

@@ -183,20 +183,31 @@ class CoverageResult:
         for c, rule in self.rules.items():
             walk_rate = _f(city[f"{c}_rate"])
             straight_rate = _f(city[f"{c}_straight_rate"])
-            cats.append({
-                "category": c, "category_zh": rule.label_zh, "level": rule.level, "threshold_m": rule.threshold_m,
-                "threshold_min": round(rule.threshold_m / self.walking_speed_mps / 60.0, 2), "norm_source": rule.source,
-                "facilities": self.facility_counts.get(c, 0), "walk_rate": walk_rate, "straight_rate": straight_rate,
-                "barrier_cost": None if walk_rate is None or straight_rate is None else straight_rate - walk_rate,
-            })
+            cats.append(
+                {
+                    "category": c,
+                    "category_zh": rule.label_zh,
+                    "level": rule.level,
+                    "threshold_m": rule.threshold_m,
+                    "threshold_min": round(rule.threshold_m / self.walking_speed_mps / 60.0, 2),
+                    "norm_source": rule.source,
+                    "facilities": self.facility_counts.get(c, 0),
+                    "walk_rate": walk_rate,
+                    "straight_rate": straight_rate,
+                    "barrier_cost": None if walk_rate is None or straight_rate is None else straight_rate - walk_rate,
+                }
+            )
         levels = []
         for lv in self.levels:
-            levels.append({
-                "level": lv, "walk_m": self.level_walk_m[lv],
-                "required": list(self.required[lv]),
-                "complete_rate": _f(city[f"complete_{lv}_rate"]),
-                "complete_straight_rate": _f(city[f"complete_{lv}_straight_rate"]),
-            })
+            levels.append(
+                {
+                    "level": lv,
+                    "walk_m": self.level_walk_m[lv],
+                    "required": list(self.required[lv]),
+                    "complete_rate": _f(city[f"complete_{lv}_rate"]),
+                    "complete_straight_rate": _f(city[f"complete_{lv}_straight_rate"]),
+                }
+            )
         return {
             "residents": int(city["residents"]),
             "households": int(city["households"]),
@@ -213,7 +224,21 @@ class CoverageResult:
         """Units lacking at least one analysed category within its threshold, most residents first."""
         u = self.units
         lacking = u["missing"].map(len) > 0
-        g = u.loc[lacking, ["unit_id", "source_id", "name", "residents", "households", "street_code", "community_code", "reachable", "missing", "geometry"]].copy()
+        g = u.loc[
+            lacking,
+            [
+                "unit_id",
+                "source_id",
+                "name",
+                "residents",
+                "households",
+                "street_code",
+                "community_code",
+                "reachable",
+                "missing",
+                "geometry",
+            ],
+        ].copy()
         g["missing_count"] = g["missing"].map(len)
         g["missing_zh"] = g["missing"].map(lambda cs: "、".join(vocab.FACILITY_CATEGORIES.get(c, c) for c in cs))
         g = g.sort_values(["residents", "missing_count"], ascending=[False, False], kind="stable")
@@ -245,8 +270,13 @@ def unit_points(units: gpd.GeoDataFrame) -> gpd.GeoSeries:
     return units.geometry.representative_point()
 
 
-def snap_units(net: WalkNetwork, units: gpd.GeoDataFrame, *, entrances: gpd.GeoDataFrame | None = None,
-               max_snap_m: float = DEFAULT_MAX_SNAP_M) -> tuple[Snap, np.ndarray | None]:
+def snap_units(
+    net: WalkNetwork,
+    units: gpd.GeoDataFrame,
+    *,
+    entrances: gpd.GeoDataFrame | None = None,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> tuple[Snap, np.ndarray | None]:
     """Snap units (representative points) and, if given, their entrances.
 
     Returns the unit snap and, with entrances, the owning unit position of each entrance
@@ -259,12 +289,22 @@ def snap_units(net: WalkNetwork, units: gpd.GeoDataFrame, *, entrances: gpd.GeoD
         raise InputError("entrances need a unit_id column", "出入口数据缺少 unit_id 字段")
     pos = pd.Index(units["unit_id"]).get_indexer(entrances["unit_id"])
     if (pos < 0).any():
-        raise InputError("entrances refer to unknown units", "出入口引用了不存在的人口单元",
-                         unit_ids=[str(x) for x in entrances["unit_id"][pos < 0][:20]])
+        raise InputError(
+            "entrances refer to unknown units",
+            "出入口引用了不存在的人口单元",
+            unit_ids=[str(x) for x in entrances["unit_id"][pos < 0][:20]],
+        )
     # units without an entrance are reached from their representative point
     without = np.setdiff1d(np.arange(len(units)), pos)
-    pts = gpd.GeoSeries(np.concatenate([np.asarray(entrances.to_crs(units.crs).geometry.values, dtype=object),
-                                        np.asarray(unit_points(units.iloc[without]).values, dtype=object)]), crs=units.crs)
+    pts = gpd.GeoSeries(
+        np.concatenate(
+            [
+                np.asarray(entrances.to_crs(units.crs).geometry.values, dtype=object),
+                np.asarray(unit_points(units.iloc[without]).values, dtype=object),
+            ]
+        ),
+        crs=units.crs,
+    )
     return net.snap(pts, max_snap_m=max_snap_m), np.concatenate([pos, without])
 
 
@@ -281,8 +321,14 @@ def _min_by_owner(values: np.ndarray, other: np.ndarray, owner: np.ndarray, n: i
     return best, arg
 
 
-def walk_to_nearest(net: WalkNetwork, fac_snap: Snap, unit_snap: Snap, limit_m: float,
-                    entrance_owner: np.ndarray | None = None, n_units: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def walk_to_nearest(
+    net: WalkNetwork,
+    fac_snap: Snap,
+    unit_snap: Snap,
+    limit_m: float,
+    entrance_owner: np.ndarray | None = None,
+    n_units: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Walking distance (m, inf beyond ``limit_m``) and nearest facility position per unit."""
     res = net.nearest(fac_snap, limit_m=limit_m)
     walk, src, _ = res.at(unit_snap)
@@ -348,14 +394,19 @@ def compute_coverage(
     u = units.reset_index(drop=True)
     n = len(u)
     out: dict[str, object] = {
-        "unit_id": u["id"] if "id" in u.columns else (u["source_id"] if "source_id" in u.columns else pd.Series(np.arange(n))),
+        "unit_id": u["id"]
+        if "id" in u.columns
+        else (u["source_id"] if "source_id" in u.columns else pd.Series(np.arange(n))),
         "source_id": u["source_id"] if "source_id" in u.columns else None,
         "name": u["name"] if "name" in u.columns else None,
         "residents": u["residents"].fillna(0).astype(np.int64),
         "households": u["households"].fillna(0).astype(np.int64),
         "street_code": u["street_code"] if "street_code" in u.columns else None,
     }
-    out = {k: (v.to_numpy() if isinstance(v, pd.Series) else (np.full(n, v, dtype=object) if v is None else v)) for k, v in out.items()}
+    out = {
+        k: (v.to_numpy() if isinstance(v, pd.Series) else (np.full(n, v, dtype=object) if v is None else v))
+        for k, v in out.items()
+    }
     if entrances is not None and len(entrances):
         ent = entrances.copy()
     else:
@@ -366,7 +417,9 @@ def compute_coverage(
     if owner is not None:
         reach = np.zeros(n, dtype=bool)
         reach[owner[unit_snap.reachable]] = True
-        off, _ = _min_by_owner(np.where(unit_snap.reachable, unit_snap.offset_m, np.inf), np.zeros(len(owner), dtype=np.int64), owner, n)
+        off, _ = _min_by_owner(
+            np.where(unit_snap.reachable, unit_snap.offset_m, np.inf), np.zeros(len(owner), dtype=np.int64), owner, n
+        )
         out["snap_offset_m"] = np.where(np.isfinite(off), off, np.nan)
     else:
         reach = unit_snap.reachable
@@ -390,7 +443,9 @@ def compute_coverage(
         else:
             fac_snap = net.snap(fac.geometry, max_snap_m=params.max_snap_m)
             if not fac_snap.reachable.all():
-                warnings.append(f"{int((~fac_snap.reachable).sum())} 处「{rule.label_zh}」距道路超过 {params.max_snap_m:.0f} 米，未计入")
+                warnings.append(
+                    f"{int((~fac_snap.reachable).sum())} 处「{rule.label_zh}」距道路超过 {params.max_snap_m:.0f} 米，未计入"
+                )
             walk, src = walk_to_nearest(net, fac_snap, unit_snap, limit, owner, n)
             fac_ids = fac["id"].to_numpy() if "id" in fac.columns else fac.index.to_numpy()
             src_ids = np.where(src >= 0, fac_ids[np.clip(src, 0, len(fac) - 1)], None)
@@ -412,9 +467,12 @@ def compute_coverage(
         req = [c for c in required[lv] if c in rules]
         thr = level_walk[lv]
         if req:
-            out[f"complete_{lv}"] = np.logical_and.reduce([walk_cols[c] <= min(thr, rules[c].threshold_m) + TOLERANCE_M for c in req])
+            out[f"complete_{lv}"] = np.logical_and.reduce(
+                [walk_cols[c] <= min(thr, rules[c].threshold_m) + TOLERANCE_M for c in req]
+            )
             out[f"complete_{lv}_straight"] = np.logical_and.reduce(
-                [straight_cols[c] <= min(thr, rules[c].threshold_m) + TOLERANCE_M for c in req])
+                [straight_cols[c] <= min(thr, rules[c].threshold_m) + TOLERANCE_M for c in req]
+            )
         else:
             out[f"complete_{lv}"] = False
             out[f"complete_{lv}_straight"] = False
@@ -427,7 +485,11 @@ def compute_coverage(
     out["community_name"] = np.full(n, None, dtype=object)
     if communities is not None and len(communities):
         pts = gpd.GeoDataFrame({"_i": np.arange(n)}, geometry=unit_points(u).values, crs=u.crs)
-        cm = communities[["code", "name", "geometry"]].to_crs(u.crs) if communities.crs != u.crs else communities[["code", "name", "geometry"]]
+        cm = (
+            communities[["code", "name", "geometry"]].to_crs(u.crs)
+            if communities.crs != u.crs
+            else communities[["code", "name", "geometry"]]
+        )
         joined = gpd.sjoin(pts, cm, how="left", predicate="within").drop_duplicates("_i").sort_values("_i")
         out["community_code"] = joined["code"].to_numpy()
         out["community_name"] = joined["name"].to_numpy()
@@ -439,7 +501,11 @@ def compute_coverage(
 def community_rates(result: CoverageResult, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Per-community rates joined to the community polygons (communities without units keep NaN)."""
     rates = result.rates("community_code")
-    cm = communities[["code", "name", "street_code", "geometry"]].copy() if "street_code" in communities.columns else communities[["code", "name", "geometry"]].copy()
+    cm = (
+        communities[["code", "name", "street_code", "geometry"]].copy()
+        if "street_code" in communities.columns
+        else communities[["code", "name", "geometry"]].copy()
+    )
     cm = cm.merge(rates, left_on="code", right_index=True, how="left")
     return gpd.GeoDataFrame(cm.rename(columns={"code": "community_code"}), geometry="geometry", crs=communities.crs)
 
@@ -449,8 +515,14 @@ def street_rates(result: CoverageResult) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- service areas
-def service_area(net: WalkNetwork, facilities: gpd.GeoDataFrame, threshold_m: float, *,
-                 max_snap_m: float = DEFAULT_MAX_SNAP_M, buffer_m: float = 30.0):
+def service_area(
+    net: WalkNetwork,
+    facilities: gpd.GeoDataFrame,
+    threshold_m: float,
+    *,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    buffer_m: float = 30.0,
+):
     """Polygon (EPSG:4326) reachable within ``threshold_m`` of any of ``facilities``.
 
     Built from the reachable street pieces (partial edges included) buffered by ``buffer_m``.
@@ -461,15 +533,21 @@ def service_area(net: WalkNetwork, facilities: gpd.GeoDataFrame, threshold_m: fl
         raise InputError("threshold must be positive", "步行距离阈值必须大于 0", threshold_m=threshold_m)
     snap = net.snap(facilities.geometry, max_snap_m=max_snap_m)
     if not snap.reachable.any():
-        raise InputError("the facilities are all far from the street network",
-                         f"所选设施距离步行网络均超过 {max_snap_m:.0f} 米")
+        raise InputError(
+            "the facilities are all far from the street network", f"所选设施距离步行网络均超过 {max_snap_m:.0f} 米"
+        )
     res = net.nearest(snap, limit_m=threshold_m)
     poly = net.service_area(res, threshold_m, buffer_m=buffer_m)
     return net.to_wgs84([poly])[0]
 
 
-def service_areas(net: WalkNetwork, facilities: gpd.GeoDataFrame, rules: dict[str, CategoryRule], *,
-                  max_snap_m: float = DEFAULT_MAX_SNAP_M) -> gpd.GeoDataFrame:
+def service_areas(
+    net: WalkNetwork,
+    facilities: gpd.GeoDataFrame,
+    rules: dict[str, CategoryRule],
+    *,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> gpd.GeoDataFrame:
     """One service-area polygon per analysed category that has facilities (EPSG:4326).
 
     Categories run in parallel threads (the buffering and union happen in GEOS, outside the GIL).
@@ -486,8 +564,14 @@ def service_areas(net: WalkNetwork, facilities: gpd.GeoDataFrame, rules: dict[st
             geom = service_area(net, fac, rule.threshold_m, max_snap_m=max_snap_m)
         except InputError:
             return None
-        return {"feature_key": c, "category": c, "category_zh": rule.label_zh, "walk_m": rule.threshold_m,
-                "facilities": len(fac), "geometry": geom}
+        return {
+            "feature_key": c,
+            "category": c,
+            "category_zh": rule.label_zh,
+            "walk_m": rule.threshold_m,
+            "facilities": len(fac),
+            "geometry": geom,
+        }
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         rows = [r for r in pool.map(one, rules.items()) if r is not None]

@@ -65,9 +65,16 @@ class _Index:
 class NearestService:
     """Answers nearest-facility queries from precomputed labels (thread-safe)."""
 
-    def __init__(self, store, *, network: int | str | None = None, k_max: int = K_MAX,
-                 radius_m: float = LABEL_RADIUS_M, max_snap_m: float = DEFAULT_MAX_SNAP_M,
-                 walking_speed_mps: float | None = None):
+    def __init__(
+        self,
+        store,
+        *,
+        network: int | str | None = None,
+        k_max: int = K_MAX,
+        radius_m: float = LABEL_RADIUS_M,
+        max_snap_m: float = DEFAULT_MAX_SNAP_M,
+        walking_speed_mps: float | None = None,
+    ):
         self.store = store
         self.network = network
         self.k_max = int(k_max)
@@ -201,7 +208,11 @@ class NearestService:
             raise InputError(f"k must be between 1 and {self.k_max}", f"k 必须在 1 到 {self.k_max} 之间", k=k)
         for name, v, lo, hi in (("lon", lon, -180, 180), ("lat", lat, -90, 90)):
             if v is None or not math.isfinite(v) or not lo <= v <= hi:
-                raise InputError(f"{name} must be a finite number in [{lo}, {hi}]", f"{'经度' if name == 'lon' else '纬度'}无效", **{name: v})
+                raise InputError(
+                    f"{name} must be a finite number in [{lo}, {hi}]",
+                    f"{'经度' if name == 'lon' else '纬度'}无效",
+                    **{name: v},
+                )
         net = self.net()
         x, y = net.lonlat_to_metric(lon, lat)
         x0, y0, x1, y1 = net.bounds_m
@@ -214,7 +225,9 @@ class NearestService:
             raise InputError(
                 f"the point is more than {m:.0f} m from any street",
                 f"该位置距离步行道路超过 {m:.0f} 米，无法规划步行路线",
-                lon=lon, lat=lat, max_snap_m=m,
+                lon=lon,
+                lat=lat,
+                max_snap_m=m,
             )
         idx = self._index(category)
         src, walk, via = idx.labels.query(point, k)
@@ -235,22 +248,31 @@ class NearestService:
         results = []
         for rank, (s, d, route) in enumerate(zip(src, walk, routes), start=1):
             rec = dict(idx.records[int(s)])
-            rec.update({
-                "rank": rank,
-                "walk_m": round(float(d), 1),
-                "walk_min": round(float(d) / speed / 60.0, 1),
-                "route": route,
-            })
+            rec.update(
+                {
+                    "rank": rank,
+                    "walk_m": round(float(d), 1),
+                    "walk_min": round(float(d) / speed / 60.0, 1),
+                    "route": route,
+                }
+            )
             results.append(rec)
         out = {
             "query": {"lon": lon, "lat": lat, "category": category, "category_zh": category_label(category), "k": k},
-            "snap": {"lon": round(snapped_lon, 7), "lat": round(snapped_lat, 7), "offset_m": round(float(point.offset_m[0]), 1)},
+            "snap": {
+                "lon": round(snapped_lon, 7),
+                "lat": round(snapped_lat, 7),
+                "offset_m": round(float(point.offset_m[0]), 1),
+            },
             "walking_speed_mps": speed,
             "results": results,
         }
         if len(results) < k:
-            out["message_zh"] = (f"步行 {self.radius_m / 1000:.0f} 公里内只找到 {len(results)} 处「{category_label(category)}」"
-                                 if results else f"步行 {self.radius_m / 1000:.0f} 公里内没有「{category_label(category)}」")
+            out["message_zh"] = (
+                f"步行 {self.radius_m / 1000:.0f} 公里内只找到 {len(results)} 处「{category_label(category)}」"
+                if results
+                else f"步行 {self.radius_m / 1000:.0f} 公里内没有「{category_label(category)}」"
+            )
         return out
 
 
@@ -271,16 +293,29 @@ def _record(row: dict, category: str) -> dict:
         cap = clean(row.get("capacity_persons"))
         cat = clean(row.get("shelter_class"))
         return {
-            "layer": "shelters", "id": int(row["id"]), "source_id": clean(row.get("source_id")), "name": clean(row.get("name")),
-            "address": clean(row.get("address")), "category": SHELTER, "category_zh": vocab.SHELTER_CLASSES.get(cat, category_label(SHELTER)),
-            "shelter_class": cat, "capacity": None if cap is None else int(cap),
-            "effective_area_m2": clean(row.get("effective_area_m2")), "status": clean(row.get("status")), "opening_hours": None,
+            "layer": "shelters",
+            "id": int(row["id"]),
+            "source_id": clean(row.get("source_id")),
+            "name": clean(row.get("name")),
+            "address": clean(row.get("address")),
+            "category": SHELTER,
+            "category_zh": vocab.SHELTER_CLASSES.get(cat, category_label(SHELTER)),
+            "shelter_class": cat,
+            "capacity": None if cap is None else int(cap),
+            "effective_area_m2": clean(row.get("effective_area_m2")),
+            "status": clean(row.get("status")),
+            "opening_hours": None,
         }
     cap = clean(row.get("capacity"))
     return {
-        "layer": "facilities", "id": int(row["id"]), "source_id": clean(row.get("source_id")), "name": clean(row.get("name")),
-        "address": clean(row.get("address")), "category": clean(row.get("category")), "category_zh": category_label(clean(row.get("category")) or ""),
-        "capacity": None if cap is None else int(cap), "status": clean(row.get("status")),
+        "layer": "facilities",
+        "id": int(row["id"]),
+        "source_id": clean(row.get("source_id")),
+        "name": clean(row.get("name")),
+        "address": clean(row.get("address")),
+        "category": clean(row.get("category")),
+        "category_zh": category_label(clean(row.get("category")) or ""),
+        "capacity": None if cap is None else int(cap),
+        "status": clean(row.get("status")),
         "opening_hours": clean(row.get("opening_hours")),
     }
-

@@ -60,10 +60,10 @@ def header_zh(col: str) -> str:
     if col in _FIXED:
         return _FIXED[col]
     if col.startswith("complete_"):
-        rest = col[len("complete_"):]
+        rest = col[len("complete_") :]
         for lv, lz in _LEVEL_ZH.items():
             if rest.startswith(lv):
-                tail = rest[len(lv):]
+                tail = rest[len(lv) :]
                 return {
                     "": f"{lz}完整生活圈",
                     "_straight": f"{lz}完整生活圈（直线）",
@@ -101,7 +101,9 @@ def write_xlsx(path: Path, sheets: dict[str, pd.DataFrame], header=None) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         for name, df in sheets.items():
-            df = _plain_lists(pd.DataFrame(df.drop(columns=[c for c in ("geometry", "feature_key") if c in df.columns])))
+            df = _plain_lists(
+                pd.DataFrame(df.drop(columns=[c for c in ("geometry", "feature_key") if c in df.columns]))
+            )
             df = df.rename(columns={c: header(c) for c in df.columns})
             df.to_excel(xw, sheet_name=name[:31], index=False)
             ws = xw.sheets[name[:31]]
@@ -117,8 +119,17 @@ def _display_width(text: str) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
-def write_coverage(path: Path, fmt: str, *, summary: dict, units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None,
-                   streets: pd.DataFrame, gaps: gpd.GeoDataFrame, output: str = "units") -> Path:
+def write_coverage(
+    path: Path,
+    fmt: str,
+    *,
+    summary: dict,
+    units: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame | None,
+    streets: pd.DataFrame,
+    gaps: gpd.GeoDataFrame,
+    output: str = "units",
+) -> Path:
     """Write a coverage run: XLSX gets every topic; GeoJSON/CSV/GPKG/SHP the chosen ``output``."""
     if fmt == "xlsx":
         cats = pd.DataFrame(summary["categories"])
@@ -138,5 +149,10 @@ def write_coverage(path: Path, fmt: str, *, summary: dict, units: gpd.GeoDataFra
     if not isinstance(frame, gpd.GeoDataFrame):
         frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), crs=4326), crs=4326)
     frame = _plain_lists(frame.drop(columns=[c for c in ("feature_key",) if c in frame.columns]))
-    return write_file(gpd.GeoDataFrame(frame, geometry="geometry", crs=4326), path, fmt, layer_name=f"coverage_{output}",
-                      headers_zh={c: header_zh(c) for c in frame.columns})
+    return write_file(
+        gpd.GeoDataFrame(frame, geometry="geometry", crs=4326),
+        path,
+        fmt,
+        layer_name=f"coverage_{output}",
+        headers_zh={c: header_zh(c) for c in frame.columns},
+    )

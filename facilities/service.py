@@ -49,8 +49,14 @@ def _input_revisions(store) -> dict[str, int]:
     return {k: int(revs.get(k, 0)) for k in INPUT_LAYERS}
 
 
-def compute_from_store(store, *, params: CoverageParams | None = None, plan: int | str | None = None,
-                       network: int | str | None = None, norms: Norms | None = None) -> tuple[CoverageResult, WalkNetwork, dict | None]:
+def compute_from_store(
+    store,
+    *,
+    params: CoverageParams | None = None,
+    plan: int | str | None = None,
+    network: int | str | None = None,
+    norms: Norms | None = None,
+) -> tuple[CoverageResult, WalkNetwork, dict | None]:
     """Read the layers and compute (nothing stored)."""
     result, net, p, _inputs = _compute(store, params or CoverageParams(), plan, network, norms)
     return result, net, p
@@ -68,8 +74,9 @@ def _compute(store, params: CoverageParams, plan, network, norms):
     p = resolve_plan(store, plan)
     communities = store.read_layer("communities", plan_id=p["id"]) if p else None
     entrances, unknown = entrances_of(store, units)
-    result = compute_coverage(net, units, facilities, norms or norms_for(store), params=params, communities=communities,
-                              entrances=entrances)
+    result = compute_coverage(
+        net, units, facilities, norms or norms_for(store), params=params, communities=communities, entrances=entrances
+    )
     if unknown:
         result.warnings.append(f"{unknown} 个小区出入口所属的人口单元不存在，未计入")
     return result, net, p, {"units": units, "facilities": facilities, "communities": communities}
@@ -91,8 +98,15 @@ def entrances_of(store, units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame | Non
     return gpd.GeoDataFrame(ent[["unit_id", "geometry"]], geometry="geometry", crs=units.crs), int((~known).sum())
 
 
-def run_coverage(store, *, params: CoverageParams | None = None, plan: int | str | None = None,
-                 network: int | str | None = None, norms: Norms | None = None, created_by: str | None = None) -> int:
+def run_coverage(
+    store,
+    *,
+    params: CoverageParams | None = None,
+    plan: int | str | None = None,
+    network: int | str | None = None,
+    norms: Norms | None = None,
+    created_by: str | None = None,
+) -> int:
     """Compute and store one coverage run; return its id.
 
     Outputs: ``units`` (unit polygons with every per-category figure), ``communities``
@@ -102,7 +116,9 @@ def run_coverage(store, *, params: CoverageParams | None = None, plan: int | str
     revisions = _input_revisions(store)
     result, net, p, inputs = _compute(store, params, plan, network, norms)
     units = result.units.copy()
-    access, access_notes = accessibility_columns(net, inputs["units"], in_service(inputs["facilities"]), list(result.rules))
+    access, access_notes = accessibility_columns(
+        net, inputs["units"], in_service(inputs["facilities"]), list(result.rules)
+    )
     for col, values in access.items():
         units[col] = values
     units["feature_key"] = units["unit_id"].astype(str)
@@ -121,34 +137,68 @@ def run_coverage(store, *, params: CoverageParams | None = None, plan: int | str
     summary["streets"] = json_records(streets.drop(columns=["feature_key"]))
     summary["plan"] = None if p is None else {"id": p["id"], "name": p["name"]}
     summary["accessibility"] = {
-        "method": "E2SFCA", "unit": "capacity per 1,000 residents", "zones_m": [300, 500, 1000], "weights": [1.0, 0.68, 0.22],
+        "method": "E2SFCA",
+        "unit": "capacity per 1,000 residents",
+        "zones_m": [300, 500, 1000],
+        "weights": [1.0, 0.68, 0.22],
         "categories": access_notes,
     }
     summary["network"] = {"id": net.network_id, "name": net.name, "version": net.version}
     params_dict = {**params.as_dict(), "plan_id": None if p is None else p["id"], "network_id": net.network_id}
     return store.save_analysis(
-        KIND, params=params_dict, summary=summary, outputs=outputs, network_id=net.network_id,
-        network_version=net.version, plan_id=None if p is None else p["id"], data_revisions=revisions,
+        KIND,
+        params=params_dict,
+        summary=summary,
+        outputs=outputs,
+        network_id=net.network_id,
+        network_version=net.version,
+        plan_id=None if p is None else p["id"],
+        data_revisions=revisions,
         created_by=created_by,
     )
 
 
-def current_coverage(store, *, params: CoverageParams | None = None, plan: int | str | None = None,
-                     network: int | str | None = None, recompute: bool = False, created_by: str | None = None,
-                     allow_compute: bool = True) -> dict:
+def current_coverage(
+    store,
+    *,
+    params: CoverageParams | None = None,
+    plan: int | str | None = None,
+    network: int | str | None = None,
+    recompute: bool = False,
+    created_by: str | None = None,
+    allow_compute: bool = True,
+) -> dict:
     """The newest stored run for these inputs, recomputed if any input changed since (``created_by``: who asked)."""
     params = params or CoverageParams()
     p = resolve_plan(store, plan)
     want = {**params.as_dict(), "plan_id": None if p is None else p["id"]}
     return current_run(
-        store, KIND, want, INPUT_LAYERS, lambda: load_network(store, network).version,
-        lambda: run_coverage(store, params=params, plan=None if p is None else p["id"], network=network, created_by=created_by),
-        lock=_RUN_LOCK, recompute=recompute, allow_compute=allow_compute,
+        store,
+        KIND,
+        want,
+        INPUT_LAYERS,
+        lambda: load_network(store, network).version,
+        lambda: run_coverage(
+            store, params=params, plan=None if p is None else p["id"], network=network, created_by=created_by
+        ),
+        lock=_RUN_LOCK,
+        recompute=recompute,
+        allow_compute=allow_compute,
     )
 
 
-def current_run(store, kind: str, want: dict, input_layers, network_version, compute, *, lock, recompute: bool = False,
-                allow_compute: bool = True) -> dict:
+def current_run(
+    store,
+    kind: str,
+    want: dict,
+    input_layers,
+    network_version,
+    compute,
+    *,
+    lock,
+    recompute: bool = False,
+    allow_compute: bool = True,
+) -> dict:
     """The newest finished run of ``kind`` with parameters ``want`` that saw the current revisions of
     ``input_layers`` and network (``network_version()``); else ``compute()`` (returns a run id) and that run.
 
@@ -174,13 +224,20 @@ def current_run(store, kind: str, want: dict, input_layers, network_version, com
             raise NotComputedError(
                 f"no stored {kind} result for these parameters; computing one needs a signed-in user (Authorization: Bearer <token>)",
                 "这些参数的分析结果尚未计算；计算新结果须登录（请求头 Authorization: Bearer 令牌）。默认参数的结果可直接查看。",
-                kind=kind)
+                kind=kind,
+            )
         return store.get_analysis(compute())
 
 
-def service_areas_from_store(store, *, categories: list[str] | None = None, walk_m: float | None = None,
-                             facility_ids: list[int] | None = None, levels=("5min", "10min", "15min"),
-                             network=None) -> gpd.GeoDataFrame:
+def service_areas_from_store(
+    store,
+    *,
+    categories: list[str] | None = None,
+    walk_m: float | None = None,
+    facility_ids: list[int] | None = None,
+    levels=("5min", "10min", "15min"),
+    network=None,
+) -> gpd.GeoDataFrame:
     """Service-area polygons per category (EPSG:4326), or of chosen facilities."""
     from .coverage import category_rules, service_area
 
@@ -197,8 +254,11 @@ def service_areas_from_store(store, *, categories: list[str] | None = None, walk
         cats = sorted(set(chosen["category"]))
         thr = walk_m if walk_m is not None else min(norms.service_radius_m(c) or np.inf for c in cats)
         geom = service_area(net, chosen, float(thr))
-        return gpd.GeoDataFrame([{"facility_ids": [int(i) for i in chosen["id"]], "walk_m": float(thr), "geometry": geom}],
-                                geometry="geometry", crs=4326)
+        return gpd.GeoDataFrame(
+            [{"facility_ids": [int(i) for i in chosen["id"]], "walk_m": float(thr), "geometry": geom}],
+            geometry="geometry",
+            crs=4326,
+        )
     rules = category_rules(norms, levels, categories)
     if walk_m is not None:
         from dataclasses import replace
@@ -208,8 +268,11 @@ def service_areas_from_store(store, *, categories: list[str] | None = None, walk
     if categories:
         empty = [c for c in categories if (supply["category"] == c).sum() == 0]
         if empty:
-            raise InputError(f"no existing facility of category {empty}", f"没有现状设施：{'、'.join(rules[c].label_zh for c in empty)}",
-                             categories=empty)
+            raise InputError(
+                f"no existing facility of category {empty}",
+                f"没有现状设施：{'、'.join(rules[c].label_zh for c in empty)}",
+                categories=empty,
+            )
     return service_areas(net, supply, rules)
 
 
@@ -226,8 +289,16 @@ def candidate_sites(store, norms: Norms, candidates: list[tuple[float, float]] |
         arr = np.asarray(candidates, dtype=float)
         if arr.ndim != 2 or arr.shape[1] != 2 or not np.isfinite(arr).all():
             raise InputError("candidates must be [lon, lat] pairs of finite numbers", "候选点应为 [经度, 纬度] 数对")
-        return gpd.GeoDataFrame({"candidate_id": [f"p{i + 1}" for i in range(len(arr))], "name": None, "land_use_code": None,
-                                 "area_m2": np.nan}, geometry=shapely.points(arr), crs=4326)
+        return gpd.GeoDataFrame(
+            {
+                "candidate_id": [f"p{i + 1}" for i in range(len(arr))],
+                "name": None,
+                "land_use_code": None,
+                "area_m2": np.nan,
+            },
+            geometry=shapely.points(arr),
+            crs=4326,
+        )
     parcels = store.read_layer("plan_parcels")
     codes = set(norms.land_use.reserved_community_service)
     if len(parcels):
@@ -239,15 +310,27 @@ def candidate_sites(store, norms: Norms, candidates: list[tuple[float, float]] |
             land_use_codes=sorted(codes),
         )
     return gpd.GeoDataFrame(
-        {"candidate_id": parcels["id"].astype(str).to_numpy(), "name": parcels["name"].to_numpy() if "name" in parcels else None,
-         "land_use_code": parcels["land_use_code"].to_numpy(), "area_m2": parcels["area_m2"].to_numpy() if "area_m2" in parcels else np.nan},
-        geometry=parcels.geometry.representative_point().values, crs=4326,
+        {
+            "candidate_id": parcels["id"].astype(str).to_numpy(),
+            "name": parcels["name"].to_numpy() if "name" in parcels else None,
+            "land_use_code": parcels["land_use_code"].to_numpy(),
+            "area_m2": parcels["area_m2"].to_numpy() if "area_m2" in parcels else np.nan,
+        },
+        geometry=parcels.geometry.representative_point().values,
+        crs=4326,
     )
 
 
-def siting_from_store(store, category: str, k: int, *, walk_m: float | None = None,
-                      candidates: list[tuple[float, float]] | None = None, exact_check: bool = False,
-                      network=None) -> dict:
+def siting_from_store(
+    store,
+    category: str,
+    k: int,
+    *,
+    walk_m: float | None = None,
+    candidates: list[tuple[float, float]] | None = None,
+    exact_check: bool = False,
+    network=None,
+) -> dict:
     """Choose ``k`` new sites for ``category`` adding the most covered residents (greedy, lazy).
 
     Existing facilities stay; coverage is walking distance within the category's threshold
@@ -282,32 +365,55 @@ def siting_from_store(store, category: str, k: int, *, walk_m: float | None = No
     result = greedy_siting(residents, covered, cov, int(k), ids)
     picks = []
     pos = {c: i for i, c in enumerate(ids)}
-    for rank, (cid, gain, cum, share) in enumerate(zip(result.pick_ids, result.gain_residents, result.covered_residents,
-                                                       result.covered_share), start=1):
+    for rank, (cid, gain, cum, share) in enumerate(
+        zip(result.pick_ids, result.gain_residents, result.covered_residents, result.covered_share), start=1
+    ):
         row = sites.iloc[pos[cid]]
-        picks.append({"rank": rank, "candidate_id": cid, "name": row["name"], "land_use_code": row["land_use_code"],
-                      "lon": float(row.geometry.x), "lat": float(row.geometry.y), "gain_residents": round(gain),
-                      "covered_residents": round(cum), "covered_share": float(share)})
+        picks.append(
+            {
+                "rank": rank,
+                "candidate_id": cid,
+                "name": row["name"],
+                "land_use_code": row["land_use_code"],
+                "lon": float(row.geometry.x),
+                "lat": float(row.geometry.y),
+                "gain_residents": round(gain),
+                "covered_residents": round(cum),
+                "covered_share": float(share),
+            }
+        )
     out = {
-        "category": category, "category_zh": rule.label_zh, "walk_m": thr, "k": int(k),
-        "candidates": len(sites), "unreachable_candidates": int((~site_snap.reachable).sum()),
+        "category": category,
+        "category_zh": rule.label_zh,
+        "walk_m": thr,
+        "k": int(k),
+        "candidates": len(sites),
+        "unreachable_candidates": int((~site_snap.reachable).sum()),
         "baseline_covered_residents": round(result.baseline_covered_residents),
         "total_residents": round(result.total_residents),
-        "picks": picks, "stop_reason": result.stop_reason, "method": "greedy_lazy",
+        "picks": picks,
+        "stop_reason": result.stop_reason,
+        "method": "greedy_lazy",
     }
     if exact_check:
         if len(sites) > 300:
-            raise InputError("the exact check is limited to 300 candidates", "精确校核最多支持 300 个候选点", candidates=len(sites))
+            raise InputError(
+                "the exact check is limited to 300 candidates", "精确校核最多支持 300 个候选点", candidates=len(sites)
+            )
         rep = siting_gap_report(residents, covered, cov, int(k), ids, time_limit_s=30.0)
-        out["exact_check"] = {"greedy_added_residents": round(rep.greedy_objective_residents),
-                              "exact_added_residents": round(rep.exact_objective_residents),
-                              "gap_pct": rep.gap_pct, "exact_optimal": bool(rep.exact_optimal)}
+        out["exact_check"] = {
+            "greedy_added_residents": round(rep.greedy_objective_residents),
+            "exact_added_residents": round(rep.exact_objective_residents),
+            "gap_pct": rep.gap_pct,
+            "exact_optimal": bool(rep.exact_optimal),
+        }
     return out
 
 
 # ----------------------------------------------------------------------------- accessibility
-def accessibility_columns(net: WalkNetwork, units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
-                          categories) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+def accessibility_columns(
+    net: WalkNetwork, units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, categories
+) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
     """E2SFCA score per unit for every category whose facilities carry a capacity.
 
     Returns ``{"<c>_e2sfca_per_1000": scores}`` and per category a note (facilities used,
@@ -329,8 +435,10 @@ def accessibility_columns(net: WalkNetwork, units: gpd.GeoDataFrame, facilities:
         fi, ui, d = net.distances_within(fs, unit_snap, limit_m=1000.0)
         res = e2sfca(ui, fi, d, residents, fac["capacity"].to_numpy(dtype=float))
         cols[f"{c}_e2sfca_per_1000"] = np.round(res.e2sfca_per_1000, 4)
-        notes[c] = {"facilities_with_capacity": int(fac["capacity"].notna().sum()),
-                    "facilities_without_capacity": int(fac["capacity"].isna().sum())}
+        notes[c] = {
+            "facilities_with_capacity": int(fac["capacity"].notna().sum()),
+            "facilities_without_capacity": int(fac["capacity"].isna().sum()),
+        }
     return cols, notes
 
 

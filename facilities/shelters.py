@@ -144,8 +144,11 @@ class _Pairs:
 
 def _count(value, name: str, name_zh: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise InputError(f"{name} must be a non-negative integer, got {value!r}",
-                         f"{name_zh}必须为非负整数（收到 {value!r}）", field=name)
+        raise InputError(
+            f"{name} must be a non-negative integer, got {value!r}",
+            f"{name_zh}必须为非负整数（收到 {value!r}）",
+            field=name,
+        )
     return int(value)
 
 
@@ -154,8 +157,11 @@ def _int_array(values, name: str, name_zh: str, length: int | None = None) -> np
     if arr.ndim != 1 or (length is not None and arr.shape[0] != length):
         want = "a 1-D array" if length is None else f"a 1-D array of length {length}"
         want_zh = "一维数组" if length is None else f"长度为 {length} 的一维数组"
-        raise InputError(f"{name} must be {want}, got shape {arr.shape}", f"{name_zh}必须为{want_zh}（实际形状 {arr.shape}）",
-                         field=name)
+        raise InputError(
+            f"{name} must be {want}, got shape {arr.shape}",
+            f"{name_zh}必须为{want_zh}（实际形状 {arr.shape}）",
+            field=name,
+        )
     if arr.size == 0:
         return np.zeros(0, dtype=np.int64)
     if arr.dtype.kind in "iu":
@@ -166,20 +172,25 @@ def _int_array(values, name: str, name_zh: str, length: int | None = None) -> np
         if np.abs(arr).max() > 2.0**62:
             raise InputError(f"{name} holds values too large", f"{name_zh}的数值过大", field=name)
         return arr.astype(np.int64)
-    raise InputError(f"{name} must hold integers, got dtype {arr.dtype}", f"{name_zh}必须为整数（实际类型 {arr.dtype}）",
-                     field=name)
+    raise InputError(
+        f"{name} must hold integers, got dtype {arr.dtype}", f"{name_zh}必须为整数（实际类型 {arr.dtype}）", field=name
+    )
 
 
 def _non_negative(arr: np.ndarray, name: str, name_zh: str) -> None:
     if arr.size and arr.min() < 0:
         bad = np.flatnonzero(arr < 0)
-        raise InputError(f"{name} must be >= 0 ({bad.size} negative values, first at position {int(bad[0])})",
-                         f"{name_zh}不能为负数（共 {bad.size} 个负值，第一个位于序号 {int(bad[0])}）",
-                         field=name, positions=bad[:20].tolist())
+        raise InputError(
+            f"{name} must be >= 0 ({bad.size} negative values, first at position {int(bad[0])})",
+            f"{name_zh}不能为负数（共 {bad.size} 个负值，第一个位于序号 {int(bad[0])}）",
+            field=name,
+            positions=bad[:20].tolist(),
+        )
 
 
-def _prepare(n_units, n_shelters, pair_unit, pair_shelter, pair_walk_m, demand, capacity, *,
-             need_capacity: bool = True) -> _Pairs:
+def _prepare(
+    n_units, n_shelters, pair_unit, pair_shelter, pair_walk_m, demand, capacity, *, need_capacity: bool = True
+) -> _Pairs:
     """Validate the input and merge duplicate pairs (shortest walk kept)."""
     nu = _count(n_units, "n_units", "人口单元数")
     ns = _count(n_shelters, "n_shelters", "避难场所数")
@@ -193,23 +204,35 @@ def _prepare(n_units, n_shelters, pair_unit, pair_shelter, pair_walk_m, demand, 
             f"配对的人口单元序号、避难场所序号和步行距离必须为等长的一维数组（实际为 {pu.shape[0]}、{ps.shape[0]}、形状 {pw.shape}）",
         )
     if pw.size and pw.dtype.kind not in "iuf":
-        raise InputError(f"pair_walk_m must be numbers, got dtype {pw.dtype}", f"步行距离必须为数值（实际类型 {pw.dtype}）",
-                         field="pair_walk_m")
+        raise InputError(
+            f"pair_walk_m must be numbers, got dtype {pw.dtype}",
+            f"步行距离必须为数值（实际类型 {pw.dtype}）",
+            field="pair_walk_m",
+        )
     pw = pw.astype(np.float64, copy=False)
     if pw.size:
         if not np.all(np.isfinite(pw)):
             bad = np.flatnonzero(~np.isfinite(pw))
-            raise InputError(f"pair_walk_m must be finite ({bad.size} NaN/inf values, first at pair {int(bad[0])})",
-                             f"步行距离不能为空值或无穷大（共 {bad.size} 个，第一个位于第 {int(bad[0])} 个配对）",
-                             field="pair_walk_m", positions=bad[:20].tolist())
+            raise InputError(
+                f"pair_walk_m must be finite ({bad.size} NaN/inf values, first at pair {int(bad[0])})",
+                f"步行距离不能为空值或无穷大（共 {bad.size} 个，第一个位于第 {int(bad[0])} 个配对）",
+                field="pair_walk_m",
+                positions=bad[:20].tolist(),
+            )
         _non_negative(pw, "pair_walk_m", "步行距离")
-        for arr, n, name, name_zh in ((pu, nu, "pair_unit", "配对的人口单元序号"), (ps, ns, "pair_shelter", "配对的避难场所序号")):
+        for arr, n, name, name_zh in (
+            (pu, nu, "pair_unit", "配对的人口单元序号"),
+            (ps, ns, "pair_shelter", "配对的避难场所序号"),
+        ):
             out = (arr < 0) | (arr >= n)
             if out.any():
                 bad = np.flatnonzero(out)
-                raise InputError(f"{name} must lie in 0..{n - 1} ({bad.size} out of range, first at pair {int(bad[0])})",
-                                 f"{name_zh}必须在 0..{n - 1} 范围内（共 {bad.size} 个越界，第一个位于第 {int(bad[0])} 个配对）",
-                                 field=name, positions=bad[:20].tolist())
+                raise InputError(
+                    f"{name} must lie in 0..{n - 1} ({bad.size} out of range, first at pair {int(bad[0])})",
+                    f"{name_zh}必须在 0..{n - 1} 范围内（共 {bad.size} 个越界，第一个位于第 {int(bad[0])} 个配对）",
+                    field=name,
+                    positions=bad[:20].tolist(),
+                )
     d = _int_array(demand, "demand", "各人口单元需安置人数", nu)
     _non_negative(d, "demand", "各人口单元需安置人数")
     c = None
@@ -357,8 +380,9 @@ def assign_exact(n_units, n_shelters, pair_unit, pair_shelter, pair_walk_m, dema
     return _result(p, live, persons, METHOD_EXACT)
 
 
-def _min_cost_max_flow(u: np.ndarray, s: np.ndarray, w: np.ndarray, comp: np.ndarray,
-                       demand: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+def _min_cost_max_flow(
+    u: np.ndarray, s: np.ndarray, w: np.ndarray, comp: np.ndarray, demand: np.ndarray, capacity: np.ndarray
+) -> np.ndarray:
     """Integral flow per pair (``u``, ``s`` global positions, ``comp`` component labels): the most persons,
     then the least sum of ``w * x``.
 
@@ -378,8 +402,10 @@ def _min_cost_max_flow(u: np.ndarray, s: np.ndarray, w: np.ndarray, comp: np.nda
     d = demand[units]
     total = int(d.sum())
     if total > _INT32_MAX:
-        raise InputError(f"more than {_INT32_MAX} persons in one connected group of units and shelters",
-                         f"同一组相互可达的人口单元和避难场所中需安置人数超过 {_INT32_MAX}，无法计算")
+        raise InputError(
+            f"more than {_INT32_MAX} persons in one connected group of units and shelters",
+            f"同一组相互可达的人口单元和避难场所中需安置人数超过 {_INT32_MAX}，无法计算",
+        )
     cap = np.minimum(capacity[shelters], total)
 
     # stage 1: source 0 -> unit 1..a (demand) -> shelter a+1..a+b (min(demand, capacity)) -> sink a+b+1
@@ -488,8 +514,9 @@ def _lp_rows(ui, si, d, cap) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]
     ls, lj = np.unique(si, return_inverse=True)
     m = ui.size
     col = np.arange(m)
-    a_ub = sparse.csr_matrix((np.ones(2 * m), (np.concatenate([li, lu.size + lj]), np.concatenate([col, col]))),
-                             shape=(lu.size + ls.size, m))
+    a_ub = sparse.csr_matrix(
+        (np.ones(2 * m), (np.concatenate([li, lu.size + lj]), np.concatenate([col, col]))), shape=(lu.size + ls.size, m)
+    )
     return a_ub, np.concatenate([d[lu], cap[ls]]).astype(np.float64), ls
 
 
@@ -508,8 +535,15 @@ def _solve_bonus(idx, ui, si, cost, d, spare, x, beta) -> bool:
 def _solve_sum_row(ui, si, w, d, cap, target: int) -> np.ndarray:
     """min sum w x  s.t.  unit rows <= demand, shelter rows <= capacity, sum x = target (the fallback)."""
     a_ub, b_ub, _ = _lp_rows(ui, si, d, cap)
-    res = linprog(w, A_ub=a_ub, b_ub=b_ub, A_eq=sparse.csr_matrix(np.ones((1, ui.size))), b_eq=[float(target)],
-                  bounds=(0, None), method="highs-ds")
+    res = linprog(
+        w,
+        A_ub=a_ub,
+        b_ub=b_ub,
+        A_eq=sparse.csr_matrix(np.ones((1, ui.size))),
+        b_eq=[float(target)],
+        bounds=(0, None),
+        method="highs-ds",
+    )
     x = _integral(res, a_ub, b_ub)
     if x is None or int(x.sum()) != target:
         raise RuntimeError(f"shelter assignment LP failed: {res.message}")
@@ -529,7 +563,9 @@ def _integral(res, a_ub, b_ub) -> np.ndarray | None:
 
 
 # ----------------------------------------------------------------------------- nearest first
-def assign_nearest_first(n_units, n_shelters, pair_unit, pair_shelter, pair_walk_m, demand, capacity) -> ShelterAssignment:
+def assign_nearest_first(
+    n_units, n_shelters, pair_unit, pair_shelter, pair_walk_m, demand, capacity
+) -> ShelterAssignment:
     """The capacity-aware greedy done by hand: shortest pairs first, each filled as far as it goes.
 
     Pairs are taken in increasing walking distance (ties: unit position, then shelter position); each gets

@@ -10,13 +10,14 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from maps.assets import STATIC_DIR
+
 from . import __version__
-from .core._errors import DatabaseUnavailable, GeoServiceError
 from .api._limits import LimitsMiddleware
-from .jobs import JobRunner
+from .core._errors import DatabaseUnavailable, GeoServiceError
 from .core.layers import LAYERS
 from .core.storage import Store
-from maps.assets import STATIC_DIR
+from .jobs import JobRunner
 
 
 def create_app(store: Store | None = None) -> FastAPI:
@@ -49,19 +50,32 @@ def create_app(store: Store | None = None) -> FastAPI:
         # FastAPI's own 422 (``detail``: one entry per bad parameter) plus the service's bilingual message.
         detail = jsonable_encoder(exc.errors())
         where = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in detail[:5])
-        return JSONResponse({"error": "RequestValidationError", "message": f"invalid request: {where}",
-                             "message_zh": f"请求参数无效：{where}", "detail": detail}, status_code=422)
+        return JSONResponse(
+            {
+                "error": "RequestValidationError",
+                "message": f"invalid request: {where}",
+                "message_zh": f"请求参数无效：{where}",
+                "detail": detail,
+            },
+            status_code=422,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException):
         # Starlette's and FastAPI's own answers (unknown path, wrong method, a body that is not JSON) in the same form.
         zh = {400: "请求内容无法解析（例如不是有效的 JSON）", 404: "没有这个地址", 405: "此地址不支持该请求方法"}
-        body = {"error": "HTTPError", "message": str(exc.detail), "message_zh": zh.get(exc.status_code, f"请求出错（HTTP {exc.status_code}）")}
+        body = {
+            "error": "HTTPError",
+            "message": str(exc.detail),
+            "message_zh": zh.get(exc.status_code, f"请求出错（HTTP {exc.status_code}）"),
+        }
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(OperationalError)
     async def _db_error(_request: Request, exc: OperationalError):
-        err = DatabaseUnavailable(f"database unavailable: {str(exc).splitlines()[0][:200]}", "数据库暂不可用，请稍后重试")
+        err = DatabaseUnavailable(
+            f"database unavailable: {str(exc).splitlines()[0][:200]}", "数据库暂不可用，请稍后重试"
+        )
         return JSONResponse(err.to_dict(), status_code=503)
 
     app.include_router(health.router)

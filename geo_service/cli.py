@@ -63,14 +63,20 @@ def _errors():
 @contextmanager
 def _progress(description: str, total: float | None = None):
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-        console=console, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     ) as p:
         task = p.add_task(description, total=total or 1.0)
         yield p, task
 
 
-DbOpt = typer.Option(None, "--database-url", envvar="DATABASE_URL", help="数据库地址；默认使用数据目录下的 SpatiaLite 文件。")
+DbOpt = typer.Option(
+    None, "--database-url", envvar="DATABASE_URL", help="数据库地址；默认使用数据目录下的 SpatiaLite 文件。"
+)
 
 
 @db_app.command("upgrade")
@@ -104,7 +110,9 @@ def _parse_map(items: list[str]) -> dict[str, str]:
     mapping = {}
     for item in items or []:
         if "=" not in item:
-            raise GeoServiceError(f"--map wants FIELD=COLUMN, got {item!r}", f"--map 的格式应为 字段=列名，收到 {item!r}")
+            raise GeoServiceError(
+                f"--map wants FIELD=COLUMN, got {item!r}", f"--map 的格式应为 字段=列名，收到 {item!r}"
+            )
         k, v = item.split("=", 1)
         mapping[k.strip()] = v.strip()
     return mapping
@@ -114,7 +122,9 @@ def _parse_map(items: list[str]) -> dict[str, str]:
 def import_cmd(
     layer: str = typer.Argument(..., help=f"图层：{', '.join(importable_layers())}"),
     file: Path = typer.Argument(..., help="GeoJSON、GeoPackage、zip 压缩的 Shapefile、CSV 或 XLSX 文件"),
-    crs: str | None = typer.Option(None, "--crs", help="源坐标系：EPSG:xxxx、CGCS2000、CGCS2000 高斯-克吕格分带、gcj02（高德/腾讯）、bd09（百度）"),
+    crs: str | None = typer.Option(
+        None, "--crs", help="源坐标系：EPSG:xxxx、CGCS2000、CGCS2000 高斯-克吕格分带、gcj02（高德/腾讯）、bd09（百度）"
+    ),
     map_: list[str] = typer.Option([], "--map", help="列映射 字段=文件列名，可重复，如 --map residents=常住人口"),
     id_column: str | None = typer.Option(None, "--id-column", help="稳定编号列（默认 source_id/id/编号）"),
     lon: str | None = typer.Option(None, "--lon", help="CSV/XLSX 经度列"),
@@ -133,12 +143,27 @@ def import_cmd(
         store = _store(database_url)
         store.upgrade()
         opts = ImportOptions(
-            source_crs=crs, column_map=_parse_map(map_), id_column=id_column, lon_column=lon, lat_column=lat,
-            file_layer=file_layer, encoding=encoding, skip_invalid=skip_invalid, repair=repair, plan=plan,
+            source_crs=crs,
+            column_map=_parse_map(map_),
+            id_column=id_column,
+            lon_column=lon,
+            lat_column=lat,
+            file_layer=file_layer,
+            encoding=encoding,
+            skip_invalid=skip_invalid,
+            repair=repair,
+            plan=plan,
         )
         t0 = time.perf_counter()
         with _progress(f"导入 {layer}") as (p, task):
-            res = run_import(store, layer, file, opts, actor=cli_actor(), progress=lambda done, total: p.update(task, completed=done / max(total, 1)))
+            res = run_import(
+                store,
+                layer,
+                file,
+                opts,
+                actor=cli_actor(),
+                progress=lambda done, total: p.update(task, completed=done / max(total, 1)),
+            )
             p.update(task, completed=1.0)
         if res.skipped:
             _plain(res.report.format_zh())
@@ -179,7 +204,9 @@ def import_osm_cmd(
 
     with _errors():
         if (file is None) == (place is None):
-            raise GeoServiceError("give an OSM FILE or --place NAME", "请提供 OSM 文件，或用 --place 指定地名（二选一）")
+            raise GeoServiceError(
+                "give an OSM FILE or --place NAME", "请提供 OSM 文件，或用 --place 指定地名（二选一）"
+            )
         store = _store(database_url)
         store.upgrade()
         t0 = time.perf_counter()
@@ -191,13 +218,25 @@ def import_osm_cmd(
                 data = read_osm_place(place)
                 summary = store_osm(store, data, name=name or place, progress=cb)
             else:
-                summary = load_osm(store, file, name=name, clip_to_bounds=not no_clip, largest_component=not all_components, progress=cb)
-        out.print(summary.line_zh(f"OSM 导入完成（网络编号 {summary.network_id}）") + f"，用时 {time.perf_counter() - t0:.1f} 秒")
+                summary = load_osm(
+                    store,
+                    file,
+                    name=name,
+                    clip_to_bounds=not no_clip,
+                    largest_component=not all_components,
+                    progress=cb,
+                )
+        out.print(
+            summary.line_zh(f"OSM 导入完成（网络编号 {summary.network_id}）")
+            + f"，用时 {time.perf_counter() - t0:.1f} 秒"
+        )
 
 
 @app.command("sample-city")
 def sample_city_cmd(
-    scale: float = typer.Option(1.0, "--scale", min=0.01, help="规模倍数：1 约 2,000 个居住单元、60 万人；500 约 100 万个单元"),
+    scale: float = typer.Option(
+        1.0, "--scale", min=0.01, help="规模倍数：1 约 2,000 个居住单元、60 万人；500 约 100 万个单元"
+    ),
     seed: int = typer.Option(0, "--seed", help="随机种子（相同参数生成相同城市）"),
     database_url: str | None = DbOpt,
 ):
@@ -209,7 +248,9 @@ def sample_city_cmd(
         store.upgrade()
         t0 = time.perf_counter()
         with _progress("示例城市") as (p, task):
-            summary = load_sample_city(store, scale=scale, seed=seed, progress=lambda stage, f: p.update(task, completed=f, description=stage))
+            summary = load_sample_city(
+                store, scale=scale, seed=seed, progress=lambda stage, f: p.update(task, completed=f, description=stage)
+            )
         out.print(summary.line_zh("示例城市（合成数据）已写入") + f"，用时 {time.perf_counter() - t0:.1f} 秒")
 
 
@@ -218,8 +259,13 @@ def serve_cmd(
     host: str | None = typer.Option(None, "--host", help="监听地址（默认 127.0.0.1）"),
     port: int | None = typer.Option(None, "--port", help="端口（默认 8000）"),
     sample_city: bool = typer.Option(False, "--sample-city", help="数据库为空时先写入示例城市"),
-    workers: int = typer.Option(1, "--workers", min=1, envvar="GEO_WORKERS",
-                                help="工作进程数（uvicorn；默认 1，生产环境设为 CPU 核数，如 2 核设 2）"),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        envvar="GEO_WORKERS",
+        help="工作进程数（uvicorn；默认 1，生产环境设为 CPU 核数，如 2 核设 2）",
+    ),
     database_url: str | None = DbOpt,
 ):
     """Run the web service (启动服务)."""
@@ -249,13 +295,17 @@ def serve_cmd(
         from uvicorn.supervisors import Multiprocess
 
         os.environ["DATABASE_URL"] = store.url.render_as_string(hide_password=False)
-        config = uvicorn.Config("geo_service.app:create_app", factory=True, host=h, port=pt, workers=workers, log_level="info")
+        config = uvicorn.Config(
+            "geo_service.app:create_app", factory=True, host=h, port=pt, workers=workers, log_level="info"
+        )
         sock = config.bind_socket()
         # What uvicorn.run(workers=N) does, plus TCP_NODELAY on the shared socket (connections inherit it): uvicorn
         # binds it with proto 0, so asyncio leaves Nagle on for its connections, and an answer written in two parts
         # (headers, body) then waits for the client's delayed ACK, 40 ms on Linux (the one-process server has it off).
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        kwargs = {"target": uvicorn.Server(config).run} if "target" in inspect.signature(Multiprocess).parameters else {}
+        kwargs = (
+            {"target": uvicorn.Server(config).run} if "target" in inspect.signature(Multiprocess).parameters else {}
+        )
         Multiprocess(config, sockets=[sock], **kwargs).run()
         return
     uvicorn.run(application, host=h, port=pt, log_level="info")
@@ -263,11 +313,18 @@ def serve_cmd(
 
 @app.command("map")
 def map_cmd(
-    name: str = typer.Argument(..., help="地图：facilities（设施与避难场所）、coverage（生活圈覆盖）、plan（社区划分方案）、audit（设施与避难场所审计）"),
+    name: str = typer.Argument(
+        ...,
+        help="地图：facilities（设施与避难场所）、coverage（生活圈覆盖）、plan（社区划分方案）、audit（设施与避难场所审计）",
+    ),
     out_file: Path = typer.Option(..., "--out", help="输出的 HTML 文件（单文件，脚本和样式已内嵌，可离线打开）"),
     run: int | None = typer.Option(None, "--run", help="分析运行编号（默认最新一次）"),
-    plan: str | None = typer.Option(None, "--plan", help="社区划分方案编号或名称（plan、audit 地图；默认已批准的方案）"),
-    server: str | None = typer.Option(None, "--server", help="大图层使用矢量瓦片时的服务地址，如 http://127.0.0.1:8000"),
+    plan: str | None = typer.Option(
+        None, "--plan", help="社区划分方案编号或名称（plan、audit 地图；默认已批准的方案）"
+    ),
+    server: str | None = typer.Option(
+        None, "--server", help="大图层使用矢量瓦片时的服务地址，如 http://127.0.0.1:8000"
+    ),
     database_url: str | None = DbOpt,
 ):
     """Export an interactive map as one HTML file (导出交互地图为单个 HTML 文件)."""
@@ -294,18 +351,34 @@ def info_cmd(database_url: str | None = DbOpt):
     with _errors():
         store = _store(database_url)
         store.upgrade()
-        out.print(json.dumps({"health": store.health(), "metadata": store.get_metadata(), "networks": [
-            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in n.items()} for n in store.list_networks()
-        ]}, ensure_ascii=False, indent=2, default=str))
+        out.print(
+            json.dumps(
+                {
+                    "health": store.health(),
+                    "metadata": store.get_metadata(),
+                    "networks": [
+                        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in n.items()}
+                        for n in store.list_networks()
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            )
+        )
 
 
-user_app = typer.Typer(help="用户与令牌（写操作的权限）/ Users, roles and bearer tokens of the write API.", no_args_is_help=True)
+user_app = typer.Typer(
+    help="用户与令牌（写操作的权限）/ Users, roles and bearer tokens of the write API.", no_args_is_help=True
+)
 app.add_typer(user_app, name="user")
 RoleOpt = typer.Option(..., "--role", help="planner（规划人员）| facilities（设施管理人员）| admin（管理员）")
 
 
 @user_app.command("add")
-def user_add(name: str = typer.Argument(..., help="User name (用户名)"), role: str = RoleOpt, database_url: str | None = DbOpt):
+def user_add(
+    name: str = typer.Argument(..., help="User name (用户名)"), role: str = RoleOpt, database_url: str | None = DbOpt
+):
     """Create a user with a role; prints its bearer token once (新建用户并生成令牌，令牌只显示一次)."""
     from .core.auth import ROLE_ZH, add_user
 
@@ -313,7 +386,9 @@ def user_add(name: str = typer.Argument(..., help="User name (用户名)"), role
         store = _store(database_url)
         store.upgrade()
         token = add_user(store, name, role)
-    console.print(f"已创建用户 {name}（{ROLE_ZH[role]}）。令牌只显示这一次，请妥善保存：", markup=False, highlight=False)
+    console.print(
+        f"已创建用户 {name}（{ROLE_ZH[role]}）。令牌只显示这一次，请妥善保存：", markup=False, highlight=False
+    )
     out.print(token, markup=False, highlight=False)
 
 
@@ -331,20 +406,29 @@ def user_token(name: str = typer.Argument(..., help="User name (用户名)"), da
 
 
 @user_app.command("revoke")
-def user_revoke(name: str = typer.Argument(..., help="User name (用户名)"),
-                token: str | None = typer.Option(None, "--token", help="Revoke only the token starting with this prefix (e.g. gs_AbCdEfG)"),
-                database_url: str | None = DbOpt):
+def user_revoke(
+    name: str = typer.Argument(..., help="User name (用户名)"),
+    token: str | None = typer.Option(
+        None, "--token", help="Revoke only the token starting with this prefix (e.g. gs_AbCdEfG)"
+    ),
+    database_url: str | None = DbOpt,
+):
     """Revoke a user (all tokens) or one token (吊销用户或其某个令牌)."""
     with _errors():
         store = _store(database_url)
         store.upgrade()
         n = store.revoke_user(name, token_prefix=token[:10] if token else None, actor=cli_actor())
-    console.print(f"已吊销用户 {name} 的 {n} 个令牌" + ("" if token else "，该用户已停用"), markup=False, highlight=False)
+    console.print(
+        f"已吊销用户 {name} 的 {n} 个令牌" + ("" if token else "，该用户已停用"), markup=False, highlight=False
+    )
 
 
 @user_app.command("role")
-def user_role(name: str = typer.Argument(...), role: str = typer.Argument(..., help="planner | facilities | admin"),
-              database_url: str | None = DbOpt):
+def user_role(
+    name: str = typer.Argument(...),
+    role: str = typer.Argument(..., help="planner | facilities | admin"),
+    database_url: str | None = DbOpt,
+):
     """Change a user's role (修改用户角色)."""
     from .core.auth import ROLE_ZH, check_role
 
@@ -367,7 +451,11 @@ def user_list(database_url: str | None = DbOpt):
     for u in rows:
         state = "已停用" if u["revoked_at"] else f"有效令牌 {u['active_tokens']} 个"
         last = u["last_used_at"].isoformat(timespec="seconds") if u.get("last_used_at") else "从未使用"
-        out.print(f"{u['name']}\t{u['role']}（{ROLE_ZH.get(u['role'], u['role'])}）\t{state}\t最近使用：{last}", markup=False, highlight=False)
+        out.print(
+            f"{u['name']}\t{u['role']}（{ROLE_ZH.get(u['role'], u['role'])}）\t{state}\t最近使用：{last}",
+            markup=False,
+            highlight=False,
+        )
 
 
 from boundaries.cli import register as _register_boundaries

@@ -52,8 +52,10 @@ def run_job(store, kind: str, params: dict, created_by: str | None) -> dict:
         out["coverage_run_id"] = int(run["id"])
     if kind in ("audit", "full"):
         walk = params.get("walk_limit_m")
-        ap = AuditParams(walk_limits_m=None if walk is None else {"emergency": float(walk)},
-                         day_night_factor=float(params.get("day_night_factor") or 1.0))
+        ap = AuditParams(
+            walk_limits_m=None if walk is None else {"emergency": float(walk)},
+            day_night_factor=float(params.get("day_night_factor") or 1.0),
+        )
         run = current_audit(store, params=ap, plan=plan, recompute=True, created_by=created_by)
         out["audit_run_id"] = int(run["id"])
     return out
@@ -81,7 +83,9 @@ class JobRunner:
         except Exception as exc:  # recorded on the job; the service goes on
             message = getattr(exc, "message_zh", None) or str(exc)
             try:
-                self.store.update_job(job_id, status="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {message}"[:2000])
+                self.store.update_job(
+                    job_id, status="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {message}"[:2000]
+                )
             except Exception:
                 traceback.print_exc()
 
@@ -90,7 +94,9 @@ class JobRunner:
         if job["status"] in ("queued", "running") and job.get("runner"):
             host, _, pid = job["runner"].rpartition(":")
             if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
-                self.store.update_job(job_id, status="failed", finished_at=utcnow(), error="服务进程已退出，任务中断，请重新提交")
+                self.store.update_job(
+                    job_id, status="failed", finished_at=utcnow(), error="服务进程已退出，任务中断，请重新提交"
+                )
                 job = self.store.get_job(job_id)
         return job
 

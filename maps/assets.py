@@ -59,7 +59,9 @@ def localize(root, static_url: str = "/static") -> None:
                     out.append((name, url))
                     continue
                 if url not in FOLIUM_ASSETS:
-                    raise UnvendoredAsset(f"{type(el).__name__} needs {url}: vendor it (maps/vendor.py) and map it in maps.assets")
+                    raise UnvendoredAsset(
+                        f"{type(el).__name__} needs {url}: vendor it (maps/vendor.py) and map it in maps.assets"
+                    )
                 local = FOLIUM_ASSETS[url]
                 if local is not None:
                     out.append((name, f"{static_url}/{local}"))

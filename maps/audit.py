@@ -45,8 +45,14 @@ from .facilities import SHELTER_COLORS
 KIND = "audit"
 ASSIGNMENT_SHOW_MAX = 3000  # more assignment lines than this are off by default (a thicket that hides the rest)
 
-ISSUE_CLASSES = [(0, "#1a9850", "无问题"), (1, "#fee08b", "1 项问题"), (2, "#fdae61", "2 项问题"),
-                 (3, "#f46d43", "3 项问题"), (4, "#d73027", "4 项问题"), (None, "#a50026", "5 项及以上问题")]
+ISSUE_CLASSES = [
+    (0, "#1a9850", "无问题"),
+    (1, "#fee08b", "1 项问题"),
+    (2, "#fdae61", "2 项问题"),
+    (3, "#f46d43", "3 项问题"),
+    (4, "#d73027", "4 项问题"),
+    (None, "#a50026", "5 项及以上问题"),
+]
 HATCH_BG, HATCH_LINE = "#d9d9d9", "#737373"
 HATCH_CSS = f"repeating-linear-gradient(45deg,{HATCH_LINE} 0 1.5px,{HATCH_BG} 1.5px 5px)"
 OVER_CAPACITY = "#000000"
@@ -64,46 +70,84 @@ CAPACITY_SOURCE = {"declared": "申报容纳人数", "area": "按有效避难面
 UNKNOWN_STREET = "—"
 
 COMMUNITY_FIELDS = [
-    ("rank", "问题排名", None), ("community_code", "社区代码", None), ("street_zh", "所属街道", None),
-    ("households", "户数", "户"), ("issues", "问题数", "项"), ("issues_zh", "发现的问题", None),
-    ("has_fixed_office", "有固定办公场所", None), ("office_source", "办公场所依据", None),
-    ("service_floor_m2", "综合服务设施建筑面积", "m²"), ("service_floor_required_m2", "应配建筑面积（每百户 30 m²）", "m²"),
-    ("service_floor_gap_m2", "面积缺口", "m²"), ("service_floor_status_zh", "综合服务面积评估", None),
-    ("cannot_assess_reason", "无法评估原因", None), ("facilities_below_minimum", "低于最小面积的设施", "处"),
-    ("missing_categories_zh", "缺少的应配设施", None), ("facilities_at_risk", "用地规划为他用的设施", "处"),
-    ("planned_service_floor_m2", "规划、在建设施建筑面积", "m²"), ("gap_after_planned_m2", "计入规划设施后的缺口", "m²"),
-    ("plan_can_close_zh", "规划能否补足缺口", None), ("closing_parcel_zh", "补足缺口的预留地块（编号）", None),
+    ("rank", "问题排名", None),
+    ("community_code", "社区代码", None),
+    ("street_zh", "所属街道", None),
+    ("households", "户数", "户"),
+    ("issues", "问题数", "项"),
+    ("issues_zh", "发现的问题", None),
+    ("has_fixed_office", "有固定办公场所", None),
+    ("office_source", "办公场所依据", None),
+    ("service_floor_m2", "综合服务设施建筑面积", "m²"),
+    ("service_floor_required_m2", "应配建筑面积（每百户 30 m²）", "m²"),
+    ("service_floor_gap_m2", "面积缺口", "m²"),
+    ("service_floor_status_zh", "综合服务面积评估", None),
+    ("cannot_assess_reason", "无法评估原因", None),
+    ("facilities_below_minimum", "低于最小面积的设施", "处"),
+    ("missing_categories_zh", "缺少的应配设施", None),
+    ("facilities_at_risk", "用地规划为他用的设施", "处"),
+    ("planned_service_floor_m2", "规划、在建设施建筑面积", "m²"),
+    ("gap_after_planned_m2", "计入规划设施后的缺口", "m²"),
+    ("plan_can_close_zh", "规划能否补足缺口", None),
+    ("closing_parcel_zh", "补足缺口的预留地块（编号）", None),
     ("closing_parcel_area_m2", "补足地块面积", "m²"),
 ]
 SHELTER_FIELDS = [
-    ("shelter_id", "避难场所编号", None), ("shelter_class_zh", "类别", None), ("status", "状态", None, vocab.FACILITY_STATUS),
-    ("capacity_persons", "容纳人数", "人"), ("capacity_source", "容纳人数依据", None, CAPACITY_SOURCE),
-    ("effective_area_m2", "有效避难面积", "m²"), ("below_min_site_area", "场地面积低于下限", None),
-    ("assessable", "可评估", None), ("cannot_assess_reason", "无法评估原因", None),
+    ("shelter_id", "避难场所编号", None),
+    ("shelter_class_zh", "类别", None),
+    ("status", "状态", None, vocab.FACILITY_STATUS),
+    ("capacity_persons", "容纳人数", "人"),
+    ("capacity_source", "容纳人数依据", None, CAPACITY_SOURCE),
+    ("effective_area_m2", "有效避难面积", "m²"),
+    ("below_min_site_area", "场地面积低于下限", None),
+    ("assessable", "可评估", None),
+    ("cannot_assess_reason", "无法评估原因", None),
 ]
 UNIT_FIELDS = [("unit_id", "居住单元编号", None), ("community_zh", "所属社区", None), ("residents", "常住人口", "人")]
 FACILITY_FIELDS = [
-    ("facility_id", "设施编号", None), ("category_zh", "类别", None), ("status", "状态", None, vocab.FACILITY_STATUS),
-    ("community_zh", "所在社区", None), ("floor_area_m2", "建筑面积", "m²"), ("min_floor_m2", "最小建筑面积", "m²"),
-    ("parcel_land_use_code", "所在地块规划用途", None, vocab.LAND_USE_CODES), ("finding_zh", "发现的问题", None),
+    ("facility_id", "设施编号", None),
+    ("category_zh", "类别", None),
+    ("status", "状态", None, vocab.FACILITY_STATUS),
+    ("community_zh", "所在社区", None),
+    ("floor_area_m2", "建筑面积", "m²"),
+    ("min_floor_m2", "最小建筑面积", "m²"),
+    ("parcel_land_use_code", "所在地块规划用途", None, vocab.LAND_USE_CODES),
+    ("finding_zh", "发现的问题", None),
 ]
 PARCEL_FIELDS = [
-    ("parcel_id", "地块编号", None), ("land_use_code", "用地分类", None, vocab.LAND_USE_CODES),
-    ("planned_use", "规划用途", None), ("status", "状态", None, vocab.PARCEL_STATUS), ("area_m2", "用地面积", "m²"),
-    ("floor_capacity_m2", "可建建筑面积", "m²"), ("occupied", "已有设施占用", None), ("community_zh", "所在社区", None),
-    ("assigned_zh", "用于补足缺口的社区", None), ("gap_closed_m2", "补足面积", "m²"),
+    ("parcel_id", "地块编号", None),
+    ("land_use_code", "用地分类", None, vocab.LAND_USE_CODES),
+    ("planned_use", "规划用途", None),
+    ("status", "状态", None, vocab.PARCEL_STATUS),
+    ("area_m2", "用地面积", "m²"),
+    ("floor_capacity_m2", "可建建筑面积", "m²"),
+    ("occupied", "已有设施占用", None),
+    ("community_zh", "所在社区", None),
+    ("assigned_zh", "用于补足缺口的社区", None),
+    ("gap_closed_m2", "补足面积", "m²"),
 ]
 SITE_FIELDS = [
-    ("parcel_id", "地块编号", None), ("land_use_code", "用地分类", None, vocab.LAND_USE_CODES), ("planned_use", "规划用途", None),
-    ("status", "状态", None, vocab.PARCEL_STATUS), ("area_m2", "用地面积", "m²"), ("capacity_persons", "估算可容纳", "人"),
-    ("community_zh", "所在社区", None), ("emergency_assigned_with_plan", "按规划补充时安置", "人"),
+    ("parcel_id", "地块编号", None),
+    ("land_use_code", "用地分类", None, vocab.LAND_USE_CODES),
+    ("planned_use", "规划用途", None),
+    ("status", "状态", None, vocab.PARCEL_STATUS),
+    ("area_m2", "用地面积", "m²"),
+    ("capacity_persons", "估算可容纳", "人"),
+    ("community_zh", "所在社区", None),
+    ("emergency_assigned_with_plan", "按规划补充时安置", "人"),
 ]
 SITE_COLOR, SITE_USED = "#74c476", "#006d2c"
 DEVELOPMENT_FIELDS = [
-    ("development_id", "项目编号", None), ("status", "状态", None, vocab.DEVELOPMENT_STATUS), ("community_zh", "所在社区", None),
-    ("planned_households", "规划户数", "户"), ("required_facility_area_m2", "应配建设施面积", "m²"),
-    ("required_source", "应配建面积依据", None), ("built_facility_area_m2", "已配建设施面积", "m²"),
-    ("owed_m2", "欠配面积", "m²"), ("status_check_zh", "配建评估", None), ("cannot_assess_reason", "无法评估原因", None),
+    ("development_id", "项目编号", None),
+    ("status", "状态", None, vocab.DEVELOPMENT_STATUS),
+    ("community_zh", "所在社区", None),
+    ("planned_households", "规划户数", "户"),
+    ("required_facility_area_m2", "应配建设施面积", "m²"),
+    ("required_source", "应配建面积依据", None),
+    ("built_facility_area_m2", "已配建设施面积", "m²"),
+    ("owed_m2", "欠配面积", "m²"),
+    ("status_check_zh", "配建评估", None),
+    ("cannot_assess_reason", "无法评估原因", None),
 ]
 
 
@@ -137,7 +181,10 @@ def _unplaced_counts(units: gpd.GeoDataFrame | None) -> list[int]:
     """Units with unplaced residents, per assignment class."""
     if units is None:
         return []
-    return [int((pd.to_numeric(units[f"{c}_unplaced"], errors="coerce").fillna(0) > 0).sum()) for c in _classes(units, "_unplaced")]
+    return [
+        int((pd.to_numeric(units[f"{c}_unplaced"], errors="coerce").fillna(0) > 0).sum())
+        for c in _classes(units, "_unplaced")
+    ]
 
 
 def _flag_counts(fac: gpd.GeoDataFrame | None) -> list[int]:
@@ -188,7 +235,9 @@ def _run(store, run_id, plan) -> dict:
     if run_id is not None:
         run = store.get_analysis(run_id)
         if run["kind"] != KIND:
-            raise NotFoundError(f"run {run_id} is not an audit", f"编号为 {run_id} 的分析结果不是设施与避难场所审计", run_id=run_id)
+            raise NotFoundError(
+                f"run {run_id} is not an audit", f"编号为 {run_id} 的分析结果不是设施与避难场所审计", run_id=run_id
+            )
         return run
     from facilities.audit_service import current_audit
     from facilities.service import resolve_plan
@@ -196,8 +245,11 @@ def _run(store, run_id, plan) -> dict:
     if plan is None and resolve_plan(store, None) is None:
         from .registry import MapUnavailable
 
-        raise MapUnavailable("no adopted community plan to audit",
-                             "尚无已批准的社区划分方案，无法审计：请先批准一个方案，或在地址中用 ?plan=方案编号 指定", map="audit")
+        raise MapUnavailable(
+            "no adopted community plan to audit",
+            "尚无已批准的社区划分方案，无法审计：请先批准一个方案，或在地址中用 ?plan=方案编号 指定",
+            map="audit",
+        )
     return current_audit(store, plan=plan)
 
 
@@ -219,14 +271,20 @@ def summary_html(summary: dict) -> str:
         ("无固定办公场所的社区", _n(s.get("communities_without_office"), unit="个")),
         ("综合服务面积不足的社区", _n(s.get("communities_with_space_gap"), unit="个")),
         ("综合服务面积缺口合计", _n(s.get("service_floor_gap_m2"), 1, "m²")),
-        ("规划可补足缺口的社区", _n(s.get("communities_gap_closable_by_plan"), unit="个")
-         + f"（部分补足 {_n(s.get('communities_gap_partly_closable'))} 个，无可用地块 {_n(s.get('communities_gap_not_closable'))} 个）"),
+        (
+            "规划可补足缺口的社区",
+            _n(s.get("communities_gap_closable_by_plan"), unit="个")
+            + f"（部分补足 {_n(s.get('communities_gap_partly_closable'))} 个，无可用地块 {_n(s.get('communities_gap_not_closable'))} 个）",
+        ),
         ("缺少应配设施的社区", _n(s.get("communities_missing_categories"), unit="个")),
         ("低于最小建筑面积的设施", _n(s.get("facilities_below_minimum"), unit="处")),
         ("用地规划为他用的设施", _n(s.get("facilities_at_risk"), unit="处")),
         ("规划或在建、尚未建成的设施", _n(s.get("facilities_planned_not_built"), unit="处")),
-        ("避难场所", _n(s.get("shelters"), unit="处") + (f"（无法评估 {_n(s.get('shelters_cannot_assess'))} 处）"
-                                                      if s.get("shelters_cannot_assess") else "")),
+        (
+            "避难场所",
+            _n(s.get("shelters"), unit="处")
+            + (f"（无法评估 {_n(s.get('shelters_cannot_assess'))} 处）" if s.get("shelters_cannot_assess") else ""),
+        ),
         ("常住人口", _n(s.get("residents"), unit="人")),
     ]
     for c in vocab.SHELTER_CLASSES:
@@ -236,39 +294,68 @@ def summary_html(summary: dict) -> str:
         label = _class_label(c)
         rows += [
             (f"{label}：步行 {_n(e.get('walk_limit_m'))} 米内可安置", _n(e.get("placed"), unit="人")),
-            (f"{label}：无法安置", _n(e.get("unplaced"), unit="人") + f"（就近避难时 {_n(e.get('unplaced_nearest_first'))} 人）"),
+            (
+                f"{label}：无法安置",
+                _n(e.get("unplaced"), unit="人") + f"（就近避难时 {_n(e.get('unplaced_nearest_first'))} 人）",
+            ),
             (f"{label}：步行范围内没有避难场所的居住单元", _n(e.get("units_without_shelter_in_reach"), unit="个")),
             (f"{label}：就近避难时超出容量的场所", _n(e.get("shelters_over_capacity_nearest_first"), unit="处")),
             (f"{label}：平均步行距离", _n(e.get("mean_walk_m"), 1, "米")),
         ]
         wp = e.get("with_plan")
         if isinstance(wp, dict):
-            rows.append((f"{label}：按规划补充后仍无法安置", _n(wp.get("unplaced"), unit="人")
-                         + f"（规划场所安置 {_n(wp.get('placed_by_planned_shelters'))} 人，规划公园、广场安置 {_n(wp.get('placed_by_sites'))} 人）"))
+            rows.append(
+                (
+                    f"{label}：按规划补充后仍无法安置",
+                    _n(wp.get("unplaced"), unit="人")
+                    + f"（规划场所安置 {_n(wp.get('placed_by_planned_shelters'))} 人，规划公园、广场安置 {_n(wp.get('placed_by_sites'))} 人）",
+                )
+            )
     if s.get("fixed_share") is not None:
-        rows.append(("固定避难场所可容纳人口比例", _pct(s.get("fixed_share"))
-                     + f"（未达标的街道 {_n(s.get('streets_below_fixed_share'))} 个）"))
+        rows.append(
+            (
+                "固定避难场所可容纳人口比例",
+                _pct(s.get("fixed_share")) + f"（未达标的街道 {_n(s.get('streets_below_fixed_share'))} 个）",
+            )
+        )
     if s.get("central_shelters") is not None:
         central = s.get("central_shelters")
         n_central = len(central) if isinstance(central, list) else central
         rows.append(("中心避难场所", _n(n_central, unit="处") + f"（应有 {_n(s.get('central_shelters_needed'))} 处）"))
     rows += [
         ("新建住宅项目", _n(s.get("developments"), unit="个")),
-        ("配建设施面积不足的项目", _n(s.get("developments_owing"), unit="个") + f"，欠配 {_n(s.get('developments_owed_m2'), 1, 'm²')}"),
+        (
+            "配建设施面积不足的项目",
+            _n(s.get("developments_owing"), unit="个") + f"，欠配 {_n(s.get('developments_owed_m2'), 1, 'm²')}",
+        ),
     ]
     cannot = s.get("cannot_assess") or {}
     if cannot:
         names = {"communities": "社区", "facilities": "设施", "shelters": "避难场所", "developments": "新建住宅项目"}
         units = {"facilities": "处", "shelters": "处"}
-        rows.append(("无法评估（缺少数据）", "、".join(f"{names.get(k, k)} {_n(v)} {units.get(k, '个')}" for k, v in cannot.items())))
+        rows.append(
+            (
+                "无法评估（缺少数据）",
+                "、".join(f"{names.get(k, k)} {_n(v)} {units.get(k, '个')}" for k, v in cannot.items()),
+            )
+        )
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
     notes = "".join(f"<li>{html.escape(str(w))}</li>" for w in s.get("warnings") or [])
     notes = f'<ul class="geo-notes">{notes}</ul>' if notes else ""
-    return (f'<details open><summary>审计汇总（全域）</summary><table class="geo-summary">{body}</table>{notes}</details>')
+    return (
+        f'<details open><summary>审计汇总（全域）</summary><table class="geo-summary">{body}</table>{notes}</details>'
+    )
 
 
-def audit_map(store, *, settings: Settings | None = None, tiles_base: str = "", run_id: int | None = None,
-              plan: int | str | None = None, **_options) -> folium.Map:
+def audit_map(
+    store,
+    *,
+    settings: Settings | None = None,
+    tiles_base: str = "",
+    run_id: int | None = None,
+    plan: int | str | None = None,
+    **_options,
+) -> folium.Map:
     """Map of one audit run (default: the current audit of the adopted plan, computed if needed)."""
     run = _run(store, run_id, plan)
     rid = int(run["id"])
@@ -278,8 +365,9 @@ def audit_map(store, *, settings: Settings | None = None, tiles_base: str = "", 
     def read(name):
         return store.read_analysis_output(rid, name) if outputs.get(name) else None
 
-    comm, shel, units, fac, parcels, dev, sites = (read(n) for n in ("communities", "shelters", "units", "facilities", "parcels",
-                                                                     "developments", "shelter_sites"))
+    comm, shel, units, fac, parcels, dev, sites = (
+        read(n) for n in ("communities", "shelters", "units", "facilities", "parcels", "developments", "shelter_sites")
+    )
     if comm is None:
         raise NotFoundError(f"audit run {rid} has no communities", f"审计运行 {rid} 没有社区结果", run_id=rid)
     n_assign = int(outputs.get("assignment", 0))
@@ -292,20 +380,30 @@ def audit_map(store, *, settings: Settings | None = None, tiles_base: str = "", 
     comm_names = _name_map(comm, "community_code")
     comm = comm.copy()
     comm["street_zh"] = _labelled(comm.get("street_code", pd.Series([None] * len(comm))), street_names)
-    comm["cannot"] = comm["service_floor_status"].eq("cannot_assess") if "service_floor_status" in comm.columns else False
+    comm["cannot"] = (
+        comm["service_floor_status"].eq("cannot_assess") if "service_floor_status" in comm.columns else False
+    )
     if "closing_parcel_ids" in comm.columns:
-        comm["closing_parcel_zh"] = [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).replace(",", "、")
-                                     for v in comm["closing_parcel_ids"]]
+        comm["closing_parcel_zh"] = [
+            None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).replace(",", "、")
+            for v in comm["closing_parcel_ids"]
+        ]
     classes = _classes(comm, "_unplaced")
 
     plan_row = summary.get("plan") or {}
-    when = run["created_at"].strftime("%Y-%m-%d %H:%M") if hasattr(run["created_at"], "strftime") else str(run["created_at"])
+    when = (
+        run["created_at"].strftime("%Y-%m-%d %H:%M")
+        if hasattr(run["created_at"], "strftime")
+        else str(run["created_at"])
+    )
     m = new_map(
         bounds_of(*(f for f in (comm, units, shel) if f is not None)),
         settings=settings,
         title_zh="设施与避难场所审计",
-        subtitle_zh=(f"审计运行 {rid}（{when}）；方案：{plan_row.get('name', run.get('plan_id'))}；社区 {len(comm):,} 个，"
-                     f"避难场所 {len(shel) if shel is not None else 0:,} 处；点击要素查看审计结果"),
+        subtitle_zh=(
+            f"审计运行 {rid}（{when}）；方案：{plan_row.get('name', run.get('plan_id'))}；社区 {len(comm):,} 个，"
+            f"避难场所 {len(shel) if shel is not None else 0:,} 处；点击要素查看审计结果"
+        ),
         synthetic_zh=synthetic_note(store),
         tiles_needed=assign_tiles or use_tiles(max(_unplaced_counts(units) + _flag_counts(fac) + [0])),
     )
@@ -317,35 +415,57 @@ def audit_map(store, *, settings: Settings | None = None, tiles_base: str = "", 
         " x.moveTo(-2, 2); x.lineTo(2, -2); x.moveTo(6, 10); x.lineTo(10, 6); x.stroke();"
         " return x.createPattern(c, 'repeat'); })()};"
     ).add_to(m)
-    m.get_root().header.add_child(folium.Element(
-        "<style>.geo-audit-summary{max-width:380px;max-height:44vh;overflow-y:auto}"
-        ".geo-audit-summary summary{font-weight:bold;cursor:pointer}"
-        ".geo-summary{border-collapse:collapse;font-size:11.5px;line-height:1.35;margin-top:4px}"
-        ".geo-summary th{text-align:left;color:#555;font-weight:normal;padding:1px 8px 1px 0;vertical-align:top;white-space:nowrap}"
-        ".geo-summary td{vertical-align:top}.geo-notes{margin:4px 0 0;padding-left:16px;font-size:12px;color:#8a6d00}"
-        ".geo-legend{max-height:46vh;overflow-y:auto}"
-        ".geo-legend .ring{border-radius:50%;background:transparent!important}</style>"), name="geo_audit_css")
+    m.get_root().header.add_child(
+        folium.Element(
+            "<style>.geo-audit-summary{max-width:380px;max-height:44vh;overflow-y:auto}"
+            ".geo-audit-summary summary{font-weight:bold;cursor:pointer}"
+            ".geo-summary{border-collapse:collapse;font-size:11.5px;line-height:1.35;margin-top:4px}"
+            ".geo-summary th{text-align:left;color:#555;font-weight:normal;padding:1px 8px 1px 0;vertical-align:top;white-space:nowrap}"
+            ".geo-summary td{vertical-align:top}.geo-notes{margin:4px 0 0;padding-left:16px;font-size:12px;color:#8a6d00}"
+            ".geo-legend{max-height:46vh;overflow-y:auto}"
+            ".geo-legend .ring{border-radius:50%;background:transparent!important}</style>"
+        ),
+        name="geo_audit_css",
+    )
 
     # ---------------------------------------------------------------- communities
-    issue_js = "function(n){" + "".join(f"if (n<={t}) return {js(c)};" for t, c, _ in ISSUE_CLASSES if t is not None) \
+    issue_js = (
+        "function(n){"
+        + "".join(f"if (n<={t}) return {js(c)};" for t, c, _ in ISSUE_CLASSES if t is not None)
         + f"return {js(ISSUE_CLASSES[-1][1])};}}"
+    )
     comm_fields = _fields(COMMUNITY_FIELDS, comm)
     for c in classes:
         tag = _tag(c, classes)
-        comm_fields += _fields([(f"{c}_demand", f"需避难安置的居民{tag}", "人"), (f"{c}_placed", f"可安置的居民{tag}", "人"),
-                                (f"{c}_unplaced", f"无法安置的居民{tag}", "人"), (f"{c}_placed_share", f"安置比例{tag}", "%")], comm)
+        comm_fields += _fields(
+            [
+                (f"{c}_demand", f"需避难安置的居民{tag}", "人"),
+                (f"{c}_placed", f"可安置的居民{tag}", "人"),
+                (f"{c}_unplaced", f"无法安置的居民{tag}", "人"),
+                (f"{c}_placed_share", f"安置比例{tag}", "%"),
+            ],
+            comm,
+        )
     comm_layer = DataLayer(
-        f"社区审计结果（按问题数着色，{len(comm)} 个）", f"analysis_{rid}_communities", gdf=comm, fields=comm_fields,
-        columns=["cannot"], tooltip_field="name",
-        style_js=("function(p){ var c = p.cannot; return {color: c ? " + js(HATCH_LINE) + " : '#333', weight: c ? 2 : 1.2,"
-                  " dashArray: c ? '5 4' : null, fillOpacity: c ? 0.75 : 0.45,"
-                  f" fillColor: c ? geoAudit.hatch : ({issue_js})(p.issues || 0)}}; }}"),
+        f"社区审计结果（按问题数着色，{len(comm)} 个）",
+        f"analysis_{rid}_communities",
+        gdf=comm,
+        fields=comm_fields,
+        columns=["cannot"],
+        tooltip_field="name",
+        style_js=(
+            "function(p){ var c = p.cannot; return {color: c ? " + js(HATCH_LINE) + " : '#333', weight: c ? 2 : 1.2,"
+            " dashArray: c ? '5 4' : null, fillOpacity: c ? 0.75 : 0.45,"
+            f" fillColor: c ? geoAudit.hatch : ({issue_js})(p.issues || 0)}}; }}"
+        ),
     )
     comm_layer.add_to(m)
     # Points (circle markers) would go to the map's own canvas, stacked above the data layers' shared canvas, and take
     # every click: polygons and lines under them would never open their popups.  One canvas for all layers.
     name = comm_layer.get_name()
-    Script(f"if ({name}.options && {name}.options.renderer) {{map}}.options.renderer = {name}.options.renderer;").add_to(m)
+    Script(
+        f"if ({name}.options && {name}.options.renderer) {{map}}.options.renderer = {name}.options.renderer;"
+    ).add_to(m)
 
     # ---------------------------------------------------------------- developments and reserved parcels
     if dev is not None and len(dev):
@@ -353,68 +473,135 @@ def audit_map(store, *, settings: Settings | None = None, tiles_base: str = "", 
         dev["community_zh"] = _labelled(dev["community_code"], comm_names) if "community_code" in dev.columns else None
         owing = int((dev["status_check"] == "gap").sum()) if "status_check" in dev.columns else 0
         DataLayer(
-            f"新建住宅项目（配建不足 {owing} 个，共 {len(dev)} 个）", f"analysis_{rid}_developments", gdf=dev,
-            fields=_fields(DEVELOPMENT_FIELDS, dev), columns=["status_check"],
-            style_js=("function(p){ if (p.status_check==='gap') return {color:" + js(DEV_COLORS["gap"]) + ", weight:2.5, dashArray:'6 3',"
-                      " fillColor:" + js(DEV_COLORS["gap"]) + ", fillOpacity:0.35};"
-                      " if (p.status_check==='ok') return {color:" + js(DEV_COLORS["ok"]) + ", weight:1.5, fillColor:" + js(DEV_COLORS["ok"])
-                      + ", fillOpacity:0.2};"
-                      " return {color:" + js(HATCH_LINE) + ", weight:1.5, dashArray:'5 4', fillColor: geoAudit.hatch, fillOpacity:0.8}; }"),
+            f"新建住宅项目（配建不足 {owing} 个，共 {len(dev)} 个）",
+            f"analysis_{rid}_developments",
+            gdf=dev,
+            fields=_fields(DEVELOPMENT_FIELDS, dev),
+            columns=["status_check"],
+            style_js=(
+                "function(p){ if (p.status_check==='gap') return {color:"
+                + js(DEV_COLORS["gap"])
+                + ", weight:2.5, dashArray:'6 3',"
+                " fillColor:" + js(DEV_COLORS["gap"]) + ", fillOpacity:0.35};"
+                " if (p.status_check==='ok') return {color:"
+                + js(DEV_COLORS["ok"])
+                + ", weight:1.5, fillColor:"
+                + js(DEV_COLORS["ok"])
+                + ", fillOpacity:0.2};"
+                " return {color:"
+                + js(HATCH_LINE)
+                + ", weight:1.5, dashArray:'5 4', fillColor: geoAudit.hatch, fillOpacity:0.8}; }"
+            ),
         ).add_to(m)
     if parcels is not None and len(parcels):
         parcels = parcels.copy()
-        parcels["community_zh"] = _labelled(parcels["community_code"], comm_names) if "community_code" in parcels.columns else None
-        parcels["assigned_zh"] = (_labelled(parcels["assigned_to_community"], comm_names)
-                                  if "assigned_to_community" in parcels.columns else None)
+        parcels["community_zh"] = (
+            _labelled(parcels["community_code"], comm_names) if "community_code" in parcels.columns else None
+        )
+        parcels["assigned_zh"] = (
+            _labelled(parcels["assigned_to_community"], comm_names)
+            if "assigned_to_community" in parcels.columns
+            else None
+        )
         assigned = parcels["assigned_zh"].notna().to_numpy()
         pf = _fields(PARCEL_FIELDS, parcels)
         DataLayer(
-            f"其他预留社区服务设施用地（{int((~assigned).sum())} 块）", f"analysis_{rid}_parcels", gdf=parcels[~assigned],
-            fields=pf, columns=["occupied"], title_field="planned_use",
-            style_js=("function(p){ return {color:'#41ab5d', weight:1, fillColor: p.occupied ? " + js(PARCEL_OCCUPIED) + " : "
-                      + js(PARCEL_FREE) + ", fillOpacity:0.5}; }"),
+            f"其他预留社区服务设施用地（{int((~assigned).sum())} 块）",
+            f"analysis_{rid}_parcels",
+            gdf=parcels[~assigned],
+            fields=pf,
+            columns=["occupied"],
+            title_field="planned_use",
+            style_js=(
+                "function(p){ return {color:'#41ab5d', weight:1, fillColor: p.occupied ? "
+                + js(PARCEL_OCCUPIED)
+                + " : "
+                + js(PARCEL_FREE)
+                + ", fillOpacity:0.5}; }"
+            ),
         ).add_to(m)
         DataLayer(
-            f"用于补足面积缺口的预留地块（{int(assigned.sum())} 块）", f"analysis_{rid}_parcels", gdf=parcels[assigned],
-            fields=pf, title_field="planned_use",
+            f"用于补足面积缺口的预留地块（{int(assigned.sum())} 块）",
+            f"analysis_{rid}_parcels",
+            gdf=parcels[assigned],
+            fields=pf,
+            title_field="planned_use",
             style_js=f"function(p){{ return {{color:{js(PARCEL_ASSIGNED)}, weight:3, fillColor:{js(PARCEL_ASSIGNED)}, fillOpacity:0.6}}; }}",
         ).add_to(m)
 
     if sites is not None and len(sites):
         sites = sites.copy()
-        sites["community_zh"] = _labelled(sites["community_code"], comm_names) if "community_code" in sites.columns else None
+        sites["community_zh"] = (
+            _labelled(sites["community_code"], comm_names) if "community_code" in sites.columns else None
+        )
         DataLayer(
             f"规划公园、广场（可设避难场所 {len(sites)} 块）",
-            f"analysis_{rid}_shelter_sites", gdf=sites, fields=_fields(SITE_FIELDS, sites), columns=["emergency_assigned_with_plan"],
-            title_field="planned_use", show=False,
-            style_js=("function(p){ var u = (p.emergency_assigned_with_plan || 0) > 0; return {color:" + js(SITE_USED)
-                      + ", weight: u ? 2.5 : 1, dashArray:'4 3', fillColor: u ? " + js(SITE_USED) + " : " + js(SITE_COLOR)
-                      + ", fillOpacity:0.45}; }"),
+            f"analysis_{rid}_shelter_sites",
+            gdf=sites,
+            fields=_fields(SITE_FIELDS, sites),
+            columns=["emergency_assigned_with_plan"],
+            title_field="planned_use",
+            show=False,
+            style_js=(
+                "function(p){ var u = (p.emergency_assigned_with_plan || 0) > 0; return {color:"
+                + js(SITE_USED)
+                + ", weight: u ? 2.5 : 1, dashArray:'4 3', fillColor: u ? "
+                + js(SITE_USED)
+                + " : "
+                + js(SITE_COLOR)
+                + ", fillOpacity:0.45}; }"
+            ),
         ).add_to(m)
 
     # ---------------------------------------------------------------- units with unplaced residents
     unit_layers = []
     if units is not None and classes:
         units = units.copy()
-        units["community_zh"] = _labelled(units["community_code"], comm_names) if "community_code" in units.columns else None
+        units["community_zh"] = (
+            _labelled(units["community_code"], comm_names) if "community_code" in units.columns else None
+        )
         for c in _classes(units, "_unplaced"):
             label, tag = _class_label(c), _tag(c, classes)
             col, why = f"{c}_unplaced", f"{c}_unplaced_reason"
             sel = units[pd.to_numeric(units[col], errors="coerce").fillna(0) > 0]
             tiles = use_tiles(len(sel))
             # tiles carry the stored columns only (no joined community name)
-            fields = _fields(UNIT_FIELDS if not tiles else [("unit_id", "居住单元编号", None), ("community_code", "所属社区代码", None),
-                                                          ("residents", "常住人口", "人")], units)
-            fields += _fields([(f"{c}_placed", f"可安置{tag}", "人"), (col, f"无法安置{tag}", "人"),
-                               (why, "无法安置原因", None), (f"{c}_unplaced_nearest_first", "就近避难时无法安置", "人"),
-                               (f"{c}_nearest_walk_m", "到最近避难场所步行距离", "米")], units)
-            color_js = ("function(r){ r = r || ''; if (r.indexOf('容量') >= 0) return " + js(UNPLACED_COLORS["capacity"])
-                        + "; if (r.indexOf('网络') >= 0) return " + js(UNPLACED_COLORS["network"]) + "; return "
-                        + js(UNPLACED_COLORS["reach"]) + "; }")
+            fields = _fields(
+                UNIT_FIELDS
+                if not tiles
+                else [
+                    ("unit_id", "居住单元编号", None),
+                    ("community_code", "所属社区代码", None),
+                    ("residents", "常住人口", "人"),
+                ],
+                units,
+            )
+            fields += _fields(
+                [
+                    (f"{c}_placed", f"可安置{tag}", "人"),
+                    (col, f"无法安置{tag}", "人"),
+                    (why, "无法安置原因", None),
+                    (f"{c}_unplaced_nearest_first", "就近避难时无法安置", "人"),
+                    (f"{c}_nearest_walk_m", "到最近避难场所步行距离", "米"),
+                ],
+                units,
+            )
+            color_js = (
+                "function(r){ r = r || ''; if (r.indexOf('容量') >= 0) return "
+                + js(UNPLACED_COLORS["capacity"])
+                + "; if (r.indexOf('网络') >= 0) return "
+                + js(UNPLACED_COLORS["network"])
+                + "; return "
+                + js(UNPLACED_COLORS["reach"])
+                + "; }"
+            )
             layer = DataLayer(
-                f"有无法安置居民的居住单元（{label}，{len(sel):,} 个）", f"analysis_{rid}_units",
-                gdf=None if tiles else sel, tiles=tile_url(f"analysis_{rid}_units", tiles_base) if tiles else None,
-                fields=fields, columns=[why],
+                f"有无法安置居民的居住单元（{label}，{len(sel):,} 个）",
+                f"analysis_{rid}_units",
+                gdf=None if tiles else sel,
+                tiles=tile_url(f"analysis_{rid}_units", tiles_base) if tiles else None,
+                fields=fields,
+                columns=[why],
                 style_js=f"function(p){{ return {{color:'#3f007d', weight:0.8, fillOpacity:0.7, fillColor:({color_js})(p[{js(why)}])}}; }}",
                 filter_js=f"function(p){{ return (p[{js(col)}] || 0) > 0; }}" if tiles else "null",
             )
@@ -423,22 +610,33 @@ def audit_map(store, *, settings: Settings | None = None, tiles_base: str = "", 
 
     # ---------------------------------------------------------------- assignment lines
     if assign is not None and n_assign:
-        fields = [["shelter_class", "避难场所类别", None, vocab.SHELTER_CLASSES], ["unit_id", "居住单元编号", None, None]]
+        fields = [
+            ["shelter_class", "避难场所类别", None, vocab.SHELTER_CLASSES],
+            ["unit_id", "居住单元编号", None, None],
+        ]
         if not assign_tiles:
             assign = assign.copy()
             assign["unit_zh"] = _labelled(assign["unit_id"], _name_map(units, "unit_id"))
             assign["shelter_zh"] = _labelled(assign["shelter_id"], _name_map(shel, "shelter_id"))
-            fields = [["shelter_class", "避难场所类别", None, vocab.SHELTER_CLASSES], ["unit_zh", "居住单元", None, None],
-                      ["shelter_zh", "避难场所", None, None]]
+            fields = [
+                ["shelter_class", "避难场所类别", None, vocab.SHELTER_CLASSES],
+                ["unit_zh", "居住单元", None, None],
+                ["shelter_zh", "避难场所", None, None],
+            ]
         else:
             fields.append(["shelter_id", "避难场所编号", None, None])
         fields += [["persons", "安置人数", "人", None], ["walk_m", "步行距离", "米", None]]
         DataLayer(
-            f"避难安置（居住单元→避难场所，线宽表示人数，{n_assign:,} 条）", f"analysis_{rid}_assignment",
-            gdf=None if assign_tiles else assign, tiles=tile_url(f"analysis_{rid}_assignment", tiles_base) if assign_tiles else None,
-            fields=fields, title_field=None,
-            style_js=(f"function(p){{ return {{color:{js(ASSIGNMENT_COLOR)}, opacity:0.65, fill:false,"
-                      " weight: Math.max(0.6, Math.min(6, Math.sqrt(p.persons || 0) / 7))}; }"),
+            f"避难安置（居住单元→避难场所，线宽表示人数，{n_assign:,} 条）",
+            f"analysis_{rid}_assignment",
+            gdf=None if assign_tiles else assign,
+            tiles=tile_url(f"analysis_{rid}_assignment", tiles_base) if assign_tiles else None,
+            fields=fields,
+            title_field=None,
+            style_js=(
+                f"function(p){{ return {{color:{js(ASSIGNMENT_COLOR)}, opacity:0.65, fill:false,"
+                " weight: Math.max(0.6, Math.min(6, Math.sqrt(p.persons || 0) / 7))}; }"
+            ),
             show=n_assign <= ASSIGNMENT_SHOW_MAX,
         ).add_to(m)
 
@@ -450,9 +648,15 @@ def audit_map(store, *, settings: Settings | None = None, tiles_base: str = "", 
         shel = shel.copy()
         for c in sh_classes:
             tag = _tag(c, sh_classes)
-            sf += _fields([(f"{c}_assigned", f"分配安置人数{tag}", "人"), (f"{c}_nearest_first_load", f"就近避难人数{tag}", "人"),
-                           (f"{c}_over_capacity_nearest_first", f"就近避难时超出容量{tag}", None),
-                           (f"{c}_utilisation", f"容量利用率{tag}", "%")], shel)
+            sf += _fields(
+                [
+                    (f"{c}_assigned", f"分配安置人数{tag}", "人"),
+                    (f"{c}_nearest_first_load", f"就近避难人数{tag}", "人"),
+                    (f"{c}_over_capacity_nearest_first", f"就近避难时超出容量{tag}", None),
+                    (f"{c}_utilisation", f"容量利用率{tag}", "%"),
+                ],
+                shel,
+            )
             # a site of a class that takes no one in this assignment: no figures (not 0 persons)
             serving = (summary.get(c) or {}).get("serving_classes") or [c]
             idle = ~shel["shelter_class"].isin(serving).to_numpy()
@@ -468,19 +672,33 @@ def audit_map(store, *, settings: Settings | None = None, tiles_base: str = "", 
                 continue
             color = SHELTER_COLORS.get(code, "#e31a1c")
             DataLayer(
-                swatch(color, f"{label}（{n}）", dot=False), f"analysis_{rid}_shelters", gdf=shel[shel["shelter_class"] == code],
-                fields=sf, columns=["assessable"],
-                style_js=(f"function(p){{ return {{color: p.assessable===false ? {js(HATCH_LINE)} : '#fff', weight:1.5,"
-                          f" fillColor: p.assessable===false ? {js(HATCH_BG)} : {js(color)}, fillOpacity:0.8}}; }}"),
+                swatch(color, f"{label}（{n}）", dot=False),
+                f"analysis_{rid}_shelters",
+                gdf=shel[shel["shelter_class"] == code],
+                fields=sf,
+                columns=["assessable"],
+                style_js=(
+                    f"function(p){{ return {{color: p.assessable===false ? {js(HATCH_LINE)} : '#fff', weight:1.5,"
+                    f" fillColor: p.assessable===false ? {js(HATCH_BG)} : {js(color)}, fillOpacity:0.8}}; }}"
+                ),
                 point={"radius": 6, "radiusField": "capacity_persons", "scale": 0.06, "min": 4, "max": 14},
             ).add_to(m)
         over = shel[shel["over_capacity"]]
         over_n = len(over)
         if over_n:
             DataLayer(
-                f"就近避难时超出容量的避难场所（{over_n} 处）", f"analysis_{rid}_shelters", gdf=over, fields=sf,
+                f"就近避难时超出容量的避难场所（{over_n} 处）",
+                f"analysis_{rid}_shelters",
+                gdf=over,
+                fields=sf,
                 style_js=f"function(p){{ return {{color:{js(OVER_CAPACITY)}, weight:2.5, fill:false}}; }}",
-                point={"radius": 10, "radiusField": "capacity_persons", "scale": 0.08, "min": 9, "max": 19},  # around the dot
+                point={
+                    "radius": 10,
+                    "radiusField": "capacity_persons",
+                    "scale": 0.08,
+                    "min": 9,
+                    "max": 19,
+                },  # around the dot
             ).add_to(m)
 
     # ---------------------------------------------------------------- flagged facilities
@@ -497,12 +715,19 @@ def audit_map(store, *, settings: Settings | None = None, tiles_base: str = "", 
             hollow = col == "planned_not_built"
             tiles = use_tiles(len(sel))
             DataLayer(
-                swatch(color, f"{label}（{len(sel):,}）"), f"analysis_{rid}_facilities", gdf=None if tiles else sel,
+                swatch(color, f"{label}（{len(sel):,}）"),
+                f"analysis_{rid}_facilities",
+                gdf=None if tiles else sel,
                 tiles=tile_url(f"analysis_{rid}_facilities", tiles_base) if tiles else None,
-                fields=[f if f[0] != "community_zh" else ["community_code", "所在社区代码", None, None] for f in ff] if tiles else ff,
+                fields=[f if f[0] != "community_zh" else ["community_code", "所在社区代码", None, None] for f in ff]
+                if tiles
+                else ff,
                 filter_js=f"function(p){{ var v = p[{js(col)}]; return !!v && v !== 'false'; }}" if tiles else "null",
-                style_js=(f"function(p){{ return {{color:{js(color)}, weight:2.5, fillColor:'#fff', fillOpacity:0.9}}; }}" if hollow else
-                          f"function(p){{ return {{color:'#222', weight:1, fillColor:{js(color)}, fillOpacity:0.9}}; }}"),
+                style_js=(
+                    f"function(p){{ return {{color:{js(color)}, weight:2.5, fillColor:'#fff', fillOpacity:0.9}}; }}"
+                    if hollow
+                    else f"function(p){{ return {{color:'#222', weight:1, fillColor:{js(color)}, fillOpacity:0.9}}; }}"
+                ),
                 point={"radius": 5 if hollow else 6},
                 show=not hollow,  # planned facilities are many and not a defect of what exists
             ).add_to(m)
@@ -510,8 +735,11 @@ def audit_map(store, *, settings: Settings | None = None, tiles_base: str = "", 
     # ---------------------------------------------------------------- legend, summary, layer control
     rows = [("fill", c, f"社区：{label}") for _, c, label in ISSUE_CLASSES]
     rows.append(("fill", HATCH_CSS, "社区：综合服务面积无法评估（缺少数据）"))
-    rows += [("dot", SHELTER_COLORS[c], label + "（大小表示容纳人数）") for c, label in vocab.SHELTER_CLASSES.items()
-             if shel is not None and (shel["shelter_class"] == c).any()]
+    rows += [
+        ("dot", SHELTER_COLORS[c], label + "（大小表示容纳人数）")
+        for c, label in vocab.SHELTER_CLASSES.items()
+        if shel is not None and (shel["shelter_class"] == c).any()
+    ]
     if shel is not None and "assessable" in shel.columns and (~_flag(shel["assessable"])).any():
         rows.append(("dot", HATCH_BG, "避难场所：无法评估（缺少有效面积和容纳人数）"))
     if over_n:
@@ -519,18 +747,33 @@ def audit_map(store, *, settings: Settings | None = None, tiles_base: str = "", 
     if n_assign:
         rows.append(("line", ASSIGNMENT_COLOR, "避难安置：居住单元→避难场所（线宽表示人数）"))
     if unit_layers:
-        rows += [("fill", UNPLACED_COLORS["reach"], "居住单元：步行范围内没有避难场所"),
-                 ("fill", UNPLACED_COLORS["capacity"], "居住单元：步行范围内避难场所容量已满"),
-                 ("fill", UNPLACED_COLORS["network"], "居住单元：距步行网络过远")]
+        rows += [
+            ("fill", UNPLACED_COLORS["reach"], "居住单元：步行范围内没有避难场所"),
+            ("fill", UNPLACED_COLORS["capacity"], "居住单元：步行范围内避难场所容量已满"),
+            ("fill", UNPLACED_COLORS["network"], "居住单元：距步行网络过远"),
+        ]
     if fac is not None and len(fac):
-        rows += [("dot", color, label) for col, label, color in FACILITY_FLAGS if col in fac.columns and _flag(fac[col]).any()]
+        rows += [
+            ("dot", color, label)
+            for col, label, color in FACILITY_FLAGS
+            if col in fac.columns and _flag(fac[col]).any()
+        ]
     if parcels is not None and len(parcels):
-        rows += [("fill", PARCEL_ASSIGNED, "用于补足面积缺口的预留地块"), ("fill", PARCEL_FREE, "其他预留社区服务设施用地（空闲）"),
-                 ("fill", PARCEL_OCCUPIED, "预留用地（已有设施占用）")]
+        rows += [
+            ("fill", PARCEL_ASSIGNED, "用于补足面积缺口的预留地块"),
+            ("fill", PARCEL_FREE, "其他预留社区服务设施用地（空闲）"),
+            ("fill", PARCEL_OCCUPIED, "预留用地（已有设施占用）"),
+        ]
     if sites is not None and len(sites):
-        rows += [("fill", SITE_USED, "规划公园、广场：按规划补充时需设为避难场所"), ("fill", SITE_COLOR, "规划公园、广场：可设为避难场所")]
+        rows += [
+            ("fill", SITE_USED, "规划公园、广场：按规划补充时需设为避难场所"),
+            ("fill", SITE_COLOR, "规划公园、广场：可设为避难场所"),
+        ]
     if dev is not None and len(dev):
-        rows += [("fill", DEV_COLORS["gap"], "新建住宅项目：配建设施面积不足"), ("fill", DEV_COLORS["ok"], "新建住宅项目：配建达标")]
+        rows += [
+            ("fill", DEV_COLORS["gap"], "新建住宅项目：配建设施面积不足"),
+            ("fill", DEV_COLORS["ok"], "新建住宅项目：配建达标"),
+        ]
         if "status_check" in dev.columns and (dev["status_check"] == "cannot_assess").any():
             rows.append(("fill", HATCH_CSS, "新建住宅项目：无法评估（缺少数据）"))
     _legend("图例", rows).add_to(m)
@@ -549,5 +792,9 @@ def _legend(title_zh: str, rows: list[tuple[str, str, str]]) -> Control:
             style = f"border:3px solid {color}"
         else:
             style = f"background:{color}"
-        items.append(f'<div class="row"><span class="sw {kind}" style="{html.escape(style)}"></span>{html.escape(label)}</div>')
-    return Control(f'<div class="geo-legend"><h4>{html.escape(title_zh)}</h4>{"".join(items)}</div>', "bottomright", "geo-legend")
+        items.append(
+            f'<div class="row"><span class="sw {kind}" style="{html.escape(style)}"></span>{html.escape(label)}</div>'
+        )
+    return Control(
+        f'<div class="geo-legend"><h4>{html.escape(title_zh)}</h4>{"".join(items)}</div>', "bottomright", "geo-legend"
+    )

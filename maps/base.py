@@ -32,9 +32,34 @@ SIMPLIFY_DEG = 2e-6  # about 0.2 m: invisible up to zoom 19, drops collinear ver
 TIANDITU = "https://t{s}.tianditu.gov.cn/%s_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=%s&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=%s"
 
 PALETTE = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-    "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363",
-    "#6baed6", "#fd8d3c", "#74c476", "#9e9ac8", "#969696", "#c49c94", "#f7b6d2", "#dbdb8d",
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#393b79",
+    "#637939",
+    "#8c6d31",
+    "#843c39",
+    "#7b4173",
+    "#3182bd",
+    "#e6550d",
+    "#31a354",
+    "#756bb1",
+    "#636363",
+    "#6baed6",
+    "#fd8d3c",
+    "#74c476",
+    "#9e9ac8",
+    "#969696",
+    "#c49c94",
+    "#f7b6d2",
+    "#dbdb8d",
 ]
 
 
@@ -42,16 +67,35 @@ def basemap_layers(settings: Settings) -> tuple[list[dict], str | None]:
     """Tile layers for ``GEO_BASEMAP`` and a note (Chinese) when the setting cannot be honoured."""
     kind = settings.basemap
     if kind == "osm":
-        return [{"tiles": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "attr": "© OpenStreetMap contributors",
-                 "name": "OpenStreetMap 底图", "max_zoom": 19}], None
+        return [
+            {
+                "tiles": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                "attr": "© OpenStreetMap contributors",
+                "name": "OpenStreetMap 底图",
+                "max_zoom": 19,
+            }
+        ], None
     if kind == "tianditu":
         if not settings.tianditu_key:
             return [], "未配置天地图密钥（TIANDITU_KEY），不显示底图"
         key = settings.tianditu_key
         return [
-            {"tiles": TIANDITU % ("vec", "vec", key), "attr": "© 天地图", "name": "天地图矢量底图", "subdomains": "01234567", "max_zoom": 18},
-            {"tiles": TIANDITU % ("cva", "cva", key), "attr": "© 天地图", "name": "天地图注记", "subdomains": "01234567",
-             "max_zoom": 18, "overlay": True, "control": False},
+            {
+                "tiles": TIANDITU % ("vec", "vec", key),
+                "attr": "© 天地图",
+                "name": "天地图矢量底图",
+                "subdomains": "01234567",
+                "max_zoom": 18,
+            },
+            {
+                "tiles": TIANDITU % ("cva", "cva", key),
+                "attr": "© 天地图",
+                "name": "天地图注记",
+                "subdomains": "01234567",
+                "max_zoom": 18,
+                "overlay": True,
+                "control": False,
+            },
         ], None
     if kind == "local":
         if not settings.basemap_url:
@@ -60,21 +104,38 @@ def basemap_layers(settings: Settings) -> tuple[list[dict], str | None]:
     return [], None
 
 
-def new_map(bounds, *, settings: Settings | None = None, title_zh: str, subtitle_zh: str = "", synthetic_zh: str | None = None,
-            tiles_needed: bool = False) -> folium.Map:
+def new_map(
+    bounds,
+    *,
+    settings: Settings | None = None,
+    title_zh: str,
+    subtitle_zh: str = "",
+    synthetic_zh: str | None = None,
+    tiles_needed: bool = False,
+) -> folium.Map:
     """An empty map fitted to ``bounds`` (minx, miny, maxx, maxy in lon/lat) with the configured basemap."""
     settings = settings or get_settings()
     minx, miny, maxx, maxy = bounds
-    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=13, tiles=None, control_scale=True,
-                   prefer_canvas=True, max_zoom=20)
+    m = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=13,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=True,
+        max_zoom=20,
+    )
     if tiles_needed:
         # folium's VectorGrid plugin brings the (vendored) VectorGrid script
-        m.default_js = list(m.default_js) + [("vectorGrid", "https://unpkg.com/leaflet.vectorgrid@latest/dist/Leaflet.VectorGrid.bundled.js")]
+        m.default_js = list(m.default_js) + [
+            ("vectorGrid", "https://unpkg.com/leaflet.vectorgrid@latest/dist/Leaflet.VectorGrid.bundled.js")
+        ]
     fig = m.get_root()
     fig.header.add_child(CssLink(f"/static/{assets.MAPS_CSS}"), name="geo_maps_css")
     fig.header.add_child(JavascriptLink(f"/static/{assets.MAPS_JS}"), name="geo_maps_js")
     fig.title = title_zh
-    fig.header.add_child(Element(f'<title>{html.escape(title_zh)}</title><link rel="icon" href="data:,">'), name="geo_title")
+    fig.header.add_child(
+        Element(f'<title>{html.escape(title_zh)}</title><link rel="icon" href="data:,">'), name="geo_title"
+    )
     layers, note = basemap_layers(settings)
     for spec in layers:
         folium.TileLayer(**spec).add_to(m)
@@ -83,7 +144,9 @@ def new_map(bounds, *, settings: Settings | None = None, title_zh: str, subtitle
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     sub = html.escape(subtitle_zh) + (("<br>" + html.escape(note)) if note else "")
     banner = f'<div class="geo-synthetic">⚠ {html.escape(synthetic_zh)}</div>' if synthetic_zh else ""
-    Control(f'<h3>{html.escape(title_zh)}</h3><div class="geo-sub">{sub}</div>{banner}', "topleft", "geo-title").add_to(m)
+    Control(f'<h3>{html.escape(title_zh)}</h3><div class="geo-sub">{sub}</div>{banner}', "topleft", "geo-title").add_to(
+        m
+    )
     Register().add_to(m)
     return m
 
@@ -91,7 +154,9 @@ def new_map(bounds, *, settings: Settings | None = None, title_zh: str, subtitle
 class Register(MacroElement):
     """Expose the Leaflet map as ``window.geoMap`` (checks, custom controls)."""
 
-    _template = Template("""{% macro script(this, kwargs) %}geoMaps.register({{ this._parent.get_name() }});{% endmacro %}""")
+    _template = Template(
+        """{% macro script(this, kwargs) %}geoMaps.register({{ this._parent.get_name() }});{% endmacro %}"""
+    )
 
 
 class Control(MacroElement):
@@ -129,7 +194,9 @@ def legend(title_zh: str, rows: list[tuple[str, str, str]]) -> Control:
         f"{html.escape(label)}</div>"
         for kind, color, label in rows
     )
-    return Control(f'<div class="geo-legend"><h4>{html.escape(title_zh)}</h4>{items}</div>', "bottomright", "geo-legend")
+    return Control(
+        f'<div class="geo-legend"><h4>{html.escape(title_zh)}</h4>{items}</div>', "bottomright", "geo-legend"
+    )
 
 
 def swatch(color: str, label: str, dot: bool = True) -> str:
@@ -183,15 +250,31 @@ class DataLayer(Layer):
         });
     {% endmacro %}""")
 
-    def __init__(self, name: str, collection: str, *, gdf: gpd.GeoDataFrame | None = None, tiles: str | None = None,
-                 columns: list[str] | None = None, fields: list | None = None, style_js: str = "function(p){return {};}",
-                 filter_js: str = "null", point: dict | None = None, title_field: str | None = "name",
-                 tooltip_field: str | None = None, show: bool = True):
+    def __init__(
+        self,
+        name: str,
+        collection: str,
+        *,
+        gdf: gpd.GeoDataFrame | None = None,
+        tiles: str | None = None,
+        columns: list[str] | None = None,
+        fields: list | None = None,
+        style_js: str = "function(p){return {};}",
+        filter_js: str = "null",
+        point: dict | None = None,
+        title_field: str | None = "name",
+        tooltip_field: str | None = None,
+        show: bool = True,
+    ):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "DataLayer"
         self.collection = collection
         self.fields = [list(f) for f in (fields or [])]
-        cols = list(dict.fromkeys((columns or []) + [f[0] for f in self.fields] + [c for c in (title_field, tooltip_field) if c]))
+        cols = list(
+            dict.fromkeys(
+                (columns or []) + [f[0] for f in self.fields] + [c for c in (title_field, tooltip_field) if c]
+            )
+        )
         self.data = geojson_text(gdf, cols) if gdf is not None and tiles is None else "null"
         self.tiles = tiles
         self.style_js = style_js

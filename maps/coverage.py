@@ -37,9 +37,13 @@ from .base import (
     use_tiles,
 )
 
-WALK_CLASSES = [(300, "#1a9850", "≤300 米（5 分钟）"), (500, "#91cf60", "300–500 米（10 分钟）"),
-                (1000, "#fee08b", "500–1000 米（15 分钟）"), (1500, "#fc8d59", "1000–1500 米"),
-                (None, "#d73027", "超过 1500 米")]
+WALK_CLASSES = [
+    (300, "#1a9850", "≤300 米（5 分钟）"),
+    (500, "#91cf60", "300–500 米（10 分钟）"),
+    (1000, "#fee08b", "500–1000 米（15 分钟）"),
+    (1500, "#fc8d59", "1000–1500 米"),
+    (None, "#d73027", "超过 1500 米"),
+]
 BEYOND = "#a50026"  # reachable, but no facility within the analysis bound (the largest threshold, 1000 m)
 GAPS_SHOWN = 50
 UNREACHABLE = "#9e9e9e"  # more than the snapping distance (300 m) from any street
@@ -63,8 +67,8 @@ def _rate_label(col: str) -> str:
     straight = base.endswith("_straight")
     base = base.removesuffix("_straight")
     prefix = "（按直线距离）" if straight else ""
-    if base.startswith("complete_") and base[len("complete_"):] in LEVELS:
-        return f"完整生活圈达标率（{LEVELS[base[len('complete_'):]]}）{prefix}"
+    if base.startswith("complete_") and base[len("complete_") :] in LEVELS:
+        return f"完整生活圈达标率（{LEVELS[base[len('complete_') :]]}）{prefix}"
     return f"覆盖率·{_label(base)}{prefix}"
 
 
@@ -80,13 +84,17 @@ def _community_geometry(store, run: dict, comm: gpd.GeoDataFrame) -> gpd.GeoData
     by_code = dict(zip(layer["code"].astype(str), layer.geometry))
     by_sid = dict(zip(layer["source_id"].astype(str), layer.geometry))
     geoms = [by_code.get(str(v)) or by_sid.get(str(v)) for v in comm[key]]
-    out = gpd.GeoDataFrame(comm.drop(columns=[comm.geometry.name]), geometry=gpd.GeoSeries(geoms, index=comm.index), crs=4326)
+    out = gpd.GeoDataFrame(
+        comm.drop(columns=[comm.geometry.name]), geometry=gpd.GeoSeries(geoms, index=comm.index), crs=4326
+    )
     if "name" not in out.columns:
         out["name"] = [dict(zip(layer["code"].astype(str), layer["name"])).get(str(v)) for v in comm[key]]
     return out[out.geometry.notna()]
 
 
-def coverage_map(store, *, settings: Settings | None = None, tiles_base: str = "", run_id: int | None = None, **_options) -> folium.Map:
+def coverage_map(
+    store, *, settings: Settings | None = None, tiles_base: str = "", run_id: int | None = None, **_options
+) -> folium.Map:
     run = store.get_analysis(run_id) if run_id is not None else store.latest_analysis("coverage")
     if run is None or run["kind"] != "coverage":
         raise NotFoundError(f"no coverage run {run_id}", f"没有编号为 {run_id} 的生活圈覆盖分析结果", run_id=run_id)
@@ -108,9 +116,15 @@ def coverage_map(store, *, settings: Settings | None = None, tiles_base: str = "
     comm = read("communities")
     comm = _community_geometry(store, run, comm) if comm is not None else None
     cats = _categories(units) if units is not None else sorted({*areas["category"]}) if areas is not None else []
-    when = run["created_at"].strftime("%Y-%m-%d %H:%M") if hasattr(run["created_at"], "strftime") else str(run["created_at"])
+    when = (
+        run["created_at"].strftime("%Y-%m-%d %H:%M")
+        if hasattr(run["created_at"], "strftime")
+        else str(run["created_at"])
+    )
     m = new_map(
-        bounds_of(*(f for f in (comm, units, gaps) if f is not None)) if not units_tiles else bounds_of(comm, gaps, units),
+        bounds_of(*(f for f in (comm, units, gaps) if f is not None))
+        if not units_tiles
+        else bounds_of(comm, gaps, units),
         settings=settings,
         title_zh="15 分钟社区生活圈覆盖",
         subtitle_zh=f"分析运行 {rid}（{when}）；居住单元 {n_units:,} 个；选择类别查看步行距离与服务范围",
@@ -119,32 +133,53 @@ def coverage_map(store, *, settings: Settings | None = None, tiles_base: str = "
     )
     first = cats[0] if cats else ""
     Script(f"window.geoCoverage = {{category: {js(first)}, labels: {js({c: _label(c) for c in cats})}}};").add_to(m)
-    walk_js = "function(v, reachable){ if (reachable===false) return " + js(UNREACHABLE) + ";" \
-        + " if (v===null||v===undefined||!isFinite(v)) return " + js(BEYOND) + ";" + "".join(
-        f"if (v<={t}) return {js(c)};" for t, c, _ in WALK_CLASSES if t is not None) + f"return {js(WALK_CLASSES[-1][1])};}}"
-    rate_js = "function(v){ if (v===null||v===undefined) return '#bdbdbd';" + "".join(
-        f"if (v<{t}) return {js(c)};" for t, c in RATE_CLASSES if t is not None) + f"return {js(RATE_CLASSES[-1][1])};}}"
+    walk_js = (
+        "function(v, reachable){ if (reachable===false) return "
+        + js(UNREACHABLE)
+        + ";"
+        + " if (v===null||v===undefined||!isFinite(v)) return "
+        + js(BEYOND)
+        + ";"
+        + "".join(f"if (v<={t}) return {js(c)};" for t, c, _ in WALK_CLASSES if t is not None)
+        + f"return {js(WALK_CLASSES[-1][1])};}}"
+    )
+    rate_js = (
+        "function(v){ if (v===null||v===undefined) return '#bdbdbd';"
+        + "".join(f"if (v<{t}) return {js(c)};" for t, c in RATE_CLASSES if t is not None)
+        + f"return {js(RATE_CLASSES[-1][1])};}}"
+    )
     restyle = []
     if comm is not None and len(comm):
         rate_cols = [c for c in comm.columns if c.endswith("_rate")]
-        level = next((f"complete_{lv}_rate" for lv in ("15min", "10min", "5min") if f"complete_{lv}_rate" in comm.columns), None)
+        level = next(
+            (f"complete_{lv}_rate" for lv in ("15min", "10min", "5min") if f"complete_{lv}_rate" in comm.columns), None
+        )
         fields = [["name", "社区", None, None]] + [[c, _rate_label(c), "%", None] for c in rate_cols]
         DataLayer(
-            "社区完整生活圈达标率" + (f"（{LEVELS[level[9:-5]]}）" if level else ""), f"analysis_{rid}_communities", gdf=comm,
-            fields=fields, columns=rate_cols,
+            "社区完整生活圈达标率" + (f"（{LEVELS[level[9:-5]]}）" if level else ""),
+            f"analysis_{rid}_communities",
+            gdf=comm,
+            fields=fields,
+            columns=rate_cols,
             style_js=f"function(p){{return {{color:'#333', weight:2, fillOpacity:0.35, fillColor:({rate_js})(p[{js(level)}])}};}}",
             show=False,
         ).add_to(m)
     if units is not None:
         fields = [["name", "居住单元", None, None], ["residents", "常住人口", "人", None]]
-        fields += [[f"complete_{lv}", f"{LEVELS[lv]}生活圈配套齐全", None, None] for lv in LEVELS if f"complete_{lv}" in units.columns]
+        fields += [
+            [f"complete_{lv}", f"{LEVELS[lv]}生活圈配套齐全", None, None]
+            for lv in LEVELS
+            if f"complete_{lv}" in units.columns
+        ]
         for c in cats:
             fields.append([f"{c}_walk_m", f"步行距离·{_label(c)}", "米", None])
         ul = DataLayer(
-            "居住单元步行距离（按所选类别）", f"analysis_{rid}_units",
+            "居住单元步行距离（按所选类别）",
+            f"analysis_{rid}_units",
             gdf=None if units_tiles else units,
             tiles=tile_url(f"analysis_{rid}_units", tiles_base) if units_tiles else None,
-            fields=fields, title_field="name" if "name" in units.columns else None,
+            fields=fields,
+            title_field="name" if "name" in units.columns else None,
             columns=["reachable"] if "reachable" in units.columns else None,
             style_js=f"function(p){{return {{color:'#555', weight:0.4, fillOpacity:0.7, fillColor:({walk_js})(p[geoCoverage.category+'_walk_m'], p.reachable)}};}}",
         )
@@ -152,7 +187,9 @@ def coverage_map(store, *, settings: Settings | None = None, tiles_base: str = "
         restyle.append(ul.get_name())
     if areas is not None and len(areas):
         sl = DataLayer(
-            "服务范围（所选类别）", f"analysis_{rid}_service_areas", gdf=areas,
+            "服务范围（所选类别）",
+            f"analysis_{rid}_service_areas",
+            gdf=areas,
             fields=[["category", "设施类别", None, vocab.FACILITY_CATEGORIES], ["walk_m", "步行距离", "米", None]],
             title_field=None,
             style_js="function(p){return {color:'#08519c', weight:1.5, dashArray:'4 3', fillColor:'#6baed6', fillOpacity:0.12};}",
@@ -161,40 +198,66 @@ def coverage_map(store, *, settings: Settings | None = None, tiles_base: str = "
         sl.add_to(m)
         restyle.append(sl.get_name())
     if gaps is not None and len(gaps):
-        missing = (["missing_zh", "缺少的设施", None, None] if "missing_zh" in gaps.columns
-                   else ["missing_categories", "缺少的设施", None, vocab.FACILITY_CATEGORIES])
-        gap_fields = [["rank", "排名", None, None], ["name", "居住单元", None, None], ["residents", "常住人口", "人", None], missing]
+        missing = (
+            ["missing_zh", "缺少的设施", None, None]
+            if "missing_zh" in gaps.columns
+            else ["missing_categories", "缺少的设施", None, vocab.FACILITY_CATEGORIES]
+        )
+        gap_fields = [
+            ["rank", "排名", None, None],
+            ["name", "居住单元", None, None],
+            ["residents", "常住人口", "人", None],
+            missing,
+        ]
         if len(gaps) > GAPS_SHOWN:  # the most populous gaps: a map of every unit lacking something says nothing
             gaps = gaps.sort_values("rank").head(GAPS_SHOWN)
         DataLayer(
-            f"短板单元（缺少设施，按人口排序，{len(gaps)} 个）", f"analysis_{rid}_gaps", gdf=gaps, fields=gap_fields,
+            f"短板单元（缺少设施，按人口排序，{len(gaps)} 个）",
+            f"analysis_{rid}_gaps",
+            gdf=gaps,
+            fields=gap_fields,
             title_field=None,
             style_js="function(p){return {color:'#b30000', weight:2.5, fill:true, fillOpacity:0.05};}",
         ).add_to(m)
     options = "".join(f'<option value="{html.escape(c)}">{html.escape(_label(c))}</option>' for c in cats)
-    Control(f'<label>设施类别 <select id="geo-coverage-category">{options}</select></label>', "topleft", "geo-select").add_to(m)
+    Control(
+        f'<label>设施类别 <select id="geo-coverage-category">{options}</select></label>', "topleft", "geo-select"
+    ).add_to(m)
     Script(
         "document.getElementById('geo-coverage-category').addEventListener('change', function(e){"
-        " geoCoverage.category = e.target.value;"
-        + "".join(f" {name}.restyle();" for name in restyle)
-        + "});"
+        " geoCoverage.category = e.target.value;" + "".join(f" {name}.restyle();" for name in restyle) + "});"
     ).add_to(m)
-    legend("步行距离（所选类别）", [("fill", c, label) for _, c, label in WALK_CLASSES] + [("fill", BEYOND, "1000 米内没有"), ("fill", UNREACHABLE, "距道路超过 300 米"),
-           ("line", "#b30000", "短板单元"), ("line", "#08519c", "服务范围")]).add_to(m)
+    legend(
+        "步行距离（所选类别）",
+        [("fill", c, label) for _, c, label in WALK_CLASSES]
+        + [
+            ("fill", BEYOND, "1000 米内没有"),
+            ("fill", UNREACHABLE, "距道路超过 300 米"),
+            ("line", "#b30000", "短板单元"),
+            ("line", "#08519c", "服务范围"),
+        ],
+    ).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m
 
 
-def example_outputs(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
-                    categories=("kindergarten", "health_station", "elderly_day_care")) -> dict[str, gpd.GeoDataFrame]:
+def example_outputs(
+    units: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    categories=("kindergarten", "health_station", "elderly_day_care"),
+) -> dict[str, gpd.GeoDataFrame]:
     """Outputs of the shape of a coverage run, by straight-line distance (for tests and demos only)."""
     from geo_service.core.crs import metric_crs_for
 
     crs = metric_crs_for(units)
     u = units.to_crs(crs)
     f = facilities.to_crs(crs)
-    out = gpd.GeoDataFrame({"feature_key": units["source_id"].astype(str), "name": units["name"], "residents": units["residents"]},
-                           geometry=units.geometry.values, crs=4326)
+    out = gpd.GeoDataFrame(
+        {"feature_key": units["source_id"].astype(str), "name": units["name"], "residents": units["residents"]},
+        geometry=units.geometry.values,
+        crs=4326,
+    )
     cent = u.geometry.centroid
     radius = {"kindergarten": 300, "health_station": 1000, "elderly_day_care": 500}
     for c in categories:
@@ -222,12 +285,24 @@ def example_outputs(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, commu
             geom = pts.geometry.buffer(radius.get(c, 500) / 1.3).union_all()
             areas.append({"feature_key": c, "category": c, "walk_m": radius.get(c, 500), "geometry": geom})
     areas = gpd.GeoDataFrame(areas, geometry="geometry", crs=crs).to_crs(4326)
-    cj = gpd.sjoin(gpd.GeoDataFrame(out.drop(columns="geometry"), geometry=units.geometry.representative_point().values, crs=4326),
-                   communities[["code", "geometry"]], predicate="within")
+    cj = gpd.sjoin(
+        gpd.GeoDataFrame(out.drop(columns="geometry"), geometry=units.geometry.representative_point().values, crs=4326),
+        communities[["code", "geometry"]],
+        predicate="within",
+    )
     rates = cj.groupby("code").apply(
-        lambda g: {**{f"{c}_rate": float((g[f"{c}_covered"] * g["residents"]).sum() / max(g["residents"].sum(), 1)) for c in categories},
-                   **{f"complete_{lv}_rate": float((g[f"complete_{lv}"] * g["residents"]).sum() / max(g["residents"].sum(), 1))
-                      for lv in ("5min", "10min", "15min")}},
+        lambda g: {
+            **{
+                f"{c}_rate": float((g[f"{c}_covered"] * g["residents"]).sum() / max(g["residents"].sum(), 1))
+                for c in categories
+            },
+            **{
+                f"complete_{lv}_rate": float(
+                    (g[f"complete_{lv}"] * g["residents"]).sum() / max(g["residents"].sum(), 1)
+                )
+                for lv in ("5min", "10min", "15min")
+            },
+        },
         include_groups=False,
     )
     comm = communities[["code", "name", "geometry"]].copy()

@@ -21,7 +21,17 @@ from .base import (
     use_tiles,
 )
 
-FACILITY_FIELDS = ["name", "category", "status", "address", "floor_area_m2", "land_area_m2", "capacity", "opening_hours", "source_id"]
+FACILITY_FIELDS = [
+    "name",
+    "category",
+    "status",
+    "address",
+    "floor_area_m2",
+    "land_area_m2",
+    "capacity",
+    "opening_hours",
+    "source_id",
+]
 SHELTER_FIELDS = ["name", "shelter_class", "status", "address", "effective_area_m2", "capacity_persons", "source_id"]
 SHELTER_COLORS = {"emergency": "#e31a1c", "fixed": "#b10026", "central": "#67000d"}
 CATEGORY_COLORS = {code: PALETTE[i % len(PALETTE)] for i, code in enumerate(vocab.FACILITY_CATEGORIES)}
@@ -78,8 +88,10 @@ def facilities_map(store, *, settings: Settings | None = None, tiles_base: str =
         ).add_to(m)
     legend(
         "图例",
-        [("dot", "#1f77b4", "社区服务设施（颜色区分类别，见右上图层列表）"),
-         ("fill", SHELTER_COLORS["emergency"], "应急避难场所（圆点大小表示容纳人数）")],
+        [
+            ("dot", "#1f77b4", "社区服务设施（颜色区分类别，见右上图层列表）"),
+            ("fill", SHELTER_COLORS["emergency"], "应急避难场所（圆点大小表示容纳人数）"),
+        ],
     ).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m

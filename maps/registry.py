@@ -78,13 +78,35 @@ def _build_audit(store, **kw):
 
 
 MAPS: dict[str, MapDef] = {
-    "facilities": MapDef("facilities", "社区服务设施与应急避难场所", "工作人员用：按类别显示全部设施和避难场所", _build_facilities, _always),
-    "coverage": MapDef("coverage", "生活圈覆盖", "按类别显示居住单元步行距离、服务范围、短板和社区完整生活圈达标率",
-                       _build_coverage, _coverage_available),
-    "plan": MapDef("plan", "社区划分方案", "社区按户数偏离区间着色，弹窗显示方案评估的全部指标，标出违反规则的社区（?plan=方案编号或名称）",
-                   _build_plan, _plan_available),
-    "audit": MapDef("audit", "设施与避难场所审计", "审计图：社区按问题数着色，办公与服务用房缺口、避难安置、用地风险、预留地块和新建项目配建"
-                    "（第十八条；?plan=方案编号或名称，?run=审计运行编号）", _build_audit, _audit_available),
+    "facilities": MapDef(
+        "facilities",
+        "社区服务设施与应急避难场所",
+        "工作人员用：按类别显示全部设施和避难场所",
+        _build_facilities,
+        _always,
+    ),
+    "coverage": MapDef(
+        "coverage",
+        "生活圈覆盖",
+        "按类别显示居住单元步行距离、服务范围、短板和社区完整生活圈达标率",
+        _build_coverage,
+        _coverage_available,
+    ),
+    "plan": MapDef(
+        "plan",
+        "社区划分方案",
+        "社区按户数偏离区间着色，弹窗显示方案评估的全部指标，标出违反规则的社区（?plan=方案编号或名称）",
+        _build_plan,
+        _plan_available,
+    ),
+    "audit": MapDef(
+        "audit",
+        "设施与避难场所审计",
+        "审计图：社区按问题数着色，办公与服务用房缺口、避难安置、用地风险、预留地块和新建项目配建"
+        "（第十八条；?plan=方案编号或名称，?run=审计运行编号）",
+        _build_audit,
+        _audit_available,
+    ),
 }
 
 
@@ -92,8 +114,12 @@ def get_map(name: str) -> MapDef:
     try:
         return MAPS[name]
     except KeyError:
-        raise NotFoundError(f"no map {name!r}; maps: {', '.join(MAPS)}", f"没有名为 {name!r} 的地图；可用：{', '.join(MAPS)}",
-                            map=name, known_maps=list(MAPS)) from None
+        raise NotFoundError(
+            f"no map {name!r}; maps: {', '.join(MAPS)}",
+            f"没有名为 {name!r} 的地图；可用：{', '.join(MAPS)}",
+            map=name,
+            known_maps=list(MAPS),
+        ) from None
 
 
 def build_map(name: str, store, *, settings: Settings | None = None, tiles_base: str = "", **options):
@@ -104,8 +130,16 @@ def build_map(name: str, store, *, settings: Settings | None = None, tiles_base:
     return spec.build(store, settings=settings, tiles_base=tiles_base, **options)
 
 
-def render_map(name: str, store, *, settings: Settings | None = None, inline: bool = False, tiles_base: str = "",
-               static_url: str = "/static", **options) -> str:
+def render_map(
+    name: str,
+    store,
+    *,
+    settings: Settings | None = None,
+    inline: bool = False,
+    tiles_base: str = "",
+    static_url: str = "/static",
+    **options,
+) -> str:
     """The map as one HTML page: assets from ``static_url`` (served) or embedded (``inline``, single file)."""
     m = build_map(name, store, settings=settings, tiles_base=tiles_base, **options)
     assets.localize(m, static_url)

@@ -16,10 +16,14 @@ DEFAULT_CATEGORY = "health_station"
 
 def resident_categories() -> list[dict]:
     """Shelter first, then every facility category of the vocabulary (used until ``/nearest/categories`` answers)."""
-    return [{"code": "shelter", "label": "应急避难场所"}] + [{"code": c, "label": z} for c, z in vocab.FACILITY_CATEGORIES.items()]
+    return [{"code": "shelter", "label": "应急避难场所"}] + [
+        {"code": c, "label": z} for c, z in vocab.FACILITY_CATEGORIES.items()
+    ]
 
 
-def resident_page(store, *, settings: Settings | None = None, static_url: str = "/static", categories_url: str | None = None) -> str:
+def resident_page(
+    store, *, settings: Settings | None = None, static_url: str = "/static", categories_url: str | None = None
+) -> str:
     """The page; ``categories_url`` is fetched for the category list when the service offers it."""
     settings = settings or get_settings()
     admin = store.read_layer("admin_areas")

@@ -55,6 +55,7 @@ def valid_tile(z: int, x: int, y: int) -> bool:
 
 def to_3857(geoms: np.ndarray) -> np.ndarray:
     """Lon/lat geometries to Web Mercator (latitudes clamped to +-85.0511)."""
+
     def fn(c):
         lon = c[:, 0]
         lat = np.clip(c[:, 1], -85.05112878, 85.05112878)
@@ -82,7 +83,9 @@ def _attr(value):
     return str(value)
 
 
-def encode_tile(gdf: gpd.GeoDataFrame, layer_name: str, z: int, x: int, y: int, *, attributes: list[str] | None = None) -> bytes:
+def encode_tile(
+    gdf: gpd.GeoDataFrame, layer_name: str, z: int, x: int, y: int, *, attributes: list[str] | None = None
+) -> bytes:
     """Encode lon/lat features as one MVT layer of tile z/x/y; ``b""`` when nothing is left in the tile.
 
     Geometries are projected to Web Mercator, clipped to the tile plus a 64-pixel buffer (as ``ST_AsMVTGeom``)
@@ -106,7 +109,9 @@ def encode_tile(gdf: gpd.GeoDataFrame, layer_name: str, z: int, x: int, y: int, 
         if g is None or g.is_empty:
             continue
         if g.geom_type == "GeometryCollection":  # clipping a polygon along an edge can leave lines/points
-            parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")] or list(shapely.get_parts(g))
+            parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")] or list(
+                shapely.get_parts(g)
+            )
             g = shapely.union_all(parts)
             if g.is_empty:
                 continue
@@ -120,13 +125,20 @@ def encode_tile(gdf: gpd.GeoDataFrame, layer_name: str, z: int, x: int, y: int, 
         return b""
     tile = mapbox_vector_tile.encode(
         [{"name": layer_name, "features": features}],
-        default_options={"quantize_bounds": (minx, miny, maxx, maxy), "extents": EXTENT, "y_coord_down": False,
-                         "on_invalid_geometry": mapbox_vector_tile.encoder.on_invalid_geometry_make_valid},
+        default_options={
+            "quantize_bounds": (minx, miny, maxx, maxy),
+            "extents": EXTENT,
+            "y_coord_down": False,
+            "on_invalid_geometry": mapbox_vector_tile.encoder.on_invalid_geometry_make_valid,
+        },
     )
     # Polygons smaller than a grid cell can vanish when quantized: check the tile when only such features are left.
     cell = ((maxx - minx) / EXTENT) ** 2
     polys = [f["geometry"] for f in features if f["geometry"].geom_type in ("Polygon", "MultiPolygon")]
-    if (len(polys) == len(features) and max(p.area for p in polys) < 4 * cell
-            and not mapbox_vector_tile.decode(tile).get(layer_name, {}).get("features")):
+    if (
+        len(polys) == len(features)
+        and max(p.area for p in polys) < 4 * cell
+        and not mapbox_vector_tile.decode(tile).get(layer_name, {}).get("features")
+    ):
         return b""
     return tile

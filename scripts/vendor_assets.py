@@ -25,7 +25,9 @@ VENDOR = Path(__file__).resolve().parents[1] / "maps" / "static" / "vendor"
 # package, version, sha256 of the npm tarball, files to copy (tarball path -> vendor path), licence source
 PACKAGES = [
     (
-        "leaflet", "1.9.3", "10d016716b56048661eaf9cde004dc82e80bd3613b52c4f53cf5aec73088006c",
+        "leaflet",
+        "1.9.3",
+        "10d016716b56048661eaf9cde004dc82e80bd3613b52c4f53cf5aec73088006c",
         {
             "package/dist/leaflet.js": "leaflet.js",
             "package/dist/leaflet.css": "leaflet.css",
@@ -38,7 +40,9 @@ PACKAGES = [
         },
     ),
     (
-        "leaflet.vectorgrid", "1.3.0", "4eaf00b9c3c80e53d59a84a9d3523f1b9ae3149e709db6fa293e9c292739ed7e",
+        "leaflet.vectorgrid",
+        "1.3.0",
+        "4eaf00b9c3c80e53d59a84a9d3523f1b9ae3149e709db6fa293e9c292739ed7e",
         {
             "package/dist/Leaflet.VectorGrid.bundled.min.js": "Leaflet.VectorGrid.bundled.min.js",
             "package/README.md": "README.md",  # holds the licence (Beerware)
@@ -54,7 +58,9 @@ def vendor_dir(package: str, version: str) -> Path:
 def refresh() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for package, version, sha, files in PACKAGES:
-            subprocess.run(["npm", "pack", f"{package}@{version}", "--silent"], cwd=tmp, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                ["npm", "pack", f"{package}@{version}", "--silent"], cwd=tmp, check=True, stdout=subprocess.DEVNULL
+            )
             tgz = Path(tmp) / f"{package}-{version}.tgz"
             digest = hashlib.sha256(tgz.read_bytes()).hexdigest()
             if digest != sha:

@@ -81,15 +81,31 @@ class PgCluster:
         cmd = [*self._prefix, str(self.bindir / args[0]), *args[1:]]
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.root, check=False)
         if res.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}\n{self.log_tail()}")
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}\n{self.log_tail()}"
+            )
         return res
 
     def init(self) -> PgCluster:
-        self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8", "--locale=C",
-                  "--no-sync", "--no-instructions", timeout=120)
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            self.user,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
+            timeout=120,
+        )
         with open(self.data / "postgresql.conf", "a") as f:
-            f.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.root}'\n"
-                    "max_connections = 60\nshared_buffers = 32MB\nlogging_collector = off\n")
+            f.write(
+                f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.root}'\n"
+                "max_connections = 60\nshared_buffers = 32MB\nlogging_collector = off\n"
+            )
         return self
 
     def start(self) -> float:
@@ -154,15 +170,37 @@ class ServiceProcess:
     def serve(cls, env: dict[str, str], log: Path) -> ServiceProcess:
         """``geo-service serve`` on a free port."""
         port = free_port()
-        args = [sys.executable, "-c", "from geo_service.cli import app; app()", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        args = [
+            sys.executable,
+            "-c",
+            "from geo_service.cli import app; app()",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
         return cls(args, env, log, port)
 
     @classmethod
     def uvicorn(cls, env: dict[str, str], log: Path, workers: int = 2) -> ServiceProcess:
         """``uvicorn geo_service.app:create_app --factory --workers N`` on a free port."""
         port = free_port()
-        args = [sys.executable, "-m", "uvicorn", "geo_service.app:create_app", "--factory", "--host", "127.0.0.1",
-                "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+        args = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "geo_service.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ]
         return cls(args, env, log, port)
 
     def wait_ready(self, timeout: float = 90, path: str = "/health") -> float:

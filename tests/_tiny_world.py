@@ -33,37 +33,87 @@ def frames() -> dict[str, gpd.GeoDataFrame]:
     node_xy = {0: (0, 0), 1: (300, 0), 2: (1000, 0), 3: (0, 100), 4: (1000, 100)}
     edges = [(0, 1), (1, 2), (3, 4), (2, 4)]
     nodes = gpd.GeoDataFrame({"node_idx": list(node_xy)}, geometry=[_m(*xy) for xy in node_xy.values()], crs=METRIC)
-    lines = [shapely.LineString([(X0 + node_xy[u][0], Y0 + node_xy[u][1]), (X0 + node_xy[v][0], Y0 + node_xy[v][1])]) for u, v in edges]
+    lines = [
+        shapely.LineString([(X0 + node_xy[u][0], Y0 + node_xy[u][1]), (X0 + node_xy[v][0], Y0 + node_xy[v][1])])
+        for u, v in edges
+    ]
     e = gpd.GeoDataFrame(
-        {"u": [u for u, _ in edges], "v": [v for _, v in edges], "length_m": [ln.length for ln in lines],
-         "road_class": ["local", "local", "local", "crossing"]},
-        geometry=lines, crs=METRIC,
+        {
+            "u": [u for u, _ in edges],
+            "v": [v for _, v in edges],
+            "length_m": [ln.length for ln in lines],
+            "road_class": ["local", "local", "local", "crossing"],
+        },
+        geometry=lines,
+        crs=METRIC,
     )
     units = gpd.GeoDataFrame(
-        {"source_id": ["A", "B", "C"], "name": ["甲小区", "乙小区", "丙小区"], "residents": [100, 200, 50],
-         "households": [40, 80, 20], "street_code": ["510603001", "510603002", "510603001"]},
-        geometry=[_box(280, -20), _box(0, 120), _box(500, -1000)], crs=METRIC,
+        {
+            "source_id": ["A", "B", "C"],
+            "name": ["甲小区", "乙小区", "丙小区"],
+            "residents": [100, 200, 50],
+            "households": [40, 80, 20],
+            "street_code": ["510603001", "510603002", "510603001"],
+        },
+        geometry=[_box(280, -20), _box(0, 120), _box(500, -1000)],
+        crs=METRIC,
     )
     facilities = gpd.GeoDataFrame(
-        {"source_id": ["F"], "name": ["河畔幼儿园"], "category": ["kindergarten"], "capacity": [120], "address": ["河畔路1号"]},
-        geometry=[_m(0, 0)], crs=METRIC,
+        {
+            "source_id": ["F"],
+            "name": ["河畔幼儿园"],
+            "category": ["kindergarten"],
+            "capacity": [120],
+            "address": ["河畔路1号"],
+        },
+        geometry=[_m(0, 0)],
+        crs=METRIC,
     )
     shelters = gpd.GeoDataFrame(
-        {"source_id": ["H"], "name": ["桥头广场"], "shelter_class": ["emergency"], "capacity_persons": [800],
-         "effective_area_m2": [1200.0], "address": ["桥头1号"]},
-        geometry=[_m(1000, -10)], crs=METRIC,
+        {
+            "source_id": ["H"],
+            "name": ["桥头广场"],
+            "shelter_class": ["emergency"],
+            "capacity_persons": [800],
+            "effective_area_m2": [1200.0],
+            "address": ["桥头1号"],
+        },
+        geometry=[_m(1000, -10)],
+        crs=METRIC,
     )
     communities = gpd.GeoDataFrame(
-        {"source_id": ["c1", "c2"], "code": ["c1", "c2"], "name": ["南岸社区", "北岸社区"], "street_code": ["510603001", "510603002"]},
-        geometry=[shapely.MultiPolygon([shapely.box(X0 - 300, Y0 - 1100, X0 + 1100, Y0 + 50)]),
-                  shapely.MultiPolygon([shapely.box(X0 - 300, Y0 + 50, X0 + 1100, Y0 + 300)])], crs=METRIC,
+        {
+            "source_id": ["c1", "c2"],
+            "code": ["c1", "c2"],
+            "name": ["南岸社区", "北岸社区"],
+            "street_code": ["510603001", "510603002"],
+        },
+        geometry=[
+            shapely.MultiPolygon([shapely.box(X0 - 300, Y0 - 1100, X0 + 1100, Y0 + 50)]),
+            shapely.MultiPolygon([shapely.box(X0 - 300, Y0 + 50, X0 + 1100, Y0 + 300)]),
+        ],
+        crs=METRIC,
     )
-    return {k: v.to_crs(4326) for k, v in {"nodes": nodes, "edges": e, "units": units, "facilities": facilities,
-                                              "shelters": shelters, "communities": communities}.items()}
+    return {
+        k: v.to_crs(4326)
+        for k, v in {
+            "nodes": nodes,
+            "edges": e,
+            "units": units,
+            "facilities": facilities,
+            "shelters": shelters,
+            "communities": communities,
+        }.items()
+    }
 
 
-LAYER_OF = {"units": "population_units", "facilities": "facilities", "shelters": "shelters", "parcels": "plan_parcels",
-            "developments": "developments"}
+LAYER_OF = {
+    "units": "population_units",
+    "facilities": "facilities",
+    "shelters": "shelters",
+    "parcels": "plan_parcels",
+    "developments": "developments",
+}
 
 
 def write_frames(store, f: dict, network_name: str = "tiny") -> dict:

@@ -43,9 +43,14 @@ def grid(store):
 
     xs, ys = np.meshgrid(np.arange(6) * 0.01 + GRID_LON, np.arange(5) * 0.01 + GRID_LAT)
     g = gpd.GeoDataFrame(
-        {"source_id": [f"f{i:02d}" for i in range(30)], "name": [f"设施{i}" for i in range(30)],
-         "category": ["health_station"] * 30, "floor_area_m2": np.arange(30) * 10.0},
-        geometry=shapely.points(xs.ravel(), ys.ravel()), crs=4326,
+        {
+            "source_id": [f"f{i:02d}" for i in range(30)],
+            "name": [f"设施{i}" for i in range(30)],
+            "category": ["health_station"] * 30,
+            "floor_area_m2": np.arange(30) * 10.0,
+        },
+        geometry=shapely.points(xs.ravel(), ys.ravel()),
+        crs=4326,
     )
     store.upsert_layer("facilities", g)
     return g

@@ -12,16 +12,24 @@ from geo_service.core._errors import NotFoundError
 
 def _frame():
     return gpd.GeoDataFrame(
-        {"feature_key": ["u1", "u2", "u3"], "walk_m": [120.5, np.nan, 800.0], "missing": [[], ["kindergarten"], ["market", "nursery"]],
-         "covered": [True, False, True]},
+        {
+            "feature_key": ["u1", "u2", "u3"],
+            "walk_m": [120.5, np.nan, 800.0],
+            "missing": [[], ["kindergarten"], ["market", "nursery"]],
+            "covered": [True, False, True],
+        },
         geometry=[shapely.box(104.0, 31.0, 104.01, 31.01), shapely.Point(104.5, 31.5), None],
         crs=4326,
     )
 
 
 def test_save_and_read_back(store):
-    rid = store.save_analysis("coverage", params={"level": "5min", "walking_speed_mps": 1.0}, summary={"rate": 0.5},
-                              outputs={"units": _frame(), "empty": _frame().iloc[:0]})
+    rid = store.save_analysis(
+        "coverage",
+        params={"level": "5min", "walking_speed_mps": 1.0},
+        summary={"rate": 0.5},
+        outputs={"units": _frame(), "empty": _frame().iloc[:0]},
+    )
     run = store.get_analysis(rid)
     assert run["kind"] == "coverage" and run["params"]["level"] == "5min" and run["summary"] == {"rate": 0.5}
     assert run["outputs"] == {"units": 3}

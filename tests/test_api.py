@@ -74,8 +74,16 @@ def test_single_feature_and_404s(client, grid):
 
 @pytest.mark.parametrize(
     "params",
-    [{"bbox": "1,2,3"}, {"bbox": "a,b,c,d"}, {"bbox": "5,5,1,1"}, {"bbox": "nan,0,1,1"}, {"crs": "EPSG:999999"},
-     {"limit": 0}, {"limit": 10**7}, {"offset": -1}],
+    [
+        {"bbox": "1,2,3"},
+        {"bbox": "a,b,c,d"},
+        {"bbox": "5,5,1,1"},
+        {"bbox": "nan,0,1,1"},
+        {"crs": "EPSG:999999"},
+        {"limit": 0},
+        {"limit": 10**7},
+        {"offset": -1},
+    ],
 )
 def test_bad_query_parameters_are_4xx(client, grid, params):
     r = client.get("/layers/facilities", params=params)

@@ -57,39 +57,104 @@ def audit_frames() -> dict[str, gpd.GeoDataFrame]:
     xs = np.arange(-100, 1101, 100)
     nodes = gpd.GeoDataFrame({"node_idx": np.arange(len(xs))}, geometry=[_pt(x, 0) for x in xs], crs=METRIC)
     lines = [shapely.LineString([(X0 + a, Y0), (X0 + b, Y0)]) for a, b in itertools.pairwise(xs)]
-    edges = gpd.GeoDataFrame({"u": np.arange(len(xs) - 1), "v": np.arange(1, len(xs)), "length_m": [ln.length for ln in lines],
-                              "road_class": "local"}, geometry=lines, crs=METRIC)
+    edges = gpd.GeoDataFrame(
+        {
+            "u": np.arange(len(xs) - 1),
+            "v": np.arange(1, len(xs)),
+            "length_m": [ln.length for ln in lines],
+            "road_class": "local",
+        },
+        geometry=lines,
+        crs=METRIC,
+    )
     units = gpd.GeoDataFrame(
-        {"source_id": ["A", "B"], "name": ["甲小区", "乙小区"], "residents": [100, 100], "households": [40, 40],
-         "street_code": ["510603001", "510603001"]},
-        geometry=[_mp(199, -1, 201, 1), _mp(-1, -1, 1, 1)], crs=METRIC)
+        {
+            "source_id": ["A", "B"],
+            "name": ["甲小区", "乙小区"],
+            "residents": [100, 100],
+            "households": [40, 40],
+            "street_code": ["510603001", "510603001"],
+        },
+        geometry=[_mp(199, -1, 201, 1), _mp(-1, -1, 1, 1)],
+        crs=METRIC,
+    )
     communities = gpd.GeoDataFrame(
-        {"source_id": ["c1", "c2", "c3", "c4"], "code": ["c1", "c2", "c3", "c4"], "name": ["一社区", "二社区", "三社区", "四社区"],
-         "street_code": "510603001", "households": [1000, 2000, None, 500], "has_fixed_office": [True, True, None, False]},
-        geometry=[_mp(-100, -200, 1100, 200), _mp(-100, 200, 1100, 600), _mp(-100, 600, 1100, 1000), _mp(-100, 1000, 1100, 1400)],
-        crs=METRIC)
+        {
+            "source_id": ["c1", "c2", "c3", "c4"],
+            "code": ["c1", "c2", "c3", "c4"],
+            "name": ["一社区", "二社区", "三社区", "四社区"],
+            "street_code": "510603001",
+            "households": [1000, 2000, None, 500],
+            "has_fixed_office": [True, True, None, False],
+        },
+        geometry=[
+            _mp(-100, -200, 1100, 200),
+            _mp(-100, 200, 1100, 600),
+            _mp(-100, 600, 1100, 1000),
+            _mp(-100, 1000, 1100, 1400),
+        ],
+        crs=METRIC,
+    )
     facilities = gpd.GeoDataFrame(
-        {"source_id": ["f1", "f2", "f3", "f4"], "name": ["一社区服务站", "二社区服务站", "三社区居委会", "四社区居委会"],
-         "category": ["community_service_station", "community_service_station", "community_office", "community_office"],
-         "floor_area_m2": [300.0, 200.0, 100.0, None], "status": "existing"},
-        geometry=[_pt(500, 100), _pt(500, 300), _pt(500, 800), _pt(500, 1200)], crs=METRIC)
+        {
+            "source_id": ["f1", "f2", "f3", "f4"],
+            "name": ["一社区服务站", "二社区服务站", "三社区居委会", "四社区居委会"],
+            "category": [
+                "community_service_station",
+                "community_service_station",
+                "community_office",
+                "community_office",
+            ],
+            "floor_area_m2": [300.0, 200.0, 100.0, None],
+            "status": "existing",
+        },
+        geometry=[_pt(500, 100), _pt(500, 300), _pt(500, 800), _pt(500, 1200)],
+        crs=METRIC,
+    )
     shelters = gpd.GeoDataFrame(
-        {"source_id": ["S1", "S2", "S3", "S4"], "name": ["一号广场", "二号广场", "三号空地", "四号绿地（规划）"], "shelter_class": "emergency",
-         "effective_area_m2": [150.0, None, None, None], "capacity_persons": [None, 100, None, 30],
-         "status": ["existing", "existing", "existing", "planned"]},
-        geometry=[_pt(300, 0), _pt(600, 0), _pt(1000, 0), _pt(-50, 0)], crs=METRIC)
+        {
+            "source_id": ["S1", "S2", "S3", "S4"],
+            "name": ["一号广场", "二号广场", "三号空地", "四号绿地（规划）"],
+            "shelter_class": "emergency",
+            "effective_area_m2": [150.0, None, None, None],
+            "capacity_persons": [None, 100, None, 30],
+            "status": ["existing", "existing", "existing", "planned"],
+        },
+        geometry=[_pt(300, 0), _pt(600, 0), _pt(1000, 0), _pt(-50, 0)],
+        crs=METRIC,
+    )
     parcels = gpd.GeoDataFrame(
-        {"source_id": ["p1", "p2", "p3", "p4"], "land_use_code": ["0702", "0901", "0701", "1401"],
-         "status": ["reserved", "planned", "existing", "planned"], "area_m2": [500.0, 10000.0, None, None]},
+        {
+            "source_id": ["p1", "p2", "p3", "p4"],
+            "land_use_code": ["0702", "0901", "0701", "1401"],
+            "status": ["reserved", "planned", "existing", "planned"],
+            "area_m2": [500.0, 10000.0, None, None],
+        },
         geometry=[_mp(100, 400, 125, 420), _mp(450, 750, 550, 850), _mp(-100, 1000, 1100, 1400), _mp(20, -30, 80, -10)],
-        crs=METRIC)
+        crs=METRIC,
+    )
     developments = gpd.GeoDataFrame(
-        {"source_id": ["d1", "d2", "d3"], "name": ["新苑", "新城", "新府"], "planned_households": [200, 300, 400],
-         "required_facility_area_m2": [None, None, 100.0], "built_facility_area_m2": [20.0, None, 150.0],
-         "status": ["completed", "under_construction", "completed"]},
-        geometry=[_mp(0, 50, 50, 100), _mp(0, 250, 50, 300), _mp(0, 650, 50, 700)], crs=METRIC)
-    out = {"nodes": nodes, "edges": edges, "units": units, "communities": communities, "facilities": facilities,
-           "shelters": shelters, "parcels": parcels, "developments": developments}
+        {
+            "source_id": ["d1", "d2", "d3"],
+            "name": ["新苑", "新城", "新府"],
+            "planned_households": [200, 300, 400],
+            "required_facility_area_m2": [None, None, 100.0],
+            "built_facility_area_m2": [20.0, None, 150.0],
+            "status": ["completed", "under_construction", "completed"],
+        },
+        geometry=[_mp(0, 50, 50, 100), _mp(0, 250, 50, 300), _mp(0, 650, 50, 700)],
+        crs=METRIC,
+    )
+    out = {
+        "nodes": nodes,
+        "edges": edges,
+        "units": units,
+        "communities": communities,
+        "facilities": facilities,
+        "shelters": shelters,
+        "parcels": parcels,
+        "developments": developments,
+    }
     return {k: v.to_crs(4326) for k, v in out.items()}
 
 
@@ -107,8 +172,16 @@ def world():
 @pytest.fixture(scope="module")
 def audit(world):
     f, net = world
-    return compute_audit(f["communities"], _with_ids(f["units"]), _with_ids(f["facilities"]), _with_ids(f["shelters"]),
-                         _with_ids(f["parcels"]), _with_ids(f["developments"]), load_norms(), net=net)
+    return compute_audit(
+        f["communities"],
+        _with_ids(f["units"]),
+        _with_ids(f["facilities"]),
+        _with_ids(f["shelters"]),
+        _with_ids(f["parcels"]),
+        _with_ids(f["developments"]),
+        load_norms(),
+        net=net,
+    )
 
 
 def _row(frame, col, value):
@@ -202,8 +275,16 @@ def test_known_area_above_the_norm_is_ok_despite_a_facility_without_area(world):
     fac.loc[3, "category"] = "community_service_station"
     extra = fac.iloc[[3]].assign(floor_area_m2=200.0, source_id="f5")  # c4 needs 150: 200 known is enough
     fac = gpd.GeoDataFrame(gpd.pd.concat([fac, extra], ignore_index=True), crs=4326)
-    res = compute_audit(f["communities"], _with_ids(f["units"]), _with_ids(fac), _with_ids(f["shelters"]),
-                        _with_ids(f["parcels"]), _with_ids(f["developments"]), load_norms(), net=net)
+    res = compute_audit(
+        f["communities"],
+        _with_ids(f["units"]),
+        _with_ids(fac),
+        _with_ids(f["shelters"]),
+        _with_ids(f["parcels"]),
+        _with_ids(f["developments"]),
+        load_norms(),
+        net=net,
+    )
     c4 = _row(res.communities, "community_code", "c4")
     assert c4["service_floor_status"] == OK and c4["service_floor_gap_m2"] == 0
 
@@ -224,8 +305,15 @@ def test_worst_communities_first_and_summary_names_its_norms(audit):
 
 def test_walk_limit_and_day_night_factor(world):
     f, net = world
-    args = (f["communities"], _with_ids(f["units"]), _with_ids(f["facilities"]), _with_ids(f["shelters"]),
-            _with_ids(f["parcels"]), _with_ids(f["developments"]), load_norms())
+    args = (
+        f["communities"],
+        _with_ids(f["units"]),
+        _with_ids(f["facilities"]),
+        _with_ids(f["shelters"]),
+        _with_ids(f["parcels"]),
+        _with_ids(f["developments"]),
+        load_norms(),
+    )
     short = compute_audit(*args, net=net, params=AuditParams(walk_limits_m={"emergency": 350}))
     # A reaches only S1 (100 m), B only S1 (300 m): one of them stranded
     assert short.totals["emergency"]["placed"] == 100 and short.totals["emergency"]["unplaced"] == 100
@@ -240,15 +328,31 @@ def test_walk_limit_and_day_night_factor(world):
 def test_without_communities_is_refused(world):
     f, net = world
     with pytest.raises(InputError) as e:
-        compute_audit(f["communities"].iloc[:0], f["units"], f["facilities"], f["shelters"], f["parcels"], f["developments"],
-                      load_norms(), net=net)
+        compute_audit(
+            f["communities"].iloc[:0],
+            f["units"],
+            f["facilities"],
+            f["shelters"],
+            f["parcels"],
+            f["developments"],
+            load_norms(),
+            net=net,
+        )
     assert "社区" in e.value.message_zh
 
 
 def test_without_network_the_rest_still_runs(world):
     f, _ = world
-    res = compute_audit(f["communities"], _with_ids(f["units"]), _with_ids(f["facilities"]), _with_ids(f["shelters"]),
-                        _with_ids(f["parcels"]), _with_ids(f["developments"]), load_norms(), net=None)
+    res = compute_audit(
+        f["communities"],
+        _with_ids(f["units"]),
+        _with_ids(f["facilities"]),
+        _with_ids(f["shelters"]),
+        _with_ids(f["parcels"]),
+        _with_ids(f["developments"]),
+        load_norms(),
+        net=None,
+    )
     assert "emergency" not in res.totals
     assert any("步行网络" in w for w in res.warnings)
     assert _row(res.communities, "community_code", "c2")["service_floor_gap_m2"] == pytest.approx(400.0)
@@ -257,14 +361,39 @@ def test_without_network_the_rest_still_runs(world):
 def test_xlsx_sheets_headers_and_a_known_row(audit, tmp_path):
     from facilities.audit_report import write_audit
 
-    tables = {n: getattr(audit, n) for n in ("communities", "category_counts", "facilities", "shelters", "units", "assignment",
-                                             "shelter_share", "central", "shelter_sites", "parcels", "developments", "streets",
-                                             "cannot_assess")}
+    tables = {
+        n: getattr(audit, n)
+        for n in (
+            "communities",
+            "category_counts",
+            "facilities",
+            "shelters",
+            "units",
+            "assignment",
+            "shelter_share",
+            "central",
+            "shelter_sites",
+            "parcels",
+            "developments",
+            "streets",
+            "cannot_assess",
+        )
+    }
     path = write_audit(tmp_path / "audit.xlsx", "xlsx", summary=audit.summary(), tables=tables)
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames[:3] == ["汇总", "街道汇总", "社区办公与服务用房"]
-    for name in ("社区避难安置", "社区应配设施", "避难场所", "固定避难场所比例", "人口单元安置", "规划预留用地", "设施问题",
-                 "新建住宅配建", "无法评估", "采用标准"):
+    for name in (
+        "社区避难安置",
+        "社区应配设施",
+        "避难场所",
+        "固定避难场所比例",
+        "人口单元安置",
+        "规划预留用地",
+        "设施问题",
+        "新建住宅配建",
+        "无法评估",
+        "采用标准",
+    ):
         assert name in wb.sheetnames
     ws = wb["社区办公与服务用房"]
     assert ws.freeze_panes == "A2"
@@ -301,8 +430,16 @@ def test_office_flag_as_numpy_bool_or_missing(world):
     f, net = world
     cm = f["communities"].copy()
     cm["has_fixed_office"] = pd.array([True, False, None, None], dtype="boolean")
-    res = compute_audit(cm, _with_ids(f["units"]), _with_ids(f["facilities"]), _with_ids(f["shelters"]),
-                        _with_ids(f["parcels"]), _with_ids(f["developments"]), load_norms(), net=net)
+    res = compute_audit(
+        cm,
+        _with_ids(f["units"]),
+        _with_ids(f["facilities"]),
+        _with_ids(f["shelters"]),
+        _with_ids(f["parcels"]),
+        _with_ids(f["developments"]),
+        load_norms(),
+        net=net,
+    )
     office = res.communities.set_index("community_code")["has_fixed_office"]
     # c3 and c4 have no record but an office facility inside; c2 records none and has none
     assert office.to_dict() == {"c1": True, "c2": False, "c3": True, "c4": True}
@@ -312,10 +449,22 @@ def test_central_and_fixed_shelter_checks(world):
     f, net = world
     sh = f["shelters"].copy()
     sh.loc[2, ["shelter_class", "effective_area_m2"]] = ["central", 100.0]  # S3: 100 m2 / 2 m2 = 50 persons
-    res = compute_audit(f["communities"], _with_ids(f["units"]), _with_ids(f["facilities"]), _with_ids(sh),
-                        _with_ids(f["parcels"]), _with_ids(f["developments"]), load_norms(), net=net)
+    res = compute_audit(
+        f["communities"],
+        _with_ids(f["units"]),
+        _with_ids(f["facilities"]),
+        _with_ids(sh),
+        _with_ids(f["parcels"]),
+        _with_ids(f["developments"]),
+        load_norms(),
+        net=net,
+    )
     central = res.central.iloc[0]
-    assert central["served_residents"] == 200 and bool(central["within_population_limit"]) and bool(central["within_area_limit"])
+    assert (
+        central["served_residents"] == 200
+        and bool(central["within_population_limit"])
+        and bool(central["within_area_limit"])
+    )
     assert res.totals["central_shelters"] == 1 and res.totals["central_shelters_needed"] == 1
     share = res.shelter_share.set_index("area_code")
     # 50 places of the central shelter count towards the fixed share: 50 / 200 = 25 % >= 15 %
@@ -326,9 +475,17 @@ def test_central_and_fixed_shelter_checks(world):
 
 def test_with_the_plan_planned_shelters_first_then_parks_of_the_plan(world):
     f, net = world
-    res = compute_audit(f["communities"], _with_ids(f["units"]), _with_ids(f["facilities"]), _with_ids(f["shelters"]),
-                        _with_ids(f["parcels"]), _with_ids(f["developments"]), load_norms(), net=net,
-                        params=AuditParams(walk_limits_m={"emergency": 350}))
+    res = compute_audit(
+        f["communities"],
+        _with_ids(f["units"]),
+        _with_ids(f["facilities"]),
+        _with_ids(f["shelters"]),
+        _with_ids(f["parcels"]),
+        _with_ids(f["developments"]),
+        load_norms(),
+        net=net,
+        params=AuditParams(walk_limits_m={"emergency": 350}),
+    )
     e = res.totals["emergency"]
     assert e["unplaced"] == 100  # existing shelters only: S1 holds one of A and B
     wp = e["with_plan"]
@@ -338,11 +495,23 @@ def test_with_the_plan_planned_shelters_first_then_parks_of_the_plan(world):
     assert wp["sites_used"] == 1 and wp["placed_by_sites"] == 70
     assert wp["placed"] == 200 and wp["unplaced"] == 0
     site = res.shelter_sites.iloc[0]
-    assert site["land_use_code"] == "1401" and site["emergency_assigned_with_plan"] == 70 and site["community_code"] == "c1"
+    assert (
+        site["land_use_code"] == "1401"
+        and site["emergency_assigned_with_plan"] == 70
+        and site["community_code"] == "c1"
+    )
     assert _row(res.shelters, "name", "四号绿地（规划）")["emergency_assigned_with_plan"] == 30
     assert _row(res.communities, "community_code", "c1")["emergency_unplaced_with_plan"] == 0
     # at 500 m the existing shelters place everyone: the plan adds nothing
-    full = compute_audit(f["communities"], _with_ids(f["units"]), _with_ids(f["facilities"]), _with_ids(f["shelters"]),
-                         _with_ids(f["parcels"]), _with_ids(f["developments"]), load_norms(), net=net)
+    full = compute_audit(
+        f["communities"],
+        _with_ids(f["units"]),
+        _with_ids(f["facilities"]),
+        _with_ids(f["shelters"]),
+        _with_ids(f["parcels"]),
+        _with_ids(f["developments"]),
+        load_norms(),
+        net=net,
+    )
     assert full.totals["emergency"]["with_plan"]["placed_by_sites"] == 0
     assert full.totals["emergency"]["with_plan"]["placed_by_planned_shelters"] == 0

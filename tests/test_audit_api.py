@@ -137,12 +137,16 @@ def test_cli_audit(store, world, tmp_path):
     g = gpd.read_file(gj)
     assert len(g) == 4 and set(g["community_code"]) == {"c1", "c2", "c3", "c4"}
     csv = tmp_path / "lines.csv"
-    r = CliRunner().invoke(cli, ["audit", "--format", "csv", "--output", "assignment", "--out", str(csv), "--database-url", _url(store)])
+    r = CliRunner().invoke(
+        cli, ["audit", "--format", "csv", "--output", "assignment", "--out", str(csv), "--database-url", _url(store)]
+    )
     assert r.exit_code == 0, r.output
     assert csv.read_text(encoding="utf-8-sig").count("\n") >= 3
     r = CliRunner().invoke(cli, ["audit", "--format", "pdf", "--database-url", _url(store)])
     assert r.exit_code == 1 and "格式" in r.output
-    r = CliRunner().invoke(cli, ["audit", "--format", "csv", "--output", "zoo", "--out", str(csv), "--database-url", _url(store)])
+    r = CliRunner().invoke(
+        cli, ["audit", "--format", "csv", "--output", "zoo", "--out", str(csv), "--database-url", _url(store)]
+    )
     assert r.exit_code == 1 and "输出内容" in r.output
     r = CliRunner().invoke(cli, ["audit", "--plan", "nope", "--database-url", _url(store)])
     assert r.exit_code == 1 and "方案" in r.output
@@ -151,7 +155,9 @@ def test_cli_audit(store, world, tmp_path):
     assert r.exit_code == 0, r.output
     rows = [r for r in openpyxl.load_workbook(street)["汇总"].iter_rows(min_row=2, values_only=True)]
     assert rows[0][0] == "范围" and "510603001" in rows[0][1] and ("本街道：社区数", 4) in rows
-    r = CliRunner().invoke(cli, ["audit", "--street", "999", "--out", str(tmp_path / "x.xlsx"), "--database-url", _url(store)])
+    r = CliRunner().invoke(
+        cli, ["audit", "--street", "999", "--out", str(tmp_path / "x.xlsx"), "--database-url", _url(store)]
+    )
     assert r.exit_code == 1 and "999" in r.output and not (tmp_path / "x.xlsx").exists()
     r = CliRunner().invoke(cli, ["audit", "--walk-limit", "350", "--database-url", _url(store)])
     assert r.exit_code == 0 and "最优分配无法安置 100 人" in r.output

@@ -54,7 +54,7 @@ def js_string(text: str) -> str:
 def data_layers(page: str) -> dict[str, dict]:
     """Every DataLayer of the page by its name in the layer control: data (GeoJSON or None), fields, shown."""
     dec = json.JSONDecoder()
-    block = page[page.index("overlays :"):]
+    block = page[page.index("overlays :") :]
     block = block[: block.index("}")]
     names = {var: js_string(name) for name, var in re.findall(r'"((?:[^"\\]|\\.)*)" : (data_layer_\w+)', block)}
     shown = set(re.findall(r"(data_layer_\w+)\.addTo\(map_\w+\)", page))
@@ -67,8 +67,13 @@ def data_layers(page: str) -> dict[str, dict]:
             return dec.raw_decode(page, i)[0]
 
         label = re.sub(r"<[^>]+>", "", names[m.group(1)]).strip()
-        out[label] = {"data": value("data"), "fields": value("fields"), "layer": value("layerName"),
-                      "tiles": value("tiles"), "shown": m.group(1) in shown}
+        out[label] = {
+            "data": value("data"),
+            "fields": value("fields"),
+            "layer": value("layerName"),
+            "tiles": value("tiles"),
+            "shown": m.group(1) in shown,
+        }
     return out
 
 
@@ -104,8 +109,12 @@ def test_layers_legend_and_local_assets(page, tables, city):
     owing = int((tables["developments"]["status_check"] == "gap").sum())
     expect = {
         f"社区审计结果（按问题数着色，{len(comm)} 个）": len(comm),
-        f"紧急避难场所（{int((shel['shelter_class'] == 'emergency').sum())}）": int((shel["shelter_class"] == "emergency").sum()),
-        f"固定避难场所（{int((shel['shelter_class'] == 'fixed').sum())}）": int((shel["shelter_class"] == "fixed").sum()),
+        f"紧急避难场所（{int((shel['shelter_class'] == 'emergency').sum())}）": int(
+            (shel["shelter_class"] == "emergency").sum()
+        ),
+        f"固定避难场所（{int((shel['shelter_class'] == 'fixed').sum())}）": int(
+            (shel["shelter_class"] == "fixed").sum()
+        ),
         f"就近避难时超出容量的避难场所（{over} 处）": over,
         f"有无法安置居民的居住单元（紧急避难，{unplaced_units:,} 个）": unplaced_units,
         f"避难安置（居住单元→避难场所，线宽表示人数，{len(tables['assignment']):,} 条）": len(tables["assignment"]),
@@ -126,13 +135,24 @@ def test_layers_legend_and_local_assets(page, tables, city):
     assert layer(layers, "社区审计结果")["shown"] and layer(layers, "就近避难时超出容量")["shown"]
 
     legend = control_html(page, "geo-legend")
-    for text in ("社区：无问题", "社区：5 项及以上问题", "社区：综合服务面积无法评估（缺少数据）", "就近避难时超出容量的避难场所（黑圈）",
-                 "居住单元：步行范围内没有避难场所", "居住单元：步行范围内避难场所容量已满", "用于补足面积缺口的预留地块",
-                 "新建住宅项目：配建设施面积不足", "避难安置：居住单元→避难场所（线宽表示人数）", "用地规划为他用的设施"):
+    for text in (
+        "社区：无问题",
+        "社区：5 项及以上问题",
+        "社区：综合服务面积无法评估（缺少数据）",
+        "就近避难时超出容量的避难场所（黑圈）",
+        "居住单元：步行范围内没有避难场所",
+        "居住单元：步行范围内避难场所容量已满",
+        "用于补足面积缺口的预留地块",
+        "新建住宅项目：配建设施面积不足",
+        "避难安置：居住单元→避难场所（线宽表示人数）",
+        "用地规划为他用的设施",
+    ):
         assert text in legend, text
     assert "repeating-linear-gradient" in legend  # the hatching of "cannot be assessed"
     assert "geoAudit.hatch" in page and "createPattern" in page
-    assert "设施与避难场所审计" in control_html(page, "geo-title") and f"审计运行 {run['id']}" in control_html(page, "geo-title")
+    assert "设施与避难场所审计" in control_html(page, "geo-title") and f"审计运行 {run['id']}" in control_html(
+        page, "geo-title"
+    )
     assert "合成示例数据" in control_html(page, "geo-title")
 
     # local assets only: scripts and styles from /static, no URL leaving the service (no basemap configured)
@@ -155,14 +175,28 @@ def test_popups_show_the_stored_figures(page, tables):
     assert fields["service_floor_gap_m2"][1:3] == ["面积缺口", "m²"]
     assert fields["issues_zh"][1] == "发现的问题" and fields["has_fixed_office"][1] == "有固定办公场所"
     assert fields["emergency_unplaced"][1:3] == ["无法安置的居民", "人"]
-    assert fields["plan_can_close_zh"][1] == "规划能否补足缺口" and fields["closing_parcel_zh"][1].startswith("补足缺口的预留地块")
+    assert fields["plan_can_close_zh"][1] == "规划能否补足缺口" and fields["closing_parcel_zh"][1].startswith(
+        "补足缺口的预留地块"
+    )
     assert fields["emergency_placed_share"][2] == "%"
     for p in props(lyr):
         row = comm.loc[p["community_code"]]
-        for col in ("issues", "issues_zh", "has_fixed_office", "emergency_unplaced", "emergency_placed", "service_floor_status_zh",
-                    "plan_can_close_zh", "missing_categories_zh", "name"):
+        for col in (
+            "issues",
+            "issues_zh",
+            "has_fixed_office",
+            "emergency_unplaced",
+            "emergency_placed",
+            "service_floor_status_zh",
+            "plan_can_close_zh",
+            "missing_categories_zh",
+            "name",
+        ):
             want = row[col]
-            assert p[col] == (None if want is None or (isinstance(want, float) and np.isnan(want)) else want), (col, p["name"])
+            assert p[col] == (None if want is None or (isinstance(want, float) and np.isnan(want)) else want), (
+                col,
+                p["name"],
+            )
         gap = row["service_floor_gap_m2"]
         assert p["service_floor_gap_m2"] == (None if np.isnan(gap) else pytest.approx(gap))
         parcels = row["closing_parcel_ids"]
@@ -185,7 +219,10 @@ def test_popups_show_the_stored_figures(page, tables):
         assert p["emergency_nearest_first_load"] == shel.loc[p["shelter_id"], "emergency_nearest_first_load"]
         assert p["emergency_assigned"] == shel.loc[p["shelter_id"], "emergency_assigned"] <= p["capacity_persons"]
     sf = {f[0]: f for f in layer(layers, "紧急避难场所")["fields"]}
-    assert sf["capacity_persons"][1:3] == ["容纳人数", "人"] and sf["emergency_nearest_first_load"][1:3] == ["就近避难人数", "人"]
+    assert sf["capacity_persons"][1:3] == ["容纳人数", "人"] and sf["emergency_nearest_first_load"][1:3] == [
+        "就近避难人数",
+        "人",
+    ]
     assert sf["emergency_assigned"][1:3] == ["分配安置人数", "人"]
     central = props(layer(layers, "中心避难场所"))
     assert central and all(p["emergency_assigned"] is None for p in central)  # takes no one in the emergency assignment
@@ -195,7 +232,11 @@ def test_popups_show_the_stored_figures(page, tables):
     assert all(p["unit_zh"] and p["shelter_zh"] for p in lines)
     units = props(layer(layers, "有无法安置居民的居住单元"))
     assert sum(p["emergency_unplaced"] for p in units) == int(tables["units"]["emergency_unplaced"].sum())
-    assert {p["emergency_unplaced_reason"] for p in units} <= {"步行范围内避难场所容量已满", "500 米步行范围内没有避难场所", "距步行网络过远"}
+    assert {p["emergency_unplaced_reason"] for p in units} <= {
+        "步行范围内避难场所容量已满",
+        "500 米步行范围内没有避难场所",
+        "距步行网络过远",
+    }
     fac = props(layer(layers, "用地规划为他用的设施"))
     assert fac and all("所在地块规划为他用" in p["finding_zh"] for p in fac)
     dev = props(layer(layers, "新建住宅项目"))
@@ -210,16 +251,31 @@ def test_summary_box_matches_the_run(page, city, tables):
     comm, units = tables["communities"], tables["units"]
     # the summary of the run, and the same totals from its stored features
     assert rows["社区"] == f"{len(comm)} 个" == f"{s['communities']} 个"
-    assert rows["无固定办公场所的社区"] == f"{int((~comm['has_fixed_office']).sum())} 个" == f"{s['communities_without_office']} 个"
+    assert (
+        rows["无固定办公场所的社区"]
+        == f"{int((~comm['has_fixed_office']).sum())} 个"
+        == f"{s['communities_without_office']} 个"
+    )
     assert rows["综合服务面积不足的社区"] == f"{int((comm['service_floor_status'] == 'gap').sum())} 个"
-    assert rows["综合服务面积缺口合计"] == f"{s['service_floor_gap_m2']:,.1f} m²" == f"{comm['service_floor_gap_m2'].sum():,.1f} m²"
+    assert (
+        rows["综合服务面积缺口合计"]
+        == f"{s['service_floor_gap_m2']:,.1f} m²"
+        == f"{comm['service_floor_gap_m2'].sum():,.1f} m²"
+    )
     assert rows["规划可补足缺口的社区"].startswith(f"{s['communities_gap_closable_by_plan']} 个")
     assert rows["用地规划为他用的设施"] == f"{int(tables['facilities']['at_risk'].sum())} 处"
     assert rows["常住人口"] == f"{s['residents']:,} 人"
-    assert rows[f"紧急避难：步行 {e['walk_limit_m']:.0f} 米内可安置"] == f"{e['placed']:,} 人" == f"{int(units['emergency_placed'].sum()):,} 人"
+    assert (
+        rows[f"紧急避难：步行 {e['walk_limit_m']:.0f} 米内可安置"]
+        == f"{e['placed']:,} 人"
+        == f"{int(units['emergency_placed'].sum()):,} 人"
+    )
     assert rows["紧急避难：无法安置"] == f"{e['unplaced']:,} 人（就近避难时 {e['unplaced_nearest_first']:,} 人）"
     assert e["unplaced"] == int(units["emergency_unplaced"].sum())
-    assert rows["紧急避难：就近避难时超出容量的场所"] == f"{int(tables['shelters']['emergency_over_capacity_nearest_first'].sum())} 处"
+    assert (
+        rows["紧急避难：就近避难时超出容量的场所"]
+        == f"{int(tables['shelters']['emergency_over_capacity_nearest_first'].sum())} 处"
+    )
     assert rows["配建设施面积不足的项目"] == f"{s['developments_owing']} 个，欠配 {s['developments_owed_m2']:,.1f} m²"
     assert rows["社区划分方案"] == s["plan"]["name"]
 
@@ -240,11 +296,19 @@ def test_run_and_plan_selection_and_errors(city, tables):
         # a run without a walking network: no assignment, no unit layer, the run's warning shown; a community that
         # cannot be assessed is hatched and gives its reason
         outs = {k: v.drop(columns=["id"]) for k, v in tables.items() if k not in ("assignment",)}
-        outs["communities"] = outs["communities"].drop(columns=[c for c in outs["communities"].columns if c.startswith("emergency_")])
+        outs["communities"] = outs["communities"].drop(
+            columns=[c for c in outs["communities"].columns if c.startswith("emergency_")]
+        )
         outs["units"] = outs["units"][["feature_key", "unit_id", "name", "community_code", "residents", "geometry"]]
-        outs["shelters"] = outs["shelters"].drop(columns=[c for c in outs["shelters"].columns if c.startswith("emergency_")])
+        outs["shelters"] = outs["shelters"].drop(
+            columns=[c for c in outs["shelters"].columns if c.startswith("emergency_")]
+        )
         cm = outs["communities"]
-        cm.loc[0, ["service_floor_status", "service_floor_status_zh", "cannot_assess_reason"]] = ["cannot_assess", "无法评估", "缺少户数，无法计算应配面积"]
+        cm.loc[0, ["service_floor_status", "service_floor_status_zh", "cannot_assess_reason"]] = [
+            "cannot_assess",
+            "无法评估",
+            "缺少户数，无法计算应配面积",
+        ]
         cm.loc[0, "service_floor_gap_m2"] = np.nan
         summary = {k: v for k, v in run["summary"].items() if k != "emergency"}
         summary["warnings"] = ["未提供步行网络，未计算避难安置"]
@@ -254,7 +318,10 @@ def test_run_and_plan_selection_and_errors(city, tables):
     assert not any(k.startswith(("避难安置", "有无法安置", "就近避难时超出容量")) for k in layers), list(layers)
     hatched = [p for p in props(layer(layers, "社区审计结果")) if p["cannot"]]
     assert [p["community_code"] for p in hatched] == [cm.loc[0, "community_code"]]
-    assert hatched[0]["cannot_assess_reason"] == "缺少户数，无法计算应配面积" and hatched[0]["service_floor_gap_m2"] is None
+    assert (
+        hatched[0]["cannot_assess_reason"] == "缺少户数，无法计算应配面积"
+        and hatched[0]["service_floor_gap_m2"] is None
+    )
     assert "emergency_unplaced" not in {f[0] for f in layer(layers, "社区审计结果")["fields"]}
     box = control_html(page, "geo-audit-summary")
     assert "未提供步行网络，未计算避难安置" in box and "紧急避难" not in box
@@ -291,7 +358,9 @@ def test_export_cli_single_file(city, tmp_path, monkeypatch):
     res = CliRunner().invoke(app, ["map", "audit", "--out", str(out)])
     assert res.exit_code == 0, res.output
     page = out.read_text(encoding="utf-8")
-    assert [u for u in re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page) if not u.startswith("data:")] == []
+    assert [
+        u for u in re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page) if not u.startswith("data:")
+    ] == []
     assert "L.map(" in page and "geoMaps.dataLayer" in page and "url(data:image/png;base64," in page
     assert f"审计运行 {run['id']}" in control_html(page, "geo-title")
     assert len(page.encode()) < MAX_PAGE_BYTES
@@ -309,9 +378,15 @@ def test_large_layers_switch_to_vector_tiles(city, monkeypatch):
     with TestClient(create_app(store)) as c:
         page = c.get("/maps/audit").text
         layers = data_layers(page)
-        for prefix, output in (("有无法安置居民的居住单元", "units"), ("避难安置", "assignment"), ("规划或在建", "facilities")):
+        for prefix, output in (
+            ("有无法安置居民的居住单元", "units"),
+            ("避难安置", "assignment"),
+            ("规划或在建", "facilities"),
+        ):
             lyr = layer(layers, prefix)
-            assert lyr["data"] is None and lyr["tiles"] == f"/tiles/analysis_{rid}_{output}/{{z}}/{{x}}/{{y}}.mvt", prefix
+            assert lyr["data"] is None and lyr["tiles"] == f"/tiles/analysis_{rid}_{output}/{{z}}/{{x}}/{{y}}.mvt", (
+                prefix
+            )
         assert layer(layers, "用地规划为他用的设施")["data"] is not None  # 12: still inline
         assert "/static/vendor/leaflet.vectorgrid-1.3.0/" in page
         # the tile of a unit with unplaced residents carries what the units layer's style, filter and popup read

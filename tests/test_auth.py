@@ -16,16 +16,19 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from geo_service.core import models
 from geo_service.app import create_app
-from geo_service.core.auth import add_user
 from geo_service.cli import app as cli_app
+from geo_service.core import models
+from geo_service.core.auth import add_user
 from tests._tiny_world import point_lonlat, store_world
 from tests.conftest import snapshot
 
 ROLES = ("planner", "facilities", "admin")
-SHELTER = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [104.3, 31.1]},
-           "properties": {"source_id": "S-new", "name": "新避难点", "shelter_class": "emergency", "capacity_persons": 300}}
+SHELTER = {
+    "type": "Feature",
+    "geometry": {"type": "Point", "coordinates": [104.3, 31.1]},
+    "properties": {"source_id": "S-new", "name": "新避难点", "shelter_class": "emergency", "capacity_persons": 300},
+}
 
 # (method, path template, concrete path, json body or None, roles allowed past the gate)
 WRITE_ROUTES = [
@@ -34,16 +37,40 @@ WRITE_ROUTES = [
     ("POST", "/layers/{layer}/features", "/layers/shelters/features", SHELTER, {"facilities", "admin"}),
     ("POST", "/layers/{layer}/features", "/layers/facilities/features", SHELTER, {"facilities", "admin"}),
     ("POST", "/layers/{layer}/features", "/layers/plan_parcels/features", SHELTER, {"planner", "admin"}),
-    ("PATCH", "/layers/{layer}/{fid}", "/layers/shelters/1", {"properties": {"capacity_persons": 900}}, {"facilities", "admin"}),
-    ("PATCH", "/layers/{layer}/{fid}", "/layers/population_units/1", {"properties": {"residents": 101}}, {"planner", "admin"}),
+    (
+        "PATCH",
+        "/layers/{layer}/{fid}",
+        "/layers/shelters/1",
+        {"properties": {"capacity_persons": 900}},
+        {"facilities", "admin"},
+    ),
+    (
+        "PATCH",
+        "/layers/{layer}/{fid}",
+        "/layers/population_units/1",
+        {"properties": {"residents": 101}},
+        {"planner", "admin"},
+    ),
     ("DELETE", "/layers/{layer}/{fid}", "/layers/shelters/1", None, {"facilities", "admin"}),
     ("DELETE", "/layers/{layer}/{fid}", "/layers/developments/999", None, {"facilities", "planner", "admin"}),
     ("POST", "/plans/delineate", "/plans/delineate", {"save": False}, {"planner", "admin"}),
-    ("POST", "/plans/{plan}/edits", "/plans/1/edits", {"action": "rename", "code": "c1", "name": "新名"}, {"planner", "admin"}),
+    (
+        "POST",
+        "/plans/{plan}/edits",
+        "/plans/1/edits",
+        {"action": "rename", "code": "c1", "name": "新名"},
+        {"planner", "admin"},
+    ),
     ("POST", "/plans/{plan}/adopt", "/plans/1/adopt", {"adopted_by": "区民政局"}, {"planner", "admin"}),
     ("POST", "/plans/{plan}/copy", "/plans/1/copy", {"name": "副本"}, {"planner", "admin"}),
     ("POST", "/coverage/runs", "/coverage/runs", None, {"planner", "facilities", "admin"}),
-    ("POST", "/coverage/siting", "/coverage/siting", {"category": "kindergarten", "k": 1}, {"planner", "facilities", "admin"}),
+    (
+        "POST",
+        "/coverage/siting",
+        "/coverage/siting",
+        {"category": "kindergarten", "k": 1},
+        {"planner", "facilities", "admin"},
+    ),
     ("POST", "/audit/runs", "/audit/runs", None, {"planner", "facilities", "admin"}),
     ("POST", "/jobs", "/jobs", {"kind": "coverage"}, {"planner", "facilities", "admin"}),
 ]
@@ -66,7 +93,13 @@ def world(store):
 
 def _send(c, method, path, body, headers):
     if path.endswith("/import"):
-        files = {"file": ("x.geojson", json.dumps({"type": "FeatureCollection", "features": []}).encode(), "application/geo+json")}
+        files = {
+            "file": (
+                "x.geojson",
+                json.dumps({"type": "FeatureCollection", "features": []}).encode(),
+                "application/geo+json",
+            )
+        }
         return c.request(method, path, files=files, headers=headers)
     return c.request(method, path, json=body, headers=headers)
 
@@ -74,16 +107,25 @@ def _send(c, method, path, body, headers):
 def test_every_write_route_is_listed(world):
     _store, c, _tokens = world
     paths = c.fastapi_app.openapi()["paths"]
-    written = {(m.upper(), p) for p, ops in paths.items() for m in ops if m.upper() in ("POST", "PUT", "PATCH", "DELETE")}
+    written = {
+        (m.upper(), p) for p, ops in paths.items() for m in ops if m.upper() in ("POST", "PUT", "PATCH", "DELETE")
+    }
     assert written == {(m, t) for m, t, *_ in WRITE_ROUTES}
 
 
-@pytest.mark.parametrize("method,template,path,body,allowed", WRITE_ROUTES, ids=[f"{m} {p}" for m, _t, p, *_ in WRITE_ROUTES])
+@pytest.mark.parametrize(
+    "method,template,path,body,allowed", WRITE_ROUTES, ids=[f"{m} {p}" for m, _t, p, *_ in WRITE_ROUTES]
+)
 def test_write_routes_need_a_token_and_a_role(world, method, template, path, body, allowed):
     store, c, tokens = world
     before = snapshot(store)
-    for headers in ({}, {"Authorization": "Bearer gs_not-a-real-token"}, {"Authorization": "Basic dXNlcjpwdw=="},
-                    {"Authorization": "Bearer"}, {"Authorization": "gs_token-without-scheme"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer gs_not-a-real-token"},
+        {"Authorization": "Basic dXNlcjpwdw=="},
+        {"Authorization": "Bearer"},
+        {"Authorization": "gs_token-without-scheme"},
+    ):
         r = _send(c, method, path, body, headers)
         assert r.status_code == 401, (headers, r.text)
         assert r.headers["www-authenticate"] == "Bearer"
@@ -104,8 +146,17 @@ def test_write_routes_need_a_token_and_a_role(world, method, template, path, bod
 def test_reads_are_open_and_admin_reads_are_not(world):
     store, c, tokens = world
     lon, lat = point_lonlat(280, -20)
-    for path in ["/layers/shelters", "/nearest?lon=%f&lat=%f" % (lon, lat), "/resident", "/maps", "/ogc/collections", "/health",
-                 "/coverage/summary", "/audit/summary", "/jobs"]:
+    for path in [
+        "/layers/shelters",
+        "/nearest?lon=%f&lat=%f" % (lon, lat),
+        "/resident",
+        "/maps",
+        "/ogc/collections",
+        "/health",
+        "/coverage/summary",
+        "/audit/summary",
+        "/jobs",
+    ]:
         assert c.get(path).status_code == 200, path
     for path in ADMIN_READS:
         assert c.get(path).status_code == 401
@@ -119,22 +170,37 @@ def test_tokens_are_stored_hashed_and_can_be_revoked(world):
     token = tokens["facilities"]
     with store.read() as conn:
         rows = conn.execute(sa.select(models.api_tokens.c.token_hash, models.api_tokens.c.prefix)).all()
-        dump = json.dumps([list(map(str, r)) for t in models.metadata.sorted_tables if t.name in ("users", "api_tokens", "change_log")
-                           for r in conn.execute(sa.select(t)).all()])
+        dump = json.dumps(
+            [
+                list(map(str, r))
+                for t in models.metadata.sorted_tables
+                if t.name in ("users", "api_tokens", "change_log")
+                for r in conn.execute(sa.select(t)).all()
+            ]
+        )
     assert token not in dump, "a token is stored in clear"
     assert hashlib.sha256(token.encode()).hexdigest() in {r.token_hash for r in rows}
     assert token[:10] in {r.prefix for r in rows}
     assert c.post("/layers/shelters/features", json=SHELTER, headers=_bearer(token)).status_code == 201
     # a second token, then revoke the first only: the second still works
-    second = CliRunner().invoke(cli_app, ["user", "token", "u-facilities", "--database-url", store.url.render_as_string(False)])
+    second = CliRunner().invoke(
+        cli_app, ["user", "token", "u-facilities", "--database-url", store.url.render_as_string(False)]
+    )
     assert second.exit_code == 0, second.output
     token2 = second.stdout.strip().splitlines()[-1]
-    r = CliRunner().invoke(cli_app, ["user", "revoke", "u-facilities", "--token", token[:10], "--database-url", store.url.render_as_string(False)])
+    r = CliRunner().invoke(
+        cli_app,
+        ["user", "revoke", "u-facilities", "--token", token[:10], "--database-url", store.url.render_as_string(False)],
+    )
     assert r.exit_code == 0, r.output
     assert c.patch("/layers/shelters/1", json={"properties": {"name": "x"}}, headers=_bearer(token)).status_code == 401
-    assert c.patch("/layers/shelters/1", json={"properties": {"name": "改名"}}, headers=_bearer(token2)).status_code == 200
+    assert (
+        c.patch("/layers/shelters/1", json={"properties": {"name": "改名"}}, headers=_bearer(token2)).status_code == 200
+    )
     # revoking the user ends every token
-    r = CliRunner().invoke(cli_app, ["user", "revoke", "u-facilities", "--database-url", store.url.render_as_string(False)])
+    r = CliRunner().invoke(
+        cli_app, ["user", "revoke", "u-facilities", "--database-url", store.url.render_as_string(False)]
+    )
     assert r.exit_code == 0 and "停用" in r.output
     assert c.patch("/layers/shelters/1", json={"properties": {"name": "y"}}, headers=_bearer(token2)).status_code == 401
 
@@ -166,12 +232,21 @@ def test_change_log_records_who_when_what(world):
     created = c.post("/layers/shelters/features", json=SHELTER, headers=fac)
     assert created.status_code == 201, created.text
     fid = created.json()["id"]
-    assert c.patch(f"/layers/shelters/{fid}", json={"properties": {"capacity_persons": 450}}, headers=fac).status_code == 200
+    assert (
+        c.patch(f"/layers/shelters/{fid}", json={"properties": {"capacity_persons": 450}}, headers=fac).status_code
+        == 200
+    )
     copy = c.post("/plans/1/copy", json={"name": "调整草案"}, headers=plan)
     assert copy.status_code == 201, copy.text
     pid = copy.json()["plan_id"]
-    assert c.post(f"/plans/{pid}/edits", json={"action": "rename", "code": "c1", "name": "南岸新社区"},
-                  headers={**plan, "If-Match": copy.headers["etag"]}).status_code == 200
+    assert (
+        c.post(
+            f"/plans/{pid}/edits",
+            json={"action": "rename", "code": "c1", "name": "南岸新社区"},
+            headers={**plan, "If-Match": copy.headers["etag"]},
+        ).status_code
+        == 200
+    )
     assert c.post(f"/plans/{pid}/adopt", json={"adopted_by": "区民政局"}, headers=plan).status_code == 200
     assert c.delete(f"/layers/shelters/{fid}", headers=fac).status_code == 200
     page = c.get("/admin/changes", headers=admin).json()
@@ -192,33 +267,63 @@ def test_change_log_records_who_when_what(world):
     assert only["total"] == 3 and {ch["actor"] for ch in only["changes"]} == {"u-planner"}
     # a refused edit is not logged
     n = page["total"]
-    assert c.patch(f"/layers/shelters/{fid}", json={"properties": {"capacity_persons": 1}}, headers=fac).status_code == 404
+    assert (
+        c.patch(f"/layers/shelters/{fid}", json={"properties": {"capacity_persons": 1}}, headers=fac).status_code == 404
+    )
     assert c.get("/admin/changes", headers=admin).json()["total"] == n
 
 
 def test_import_is_logged_with_its_user(world, tmp_path):
     store, c, tokens = world
-    fc = {"type": "FeatureCollection", "features": [{**SHELTER, "properties": {**SHELTER["properties"], "source_id": f"S{i}"}}
-                                                    for i in range(3)]}
-    r = c.post("/layers/shelters/import", files={"file": ("s.geojson", json.dumps(fc).encode(), "application/geo+json")},
-               headers=_bearer(tokens["facilities"]))
+    fc = {
+        "type": "FeatureCollection",
+        "features": [{**SHELTER, "properties": {**SHELTER["properties"], "source_id": f"S{i}"}} for i in range(3)],
+    }
+    r = c.post(
+        "/layers/shelters/import",
+        files={"file": ("s.geojson", json.dumps(fc).encode(), "application/geo+json")},
+        headers=_bearer(tokens["facilities"]),
+    )
     assert r.status_code == 200, r.text
     ch = c.get("/admin/changes", params={"target_type": "layer"}, headers=_bearer(tokens["admin"])).json()["changes"][0]
-    assert (ch["actor"], ch["role"], ch["action"], ch["target_id"]) == ("u-facilities", "facilities", "import", "shelters")
+    assert (ch["actor"], ch["role"], ch["action"], ch["target_id"]) == (
+        "u-facilities",
+        "facilities",
+        "import",
+        "shelters",
+    )
     assert ch["detail"]["inserted"] == 3 and ch["detail"]["source_name"] == "s.geojson"
 
 
-@pytest.mark.parametrize("body,status,word", [
-    ({"geometry": {"type": "Point", "coordinates": [104.3]}, "properties": {"name": "a"}}, 422, None),
-    ({"geometry": {"type": "Point", "coordinates": [[104.3, 31.1]]}, "properties": {"name": "a"}}, 422, None),
-    ({"geometry": {"type": "Polygon", "coordinates": [104.3, 31.1]}, "properties": {"name": "a"}}, 422, None),
-    ({"geometry": {"type": "Hexagon", "coordinates": [104.3, 31.1]}, "properties": {"name": "a"}}, 422, None),
-    ({"geometry": {"type": "Point", "coordinates": [104.3, 31.1]}, "properties": {"capacity": 5}}, 422, "capacity"),
-    ({"geometry": {"type": "Point", "coordinates": [104.3, 31.1]}, "properties": {"capacity_persons": "many"}}, 422, None),
-    ({"geometry": {"type": "Point", "coordinates": [104.3, 31.1]}, "properties": {"name": {"a": 1}}}, 422, None),
-    ({"geometry": {"type": "Point", "coordinates": [104.3, 31.1]}, "properties": {"source_id": "H", "shelter_class": "emergency"}}, 409, None),
-    ({"geometry": {"type": "LineString", "coordinates": [[104.3, 31.1], [104.4, 31.1]]}, "properties": {}}, 422, None),
-])
+@pytest.mark.parametrize(
+    "body,status,word",
+    [
+        ({"geometry": {"type": "Point", "coordinates": [104.3]}, "properties": {"name": "a"}}, 422, None),
+        ({"geometry": {"type": "Point", "coordinates": [[104.3, 31.1]]}, "properties": {"name": "a"}}, 422, None),
+        ({"geometry": {"type": "Polygon", "coordinates": [104.3, 31.1]}, "properties": {"name": "a"}}, 422, None),
+        ({"geometry": {"type": "Hexagon", "coordinates": [104.3, 31.1]}, "properties": {"name": "a"}}, 422, None),
+        ({"geometry": {"type": "Point", "coordinates": [104.3, 31.1]}, "properties": {"capacity": 5}}, 422, "capacity"),
+        (
+            {"geometry": {"type": "Point", "coordinates": [104.3, 31.1]}, "properties": {"capacity_persons": "many"}},
+            422,
+            None,
+        ),
+        ({"geometry": {"type": "Point", "coordinates": [104.3, 31.1]}, "properties": {"name": {"a": 1}}}, 422, None),
+        (
+            {
+                "geometry": {"type": "Point", "coordinates": [104.3, 31.1]},
+                "properties": {"source_id": "H", "shelter_class": "emergency"},
+            },
+            409,
+            None,
+        ),
+        (
+            {"geometry": {"type": "LineString", "coordinates": [[104.3, 31.1], [104.4, 31.1]]}, "properties": {}},
+            422,
+            None,
+        ),
+    ],
+)
 def test_feature_edits_reject_bad_input_and_write_nothing(world, body, status, word):
     store, c, tokens = world
     before = snapshot(store)
@@ -233,10 +338,16 @@ def test_feature_edits_reject_bad_input_and_write_nothing(world, body, status, w
 def test_non_finite_coordinates_are_refused(world):
     store, c, tokens = world
     before = snapshot(store)
-    for raw in ('{"type":"Feature","geometry":{"type":"Point","coordinates":[NaN,31.1]},"properties":{}}',
-                '{"type":"Feature","geometry":{"type":"Point","coordinates":[104.3,Infinity]},"properties":{}}',
-                '{"type":"Feature","geometry":{"type":"Point","coordinates":[104.3,1e400]},"properties":{}}'):
-        r = c.post("/layers/shelters/features", content=raw, headers={**_bearer(tokens["facilities"]), "Content-Type": "application/json"})
+    for raw in (
+        '{"type":"Feature","geometry":{"type":"Point","coordinates":[NaN,31.1]},"properties":{}}',
+        '{"type":"Feature","geometry":{"type":"Point","coordinates":[104.3,Infinity]},"properties":{}}',
+        '{"type":"Feature","geometry":{"type":"Point","coordinates":[104.3,1e400]},"properties":{}}',
+    ):
+        r = c.post(
+            "/layers/shelters/features",
+            content=raw,
+            headers={**_bearer(tokens["facilities"]), "Content-Type": "application/json"},
+        )
         assert 400 <= r.status_code < 500, (raw, r.text)
     assert snapshot(store) == before
 
@@ -253,9 +364,14 @@ def test_residents_read_published_results_but_do_not_start_computations(world):
     store, c, tokens = world
     assert c.get("/coverage/summary").status_code == 200
     assert c.get("/audit/summary").status_code == 200
-    for path, params in [("/coverage/summary", {"walking_speed_mps": 0.8}), ("/coverage/units", {"levels": "5min"}),
-                         ("/audit/summary", {"walk_limit_m": 300}), ("/audit/communities", {"day_night_factor": 1.2}),
-                         ("/audit/report.xlsx", {"walk_limit_m": 250}), ("/audit/shelter-assignment", {"walk_limit_m": 200})]:
+    for path, params in [
+        ("/coverage/summary", {"walking_speed_mps": 0.8}),
+        ("/coverage/units", {"levels": "5min"}),
+        ("/audit/summary", {"walk_limit_m": 300}),
+        ("/audit/communities", {"day_night_factor": 1.2}),
+        ("/audit/report.xlsx", {"walk_limit_m": 250}),
+        ("/audit/shelter-assignment", {"walk_limit_m": 200}),
+    ]:
         n_runs = len(store.list_analyses())
         r = c.get(path, params=params)
         assert r.status_code == 401, (path, r.text)
@@ -264,5 +380,10 @@ def test_residents_read_published_results_but_do_not_start_computations(world):
         assert c.get(path, params=params, headers=_bearer(tokens["planner"])).status_code == 200
         assert c.get(path, params=params).status_code == 200, "a stored result is public"
     assert c.get("/coverage/service-areas", params={"category": "kindergarten"}).status_code == 401
-    assert c.get("/coverage/service-areas", params={"category": "kindergarten"}, headers=_bearer(tokens["facilities"])).status_code == 200
+    assert (
+        c.get(
+            "/coverage/service-areas", params={"category": "kindergarten"}, headers=_bearer(tokens["facilities"])
+        ).status_code
+        == 200
+    )
     assert c.get("/coverage/summary", headers={"Authorization": "Bearer gs_bad"}).status_code == 401

@@ -22,8 +22,16 @@ def _load_grid(store, **kw):
             frame = grid[layer].drop(columns=["id"], errors="ignore")
             if len(frame):
                 store.upsert_layer(layer, frame, conn=conn)
-        st = gpd.GeoDataFrame({"source_id": ["grid:station:1"], "name": ["综合服务站"], "category": ["community_service_station"],
-                               "status": ["existing"]}, geometry=[shapely.centroid(grid["population_units"].geometry.iloc[0])], crs=4326)
+        st = gpd.GeoDataFrame(
+            {
+                "source_id": ["grid:station:1"],
+                "name": ["综合服务站"],
+                "category": ["community_service_station"],
+                "status": ["existing"],
+            },
+            geometry=[shapely.centroid(grid["population_units"].geometry.iloc[0])],
+            crs=4326,
+        )
         store.upsert_layer("facilities", st, conn=conn)
     return grid
 
@@ -124,8 +132,11 @@ def test_edit_versions_conflict_and_diff(grid_client):
     us = svc.unit_set()
     d = shapely.distance(us.geom_m, us.geom_m[np.flatnonzero(state.labels == 0)[0]])
     far = int(np.argmax(np.where(state.labels != 0, d, -1)))
-    r = c.post(f"/plans/{pid}/edits", json={"action": "move", "units": [int(us.units["id"].iloc[far])], "to": state.communities["code"].iloc[0]},
-               headers={"If-Match": "2"})
+    r = c.post(
+        f"/plans/{pid}/edits",
+        json={"action": "move", "units": [int(us.units["id"].iloc[far])], "to": state.communities["code"].iloc[0]},
+        headers={"If-Match": "2"},
+    )
     assert r.status_code == 422 and r.json()["message_zh"]
     assert snapshot(c.app.state.store) == before
     # diff between the versions: the moved unit
@@ -152,7 +163,11 @@ def test_merge_split_and_adopt(grid_client):
     us = svc.unit_set()
     g = us.graph
     a, b = next((state.labels[i], state.labels[j]) for i, j in zip(g.i, g.j) if state.labels[i] != state.labels[j])
-    r = c.post(f"/plans/{pid}/edits", json={"action": "merge", "into": codes[a], "from": codes[b]}, headers={"If-Match": '"v1"'})
+    r = c.post(
+        f"/plans/{pid}/edits",
+        json={"action": "merge", "into": codes[a], "from": codes[b]},
+        headers={"If-Match": '"v1"'},
+    )
     assert r.status_code == 200 and r.json()["removed"] == [codes[b]]
     lay = c.get("/layers/communities", params={"plan": pid}).json()["features"]
     assert codes[b] not in {f["properties"]["code"] for f in lay}
@@ -165,12 +180,20 @@ def test_merge_split_and_adopt(grid_client):
     vers = c.get(f"/plans/{pid}/versions").json()
     assert vers[-1]["adopted_by"] == "区民政局 张三"
     # adopted plans are not edited in place: copy to a draft
-    r = c.post(f"/plans/{pid}/edits", json={"action": "rename", "code": codes[a], "name": "和平社区"}, headers={"If-Match": '"v2"'})
+    r = c.post(
+        f"/plans/{pid}/edits",
+        json={"action": "rename", "code": codes[a], "name": "和平社区"},
+        headers={"If-Match": '"v2"'},
+    )
     assert r.status_code == 409
     r = c.post(f"/plans/{pid}/copy", json={"name": "草案二"})
     assert r.status_code == 201
     new = r.json()["plan_id"]
-    r = c.post(f"/plans/{new}/edits", json={"action": "rename", "code": codes[a], "name": "和平社区"}, headers={"If-Match": '"v1"'})
+    r = c.post(
+        f"/plans/{new}/edits",
+        json={"action": "rename", "code": codes[a], "name": "和平社区"},
+        headers={"If-Match": '"v1"'},
+    )
     assert r.status_code == 200 and r.json()["communities"][0]["name"] == "和平社区"
     # adopting the copy supersedes the first plan (same street)
     c.post(f"/plans/{new}/adopt", json={"adopted_by": "李四"})
@@ -183,11 +206,16 @@ def test_minimal_change_from_an_imported_plan(grid_client):
     store = c.app.state.store
     base = _delineate(c, name="基础")
     # a plan imported as polygons (no stored versions): the communities of the draft under another name
-    comm = store.read_layer("communities", plan_id=base["plan_id"]).drop(columns=["id", "plan_id", "created_at", "updated_at"])
+    comm = store.read_layer("communities", plan_id=base["plan_id"]).drop(
+        columns=["id", "plan_id", "created_at", "updated_at"]
+    )
     with store.transaction() as conn:
         pid = store.get_or_create_plan(conn, "现状", status="adopted")
         store.upsert_layer("communities", comm, plan_id=pid, conn=conn)
-    r = c.post("/plans/delineate", json={"households_min": 600, "households_max": 1500, "from_plan": "现状", "name": "最小调整"})
+    r = c.post(
+        "/plans/delineate",
+        json={"households_min": 600, "households_max": 1500, "from_plan": "现状", "name": "最小调整"},
+    )
     assert r.status_code == 201
     out = r.json()
     assert out["mode"] == "minimal_change" and out["totals"].get("residents_moved") == 0

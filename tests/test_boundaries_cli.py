@@ -28,8 +28,22 @@ def db(tmp_path, monkeypatch):
 
 
 def test_delineate_evaluate_adopt_export(db, tmp_path):
-    r = CliRunner().invoke(app, ["delineate", "--street", "510699001", "--households", "300-900", "--name", "草案",
-                                 "--out", str(tmp_path / "d.gpkg"), "--database-url", db])
+    r = CliRunner().invoke(
+        app,
+        [
+            "delineate",
+            "--street",
+            "510699001",
+            "--households",
+            "300-900",
+            "--name",
+            "草案",
+            "--out",
+            str(tmp_path / "d.gpkg"),
+            "--database-url",
+            db,
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "划分完成" in r.output and "已保存为草案" in r.output
     assert len(gpd.read_file(tmp_path / "d.gpkg")) >= 2
@@ -39,18 +53,34 @@ def test_delineate_evaluate_adopt_export(db, tmp_path):
     assert r.exit_code == 0 and "张三" in r.output
     r = CliRunner().invoke(app, ["plan", "export", "草案", "--out", str(tmp_path / "p.zip"), "--database-url", db])
     assert r.exit_code == 0 and (tmp_path / "p.zip").exists()
-    r = CliRunner().invoke(app, ["delineate", "--street", "510699001", "--from-plan", "草案", "--households", "300-900",
-                                 "--no-save", "--database-url", db])
+    r = CliRunner().invoke(
+        app,
+        [
+            "delineate",
+            "--street",
+            "510699001",
+            "--from-plan",
+            "草案",
+            "--households",
+            "300-900",
+            "--no-save",
+            "--database-url",
+            db,
+        ],
+    )
     assert r.exit_code == 0 and "相对现状调整居民 0 人" in r.output, r.output
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--street", "510699001", "--households", "900-300"], "下限"),
-    (["--street", "510699001", "--households", "abc"], "下限-上限"),
-    (["--street", "999"], "没有人口单元"),
-    (["--street", "510699001", "--out", "x.txt"], "扩展名"),
-    (["--street", "510699001", "--mode", "closest"], "现状方案"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--street", "510699001", "--households", "900-300"], "下限"),
+        (["--street", "510699001", "--households", "abc"], "下限-上限"),
+        (["--street", "999"], "没有人口单元"),
+        (["--street", "510699001", "--out", "x.txt"], "扩展名"),
+        (["--street", "510699001", "--mode", "closest"], "现状方案"),
+    ],
+)
 def test_bad_input_exits_non_zero(db, args, needle):
     r = CliRunner().invoke(app, ["delineate", *args, "--no-save", "--database-url", db])
     assert r.exit_code == 1

@@ -21,7 +21,9 @@ SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[Healt
 
 
 def _prepare(grid):
-    return prepare_units(grid["population_units"], streets=grid["admin_areas"], barriers=grid["barriers"], roads=grid["roads"])
+    return prepare_units(
+        grid["population_units"], streets=grid["admin_areas"], barriers=grid["barriers"], roads=grid["roads"]
+    )
 
 
 def _all_contiguous(us, labels):
@@ -86,8 +88,10 @@ def test_minimal_change_leaves_a_compliant_plan_untouched(grid):
     ev = evaluate_plan(us, fresh.labels, fresh.communities, EvalContext(band=band))
     again = delineate(us, band, mode="minimal_change", existing=fresh.labels, existing_codes=fresh.communities)
     if ev.communities["in_band"].all():
-        assert np.array_equal(PlanState(again.labels, again.communities).codes_of_units(),
-                              PlanState(fresh.labels, fresh.communities).codes_of_units())
+        assert np.array_equal(
+            PlanState(again.labels, again.communities).codes_of_units(),
+            PlanState(fresh.labels, fresh.communities).codes_of_units(),
+        )
         assert again.stats["streets"]["510699001"]["moves"] == 0
     assert _all_contiguous(us, again.labels)
 
@@ -95,7 +99,10 @@ def test_minimal_change_leaves_a_compliant_plan_untouched(grid):
 # ----------------------------------------------------------------------------- barriers
 def test_river_without_bridge_separates_and_a_bridge_joins():
     us = _prepare(unit_grid(7, 4, 100, river_col=3))
-    west = shapely.get_coordinates(shapely.centroid(us.geom_m))[:, 0] < shapely.get_coordinates(shapely.centroid(us.geom_m))[:, 0].mean()
+    west = (
+        shapely.get_coordinates(shapely.centroid(us.geom_m))[:, 0]
+        < shapely.get_coordinates(shapely.centroid(us.geom_m))[:, 0].mean()
+    )
     g = us.graph
     assert not np.any(west[g.i] != west[g.j])  # no edge across the river
     assert g.severed_i.size > 0  # tiles touch inside the river
@@ -113,7 +120,9 @@ def test_river_without_bridge_separates_and_a_bridge_joins():
 def test_barrier_split_flag_on_an_existing_plan():
     us = _prepare(unit_grid(5, 3, 200, river_col=2))
     labels = np.zeros(us.n, np.int64)
-    comm = PlanState(labels, __import__("pandas").DataFrame({"code": ["A"], "name": ["甲社区"], "street_code": ["510699001"]})).communities
+    comm = PlanState(
+        labels, __import__("pandas").DataFrame({"code": ["A"], "name": ["甲社区"], "street_code": ["510699001"]})
+    ).communities
     ev = evaluate_plan(us, labels, comm, EvalContext(band=Band(100, 5000)))
     row = ev.communities.iloc[0]
     assert not row["contiguous"] and row["barrier_split"]
@@ -174,11 +183,18 @@ def test_evaluation_of_a_hand_computed_plan():
     labels = (x > np.median(x)).astype(np.int64)
     import pandas as pd
 
-    comm = pd.DataFrame({"code": ["A", "B"], "name": ["甲", "乙"], "street_code": ["510699001"] * 2, "community_workers": [1, 5]})
+    comm = pd.DataFrame(
+        {"code": ["A", "B"], "name": ["甲", "乙"], "street_code": ["510699001"] * 2, "community_workers": [1, 5]}
+    )
     d = np.array([100.0, 500.0, 100.0, 500.0, 800.0, 800.0, 800.0, 800.0])  # station walk per unit
     other = np.zeros(us.n, np.int64)
-    ctx = EvalContext(band=Band(1000, 2000), station_walk_m=d[np.argsort(np.argsort(us.units["id"].to_numpy()))],
-                      station_method="network", other_labels=other, other_codes=np.array(["A"], dtype=object))
+    ctx = EvalContext(
+        band=Band(1000, 2000),
+        station_walk_m=d[np.argsort(np.argsort(us.units["id"].to_numpy()))],
+        station_method="network",
+        other_labels=other,
+        other_codes=np.array(["A"], dtype=object),
+    )
     ev = evaluate_plan(us, labels, comm, ctx)
     a, b = ev.communities.iloc[0], ev.communities.iloc[1]
     assert a["households"] == 100 + 200 + 500 + 600 and b["households"] == 300 + 400 + 700 + 800
@@ -233,12 +249,23 @@ def test_edits_merge_split_rename_and_diff():
     # merge two adjacent communities
     g = us.graph
     pair = next((a, b) for a, b in zip(state.labels[g.i], state.labels[g.j]) if a != b)
-    merged, touched, removed = apply_edit(us, state, {"action": "merge", "into": codes[pair[0]], "from": codes[pair[1]]})
+    merged, touched, removed = apply_edit(
+        us, state, {"action": "merge", "into": codes[pair[0]], "from": codes[pair[1]]}
+    )
     assert len(merged.communities) == n0 - 1 and removed == [codes[pair[1]]] and _all_contiguous(us, merged.labels)
     # split it back along the original line
     members = np.flatnonzero(state.labels == pair[1])
-    split, touched, _ = apply_edit(us, merged, {"action": "split", "code": codes[pair[0]], "units": us.units["id"].to_numpy()[members].tolist(),
-                                                "new_name": "新社区", "new_code": "X99"})
+    split, touched, _ = apply_edit(
+        us,
+        merged,
+        {
+            "action": "split",
+            "code": codes[pair[0]],
+            "units": us.units["id"].to_numpy()[members].tolist(),
+            "new_name": "新社区",
+            "new_code": "X99",
+        },
+    )
     assert len(split.communities) == n0 and len(touched) == 2
     d = diff_states(us, state, split)
     assert d["units_moved"] == members.size and d["residents_moved"] == int(us.residents[members].sum())

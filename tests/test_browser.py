@@ -29,7 +29,9 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def city(spatialite_template, tmp_path_factory):
     store = sample_city_store(spatialite_template, tmp_path_factory.mktemp("browser"))
-    outputs = example_outputs(store.read_layer("population_units"), store.read_layer("facilities"), store.read_layer("communities"))
+    outputs = example_outputs(
+        store.read_layer("population_units"), store.read_layer("facilities"), store.read_layer("communities")
+    )
     store.save_analysis("coverage", params={"example": True}, summary={}, outputs=outputs)
     yield store
     store.dispose()
@@ -45,7 +47,9 @@ def base_url(city):
 def browser():
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
         yield b
         b.close()
 
@@ -175,7 +179,15 @@ def test_audit_map(base_url, city, watched):
     at_least = outputs["communities"] + outputs["shelters"] + outputs.get("assignment", 0)
     w.page.wait_for_function(f"geoMaps.drawnFeatures(window.geoMap) >= {at_least}", timeout=60_000)
     overlays = w.page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
-    for text in ("社区审计结果", "避难安置", "紧急避难场所", "超出容量", "无法安置居民的居住单元", "用地规划为他用的设施", "补足面积缺口的预留地块"):
+    for text in (
+        "社区审计结果",
+        "避难安置",
+        "紧急避难场所",
+        "超出容量",
+        "无法安置居民的居住单元",
+        "用地规划为他用的设施",
+        "补足面积缺口的预留地块",
+    ):
         assert any(text in o for o in overlays), (text, overlays)
     assert "综合服务面积无法评估" in w.page.locator(".geo-control.geo-legend").inner_text()
     assert "审计汇总" in w.page.locator(".geo-control.geo-audit-summary").inner_text()
@@ -187,7 +199,16 @@ def test_audit_map(base_url, city, watched):
     # polygons under point layers still take clicks (points and polygons share one canvas): hide the points, lines
     # and units, click the same spot, get the community's findings
     w.page.locator(".leaflet-popup-close-button").click()
-    for label in ("避难安置", "紧急避难场所", "固定避难场所", "中心避难场所", "超出容量", "无法安置居民的居住单元", "用地规划为他用", "低于最小建筑面积"):
+    for label in (
+        "避难安置",
+        "紧急避难场所",
+        "固定避难场所",
+        "中心避难场所",
+        "超出容量",
+        "无法安置居民的居住单元",
+        "用地规划为他用",
+        "低于最小建筑面积",
+    ):
         w.page.locator(".leaflet-control-layers-overlays label", has_text=label).locator("input").uncheck()
     w.page.mouse.click(640, 430)
     w.page.wait_for_selector(".leaflet-popup .geo-popup", timeout=10_000)

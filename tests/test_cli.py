@@ -13,8 +13,19 @@ from typer.testing import CliRunner
 
 from geo_service.cli import app
 
-COMMANDS = [[], ["db"], ["db", "upgrade"], ["db", "current"], ["import"], ["export"], ["import-osm"], ["sample-city"],
-            ["serve"], ["layers"], ["info"]]
+COMMANDS = [
+    [],
+    ["db"],
+    ["db", "upgrade"],
+    ["db", "current"],
+    ["import"],
+    ["export"],
+    ["import-osm"],
+    ["sample-city"],
+    ["serve"],
+    ["layers"],
+    ["info"],
+]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "root")
@@ -35,14 +46,31 @@ def _url(store):
 
 
 def test_import_export_cycle(store, tmp_path):
-    g = gpd.GeoDataFrame({"source_id": ["a", "b"], "category": ["supermarket", "market"], "name": ["超市", "菜场"]},
-                         geometry=shapely.points([104.4, 104.41], [31.13, 31.14]), crs=4326)
+    g = gpd.GeoDataFrame(
+        {"source_id": ["a", "b"], "category": ["supermarket", "market"], "name": ["超市", "菜场"]},
+        geometry=shapely.points([104.4, 104.41], [31.13, 31.14]),
+        crs=4326,
+    )
     g.to_file(tmp_path / "f.geojson")
     r = CliRunner().invoke(app, ["import", "facilities", str(tmp_path / "f.geojson"), "--database-url", _url(store)])
     assert r.exit_code == 0, r.output
     assert "新增 2" in r.output
     out = tmp_path / "out.gpkg"
-    r = CliRunner().invoke(app, ["export", "facilities", "--format", "gpkg", "--crs", "EPSG:4490", "--out", str(out), "--database-url", _url(store)])
+    r = CliRunner().invoke(
+        app,
+        [
+            "export",
+            "facilities",
+            "--format",
+            "gpkg",
+            "--crs",
+            "EPSG:4490",
+            "--out",
+            str(out),
+            "--database-url",
+            _url(store),
+        ],
+    )
     assert r.exit_code == 0, r.output
     back = gpd.read_file(out)
     assert back.crs.to_epsg() == 4490 and sorted(back.source_id) == ["a", "b"]
@@ -61,7 +89,9 @@ def test_import_export_cycle(store, tmp_path):
 )
 def test_errors_exit_non_zero_with_chinese_message(store, tmp_path, monkeypatch, args, text):
     monkeypatch.chdir(tmp_path)
-    gpd.GeoDataFrame({"source_id": ["a"], "category": ["market"]}, geometry=[shapely.Point(104.4, 31.1)], crs=4326).to_file("f.geojson")
+    gpd.GeoDataFrame(
+        {"source_id": ["a"], "category": ["market"]}, geometry=[shapely.Point(104.4, 31.1)], crs=4326
+    ).to_file("f.geojson")
     r = CliRunner().invoke(app, [*args, "--database-url", _url(store)])
     assert r.exit_code == 1, r.output
     assert text in r.output, r.output

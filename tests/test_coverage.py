@@ -86,7 +86,9 @@ def test_entrances_shorten_the_walk(world):
     f, net = world
     b = f["units"].to_crs(4544).geometry.iloc[1]
     # an entrance of B on the south bank, 20 m above the street (a footbridge the network lacks)
-    ent = gpd.GeoDataFrame({"unit_id": [2, 2]}, geometry=[b.centroid, shapely.Point(450_000, 3_445_020)], crs=4544).to_crs(4326)
+    ent = gpd.GeoDataFrame(
+        {"unit_id": [2, 2]}, geometry=[b.centroid, shapely.Point(450_000, 3_445_020)], crs=4544
+    ).to_crs(4326)
     r = compute_coverage(net, f["units"], f["facilities"], NORMS, params=PARAMS, entrances=ent)
     u = r.units.set_index("source_id")
     assert u.loc["B", "kindergarten_walk_m"] == pytest.approx(20.0, abs=0.01)
@@ -99,7 +101,9 @@ def test_entrances_shorten_the_walk(world):
 
 def test_walking_speed_changes_minutes_not_distance(world):
     f, net = world
-    r = compute_coverage(net, f["units"], f["facilities"], NORMS, params=CoverageParams(levels=("5min",), walking_speed_mps=1.25))
+    r = compute_coverage(
+        net, f["units"], f["facilities"], NORMS, params=CoverageParams(levels=("5min",), walking_speed_mps=1.25)
+    )
     a = r.units.set_index("source_id").loc["A"]
     assert a["kindergarten_walk_m"] == pytest.approx(300.0, abs=0.01)
     assert a["kindergarten_walk_min"] == pytest.approx(4.0, abs=0.01)
@@ -129,11 +133,15 @@ def test_bad_input(world):
     with pytest.raises(InputError):
         compute_coverage(net, f["units"].drop(columns=["residents"]), f["facilities"], NORMS, params=PARAMS)
     with pytest.raises(InputError):
-        compute_coverage(net, f["units"], f["facilities"], NORMS, params=CoverageParams(levels=("5min",), walking_speed_mps=-1))
+        compute_coverage(
+            net, f["units"], f["facilities"], NORMS, params=CoverageParams(levels=("5min",), walking_speed_mps=-1)
+        )
     with pytest.raises(InputError):
         service_area(net, f["facilities"].iloc[:0], 300.0)
     # a category without facilities is a gap, not an error, when others have some
-    r = compute_coverage(net, f["units"], f["facilities"], NORMS, params=CoverageParams(categories=("kindergarten", "nursery")))
+    r = compute_coverage(
+        net, f["units"], f["facilities"], NORMS, params=CoverageParams(categories=("kindergarten", "nursery"))
+    )
     assert r.summary()["categories"][1]["walk_rate"] == 0.0 and r.warnings
 
 

@@ -34,13 +34,18 @@ def test_runs_are_stored_and_reused_until_inputs_change(store, world):
     units = store.read_analysis_output(a["id"], "units").set_index("source_id")
     assert units.loc["A", "kindergarten_walk_m"] == pytest.approx(300.0, abs=0.01)
     # a new facility on the north bank: the next request recomputes and B is covered
-    f = gpd.GeoDataFrame({"source_id": ["F2"], "name": ["北岸幼儿园"], "category": ["kindergarten"]},
-                         geometry=[shapely.Point(*point_lonlat(0, 100))], crs=4326)
+    f = gpd.GeoDataFrame(
+        {"source_id": ["F2"], "name": ["北岸幼儿园"], "category": ["kindergarten"]},
+        geometry=[shapely.Point(*point_lonlat(0, 100))],
+        crs=4326,
+    )
     store.upsert_layer("facilities", f)
     b = current_coverage(store)
     assert b["id"] != a["id"]
     units = store.read_analysis_output(b["id"], "units").set_index("source_id")
-    assert bool(units.loc["B", "kindergarten_covered"]) and units.loc["B", "kindergarten_walk_m"] == pytest.approx(20.0, abs=0.01)
+    assert bool(units.loc["B", "kindergarten_covered"]) and units.loc["B", "kindergarten_walk_m"] == pytest.approx(
+        20.0, abs=0.01
+    )
 
 
 def test_coverage_endpoints(client, world):
@@ -81,7 +86,11 @@ def test_nearest_endpoint(client, world):
     assert r.status_code == 200, r.text
     res = r.json()["results"]
     assert len(res) == 1 and res[0]["name"] == "河畔幼儿园" and res[0]["walk_m"] == pytest.approx(300.0, abs=0.1)
-    assert res[0]["walk_min"] == pytest.approx(5.0, abs=0.05) and res[0]["capacity"] == 120 and res[0]["address"] == "河畔路1号"
+    assert (
+        res[0]["walk_min"] == pytest.approx(5.0, abs=0.05)
+        and res[0]["capacity"] == 120
+        and res[0]["address"] == "河畔路1号"
+    )
     coords = np.array(res[0]["route"]["coordinates"])
     assert np.allclose(coords[0], [lon, lat], atol=1e-7)
     line = gpd.GeoSeries([shapely.LineString(coords)], crs=4326).to_crs(4544).iloc[0]
@@ -113,8 +122,11 @@ def test_nearest_sees_new_shelters(client, store, world, monkeypatch):
     monkeypatch.setattr(nearest_mod, "REVISION_TTL_S", 0.0)
     lon, lat = point_lonlat(0, 120)
     assert client.get("/nearest", params={"lon": lon, "lat": lat}).json()["results"][0]["walk_m"] > 1000
-    sh = gpd.GeoDataFrame({"source_id": ["H2"], "name": ["北岸公园"], "shelter_class": ["emergency"], "capacity_persons": [300]},
-                          geometry=[shapely.Point(*point_lonlat(0, 140))], crs=4326)
+    sh = gpd.GeoDataFrame(
+        {"source_id": ["H2"], "name": ["北岸公园"], "shelter_class": ["emergency"], "capacity_persons": [300]},
+        geometry=[shapely.Point(*point_lonlat(0, 140))],
+        crs=4326,
+    )
     store.upsert_layer("shelters", sh)
     first = client.get("/nearest", params={"lon": lon, "lat": lat}).json()["results"][0]
     assert first["name"] == "北岸公园" and first["walk_m"] == pytest.approx(20 + 40, abs=0.1)
@@ -131,14 +143,18 @@ def test_cli_coverage_and_nearest(store, world, tmp_path):
     headers = [c.value for c in ws[1]]
     assert "幼儿园步行距离（米）" in headers and ws.freeze_panes == "A2"
     gj = tmp_path / "gaps.geojson"
-    r = CliRunner().invoke(cli, ["coverage", "--format", "geojson", "--output", "gaps", "--out", str(gj), "--database-url", _url(store)])
+    r = CliRunner().invoke(
+        cli, ["coverage", "--format", "geojson", "--output", "gaps", "--out", str(gj), "--database-url", _url(store)]
+    )
     assert r.exit_code == 0, r.output
     assert len(gpd.read_file(gj)) >= 2
     r = CliRunner().invoke(cli, ["coverage", "--format", "pdf", "--database-url", _url(store)])
     assert r.exit_code == 1 and "格式" in r.output
 
     lon, lat = point_lonlat(280, -20)
-    r = CliRunner().invoke(cli, ["nearest", str(lon), str(lat), "--category", "kindergarten", "--database-url", _url(store)])
+    r = CliRunner().invoke(
+        cli, ["nearest", str(lon), str(lat), "--category", "kindergarten", "--database-url", _url(store)]
+    )
     assert r.exit_code == 0 and "河畔幼儿园" in r.output and "300 米" in r.output
     r = CliRunner().invoke(cli, ["nearest", "100", "20", "--database-url", _url(store)])
     assert r.exit_code == 1 and "研究区域" in r.output
@@ -161,8 +177,16 @@ def test_siting(client, world):
     r = client.post("/coverage/siting", json={"category": "kindergarten", "k": 1})
     assert r.status_code == 422 and "0702" in r.json()["message_zh"]
     assert client.post("/coverage/siting", json={"category": "zoo", "k": 1, "candidates": [north]}).status_code == 422
-    assert client.post("/coverage/siting", json={"category": "kindergarten", "k": 0, "candidates": [north]}).status_code == 422
-    assert client.post("/coverage/siting", json={"category": "kindergarten", "k": 1, "candidates": [[1, 2, 3]]}).status_code == 422
+    assert (
+        client.post("/coverage/siting", json={"category": "kindergarten", "k": 0, "candidates": [north]}).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/coverage/siting", json={"category": "kindergarten", "k": 1, "candidates": [[1, 2, 3]]}
+        ).status_code
+        == 422
+    )
 
 
 def test_accessibility_in_the_run(store, world):
@@ -179,8 +203,21 @@ def test_cli_siting(store, world, tmp_path):
     csv = tmp_path / "c.csv"
     lon, lat = point_lonlat(0, 110)
     csv.write_text(f"lon,lat\n{lon},{lat}\n")
-    r = CliRunner().invoke(cli, ["siting", "--category", "kindergarten", "--k", "1", "--candidates", str(csv), "--exact",
-                                 "--database-url", _url(store)])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "siting",
+            "--category",
+            "kindergarten",
+            "--k",
+            "1",
+            "--candidates",
+            str(csv),
+            "--exact",
+            "--database-url",
+            _url(store),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "新增覆盖 200 人" in r.output and "差距 0.00%" in r.output
     r = CliRunner().invoke(cli, ["siting", "--category", "kindergarten", "--database-url", _url(store)])
@@ -208,8 +245,15 @@ def test_network_is_built_once_and_reloaded_from_its_file(store, world, monkeypa
 
 def test_cli_build_network_from_road_centrelines(store, world):
     e = world["edges"]
-    roads = gpd.GeoDataFrame({"source_id": [f"r{i}" for i in range(len(e))], "name": [f"路{i}" for i in range(len(e))],
-                              "road_class": e["road_class"]}, geometry=e.geometry.values, crs=4326)
+    roads = gpd.GeoDataFrame(
+        {
+            "source_id": [f"r{i}" for i in range(len(e))],
+            "name": [f"路{i}" for i in range(len(e))],
+            "road_class": e["road_class"],
+        },
+        geometry=e.geometry.values,
+        crs=4326,
+    )
     store.upsert_layer("roads", roads)
     r = CliRunner().invoke(cli, ["build-network", "--name", "roads", "--database-url", _url(store)])
     assert r.exit_code == 0, r.output
@@ -220,8 +264,11 @@ def test_cli_build_network_from_road_centrelines(store, world):
 
 
 def test_stored_unit_entrances_replace_the_representative_point(store, world):
-    gate = gpd.GeoDataFrame({"source_id": ["B-east", "X-1"], "unit_source_id": ["B", "no-such-unit"], "name": ["东门", "?"]},
-                            geometry=[shapely.Point(*point_lonlat(990, 110)), shapely.Point(*point_lonlat(10, 10))], crs=4326)
+    gate = gpd.GeoDataFrame(
+        {"source_id": ["B-east", "X-1"], "unit_source_id": ["B", "no-such-unit"], "name": ["东门", "?"]},
+        geometry=[shapely.Point(*point_lonlat(990, 110)), shapely.Point(*point_lonlat(10, 10))],
+        crs=4326,
+    )
     before = current_coverage(store)
     store.upsert_layer("unit_entrances", gate)
     run = current_coverage(store)  # a new entrance is a new input: recomputed
@@ -242,6 +289,7 @@ def test_coverage_map_of_a_stored_run(store, world):
     assert after["outputs"]["service_areas"] == 1  # stored with the run when the map first asked: kindergartens only
     areas = store.read_analysis_output(run["id"], "service_areas")
     assert areas["category"].tolist() == ["kindergarten"] and areas["walk_m"].tolist() == [300.0]
+
     def shown(text):  # labels go into the page as they are or JSON-escaped
         return text in page or json.dumps(text)[1:-1] in page
 

@@ -49,7 +49,10 @@ def test_store_works_through_pysqlite3(monkeypatch, tmp_path):
 
 
 def test_missing_spatialite_module_is_a_clear_error(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'x.sqlite'}", settings=Settings(GEO_DATA_DIR=tmp_path, SPATIALITE_LIBRARY_PATH="/nonexistent/mod_spatialite"))
+    store = Store(
+        f"sqlite:///{tmp_path / 'x.sqlite'}",
+        settings=Settings(GEO_DATA_DIR=tmp_path, SPATIALITE_LIBRARY_PATH="/nonexistent/mod_spatialite"),
+    )
     with pytest.raises(SpatialiteUnavailable) as err:
         store.upgrade()
     assert "apt-get install libsqlite3-mod-spatialite" in err.value.message

@@ -109,7 +109,9 @@ def faults_pg_url():
 def backend_store(request, tmp_path):
     """(store, database URL or None for SpatiaLite under tmp_path/data): migrated and empty."""
     if request.param == "spatialite":
-        store = Store(f"sqlite:///{tmp_path / 'data' / 'geo_service.sqlite'}", settings=Settings(GEO_DATA_DIR=tmp_path / "data"))
+        store = Store(
+            f"sqlite:///{tmp_path / 'data' / 'geo_service.sqlite'}", settings=Settings(GEO_DATA_DIR=tmp_path / "data")
+        )
         store.upgrade()
         url = None
     else:
@@ -138,7 +140,10 @@ class Load:
         self.acked: list[str] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._reader, daemon=True), threading.Thread(target=self._writer, daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._reader, daemon=True),
+            threading.Thread(target=self._writer, daemon=True),
+        ]
 
     def _record(self, kind: str, t0: float, resp: httpx.Response | None, error: str | None = None) -> dict:
         body = None
@@ -147,7 +152,13 @@ class Load:
                 body = resp.json()
             except ValueError:
                 body = resp.text[:200]
-        rec = {"kind": kind, "t0": t0, "t1": time.perf_counter(), "status": resp.status_code if resp is not None else error, "body": body}
+        rec = {
+            "kind": kind,
+            "t0": t0,
+            "t1": time.perf_counter(),
+            "status": resp.status_code if resp is not None else error,
+            "body": body,
+        }
         with self._lock:
             self.records.append(rec)
         return rec
@@ -176,8 +187,16 @@ class Load:
             i = 0
             while not self._stop.is_set():
                 sid = f"load-{i:05d}"
-                feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [104.43 + i * 1e-5, 31.10]},
-                           "properties": {"source_id": sid, "name": f"临时避难点{i}", "shelter_class": "emergency", "capacity_persons": 100}}
+                feature = {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [104.43 + i * 1e-5, 31.10]},
+                    "properties": {
+                        "source_id": sid,
+                        "name": f"临时避难点{i}",
+                        "shelter_class": "emergency",
+                        "capacity_persons": 100,
+                    },
+                }
                 rec = self._call(client, "write", "POST", "/layers/shelters/features", json=feature)
                 if rec["status"] == 201:
                     with self._lock:
@@ -213,11 +232,17 @@ class Load:
 def _recovered(load: Load, since: float) -> bool:
     """A read answered 200 and a write answered 201, both started after ``since``."""
     recent = [r for r in load.snapshot()[-20:] if r["t0"] >= since]
-    return any(r["status"] == 200 and r["kind"].startswith("read") for r in recent) and any(r["status"] == 201 for r in recent)
+    return any(r["status"] == 200 and r["kind"].startswith("read") for r in recent) and any(
+        r["status"] == 201 for r in recent
+    )
 
 
 def _is_503_json(rec: dict) -> bool:
-    return rec["status"] == 503 and isinstance(rec["body"], dict) and bool(rec["body"].get("message_zh") or rec["body"].get("message"))
+    return (
+        rec["status"] == 503
+        and isinstance(rec["body"], dict)
+        and bool(rec["body"].get("message_zh") or rec["body"].get("message"))
+    )
 
 
 @pytest.mark.postgis
@@ -249,12 +274,26 @@ def test_postgres_stop_and_start_under_load(pg_cluster, services, tmp_path):
             # explicit probes while it is down: each must answer 503 with a JSON message, fast
             probes = {}
             with httpx.Client(timeout=10, headers=load.headers) as c:
-                for name, method, path in [("health", "GET", "/health"), ("layer", "GET", "/layers/shelters?limit=10"),
-                                           ("feature", "GET", "/layers/shelters/1"), ("plans", "GET", "/plans"),
-                                           ("write", "POST", "/layers/shelters/features"), ("nearest", "GET", nearest)]:
+                for name, method, path in [
+                    ("health", "GET", "/health"),
+                    ("layer", "GET", "/layers/shelters?limit=10"),
+                    ("feature", "GET", "/layers/shelters/1"),
+                    ("plans", "GET", "/plans"),
+                    ("write", "POST", "/layers/shelters/features"),
+                    ("nearest", "GET", nearest),
+                ]:
                     t0 = time.perf_counter()
-                    kw = {"json": {"type": "Feature", "geometry": {"type": "Point", "coordinates": [104.5, 31.1]},
-                                   "properties": {"name": "探测", "shelter_class": "emergency"}}} if method == "POST" else {}
+                    kw = (
+                        {
+                            "json": {
+                                "type": "Feature",
+                                "geometry": {"type": "Point", "coordinates": [104.5, 31.1]},
+                                "properties": {"name": "探测", "shelter_class": "emergency"},
+                            }
+                        }
+                        if method == "POST"
+                        else {}
+                    )
                     resp = c.request(method, svc.base + path, **kw)
                     probes[name] = (resp.status_code, round(time.perf_counter() - t0, 3), resp.json())
             time.sleep(1.0)  # the load keeps going against the stopped database
@@ -263,8 +302,18 @@ def test_postgres_stop_and_start_under_load(pg_cluster, services, tmp_path):
             t_up = time.perf_counter()
             t_ok = load.wait(partial(_recovered, load, t_up), 15, "a successful read and write after the restart")
             time.sleep(0.8)
-            cycles.append({"mode": mode, "t_stop": t_stop, "t_down": t_down, "t_start": t_start, "t_up": t_up, "t_ok": t_ok,
-                           "probes": probes, "acked_before": acked_before})
+            cycles.append(
+                {
+                    "mode": mode,
+                    "t_stop": t_stop,
+                    "t_down": t_down,
+                    "t_start": t_start,
+                    "t_up": t_up,
+                    "t_ok": t_ok,
+                    "probes": probes,
+                    "acked_before": acked_before,
+                }
+            )
     finally:
         load.stop()
 
@@ -280,7 +329,12 @@ def test_postgres_stop_and_start_under_load(pg_cluster, services, tmp_path):
             if name == "nearest":  # may answer from its in-memory index; never a 500 or a hang
                 assert not nearest_up or status in (200, 503), (name, status, body)
                 continue
-            assert status == 503 and (body.get("message_zh") or body.get("status") == "unavailable"), (cy["mode"], name, status, body)
+            assert status == 503 and (body.get("message_zh") or body.get("status") == "unavailable"), (
+                cy["mode"],
+                name,
+                status,
+                body,
+            )
             assert secs < 2.0, (cy["mode"], name, secs)
         assert cy["probes"]["health"][2]["status"] == "unavailable"
         # the load while the database was certainly down: all 503 with a JSON message, fast
@@ -291,11 +345,15 @@ def test_postgres_stop_and_start_under_load(pg_cluster, services, tmp_path):
         assert {r["kind"] for r in down} >= {"write", "read /health", "read /layers/shelters"}
         # back without restarting the service: every request started after the first success succeeds
         after = [r for r in recs if r["t0"] >= cy["t_ok"] + 0.05 and r["t1"] <= cy["t_ok"] + 0.8]
-        assert after and all(r["status"] in (200, 201) for r in after), [r for r in after if r["status"] not in (200, 201)][:3]
-        report.append(f"{cy['mode']}: stop took {cy['t_down'] - cy['t_stop']:.2f} s, {len(down)} requests while down all 503 "
-                      f"(slowest {max(r['t1'] - r['t0'] for r in down) * 1000:.0f} ms), probes "
-                      f"{ {k: (v[0], v[1]) for k, v in cy['probes'].items()} }, pg_ctl start {cy['t_up'] - cy['t_start']:.2f} s, "
-                      f"first success {cy['t_ok'] - cy['t_up']:.2f} s after it")
+        assert after and all(r["status"] in (200, 201) for r in after), [
+            r for r in after if r["status"] not in (200, 201)
+        ][:3]
+        report.append(
+            f"{cy['mode']}: stop took {cy['t_down'] - cy['t_stop']:.2f} s, {len(down)} requests while down all 503 "
+            f"(slowest {max(r['t1'] - r['t0'] for r in down) * 1000:.0f} ms), probes "
+            f"{ {k: (v[0], v[1]) for k, v in cy['probes'].items()} }, pg_ctl start {cy['t_up'] - cy['t_start']:.2f} s, "
+            f"first success {cy['t_ok'] - cy['t_up']:.2f} s after it"
+        )
     assert svc.proc.poll() is None  # the same service process throughout
 
     # no acknowledged write lost: through the API and straight from the database
@@ -312,10 +370,14 @@ def test_postgres_stop_and_start_under_load(pg_cluster, services, tmp_path):
     finally:
         engine.dispose()
     assert acked <= db_ids and api_ids == db_ids
-    extra = sorted(db_ids - acked - {"H"})  # written but answered 503 (the answer was lost with the connection), or none
-    print(f"\n[faults] /nearest {'answered' if nearest_up else 'did not answer'} 200 while the database was up; "
-          f"{'; '.join(report)}; writes acknowledged {len(acked)}, all found; "
-          f"stored but not acknowledged {len(extra)} {extra[:5]}")
+    extra = sorted(
+        db_ids - acked - {"H"}
+    )  # written but answered 503 (the answer was lost with the connection), or none
+    print(
+        f"\n[faults] /nearest {'answered' if nearest_up else 'did not answer'} 200 while the database was up; "
+        f"{'; '.join(report)}; writes acknowledged {len(acked)}, all found; "
+        f"stored but not acknowledged {len(extra)} {extra[:5]}"
+    )
 
 
 # ============================================================================= 2. imports killed half way
@@ -326,9 +388,16 @@ N_BIG = {"spatialite": 16_000, "postgis": 25_000}  # writes of 1-3 s
 def _facilities(ids: list[str], name: str, seed: int) -> gpd.GeoDataFrame:
     rng = np.random.default_rng(seed)
     n = len(ids)
-    return gpd.GeoDataFrame({"source_id": ids, "name": [f"{name}{i}" for i in range(n)], "category": ["health_station"] * n,
-                             "floor_area_m2": rng.uniform(50, 500, n).round(1)},
-                            geometry=shapely.points(104.3 + rng.uniform(0, 0.2, n), 31.0 + rng.uniform(0, 0.2, n)), crs=4326)
+    return gpd.GeoDataFrame(
+        {
+            "source_id": ids,
+            "name": [f"{name}{i}" for i in range(n)],
+            "category": ["health_station"] * n,
+            "floor_area_m2": rng.uniform(50, 500, n).round(1),
+        },
+        geometry=shapely.points(104.3 + rng.uniform(0, 0.2, n), 31.0 + rng.uniform(0, 0.2, n)),
+        crs=4326,
+    )
 
 
 def _layer_state(store: Store) -> dict:
@@ -336,23 +405,41 @@ def _layer_state(store: Store) -> dict:
     t = models.LAYER_TABLES["facilities"]
     with store.read() as conn:
         renamed = sa.case((sa.and_(t.c.source_id.like("s%"), t.c.name.like("新名%")), 1), else_=0)
-        rows = conn.execute(sa.select(sa.func.count(), sa.func.sum(renamed), sa.func.sum(sa.case((t.c.source_id.like("b%"), 1), else_=0)))).one()
+        rows = conn.execute(
+            sa.select(
+                sa.func.count(), sa.func.sum(renamed), sa.func.sum(sa.case((t.c.source_id.like("b%"), 1), else_=0))
+            )
+        ).one()
         lr, im = models.layer_revisions, models.imports
         rev = conn.execute(sa.select(lr.c.revision).where(lr.c.layer == "facilities")).scalar()
         imports = conn.execute(sa.select(sa.func.count()).select_from(im).where(im.c.layer == "facilities")).scalar()
-        changes = conn.execute(sa.select(sa.func.count()).select_from(models.change_log).where(
-            models.change_log.c.action == "import", models.change_log.c.target_id == "facilities")).scalar()
+        changes = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(models.change_log)
+            .where(models.change_log.c.action == "import", models.change_log.c.target_id == "facilities")
+        ).scalar()
         inserted = [r for (r,) in conn.execute(sa.select(models.imports.c.inserted).order_by(models.imports.c.id))]
-    return {"rows": rows[0], "renamed": int(rows[1] or 0), "big_ids": int(rows[2] or 0), "revision": rev, "imports": imports,
-            "change_log": changes, "inserted": inserted}
+    return {
+        "rows": rows[0],
+        "renamed": int(rows[1] or 0),
+        "big_ids": int(rows[2] or 0),
+        "revision": rev,
+        "imports": imports,
+        "change_log": changes,
+        "inserted": inserted,
+    }
 
 
 def _pg_writers(store: Store, dbname: str) -> list[str]:
     """Statements of other sessions of the database inside a transaction that wrote something."""
     with store.read() as conn:
-        return [q for (q,) in conn.exec_driver_sql(
-            "SELECT query FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL",
-            (dbname,))]
+        return [
+            q
+            for (q,) in conn.exec_driver_sql(
+                "SELECT query FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL",
+                (dbname,),
+            )
+        ]
 
 
 def _writing(store: Store, url: str | None, db_path: Path, dbname: str | None, stage: str) -> bool:
@@ -364,8 +451,14 @@ def _writing(store: Store, url: str | None, db_path: Path, dbname: str | None, s
     queries = _pg_writers(store, dbname)
     if stage == "rows":
         return any(q.lstrip().upper().startswith(("INSERT INTO FACILITIES", "UPDATE FACILITIES")) for q in queries)
-    return any(q.lstrip().upper().startswith(("UPDATE LAYER_REVISIONS", "INSERT INTO LAYER_REVISIONS", "INSERT INTO IMPORTS",
-                                              "INSERT INTO CHANGE_LOG")) for q in queries)
+    return any(
+        q.lstrip()
+        .upper()
+        .startswith(
+            ("UPDATE LAYER_REVISIONS", "INSERT INTO LAYER_REVISIONS", "INSERT INTO IMPORTS", "INSERT INTO CHANGE_LOG")
+        )
+        for q in queries
+    )
 
 
 @pytest.mark.parametrize("backend_store", BACKENDS, indirect=True)
@@ -389,21 +482,42 @@ def test_killed_import_leaves_no_partial_data(backend_store, tmp_path):
         """The state after k complete imports of the big file."""
         if k == 0:
             return first
-        return {"rows": N_BASE + n_big, "renamed": N_BASE, "big_ids": n_big, "revision": first["revision"] + k,
-                "imports": 1 + k, "change_log": 1 + k, "inserted": first["inserted"] + [n_big] + [0] * (k - 1)}
+        return {
+            "rows": N_BASE + n_big,
+            "renamed": N_BASE,
+            "big_ids": n_big,
+            "revision": first["revision"] + k,
+            "imports": 1 + k,
+            "change_log": 1 + k,
+            "inserted": first["inserted"] + [n_big] + [0] * (k - 1),
+        }
 
     env = _env(tmp_path, url)
-    cmd = [sys.executable, "-c", "from geo_service.cli import app; app()", "import", "facilities", str(tmp_path / "big.gpkg")]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from geo_service.cli import app; app()",
+        "import",
+        "facilities",
+        str(tmp_path / "big.gpkg"),
+    ]
     # (name, when to kill): seconds after the start, or once the write reached a stage, plus a delay
-    kills = [("0.3 s after start", 0.3, None, 0.0), ("0.3 s into the write", None, "rows", 0.3),
-             ("at the write's last statements", None, "end", 0.0) if url else ("late in the write (WAL past 1.5 MB)", None, "late", 0.0)]
+    kills = [
+        ("0.3 s after start", 0.3, None, 0.0),
+        ("0.3 s into the write", None, "rows", 0.3),
+        ("at the write's last statements", None, "end", 0.0)
+        if url
+        else ("late in the write (WAL past 1.5 MB)", None, "late", 0.0),
+    ]
     done = 0  # complete imports of the big file so far
     outcomes = []
     for name, after_s, stage, delay in kills:
         store.dispose()  # our own connections closed: the SpatiaLite WAL file starts empty
         before = complete(done)
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             seen = None
             while proc.poll() is None and time.perf_counter() - t0 < 120:
@@ -453,9 +567,14 @@ def test_killed_import_leaves_no_partial_data(backend_store, tmp_path):
         with store.read() as conn:
             assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    print(f"\n[faults] {backend} import of {n_big + N_BASE} rows: " + "; ".join(
-        f"{o['name']}: killed at {o['t_kill']:.2f} s (write seen at {'-' if o['seen'] is None else round(o['seen'], 2)} s) -> {o['result']}"
-        for o in outcomes) + f"; then a complete import in {t_final:.1f} s")
+    print(
+        f"\n[faults] {backend} import of {n_big + N_BASE} rows: "
+        + "; ".join(
+            f"{o['name']}: killed at {o['t_kill']:.2f} s (write seen at {'-' if o['seen'] is None else round(o['seen'], 2)} s) -> {o['result']}"
+            for o in outcomes
+        )
+        + f"; then a complete import in {t_final:.1f} s"
+    )
 
 
 # ============================================================================= 3. twenty concurrent plan edits
@@ -495,7 +614,11 @@ def test_concurrent_plan_edits(backend_store, services, tmp_path):
     svc = services("uvicorn", _env(tmp_path, url), tmp_path / "uvicorn.log", workers=2)
     http = httpx.Client(base_url=svc.base, timeout=60)
     try:
-        r = http.post("/plans/delineate", json={"households_min": 600, "households_max": 1500, "name": "并发草案"}, headers=planner)
+        r = http.post(
+            "/plans/delineate",
+            json={"households_min": 600, "households_max": 1500, "name": "并发草案"},
+            headers=planner,
+        )
         assert r.status_code == 201, r.text
         pid, v0 = r.json()["plan_id"], r.json()["version"]
         codes = sorted(c["code"] for c in r.json()["communities"])
@@ -506,7 +629,11 @@ def test_concurrent_plan_edits(backend_store, services, tmp_path):
 
         def edit(code: str, name: str, if_match: str):
             with httpx.Client(base_url=svc.base, timeout=60, headers=planner) as c:
-                resp = c.post(f"/plans/{pid}/edits", json={"action": "rename", "code": code, "name": name}, headers={"If-Match": if_match})
+                resp = c.post(
+                    f"/plans/{pid}/edits",
+                    json={"action": "rename", "code": code, "name": name},
+                    headers={"If-Match": if_match},
+                )
             return resp.status_code, resp.json(), if_match
 
         # round 1: twenty edits on the same version
@@ -580,15 +707,22 @@ def test_concurrent_plan_edits(backend_store, services, tmp_path):
         assert ch.status_code == 200, ch.text
         edits = [c for c in ch.json()["changes"] if c["action"].startswith("plan_edit") and c["target_id"] == str(pid)]
         assert sorted(c["detail"]["version"] for c in edits) == list(range(2, final + 1))
-        assert all(c["action"] == "plan_edit:rename" or (c["action"] == "plan_edit" and c["detail"].get("edit") == "rename")
-                   for c in edits), [(c["action"], c["detail"]) for c in edits][:3]
+        assert all(
+            c["action"] == "plan_edit:rename" or (c["action"] == "plan_edit" and c["detail"].get("edit") == "rename")
+            for c in edits
+        ), [(c["action"], c["detail"]) for c in edits][:3]
         with store.read() as conn:
-            n_log = conn.execute(sa.select(sa.func.count()).select_from(models.change_log).where(
-                models.change_log.c.action.like("plan_edit%"), models.change_log.c.target_id == str(pid))).scalar()
+            n_log = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(models.change_log)
+                .where(models.change_log.c.action.like("plan_edit%"), models.change_log.c.target_id == str(pid))
+            ).scalar()
         assert n_log == n200
         t_checks = time.perf_counter() - t_checks
     finally:
         http.close()
-    print(f"\n[faults] {store.backend_name}: round 1 (same If-Match) 1 x 200 + {N_EDITS - 1} x 409 in {t_round1:.2f} s; "
-          f"round 2 (re-read and retry) {retried_ok}/{N_EDITS} applied with {len(answers)} requests in {t_round2:.2f} s; "
-          f"plan at version {final}, {len(versions)} versions, {n_log} change-log rows; checks {t_checks:.1f} s")
+    print(
+        f"\n[faults] {store.backend_name}: round 1 (same If-Match) 1 x 200 + {N_EDITS - 1} x 409 in {t_round1:.2f} s; "
+        f"round 2 (re-read and retry) {retried_ok}/{N_EDITS} applied with {len(answers)} requests in {t_round2:.2f} s; "
+        f"plan at version {final}, {len(versions)} versions, {n_log} change-log rows; checks {t_checks:.1f} s"
+    )

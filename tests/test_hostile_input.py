@@ -22,9 +22,9 @@ import shapely
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from geo_service.cli import app as cli_app
 from geo_service.core import models
 from geo_service.core._errors import GeoServiceError, ImportValidationError, InputError
-from geo_service.cli import app as cli_app
 from geo_service.core.importer import ImportOptions, import_frame, run_import
 from geo_service.core.layers import LAYERS
 from geo_service.core.settings import get_settings
@@ -44,13 +44,19 @@ def _square(x=LON, y=LAT, d=0.0015):
 
 
 def _fac(sid, geometry=None, **props):
-    return {"type": "Feature", "geometry": _pt() if geometry is None else geometry,
-            "properties": {"source_id": sid, "category": "market", **props}}
+    return {
+        "type": "Feature",
+        "geometry": _pt() if geometry is None else geometry,
+        "properties": {"source_id": sid, "category": "market", **props},
+    }
 
 
 def _unit(sid, geometry=None, **props):
-    return {"type": "Feature", "geometry": _square() if geometry is None else geometry,
-            "properties": {"source_id": sid, "name": "小区", "residents": 100, "households": 40, **props}}
+    return {
+        "type": "Feature",
+        "geometry": _square() if geometry is None else geometry,
+        "properties": {"source_id": sid, "name": "小区", "residents": 100, "households": 40, **props},
+    }
 
 
 def _fc(features) -> str:
@@ -101,8 +107,10 @@ def _symlink_zip(path: Path) -> Path:
 
 
 def _deep_json(depth=100_000) -> str:
-    return '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"source_id":"a","category":"market"},' \
-           '"geometry":{"type":"Point","coordinates":' + "[" * depth + "]" * depth + "}}]}"
+    return (
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"source_id":"a","category":"market"},'
+        '"geometry":{"type":"Point","coordinates":' + "[" * depth + "]" * depth + "}}]}"
+    )
 
 
 def _write(tmp: Path, name: str, content) -> Path:
@@ -117,78 +125,334 @@ def _write(tmp: Path, name: str, content) -> Path:
 # name -> (layer, make(tmp) -> path, expected error type, text in the message or in a problem, bad row or None)
 CASES = {
     # non-finite coordinates: literal tokens (GDAL and Python read them) and numbers beyond a double
-    "nan_token": ("facilities", lambda t: _write(t, "nan.geojson", _bad_point("NaN")), ImportValidationError, "NaN or infinite", 2),
-    "infinity_token": ("facilities", lambda t: _write(t, "inf.geojson", _bad_point("Infinity")), ImportValidationError, "NaN or infinite", 2),
-    "minus_infinity_token": ("facilities", lambda t: _write(t, "minf.geojson", _bad_point("-Infinity")), ImportValidationError, "NaN or infinite", 2),
-    "number_1e400": ("facilities", lambda t: _write(t, "big.geojson", _bad_point("1e400")), ImportValidationError, "NaN or infinite", 2),
-    "integer_of_400_digits": ("facilities", lambda t: _write(t, "bigint.geojson", _bad_point("9" * 400)), ImportValidationError, "NaN or infinite", 2),
+    "nan_token": (
+        "facilities",
+        lambda t: _write(t, "nan.geojson", _bad_point("NaN")),
+        ImportValidationError,
+        "NaN or infinite",
+        2,
+    ),
+    "infinity_token": (
+        "facilities",
+        lambda t: _write(t, "inf.geojson", _bad_point("Infinity")),
+        ImportValidationError,
+        "NaN or infinite",
+        2,
+    ),
+    "minus_infinity_token": (
+        "facilities",
+        lambda t: _write(t, "minf.geojson", _bad_point("-Infinity")),
+        ImportValidationError,
+        "NaN or infinite",
+        2,
+    ),
+    "number_1e400": (
+        "facilities",
+        lambda t: _write(t, "big.geojson", _bad_point("1e400")),
+        ImportValidationError,
+        "NaN or infinite",
+        2,
+    ),
+    "integer_of_400_digits": (
+        "facilities",
+        lambda t: _write(t, "bigint.geojson", _bad_point("9" * 400)),
+        ImportValidationError,
+        "NaN or infinite",
+        2,
+    ),
     # geometry
-    "self_intersecting_polygon": ("population_units", lambda t: _write(t, "bowtie.geojson", _with_bad_second(_unit, _unit("b", {
-        "type": "Polygon", "coordinates": [[[LON, LAT], [LON + 0.001, LAT + 0.001], [LON + 0.001, LAT], [LON, LAT + 0.001], [LON, LAT]]]}))),
-        ImportValidationError, "Self-intersection", 2),
-    "polygon_one_level_too_shallow": ("population_units", lambda t: _write(t, "shallow.geojson", _with_bad_second(_unit, _unit("b", {
-        "type": "Polygon", "coordinates": _square()["coordinates"][0]}))), ImportValidationError, "nesting of Polygon", 2),
-    "polygon_one_level_too_deep": ("population_units", lambda t: _write(t, "deep.geojson", _with_bad_second(_unit, _unit("b", {
-        "type": "Polygon", "coordinates": [_square()["coordinates"]]}))), ImportValidationError, "nesting of Polygon", 2),
-    "point_with_nested_arrays": ("facilities", lambda t: _write(t, "nested_pt.geojson", _with_bad_second(_fac, _fac("b", {
-        "type": "Point", "coordinates": [[LON, LAT]]}))), ImportValidationError, "nesting of Point", 2),
-    "point_with_one_number": ("facilities", lambda t: _write(t, "short_pt.geojson", _with_bad_second(_fac, _fac("b", {
-        "type": "Point", "coordinates": [LON]}))), ImportValidationError, "nesting of Point", 2),
-    "coordinates_are_strings": ("facilities", lambda t: _write(t, "str_pt.geojson", _with_bad_second(_fac, _fac("b", {
-        "type": "Point", "coordinates": ["104.4", "31.13"]}))), ImportValidationError, "must be numbers", 2),
-    "ring_of_two_positions": ("population_units", lambda t: _write(t, "ring2.geojson", _with_bad_second(_unit, _unit("b", {
-        "type": "Polygon", "coordinates": [[[LON, LAT], [LON + 0.001, LAT]]]}))), ImportValidationError, "at least 4", 2),
-    "geometry_is_a_string": ("facilities", lambda t: _write(t, "wkt.geojson", _with_bad_second(_fac, _fac("b", "POINT (104.4 31.13)"))),
-                             ImportValidationError, "must be a JSON object", 2),
-    "unknown_geometry_type": ("facilities", lambda t: _write(t, "blob.geojson", _with_bad_second(_fac, _fac("b", {
-        "type": "Circle", "coordinates": [LON, LAT]}))), ImportValidationError, "unknown geometry type", 2),
-    "wrong_geometry_type_for_layer": ("facilities", lambda t: _write(t, "line.geojson", _with_bad_second(_fac, _fac("b", {
-        "type": "LineString", "coordinates": [[LON, LAT], [LON + 0.001, LAT]]}))), ImportValidationError, "not allowed", 2),
+    "self_intersecting_polygon": (
+        "population_units",
+        lambda t: _write(
+            t,
+            "bowtie.geojson",
+            _with_bad_second(
+                _unit,
+                _unit(
+                    "b",
+                    {
+                        "type": "Polygon",
+                        "coordinates": [
+                            [[LON, LAT], [LON + 0.001, LAT + 0.001], [LON + 0.001, LAT], [LON, LAT + 0.001], [LON, LAT]]
+                        ],
+                    },
+                ),
+            ),
+        ),
+        ImportValidationError,
+        "Self-intersection",
+        2,
+    ),
+    "polygon_one_level_too_shallow": (
+        "population_units",
+        lambda t: _write(
+            t,
+            "shallow.geojson",
+            _with_bad_second(_unit, _unit("b", {"type": "Polygon", "coordinates": _square()["coordinates"][0]})),
+        ),
+        ImportValidationError,
+        "nesting of Polygon",
+        2,
+    ),
+    "polygon_one_level_too_deep": (
+        "population_units",
+        lambda t: _write(
+            t,
+            "deep.geojson",
+            _with_bad_second(_unit, _unit("b", {"type": "Polygon", "coordinates": [_square()["coordinates"]]})),
+        ),
+        ImportValidationError,
+        "nesting of Polygon",
+        2,
+    ),
+    "point_with_nested_arrays": (
+        "facilities",
+        lambda t: _write(
+            t, "nested_pt.geojson", _with_bad_second(_fac, _fac("b", {"type": "Point", "coordinates": [[LON, LAT]]}))
+        ),
+        ImportValidationError,
+        "nesting of Point",
+        2,
+    ),
+    "point_with_one_number": (
+        "facilities",
+        lambda t: _write(
+            t, "short_pt.geojson", _with_bad_second(_fac, _fac("b", {"type": "Point", "coordinates": [LON]}))
+        ),
+        ImportValidationError,
+        "nesting of Point",
+        2,
+    ),
+    "coordinates_are_strings": (
+        "facilities",
+        lambda t: _write(
+            t, "str_pt.geojson", _with_bad_second(_fac, _fac("b", {"type": "Point", "coordinates": ["104.4", "31.13"]}))
+        ),
+        ImportValidationError,
+        "must be numbers",
+        2,
+    ),
+    "ring_of_two_positions": (
+        "population_units",
+        lambda t: _write(
+            t,
+            "ring2.geojson",
+            _with_bad_second(_unit, _unit("b", {"type": "Polygon", "coordinates": [[[LON, LAT], [LON + 0.001, LAT]]]})),
+        ),
+        ImportValidationError,
+        "at least 4",
+        2,
+    ),
+    "geometry_is_a_string": (
+        "facilities",
+        lambda t: _write(t, "wkt.geojson", _with_bad_second(_fac, _fac("b", "POINT (104.4 31.13)"))),
+        ImportValidationError,
+        "must be a JSON object",
+        2,
+    ),
+    "unknown_geometry_type": (
+        "facilities",
+        lambda t: _write(
+            t, "blob.geojson", _with_bad_second(_fac, _fac("b", {"type": "Circle", "coordinates": [LON, LAT]}))
+        ),
+        ImportValidationError,
+        "unknown geometry type",
+        2,
+    ),
+    "wrong_geometry_type_for_layer": (
+        "facilities",
+        lambda t: _write(
+            t,
+            "line.geojson",
+            _with_bad_second(_fac, _fac("b", {"type": "LineString", "coordinates": [[LON, LAT], [LON + 0.001, LAT]]})),
+        ),
+        ImportValidationError,
+        "not allowed",
+        2,
+    ),
     # properties
-    "text_where_a_number_is_required": ("population_units", lambda t: _write(t, "text_num.geojson", _with_bad_second(
-        _unit, _unit("b", residents="很多"))), ImportValidationError, "not a number", 2),
-    "object_as_property_value": ("facilities", lambda t: _write(t, "obj.geojson", _with_bad_second(
-        _fac, _fac("b", name={"zh": "菜场"}))), ImportValidationError, "JSON object", 2),
-    "array_as_number_value": ("facilities", lambda t: _write(t, "arr.geojson", _with_bad_second(
-        _fac, _fac("b", floor_area_m2=[100, 200]))), ImportValidationError, "JSON array", 2),
-    "array_as_text_value": ("facilities", lambda t: _write(t, "arr_text.geojson", _with_bad_second(
-        _fac, _fac("b", name=["a", "b"]))), ImportValidationError, "JSON array", 2),
-    "properties_not_an_object": ("facilities", lambda t: _write(t, "props.geojson", _with_bad_second(
-        _fac, {"type": "Feature", "geometry": _pt(), "properties": [1, 2]})), ImportValidationError, "properties must be a JSON object", 2),
-    "feature_not_an_object": ("facilities", lambda t: _write(t, "feat.geojson", _with_bad_second(_fac, 42)),
-                              ImportValidationError, "not a JSON object", 2),
-    "ten_mb_string": ("facilities", lambda t: _write(t, "long.geojson", _with_bad_second(_fac, _fac("b", name="x" * TEN_MB))),
-                      ImportValidationError, "characters long", 2),
-    "ten_mb_string_gdal_reads": ("facilities", lambda t: _write(t, "long2.geojson", _with_bad_second(_fac, _fac("b", name="x" * 5_000_000))),
-                                 ImportValidationError, "characters long", 2),
+    "text_where_a_number_is_required": (
+        "population_units",
+        lambda t: _write(t, "text_num.geojson", _with_bad_second(_unit, _unit("b", residents="很多"))),
+        ImportValidationError,
+        "not a number",
+        2,
+    ),
+    "object_as_property_value": (
+        "facilities",
+        lambda t: _write(t, "obj.geojson", _with_bad_second(_fac, _fac("b", name={"zh": "菜场"}))),
+        ImportValidationError,
+        "JSON object",
+        2,
+    ),
+    "array_as_number_value": (
+        "facilities",
+        lambda t: _write(t, "arr.geojson", _with_bad_second(_fac, _fac("b", floor_area_m2=[100, 200]))),
+        ImportValidationError,
+        "JSON array",
+        2,
+    ),
+    "array_as_text_value": (
+        "facilities",
+        lambda t: _write(t, "arr_text.geojson", _with_bad_second(_fac, _fac("b", name=["a", "b"]))),
+        ImportValidationError,
+        "JSON array",
+        2,
+    ),
+    "properties_not_an_object": (
+        "facilities",
+        lambda t: _write(
+            t, "props.geojson", _with_bad_second(_fac, {"type": "Feature", "geometry": _pt(), "properties": [1, 2]})
+        ),
+        ImportValidationError,
+        "properties must be a JSON object",
+        2,
+    ),
+    "feature_not_an_object": (
+        "facilities",
+        lambda t: _write(t, "feat.geojson", _with_bad_second(_fac, 42)),
+        ImportValidationError,
+        "not a JSON object",
+        2,
+    ),
+    "ten_mb_string": (
+        "facilities",
+        lambda t: _write(t, "long.geojson", _with_bad_second(_fac, _fac("b", name="x" * TEN_MB))),
+        ImportValidationError,
+        "characters long",
+        2,
+    ),
+    "ten_mb_string_gdal_reads": (
+        "facilities",
+        lambda t: _write(t, "long2.geojson", _with_bad_second(_fac, _fac("b", name="x" * 5_000_000))),
+        ImportValidationError,
+        "characters long",
+        2,
+    ),
     # files that are not GeoJSON at all
     "not_json": ("facilities", lambda t: _write(t, "hello.geojson", "hello, world"), InputError, "not JSON", None),
-    "truncated_json": ("facilities", lambda t: _write(t, "cut.geojson", _fc([_fac("a"), _fac("b")])[:70]), InputError, "not valid JSON", None),
-    "json_array_instead_of_object": ("facilities", lambda t: _write(t, "array.geojson", json.dumps([_fac("a")])), InputError, "JSON array", None),
-    "features_not_a_list": ("facilities", lambda t: _write(t, "feats.geojson", json.dumps({"type": "FeatureCollection", "features": {"a": _fac("a")}})),
-                            InputError, "must be a list", None),
-    "json_of_another_kind": ("facilities", lambda t: _write(t, "other.geojson", json.dumps({"type": "Topology", "objects": {}})),
-                             InputError, "not GeoJSON", None),
+    "truncated_json": (
+        "facilities",
+        lambda t: _write(t, "cut.geojson", _fc([_fac("a"), _fac("b")])[:70]),
+        InputError,
+        "not valid JSON",
+        None,
+    ),
+    "json_array_instead_of_object": (
+        "facilities",
+        lambda t: _write(t, "array.geojson", json.dumps([_fac("a")])),
+        InputError,
+        "JSON array",
+        None,
+    ),
+    "features_not_a_list": (
+        "facilities",
+        lambda t: _write(t, "feats.geojson", json.dumps({"type": "FeatureCollection", "features": {"a": _fac("a")}})),
+        InputError,
+        "must be a list",
+        None,
+    ),
+    "json_of_another_kind": (
+        "facilities",
+        lambda t: _write(t, "other.geojson", json.dumps({"type": "Topology", "objects": {}})),
+        InputError,
+        "not GeoJSON",
+        None,
+    ),
     "deeply_nested_arrays": ("facilities", lambda t: _write(t, "deep_arr.geojson", _deep_json()), InputError, "", None),
     "empty_file": ("facilities", lambda t: _write(t, "empty.geojson", b""), InputError, "empty", None),
     "only_white_space": ("facilities", lambda t: _write(t, "blank.geojson", "  \n\t\n"), InputError, "empty", None),
-    "binary_garbage_as_geojson": ("facilities", lambda t: _write(t, "garbage.geojson", np.random.default_rng(7).bytes(4096)), InputError, "binary", None),
-    "binary_garbage_as_gpkg": ("facilities", lambda t: _write(t, "garbage.gpkg", np.random.default_rng(8).bytes(4096)), InputError, "cannot read", None),
-    "binary_garbage_as_csv": ("facilities", lambda t: _write(t, "garbage.csv", np.random.default_rng(9).bytes(4096)), InputError, "", None),
-    "csv_with_10_mb_cell": ("facilities", lambda t: _write(t, "long.csv", f"source_id,category,name,lon,lat\na,market,ok,{LON},{LAT}\n"
-                                                                          f"b,market,{'x' * TEN_MB},{LON},{LAT}\n"), ImportValidationError, "characters long", 2),
+    "binary_garbage_as_geojson": (
+        "facilities",
+        lambda t: _write(t, "garbage.geojson", np.random.default_rng(7).bytes(4096)),
+        InputError,
+        "binary",
+        None,
+    ),
+    "binary_garbage_as_gpkg": (
+        "facilities",
+        lambda t: _write(t, "garbage.gpkg", np.random.default_rng(8).bytes(4096)),
+        InputError,
+        "cannot read",
+        None,
+    ),
+    "binary_garbage_as_csv": (
+        "facilities",
+        lambda t: _write(t, "garbage.csv", np.random.default_rng(9).bytes(4096)),
+        InputError,
+        "",
+        None,
+    ),
+    "csv_with_10_mb_cell": (
+        "facilities",
+        lambda t: _write(
+            t,
+            "long.csv",
+            f"source_id,category,name,lon,lat\na,market,ok,{LON},{LAT}\nb,market,{'x' * TEN_MB},{LON},{LAT}\n",
+        ),
+        ImportValidationError,
+        "characters long",
+        2,
+    ),
     # archives
     "zip_bomb": ("facilities", lambda t: _bomb(t / "bomb.zip"), InputError, "zip bomb", None),
-    "xlsx_bomb": ("facilities", lambda t: _bomb(t / "bomb.xlsx", "xl/worksheets/sheet1.xml"), InputError, "zip bomb", None),
-    "zip_member_climbing_out": ("facilities", lambda t: _zip(t / "slip.zip", {"../../evil.shp": b"x"}), InputError, "outside the upload folder", None),
-    "zip_member_backslashes": ("facilities", lambda t: _zip(t / "slip2.zip", {"..\\..\\evil.shp": b"x"}), InputError, "outside the upload folder", None),
-    "zip_member_absolute_path": ("facilities", lambda t: _zip(t / "abs.zip", {"/tmp/x.shp": b"x"}), InputError, "outside the upload folder", None),
-    "zip_member_drive_letter": ("facilities", lambda t: _zip(t / "drive.zip", {"C:/x.shp": b"x"}), InputError, "outside the upload folder", None),
+    "xlsx_bomb": (
+        "facilities",
+        lambda t: _bomb(t / "bomb.xlsx", "xl/worksheets/sheet1.xml"),
+        InputError,
+        "zip bomb",
+        None,
+    ),
+    "zip_member_climbing_out": (
+        "facilities",
+        lambda t: _zip(t / "slip.zip", {"../../evil.shp": b"x"}),
+        InputError,
+        "outside the upload folder",
+        None,
+    ),
+    "zip_member_backslashes": (
+        "facilities",
+        lambda t: _zip(t / "slip2.zip", {"..\\..\\evil.shp": b"x"}),
+        InputError,
+        "outside the upload folder",
+        None,
+    ),
+    "zip_member_absolute_path": (
+        "facilities",
+        lambda t: _zip(t / "abs.zip", {"/tmp/x.shp": b"x"}),
+        InputError,
+        "outside the upload folder",
+        None,
+    ),
+    "zip_member_drive_letter": (
+        "facilities",
+        lambda t: _zip(t / "drive.zip", {"C:/x.shp": b"x"}),
+        InputError,
+        "outside the upload folder",
+        None,
+    ),
     "zip_symlink_member": ("facilities", lambda t: _symlink_zip(t / "link.zip"), InputError, "symbolic link", None),
-    "nested_zip": ("facilities", lambda t: _zip(t / "outer.zip", {"inner.zip": _zip(t / "inner.zip", _shapefile_parts(t)).read_bytes()}),
-                   InputError, "nested archives", None),
-    "zip_that_is_not_a_zip": ("facilities", lambda t: _write(t, "fake.zip", "PK but not really"), InputError, "not a valid zip", None),
-    "zip_without_shapefile": ("facilities", lambda t: _zip(t / "readme.zip", {"readme.txt": b"hi"}), InputError, "no .shp", None),
+    "nested_zip": (
+        "facilities",
+        lambda t: _zip(t / "outer.zip", {"inner.zip": _zip(t / "inner.zip", _shapefile_parts(t)).read_bytes()}),
+        InputError,
+        "nested archives",
+        None,
+    ),
+    "zip_that_is_not_a_zip": (
+        "facilities",
+        lambda t: _write(t, "fake.zip", "PK but not really"),
+        InputError,
+        "not a valid zip",
+        None,
+    ),
+    "zip_without_shapefile": (
+        "facilities",
+        lambda t: _zip(t / "readme.zip", {"readme.txt": b"hi"}),
+        InputError,
+        "no .shp",
+        None,
+    ),
 }
 
 
@@ -208,10 +472,19 @@ def limits(monkeypatch):
 
 def _seed(store):
     """Some features already present, so that 'unchanged' means more than 'empty'."""
-    units = gpd.GeoDataFrame({"source_id": ["a", "b"], "name": ["甲", "乙"], "residents": [10, 20], "households": [4, 8]},
-                             geometry=[shapely.box(LON, LAT, LON + 0.001, LAT + 0.001), shapely.box(LON + 0.01, LAT, LON + 0.011, LAT + 0.001)], crs=4326)
-    facs = gpd.GeoDataFrame({"source_id": ["a", "b"], "category": ["market", "nursery"]},
-                            geometry=[shapely.Point(LON, LAT), shapely.Point(LON + 0.001, LAT)], crs=4326)
+    units = gpd.GeoDataFrame(
+        {"source_id": ["a", "b"], "name": ["甲", "乙"], "residents": [10, 20], "households": [4, 8]},
+        geometry=[
+            shapely.box(LON, LAT, LON + 0.001, LAT + 0.001),
+            shapely.box(LON + 0.01, LAT, LON + 0.011, LAT + 0.001),
+        ],
+        crs=4326,
+    )
+    facs = gpd.GeoDataFrame(
+        {"source_id": ["a", "b"], "category": ["market", "nursery"]},
+        geometry=[shapely.Point(LON, LAT), shapely.Point(LON + 0.001, LAT)],
+        crs=4326,
+    )
     import_frame(store, LAYERS["population_units"], units, ImportOptions(), source_name="seed")
     import_frame(store, LAYERS["facilities"], facs, ImportOptions(), source_name="seed")
 
@@ -288,7 +561,14 @@ def test_run_import_refuses_every_case_and_writes_nothing(store, tmp_path):
     assert snapshot(store) == before
 
 
-CLI_CASES = ["number_1e400", "polygon_one_level_too_shallow", "ten_mb_string", "truncated_json", "zip_bomb", "zip_member_climbing_out"]
+CLI_CASES = [
+    "number_1e400",
+    "polygon_one_level_too_shallow",
+    "ten_mb_string",
+    "truncated_json",
+    "zip_bomb",
+    "zip_member_climbing_out",
+]
 
 
 def test_cli_import_refuses_with_chinese_message(store, tmp_path):
@@ -346,7 +626,9 @@ def test_limits_are_settings(store, tmp_path, limits, monkeypatch):
     limits(GEO_MAX_FEATURES=3)
     geojson = _write(tmp_path, "many.geojson", _fc([_fac(f"f{i}", _pt(LON + i * 0.001)) for i in range(5)]))
     _refused(store, lambda: run_import(store, "facilities", geojson), InputError, "GEO_MAX_FEATURES")
-    csv = _write(tmp_path, "many.csv", "source_id,category,lon,lat\n" + "".join(f"f{i},market,{LON},{LAT}\n" for i in range(5)))
+    csv = _write(
+        tmp_path, "many.csv", "source_id,category,lon,lat\n" + "".join(f"f{i},market,{LON},{LAT}\n" for i in range(5))
+    )
     _refused(store, lambda: run_import(store, "facilities", csv), InputError, "GEO_MAX_FEATURES")
     frame = gpd.read_file(geojson)
     frame.to_file(tmp_path / "many.gpkg")
@@ -358,8 +640,14 @@ def test_limits_are_settings(store, tmp_path, limits, monkeypatch):
     # vertices per geometry: the row is named; --skip-invalid imports the others
     limits(GEO_MAX_VERTICES=100)
     ring = shapely.Point(LON, LAT).buffer(0.001, quad_segs=125).exterior.coords  # 501 vertices
-    detailed = _write(tmp_path, "detailed.geojson", _with_bad_second(_unit, _unit("b", {"type": "Polygon", "coordinates": [[list(c) for c in ring]]})))
-    _refused(store, lambda: run_import(store, "population_units", detailed), ImportValidationError, "GEO_MAX_VERTICES", 2)
+    detailed = _write(
+        tmp_path,
+        "detailed.geojson",
+        _with_bad_second(_unit, _unit("b", {"type": "Polygon", "coordinates": [[list(c) for c in ring]]})),
+    )
+    _refused(
+        store, lambda: run_import(store, "population_units", detailed), ImportValidationError, "GEO_MAX_VERTICES", 2
+    )
     res = run_import(store, "population_units", detailed, ImportOptions(skip_invalid=True))
     assert (res.inserted, res.updated, res.skipped) == (1, 1, 1)  # 'a' and 'b' were there before
     limits(GEO_MAX_VERTICES=1000)
@@ -368,7 +656,9 @@ def test_limits_are_settings(store, tmp_path, limits, monkeypatch):
     # text per value
     names = _write(tmp_path, "names.geojson", _with_bad_second(_fac, _fac("b", name="名" * 200)))
     limits(GEO_MAX_STRING_CHARS=100)
-    exc = _refused(store, lambda: run_import(store, "facilities", names), ImportValidationError, "GEO_MAX_STRING_CHARS", 2)
+    exc = _refused(
+        store, lambda: run_import(store, "facilities", names), ImportValidationError, "GEO_MAX_STRING_CHARS", 2
+    )
     assert [p.column for p in exc.report.problems] == ["name"]  # one problem, not also 'empty'
     limits(GEO_MAX_STRING_CHARS=200)
     assert run_import(store, "facilities", names).report.ok
@@ -388,11 +678,25 @@ def test_limits_are_settings(store, tmp_path, limits, monkeypatch):
 def test_import_frame_refuses_objects_and_long_text(store):
     """Frames that never were a file (e.g. built by other code) get the same checks."""
     _seed(store)
-    frame = gpd.GeoDataFrame({"source_id": ["x1", "x2", "x3", "x4", "x5"], "category": ["market", "market", {"a": 1}, "market", "market"],
-                              "name": ["ok", "x" * 20_000, "ok", "ok", "a\x00b"], "capacity": [1, 2, 3, np.array([4, 5]), 5]},
-                             geometry=shapely.points(np.full(5, LON), np.full(5, LAT)), crs=4326)
-    exc = _refused(store, lambda: import_frame(store, LAYERS["facilities"], frame, ImportOptions()), ImportValidationError)
-    assert sorted((p.row, p.column) for p in exc.report.problems) == [(2, "name"), (3, "category"), (4, "capacity"), (5, "name")]
+    frame = gpd.GeoDataFrame(
+        {
+            "source_id": ["x1", "x2", "x3", "x4", "x5"],
+            "category": ["market", "market", {"a": 1}, "market", "market"],
+            "name": ["ok", "x" * 20_000, "ok", "ok", "a\x00b"],
+            "capacity": [1, 2, 3, np.array([4, 5]), 5],
+        },
+        geometry=shapely.points(np.full(5, LON), np.full(5, LAT)),
+        crs=4326,
+    )
+    exc = _refused(
+        store, lambda: import_frame(store, LAYERS["facilities"], frame, ImportOptions()), ImportValidationError
+    )
+    assert sorted((p.row, p.column) for p in exc.report.problems) == [
+        (2, "name"),
+        (3, "category"),
+        (4, "capacity"),
+        (5, "name"),
+    ]
     assert "NUL" in next(p.problem for p in exc.report.problems if p.row == 5)  # PostgreSQL cannot store it
 
 
@@ -426,9 +730,24 @@ def test_strict_reader_keeps_good_features_and_crs(tmp_path):
     from geo_service.core.io import read_file
 
     x, y = 500_000.0, 3_445_000.0
-    data = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4544"}},
-            "features": [{"type": "Feature", "id": "k1", "geometry": {"type": "Point", "coordinates": [x, y]}, "properties": {"category": "market", "n": 3}},
-                         {"type": "Feature", "id": "k2", "geometry": {"type": "Point", "coordinates": [[x, y]]}, "properties": {"category": "market", "n": 4}}]}
+    data = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4544"}},
+        "features": [
+            {
+                "type": "Feature",
+                "id": "k1",
+                "geometry": {"type": "Point", "coordinates": [x, y]},
+                "properties": {"category": "market", "n": 3},
+            },
+            {
+                "type": "Feature",
+                "id": "k2",
+                "geometry": {"type": "Point", "coordinates": [[x, y]]},
+                "properties": {"category": "market", "n": 4},
+            },
+        ],
+    }
     path = _write(tmp_path, "gk.geojson", json.dumps(data))
     frame = read_file(path)
     assert frame.crs.to_epsg() == 4544
@@ -443,7 +762,9 @@ def test_gdal_skipping_entries_is_caught(store, tmp_path):
     from geo_service.core.io import read_file
 
     untyped = {k: v for k, v in _fac("e").items() if k != "type"}  # no "type": "Feature", still a feature
-    path = _write(tmp_path, "skip.geojson", _fc([_fac("a"), None, {"type": "Topology"}, _fac("d", _pt(LON + 0.001)), untyped]))
+    path = _write(
+        tmp_path, "skip.geojson", _fc([_fac("a"), None, {"type": "Topology"}, _fac("d", _pt(LON + 0.001)), untyped])
+    )
     assert len(gpd.read_file(path)) == 2
     frame = read_file(path)
     assert list(frame["source_id"].iloc[[0, 3, 4]]) == ["a", "d", "e"]
@@ -504,10 +825,15 @@ def test_http_refuses_with_422_and_both_messages(store, tmp_path, limits):
         # a good file under a hostile name: imported, the name logged printable and short
         path = _write(tmp_path, "good.geojson", _fc([_fac("n1")]))
         with path.open("rb") as fh:
-            r = client.post("/layers/facilities/import", files={"file": ("a\x00b" + "é" * 300 + ".geojson", fh, "application/geo+json")})
+            r = client.post(
+                "/layers/facilities/import",
+                files={"file": ("a\x00b" + "é" * 300 + ".geojson", fh, "application/geo+json")},
+            )
         assert r.status_code == 200, r.text
         with store.read() as conn:
-            logged = conn.execute(sa.select(models.imports.c.source_name).order_by(models.imports.c.id.desc())).first()[0]
+            logged = conn.execute(sa.select(models.imports.c.source_name).order_by(models.imports.c.id.desc())).first()[
+                0
+            ]
         assert logged.startswith("a") and len(logged) == 255
 
         # page size

@@ -17,8 +17,8 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
-from geo_service.core import crs as crs_mod
 from geo_service.cli import app as cli_app
+from geo_service.core import crs as crs_mod
 from tests.conftest import snapshot
 
 LON, LAT = 104.40, 31.13
@@ -41,9 +41,14 @@ def _units(n=4, **overrides):
 def _facilities(n=4):
     pts = [shapely.Point(LON + i * 0.001, LAT + 0.001) for i in range(n)]
     return gpd.GeoDataFrame(
-        {"source_id": [f"f{i}" for i in range(n)], "name": [f"设施{i}" for i in range(n)],
-         "category": ["kindergarten"] * n, "floor_area_m2": [2500.0] * n},
-        geometry=pts, crs=4326,
+        {
+            "source_id": [f"f{i}" for i in range(n)],
+            "name": [f"设施{i}" for i in range(n)],
+            "category": ["kindergarten"] * n,
+            "floor_area_m2": [2500.0] * n,
+        },
+        geometry=pts,
+        crs=4326,
     )
 
 
@@ -71,31 +76,69 @@ GOOD_UNIT = dict(name="好", residents=100, households=40)
 def bad_files(tmp: Path) -> dict[str, tuple[Path, str, int, str]]:
     """name -> (file, layer, bad row number, expected text in the problem)."""
     out = {}
-    bowtie = {"type": "Polygon", "coordinates": [[[LON, LAT], [LON + 0.001, LAT + 0.001], [LON + 0.001, LAT], [LON, LAT + 0.001], [LON, LAT]]]}
-    feats = [_feature("a", _square(LON, LAT), **GOOD_UNIT), _feature("b", bowtie, **GOOD_UNIT), _feature("c", _square(LON + 0.01, LAT), **GOOD_UNIT)]
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [[[LON, LAT], [LON + 0.001, LAT + 0.001], [LON + 0.001, LAT], [LON, LAT + 0.001], [LON, LAT]]],
+    }
+    feats = [
+        _feature("a", _square(LON, LAT), **GOOD_UNIT),
+        _feature("b", bowtie, **GOOD_UNIT),
+        _feature("c", _square(LON + 0.01, LAT), **GOOD_UNIT),
+    ]
     out["invalid_geometry"] = (_raw_geojson(feats, tmp / "bowtie.geojson"), "population_units", 2, "Self-intersection")
-    feats = [_feature("a", _square(LON, LAT), **GOOD_UNIT), _feature("b", _square(LON + 0.01, LAT), **GOOD_UNIT),
-             _feature("c", {"type": "Point", "coordinates": [LON, LAT]}, **GOOD_UNIT)]
+    feats = [
+        _feature("a", _square(LON, LAT), **GOOD_UNIT),
+        _feature("b", _square(LON + 0.01, LAT), **GOOD_UNIT),
+        _feature("c", {"type": "Point", "coordinates": [LON, LAT]}, **GOOD_UNIT),
+    ]
     out["wrong_geometry_type"] = (_raw_geojson(feats, tmp / "point_unit.geojson"), "population_units", 3, "Point")
     g = _units(3).drop(columns=["households"])
     out["missing_column"] = (_geojson(g, tmp / "nohh.geojson"), "population_units", 0, "households")
-    out["negative_count"] = (_geojson(_units(3, residents=[10, -5, 20]), tmp / "neg.geojson"), "population_units", 2, ">= 0")
-    out["non_numeric_count"] = (_geojson(_units(3, households=["12", "多", "30"]), tmp / "nan.geojson"), "population_units", 2, "not a number")
+    out["negative_count"] = (
+        _geojson(_units(3, residents=[10, -5, 20]), tmp / "neg.geojson"),
+        "population_units",
+        2,
+        ">= 0",
+    )
+    out["non_numeric_count"] = (
+        _geojson(_units(3, households=["12", "多", "30"]), tmp / "nan.geojson"),
+        "population_units",
+        2,
+        "not a number",
+    )
     f = _facilities(3)
     f.loc[1, "category"] = "casino"
     out["unknown_category"] = (_geojson(f, tmp / "cat.geojson"), "facilities", 2, "kindergarten")
-    feats = [_feature("a", {"type": "Point", "coordinates": [LON, LAT]}, category="nursery"),
-             _feature("b", {"type": "Point", "coordinates": [LON, 291.13]}, category="nursery")]
+    feats = [
+        _feature("a", {"type": "Point", "coordinates": [LON, LAT]}, category="nursery"),
+        _feature("b", {"type": "Point", "coordinates": [LON, 291.13]}, category="nursery"),
+    ]
     out["out_of_range"] = (_raw_geojson(feats, tmp / "range.geojson"), "facilities", 2, "outside")
-    feats = [_feature("a", {"type": "Point", "coordinates": [LON, LAT]}, category="nursery"),
-             _feature("b", {"type": "Point", "coordinates": [LAT, LON]}, category="nursery")]
+    feats = [
+        _feature("a", {"type": "Point", "coordinates": [LON, LAT]}, category="nursery"),
+        _feature("b", {"type": "Point", "coordinates": [LAT, LON]}, category="nursery"),
+    ]
     out["swapped_lonlat"] = (_raw_geojson(feats, tmp / "swap.geojson"), "facilities", 2, "swapped")
-    out["duplicate_source_id"] = (_geojson(_units(3, source_id=["a", "b", "a"]), tmp / "dup.geojson"), "population_units", 3, "duplicate")
+    out["duplicate_source_id"] = (
+        _geojson(_units(3, source_id=["a", "b", "a"]), tmp / "dup.geojson"),
+        "population_units",
+        3,
+        "duplicate",
+    )
     return out
 
 
-CASES = ["invalid_geometry", "wrong_geometry_type", "missing_column", "negative_count", "non_numeric_count",
-         "unknown_category", "out_of_range", "swapped_lonlat", "duplicate_source_id"]
+CASES = [
+    "invalid_geometry",
+    "wrong_geometry_type",
+    "missing_column",
+    "negative_count",
+    "non_numeric_count",
+    "unknown_category",
+    "out_of_range",
+    "swapped_lonlat",
+    "duplicate_source_id",
+]
 
 
 def _seed(store, tmp_path):
@@ -111,7 +154,9 @@ def test_cli_rejects_bad_row_and_writes_nothing(store, tmp_path, case):
     _seed(store, tmp_path)
     before = snapshot(store)
     path, layer, row, text = bad_files(tmp_path)[case]
-    res = CliRunner().invoke(cli_app, ["import", layer, str(path), "--database-url", store.url.render_as_string(hide_password=False)])
+    res = CliRunner().invoke(
+        cli_app, ["import", layer, str(path), "--database-url", store.url.render_as_string(hide_password=False)]
+    )
     assert res.exit_code == 1, res.output
     assert "未写入任何数据" in res.output
     if row:
@@ -176,8 +221,16 @@ def test_csv_xlsx_with_chinese_headers_and_gcj02(store, tmp_path):
 
     wgs = np.array([[104.3981, 31.1302], [104.4105, 31.1240]])
     glon, glat = crs_mod.wgs84_to_gcj02(wgs[:, 0], wgs[:, 1])
-    df = pd.DataFrame({"编号": ["k1", "k2"], "名称": ["旌阳幼儿园", "城南幼儿园"], "设施类别": ["幼儿园", "kindergarten"],
-                       "经度": glon, "纬度": glat, "建筑面积": [2400, 2600]})
+    df = pd.DataFrame(
+        {
+            "编号": ["k1", "k2"],
+            "名称": ["旌阳幼儿园", "城南幼儿园"],
+            "设施类别": ["幼儿园", "kindergarten"],
+            "经度": glon,
+            "纬度": glat,
+            "建筑面积": [2400, 2600],
+        }
+    )
     df.to_csv(tmp_path / "k.csv", index=False, encoding="gb18030")
     res = run_import(store, "facilities", tmp_path / "k.csv", ImportOptions(source_crs="gcj02"))
     assert res.inserted == 2
@@ -259,7 +312,7 @@ def test_communities_import_into_named_plan(client, store, tmp_path):
 
 BROKEN_FILES = {
     "nan.geojson": '{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[NaN,31]},'
-                   '"properties":{"source_id":"a","category":"market"}}]}',
+    '"properties":{"source_id":"a","category":"market"}}]}',
     "empty.geojson": "",
     "notjson.geojson": "hello",
     "nofeatures.geojson": '{"type":"FeatureCollection","features":[]}',
@@ -291,10 +344,15 @@ def test_http_column_map_crs_and_report_cap(client, store, tmp_path):
 
     x, y = Transformer.from_crs(4326, 4544, always_xy=True).transform([LON, LON + 0.01], [LAT, LAT])
     csv = tmp_path / "gk.csv"
-    csv.write_text("编号,类型,X,Y\nk1,kindergarten,%f,%f\nk2,nursery,%f,%f\n" % (x[0], y[0], x[1], y[1]), encoding="utf-8")
+    csv.write_text(
+        "编号,类型,X,Y\nk1,kindergarten,%f,%f\nk2,nursery,%f,%f\n" % (x[0], y[0], x[1], y[1]), encoding="utf-8"
+    )
     with csv.open("rb") as fh:
-        r = client.post("/layers/facilities/import", files={"file": ("gk.csv", fh)},
-                        data={"crs": "EPSG:4544", "column_map": ["category=类型"], "lon": "X", "lat": "Y"})
+        r = client.post(
+            "/layers/facilities/import",
+            files={"file": ("gk.csv", fh)},
+            data={"crs": "EPSG:4544", "column_map": ["category=类型"], "lon": "X", "lat": "Y"},
+        )
     assert r.status_code == 200, r.text
     g = store.read_layer("facilities").sort_values("source_id")
     assert np.allclose(g.geometry.x, [LON, LON + 0.01], atol=1e-7) and np.allclose(g.geometry.y, LAT, atol=1e-7)
@@ -313,8 +371,11 @@ def test_code_patterns_and_blank_values():
     from geo_service.core.layers import LAYERS
 
     sq = [shapely.box(LON, LAT, LON + 0.001, LAT + 0.001)] * 4
-    parcels = gpd.GeoDataFrame({"source_id": ["p1", "p2", "p3", "p4"], "land_use_code": ["0702", "07021", "  ", 80403.0]},
-                               geometry=sq, crs=4326)
+    parcels = gpd.GeoDataFrame(
+        {"source_id": ["p1", "p2", "p3", "p4"], "land_use_code": ["0702", "07021", "  ", 80403.0]},
+        geometry=sq,
+        crs=4326,
+    )
     frame, report = validate(parcels, LAYERS["plan_parcels"], ImportOptions())
     by_row = {p.row: p.problem for p in report.problems}
     assert set(by_row) == {2, 3}

@@ -79,7 +79,9 @@ def test_failed_job_reports_why(store):
 
 def test_job_of_a_dead_process_is_reported_failed(store):
     """A job left 'running' by a service process that died is failed by the next status request."""
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead_pid = int(proc.stdout)
     import socket
 

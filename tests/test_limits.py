@@ -59,24 +59,35 @@ def test_body_limits(store):
     limited, app = _app(store, GEO_MAX_BODY_MB=0.01, GEO_MAX_UPLOAD_MB=1)
     headers = {**token_headers(limited, "admin"), "Content-Type": "application/json"}
     before = snapshot(limited)
-    big = json.dumps({"type": "Feature", "geometry": {"type": "Point", "coordinates": [104.3, 31.1]},
-                      "properties": {"name": "x" * 20_000, "shelter_class": "emergency"}}).encode()
+    big = json.dumps(
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [104.3, 31.1]},
+            "properties": {"name": "x" * 20_000, "shelter_class": "emergency"},
+        }
+    ).encode()
     with TestClient(app) as c:
         r = c.post("/layers/shelters/features", content=big, headers=headers)  # declared Content-Length
         assert r.status_code == 413 and "上限" in r.json()["message_zh"]
 
         def chunks():  # no Content-Length: counted while streaming
             for i in range(0, len(big), 4096):
-                yield big[i:i + 4096]
+                yield big[i : i + 4096]
 
         r = c.post("/layers/shelters/features", content=chunks(), headers=headers)
         assert r.status_code == 413, r.text
-        r = c.post("/layers/shelters/import", files={"file": ("s.geojson", b" " * (1024 * 1024 + 100_000), "application/geo+json")},
-                   headers=token_headers(limited, "admin"))
+        r = c.post(
+            "/layers/shelters/import",
+            files={"file": ("s.geojson", b" " * (1024 * 1024 + 100_000), "application/geo+json")},
+            headers=token_headers(limited, "admin"),
+        )
         assert r.status_code == 413
         # a body below the limit goes through
-        small = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [104.3, 31.1]},
-                 "properties": {"name": "小", "shelter_class": "emergency"}}
+        small = {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [104.3, 31.1]},
+            "properties": {"name": "小", "shelter_class": "emergency"},
+        }
         assert c.post("/layers/shelters/features", json=small, headers=headers).status_code == 201
     after = snapshot(limited)
     assert len(after["shelters"]) == len(before["shelters"]) + 1

@@ -22,15 +22,25 @@ LON, LAT = 104.40, 31.13
 def city(store):
     xs, ys = np.meshgrid(np.arange(4) * 0.004 + LON, np.arange(3) * 0.004 + LAT)
     fac = gpd.GeoDataFrame(
-        {"source_id": [f"f{i}" for i in range(12)], "name": [f"设施{i}" for i in range(12)],
-         "category": ["kindergarten", "health_station", "market"] * 4, "address": ["示例路1号"] * 12},
-        geometry=shapely.points(xs.ravel(), ys.ravel()), crs=4326,
+        {
+            "source_id": [f"f{i}" for i in range(12)],
+            "name": [f"设施{i}" for i in range(12)],
+            "category": ["kindergarten", "health_station", "market"] * 4,
+            "address": ["示例路1号"] * 12,
+        },
+        geometry=shapely.points(xs.ravel(), ys.ravel()),
+        crs=4326,
     )
     store.upsert_layer("facilities", fac)
     shel = gpd.GeoDataFrame(
-        {"source_id": ["s1", "s2"], "name": ["公园避难场所", "广场避难场所"], "shelter_class": ["emergency", "fixed"],
-         "capacity_persons": [3000, 12000]},
-        geometry=[shapely.Point(LON + 0.002, LAT + 0.002), shapely.box(LON + 0.006, LAT, LON + 0.008, LAT + 0.002)], crs=4326,
+        {
+            "source_id": ["s1", "s2"],
+            "name": ["公园避难场所", "广场避难场所"],
+            "shelter_class": ["emergency", "fixed"],
+            "capacity_persons": [3000, 12000],
+        },
+        geometry=[shapely.Point(LON + 0.002, LAT + 0.002), shapely.box(LON + 0.006, LAT, LON + 0.008, LAT + 0.002)],
+        crs=4326,
     )
     store.upsert_layer("shelters", shel)
     return store
@@ -43,20 +53,35 @@ def coverage_outputs():
     n = len(boxes)
     walk = np.linspace(100, 1800, n)
     units = gpd.GeoDataFrame(
-        {"feature_key": [f"u{i}" for i in range(n)], "name": [f"小区{i}" for i in range(n)], "residents": np.arange(n) * 100 + 50,
-         "kindergarten_walk_m": walk, "kindergarten_covered": walk <= 300, "health_station_walk_m": walk / 2,
-         "health_station_covered": walk / 2 <= 1000, "complete_5min": walk <= 300, "complete_10min": walk <= 500,
-         "complete_15min": walk <= 1000},
-        geometry=boxes, crs=4326,
+        {
+            "feature_key": [f"u{i}" for i in range(n)],
+            "name": [f"小区{i}" for i in range(n)],
+            "residents": np.arange(n) * 100 + 50,
+            "kindergarten_walk_m": walk,
+            "kindergarten_covered": walk <= 300,
+            "health_station_walk_m": walk / 2,
+            "health_station_covered": walk / 2 <= 1000,
+            "complete_5min": walk <= 300,
+            "complete_10min": walk <= 500,
+            "complete_15min": walk <= 1000,
+        },
+        geometry=boxes,
+        crs=4326,
     )
     units.loc[3, "kindergarten_walk_m"] = np.nan
     gaps = units[~units["kindergarten_covered"]].sort_values("residents", ascending=False).head(5).copy()
     gaps["missing_categories"] = [["kindergarten"]] * len(gaps)
     gaps["rank"] = np.arange(1, len(gaps) + 1)
-    comm = gpd.GeoDataFrame({"feature_key": ["c1"], "name": ["示例社区"], "kindergarten_rate": [0.25], "complete_15min_rate": [0.6]},
-                            geometry=[shapely.box(LON, LAT, LON + 0.015, LAT + 0.012)], crs=4326)
-    areas = gpd.GeoDataFrame({"feature_key": ["kindergarten"], "category": ["kindergarten"], "walk_m": [300.0]},
-                             geometry=[shapely.Point(LON, LAT).buffer(0.003)], crs=4326)
+    comm = gpd.GeoDataFrame(
+        {"feature_key": ["c1"], "name": ["示例社区"], "kindergarten_rate": [0.25], "complete_15min_rate": [0.6]},
+        geometry=[shapely.box(LON, LAT, LON + 0.015, LAT + 0.012)],
+        crs=4326,
+    )
+    areas = gpd.GeoDataFrame(
+        {"feature_key": ["kindergarten"], "category": ["kindergarten"], "walk_m": [300.0]},
+        geometry=[shapely.Point(LON, LAT).buffer(0.003)],
+        crs=4326,
+    )
     return {"units": units, "gaps": gaps, "communities": comm, "service_areas": areas}
 
 
@@ -79,7 +104,14 @@ def test_facilities_map_page_is_local_and_chinese(client, city):
     assert refs and all(u.startswith(("/static/", "data:")) for u in refs), refs
     assert assets.external_references(page) == []
     assert "cdn" not in page.lower() and "unpkg" not in page and "jquery" not in page.lower()
-    for text in ("社区服务设施与应急避难场所", "幼儿园（4）", "社区卫生服务站（4）", "紧急避难场所（1）", "固定避难场所（1）", "容纳人数"):
+    for text in (
+        "社区服务设施与应急避难场所",
+        "幼儿园（4）",
+        "社区卫生服务站（4）",
+        "紧急避难场所（1）",
+        "固定避难场所（1）",
+        "容纳人数",
+    ):
         assert has(page, text), text
     for u in refs:
         if u.startswith("/static/"):
@@ -97,11 +129,21 @@ def test_maps_index_and_coverage_unavailable_without_run(client, city):
 
 
 def test_coverage_map_from_stored_run(client, city, store):
-    old = store.save_analysis("coverage", params={}, summary={}, outputs={"units": coverage_outputs()["units"].iloc[:2]})
+    old = store.save_analysis(
+        "coverage", params={}, summary={}, outputs={"units": coverage_outputs()["units"].iloc[:2]}
+    )
     rid = store.save_analysis("coverage", params={}, summary={}, outputs=coverage_outputs())
     page = client.get("/maps/coverage").text
     assert has(page, f"分析运行 {rid}")
-    for text in ("居住单元步行距离", "服务范围", "短板单元", "社区完整生活圈达标率", "幼儿园", "社区卫生服务站", "≤300 米"):
+    for text in (
+        "居住单元步行距离",
+        "服务范围",
+        "短板单元",
+        "社区完整生活圈达标率",
+        "幼儿园",
+        "社区卫生服务站",
+        "≤300 米",
+    ):
         assert has(page, text), text
     assert '"kindergarten_walk_m"' in page and "geo-coverage-category" in page
     assert assets.external_references(page) == []
@@ -145,10 +187,12 @@ def test_resident_page(client, city):
 
 @pytest.mark.parametrize(
     "env, expect",
-    [({"GEO_BASEMAP": "none"}, []),
-     ({"GEO_BASEMAP": "osm"}, ["tile.openstreetmap.org"]),
-     ({"GEO_BASEMAP": "tianditu", "TIANDITU_KEY": "abc123"}, ["vec_w", "cva_w"]),
-     ({"GEO_BASEMAP": "local", "GEO_BASEMAP_URL": "http://10.0.0.5/tiles/{z}/{x}/{y}.png"}, ["10.0.0.5"])],
+    [
+        ({"GEO_BASEMAP": "none"}, []),
+        ({"GEO_BASEMAP": "osm"}, ["tile.openstreetmap.org"]),
+        ({"GEO_BASEMAP": "tianditu", "TIANDITU_KEY": "abc123"}, ["vec_w", "cva_w"]),
+        ({"GEO_BASEMAP": "local", "GEO_BASEMAP_URL": "http://10.0.0.5/tiles/{z}/{x}/{y}.png"}, ["10.0.0.5"]),
+    ],
 )
 def test_basemap_settings(env, expect):
     layers, note = basemap_layers(Settings(**env))

@@ -73,7 +73,11 @@ def test_multi_source_equals_networkx_on_every_node(extract):
     net = _net(extract)
     data = _osm(extract)
     # sources: the OSM facilities of the extract plus random points
-    fac_xy = shapely.get_coordinates(net.to_metric(data.facilities.geometry.representative_point().values)) if len(data.facilities) else np.empty((0, 2))
+    fac_xy = (
+        shapely.get_coordinates(net.to_metric(data.facilities.geometry.representative_point().values))
+        if len(data.facilities)
+        else np.empty((0, 2))
+    )
     src_xy = np.vstack([fac_xy[:15], _random_points(net, 25, seed=1)])
     sources = net.snap_xy(src_xy)
     targets = net.snap_xy(_random_points(net, 300, seed=2))
@@ -156,10 +160,13 @@ def test_save_and_reload(tmp_path):
 
 def test_parallel_edges_and_zero_length():
     """Two parallel edges between the same nodes: the shorter one counts; zero-length edges are edges."""
-    pts = gpd.GeoDataFrame({"node_idx": [0, 1, 2]}, geometry=shapely.points([[104.0, 31.0], [104.001, 31.0], [104.001, 31.0]]), crs=4326)
+    pts = gpd.GeoDataFrame(
+        {"node_idx": [0, 1, 2]}, geometry=shapely.points([[104.0, 31.0], [104.001, 31.0], [104.001, 31.0]]), crs=4326
+    )
     edges = gpd.GeoDataFrame(
         {"u": [0, 0, 1], "v": [1, 1, 2], "length_m": [200.0, 95.0, 0.0]},
-        geometry=[None, None, None], crs=4326,
+        geometry=[None, None, None],
+        crs=4326,
     )
     net = WalkNetwork.from_frames(pts, edges)
     n0, n1, n2 = net.node_position([0, 1, 2])
@@ -172,9 +179,13 @@ def test_parallel_edges_and_zero_length():
 def test_bad_frames():
     pts = gpd.GeoDataFrame({"node_idx": [0, 1]}, geometry=shapely.points([[104.0, 31.0], [104.001, 31.0]]), crs=4326)
     with pytest.raises(InputError):
-        WalkNetwork.from_frames(pts, gpd.GeoDataFrame({"u": [0], "v": [5], "length_m": [1.0]}, geometry=[None], crs=4326))
+        WalkNetwork.from_frames(
+            pts, gpd.GeoDataFrame({"u": [0], "v": [5], "length_m": [1.0]}, geometry=[None], crs=4326)
+        )
     with pytest.raises(InputError):
-        WalkNetwork.from_frames(pts, gpd.GeoDataFrame({"u": [0], "v": [1], "length_m": [-1.0]}, geometry=[None], crs=4326))
+        WalkNetwork.from_frames(
+            pts, gpd.GeoDataFrame({"u": [0], "v": [1], "length_m": [-1.0]}, geometry=[None], crs=4326)
+        )
     with pytest.raises(InputError):
         WalkNetwork.from_frames(pts, gpd.GeoDataFrame({"u": [0], "v": [1]}, geometry=[None], crs=4326))
 
@@ -184,8 +195,11 @@ def test_road_centrelines_are_noded_where_they_cross_or_touch():
     x0, y0 = 500_000.0, 3_445_000.0  # UTM 48N near Deyang, on the central meridian (scale ~0.9996)
     lines = gpd.GeoDataFrame(
         {"road_class": ["arterial", "local", "path"]},
-        geometry=[shapely.LineString([(x0 - 100, y0), (x0 + 200, y0)]), shapely.LineString([(x0, y0 - 100), (x0, y0 + 100)]),
-                  shapely.LineString([(x0 + 100, y0), (x0 + 100, y0 + 80)])],
+        geometry=[
+            shapely.LineString([(x0 - 100, y0), (x0 + 200, y0)]),
+            shapely.LineString([(x0, y0 - 100), (x0, y0 + 100)]),
+            shapely.LineString([(x0 + 100, y0), (x0 + 100, y0 + 80)]),
+        ],
         crs=32648,
     ).to_crs(4326)
     nodes, edges = edges_from_lines(lines)
@@ -242,8 +256,10 @@ def test_k_nearest_labels_equal_brute_force(extract):
     queries = net.snap_xy(_random_points(net, 60, seed=9, spread_m=60))
     labels = KNearestLabels.build(net, sources, k_max=4, radius_m=800.0, chunk_bytes=2e5)  # several chunks
     G = _reference(net, {"s": sources, "q": queries})
-    per_source = {int(i): nx.single_source_dijkstra_path_length(G, ("s", int(i)), weight="weight")
-                  for i in np.nonzero(sources.reachable)[0]}
+    per_source = {
+        int(i): nx.single_source_dijkstra_path_length(G, ("s", int(i)), weight="weight")
+        for i in np.nonzero(sources.reachable)[0]
+    }
     for j in np.nonzero(queries.reachable)[0]:
         src, walk, via = labels.query(queries.take([j]), 3)
         ref = sorted((d[("q", int(j))], s) for s, d in per_source.items() if ("q", int(j)) in d)

@@ -30,7 +30,12 @@ def test_life_circles_match_norms_md(norms):
     c5 = norms.life_circle("5-minute")
     assert (c5.walk_m, c5.residents, c5.dwellings, c5.status) == (300, (5_000, 12_000), (1_500, 4_000), "unverified")
     block = norms.life_circle("block")
-    assert (block.walk_m, block.residents, block.dwellings, block.status) == (None, (1_000, 3_000), (300, 1_000), "secondary")
+    assert (block.walk_m, block.residents, block.dwellings, block.status) == (
+        None,
+        (1_000, 3_000),
+        (300, 1_000),
+        "secondary",
+    )
     park = norms.park_minimum("10min")
     assert park.min_area_m2 == 10_000 and park.min_width_m == 50
 
@@ -194,7 +199,10 @@ def test_override_json_and_dict(tmp_path):
         ({"shelter": {"emergency_walk_limit_m": {"valu": 400}}}, "unknown key 'shelter.emergency_walk_limit_m.valu'"),
         ({"shelter": {"walk_limit": {"value": 400}}}, "unknown key 'shelter.walk_limit'"),
         ({"shelters": {"x": {"value": 1}}}, "unknown key 'shelters'"),
-        ({"life_circles": {"15min": {"walk_m": 1000, "walk_metres": 1}}}, "unknown key 'life_circles.15min.walk_metres'"),
+        (
+            {"life_circles": {"15min": {"walk_m": 1000, "walk_metres": 1}}},
+            "unknown key 'life_circles.15min.walk_metres'",
+        ),
     ],
 )
 def test_unknown_key_rejected(override, needle):
@@ -208,8 +216,14 @@ def test_unknown_key_rejected(override, needle):
 @pytest.mark.parametrize(
     "override,needle",
     [
-        ({"service_radius_m": {"kindergarten": {"value": -300}}}, "service_radius_m.kindergarten.value: Input should be greater than 0"),
-        ({"shelter": {"min_site_area_m2": {"value": 0}}}, "shelter.min_site_area_m2.value: Input should be greater than 0"),
+        (
+            {"service_radius_m": {"kindergarten": {"value": -300}}},
+            "service_radius_m.kindergarten.value: Input should be greater than 0",
+        ),
+        (
+            {"shelter": {"min_site_area_m2": {"value": 0}}},
+            "shelter.min_site_area_m2.value: Input should be greater than 0",
+        ),
         ({"life_circles": {"10min": {"residents": [-1, 25000]}}}, "life_circles.10min.residents.0"),
         ({"shelter": {"fixed_min_share": {"value": 15}}}, "shelter.fixed_min_share.value"),
         ({"community": {"household_band": {"value": [3000, 1000]}}}, "first number must not exceed"),
@@ -239,15 +253,23 @@ def test_bad_files(tmp_path):
 
 
 def test_audit_norms_and_their_overrides(norms):
-    assert norms.service_space_categories == ("community_office", "community_service_station", "community_service_center")
+    assert norms.service_space_categories == (
+        "community_office",
+        "community_service_station",
+        "community_service_center",
+    )
     lu = norms.land_use
     assert lu.is_compatible("community_office", "0702") and lu.is_compatible("kindergarten", "080404")
     assert not lu.is_compatible("community_office", "0901")  # commercial land: an office there is at risk
     assert lu.is_compatible("supermarket", "0901") and lu.is_compatible("residential_park", "1401")
     assert lu.service_floor_area_ratio == 1.0
     assert norms.source_of("land_use.service_floor_area_ratio")[1] == "unverified"
-    local = load_norms({"land_use": {"compatible_prefixes": {"default": ["07"]}, "service_floor_area_ratio": {"value": 2.0}},
-                        "community": {"service_space_categories": {"value": ["community_service_center"]}}})
+    local = load_norms(
+        {
+            "land_use": {"compatible_prefixes": {"default": ["07"]}, "service_floor_area_ratio": {"value": 2.0}},
+            "community": {"service_space_categories": {"value": ["community_service_center"]}},
+        }
+    )
     assert not local.land_use.is_compatible("health_station", "0806")
     assert local.land_use.service_floor_area_ratio == 2.0
     assert local.service_space_categories == ("community_service_center",)

@@ -15,14 +15,25 @@ E4326, E4490 = EPSG_URI.format(4326), EPSG_URI.format(4490)
 @pytest.fixture
 def coverage_run(store, grid):
     units = gpd.GeoDataFrame(
-        {"feature_key": ["u1", "u2", "u3"], "residents": [100, 200, 300], "kindergarten_walk_m": [120.0, None, 800.0],
-         "kindergarten_covered": [True, False, False], "complete_15min": [True, False, False]},
-        geometry=[shapely.box(LON, LAT, LON + 0.005, LAT + 0.005), shapely.box(LON + 0.02, LAT, LON + 0.025, LAT + 0.005),
-                  shapely.box(LON + 0.04, LAT, LON + 0.045, LAT + 0.005)], crs=4326,
+        {
+            "feature_key": ["u1", "u2", "u3"],
+            "residents": [100, 200, 300],
+            "kindergarten_walk_m": [120.0, None, 800.0],
+            "kindergarten_covered": [True, False, False],
+            "complete_15min": [True, False, False],
+        },
+        geometry=[
+            shapely.box(LON, LAT, LON + 0.005, LAT + 0.005),
+            shapely.box(LON + 0.02, LAT, LON + 0.025, LAT + 0.005),
+            shapely.box(LON + 0.04, LAT, LON + 0.045, LAT + 0.005),
+        ],
+        crs=4326,
     )
     gaps = units.iloc[1:].copy()
     gaps["missing_categories"] = [["kindergarten"], ["kindergarten"]]
-    first = store.save_analysis("coverage", params={"v": 1}, summary={}, outputs={"units": units.iloc[:1], "gaps": gaps})
+    first = store.save_analysis(
+        "coverage", params={"v": 1}, summary={}, outputs={"units": units.iloc[:1], "gaps": gaps}
+    )
     second = store.save_analysis("coverage", params={"v": 2}, summary={}, outputs={"units": units, "gaps": gaps})
     return first, second
 
@@ -100,9 +111,13 @@ def test_output_crs_axis_order(client, grid):
         assert r.headers["content-crs"] in (f"<{E4326}>", f"<{E4490}>")
         assert r.json()["features"][0]["geometry"]["coordinates"] == pytest.approx([LAT, LON])
     # Web Mercator: x east, y north
-    x, y = client.get("/ogc/collections/facilities/items", params={**params, "crs": EPSG_URI.format(3857)}).json()["features"][0]["geometry"]["coordinates"]
+    x, y = client.get("/ogc/collections/facilities/items", params={**params, "crs": EPSG_URI.format(3857)}).json()[
+        "features"
+    ][0]["geometry"]["coordinates"]
     assert x == pytest.approx(11_621_754.8, abs=1) and y == pytest.approx(3_649_643.7, abs=1)
-    one = client.get("/ogc/collections/facilities/items/" + str(crs84["features"][0]["id"]), params={"crs": E4326}).json()
+    one = client.get(
+        "/ogc/collections/facilities/items/" + str(crs84["features"][0]["id"]), params={"crs": E4326}
+    ).json()
     assert one["geometry"]["coordinates"] == pytest.approx([LAT, LON])
 
 
@@ -118,7 +133,12 @@ def test_bbox_and_bbox_crs_axis_order(client, grid):
         fc = client.get("/ogc/collections/facilities/items", params={"bbox": box_latlon, "bbox-crs": uri}).json()
         assert sorted(f["properties"]["source_id"] for f in fc["features"]) == want, uri
     # the lon/lat box read as lat/lon selects nothing here
-    assert client.get("/ogc/collections/facilities/items", params={"bbox": box84, "bbox-crs": E4326}).json()["numberMatched"] == 0
+    assert (
+        client.get("/ogc/collections/facilities/items", params={"bbox": box84, "bbox-crs": E4326}).json()[
+            "numberMatched"
+        ]
+        == 0
+    )
     # 6-number (3D) bbox
     box3d = f"{LON - 0.001},{LAT - 0.001},0,{LON + 0.0105},{LAT + 0.0105},100"
     assert client.get("/ogc/collections/facilities/items", params={"bbox": box3d}).json()["numberMatched"] == 4
@@ -126,8 +146,18 @@ def test_bbox_and_bbox_crs_axis_order(client, grid):
 
 @pytest.mark.parametrize(
     "params",
-    [{"bbox": "1,2,3"}, {"bbox": "a,b,c,d"}, {"bbox": "104,32,105,31"}, {"crs": "EPSG:9999999"}, {"bbox-crs": "EPSG:2000", "bbox": "1,2,3,4"},
-     {"limit": "0"}, {"limit": "x"}, {"offset": "-1"}, {"foo": "bar"}, {"f": "html"}],
+    [
+        {"bbox": "1,2,3"},
+        {"bbox": "a,b,c,d"},
+        {"bbox": "104,32,105,31"},
+        {"crs": "EPSG:9999999"},
+        {"bbox-crs": "EPSG:2000", "bbox": "1,2,3,4"},
+        {"limit": "0"},
+        {"limit": "x"},
+        {"offset": "-1"},
+        {"foo": "bar"},
+        {"f": "html"},
+    ],
 )
 def test_invalid_parameters_are_400(client, grid, params):
     r = client.get("/ogc/collections/facilities/items", params=params)
@@ -141,7 +171,9 @@ def test_analysis_items_properties_and_plan_filter(client, coverage_run, store):
     assert fc["numberMatched"] == 2
     props = fc["features"][0]["properties"]
     assert props["missing_categories"] == ["kindergarten"] and props["residents"] == 200
-    fc = client.get("/ogc/collections/coverage_units/items", params={"bbox": f"{LON + 0.019},{LAT},{LON + 0.03},{LAT + 0.01}"}).json()
+    fc = client.get(
+        "/ogc/collections/coverage_units/items", params={"bbox": f"{LON + 0.019},{LAT},{LON + 0.03},{LAT + 0.01}"}
+    ).json()
     assert [f["properties"]["feature_key"] for f in fc["features"]] == ["u2"]
     assert fc["features"][0]["properties"]["kindergarten_walk_m"] is None
     fid = fc["features"][0]["id"]

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from geo_service.core import models
 from geo_service.app import create_app
+from geo_service.core import models
 from geo_service.core.datasets import load_sample_city
 from geo_service.core.settings import Settings
 from geo_service.core.storage import Store
@@ -39,7 +39,9 @@ def city_server(request, tmp_path_factory):
         store = Store(url, settings=Settings(GEO_DATA_DIR=tmp))
         _empty(store)
     load_sample_city(store)
-    outputs = example_outputs(store.read_layer("population_units"), store.read_layer("facilities"), store.read_layer("communities"))
+    outputs = example_outputs(
+        store.read_layer("population_units"), store.read_layer("facilities"), store.read_layer("communities")
+    )
     run_id = store.save_analysis("coverage", params={"example": True}, summary={}, outputs=outputs)
     expected = {name: store.count(name) for name in models.LAYER_TABLES}
     for name, frame in outputs.items():

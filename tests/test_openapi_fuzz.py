@@ -70,11 +70,24 @@ SLOW = {
     "POST /layers/{layer}/import": 0.5,
     "GET /admin/changes": 0.5,
     # parameterless reads: every example is the same request
-    "GET /health": 0.05, "GET /metadata": 0.05, "GET /layers": 0.05, "GET /nearest/categories": 0.05,
-    "GET /coverage/runs": 0.05, "GET /audit/runs": 0.05, "GET /ogc": 0.05, "GET /ogc/conformance": 0.05,
-    "GET /ogc/collections": 0.05, "GET /plans": 0.05, "GET /admin/users": 0.05,
+    "GET /health": 0.05,
+    "GET /metadata": 0.05,
+    "GET /layers": 0.05,
+    "GET /nearest/categories": 0.05,
+    "GET /coverage/runs": 0.05,
+    "GET /audit/runs": 0.05,
+    "GET /ogc": 0.05,
+    "GET /ogc/conformance": 0.05,
+    "GET /ogc/collections": 0.05,
+    "GET /plans": 0.05,
+    "GET /admin/users": 0.05,
 }
-CHECK_NAMES = ("not_a_server_error", "status_code_conformance", "content_type_conformance", "response_schema_conformance")
+CHECK_NAMES = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+)
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -92,8 +105,12 @@ def _schema_doc() -> dict:
 
 
 DOC = _schema_doc()  # only to name the tests; each test loads the schema its app serves
-LABELS = [f"{method.upper()} {path}" for path, item in DOC["paths"].items() for method in item
-          if method in ("get", "put", "post", "patch", "delete")]
+LABELS = [
+    f"{method.upper()} {path}"
+    for path, item in DOC["paths"].items()
+    for method in item
+    if method in ("get", "put", "post", "patch", "delete")
+]
 AUTHED = [label for label in LABELS if label.split()[0] in WRITE_METHODS or label.startswith("GET /admin/")]
 
 
@@ -140,8 +157,12 @@ class World:
 
 def _real_ids(store) -> dict:
     with store.read() as conn:
-        fids = [r[0] for r in conn.exec_driver_sql("SELECT id FROM facilities UNION SELECT id FROM population_units "
-                                                   "UNION SELECT id FROM shelters")]
+        fids = [
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT id FROM facilities UNION SELECT id FROM population_units UNION SELECT id FROM shelters"
+            )
+        ]
     plans = store.list_plans()
     return {"fids": sorted(set(fids)) or [1], "plans": [str(p["id"]) for p in plans] + [p["name"] for p in plans]}
 
@@ -204,7 +225,11 @@ def _path_examples(world: World, path: str) -> list[dict]:
     plans = world.ids["plans"] + ["1", "不存在"]
     collections = [*LAYERS, "coverage_units", "coverage_gaps", "audit_communities", "analysis_1_units"]
     if path.startswith("/layers/{layer}/{fid}"):
-        return [{"layer": lay, "fid": f} for lay in ("facilities", "population_units", "shelters", "communities") for f in fids]
+        return [
+            {"layer": lay, "fid": f}
+            for lay in ("facilities", "population_units", "shelters", "communities")
+            for f in fids
+        ]
     if path.startswith("/layers/{layer}"):
         return [{"layer": lay} for lay in LAYERS]
     if path.startswith("/plans/{plan}"):
@@ -236,8 +261,11 @@ def _strategy(world: World, label: str, *, headers: dict | None = None, negative
     parts = [op.as_strategy(GenerationMode.POSITIVE, headers=headers)]
     known = _path_examples(world, path)
     if known:
-        parts.append(st.sampled_from(known).flatmap(
-            lambda pp: op.as_strategy(GenerationMode.POSITIVE, headers=headers, path_parameters=pp)))
+        parts.append(
+            st.sampled_from(known).flatmap(
+                lambda pp: op.as_strategy(GenerationMode.POSITIVE, headers=headers, path_parameters=pp)
+            )
+        )
     if negative:
         parts.append(op.as_strategy(GenerationMode.NEGATIVE, headers=headers))
     return st.one_of(*parts)
@@ -250,9 +278,15 @@ def _checks():
 
 
 def _settings(n: int) -> hypothesis.settings:
-    return hypothesis.settings(max_examples=n, deadline=None, derandomize=True, database=None,
-                               phases=[Phase.explicit, Phase.generate, Phase.shrink], print_blob=False,
-                               suppress_health_check=list(HealthCheck))
+    return hypothesis.settings(
+        max_examples=n,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        print_blob=False,
+        suppress_health_check=list(HealthCheck),
+    )
 
 
 # ------------------------------------------------------------------------------------------- tests
@@ -289,6 +323,8 @@ def test_needs_token(world, label):
         case.headers = headers
         response = case.call()
         case.validate_response(response, checks=checks)
-        assert response.status_code == 401, f"{label} without a valid token answered {response.status_code}: {response.text[:300]}"
+        assert response.status_code == 401, (
+            f"{label} without a valid token answered {response.status_code}: {response.text[:300]}"
+        )
 
     run()

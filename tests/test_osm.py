@@ -36,7 +36,6 @@ from geo_service.core.osm import (
     shelter_class,
     walk_exclusion,
 )
-
 from tests.conftest import SHARED_DATA as DATA  # noqa: E402  (shared/ beside the clone, or GEO_SHARED_DATA)
 
 EXTRACTS = {
@@ -450,13 +449,21 @@ _WAYS = [
     (108, [11, 13, 12], {"highway": "path"}),  # runs out of the box
     (109, [20, 21, 22, 20], {"highway": "footway"}),  # isolated ring
     (110, [3, 5], {"highway": "trunk", "foot": "yes"}),
-    (111, [30, 31, 32, 33, 30], {"leisure": "park", "emergency": "assembly_point", "name": "某公园紧急避难场所",
-                                 "capacity": "500"}),  # fmt: skip
+    (
+        111,
+        [30, 31, 32, 33, 30],
+        {"leisure": "park", "emergency": "assembly_point", "name": "某公园紧急避难场所", "capacity": "500"},
+    ),  # fmt: skip
 ]
 _POIS = {
     40: {"amenity": "shelter", "shelter_type": "public_transport"},
-    41: {"amenity": "townhall", "name": "某某社区居委会", "addr:city": "德阳市", "addr:street": "长江路",
-         "addr:housenumber": "8号"},  # fmt: skip
+    41: {
+        "amenity": "townhall",
+        "name": "某某社区居委会",
+        "addr:city": "德阳市",
+        "addr:street": "长江路",
+        "addr:housenumber": "8号",
+    },  # fmt: skip
     42: {"amenity": "townhall", "name": "某市人民政府"},
     43: {"amenity": "social_facility", "social_facility": "nursing_home", "name": "幸福养老院", "capacity": "120"},
     44: {"amenity": "restaurant", "name": "饭店"},
@@ -614,8 +621,10 @@ def test_road_class(tags, expected):
         ({"amenity": "hospital", "name": "某医院"}, None),
         ({"amenity": "hospital", "name": "某街道社区卫生服务中心"}, "health_center"),
         ({"amenity": "social_facility", "social_facility": "nursing_home"}, "elderly_home"),
-        ({"amenity": "social_facility", "social_facility": "day_care", "social_facility:for": "senior"},
-         "elderly_day_care"),  # fmt: skip
+        (
+            {"amenity": "social_facility", "social_facility": "day_care", "social_facility:for": "senior"},
+            "elderly_day_care",
+        ),  # fmt: skip
         ({"amenity": "social_facility", "social_facility:for": "senior"}, "elderly_day_care"),
         ({"amenity": "social_facility", "social_facility": "shelter", "social_facility:for": "homeless"}, None),
         ({"amenity": "community_centre"}, "community_service_station"),

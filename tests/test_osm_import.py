@@ -22,7 +22,9 @@ EXTRACTS = {
 @pytest.mark.parametrize("name", sorted(EXTRACTS))
 def test_import_osm_cli_stores_connected_network(store, name):
     path = SHARED_DATA / name
-    r = CliRunner().invoke(app, ["import-osm", str(path), "--database-url", store.url.render_as_string(hide_password=False)])
+    r = CliRunner().invoke(
+        app, ["import-osm", str(path), "--database-url", store.url.render_as_string(hide_password=False)]
+    )
     assert r.exit_code == 0, r.output
     n_nodes, n_edges = EXTRACTS[name]
     [net] = store.list_networks()
@@ -37,7 +39,9 @@ def test_import_osm_cli_stores_connected_network(store, name):
     # the metric CRS was chosen from the data: Gauss-Kruger CM 117E for both Beijing and Guixi
     assert net["metric_epsg"] == 4548
     # re-import replaces, never duplicates
-    r = CliRunner().invoke(app, ["import-osm", str(path), "--database-url", store.url.render_as_string(hide_password=False)])
+    r = CliRunner().invoke(
+        app, ["import-osm", str(path), "--database-url", store.url.render_as_string(hide_password=False)]
+    )
     assert r.exit_code == 0
     assert store.count("network_nodes") == n_nodes
     assert store.count("facilities") == len(store.read_layer("facilities").source_id.unique())
@@ -69,6 +73,8 @@ def test_broken_osm_file_writes_nothing(store, tmp_path):
     bad = tmp_path / "bad.osm"
     bad.write_text("<osm><node id='1' lat='31' lon='104'></osm", encoding="utf-8")
     before = snapshot(store)
-    r = CliRunner().invoke(app, ["import-osm", str(bad), "--database-url", store.url.render_as_string(hide_password=False)])
+    r = CliRunner().invoke(
+        app, ["import-osm", str(bad), "--database-url", store.url.render_as_string(hide_password=False)]
+    )
     assert r.exit_code == 1
     assert snapshot(store) == before

@@ -41,7 +41,9 @@ def _assert_same(a: SampleCity, b: SampleCity) -> None:
     for name, fa in a.frames().items():
         fb = b.frames()[name]
         assert list(fa.columns) == list(fb.columns), name
-        pd.testing.assert_frame_equal(fa.drop(columns="geometry").reset_index(drop=True), fb.drop(columns="geometry").reset_index(drop=True))
+        pd.testing.assert_frame_equal(
+            fa.drop(columns="geometry").reset_index(drop=True), fb.drop(columns="geometry").reset_index(drop=True)
+        )
         assert (shapely.to_wkb(fa.geometry.values) == shapely.to_wkb(fb.geometry.values)).all(), name
     assert a.metadata == b.metadata
     assert a.plan_name == b.plan_name
@@ -369,7 +371,15 @@ def test_facilities(city):
     assert 0.02 < polys.mean() < 0.3  # mostly points, a few polygons
     assert fa["name"].notna().all() and fa["address"].str.startswith("四川省德阳市").all()
     # sizes around the norms, with some below the minimum
-    for cat, minimum in [("kindergarten", 2200), ("nursery", 200), ("elderly_day_care", 350), ("health_station", 120), ("supermarket", 300), ("embedded_service", 600), ("community_service_station", 800)]:
+    for cat, minimum in [
+        ("kindergarten", 2200),
+        ("nursery", 200),
+        ("elderly_day_care", 350),
+        ("health_station", 120),
+        ("supermarket", 300),
+        ("embedded_service", 600),
+        ("community_service_station", 800),
+    ]:
         fl = fa.loc[fa["category"] == cat, "floor_area_m2"]
         assert fl.notna().all(), cat
         assert (fl < minimum).any() and (fl >= minimum).mean() > 0.4, cat

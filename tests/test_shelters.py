@@ -132,7 +132,11 @@ def test_exact_splits_a_unit_and_keeps_the_nearest_for_the_rest():
     args = (2, 2, [0, 0, 1, 1], [0, 1, 0, 1], [100.0, 300.0, 150.0, 200.0], [80, 40], [60, 100])
     exact = assign_exact(*args)
     assert exact.total_placed == 120
-    assert list(zip(exact.unit.tolist(), exact.shelter.tolist(), exact.persons.tolist())) == [(0, 0, 60), (0, 1, 20), (1, 1, 40)]
+    assert list(zip(exact.unit.tolist(), exact.shelter.tolist(), exact.persons.tolist())) == [
+        (0, 0, 60),
+        (0, 1, 20),
+        (1, 1, 40),
+    ]
     assert exact.person_walk_m == 60 * 100 + 20 * 300 + 40 * 200
     assert exact.load.tolist() == [60, 60]
 
@@ -140,8 +144,15 @@ def test_exact_splits_a_unit_and_keeps_the_nearest_for_the_rest():
 def test_single_shelter_and_single_unit_groups_fill_nearest_first():
     # shelter 0 alone with units 0..2 (50 each, at 300, 100, 200 m) and 120 places: units 1 and 2 fully, unit 0 gets 20.
     # unit 3 (90) alone with shelters 1..3 (40 places each, at 250, 50, 400 m): 40 + 40 + 10.
-    args = (4, 4, [0, 1, 2, 3, 3, 3], [0, 0, 0, 1, 2, 3], [300.0, 100.0, 200.0, 250.0, 50.0, 400.0], [50, 50, 50, 90],
-            [120, 40, 40, 40])
+    args = (
+        4,
+        4,
+        [0, 1, 2, 3, 3, 3],
+        [0, 0, 0, 1, 2, 3],
+        [300.0, 100.0, 200.0, 250.0, 50.0, 400.0],
+        [50, 50, 50, 90],
+        [120, 40, 40, 40],
+    )
     exact = assign_exact(*args)
     assert exact.placed.tolist() == [20, 50, 50, 90]
     assert exact.load.tolist() == [120, 40, 40, 10]
@@ -264,27 +275,37 @@ def test_property_exact_places_at_least_as_many_as_nearest_first(args):
 
 
 # ----------------------------------------------------------------------------- input checks
-GOOD = {"n_units": 2, "n_shelters": 2, "pair_unit": [0, 1], "pair_shelter": [0, 1], "pair_walk_m": [10.0, 20.0],
-        "demand": [5, 5], "capacity": [5, 5]}
+GOOD = {
+    "n_units": 2,
+    "n_shelters": 2,
+    "pair_unit": [0, 1],
+    "pair_shelter": [0, 1],
+    "pair_walk_m": [10.0, 20.0],
+    "demand": [5, 5],
+    "capacity": [5, 5],
+}
 
 
-@pytest.mark.parametrize("change", [
-    {"n_units": -1},
-    {"n_units": 2.5},
-    {"demand": [5, -1]},
-    {"demand": [5.5, 1]},
-    {"demand": [5]},
-    {"capacity": [5, 5, 5]},
-    {"capacity": [[5, 5]]},
-    {"pair_walk_m": [10.0, float("nan")]},
-    {"pair_walk_m": [10.0, float("inf")]},
-    {"pair_walk_m": [10.0, -1.0]},
-    {"pair_walk_m": [10.0]},
-    {"pair_unit": [0, 2]},
-    {"pair_shelter": [-1, 1]},
-    {"pair_unit": [0.5, 1]},
-    {"pair_walk_m": ["a", "b"]},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"n_units": -1},
+        {"n_units": 2.5},
+        {"demand": [5, -1]},
+        {"demand": [5.5, 1]},
+        {"demand": [5]},
+        {"capacity": [5, 5, 5]},
+        {"capacity": [[5, 5]]},
+        {"pair_walk_m": [10.0, float("nan")]},
+        {"pair_walk_m": [10.0, float("inf")]},
+        {"pair_walk_m": [10.0, -1.0]},
+        {"pair_walk_m": [10.0]},
+        {"pair_unit": [0, 2]},
+        {"pair_shelter": [-1, 1]},
+        {"pair_unit": [0.5, 1]},
+        {"pair_walk_m": ["a", "b"]},
+    ],
+)
 def test_bad_input_raises_input_error_with_chinese_message(change):
     kwargs = {**GOOD, **change}
     for fn in (assign_exact, assign_nearest_first):

@@ -29,9 +29,14 @@ def units(store):
     d = 0.001
     xs, ys = np.meshgrid(np.arange(10) * d + LON - 0.005, np.arange(10) * d + LAT - 0.005)
     g = gpd.GeoDataFrame(
-        {"source_id": [f"u{i:03d}" for i in range(100)], "name": [f"单元{i}" for i in range(100)],
-         "residents": np.arange(100) * 10, "households": np.arange(100) * 4},
-        geometry=shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + d * 0.9, ys.ravel() + d * 0.9), crs=4326,
+        {
+            "source_id": [f"u{i:03d}" for i in range(100)],
+            "name": [f"单元{i}" for i in range(100)],
+            "residents": np.arange(100) * 10,
+            "households": np.arange(100) * 4,
+        },
+        geometry=shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + d * 0.9, ys.ravel() + d * 0.9),
+        crs=4326,
     )
     store.upsert_layer("population_units", g)
     return store.read_layer("population_units")
@@ -47,7 +52,12 @@ def decode_lonlat(body: bytes, layer: str, z: int, x: int, y: int) -> gpd.GeoDat
     rows = []
     for f in tile[layer]["features"]:
         g = shapely.geometry.shape(f["geometry"])
-        g = shapely.transform(g, lambda c: np.column_stack(tr.transform(minx + c[:, 0] / EXTENT * (maxx - minx), miny + c[:, 1] / EXTENT * (maxy - miny))))
+        g = shapely.transform(
+            g,
+            lambda c: np.column_stack(
+                tr.transform(minx + c[:, 0] / EXTENT * (maxx - minx), miny + c[:, 1] / EXTENT * (maxy - miny))
+            ),
+        )
         rows.append({"id": f["id"], **f["properties"], "geometry": g})
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=4326)
 
@@ -77,8 +87,11 @@ def test_tile_matches_source_features(client, units, store):
 
 
 def test_point_tile_and_analysis_tile(client, store, units):
-    pts = gpd.GeoDataFrame({"source_id": ["a", "b"], "name": ["甲", "乙"], "category": ["kindergarten", "market"]},
-                           geometry=shapely.points([LON, LON + 0.5], [LAT, LAT]), crs=4326)
+    pts = gpd.GeoDataFrame(
+        {"source_id": ["a", "b"], "name": ["甲", "乙"], "category": ["kindergarten", "market"]},
+        geometry=shapely.points([LON, LON + 0.5], [LAT, LAT]),
+        crs=4326,
+    )
     store.upsert_layer("facilities", pts)
     x, y = tile_of(LON, LAT, Z)
     got = decode_lonlat(client.get(f"/tiles/facilities/{Z}/{x}/{y}.mvt").content, "facilities", Z, x, y)

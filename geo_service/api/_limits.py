@@ -28,8 +28,13 @@ class _TooLarge(Exception):
 
 async def _send_json(send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *headers],
+        }
+    )
     await send({"type": "http.response.body", "body": data})
 
 
@@ -85,32 +90,54 @@ class LimitsMiddleware:
             wait = self.buckets.take(self.client_key(scope))
             if wait > 0:
                 retry = max(1, math.ceil(wait))
-                return await _send_json(send, 429, {
-                    "error": "RateLimited", "message": f"too many requests; retry in {retry} s",
-                    "message_zh": f"请求过于频繁，请 {retry} 秒后再试"}, [(b"retry-after", str(retry).encode())])
+                return await _send_json(
+                    send,
+                    429,
+                    {
+                        "error": "RateLimited",
+                        "message": f"too many requests; retry in {retry} s",
+                        "message_zh": f"请求过于频繁，请 {retry} 秒后再试",
+                    },
+                    [(b"retry-after", str(retry).encode())],
+                )
         headers = dict(scope.get("headers", []))
         method = scope.get("method", "GET")
         if method in WRITE_METHODS and not headers.get(b"authorization"):
-            return await _send_json(send, 401, {
-                "error": "AuthError", "message": "this request changes data: it needs an Authorization: Bearer <token> header",
-                "message_zh": "此操作会修改数据，须登录：请在请求头 Authorization 中提供 Bearer 令牌"},
-                [(b"www-authenticate", b"Bearer")])
+            return await _send_json(
+                send,
+                401,
+                {
+                    "error": "AuthError",
+                    "message": "this request changes data: it needs an Authorization: Bearer <token> header",
+                    "message_zh": "此操作会修改数据，须登录：请在请求头 Authorization 中提供 Bearer 令牌",
+                },
+                [(b"www-authenticate", b"Bearer")],
+            )
         if method not in WRITE_METHODS:
             return await self.app(scope, receive, send)
         multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/")
         limit_mb = self.settings.max_upload_mb if multipart else self.settings.max_body_mb
         limit = int(limit_mb * 1024 * 1024) + (64 * 1024 if multipart else 0)  # form fields around the file
-        too_large = {"error": "PayloadTooLarge",
-                     "message": f"request body larger than {limit_mb:g} MB",
-                     "message_zh": f"{'上传文件' if multipart else '请求内容'}超过 {limit_mb:g} MB 上限，未写入任何数据"}
+        too_large = {
+            "error": "PayloadTooLarge",
+            "message": f"request body larger than {limit_mb:g} MB",
+            "message_zh": f"{'上传文件' if multipart else '请求内容'}超过 {limit_mb:g} MB 上限，未写入任何数据",
+        }
         declared = headers.get(b"content-length")
         if declared is not None:
             try:
                 if int(declared) > limit:
                     return await _send_json(send, 413, too_large)
             except ValueError:
-                return await _send_json(send, 400, {"error": "BadRequest", "message": "invalid Content-Length",
-                                                    "message_zh": "Content-Length 请求头无效"})
+                return await _send_json(
+                    send,
+                    400,
+                    {
+                        "error": "BadRequest",
+                        "message": "invalid Content-Length",
+                        "message_zh": "Content-Length 请求头无效",
+                    },
+                )
         seen = 0
         exceeded = False
         answered = False

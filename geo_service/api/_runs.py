@@ -36,19 +36,38 @@ def check_page(limit: int | None) -> int:
     settings = get_settings()
     limit = limit or settings.page_limit_default
     if limit > settings.page_limit_max:
-        raise InputError(f"limit may be at most {settings.page_limit_max}", f"每页最多 {settings.page_limit_max} 个要素")
+        raise InputError(
+            f"limit may be at most {settings.page_limit_max}", f"每页最多 {settings.page_limit_max} 个要素"
+        )
     return limit
 
 
-def output_page(request: Request, store: Store, run: dict, output: str, layer: str, box, limit: int, offset: int) -> Response:
+def output_page(
+    request: Request, store: Store, run: dict, output: str, layer: str, box, limit: int, offset: int
+) -> Response:
     """One page of a run's output as a GeoJSON FeatureCollection with ``numberMatched`` and a ``next`` link."""
     matched = store.count_analysis_output(run["id"], output, bbox=box)
     gdf = store.read_analysis_output(run["id"], output, bbox=box, limit=limit, offset=offset)
     links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
     if offset + len(gdf) < matched:
-        links.append({"href": str(request.url.include_query_params(offset=offset + limit, limit=limit)), "rel": "next", "type": GEOJSON})
-    body = feature_collection_json(gdf, extra={"layer": layer, "crs": "EPSG:4326", "run_id": run["id"],
-                                               "numberMatched": matched, "numberReturned": len(gdf), "links": links})
+        links.append(
+            {
+                "href": str(request.url.include_query_params(offset=offset + limit, limit=limit)),
+                "rel": "next",
+                "type": GEOJSON,
+            }
+        )
+    body = feature_collection_json(
+        gdf,
+        extra={
+            "layer": layer,
+            "crs": "EPSG:4326",
+            "run_id": run["id"],
+            "numberMatched": matched,
+            "numberReturned": len(gdf),
+            "links": links,
+        },
+    )
     return Response(body, media_type=GEOJSON)
 
 

@@ -22,7 +22,9 @@ class Change(BaseModel):
     at: UTCDateTime
     actor: str = Field(description="User name (cli:<os user> for the command line)")
     role: str | None = None
-    action: str = Field(description="import, feature_create/update/delete, plan_delineate/edit/copy/adopt, recompute, job_submit, user_*")
+    action: str = Field(
+        description="import, feature_create/update/delete, plan_delineate/edit/copy/adopt, recompute, job_submit, user_*"
+    )
     target_type: str = Field(description="Layer name, plan, analysis_run, job or user")
     target_id: str | None = None
     detail: dict[str, Any]
@@ -46,11 +48,15 @@ class UserInfo(BaseModel):
 
 
 @router.get("/changes", response_model=ChangePage, summary="Change log, newest first (修改记录)")
-def changes(store: Annotated[Store, Depends(get_store)], _admin: AdminOnly,
-            limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-            actor: Annotated[str | None, Query(max_length=200)] = None,
-            target_type: Annotated[str | None, Query(max_length=100)] = None,
-            since: Annotated[datetime | None, Query(description="Only changes at or after this time (ISO 8601)")] = None):
+def changes(
+    store: Annotated[Store, Depends(get_store)],
+    _admin: AdminOnly,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    target_type: Annotated[str | None, Query(max_length=100)] = None,
+    since: Annotated[datetime | None, Query(description="Only changes at or after this time (ISO 8601)")] = None,
+):
     rows, total = store.list_changes(limit=limit, offset=offset, actor=actor, target_type=target_type, since=since)
     return ChangePage(total=total, limit=limit, offset=offset, changes=rows)
 

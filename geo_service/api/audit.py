@@ -28,29 +28,58 @@ from .schemas import ERROR_RESPONSES, MAX_ID, MAX_OFFSET, FeatureCollection
 
 router = APIRouter(prefix="/audit", tags=["audit 设施与避难场所审计"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-OUTPUTS = ("communities", "streets", "facilities", "shelters", "units", "assignment", "parcels", "developments",
-           "cannot_assess", "shelter_share", "central", "shelter_sites", "category_counts")
+OUTPUTS = (
+    "communities",
+    "streets",
+    "facilities",
+    "shelters",
+    "units",
+    "assignment",
+    "parcels",
+    "developments",
+    "cannot_assess",
+    "shelter_share",
+    "central",
+    "shelter_sites",
+    "category_counts",
+)
 
 PlanQ = Annotated[str | None, Query(description="Plan id or name (default: the adopted plan)")]
-WalkQ = Annotated[float | None, Query(gt=0, le=5000, description="Emergency-shelter walking limit, metres (default: the norm, 500)")]
+WalkQ = Annotated[
+    float | None, Query(gt=0, le=5000, description="Emergency-shelter walking limit, metres (default: the norm, 500)")
+]
 FactorQ = Annotated[float, Query(gt=0, le=10, description="Demand = residents x this day/night factor")]
-RunQ = Annotated[int | None, Query(ge=1, le=MAX_ID, description="A stored audit run (default: the current one for these inputs)")]
+RunQ = Annotated[
+    int | None, Query(ge=1, le=MAX_ID, description="A stored audit run (default: the current one for these inputs)")
+]
 
 
 class AuditSummary(BaseModel):
     run: RunInfo
-    summary: dict[str, Any] = Field(description="County totals, streets, worst communities, shelter checks, norms used, warnings")
+    summary: dict[str, Any] = Field(
+        description="County totals, streets, worst communities, shelter checks, norms used, warnings"
+    )
 
 
 def _params(walk_limit_m: float | None, day_night_factor: float):
     from facilities.audit import AuditParams
 
-    return AuditParams(walk_limits_m=None if walk_limit_m is None else {"emergency": float(walk_limit_m)},
-                       day_night_factor=float(day_night_factor))
+    return AuditParams(
+        walk_limits_m=None if walk_limit_m is None else {"emergency": float(walk_limit_m)},
+        day_night_factor=float(day_night_factor),
+    )
 
 
-def _run(store: Store, plan, walk_limit_m, day_night_factor, run_id=None, recompute: bool = False, created_by: str | None = None,
-         who: Principal | None | bool = True) -> dict:
+def _run(
+    store: Store,
+    plan,
+    walk_limit_m,
+    day_night_factor,
+    run_id=None,
+    recompute: bool = False,
+    created_by: str | None = None,
+    who: Principal | None | bool = True,
+) -> dict:
     """The stored or current audit; without a user (``who`` None) only the default parameters may start a computation."""
     from facilities.audit_service import KIND, current_audit
 
@@ -60,21 +89,44 @@ def _run(store: Store, plan, walk_limit_m, day_night_factor, run_id=None, recomp
             raise NotFoundError(f"run {run_id} is not an audit", f"运行 {run_id} 不是审计结果", run_id=run_id)
         return run
     defaults = plan is None and walk_limit_m is None and float(day_night_factor) == 1.0
-    return current_audit(store, params=_params(walk_limit_m, day_night_factor), plan=plan, recompute=recompute, created_by=created_by,
-                         allow_compute=who is not None or defaults)
+    return current_audit(
+        store,
+        params=_params(walk_limit_m, day_night_factor),
+        plan=plan,
+        recompute=recompute,
+        created_by=created_by,
+        allow_compute=who is not None or defaults,
+    )
 
 
-@router.get("/summary", response_model=AuditSummary, responses=ERROR_RESPONSES,
-            summary="County and street totals, worst communities first (审计汇总)")
-async def summary(store: Annotated[Store, Depends(get_store)], who: Who, plan: PlanQ = None, walk_limit_m: WalkQ = None,
-                  day_night_factor: FactorQ = 1.0, run_id: RunQ = None):
+@router.get(
+    "/summary",
+    response_model=AuditSummary,
+    responses=ERROR_RESPONSES,
+    summary="County and street totals, worst communities first (审计汇总)",
+)
+async def summary(
+    store: Annotated[Store, Depends(get_store)],
+    who: Who,
+    plan: PlanQ = None,
+    walk_limit_m: WalkQ = None,
+    day_night_factor: FactorQ = 1.0,
+    run_id: RunQ = None,
+):
     run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, run_id, who=who)
     return AuditSummary(run=run_info(run), summary=run["summary"])
 
 
-@router.post("/runs", response_model=AuditSummary, responses=ERROR_RESPONSES, summary="Audit now and store the run (重新审计)")
-async def recompute(store: Annotated[Store, Depends(get_store)], user: Annotated[Principal, Depends(require("recompute", "重新审计"))],
-                    plan: PlanQ = None, walk_limit_m: WalkQ = None, day_night_factor: FactorQ = 1.0):
+@router.post(
+    "/runs", response_model=AuditSummary, responses=ERROR_RESPONSES, summary="Audit now and store the run (重新审计)"
+)
+async def recompute(
+    store: Annotated[Store, Depends(get_store)],
+    user: Annotated[Principal, Depends(require("recompute", "重新审计"))],
+    plan: PlanQ = None,
+    walk_limit_m: WalkQ = None,
+    day_night_factor: FactorQ = 1.0,
+):
     run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, None, True, user.label)
     return AuditSummary(run=run_info(run), summary=run["summary"])
 
@@ -84,28 +136,59 @@ def runs(store: Annotated[Store, Depends(get_store)]):
     return [run_info(r) for r in store.list_analyses("audit")]
 
 
-@router.get("/report.xlsx", responses={200: {"content": {XLSX: {}}}, **ERROR_RESPONSES},
-            summary="The whole audit as an XLSX workbook, one sheet per topic (审计报表)")
-async def report(store: Annotated[Store, Depends(get_store)], who: Who, plan: PlanQ = None, walk_limit_m: WalkQ = None,
-                 day_night_factor: FactorQ = 1.0, run_id: RunQ = None,
-                 street_code: Annotated[str | None, Query(max_length=32, description="Only this street's part (for its street office)")] = None):
+@router.get(
+    "/report.xlsx",
+    responses={200: {"content": {XLSX: {}}}, **ERROR_RESPONSES},
+    summary="The whole audit as an XLSX workbook, one sheet per topic (审计报表)",
+)
+async def report(
+    store: Annotated[Store, Depends(get_store)],
+    who: Who,
+    plan: PlanQ = None,
+    walk_limit_m: WalkQ = None,
+    day_night_factor: FactorQ = 1.0,
+    run_id: RunQ = None,
+    street_code: Annotated[
+        str | None, Query(max_length=32, description="Only this street's part (for its street office)")
+    ] = None,
+):
     from facilities.audit_report import write_audit
     from facilities.audit_service import run_tables
 
     def build() -> tuple[bytes, int]:
         run = _run(store, plan, walk_limit_m, day_night_factor, run_id, who=who)
         with tempfile.TemporaryDirectory() as tmp:
-            path = write_audit(Path(tmp) / "audit.xlsx", "xlsx", summary=run["summary"], tables=run_tables(store, run["id"]),
-                               street_code=street_code)
+            path = write_audit(
+                Path(tmp) / "audit.xlsx",
+                "xlsx",
+                summary=run["summary"],
+                tables=run_tables(store, run["id"]),
+                street_code=street_code,
+            )
             return path.read_bytes(), run["id"]
 
     body, rid = await run_in_threadpool(build)
     name = quote(f"设施与避难场所审计_{rid}.xlsx")
-    return Response(body, media_type=XLSX, headers={"Content-Disposition": f"attachment; filename=audit_{rid}.xlsx; filename*=UTF-8''{name}"})
+    return Response(
+        body,
+        media_type=XLSX,
+        headers={"Content-Disposition": f"attachment; filename=audit_{rid}.xlsx; filename*=UTF-8''{name}"},
+    )
 
 
-async def _features(request: Request, store: Store, output: str, plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset,
-                    who: Principal | None):
+async def _features(
+    request: Request,
+    store: Store,
+    output: str,
+    plan,
+    walk_limit_m,
+    day_night_factor,
+    run_id,
+    bbox,
+    limit,
+    offset,
+    who: Principal | None,
+):
     limit = check_page(limit)
     box = parse_bbox(bbox)
     run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, run_id, who=who)
@@ -117,20 +200,54 @@ LimitQ = Annotated[int | None, Query(ge=1)]
 OffsetQ = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
-@router.get("/shelter-assignment", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
-            summary="Shelter assignment lines, unit to shelter, with persons and walk (避难安置分配线)")
-async def shelter_assignment(request: Request, store: Annotated[Store, Depends(get_store)], who: Who, plan: PlanQ = None,
-                             walk_limit_m: WalkQ = None, day_night_factor: FactorQ = 1.0, run_id: RunQ = None,
-                             bbox: BboxQ = None, limit: LimitQ = None, offset: OffsetQ = 0):
-    return await _features(request, store, "assignment", plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset, who)
+@router.get(
+    "/shelter-assignment",
+    response_model=FeatureCollection,
+    responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+    summary="Shelter assignment lines, unit to shelter, with persons and walk (避难安置分配线)",
+)
+async def shelter_assignment(
+    request: Request,
+    store: Annotated[Store, Depends(get_store)],
+    who: Who,
+    plan: PlanQ = None,
+    walk_limit_m: WalkQ = None,
+    day_night_factor: FactorQ = 1.0,
+    run_id: RunQ = None,
+    bbox: BboxQ = None,
+    limit: LimitQ = None,
+    offset: OffsetQ = 0,
+):
+    return await _features(
+        request, store, "assignment", plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset, who
+    )
 
 
-@router.get("/{output}", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
-            summary="Audit per community, street, shelter, unit, parcel, development or flagged facility as GeoJSON (分专题审计结果)")
-async def output_features(request: Request, output: str, store: Annotated[Store, Depends(get_store)], who: Who, plan: PlanQ = None,
-                          walk_limit_m: WalkQ = None, day_night_factor: FactorQ = 1.0, run_id: RunQ = None,
-                          bbox: BboxQ = None, limit: LimitQ = None, offset: OffsetQ = 0):
+@router.get(
+    "/{output}",
+    response_model=FeatureCollection,
+    responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+    summary="Audit per community, street, shelter, unit, parcel, development or flagged facility as GeoJSON (分专题审计结果)",
+)
+async def output_features(
+    request: Request,
+    output: str,
+    store: Annotated[Store, Depends(get_store)],
+    who: Who,
+    plan: PlanQ = None,
+    walk_limit_m: WalkQ = None,
+    day_night_factor: FactorQ = 1.0,
+    run_id: RunQ = None,
+    bbox: BboxQ = None,
+    limit: LimitQ = None,
+    offset: OffsetQ = 0,
+):
     if output not in OUTPUTS:
-        raise NotFoundError(f"unknown audit output {output!r}; use one of {', '.join(OUTPUTS)}",
-                            f"未知的审计结果「{output}」，可用：{'、'.join(OUTPUTS)}", allowed=list(OUTPUTS))
-    return await _features(request, store, output, plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset, who)
+        raise NotFoundError(
+            f"unknown audit output {output!r}; use one of {', '.join(OUTPUTS)}",
+            f"未知的审计结果「{output}」，可用：{'、'.join(OUTPUTS)}",
+            allowed=list(OUTPUTS),
+        )
+    return await _features(
+        request, store, output, plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset, who
+    )

@@ -23,7 +23,9 @@ OUTPUTS = ("units", "communities", "streets", "gaps")
 
 class CoverageSummary(BaseModel):
     run: RunInfo
-    summary: dict[str, Any] = Field(description="City-wide rates per category and level (fractions 0..1), streets, warnings")
+    summary: dict[str, Any] = Field(
+        description="City-wide rates per category and level (fractions 0..1), streets, warnings"
+    )
 
 
 def _params(levels: str | None, walking_speed_mps: float | None, categories: str | None = None):
@@ -39,27 +41,54 @@ SpeedQ = Annotated[float | None, Query(ge=0.1, le=5, description="Walking speed,
 PlanQ = Annotated[str | None, Query(description="Plan id or name (default: the adopted plan)")]
 
 
-def _run(store: Store, plan, levels, speed, recompute: bool = False, created_by: str | None = None,
-         who: Principal | None | bool = True) -> dict:
+def _run(
+    store: Store,
+    plan,
+    levels,
+    speed,
+    recompute: bool = False,
+    created_by: str | None = None,
+    who: Principal | None | bool = True,
+) -> dict:
     """The current coverage run; without a user (``who`` None) only the default parameters may start a computation."""
     from facilities.service import current_coverage
 
     defaults = plan is None and levels is None and speed is None
-    return current_coverage(store, params=_params(levels, speed), plan=plan, recompute=recompute, created_by=created_by,
-                            allow_compute=who is not None or defaults)
+    return current_coverage(
+        store,
+        params=_params(levels, speed),
+        plan=plan,
+        recompute=recompute,
+        created_by=created_by,
+        allow_compute=who is not None or defaults,
+    )
 
 
-@router.get("/summary", response_model=CoverageSummary, responses=ERROR_RESPONSES,
-            summary="City-wide coverage and complete life-circle rates (覆盖率汇总)")
-async def summary(store: Annotated[Store, Depends(get_store)], who: Who, plan: PlanQ = None, levels: LevelsQ = None,
-                  walking_speed_mps: SpeedQ = None):
+@router.get(
+    "/summary",
+    response_model=CoverageSummary,
+    responses=ERROR_RESPONSES,
+    summary="City-wide coverage and complete life-circle rates (覆盖率汇总)",
+)
+async def summary(
+    store: Annotated[Store, Depends(get_store)],
+    who: Who,
+    plan: PlanQ = None,
+    levels: LevelsQ = None,
+    walking_speed_mps: SpeedQ = None,
+):
     run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps, who=who)
     return CoverageSummary(run=run_info(run), summary=run["summary"])
 
 
 @router.post("/runs", response_model=CoverageSummary, responses=ERROR_RESPONSES, summary="Recompute now (重新计算)")
-async def recompute(store: Annotated[Store, Depends(get_store)], user: Annotated[Principal, Depends(require("recompute", "重新计算"))],
-                    plan: PlanQ = None, levels: LevelsQ = None, walking_speed_mps: SpeedQ = None):
+async def recompute(
+    store: Annotated[Store, Depends(get_store)],
+    user: Annotated[Principal, Depends(require("recompute", "重新计算"))],
+    plan: PlanQ = None,
+    levels: LevelsQ = None,
+    walking_speed_mps: SpeedQ = None,
+):
     run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps, True, user.label)
     return CoverageSummary(run=run_info(run), summary=run["summary"])
 
@@ -69,21 +98,34 @@ def runs(store: Annotated[Store, Depends(get_store)]):
     return [run_info(r) for r in store.list_analyses("coverage")]
 
 
-@router.get("/service-areas", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
-            summary="Area reachable within the threshold, per category or for chosen facilities (服务范围)")
+@router.get(
+    "/service-areas",
+    response_model=FeatureCollection,
+    responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+    summary="Area reachable within the threshold, per category or for chosen facilities (服务范围)",
+)
 async def service_areas(
     store: Annotated[Store, Depends(get_store)],
     _user: Annotated[Principal, Depends(require("recompute", "计算服务范围"))],
-    category: Annotated[list[str] | None, Query(description="Facility categories (repeat); default all analysed")] = None,
-    facility_id: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None, Query(description="Facility ids (repeat) instead of categories")] = None,
+    category: Annotated[
+        list[str] | None, Query(description="Facility categories (repeat); default all analysed")
+    ] = None,
+    facility_id: Annotated[
+        list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None,
+        Query(description="Facility ids (repeat) instead of categories"),
+    ] = None,
     walk_m: Annotated[float | None, Query(gt=0, le=5000, description="Threshold, metres (default: the norm)")] = None,
 ):
     from facilities.service import service_areas_from_store
 
-    gdf = await run_in_threadpool(service_areas_from_store, store, categories=category, walk_m=walk_m, facility_ids=facility_id)
+    gdf = await run_in_threadpool(
+        service_areas_from_store, store, categories=category, walk_m=walk_m, facility_ids=facility_id
+    )
     gdf = gdf.reset_index(drop=True)
     gdf["id"] = range(1, len(gdf) + 1)
-    return Response(feature_collection_json(gdf, extra={"layer": "service_areas", "crs": "EPSG:4326"}), media_type=GEOJSON)
+    return Response(
+        feature_collection_json(gdf, extra={"layer": "service_areas", "crs": "EPSG:4326"}), media_type=GEOJSON
+    )
 
 
 class SitingRequest(BaseModel):
@@ -91,7 +133,10 @@ class SitingRequest(BaseModel):
     k: int = Field(ge=1, le=200, description="Number of new sites")
     walk_m: float | None = Field(None, gt=0, le=5000, description="Coverage threshold, metres (default: the norm)")
     candidates: list[tuple[float, float]] | None = Field(
-        None, max_length=5000, description="[lon, lat] candidate points; default: plan parcels reserved for community services")
+        None,
+        max_length=5000,
+        description="[lon, lat] candidate points; default: plan parcels reserved for community services",
+    )
     exact_check: bool = Field(False, description="Also solve exactly (<= 300 candidates) and report the greedy gap")
 
 
@@ -122,18 +167,36 @@ class SitingResponse(BaseModel):
     exact_check: dict[str, Any] | None = None
 
 
-@router.post("/siting", response_model=SitingResponse, responses=ERROR_RESPONSES,
-             summary="Choose k new sites adding the most covered residents (新增设施选址)")
-async def siting(body: SitingRequest, store: Annotated[Store, Depends(get_store)],
-                 _user: Annotated[Principal, Depends(require("recompute", "运行选址分析"))]):
+@router.post(
+    "/siting",
+    response_model=SitingResponse,
+    responses=ERROR_RESPONSES,
+    summary="Choose k new sites adding the most covered residents (新增设施选址)",
+)
+async def siting(
+    body: SitingRequest,
+    store: Annotated[Store, Depends(get_store)],
+    _user: Annotated[Principal, Depends(require("recompute", "运行选址分析"))],
+):
     from facilities.service import siting_from_store
 
-    return await run_in_threadpool(siting_from_store, store, body.category, body.k, walk_m=body.walk_m,
-                                   candidates=body.candidates, exact_check=body.exact_check)
+    return await run_in_threadpool(
+        siting_from_store,
+        store,
+        body.category,
+        body.k,
+        walk_m=body.walk_m,
+        candidates=body.candidates,
+        exact_check=body.exact_check,
+    )
 
 
-@router.get("/{output}", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
-            summary="Per-unit results, community rates, street rates or gaps as GeoJSON (分单元结果、社区、街道、缺口)")
+@router.get(
+    "/{output}",
+    response_model=FeatureCollection,
+    responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+    summary="Per-unit results, community rates, street rates or gaps as GeoJSON (分单元结果、社区、街道、缺口)",
+)
 async def output_features(
     request: Request,
     output: str,
@@ -149,8 +212,11 @@ async def output_features(
     if output not in OUTPUTS:
         from ..core._errors import NotFoundError
 
-        raise NotFoundError(f"unknown coverage output {output!r}; use one of {', '.join(OUTPUTS)}",
-                            f"未知的覆盖分析结果「{output}」，可用：{'、'.join(OUTPUTS)}", allowed=list(OUTPUTS))
+        raise NotFoundError(
+            f"unknown coverage output {output!r}; use one of {', '.join(OUTPUTS)}",
+            f"未知的覆盖分析结果「{output}」，可用：{'、'.join(OUTPUTS)}",
+            allowed=list(OUTPUTS),
+        )
     limit = check_page(limit)
     box = parse_bbox(bbox)
     run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps, who=who)

@@ -15,7 +15,12 @@ from .schemas import Health
 router = APIRouter(tags=["service 服务"])
 
 
-@router.get("/health", response_model=Health, responses={503: {"model": Health}}, summary="Service and database health (健康检查)")
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health}},
+    summary="Service and database health (健康检查)",
+)
 def health(store: Annotated[Store, Depends(get_store)]):
     try:
         info = store.health()
@@ -23,7 +28,10 @@ def health(store: Annotated[Store, Depends(get_store)]):
     except GeoServiceError as exc:
         return JSONResponse(Health(status="unavailable", message=exc.message_zh).model_dump(), status_code=503)
     except Exception as exc:  # the database is down in a way the driver reports differently
-        return JSONResponse(Health(status="unavailable", message=f"数据库不可用：{str(exc).splitlines()[0][:200]}").model_dump(), status_code=503)
+        return JSONResponse(
+            Health(status="unavailable", message=f"数据库不可用：{str(exc).splitlines()[0][:200]}").model_dump(),
+            status_code=503,
+        )
     return Health(status="ok", synthetic_data=synthetic, **info)
 
 

@@ -70,8 +70,17 @@ def _layer_info(store: Store, name: str) -> LayerInfo:
         geometry_types=list(spec.geometry_types),
         importable=spec.importable,
         feature_count=store.count(name),
-        fields=[{"name": f.name, "type": f.kind, "label_zh": f.label_zh, "required": f.required, "unit": f.unit,
-                 "allowed": list(f.vocab) if f.vocab else None} for f in spec.fields],
+        fields=[
+            {
+                "name": f.name,
+                "type": f.kind,
+                "label_zh": f.label_zh,
+                "required": f.required,
+                "unit": f.unit,
+                "allowed": list(f.vocab) if f.vocab else None,
+            }
+            for f in spec.fields
+        ],
     )
 
 
@@ -94,15 +103,21 @@ def get_layer_features(
     bbox_crs: Annotated[str | None, Query(description="CRS of bbox, e.g. EPSG:4490")] = None,
     limit: Annotated[int | None, Query(ge=1, description="Page size")] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    crs: Annotated[str, Query(description="Output CRS: EPSG:4326 (default), EPSG:4490, or any EPSG code")] = "EPSG:4326",
+    crs: Annotated[
+        str, Query(description="Output CRS: EPSG:4326 (default), EPSG:4490, or any EPSG code")
+    ] = "EPSG:4326",
     plan: Annotated[str | None, Query(description="Plan id or name (communities)")] = None,
-    network: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Network id (network_nodes, network_edges)")] = None,
+    network: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Network id (network_nodes, network_edges)")
+    ] = None,
 ):
     spec = get_layer(layer)
     settings = get_settings()
     limit = limit or settings.page_limit_default
     if limit > settings.page_limit_max:
-        raise InputError(f"limit may be at most {settings.page_limit_max}", f"每页最多 {settings.page_limit_max} 个要素", limit=limit)
+        raise InputError(
+            f"limit may be at most {settings.page_limit_max}", f"每页最多 {settings.page_limit_max} 个要素", limit=limit
+        )
     target = output_crs(crs)
     box = parse_bbox(bbox, bbox_crs)
     plan_id = store.get_plan(plan)["id"] if plan is not None and spec.per_plan else None
@@ -111,9 +126,21 @@ def get_layer_features(
     gdf = reproject(gdf, target.to_string())
     links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
     if offset + len(gdf) < matched:
-        links.append({"href": str(request.url.include_query_params(offset=offset + limit, limit=limit)), "rel": "next", "type": GEOJSON})
+        links.append(
+            {
+                "href": str(request.url.include_query_params(offset=offset + limit, limit=limit)),
+                "rel": "next",
+                "type": GEOJSON,
+            }
+        )
     if offset > 0:
-        links.append({"href": str(request.url.include_query_params(offset=max(0, offset - limit), limit=limit)), "rel": "prev", "type": GEOJSON})
+        links.append(
+            {
+                "href": str(request.url.include_query_params(offset=max(0, offset - limit), limit=limit)),
+                "rel": "prev",
+                "type": GEOJSON,
+            }
+        )
     crs_label = f"EPSG:{target.to_epsg()}" if target.to_epsg() else target.to_string()
     body = feature_collection_json(
         gdf,
@@ -137,13 +164,23 @@ def export(
 ):
     get_layer(layer)
     tmp = Path(tempfile.mkdtemp(prefix="geo-export-"))
-    path, _n = export_layer(store, layer, format, tmp / f"{layer}.{'zip' if format == 'shp' else format}", crs=crs, plan=plan)
-    return FileResponse(path, filename=path.name, media_type=EXPORT_MEDIA_TYPES[format],
-                        background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))
+    path, _n = export_layer(
+        store, layer, format, tmp / f"{layer}.{'zip' if format == 'shp' else format}", crs=crs, plan=plan
+    )
+    return FileResponse(
+        path,
+        filename=path.name,
+        media_type=EXPORT_MEDIA_TYPES[format],
+        background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True),
+    )
 
 
-@router.get("/{layer}/{fid}", response_model=Feature, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
-            summary="One feature by id (单个要素)")
+@router.get(
+    "/{layer}/{fid}",
+    response_model=Feature,
+    responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+    summary="One feature by id (单个要素)",
+)
 def get_feature(
     layer: str,
     fid: Annotated[int, FastPath(ge=1, le=MAX_ID)],
@@ -154,8 +191,12 @@ def get_feature(
     return Response(feature_json(gdf), media_type=GEOJSON)
 
 
-@router.post("/{layer}/import", response_model=ImportResult, responses=ERROR_RESPONSES,
-             summary="Import a file into a layer, all or nothing (导入文件)")
+@router.post(
+    "/{layer}/import",
+    response_model=ImportResult,
+    responses=ERROR_RESPONSES,
+    summary="Import a file into a layer, all or nothing (导入文件)",
+)
 async def import_file(
     layer: str,
     store: Annotated[Store, Depends(get_store)],
@@ -185,7 +226,10 @@ async def import_file(
             while chunk := await file.read(1024 * 1024):
                 size += len(chunk)
                 if size > limit:
-                    err = InputError(f"upload larger than {limit // 1024 // 1024} MB", f"上传文件超过 {limit // 1024 // 1024} MB 上限")
+                    err = InputError(
+                        f"upload larger than {limit // 1024 // 1024} MB",
+                        f"上传文件超过 {limit // 1024 // 1024} MB 上限",
+                    )
                     err.http_status = 413
                     raise err
                 fh.write(chunk)
@@ -195,14 +239,26 @@ async def import_file(
                 if not pair.strip():
                     continue
                 if "=" not in pair:
-                    raise InputError(f"column_map wants FIELD=COLUMN, got {pair!r}", f"列映射格式应为 字段=列名，收到 {pair!r}")
+                    raise InputError(
+                        f"column_map wants FIELD=COLUMN, got {pair!r}", f"列映射格式应为 字段=列名，收到 {pair!r}"
+                    )
                 k, v = pair.split("=", 1)
                 mapping[k.strip()] = v.strip()
         opts = ImportOptions(
-            source_crs=crs, column_map=mapping, id_column=id_column, lon_column=lon, lat_column=lat, file_layer=file_layer,
-            encoding=encoding, skip_invalid=skip_invalid, repair=repair, plan=plan,
+            source_crs=crs,
+            column_map=mapping,
+            id_column=id_column,
+            lon_column=lon,
+            lat_column=lat,
+            file_layer=file_layer,
+            encoding=encoding,
+            skip_invalid=skip_invalid,
+            repair=repair,
+            plan=plan,
         )
-        result = await run_in_threadpool(run_import, store, layer, dest, opts, actor=user.label, source_name=file.filename)
+        result = await run_in_threadpool(
+            run_import, store, layer, dest, opts, actor=user.label, source_name=file.filename
+        )
     return result.to_dict()
 
 
@@ -229,27 +285,53 @@ class FeatureEdit(BaseModel):
     changed: list[str] | None = Field(None, description="Fields changed (update)")
 
 
-@router.post("/{layer}/features", response_model=FeatureEdit, status_code=201, responses=ERROR_RESPONSES,
-             summary="Add one feature, e.g. a new shelter (新增要素)")
-def create_feature(layer: str, feature: Annotated[FeatureIn, Body()], store: Annotated[Store, Depends(get_store)],
-                   user: Annotated[Principal, Depends(layer_writer)]):
+@router.post(
+    "/{layer}/features",
+    response_model=FeatureEdit,
+    status_code=201,
+    responses=ERROR_RESPONSES,
+    summary="Add one feature, e.g. a new shelter (新增要素)",
+)
+def create_feature(
+    layer: str,
+    feature: Annotated[FeatureIn, Body()],
+    store: Annotated[Store, Depends(get_store)],
+    user: Annotated[Principal, Depends(layer_writer)],
+):
     from ..core.edits import create_feature as create
 
-    return JSONResponse(FeatureEdit(**create(store, layer, feature.model_dump(), actor=user.label)).model_dump(), status_code=201)
+    return JSONResponse(
+        FeatureEdit(**create(store, layer, feature.model_dump(), actor=user.label)).model_dump(), status_code=201
+    )
 
 
-@router.patch("/{layer}/{fid}", response_model=FeatureEdit, responses=ERROR_RESPONSES,
-              summary="Change one feature's properties or geometry (修改要素)")
-def update_feature(layer: str, fid: Annotated[int, FastPath(ge=1, le=MAX_ID)], patch: Annotated[FeaturePatch, Body()],
-                   store: Annotated[Store, Depends(get_store)], user: Annotated[Principal, Depends(layer_writer)]):
+@router.patch(
+    "/{layer}/{fid}",
+    response_model=FeatureEdit,
+    responses=ERROR_RESPONSES,
+    summary="Change one feature's properties or geometry (修改要素)",
+)
+def update_feature(
+    layer: str,
+    fid: Annotated[int, FastPath(ge=1, le=MAX_ID)],
+    patch: Annotated[FeaturePatch, Body()],
+    store: Annotated[Store, Depends(get_store)],
+    user: Annotated[Principal, Depends(layer_writer)],
+):
     from ..core.edits import update_feature as update
 
     return FeatureEdit(**update(store, layer, fid, patch.model_dump(), actor=user.label))
 
 
-@router.delete("/{layer}/{fid}", response_model=FeatureEdit, responses=ERROR_RESPONSES, summary="Delete one feature (删除要素)")
-def delete_feature(layer: str, fid: Annotated[int, FastPath(ge=1, le=MAX_ID)], store: Annotated[Store, Depends(get_store)],
-                   user: Annotated[Principal, Depends(layer_writer)]):
+@router.delete(
+    "/{layer}/{fid}", response_model=FeatureEdit, responses=ERROR_RESPONSES, summary="Delete one feature (删除要素)"
+)
+def delete_feature(
+    layer: str,
+    fid: Annotated[int, FastPath(ge=1, le=MAX_ID)],
+    store: Annotated[Store, Depends(get_store)],
+    user: Annotated[Principal, Depends(layer_writer)],
+):
     from ..core.edits import delete_feature as delete
 
     return FeatureEdit(**delete(store, layer, fid, actor=user.label))

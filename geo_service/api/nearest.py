@@ -43,7 +43,9 @@ class NearestItem(BaseModel):
     opening_hours: str | None = None
     walk_m: float = Field(description="Walking distance, metres, both off-street legs included")
     walk_min: float = Field(description="Walking time, minutes, at the configured walking speed")
-    route: dict[str, Any] | None = Field(None, description="GeoJSON LineString, EPSG:4326, from the point to the feature")
+    route: dict[str, Any] | None = Field(
+        None, description="GeoJSON LineString, EPSG:4326, from the point to the feature"
+    )
 
 
 class NearestResponse(BaseModel):
@@ -64,8 +66,12 @@ def _service(request: Request):
     return request.app.state.nearest
 
 
-@router.get("/nearest", response_model=NearestResponse, responses=ERROR_RESPONSES,
-            summary="Nearest shelters or service points by walking (最近的避难场所或服务设施)")
+@router.get(
+    "/nearest",
+    response_model=NearestResponse,
+    responses=ERROR_RESPONSES,
+    summary="Nearest shelters or service points by walking (最近的避难场所或服务设施)",
+)
 async def nearest(
     request: Request,
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, EPSG:4326")],

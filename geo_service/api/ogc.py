@@ -88,7 +88,8 @@ def parse_crs_uri(value: str, allowed: list[str], name: str = "crs") -> str:
         raise OGCParameterError(
             f"{name} {value!r} is not supported; use one of {', '.join(allowed)}",
             f"不支持的坐标系 {value!r}（参数 {name}）；可用：{', '.join(allowed)}",
-            parameter=name, supported=allowed,
+            parameter=name,
+            supported=allowed,
         )
     return v
 
@@ -117,7 +118,9 @@ def transform_geoms(geoms: np.ndarray, target: str) -> np.ndarray:
     return shapely.transform(geoms, fn)
 
 
-def bbox_to_crs84(bbox: str | None, bbox_crs: str | None, allowed: list[str]) -> tuple[float, float, float, float] | None:
+def bbox_to_crs84(
+    bbox: str | None, bbox_crs: str | None, allowed: list[str]
+) -> tuple[float, float, float, float] | None:
     """``bbox`` (4 or 6 numbers, in the axis order of ``bbox-crs``, default CRS84) to lon/lat bounds."""
     if bbox is None:
         if bbox_crs is not None:
@@ -132,19 +135,29 @@ def bbox_to_crs84(bbox: str | None, bbox_crs: str | None, allowed: list[str]) ->
     if len(vals) != 4 or not all(math.isfinite(v) for v in vals):
         raise OGCParameterError(
             f"bbox must be 4 (or 6) comma-separated numbers, got {bbox!r}",
-            f"bbox 应为逗号分隔的 4 个（或 6 个）数字，收到 {bbox!r}", parameter="bbox",
+            f"bbox 应为逗号分隔的 4 个（或 6 个）数字，收到 {bbox!r}",
+            parameter="bbox",
         )
     src = parse_crs_uri(bbox_crs, allowed, "bbox-crs") if bbox_crs else CRS84
     if src == CRS84:
         x0, y0, x1, y1 = vals
         if y0 > y1 or not (-180 <= x0 <= 180 and -180 <= x1 <= 180 and -90 <= y0 <= 90 and -90 <= y1 <= 90):
-            raise OGCParameterError(f"bbox {bbox!r} is not a valid CRS84 box (lon, lat)", f"bbox {bbox!r} 不是有效的经纬度范围（经度在前）", parameter="bbox")
+            raise OGCParameterError(
+                f"bbox {bbox!r} is not a valid CRS84 box (lon, lat)",
+                f"bbox {bbox!r} 不是有效的经纬度范围（经度在前）",
+                parameter="bbox",
+            )
         if x0 > x1:
-            raise OGCParameterError(f"bbox {bbox!r} crosses the antimeridian, which is not supported",
-                                    f"bbox {bbox!r} 跨越 180° 经线，暂不支持", parameter="bbox")
+            raise OGCParameterError(
+                f"bbox {bbox!r} crosses the antimeridian, which is not supported",
+                f"bbox {bbox!r} 跨越 180° 经线，暂不支持",
+                parameter="bbox",
+            )
         return x0, y0, x1, y1
     if vals[0] > vals[2] or vals[1] > vals[3]:
-        raise OGCParameterError(f"bbox {bbox!r}: lower corner must come first", f"bbox {bbox!r}：应先写左下角再写右上角", parameter="bbox")
+        raise OGCParameterError(
+            f"bbox {bbox!r}: lower corner must come first", f"bbox {bbox!r}：应先写左下角再写右上角", parameter="bbox"
+        )
     # transform_bounds follows the axis order of bbox-crs (EPSG:4326: lat, lon) and returns lon, lat bounds.
     return tuple(float(v) for v in _transformer(src, CRS84).transform_bounds(*vals, densify_pts=21))
 
@@ -172,7 +185,9 @@ class CollectionRef:
             return store.count(self.layer, bbox=bbox, **(filters or {}))
         return store.count_analysis_output(self.run_id, self.output, bbox=bbox)
 
-    def read(self, store: Store, bbox=None, limit=None, offset=0, filters: dict | None = None, ids=None) -> gpd.GeoDataFrame:
+    def read(
+        self, store: Store, bbox=None, limit=None, offset=0, filters: dict | None = None, ids=None
+    ) -> gpd.GeoDataFrame:
         if self.layer:
             return store.read_layer(self.layer, bbox=bbox, limit=limit, offset=offset, ids=ids, **(filters or {}))
         return store.read_analysis_output(self.run_id, self.output, bbox=bbox, limit=limit, offset=offset, ids=ids)
@@ -340,17 +355,19 @@ def _collection_doc(ref: CollectionRef, base: str, crs: list[str], store: Store)
 def landing(request: Request):
     base = _base(request)
     root = base.removesuffix("/ogc")
-    return _json({
-        "title": "社区治理空间数据服务（OGC API - Features）",
-        "description": "图层与分析结果要素；坐标默认 CRS84（经度在前），支持 crs 参数（EPSG:4326、EPSG:4490 为纬度在前）。",
-        "links": [
-            {"href": base, "rel": "self", "type": JSON, "title": "本页"},
-            {"href": f"{base}/api", "rel": "service-desc", "type": OAS30, "title": "OpenAPI 3.0 接口定义"},
-            {"href": f"{root}/docs", "rel": "service-doc", "type": "text/html", "title": "接口文档"},
-            {"href": f"{base}/conformance", "rel": "conformance", "type": JSON, "title": "符合的标准类"},
-            {"href": f"{base}/collections", "rel": "data", "type": JSON, "title": "数据集合"},
-        ],
-    })
+    return _json(
+        {
+            "title": "社区治理空间数据服务（OGC API - Features）",
+            "description": "图层与分析结果要素；坐标默认 CRS84（经度在前），支持 crs 参数（EPSG:4326、EPSG:4490 为纬度在前）。",
+            "links": [
+                {"href": base, "rel": "self", "type": JSON, "title": "本页"},
+                {"href": f"{base}/api", "rel": "service-desc", "type": OAS30, "title": "OpenAPI 3.0 接口定义"},
+                {"href": f"{root}/docs", "rel": "service-doc", "type": "text/html", "title": "接口文档"},
+                {"href": f"{base}/conformance", "rel": "conformance", "type": JSON, "title": "符合的标准类"},
+                {"href": f"{base}/collections", "rel": "data", "type": JSON, "title": "数据集合"},
+            ],
+        }
+    )
 
 
 @router.get("/conformance", response_model=Conformance, summary="Conformance classes (符合的标准类)")
@@ -358,24 +375,38 @@ def conformance():
     return _json({"conformsTo": CONFORMANCE})
 
 
-@router.get("/api", summary="OpenAPI 3.0 definition of the OGC API (接口定义)", responses={200: {"content": {OAS30: {}}}})
+@router.get(
+    "/api", summary="OpenAPI 3.0 definition of the OGC API (接口定义)", responses={200: {"content": {OAS30: {}}}}
+)
 def api_definition(request: Request):
     doc = openapi30(request.app.openapi(), prefix="/ogc")
     return Response(orjson.dumps(doc), media_type=OAS30)
 
 
-@router.get("/collections", response_model=Collections, responses=OGC_ERRORS, summary="Collections: layers and analysis results (数据集合)")
+@router.get(
+    "/collections",
+    response_model=Collections,
+    responses=OGC_ERRORS,
+    summary="Collections: layers and analysis results (数据集合)",
+)
 def collections(request: Request, store: Annotated[Store, Depends(get_store)]):
     base = _base(request)
     crs = supported_crs(store)
-    return _json({
-        "links": [{"href": f"{base}/collections", "rel": "self", "type": JSON}],
-        "collections": [_collection_doc(ref, base, crs, store) for ref in list_collections(store)],
-        "crs": crs,
-    })
+    return _json(
+        {
+            "links": [{"href": f"{base}/collections", "rel": "self", "type": JSON}],
+            "collections": [_collection_doc(ref, base, crs, store) for ref in list_collections(store)],
+            "crs": crs,
+        }
+    )
 
 
-@router.get("/collections/{collection_id}", response_model=CollectionInfo, responses=OGC_ERRORS, summary="One collection (数据集合说明)")
+@router.get(
+    "/collections/{collection_id}",
+    response_model=CollectionInfo,
+    responses=OGC_ERRORS,
+    summary="One collection (数据集合说明)",
+)
 def collection(collection_id: str, request: Request, store: Annotated[Store, Depends(get_store)]):
     ref = resolve_collection(store, collection_id)
     return _json(_collection_doc(ref, _base(request), supported_crs(store), store))
@@ -399,8 +430,11 @@ def _int_param(params, name: str, default: int, minimum: int, maximum: int = MAX
     except ValueError:
         value = minimum - 1
     if not minimum <= value <= maximum:
-        raise OGCParameterError(f"{name} must be an integer from {minimum} to {maximum}", f"{name} 应为 {minimum} 到 {maximum} 之间的整数",
-                                parameter=name)
+        raise OGCParameterError(
+            f"{name} must be an integer from {minimum} to {maximum}",
+            f"{name} 应为 {minimum} 到 {maximum} 之间的整数",
+            parameter=name,
+        )
     return value
 
 
@@ -409,7 +443,8 @@ def _check_params(params, allowed=ITEM_PARAMS) -> None:
     if unknown:
         raise OGCParameterError(
             f"unknown query parameter(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}",
-            f"不支持的查询参数：{', '.join(unknown)}", parameter=unknown[0],
+            f"不支持的查询参数：{', '.join(unknown)}",
+            parameter=unknown[0],
         )
     if params.get("f", "json") not in ("json", "geojson"):
         raise OGCParameterError("f: only json (GeoJSON) is offered", "f 参数只支持 json（GeoJSON）", parameter="f")
@@ -426,7 +461,9 @@ ITEMS_QUERY = [
     _query("bbox", {"type": "string"}, "minx,miny,maxx,maxy (or 6 numbers with z) in the axis order of bbox-crs"),
     _query("bbox-crs", {"type": "string"}, "CRS URI of bbox; default CRS84 (lon, lat)"),
     _CRS_Q,
-    _query("limit", {"type": "integer", "minimum": 1}, f"Page size (default {DEFAULT_LIMIT}; capped at GEO_PAGE_LIMIT_MAX)"),
+    _query(
+        "limit", {"type": "integer", "minimum": 1}, f"Page size (default {DEFAULT_LIMIT}; capped at GEO_PAGE_LIMIT_MAX)"
+    ),
     _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}, "Features skipped"),
     _query("datetime", {"type": "string"}, "Accepted; the features carry no temporal extent"),
     _F_Q,
@@ -437,7 +474,9 @@ ITEMS_QUERY = [
 
 def _feature_bytes(gdf: gpd.GeoDataFrame, target: str) -> list[bytes]:
     geoms = transform_geoms(np.asarray(gdf.geometry.values, dtype=object), target)
-    frame = gpd.GeoDataFrame(gdf.drop(columns=[gdf.geometry.name]), geometry=gpd.GeoSeries(geoms, index=gdf.index), crs=None)
+    frame = gpd.GeoDataFrame(
+        gdf.drop(columns=[gdf.geometry.name]), geometry=gpd.GeoSeries(geoms, index=gdf.index), crs=None
+    )
     return features_json(frame, precision=7 if target in (CRS84, EPSG_URI.format(4326), EPSG_URI.format(4490)) else 3)
 
 
@@ -470,16 +509,32 @@ def items(collection_id: str, request: Request, store: Annotated[Store, Depends(
         {"href": f"{_base(request)}/collections/{ref.id}", "rel": "collection", "type": JSON, "title": ref.title},
     ]
     if offset + len(gdf) < matched:
-        links.append({"href": str(url.include_query_params(offset=offset + limit, limit=limit)), "rel": "next", "type": GEOJSON, "title": "下一页"})
+        links.append(
+            {
+                "href": str(url.include_query_params(offset=offset + limit, limit=limit)),
+                "rel": "next",
+                "type": GEOJSON,
+                "title": "下一页",
+            }
+        )
     if offset > 0:
-        links.append({"href": str(url.include_query_params(offset=max(0, offset - limit), limit=limit)), "rel": "prev", "type": GEOJSON, "title": "上一页"})
-    head = orjson.dumps({
-        "type": "FeatureCollection",
-        "numberMatched": matched,
-        "numberReturned": len(gdf),
-        "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "links": links,
-    })
+        links.append(
+            {
+                "href": str(url.include_query_params(offset=max(0, offset - limit), limit=limit)),
+                "rel": "prev",
+                "type": GEOJSON,
+                "title": "上一页",
+            }
+        )
+    head = orjson.dumps(
+        {
+            "type": "FeatureCollection",
+            "numberMatched": matched,
+            "numberReturned": len(gdf),
+            "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "links": links,
+        }
+    )
     body = head[:-1] + b',"features":[' + b",".join(_feature_bytes(gdf, target)) + b"]}"
     return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{target}>"})
 
@@ -496,17 +551,25 @@ def item(collection_id: str, feature_id: str, request: Request, store: Annotated
     _check_params(params, {"crs", "f"})
     ref = resolve_collection(store, collection_id)
     target = parse_crs_uri(params["crs"], supported_crs(store)) if params.get("crs") else CRS84
-    gdf = ref.read(store, ids=[int(feature_id)]) if feature_id.isascii() and feature_id.isdigit() and len(feature_id) <= 10 and int(feature_id) <= MAX_ID else None
+    gdf = (
+        ref.read(store, ids=[int(feature_id)])
+        if feature_id.isascii() and feature_id.isdigit() and len(feature_id) <= 10 and int(feature_id) <= MAX_ID
+        else None
+    )
     if gdf is None or gdf.empty:
         raise NotFoundError(
             f"collection {collection_id} has no feature {feature_id!r}",
-            f"数据集合 {collection_id} 中没有编号为 {feature_id!r} 的要素", collection=collection_id, id=feature_id,
+            f"数据集合 {collection_id} 中没有编号为 {feature_id!r} 的要素",
+            collection=collection_id,
+            id=feature_id,
         )
     base = _base(request)
-    links = orjson.dumps([
-        {"href": str(request.url), "rel": "self", "type": GEOJSON},
-        {"href": f"{base}/collections/{ref.id}", "rel": "collection", "type": JSON, "title": ref.title},
-    ])
+    links = orjson.dumps(
+        [
+            {"href": str(request.url), "rel": "self", "type": GEOJSON},
+            {"href": f"{base}/collections/{ref.id}", "rel": "collection", "type": JSON, "title": ref.title},
+        ]
+    )
     feat = _feature_bytes(gdf, target)[0]
     return Response(feat[:-1] + b',"links":' + links + b"}", media_type=GEOJSON, headers={"Content-Crs": f"<{target}>"})
 

@@ -74,7 +74,9 @@ class CommunityFigures(BaseModel):
     residents: int
     band_min: int
     band_max: int
-    deviation_households: int = Field(description="Households below the minimum (negative) or above the maximum (positive); 0 inside the band")
+    deviation_households: int = Field(
+        description="Households below the minimum (negative) or above the maximum (positive); 0 inside the band"
+    )
     in_band: bool
     contiguous: bool
     parts: int
@@ -88,7 +90,9 @@ class CommunityFigures(BaseModel):
     barrier_crossings_used: int
     has_station: bool | None = None
     station_min_walk_m: float | None = None
-    station_reach_share: float | None = Field(None, description="Share of residents within the 5-minute walk of a community service station")
+    station_reach_share: float | None = Field(
+        None, description="Share of residents within the 5-minute walk of a community service station"
+    )
     community_workers: float | None = None
     workers_needed: int
     households_per_worker: float | None = None
@@ -117,7 +121,9 @@ class BandProblem(BaseModel):
 
 class DelineateRequest(BaseModel):
     streets: list[str] | None = Field(None, description="Street codes (default: all streets)")
-    households_min: int | None = Field(None, gt=0, le=MAX_HOUSEHOLDS, description="Band minimum (default: the norms' band)")
+    households_min: int | None = Field(
+        None, gt=0, le=MAX_HOUSEHOLDS, description="Band minimum (default: the norms' band)"
+    )
     households_max: int | None = Field(None, gt=0, le=MAX_HOUSEHOLDS)
     k: int | None = Field(None, ge=1, description="Number of communities (one street only)")
     from_plan: str | None = Field(None, description="Existing plan (id or name) for modes closest / minimal_change")
@@ -141,7 +147,9 @@ class DelineateResult(BaseModel):
 
 class EditRequest(BaseModel):
     action: Literal["move", "merge", "split", "rename"]
-    units: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(None, description="Population unit ids (move, split)")
+    units: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        None, description="Population unit ids (move, split)"
+    )
     to: str | None = Field(None, description="Target community code (move)")
     into: str | None = Field(None, description="Community that remains (merge)")
     from_: str | None = Field(None, alias="from", description="Community merged away (merge)")
@@ -230,13 +238,18 @@ def etag_of(version: int) -> str:
 
 def parse_if_match(value: str | None) -> int:
     if value is None or not value.strip():
-        err = GeoServiceError("edits need an If-Match header with the plan's ETag (e.g. \"v3\")",
-                              "修改方案须在 If-Match 请求头中给出方案当前版本（如 \"v3\"），以免覆盖他人的修改")
+        err = GeoServiceError(
+            'edits need an If-Match header with the plan\'s ETag (e.g. "v3")',
+            '修改方案须在 If-Match 请求头中给出方案当前版本（如 "v3"），以免覆盖他人的修改',
+        )
         err.http_status = 428
         raise err
     m = re.fullmatch(r'\s*(?:W/)?"?v?(\d+)"?\s*', value)
     if not m:
-        raise InputError(f"If-Match must be the plan's ETag like \"v3\", got {value!r}", f"If-Match 应为方案版本标记，如 \"v3\"；收到 {value!r}")
+        raise InputError(
+            f'If-Match must be the plan\'s ETag like "v3", got {value!r}',
+            f'If-Match 应为方案版本标记，如 "v3"；收到 {value!r}',
+        )
     return int(m.group(1))
 
 
@@ -245,9 +258,24 @@ def _iso(v):
 
 
 def _plan_info(p: dict) -> PlanInfo:
-    return PlanInfo(**{k: _iso(p.get(k)) for k in ("id", "name", "version", "status", "description", "adopted_at", "adopted_by",
-                                                   "created_at", "updated_at")}, communities=int(p.get("communities", 0)),
-                    etag=etag_of(p["version"]))
+    return PlanInfo(
+        **{
+            k: _iso(p.get(k))
+            for k in (
+                "id",
+                "name",
+                "version",
+                "status",
+                "description",
+                "adopted_at",
+                "adopted_by",
+                "created_at",
+                "updated_at",
+            )
+        },
+        communities=int(p.get("communities", 0)),
+        etag=etag_of(p["version"]),
+    )
 
 
 def _figures(rows) -> list[dict]:
@@ -262,10 +290,18 @@ def list_plans(store: Annotated[Store, Depends(get_store)]):
     return [_plan_info(p) for p in _service(store).list_plans()]
 
 
-@router.post("/delineate", response_model=DelineateResult, responses=ERROR_RESPONSES, status_code=201,
-             summary="Propose a plan (自动划分社区，生成草案)")
-async def delineate(store: Annotated[Store, Depends(get_store)], req: Annotated[DelineateRequest, Body()],
-                    user: Annotated[Principal, Depends(require("plan_edit", "生成划分方案"))]):
+@router.post(
+    "/delineate",
+    response_model=DelineateResult,
+    responses=ERROR_RESPONSES,
+    status_code=201,
+    summary="Propose a plan (自动划分社区，生成草案)",
+)
+async def delineate(
+    store: Annotated[Store, Depends(get_store)],
+    req: Annotated[DelineateRequest, Body()],
+    user: Annotated[Principal, Depends(require("plan_edit", "生成划分方案"))],
+):
     from boundaries.delineate import Band
     from boundaries.service import _jsonable, default_band
 
@@ -274,19 +310,38 @@ async def delineate(store: Annotated[Store, Depends(get_store)], req: Annotated[
         band = Band(req.households_min or band.min_households, req.households_max or band.max_households)
     svc = _service(store)
     out = await run_in_threadpool(
-        svc.delineate, streets=req.streets, band=band, k=req.k, from_plan=req.from_plan, mode=req.mode, name=req.name,
-        created_by=user.label, save=req.save,
+        svc.delineate,
+        streets=req.streets,
+        band=band,
+        k=req.k,
+        from_plan=req.from_plan,
+        mode=req.mode,
+        name=req.name,
+        created_by=user.label,
+        save=req.save,
     )
     ev = out["evaluation"]
-    body = {"plan_id": out["plan_id"], "name": out.get("name"), "version": out["version"], "mode": out["mode"],
-            "seconds": out["seconds"], "problems": _jsonable(out["problems"]), "totals": _jsonable(ev.totals),
-            "communities": _figures(ev.communities), "stats": _jsonable(out["stats"])}
+    body = {
+        "plan_id": out["plan_id"],
+        "name": out.get("name"),
+        "version": out["version"],
+        "mode": out["mode"],
+        "seconds": out["seconds"],
+        "problems": _jsonable(out["problems"]),
+        "totals": _jsonable(ev.totals),
+        "communities": _figures(ev.communities),
+        "stats": _jsonable(out["stats"]),
+    }
     headers = {"ETag": etag_of(out["version"])} if out["version"] else {}
     return JSONResponse(DelineateResult(**body).model_dump(mode="json"), status_code=201, headers=headers)
 
 
-@router.get("/{plan}", response_model=None, responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
-            summary="Communities of a plan as GeoJSON with their figures (方案社区范围及指标)")
+@router.get(
+    "/{plan}",
+    response_model=None,
+    responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+    summary="Communities of a plan as GeoJSON with their figures (方案社区范围及指标)",
+)
 def get_plan(
     plan: str,
     store: Annotated[Store, Depends(get_store)],
@@ -309,31 +364,54 @@ def get_plan(
     target = output_crs(crs)
     gdf = reproject(gdf, target.to_string())
     label = f"EPSG:{target.to_epsg()}" if target.to_epsg() else target.to_string()
-    body = feature_collection_json(gdf, extra={
-        "plan": {"id": row["id"], "name": row["name"], "version": ver, "status": row["status"]},
-        "crs": label, "totals": _jsonable(ev.totals),
-    })
+    body = feature_collection_json(
+        gdf,
+        extra={
+            "plan": {"id": row["id"], "name": row["name"], "version": ver, "status": row["status"]},
+            "crs": label,
+            "totals": _jsonable(ev.totals),
+        },
+    )
     return Response(body, media_type=GEOJSON, headers={"ETag": etag_of(row["version"]), "Content-Crs": f"<{label}>"})
 
 
-@router.get("/{plan}/versions", response_model=list[PlanVersionInfo], responses=ERROR_RESPONSES, summary="Versions of a plan (方案版本)")
+@router.get(
+    "/{plan}/versions",
+    response_model=list[PlanVersionInfo],
+    responses=ERROR_RESPONSES,
+    summary="Versions of a plan (方案版本)",
+)
 def versions(plan: str, store: Annotated[Store, Depends(get_store)]):
     from boundaries import store as bstore
 
     row = store.get_plan(plan)
-    out = [PlanVersionInfo(**{**v, **{k: _iso(v.get(k)) for k in ("created_at", "adopted_at")}}) for v in bstore.list_versions(store, row["id"])]
+    out = [
+        PlanVersionInfo(**{**v, **{k: _iso(v.get(k)) for k in ("created_at", "adopted_at")}})
+        for v in bstore.list_versions(store, row["id"])
+    ]
     if not any(v.version == row["version"] for v in out):
-        out.append(PlanVersionInfo(version=row["version"], action="import", created_at=_iso(row.get("created_at")),
-                                   adopted_at=_iso(row.get("adopted_at")), adopted_by=row.get("adopted_by")))
+        out.append(
+            PlanVersionInfo(
+                version=row["version"],
+                action="import",
+                created_at=_iso(row.get("created_at")),
+                adopted_at=_iso(row.get("adopted_at")),
+                adopted_by=row.get("adopted_by"),
+            )
+        )
     return out
 
 
-@router.get("/{plan}/evaluation", response_model=Evaluation, responses=ERROR_RESPONSES, summary="Evaluate a plan (方案评估)")
+@router.get(
+    "/{plan}/evaluation", response_model=Evaluation, responses=ERROR_RESPONSES, summary="Evaluate a plan (方案评估)"
+)
 def evaluation(
     plan: str,
     store: Annotated[Store, Depends(get_store)],
     version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    households_min: Annotated[int | None, Query(gt=0, le=MAX_HOUSEHOLDS, description="Band minimum (default: the norms' band)")] = None,
+    households_min: Annotated[
+        int | None, Query(gt=0, le=MAX_HOUSEHOLDS, description="Band minimum (default: the norms' band)")
+    ] = None,
     households_max: Annotated[int | None, Query(gt=0, le=MAX_HOUSEHOLDS)] = None,
     other: Annotated[str | None, Query(description="Another plan (id or name): residents moved relative to it")] = None,
 ):
@@ -348,8 +426,16 @@ def evaluation(
     return JSONResponse(body.model_dump(mode="json"), headers={"ETag": etag_of(row["version"])})
 
 
-@router.post("/{plan}/edits", response_model=EditResult, responses={409: {"description": "Stale edit (If-Match is not the current version)"},
-             428: {"description": "If-Match missing"}, **ERROR_RESPONSES}, summary="Edit a plan: move, merge, split, rename (编辑方案)")
+@router.post(
+    "/{plan}/edits",
+    response_model=EditResult,
+    responses={
+        409: {"description": "Stale edit (If-Match is not the current version)"},
+        428: {"description": "If-Match missing"},
+        **ERROR_RESPONSES,
+    },
+    summary="Edit a plan: move, merge, split, rename (编辑方案)",
+)
 def edit(
     plan: str,
     store: Annotated[Store, Depends(get_store)],
@@ -361,16 +447,29 @@ def edit(
     payload = req.model_dump(by_alias=True, exclude_none=True)
     payload.pop("created_by", None)
     out = _service(store).edit(plan, expected, payload, created_by=user.label)
-    body = EditResult(plan_id=out["plan_id"], version=out["version"], etag=etag_of(out["version"]), compute_ms=out["compute_ms"],
-                      removed=out["removed"], communities=_figures(out["rows"]))
+    body = EditResult(
+        plan_id=out["plan_id"],
+        version=out["version"],
+        etag=etag_of(out["version"]),
+        compute_ms=out["compute_ms"],
+        removed=out["removed"],
+        communities=_figures(out["rows"]),
+    )
     return JSONResponse(body.model_dump(mode="json"), headers={"ETag": etag_of(out["version"])})
 
 
-@router.get("/{plan}/diff", response_model=DiffResult, responses=ERROR_RESPONSES, summary="Units and residents moved between two plans or versions (方案差异)")
+@router.get(
+    "/{plan}/diff",
+    response_model=DiffResult,
+    responses=ERROR_RESPONSES,
+    summary="Units and residents moved between two plans or versions (方案差异)",
+)
 def diff(
     plan: str,
     store: Annotated[Store, Depends(get_store)],
-    other: Annotated[str | None, Query(description="The plan compared against (id or name; default: the same plan)")] = None,
+    other: Annotated[
+        str | None, Query(description="The plan compared against (id or name; default: the same plan)")
+    ] = None,
     version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     other_version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=0, le=100_000, description="At most this many unit moves listed")] = 10_000,
@@ -380,7 +479,10 @@ def diff(
     d = _service(store).diff(plan, other if other is not None else plan, version=version, other_version=other_version)
     moves = d["moves"].head(limit)
     body = {
-        "from": d["from"], "to": d["to"], "units_moved": d["units_moved"], "residents_moved": d["residents_moved"],
+        "from": d["from"],
+        "to": d["to"],
+        "units_moved": d["units_moved"],
+        "residents_moved": d["residents_moved"],
         "households_moved": d["households_moved"],
         "flows": _jsonable(d["flows"].to_dict(orient="records")),
         "moves": _jsonable(moves.astype(object).where(moves.notna(), None).to_dict(orient="records")),
@@ -394,23 +496,41 @@ def adopt(
     store: Annotated[Store, Depends(get_store)],
     req: Annotated[AdoptRequest, Body()],
     user: Annotated[Principal, Depends(require("plan_adopt", "采纳划分方案"))],
-    if_match: Annotated[str | None, Header(description="Optional: adopt only if the plan is still at this ETag")] = None,
+    if_match: Annotated[
+        str | None, Header(description="Optional: adopt only if the plan is still at this ETag")
+    ] = None,
 ):
     expected = parse_if_match(if_match) if if_match else None
     return AdoptResult(**_service(store).adopt(plan, adopted_by=req.adopted_by, if_match=expected, actor=user.label))
 
 
-@router.post("/{plan}/copy", response_model=CopyResult, status_code=201, responses=ERROR_RESPONSES,
-             summary="Copy a plan to a new draft (复制为草案)")
-def copy(plan: str, store: Annotated[Store, Depends(get_store)], req: Annotated[CopyRequest, Body()],
-         user: Annotated[Principal, Depends(require("plan_edit", "复制划分方案"))]):
+@router.post(
+    "/{plan}/copy",
+    response_model=CopyResult,
+    status_code=201,
+    responses=ERROR_RESPONSES,
+    summary="Copy a plan to a new draft (复制为草案)",
+)
+def copy(
+    plan: str,
+    store: Annotated[Store, Depends(get_store)],
+    req: Annotated[CopyRequest, Body()],
+    user: Annotated[Principal, Depends(require("plan_edit", "复制划分方案"))],
+):
     out = _service(store).copy(plan, name=req.name, created_by=user.label)
-    return JSONResponse(CopyResult(**out, etag=etag_of(out["version"])).model_dump(), status_code=201, headers={"ETag": etag_of(out["version"])})
+    return JSONResponse(
+        CopyResult(**out, etag=etag_of(out["version"])).model_dump(),
+        status_code=201,
+        headers={"ETag": etag_of(out["version"])},
+    )
 
 
-@router.get("/{plan}/export", response_class=FileResponse,
-            responses={200: {"content": {EXPORT_MEDIA_TYPES[f]: {} for f in ("gpkg", "shp", "geojson")}}, **ERROR_RESPONSES},
-            summary="Export the communities with their figures (导出方案：GeoPackage、Shapefile、GeoJSON)")
+@router.get(
+    "/{plan}/export",
+    response_class=FileResponse,
+    responses={200: {"content": {EXPORT_MEDIA_TYPES[f]: {} for f in ("gpkg", "shp", "geojson")}}, **ERROR_RESPONSES},
+    summary="Export the communities with their figures (导出方案：GeoPackage、Shapefile、GeoJSON)",
+)
 def export(
     plan: str,
     store: Annotated[Store, Depends(get_store)],
@@ -421,9 +541,15 @@ def export(
     tmp = Path(tempfile.mkdtemp(prefix="geo-plan-export-"))
     try:
         row = store.get_plan(plan)
-        path, _n = _service(store).export(plan, format, tmp / f"plan_{row['id']}.{'zip' if format == 'shp' else format}", crs=crs, version=version)
+        path, _n = _service(store).export(
+            plan, format, tmp / f"plan_{row['id']}.{'zip' if format == 'shp' else format}", crs=crs, version=version
+        )
     except Exception:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return FileResponse(path, filename=path.name, media_type=EXPORT_MEDIA_TYPES[format],
-                        background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))
+    return FileResponse(
+        path,
+        filename=path.name,
+        media_type=EXPORT_MEDIA_TYPES[format],
+        background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True),
+    )

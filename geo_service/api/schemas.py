@@ -90,11 +90,16 @@ class Error(BaseModel):
     message: str
     message_zh: str
     report: ValidationReport | None = None
-    detail: list[dict[str, Any]] | None = Field(None, description="Request validation errors (422): one entry per bad parameter")
+    detail: list[dict[str, Any]] | None = Field(
+        None, description="Request validation errors (422): one entry per bad parameter"
+    )
 
 
 ERROR_RESPONSES = {
-    400: {"model": Error, "description": "A request the service cannot carry out (e.g. an edit the plan does not allow)"},
+    400: {
+        "model": Error,
+        "description": "A request the service cannot carry out (e.g. an edit the plan does not allow)",
+    },
     404: {"model": Error, "description": "Unknown layer or feature"},
     422: {"model": Error, "description": "Invalid input; for imports the per-row report, nothing written"},
     503: {"model": Error, "description": "Database unavailable"},
@@ -118,19 +123,25 @@ WRITE_METHODS = ("post", "put", "patch", "delete")
 _ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 # Answers every route can give (the limits middleware, the error handlers of the app), added to its OpenAPI entry.
 _COMMON = {
-    "429": {"description": "Too many requests (per-client rate limit); retry after Retry-After seconds",
-            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}}},
+    "429": {
+        "description": "Too many requests (per-client rate limit); retry after Retry-After seconds",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
+    },
     "503": {"description": "Database unavailable"},
 }
 _SECURED = {
-    "401": {"description": "No token, or an invalid or revoked one",
-            "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}},
+    "401": {
+        "description": "No token, or an invalid or revoked one",
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
+    },
     "403": {"description": "The token's role may not do this"},
 }
 _WRITES = {
     "400": {"description": "Invalid Content-Length, or a request the service cannot carry out"},
     "409": {"description": "The database refused the write (a constraint); nothing was kept"},
-    "413": {"description": "Request body or upload larger than the limit (GEO_MAX_BODY_MB, GEO_MAX_UPLOAD_MB); nothing written"},
+    "413": {
+        "description": "Request body or upload larger than the limit (GEO_MAX_BODY_MB, GEO_MAX_UPLOAD_MB); nothing written"
+    },
 }
 
 

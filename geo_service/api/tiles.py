@@ -35,9 +35,20 @@ def render_tile(store: Store, ref: CollectionRef, z: int, x: int, y: int, filter
     """The tile's bytes (``b""`` when empty): ``ST_AsMVT`` on PostGIS, :func:`maps.tiles.encode_tile` on SpatiaLite."""
     if store.dialect == "postgresql":
         if ref.layer:
-            return store.mvt_tile(ref.layer, ref.id, z, x, y, columns=layer_attributes(ref.layer), filters=filters,
-                                  extent=mvt.EXTENT, buffer=mvt.BUFFER)
-        return store.mvt_tile(None, ref.id, z, x, y, run_id=ref.run_id, output=ref.output, extent=mvt.EXTENT, buffer=mvt.BUFFER)
+            return store.mvt_tile(
+                ref.layer,
+                ref.id,
+                z,
+                x,
+                y,
+                columns=layer_attributes(ref.layer),
+                filters=filters,
+                extent=mvt.EXTENT,
+                buffer=mvt.BUFFER,
+            )
+        return store.mvt_tile(
+            None, ref.id, z, x, y, run_id=ref.run_id, output=ref.output, extent=mvt.EXTENT, buffer=mvt.BUFFER
+        )
     bbox = mvt.tile_bounds_lonlat(z, x, y, margin=mvt.BUFFER / mvt.EXTENT)
     gdf = ref.read(store, bbox=bbox, filters=filters)
     attrs = layer_attributes(ref.layer) if ref.layer else None
@@ -46,8 +57,12 @@ def render_tile(store: Store, ref: CollectionRef, z: int, x: int, y: int, filter
 
 @router.get(
     "/{collection_id}/{z}/{x}/{y}.mvt",
-    responses={200: {"content": {MVT: {}}, "description": "Mapbox vector tile, one layer named after the collection"},
-               204: {"description": "Empty tile"}, 304: {"description": "Not modified (ETag)"}, **OGC_ERRORS},
+    responses={
+        200: {"content": {MVT: {}}, "description": "Mapbox vector tile, one layer named after the collection"},
+        204: {"description": "Empty tile"},
+        304: {"description": "Not modified (ETag)"},
+        **OGC_ERRORS,
+    },
     response_class=Response,
     summary="Vector tile of a layer or analysis result (矢量瓦片)",
     description="XYZ tile scheme in Web Mercator (EPSG:3857), extent 4096, buffer 64. PostGIS encodes with ST_AsMVT; "
@@ -65,8 +80,10 @@ async def tile(
     network: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Network id (network layers)")] = None,
 ):
     if not mvt.valid_tile(z, x, y):
-        raise OGCParameterError(f"no tile {z}/{x}/{y} (zoom 0-{mvt.MAX_ZOOM}, x and y below 2^zoom)",
-                                f"瓦片编号 {z}/{x}/{y} 无效（缩放级别 0-{mvt.MAX_ZOOM}，行列号小于 2 的 zoom 次方）")
+        raise OGCParameterError(
+            f"no tile {z}/{x}/{y} (zoom 0-{mvt.MAX_ZOOM}, x and y below 2^zoom)",
+            f"瓦片编号 {z}/{x}/{y} 无效（缩放级别 0-{mvt.MAX_ZOOM}，行列号小于 2 的 zoom 次方）",
+        )
     ref = await run_in_threadpool(resolve_collection, store, collection_id)
     filters = {}
     if plan is not None and ref.layer and LAYERS[ref.layer].per_plan:
@@ -74,10 +91,19 @@ async def tile(
     if network is not None and ref.layer and ref.layer.startswith("network_"):
         filters["network_id"] = network
     revision = await run_in_threadpool(ref.revision, store)
-    tag = '"' + hashlib.sha1(f"{revision}|{ref.id}|{z}/{x}/{y}|{sorted(filters.items())}|{store.dialect}".encode()).hexdigest()[:20] + '"'
+    tag = (
+        '"'
+        + hashlib.sha1(
+            f"{revision}|{ref.id}|{z}/{x}/{y}|{sorted(filters.items())}|{store.dialect}".encode()
+        ).hexdigest()[:20]
+        + '"'
+    )
     immutable = ref.id.startswith("analysis_")
-    headers = {"ETag": tag, "Cache-Control": "public, max-age=86400, immutable" if immutable else "public, max-age=60, must-revalidate",
-               "Access-Control-Allow-Origin": "*"}
+    headers = {
+        "ETag": tag,
+        "Cache-Control": "public, max-age=86400, immutable" if immutable else "public, max-age=60, must-revalidate",
+        "Access-Control-Allow-Origin": "*",
+    }
     if tag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
     body = await run_in_threadpool(render_tile, store, ref, z, x, y, filters)

@@ -106,16 +106,20 @@ def new_token() -> str:
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise InputError(f"unknown role {role!r}: use one of {', '.join(ROLES)}",
-                         f"未知角色 {role!r}：可用角色为 {', '.join(f'{r}（{ROLE_ZH[r]}）' for r in ROLES)}")
+        raise InputError(
+            f"unknown role {role!r}: use one of {', '.join(ROLES)}",
+            f"未知角色 {role!r}：可用角色为 {', '.join(f'{r}（{ROLE_ZH[r]}）' for r in ROLES)}",
+        )
     return role
 
 
 def check_name(name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 100 or any(ord(c) < 32 for c in name) or name.startswith("cli:"):
-        raise InputError("user names are 1-100 printable characters and do not start with 'cli:'",
-                         "用户名须为 1–100 个可打印字符，且不能以 cli: 开头")
+        raise InputError(
+            "user names are 1-100 printable characters and do not start with 'cli:'",
+            "用户名须为 1–100 个可打印字符，且不能以 cli: 开头",
+        )
     return name
 
 
@@ -141,12 +145,16 @@ def allowed_roles(permission: str | None = None, *, layer: str | None = None) ->
 def authenticate(store, authorization: str | None) -> Principal:
     """The principal of an ``Authorization: Bearer <token>`` header, or :class:`AuthError`."""
     if not authorization:
-        raise AuthError("this request changes data: it needs an Authorization: Bearer <token> header",
-                        "此操作会修改数据，须登录：请在请求头 Authorization 中提供 Bearer 令牌")
+        raise AuthError(
+            "this request changes data: it needs an Authorization: Bearer <token> header",
+            "此操作会修改数据，须登录：请在请求头 Authorization 中提供 Bearer 令牌",
+        )
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise AuthError("the Authorization header must be 'Bearer <token>'", "Authorization 请求头格式应为 Bearer <令牌>")
+        raise AuthError(
+            "the Authorization header must be 'Bearer <token>'", "Authorization 请求头格式应为 Bearer <令牌>"
+        )
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise AuthError("invalid or revoked token", "令牌无效或已被吊销")
     user = store.user_by_token_hash(hash_token(token))
@@ -161,6 +169,7 @@ def authorize(principal: Principal, roles: tuple[str, ...], what_zh: str = "此�
             f"role {principal.role!r} may not do this; allowed: {', '.join(roles)}",
             f"角色「{ROLE_ZH.get(principal.role, principal.role)}」无权{what_zh}；"
             f"允许的角色：{'、'.join(ROLE_ZH.get(r, r) for r in roles)}",
-            role=principal.role, allowed_roles=list(roles),
+            role=principal.role,
+            allowed_roles=list(roles),
         )
     return principal

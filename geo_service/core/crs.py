@@ -22,8 +22,8 @@ Python over points.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pyproj
@@ -406,8 +406,9 @@ def _epsg_source(code: int, text) -> SourceCRS:
 
 def _pyproj_source(crs: pyproj.CRS, text) -> SourceCRS:
     if not (crs.is_geographic or crs.is_projected):
-        raise _crs_error(text, f"{crs.name} is neither geographic nor projected",
-                         f"{crs.name} 既不是地理坐标系也不是投影坐标系")
+        raise _crs_error(
+            text, f"{crs.name} is neither geographic nor projected", f"{crs.name} 既不是地理坐标系也不是投影坐标系"
+        )
     code = crs.to_epsg()
     name = crs.name if crs.name and crs.name != "unknown" else ""
     if code:
@@ -425,10 +426,13 @@ def _parse_gk(text: str) -> int | None:
     t = _CGCS.sub(" ", t)
     m = _WIDTH.search(t)
     if not m:
-        raise _crs_error(text, "say 3-degree or 6-degree Gauss-Kruger (e.g. cgcs2000-gk3-35)",
-                         "请注明 3 度带或 6 度带（如 cgcs2000-gk3-35）")
+        raise _crs_error(
+            text,
+            "say 3-degree or 6-degree Gauss-Kruger (e.g. cgcs2000-gk3-35)",
+            "请注明 3 度带或 6 度带（如 cgcs2000-gk3-35）",
+        )
     width = int(m.group(1) or m.group(2))
-    rest = t[: m.start()] + " " + t[m.end():]
+    rest = t[: m.start()] + " " + t[m.end() :]
     nums = re.findall(r"\d+", rest)
     if len(nums) != 1:
         raise _crs_error(text, "give one zone number or central meridian", "请给出一个带号或中央经线")

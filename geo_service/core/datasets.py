@@ -5,16 +5,15 @@ Each load is one transaction: a failure leaves the database as it was.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .importer import ImportOptions
 from .layers import LAYERS
 from .storage import Store
 
 Progress = Callable[[str, float], None]
-
 
 
 @dataclass
@@ -29,7 +28,9 @@ class LoadSummary:
         return f"{what}：{parts}；步行网络 {self.network_nodes} 个节点、{self.network_edges} 条路段"
 
 
-def load_sample_city(store: Store, *, scale: float = 1.0, seed: int = 0, progress: Progress | None = None) -> LoadSummary:
+def load_sample_city(
+    store: Store, *, scale: float = 1.0, seed: int = 0, progress: Progress | None = None
+) -> LoadSummary:
     """Generate the synthetic sample city and write it, replacing earlier sample data.
 
     Every layer goes through the same validation as a file import.  The
@@ -39,7 +40,9 @@ def load_sample_city(store: Store, *, scale: float = 1.0, seed: int = 0, progres
 
     layers = [name for name in LAYER_NAMES if name != "communities"]  # communities go into the plan below
 
-    city = generate_sample_city(scale=scale, seed=seed, progress=(lambda stage, f: progress(f"生成：{stage}", f * 0.4)) if progress else None)
+    city = generate_sample_city(
+        scale=scale, seed=seed, progress=(lambda stage, f: progress(f"生成：{stage}", f * 0.4)) if progress else None
+    )
     counts: dict[str, int] = {}
     with store.transaction() as conn:
         for i, layer in enumerate(layers):
@@ -49,15 +52,21 @@ def load_sample_city(store: Store, *, scale: float = 1.0, seed: int = 0, progres
             store.delete_layer(layer, conn=conn)
             _write(store, conn, layer, frame)
             counts[layer] = len(frame)
-        plan_id = store.get_or_create_plan(conn, city.plan_name, status="adopted", description="示例城市的现状社区划分（合成数据）")
+        plan_id = store.get_or_create_plan(
+            conn, city.plan_name, status="adopted", description="示例城市的现状社区划分（合成数据）"
+        )
         store.delete_layer("communities", conn=conn, plan_id=plan_id)
         _write(store, conn, "communities", city.communities, plan_id=plan_id)
         counts["communities"] = len(city.communities)
         if progress:
             progress("写入：步行网络", 0.85)
         nid = store.write_network(
-            "sample_city", "sample_city", city.network_nodes, city.network_edges,
-            metric_epsg=_epsg_code(city.metadata.get("metric_crs")), conn=conn,
+            "sample_city",
+            "sample_city",
+            city.network_nodes,
+            city.network_edges,
+            metric_epsg=_epsg_code(city.metadata.get("metric_crs")),
+            conn=conn,
         )
         store.set_metadata({"dataset": city.metadata, "synthetic": True}, conn=conn)
     if progress:

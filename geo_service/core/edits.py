@@ -24,10 +24,15 @@ MAX_PROPERTIES = 200
 def _spec(layer: str):
     spec = get_layer(layer)
     if not spec.importable:
-        raise InputError(f"layer {layer} is built by the service and cannot be edited", f"图层「{spec.label_zh}」由系统生成，不能编辑")
+        raise InputError(
+            f"layer {layer} is built by the service and cannot be edited",
+            f"图层「{spec.label_zh}」由系统生成，不能编辑",
+        )
     if spec.per_plan:
-        raise InputError(f"features of {layer} are edited through their plan (/plans/{{plan}}/edits)",
-                         f"「{spec.label_zh}」属于社区划分方案，请通过方案编辑接口修改")
+        raise InputError(
+            f"features of {layer} are edited through their plan (/plans/{{plan}}/edits)",
+            f"「{spec.label_zh}」属于社区划分方案，请通过方案编辑接口修改",
+        )
     return spec
 
 
@@ -37,7 +42,9 @@ def _geometry(geometry: dict | None):
     try:
         geom = shapely.geometry.shape(geometry)
     except Exception as exc:  # wrong nesting, wrong types, unknown geometry type
-        raise InputError(f"geometry is not valid GeoJSON: {str(exc)[:200]}", f"几何不是有效的 GeoJSON：{str(exc)[:200]}") from exc
+        raise InputError(
+            f"geometry is not valid GeoJSON: {str(exc)[:200]}", f"几何不是有效的 GeoJSON：{str(exc)[:200]}"
+        ) from exc
     return geom
 
 
@@ -47,12 +54,18 @@ def _frame(spec, properties: dict, geom, source_id: str) -> gpd.GeoDataFrame:
     props = {k: v for k, v in properties.items() if k not in ("id", "source_id")}
     unknown = sorted(set(props) - set(spec.field_names))
     if unknown:
-        raise InputError(f"unknown properties for layer {spec.name}: {', '.join(map(str, unknown[:20]))}; known: {', '.join(spec.field_names)}",
-                         f"图层「{spec.label_zh}」没有这些属性：{', '.join(map(str, unknown[:20]))}；可用属性：{', '.join(spec.field_names)}",
-                         unknown=unknown[:20], known=list(spec.field_names))
+        raise InputError(
+            f"unknown properties for layer {spec.name}: {', '.join(map(str, unknown[:20]))}; known: {', '.join(spec.field_names)}",
+            f"图层「{spec.label_zh}」没有这些属性：{', '.join(map(str, unknown[:20]))}；可用属性：{', '.join(spec.field_names)}",
+            unknown=unknown[:20],
+            known=list(spec.field_names),
+        )
     for k, v in props.items():
         if isinstance(v, (dict, list)):
-            raise InputError(f"property {k!r} must be a plain value, not {type(v).__name__}", f"属性 {k!r} 应为单个值，不能是对象或数组")
+            raise InputError(
+                f"property {k!r} must be a plain value, not {type(v).__name__}",
+                f"属性 {k!r} 应为单个值，不能是对象或数组",
+            )
         if isinstance(v, float) and not math.isfinite(v):
             raise InputError(f"property {k!r} is not a finite number", f"属性 {k!r} 不是有限数值")
     return gpd.GeoDataFrame([{**props, "source_id": source_id}], geometry=[geom], crs=4326)
@@ -77,11 +90,16 @@ def create_feature(store, layer: str, feature: dict, *, actor: str) -> dict:
         if store.feature_id(conn, spec.name, sid) is not None:
             from ._errors import ConflictError
 
-            raise ConflictError(f"layer {layer} already has source_id {sid!r}; edit it with PATCH", f"图层「{spec.label_zh}」中已有编号 {sid!r}，请改用修改接口",
-                                source_id=sid)
+            raise ConflictError(
+                f"layer {layer} already has source_id {sid!r}; edit it with PATCH",
+                f"图层「{spec.label_zh}」中已有编号 {sid!r}，请改用修改接口",
+                source_id=sid,
+            )
         store.upsert_layer(spec.name, frame, conn=conn)
         fid = store.feature_id(conn, spec.name, sid)
-        store.record_change(conn, actor, "feature_create", spec.name, fid, {"source_id": sid, "properties": _plain(frame)})
+        store.record_change(
+            conn, actor, "feature_create", spec.name, fid, {"source_id": sid, "properties": _plain(frame)}
+        )
     return {"id": int(fid), "source_id": sid}
 
 
@@ -103,7 +121,9 @@ def update_feature(store, layer: str, fid: int, patch: dict, *, actor: str) -> d
         if store.feature_id(conn, spec.name, sid) != int(fid):
             from ._errors import ConflictError
 
-            raise ConflictError(f"feature {fid} changed or was deleted meanwhile", f"要素 {fid} 已被他人修改或删除，请刷新后重试")
+            raise ConflictError(
+                f"feature {fid} changed or was deleted meanwhile", f"要素 {fid} 已被他人修改或删除，请刷新后重试"
+            )
         store.upsert_layer(spec.name, frame, conn=conn)
         store.record_change(conn, actor, "feature_update", spec.name, int(fid), {"source_id": sid, "changed": changed})
     return {"id": int(fid), "source_id": sid, "changed": sorted(changed)}

@@ -41,7 +41,9 @@ def reproject(gdf: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
     return gdf.to_crs(target)
 
 
-def export_layer(store: Store, layer: str, fmt: str, out: str | Path, *, crs="EPSG:4326", plan=None) -> tuple[Path, int]:
+def export_layer(
+    store: Store, layer: str, fmt: str, out: str | Path, *, crs="EPSG:4326", plan=None
+) -> tuple[Path, int]:
     """Write a whole layer to ``out``; return the path written and the feature count."""
     spec = get_layer(layer)
     plan_id = store.get_plan(plan)["id"] if plan is not None and spec.per_plan else None

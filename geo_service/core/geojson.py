@@ -38,7 +38,11 @@ def features_json(gdf: gpd.GeoDataFrame, *, id_column: str = "id", precision: in
         return []
     geoms = np.asarray(gdf.geometry.values, dtype=object)
     if precision is not None:
-        geoms = shapely.set_precision(geoms, 10.0**-precision, mode="pointwise") if gdf.crs is None or gdf.crs.is_geographic else geoms
+        geoms = (
+            shapely.set_precision(geoms, 10.0**-precision, mode="pointwise")
+            if gdf.crs is None or gdf.crs.is_geographic
+            else geoms
+        )
     geo = shapely.to_geojson(geoms)
     props = gdf.drop(columns=[gdf.geometry.name])
     ids = props[id_column].to_numpy() if id_column in props.columns else np.arange(len(props))
@@ -46,8 +50,13 @@ def features_json(gdf: gpd.GeoDataFrame, *, id_column: str = "id", precision: in
     out = []
     for fid, g, p in zip(ids, geo, recs):
         out.append(
-            b'{"type":"Feature","id":' + _dumps(fid) + b',"geometry":' + (g.encode() if g is not None else b"null")
-            + b',"properties":' + _dumps(p) + b"}"
+            b'{"type":"Feature","id":'
+            + _dumps(fid)
+            + b',"geometry":'
+            + (g.encode() if g is not None else b"null")
+            + b',"properties":'
+            + _dumps(p)
+            + b"}"
         )
     return out
 

@@ -8,9 +8,9 @@ the same ``source_id`` updates the feature.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -100,7 +100,9 @@ def _rows(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask) + 1
 
 
-def map_columns(frame: gpd.GeoDataFrame, spec: LayerSpec, options: ImportOptions, report: ValidationReport) -> gpd.GeoDataFrame:
+def map_columns(
+    frame: gpd.GeoDataFrame, spec: LayerSpec, options: ImportOptions, report: ValidationReport
+) -> gpd.GeoDataFrame:
     """Rename file columns to layer fields: explicit map, then exact names, then Chinese labels."""
     rename: dict[str, str] = {}
     for target, source in options.column_map.items():
@@ -130,13 +132,19 @@ def map_columns(frame: gpd.GeoDataFrame, spec: LayerSpec, options: ImportOptions
         lower = {str(c).lower(): c for c in frame.columns if c not in rename}
         id_col = next((lower[n] for n in SOURCE_ID_NAMES if n in lower and n not in spec.field_names), None)
     elif id_col not in frame.columns:
-        raise InputError(f"id column {id_col!r} not found", f"找不到编号列 {id_col!r}", columns=[str(c) for c in frame.columns])
+        raise InputError(
+            f"id column {id_col!r} not found", f"找不到编号列 {id_col!r}", columns=[str(c) for c in frame.columns]
+        )
     out = frame.rename(columns=rename)
     if id_col is not None:
         out["source_id"] = frame[id_col].to_numpy()
     else:
-        report.add(0, "source_id", "no source id column (name it source_id, or pass --id-column)",
-                   "缺少编号列（请命名为 source_id，或用 --id-column 指定）")
+        report.add(
+            0,
+            "source_id",
+            "no source id column (name it source_id, or pass --id-column)",
+            "缺少编号列（请命名为 source_id，或用 --id-column 指定）",
+        )
     return out
 
 
@@ -169,19 +177,34 @@ def _check_values(frame, spec: LayerSpec, report: ValidationReport, max_chars: i
         container = kind.isin([dict, list, tuple, np.ndarray]).to_numpy()
         for r in _rows(container):
             what, what_zh = ("object", "对象") if isinstance(col.iloc[r - 1], dict) else ("array", "数组")
-            report.add(r, name, f"{name} is a JSON {what}; a single text or number is expected",
-                       f"「{labels[name]}」是 JSON {what_zh}，应为单个文字或数值", value=col.iloc[r - 1])
+            report.add(
+                r,
+                name,
+                f"{name} is a JSON {what}; a single text or number is expected",
+                f"「{labels[name]}」是 JSON {what_zh}，应为单个文字或数值",
+                value=col.iloc[r - 1],
+            )
         text = col.where(kind == str)
         nul = text.str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
         for r in _rows(nul):
-            report.add(r, name, f"{name} contains the character NUL (\\x00), which cannot be stored",
-                       f"「{labels[name]}」含有无法保存的空字符（\\x00）", value=col.iloc[r - 1].replace("\x00", "\\x00"))
+            report.add(
+                r,
+                name,
+                f"{name} contains the character NUL (\\x00), which cannot be stored",
+                f"「{labels[name]}」含有无法保存的空字符（\\x00）",
+                value=col.iloc[r - 1].replace("\x00", "\\x00"),
+            )
         lengths = text.str.len().to_numpy(dtype=float, na_value=np.nan)
         long = lengths > max_chars
         for r in _rows(long):
             n = int(lengths[r - 1])
-            report.add(r, name, f"{name} is {n:,} characters long, more than the {max_chars:,} allowed (GEO_MAX_STRING_CHARS)",
-                       f"「{labels[name]}」长 {n:,} 个字符，超过上限 {max_chars:,} 个字符", value=col.iloc[r - 1][:60] + "…")
+            report.add(
+                r,
+                name,
+                f"{name} is {n:,} characters long, more than the {max_chars:,} allowed (GEO_MAX_STRING_CHARS)",
+                f"「{labels[name]}」长 {n:,} 个字符，超过上限 {max_chars:,} 个字符",
+                value=col.iloc[r - 1][:60] + "…",
+            )
         bad = container | long | nul
         if bad.any():
             frame[name] = col.where(~bad, None)
@@ -189,13 +212,19 @@ def _check_values(frame, spec: LayerSpec, report: ValidationReport, max_chars: i
     return out
 
 
-def _check_fields(frame, spec: LayerSpec, report: ValidationReport, reported: dict[str, np.ndarray] | None = None) -> None:
+def _check_fields(
+    frame, spec: LayerSpec, report: ValidationReport, reported: dict[str, np.ndarray] | None = None
+) -> None:
     reported = reported or {}
     for f in spec.fields:
         if f.name not in frame.columns:
             if f.required:
-                report.add(0, f.name, f"missing required column {f.name!r} ({f.label_zh})",
-                           f"缺少必填列「{f.label_zh}」（{f.name}）")
+                report.add(
+                    0,
+                    f.name,
+                    f"missing required column {f.name!r} ({f.label_zh})",
+                    f"缺少必填列「{f.label_zh}」（{f.name}）",
+                )
             else:
                 frame[f.name] = f.default
             continue
@@ -215,11 +244,19 @@ def _check_fields(frame, spec: LayerSpec, report: ValidationReport, reported: di
             if f.kind == "int":
                 frac = ok & (np.abs(num - np.round(num)) > 1e-9)
                 for r in _rows(frac):
-                    report.add(r, f.name, f"{f.name} must be a whole number", f"「{f.label_zh}」必须为整数", value=raw[r - 1])
+                    report.add(
+                        r, f.name, f"{f.name} must be a whole number", f"「{f.label_zh}」必须为整数", value=raw[r - 1]
+                    )
             if f.min_value is not None:
                 neg = ok & (num < f.min_value)
                 for r in _rows(neg):
-                    report.add(r, f.name, f"{f.name} must be >= {f.min_value:g}", f"「{f.label_zh}」不能小于 {f.min_value:g}", value=raw[r - 1])
+                    report.add(
+                        r,
+                        f.name,
+                        f"{f.name} must be >= {f.min_value:g}",
+                        f"「{f.label_zh}」不能小于 {f.min_value:g}",
+                        value=raw[r - 1],
+                    )
             values = np.where(ok, num, np.nan)
             if f.kind == "int":
                 frame[f.name] = pd.array(np.where(np.isfinite(values), np.round(values), np.nan), dtype="Int64")
@@ -247,35 +284,74 @@ def _check_fields(frame, spec: LayerSpec, report: ValidationReport, reported: di
                 unknown = ~blank & ~text.isin(list(f.vocab)).to_numpy()
                 allowed = ", ".join(f"{c}（{lab}）" for c, lab in f.vocab.items())
                 for r in _rows(unknown):
-                    report.add(r, f.name, f"unknown {f.name} {raw[r - 1]!r}; allowed: {', '.join(f.vocab)}",
-                               f"未知的「{f.label_zh}」；可用值：{allowed}", value=raw[r - 1])
+                    report.add(
+                        r,
+                        f.name,
+                        f"unknown {f.name} {raw[r - 1]!r}; allowed: {', '.join(f.vocab)}",
+                        f"未知的「{f.label_zh}」；可用值：{allowed}",
+                        value=raw[r - 1],
+                    )
             if f.pattern:
                 bad = ~blank & ~text.str.fullmatch(f.pattern).fillna(True).astype(bool).to_numpy()
                 for r in _rows(bad):
-                    report.add(r, f.name, f"{f.name} does not match the expected code format", f"「{f.label_zh}」格式不正确", value=raw[r - 1])
+                    report.add(
+                        r,
+                        f.name,
+                        f"{f.name} does not match the expected code format",
+                        f"「{f.label_zh}」格式不正确",
+                        value=raw[r - 1],
+                    )
             frame[f.name] = text.where(~blank, f.default if not f.required else None)
 
 
-def _check_geometry(frame: gpd.GeoDataFrame, spec: LayerSpec, report: ValidationReport, repair: bool,
-                    max_vertices: int = MAX_VERTICES, reported: np.ndarray | None = None) -> None:
+def _check_geometry(
+    frame: gpd.GeoDataFrame,
+    spec: LayerSpec,
+    report: ValidationReport,
+    repair: bool,
+    max_vertices: int = MAX_VERTICES,
+    reported: np.ndarray | None = None,
+) -> None:
     """``reported``: rows whose geometry the reader already found broken (and reported)."""
     geoms = np.asarray(frame.geometry.values, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     for r in _rows(missing & ~reported if reported is not None else missing):
-        report.add(r, "geometry", "missing or empty geometry (or coordinates that are not numbers)", "几何为空，或坐标不是数值")
+        report.add(
+            r, "geometry", "missing or empty geometry (or coordinates that are not numbers)", "几何为空，或坐标不是数值"
+        )
     present = ~missing
     types = np.array(shapely.get_type_id(geoms))
-    names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection"], dtype=object)
+    names = np.array(
+        [
+            "Point",
+            "LineString",
+            "LinearRing",
+            "Polygon",
+            "MultiPoint",
+            "MultiLineString",
+            "MultiPolygon",
+            "GeometryCollection",
+        ],
+        dtype=object,
+    )
     type_names = np.where(types >= 0, names[np.clip(types, 0, 7)], None)
     wrong = present & ~np.isin(type_names, list(spec.geometry_types))
     for r in _rows(wrong):
-        report.add(r, "geometry", f"geometry type {type_names[r - 1]} not allowed for {spec.name} (allowed: {', '.join(spec.geometry_types)})",
-                   f"几何类型 {type_names[r - 1]} 不适用于图层「{spec.label_zh}」（允许：{', '.join(spec.geometry_types)}）")
+        report.add(
+            r,
+            "geometry",
+            f"geometry type {type_names[r - 1]} not allowed for {spec.name} (allowed: {', '.join(spec.geometry_types)})",
+            f"几何类型 {type_names[r - 1]} 不适用于图层「{spec.label_zh}」（允许：{', '.join(spec.geometry_types)}）",
+        )
     vertices = shapely.get_num_coordinates(geoms)
     huge = present & ~wrong & (vertices > max_vertices)
     for r in _rows(huge):
-        report.add(r, "geometry", f"geometry has {vertices[r - 1]:,} vertices, more than the {max_vertices:,} allowed (GEO_MAX_VERTICES): simplify it",
-                   f"几何有 {vertices[r - 1]:,} 个顶点，超过上限 {max_vertices:,} 个，请先简化")
+        report.add(
+            r,
+            "geometry",
+            f"geometry has {vertices[r - 1]:,} vertices, more than the {max_vertices:,} allowed (GEO_MAX_VERTICES): simplify it",
+            f"几何有 {vertices[r - 1]:,} 个顶点，超过上限 {max_vertices:,} 个，请先简化",
+        )
     check = present & ~wrong & ~huge
     coords_ok = np.ones(len(geoms), dtype=bool)
     if check.any():
@@ -291,8 +367,11 @@ def _check_geometry(frame: gpd.GeoDataFrame, spec: LayerSpec, report: Validation
         swapped = out_range & (np.abs(y) <= 180) & (np.abs(x) <= 90)
         for owners, en, zh in (
             (np.unique(owner[swapped]), "longitude and latitude look swapped", "经纬度疑似颠倒（纬度写在了经度位置）"),
-            (np.unique(owner[out_range & ~swapped]), "coordinates outside -180..180 / -90..90 after conversion to EPSG:4326 (wrong CRS declared?)",
-             "转换为 EPSG:4326 后坐标超出经纬度范围（坐标系是否声明正确？）"),
+            (
+                np.unique(owner[out_range & ~swapped]),
+                "coordinates outside -180..180 / -90..90 after conversion to EPSG:4326 (wrong CRS declared?)",
+                "转换为 EPSG:4326 后坐标超出经纬度范围（坐标系是否声明正确？）",
+            ),
         ):
             coords_ok[idx[owners]] = False
             for r in idx[owners] + 1:
@@ -300,7 +379,9 @@ def _check_geometry(frame: gpd.GeoDataFrame, spec: LayerSpec, report: Validation
         # China-specific swap: lat in 73..135 and lon in 18..54 is a swapped Chinese point.
         cn_swap = finite & ~out_range & (y >= 73) & (y <= 135) & (x >= 3) & (x <= 54)
         for r in idx[np.unique(owner[cn_swap])] + 1:
-            report.add(r, "geometry", "longitude and latitude look swapped (latitude > 73)", "经纬度疑似颠倒（纬度大于 73°）")
+            report.add(
+                r, "geometry", "longitude and latitude look swapped (latitude > 73)", "经纬度疑似颠倒（纬度大于 73°）"
+            )
             coords_ok[r - 1] = False
     valid_check = check & coords_ok
     if valid_check.any():
@@ -318,7 +399,12 @@ def _check_geometry(frame: gpd.GeoDataFrame, spec: LayerSpec, report: Validation
         else:
             reasons = shapely.is_valid_reason(geoms[idx[~valid]])
             for r, why in zip(idx[~valid] + 1, reasons):
-                report.add(r, "geometry", f"invalid geometry: {why} (use --repair to fix)", f"几何无效：{why}（可用 --repair 自动修复）")
+                report.add(
+                    r,
+                    "geometry",
+                    f"invalid geometry: {why} (use --repair to fix)",
+                    f"几何无效：{why}（可用 --repair 自动修复）",
+                )
 
 
 def _drop_z(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -339,7 +425,9 @@ def _polygonal_part(g):
     return u
 
 
-def validate(frame: gpd.GeoDataFrame, spec: LayerSpec, options: ImportOptions) -> tuple[gpd.GeoDataFrame, ValidationReport]:
+def validate(
+    frame: gpd.GeoDataFrame, spec: LayerSpec, options: ImportOptions
+) -> tuple[gpd.GeoDataFrame, ValidationReport]:
     """Map columns, convert coordinates to EPSG:4326 and check every row.
 
     Returns
@@ -427,18 +515,30 @@ def run_import(
     options = options or ImportOptions()
     spec = get_layer(layer)
     if not spec.importable:
-        raise InputError(f"layer {layer} is built by the service, not imported", f"图层「{spec.label_zh}」由系统生成，不能导入")
+        raise InputError(
+            f"layer {layer} is built by the service, not imported", f"图层「{spec.label_zh}」由系统生成，不能导入"
+        )
     if spec.per_plan and not options.plan:
         raise InputError(f"layer {layer} needs --plan NAME", f"导入「{spec.label_zh}」需要用 --plan 指定社区划分方案")
-    raw = read_file(path, layer=options.file_layer, lon_column=options.lon_column, lat_column=options.lat_column, encoding=options.encoding)
-    return import_frame(store, spec, raw, options, actor=actor, source_name=source_name or Path(path).name, progress=progress)
+    raw = read_file(
+        path,
+        layer=options.file_layer,
+        lon_column=options.lon_column,
+        lat_column=options.lat_column,
+        encoding=options.encoding,
+    )
+    return import_frame(
+        store, spec, raw, options, actor=actor, source_name=source_name or Path(path).name, progress=progress
+    )
 
 
 def import_frame(store, spec, raw, options, *, actor=None, source_name=None, progress=None) -> ImportResult:
     if source_name is not None:  # an uploaded file's name, as the client sent it: printable and short
         source_name = "".join(ch if ch.isprintable() else "?" for ch in str(source_name))[:255]
     if len(raw) == 0:
-        raise InputError(f"{source_name or 'the file'} holds no features", f"{source_name or '文件'} 中没有任何要素，未写入数据")
+        raise InputError(
+            f"{source_name or 'the file'} holds no features", f"{source_name or '文件'} 中没有任何要素，未写入数据"
+        )
     frame, report = validate(raw, spec, options)
     file_level = [p for p in report.problems if p.row == 0]
     if file_level or (report.problems and not options.skip_invalid):
@@ -453,7 +553,14 @@ def import_frame(store, spec, raw, options, *, actor=None, source_name=None, pro
         report_rows = (lambda done: progress(done, len(good))) if progress else None
         res: WriteResult = store.upsert_layer(spec.name, good, plan_id=plan_id, conn=conn, progress=report_rows)
         store.log_import(
-            conn, layer=spec.name, source_name=source_name, source_crs=declared, rows_read=len(frame),
-            inserted=res.inserted, updated=res.updated, skipped=int(bad.sum()), actor=actor,
+            conn,
+            layer=spec.name,
+            source_name=source_name,
+            source_crs=declared,
+            rows_read=len(frame),
+            inserted=res.inserted,
+            updated=res.updated,
+            skipped=int(bad.sum()),
+            actor=actor,
         )
     return ImportResult(spec.name, len(frame), res.inserted, res.updated, int(bad.sum()), report, declared)

@@ -83,7 +83,9 @@ def check_zip(path: Path, *, nested_ok: bool = False) -> list[str]:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        raise InputError(f"{path.name} is not a valid zip archive: {exc}", f"{path.name} 不是有效的 zip 压缩包：{exc}") from exc
+        raise InputError(
+            f"{path.name} is not a valid zip archive: {exc}", f"{path.name} 不是有效的 zip 压缩包：{exc}"
+        ) from exc
     with zf:
         infos = zf.infolist()
         if len(infos) > settings.zip_max_members:
@@ -122,7 +124,9 @@ def check_zip(path: Path, *, nested_ok: bool = False) -> list[str]:
                     f"archive member {shown!r} is itself an archive: nested archives are not read; upload the inner archive",
                     f"压缩包中的 {shown!r} 本身是压缩包：不读取嵌套压缩包，请直接上传里面的文件",
                 )
-            if info.file_size > RATIO_CHECK_MIN_BYTES and info.file_size > settings.zip_max_ratio * max(info.compress_size, 1):
+            if info.file_size > RATIO_CHECK_MIN_BYTES and info.file_size > settings.zip_max_ratio * max(
+                info.compress_size, 1
+            ):
                 ratio = info.file_size / max(info.compress_size, 1)
                 raise InputError(
                     f"archive member {shown!r} expands {ratio:.0f}-fold: refused as a zip bomb (GEO_ZIP_MAX_RATIO = {settings.zip_max_ratio})",
@@ -164,7 +168,9 @@ def table_to_frame(df: pd.DataFrame, lon_column: str | None = None, lat_column: 
     lat = lat_column or _pick(df.columns, LAT_NAMES)
     if lon_column and lon_column not in df.columns or lat_column and lat_column not in df.columns:
         missing = [c for c in (lon_column, lat_column) if c and c not in df.columns]
-        raise InputError(f"column(s) {missing} not found", f"找不到坐标列 {missing}", columns=[str(c) for c in df.columns])
+        raise InputError(
+            f"column(s) {missing} not found", f"找不到坐标列 {missing}", columns=[str(c) for c in df.columns]
+        )
     if lon is not None and lat is not None:
         x = pd.to_numeric(df[lon], errors="coerce").to_numpy(dtype=float)
         y = pd.to_numeric(df[lat], errors="coerce").to_numpy(dtype=float)
@@ -234,7 +240,13 @@ def read_file(
         if fmt == "shp" and path.suffix.lower() == ".zip":
             names = check_zip(path)
             # (macOS archives carry '__MACOSX/._name.shp' resource forks beside the real files)
-            shp = [n for n in names if n.lower().endswith(".shp") and not n.startswith("__MACOSX/") and not PurePosixPath(n).name.startswith("._")]
+            shp = [
+                n
+                for n in names
+                if n.lower().endswith(".shp")
+                and not n.startswith("__MACOSX/")
+                and not PurePosixPath(n).name.startswith("._")
+            ]
             if not shp:
                 raise InputError(f"{path.name} holds no .shp file", f"压缩包 {path.name} 中没有 .shp 文件")
             if len(shp) > 1 and layer is None:
@@ -244,7 +256,10 @@ def read_file(
                 )
             if layer and layer.lower().endswith(".shp"):
                 if layer not in shp:
-                    raise InputError(f"{path.name} holds no shapefile {layer!r}; it holds {shp}", f"压缩包中没有 Shapefile {layer!r}；现有 {shp}")
+                    raise InputError(
+                        f"{path.name} holds no shapefile {layer!r}; it holds {shp}",
+                        f"压缩包中没有 Shapefile {layer!r}；现有 {shp}",
+                    )
                 member = layer
             else:
                 member = next((s for s in shp if layer and Path(s).stem == layer), shp[0])
@@ -323,7 +338,9 @@ def _gdal_agrees(data, frame: gpd.GeoDataFrame) -> bool:
     if not isinstance(data, dict):
         return False
     kind = data.get("type")
-    features = data.get("features") if kind == "FeatureCollection" else [data if kind == "Feature" else {"geometry": data}]
+    features = (
+        data.get("features") if kind == "FeatureCollection" else [data if kind == "Feature" else {"geometry": data}]
+    )
     if not isinstance(features, list) or len(features) != len(frame):
         return False
     lost = frame.geometry.isna().to_numpy()
@@ -372,8 +389,15 @@ _COORD_SHAPE = {
     "Polygon": ("a list of rings (lists of positions)", "环的列表（每个环为坐标列表）"),
     "MultiPolygon": ("a list of polygons (lists of rings)", "面的列表（每个面为环的列表）"),
 }
-_JSON_TYPE = {dict: ("an object", "对象"), list: ("an array", "数组"), str: ("a string", "字符串"), bool: ("a boolean", "布尔值"),
-              int: ("a number", "数值"), float: ("a number", "数值"), type(None): ("null", "空值")}
+_JSON_TYPE = {
+    dict: ("an object", "对象"),
+    list: ("an array", "数组"),
+    str: ("a string", "字符串"),
+    bool: ("a boolean", "布尔值"),
+    int: ("a number", "数值"),
+    float: ("a number", "数值"),
+    type(None): ("null", "空值"),
+}
 
 
 class _BadGeometry(Exception):
@@ -432,27 +456,35 @@ def _nesting_error(gtype: str, found: int | None = None) -> _BadGeometry:
     depth = _COORD_DEPTH[gtype]
     how = f" (arrays nested {found} deep, {depth} expected)" if found is not None else ""
     how_zh = f"（数组嵌套 {found} 层，应为 {depth} 层）" if found is not None else ""
-    return _BadGeometry(f"wrong nesting of {gtype} coordinates{how}: they must be {en}",
-                        f"{gtype} 坐标的嵌套层次不正确{how_zh}：应为{zh}")
+    return _BadGeometry(
+        f"wrong nesting of {gtype} coordinates{how}: they must be {en}",
+        f"{gtype} 坐标的嵌套层次不正确{how_zh}：应为{zh}",
+    )
 
 
 def _geometry(obj, level: int = 0):
     """A shapely geometry from a GeoJSON geometry object, or :class:`_BadGeometry` saying what is wrong."""
     if not isinstance(obj, dict):
         en, zh = _json_type(obj)
-        raise _BadGeometry(f"geometry must be a JSON object with type and coordinates, found {en}",
-                           f"几何应为含 type 和 coordinates 的 JSON 对象，实为{zh}")
+        raise _BadGeometry(
+            f"geometry must be a JSON object with type and coordinates, found {en}",
+            f"几何应为含 type 和 coordinates 的 JSON 对象，实为{zh}",
+        )
     gtype = obj.get("type")
     if gtype == "GeometryCollection":
         parts = obj.get("geometries")
         if not isinstance(parts, list):
-            raise _BadGeometry("GeometryCollection without a list of geometries", "GeometryCollection 缺少 geometries 列表")
+            raise _BadGeometry(
+                "GeometryCollection without a list of geometries", "GeometryCollection 缺少 geometries 列表"
+            )
         if level >= 8:
             raise _BadGeometry("GeometryCollections nested too deeply", "GeometryCollection 嵌套层次过深")
         return shapely.GeometryCollection([_geometry(g, level + 1) for g in parts])
     if not isinstance(gtype, str) or gtype not in _COORD_DEPTH:
-        raise _BadGeometry(f"unknown geometry type {str(gtype)[:40]!r}; GeoJSON knows {', '.join(_COORD_DEPTH)}, GeometryCollection",
-                           f"未知的几何类型 {str(gtype)[:40]!r}")
+        raise _BadGeometry(
+            f"unknown geometry type {str(gtype)[:40]!r}; GeoJSON knows {', '.join(_COORD_DEPTH)}, GeometryCollection",
+            f"未知的几何类型 {str(gtype)[:40]!r}",
+        )
     coords = obj.get("coordinates")
     if coords is None:
         raise _BadGeometry(f"{gtype} without coordinates", f"{gtype} 缺少坐标 coordinates")
@@ -505,7 +537,9 @@ def _json_int(text: str):
     return int(text) if len(text) <= 18 else float(text)
 
 
-def read_geojson_strict(path: str | Path, *, encoding: str | None = None, max_features: int | None = None) -> gpd.GeoDataFrame:
+def read_geojson_strict(
+    path: str | Path, *, encoding: str | None = None, max_features: int | None = None
+) -> gpd.GeoDataFrame:
     """Read a GeoJSON file in Python, reporting every broken feature instead of failing or dropping it
     (see :func:`geojson_frame`)."""
     path = Path(path)
@@ -523,7 +557,10 @@ def load_geojson(path: Path, *, encoding: str | None = None):
         except (UnicodeDecodeError, LookupError):
             continue
     if text is None:
-        raise InputError(f"cannot decode {path.name}; GeoJSON must be UTF-8 text", f"无法识别 {path.name} 的文字编码；GeoJSON 应为 UTF-8 文本")
+        raise InputError(
+            f"cannot decode {path.name}; GeoJSON must be UTF-8 text",
+            f"无法识别 {path.name} 的文字编码；GeoJSON 应为 UTF-8 文本",
+        )
     del raw
     try:
         # Python reads NaN, Infinity and -Infinity, and a float beyond a double ('1e400') as inf: reported per
@@ -536,7 +573,9 @@ def load_geojson(path: Path, *, encoding: str | None = None):
             f"文件 {path.name} 不是有效的 JSON（格式错误或文件不完整）：第 {exc.lineno} 行第 {exc.colno} 列，{why_zh}",
         ) from exc
     except RecursionError as exc:
-        raise InputError(f"{path.name}: JSON arrays or objects nested too deeply", f"文件 {path.name} 的 JSON 嵌套层次过深") from exc
+        raise InputError(
+            f"{path.name}: JSON arrays or objects nested too deeply", f"文件 {path.name} 的 JSON 嵌套层次过深"
+        ) from exc
 
 
 def geojson_frame(data, path: Path, *, max_features: int | None = None) -> gpd.GeoDataFrame:
@@ -588,8 +627,14 @@ def geojson_frame(data, path: Path, *, max_features: int | None = None) -> gpd.G
             continue
         ftype = feat.get("type", "Feature")
         if ftype != "Feature":
-            problems.append((i, None, f"entry of 'features' has type {str(ftype)[:40]!r}, not 'Feature'",
-                             f"features 中的条目类型为 {str(ftype)[:40]!r}，不是 Feature"))
+            problems.append(
+                (
+                    i,
+                    None,
+                    f"entry of 'features' has type {str(ftype)[:40]!r}, not 'Feature'",
+                    f"features 中的条目类型为 {str(ftype)[:40]!r}，不是 Feature",
+                )
+            )
             props.append({})
             geoms.append(None)
             continue
@@ -598,7 +643,14 @@ def geojson_frame(data, path: Path, *, max_features: int | None = None) -> gpd.G
             p = {}
         elif not isinstance(p, dict):
             en, zh = _json_type(p)
-            problems.append((i, "properties", f"properties must be a JSON object, found {en}", f"properties 应为 JSON 对象，实为{zh}"))
+            problems.append(
+                (
+                    i,
+                    "properties",
+                    f"properties must be a JSON object, found {en}",
+                    f"properties 应为 JSON 对象，实为{zh}",
+                )
+            )
             p = {}
         if "id" not in p and isinstance(feat.get("id"), str):  # as GDAL: a string feature id becomes the column 'id'
             p = {**p, "id": feat["id"]}
@@ -623,7 +675,11 @@ def _geojson_crs(member, path: Path):
     """The (pre-RFC 7946) ``crs`` member, else EPSG:4326 as GDAL reports it."""
     if member is None:
         return "EPSG:4326"
-    name = member.get("properties", {}).get("name") if isinstance(member, dict) and isinstance(member.get("properties"), dict) else None
+    name = (
+        member.get("properties", {}).get("name")
+        if isinstance(member, dict) and isinstance(member.get("properties"), dict)
+        else None
+    )
     if not isinstance(name, str):
         raise InputError(f"{path.name}: unreadable 'crs' member", f"文件 {path.name} 的 crs 成员无法识别")
     if "CRS84" in name.upper():
@@ -634,8 +690,10 @@ def _geojson_crs(member, path: Path):
     try:
         return CRS.from_user_input(name)
     except ProjCRSError as exc:
-        raise InputError(f"{path.name}: unknown coordinate system {name[:80]!r} in its 'crs' member",
-                         f"文件 {path.name} 的 crs 成员中的坐标系 {name[:80]!r} 无法识别") from exc
+        raise InputError(
+            f"{path.name}: unknown coordinate system {name[:80]!r} in its 'crs' member",
+            f"文件 {path.name} 的 crs 成员中的坐标系 {name[:80]!r} 无法识别",
+        ) from exc
 
 
 def _read_table(path: Path, fmt: str, encoding: str | None, nrows: int | None = None) -> pd.DataFrame:
@@ -648,11 +706,15 @@ def _read_table(path: Path, fmt: str, encoding: str | None, nrows: int | None = 
             return pd.read_csv(path, encoding=enc, dtype=object, keep_default_na=True, nrows=nrows)
         except UnicodeDecodeError as exc:
             last = exc
-    raise InputError(f"cannot decode {path.name}; pass --encoding", f"无法识别 {path.name} 的文字编码，请用 --encoding 指定") from last
+    raise InputError(
+        f"cannot decode {path.name}; pass --encoding", f"无法识别 {path.name} 的文字编码，请用 --encoding 指定"
+    ) from last
 
 
 # --------------------------------------------------------------------- export
-def write_file(gdf: gpd.GeoDataFrame, path: str | Path, fmt: str, *, layer_name: str, headers_zh: dict[str, str] | None = None) -> Path:
+def write_file(
+    gdf: gpd.GeoDataFrame, path: str | Path, fmt: str, *, layer_name: str, headers_zh: dict[str, str] | None = None
+) -> Path:
     """Write a frame in one of :data:`FORMATS`.
 
     ``shp`` writes a zip holding the Shapefile parts; ``csv`` and ``xlsx``

@@ -211,7 +211,14 @@ PLAN_PARCELS = _register(
         POLYGONAL,
         "MULTIPOLYGON",
         (
-            FieldSpec("land_use_code", "str", "用地用海分类代码", required=True, pattern=r"^\d{2}(\d{2}){0,2}$", restore_leading_zero=True),
+            FieldSpec(
+                "land_use_code",
+                "str",
+                "用地用海分类代码",
+                required=True,
+                pattern=r"^\d{2}(\d{2}){0,2}$",
+                restore_leading_zero=True,
+            ),
             FieldSpec("planned_use", "str", "规划用途"),
             FieldSpec("status", "str", "状态", vocab=vocab.PARCEL_STATUS, default="planned"),
             FieldSpec("area_m2", "float", "用地面积", min_value=0, unit="m²"),

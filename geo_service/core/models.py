@@ -151,11 +151,17 @@ def _layer_table(spec: LayerSpec) -> sa.Table:
     cols: list = [sa.Column("id", sa.Integer, primary_key=True, autoincrement=True)]
     constraints: list = []
     if network_layer:
-        cols.append(sa.Column("network_id", sa.Integer, sa.ForeignKey("networks.id", ondelete="CASCADE"), nullable=False, index=True))
+        cols.append(
+            sa.Column(
+                "network_id", sa.Integer, sa.ForeignKey("networks.id", ondelete="CASCADE"), nullable=False, index=True
+            )
+        )
     else:
         cols.append(sa.Column("source_id", sa.String, nullable=False))
     if spec.per_plan:
-        cols.append(sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id", ondelete="CASCADE"), nullable=False, index=True))
+        cols.append(
+            sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id", ondelete="CASCADE"), nullable=False, index=True)
+        )
         constraints.append(sa.UniqueConstraint("plan_id", "source_id"))
     elif not network_layer:
         constraints.append(sa.UniqueConstraint("source_id"))

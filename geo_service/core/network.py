@@ -147,7 +147,9 @@ class NearestResult:
             if len(has):
                 counts = hi[has] - lo[has]
                 tgt = np.repeat(has, counts)
-                pos = np.repeat(lo[has], counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+                pos = np.repeat(lo[has], counts) + (
+                    np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+                )
                 s_idx = order[pos]
                 d_same = self.sources.offset_m[s_idx] + np.abs(self.sources.frac[s_idx] - t[tgt]) * length[tgt]
                 d_same = np.where(d_same <= self.limit_m, d_same, np.inf)
@@ -451,8 +453,11 @@ class WalkNetwork:
         tr = cache.get(inverse)
         if tr is None:
             geo = self.crs.geodetic_crs
-            tr = cache[inverse] = (pyproj.Transformer.from_crs(self.crs, geo, always_xy=True) if inverse
-                                   else pyproj.Transformer.from_crs(geo, self.crs, always_xy=True))
+            tr = cache[inverse] = (
+                pyproj.Transformer.from_crs(self.crs, geo, always_xy=True)
+                if inverse
+                else pyproj.Transformer.from_crs(geo, self.crs, always_xy=True)
+            )
         return tr
 
     def to_metric(self, geoms, crs=4326) -> np.ndarray:
@@ -532,7 +537,9 @@ class WalkNetwork:
         w_u = sources.offset_m[ok] + sources.frac[ok] * L
         w_v = sources.offset_m[ok] + (1.0 - sources.frac[ok]) * L
         indptr = np.concatenate([base.indptr, base.indptr[-1] + 2 * np.arange(1, k + 1, dtype=np.int64)])
-        indices = np.concatenate([base.indices, np.stack([self.edge_u[e], self.edge_v[e]], axis=1).ravel().astype(base.indices.dtype)])
+        indices = np.concatenate(
+            [base.indices, np.stack([self.edge_u[e], self.edge_v[e]], axis=1).ravel().astype(base.indices.dtype)]
+        )
         data = np.concatenate([base.data, np.stack([w_u, w_v], axis=1).ravel()])
         aug = sparse.csr_matrix((data, indices, indptr), shape=(n + k, n + k))
         return aug, ok
@@ -550,11 +557,21 @@ class WalkNetwork:
         n = self.n_nodes
         aug, ok = self._augmented(sources)
         if len(ok) == 0:
-            return NearestResult(self, sources, np.full(n, np.inf), np.full(n, -1, dtype=np.int64),
-                                 np.full(n, -9999, dtype=np.int32), float(limit_m))
+            return NearestResult(
+                self,
+                sources,
+                np.full(n, np.inf),
+                np.full(n, -1, dtype=np.int64),
+                np.full(n, -9999, dtype=np.int32),
+                float(limit_m),
+            )
         dist, pred, src = csgraph.dijkstra(
-            aug, directed=True, indices=np.arange(n, n + len(ok)), min_only=True,
-            limit=float(limit_m), return_predecessors=True,
+            aug,
+            directed=True,
+            indices=np.arange(n, n + len(ok)),
+            min_only=True,
+            limit=float(limit_m),
+            return_predecessors=True,
         )
         source = np.where(src[:n] >= n, ok[np.clip(src[:n] - n, 0, len(ok) - 1)], -1).astype(np.int64)
         pred_n = pred[:n].astype(np.int32)
@@ -563,8 +580,9 @@ class WalkNetwork:
         pred_n[virt] = n + ok[pred_n[virt] - n]
         return NearestResult(self, sources, dist[:n], source, pred_n, float(limit_m))
 
-    def distances_within(self, sources: Snap, targets: Snap, *, limit_m: float, chunk: int | None = None,
-                         tile_m: float | None = 1500.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def distances_within(
+        self, sources: Snap, targets: Snap, *, limit_m: float, chunk: int | None = None, tile_m: float | None = 1500.0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All (source, target) pairs within ``limit_m`` by walking.
 
         Returns ``(source_idx, target_idx, walk_m)`` arrays (COO), both off-network legs
@@ -623,9 +641,16 @@ class WalkNetwork:
                 continue
             nodes, inv = np.unique(np.concatenate([eu[edges], ev[edges]]), return_inverse=True)
             k = edges.size
-            sub = WalkNetwork(node_xy=nxy[nodes], edge_u=inv[:k].astype(np.int32), edge_v=inv[k:].astype(np.int32),
-                              edge_length_m=self.edge_length_m[edges], edge_class=self.edge_class[edges],
-                              edge_coords=np.zeros((0, 2)), edge_offsets=np.zeros(k + 1, dtype=np.int64), crs=self.crs)
+            sub = WalkNetwork(
+                node_xy=nxy[nodes],
+                edge_u=inv[:k].astype(np.int32),
+                edge_v=inv[k:].astype(np.int32),
+                edge_length_m=self.edge_length_m[edges],
+                edge_class=self.edge_class[edges],
+                edge_coords=np.zeros((0, 2)),
+                edge_offsets=np.zeros(k + 1, dtype=np.int64),
+                crs=self.crs,
+            )
             s_sub = sources.take(src)
             s_sub.edge = np.searchsorted(edges, s_sub.edge)
             t_sub = targets.take(tin)
@@ -711,7 +736,9 @@ class WalkNetwork:
         b = np.asarray(nodes[1:], dtype=np.int64)
         keys = np.minimum(a, b) * self.n_nodes + np.maximum(a, b)
         i = np.searchsorted(self._pair_keys, keys)
-        if (i >= len(self._pair_keys)).any() or (self._pair_keys[np.minimum(i, len(self._pair_keys) - 1)] != keys).any():
+        if (i >= len(self._pair_keys)).any() or (
+            self._pair_keys[np.minimum(i, len(self._pair_keys) - 1)] != keys
+        ).any():
             raise KeyError(tuple(nodes))
         offsets, coords, edge_u = self.edge_offsets, self.edge_coords, self.edge_u
         out = []
@@ -733,7 +760,11 @@ class WalkNetwork:
         du = result.dist_m[self.edge_u]
         dv = result.dist_m[self.edge_v]
         L = self.edge_length_m
-        full = (du + L <= threshold_m) | (dv + L <= threshold_m) | ((du <= threshold_m) & (dv <= threshold_m) & (du + dv + L <= 2 * threshold_m))
+        full = (
+            (du + L <= threshold_m)
+            | (dv + L <= threshold_m)
+            | ((du <= threshold_m) & (dv <= threshold_m) & (du + dv + L <= 2 * threshold_m))
+        )
         pieces = list(self.geometries_of(np.nonzero(full)[0]))
         part = np.nonzero(~full & ((du < threshold_m) | (dv < threshold_m)))[0]
         for e in part:
@@ -750,7 +781,9 @@ class WalkNetwork:
             if L[e] <= 0:
                 continue
             reach = (threshold_m - s.offset_m[i]) / L[e]
-            pieces.append(shapely.linestrings(self.edge_piece(e, max(0.0, s.frac[i] - reach), min(1.0, s.frac[i] + reach))))
+            pieces.append(
+                shapely.linestrings(self.edge_piece(e, max(0.0, s.frac[i] - reach), min(1.0, s.frac[i] + reach)))
+            )
         pieces = np.array([p for p in pieces if p is not None and not p.is_empty and p.length > 0], dtype=object)
         return pieces
 
@@ -770,14 +803,24 @@ class WalkNetwork:
         np.savez(
             tmp,
             format_version=np.array(_FORMAT_VERSION),
-            node_xy=self.node_xy, edge_u=self.edge_u, edge_v=self.edge_v, edge_length_m=self.edge_length_m,
-            edge_class=self.edge_class, edge_coords=self.edge_coords, edge_offsets=self.edge_offsets,
-            crs=np.array(self.crs.to_wkt()), name=np.array(self.name),
-            network_id=np.array(-1 if self.network_id is None else self.network_id), version=np.array(self.version),
+            node_xy=self.node_xy,
+            edge_u=self.edge_u,
+            edge_v=self.edge_v,
+            edge_length_m=self.edge_length_m,
+            edge_class=self.edge_class,
+            edge_coords=self.edge_coords,
+            edge_offsets=self.edge_offsets,
+            crs=np.array(self.crs.to_wkt()),
+            name=np.array(self.name),
+            network_id=np.array(-1 if self.network_id is None else self.network_id),
+            version=np.array(self.version),
             # the derived adjacency too, so a reload does not rebuild it
             node_ids=self.node_ids if self.node_ids is not None else np.arange(self.n_nodes),
-            csr_data=self.csr.data, csr_indices=self.csr.indices, csr_indptr=self.csr.indptr,
-            pair_keys=self._pair_keys, pair_edge=self._pair_edge,
+            csr_data=self.csr.data,
+            csr_indices=self.csr.indices,
+            csr_indptr=self.csr.indptr,
+            pair_keys=self._pair_keys,
+            pair_edge=self._pair_edge,
         )
         tmp.replace(path)
         return path
@@ -791,18 +834,36 @@ class WalkNetwork:
             n = len(z["node_xy"])
             csr = sparse.csr_matrix((z["csr_data"], z["csr_indices"], z["csr_indptr"]), shape=(n, n))
             net = cls(
-                node_xy=z["node_xy"], edge_u=z["edge_u"], edge_v=z["edge_v"], edge_length_m=z["edge_length_m"],
-                edge_class=z["edge_class"], edge_coords=z["edge_coords"], edge_offsets=z["edge_offsets"],
-                crs=pyproj.CRS.from_wkt(str(z["crs"])), name=str(z["name"]), network_id=None if nid < 0 else nid,
-                version=str(z["version"]), node_ids=z["node_ids"],
+                node_xy=z["node_xy"],
+                edge_u=z["edge_u"],
+                edge_v=z["edge_v"],
+                edge_length_m=z["edge_length_m"],
+                edge_class=z["edge_class"],
+                edge_coords=z["edge_coords"],
+                edge_offsets=z["edge_offsets"],
+                crs=pyproj.CRS.from_wkt(str(z["crs"])),
+                name=str(z["name"]),
+                network_id=None if nid < 0 else nid,
+                version=str(z["version"]),
+                node_ids=z["node_ids"],
             )
             net._csr, net._pair_keys, net._pair_edge = csr, z["pair_keys"], z["pair_edge"]
             return net
 
     def nbytes(self) -> int:
         """Bytes held by the arrays (CSR included once built)."""
-        total = sum(a.nbytes for a in (self.node_xy, self.edge_u, self.edge_v, self.edge_length_m, self.edge_class,
-                                        self.edge_coords, self.edge_offsets))
+        total = sum(
+            a.nbytes
+            for a in (
+                self.node_xy,
+                self.edge_u,
+                self.edge_v,
+                self.edge_length_m,
+                self.edge_class,
+                self.edge_coords,
+                self.edge_offsets,
+            )
+        )
         if self._csr is not None:
             total += self._csr.data.nbytes + self._csr.indices.nbytes + self._csr.indptr.nbytes
             total += self._pair_keys.nbytes + self._pair_edge.nbytes
@@ -810,10 +871,13 @@ class WalkNetwork:
 
     def edges_frame(self) -> gpd.GeoDataFrame:
         """Edges as a GeoDataFrame in the metric CRS (``u``, ``v``, ``length_m``, ``road_class``)."""
-        cls_names = np.array([*ROAD_CLASS_CODES, None], dtype=object)[np.where(self.edge_class < 0, len(ROAD_CLASS_CODES), self.edge_class)]
+        cls_names = np.array([*ROAD_CLASS_CODES, None], dtype=object)[
+            np.where(self.edge_class < 0, len(ROAD_CLASS_CODES), self.edge_class)
+        ]
         return gpd.GeoDataFrame(
             {"u": self.edge_u, "v": self.edge_v, "length_m": self.edge_length_m, "road_class": cls_names},
-            geometry=self.edge_geometries(), crs=self.crs,
+            geometry=self.edge_geometries(),
+            crs=self.crs,
         )
 
 
@@ -893,7 +957,7 @@ class _SegmentIndex:
             _, a, b, _, _ = self._piece(ipc)
             p = xy[todo][:, None, :]
             ab = b - a
-            L2 = (ab ** 2).sum(axis=2)
+            L2 = (ab**2).sum(axis=2)
             t = np.clip(np.divide(((p - a) * ab).sum(axis=2), L2, out=np.zeros_like(L2), where=L2 > 0), 0.0, 1.0)
             q = a + ab * t[..., None]
             dist = np.where(valid, np.hypot(p[..., 0] - q[..., 0], p[..., 1] - q[..., 1]), np.inf)
@@ -1000,7 +1064,9 @@ def _ragged_lines(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return coords.astype(np.float64), offsets
 
 
-def edges_from_lines(lines: gpd.GeoDataFrame, *, snap_tolerance_m: float = 0.5) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def edges_from_lines(
+    lines: gpd.GeoDataFrame, *, snap_tolerance_m: float = 0.5
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Node a road-centreline layer where lines cross or touch; return ``(nodes, edges)`` in EPSG:4326.
 
     Parameters
@@ -1024,7 +1090,9 @@ def edges_from_lines(lines: gpd.GeoDataFrame, *, snap_tolerance_m: float = 0.5) 
     geoms = shapely.line_merge(np.asarray(g.geometry.values, dtype=object))
     parts, idx = shapely.get_parts(geoms, return_index=True)
     parts = shapely.set_precision(parts, snap_tolerance_m / 10)
-    classes = (g["road_class"].to_numpy(dtype=object) if "road_class" in g.columns else np.full(len(g), None, dtype=object))[idx]
+    classes = (
+        g["road_class"].to_numpy(dtype=object) if "road_class" in g.columns else np.full(len(g), None, dtype=object)
+    )[idx]
     noded = shapely.get_parts(shapely.union_all(parts))
     noded = noded[shapely.length(noded) > 0]
     # road class of each noded piece: the class of the input line it lies on
@@ -1033,7 +1101,9 @@ def edges_from_lines(lines: gpd.GeoDataFrame, *, snap_tolerance_m: float = 0.5) 
     (pi, li) = tree.query_nearest(mid, all_matches=False)
     piece_class = np.full(len(noded), None, dtype=object)
     piece_class[pi] = classes[li]
-    ends = np.concatenate([shapely.get_coordinates(shapely.get_point(noded, 0)), shapely.get_coordinates(shapely.get_point(noded, -1))])
+    ends = np.concatenate(
+        [shapely.get_coordinates(shapely.get_point(noded, 0)), shapely.get_coordinates(shapely.get_point(noded, -1))]
+    )
     key = np.round(ends / snap_tolerance_m).astype(np.int64)
     uniq, inv = np.unique(key, axis=0, return_inverse=True)
     inv = inv.ravel()
@@ -1042,7 +1112,9 @@ def edges_from_lines(lines: gpd.GeoDataFrame, *, snap_tolerance_m: float = 0.5) 
     node_xy /= np.bincount(inv)[:, None]
     m = len(noded)
     u, v = inv[:m], inv[m:]
-    nodes = gpd.GeoDataFrame({"node_idx": np.arange(len(uniq))}, geometry=shapely.points(node_xy), crs=metric).to_crs(4326)
+    nodes = gpd.GeoDataFrame({"node_idx": np.arange(len(uniq))}, geometry=shapely.points(node_xy), crs=metric).to_crs(
+        4326
+    )
     geod = pyproj.Geod(ellps="WGS84")
     edges = gpd.GeoDataFrame({"u": u, "v": v, "road_class": piece_class}, geometry=noded, crs=metric).to_crs(4326)
     edges["length_m"] = [geod.geometry_length(x) for x in edges.geometry.values]
@@ -1058,18 +1130,25 @@ _CACHE_LOCK = threading.Lock()
 def _pick_network(store, network: int | str | None) -> dict:
     nets = store.list_networks()
     if not nets:
-        raise NotFoundError("no walking network is stored; import OSM data or the sample city first",
-                            "尚未导入步行网络，请先导入 OSM 数据或示例城市", network=network)
+        raise NotFoundError(
+            "no walking network is stored; import OSM data or the sample city first",
+            "尚未导入步行网络，请先导入 OSM 数据或示例城市",
+            network=network,
+        )
     if network is None:
         return nets[-1]
     for n in nets:
         if str(n["id"]) == str(network) or n["name"] == str(network):
             return n
-    raise NotFoundError(f"no walking network {network!r}", f"没有名为或编号为 {network!r} 的步行网络", network=str(network))
+    raise NotFoundError(
+        f"no walking network {network!r}", f"没有名为或编号为 {network!r} 的步行网络", network=str(network)
+    )
 
 
 def network_cache_path(store, row: dict) -> Path:
-    stamp = hashlib.sha1(f"{store.url}|{row['id']}|{row['updated_at']}|{row['node_count']}|{row['edge_count']}".encode()).hexdigest()[:12]
+    stamp = hashlib.sha1(
+        f"{store.url}|{row['id']}|{row['updated_at']}|{row['node_count']}|{row['edge_count']}".encode()
+    ).hexdigest()[:12]
     return Path(store.settings.data_dir) / "networks" / f"network_{row['id']}_{stamp}.npz"
 
 
@@ -1107,7 +1186,9 @@ def load_network(store, network: int | str | None = None, *, use_cache: bool = T
     net.warm()
     if use_cache:
         with _CACHE_LOCK:
-            for k in [k for k in _CACHE if k[0] == key[0] and k != key and k[1].rsplit("_", 1)[0] == key[1].rsplit("_", 1)[0]]:
+            for k in [
+                k for k in _CACHE if k[0] == key[0] and k != key and k[1].rsplit("_", 1)[0] == key[1].rsplit("_", 1)[0]
+            ]:
                 del _CACHE[k]
             _CACHE[key] = net
     return net
@@ -1149,8 +1230,9 @@ class KNearestLabels:
         return int(self.dist_m.shape[1])
 
     @classmethod
-    def build(cls, net: WalkNetwork, sources: Snap, *, k_max: int = 5, radius_m: float = 3000.0,
-              chunk_bytes: float = 1.5e8) -> KNearestLabels:
+    def build(
+        cls, net: WalkNetwork, sources: Snap, *, k_max: int = 5, radius_m: float = 3000.0, chunk_bytes: float = 1.5e8
+    ) -> KNearestLabels:
         """Bounded Dijkstra from the sources, in chunks, keeping the best ``k_max`` per node."""
         n = net.n_nodes
         best_d = np.full((n, k_max), np.inf)
@@ -1161,7 +1243,9 @@ class KNearestLabels:
         rows_all = np.arange(n)[:, None]
         for start in range(0, len(ok), chunk):
             rows = np.arange(start, min(start + chunk, len(ok)))
-            d, p = csgraph.dijkstra(aug, directed=True, indices=n + rows, limit=float(radius_m), return_predecessors=True)
+            d, p = csgraph.dijkstra(
+                aug, directed=True, indices=n + rows, limit=float(radius_m), return_predecessors=True
+            )
             d = d[:, :n].T  # (n, c)
             p = p[:, :n].T.astype(np.int32)
             p[p >= n] = -1

@@ -39,10 +39,11 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Literal, Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -568,7 +569,9 @@ def _validate(data: dict, origin: str) -> _NormsModel:
                 got = f" (got {err['input']!r})" if err["type"] != "missing" else ""
                 problems.append(f"{path}: {msg}{got}")
         text = "; ".join(problems)
-        raise NormsError(f"invalid norms ({origin}): {text}", f"规范配置无效（{origin}）：{text}", problems=problems) from None
+        raise NormsError(
+            f"invalid norms ({origin}): {text}", f"规范配置无效（{origin}）：{text}", problems=problems
+        ) from None
 
 
 @functools.lru_cache(maxsize=1)

@@ -273,7 +273,9 @@ _RE_PRIMARY = re.compile(r"小学|附小|primary|elementary", re.I)
 _RE_MIDDLE = re.compile(
     r"中学|初中|附中|[一二三四五六七八九十零〇\d]+中(?:$|[\s（(分校])|middle|junior high|secondary", re.I
 )
-_RE_NOT_K12 = re.compile(r"培训|驾校|驾驶|职业|技校|技工|中专|大学|学院|艺术学校|舞蹈|美术|琴行|university|college", re.I)
+_RE_NOT_K12 = re.compile(
+    r"培训|驾校|驾驶|职业|技校|技工|中专|大学|学院|艺术学校|舞蹈|美术|琴行|university|college", re.I
+)
 _RE_HEALTH_CENTER = re.compile(r"社区卫生服务中心|卫生服务中心|卫生院")
 _RE_HEALTH_STATION = re.compile(r"社区卫生服务站|卫生服务站|卫生室|卫生站")
 _RE_ELDERLY_HOME = re.compile(r"养老院|敬老院|老年公寓|养老中心|养老公寓|护理院|福利院|颐养|nursing home", re.I)
@@ -744,7 +746,9 @@ def read_osm(
     return OSMData(nodes, edges, facilities, shelters, bounds, stats)
 
 
-def read_osm_place(place: str, *, largest_component: bool = True, progress: Callable[[str, float], None] | None = None) -> OSMData:
+def read_osm_place(
+    place: str, *, largest_component: bool = True, progress: Callable[[str, float], None] | None = None
+) -> OSMData:
     """Download the walking network and facilities of a named place (needs network access).
 
     The place is geocoded with osmnx (Nominatim) and its polygon queried from
@@ -775,15 +779,26 @@ def read_osm_place(place: str, *, largest_component: bool = True, progress: Call
     stats: dict[str, Any] = {"format": "overpass", "place": place}
     try:
         nodes, edges = _read_network(
-            None, bounds, True, largest_component, stats, report,
-            load_graph=lambda ox_: ox_.graph_from_polygon(polygon, network_type="all", simplify=False, retain_all=True, truncate_by_edge=True),
+            None,
+            bounds,
+            True,
+            largest_component,
+            stats,
+            report,
+            load_graph=lambda ox_: ox_.graph_from_polygon(
+                polygon, network_type="all", simplify=False, retain_all=True, truncate_by_edge=True
+            ),
         )
-        facilities, shelters = _read_features(None, bounds, True, stats, load_features=lambda ox_, tags: ox_.features_from_polygon(polygon, tags))
+        facilities, shelters = _read_features(
+            None, bounds, True, stats, load_features=lambda ox_, tags: ox_.features_from_polygon(polygon, tags)
+        )
     except InputError:
         raise
     except Exception as exc:
         raise InputError(
-            f"cannot download OSM data for {place!r}: {exc}", f"无法下载 {place!r} 的 OSM 数据（需要联网）：{exc}", place=place
+            f"cannot download OSM data for {place!r}: {exc}",
+            f"无法下载 {place!r} 的 OSM 数据（需要联网）：{exc}",
+            place=place,
         ) from exc
     report("done", 1.0)
     return OSMData(nodes, edges, facilities, shelters, bounds, stats)
@@ -1095,9 +1110,7 @@ def _read_features(
     shelters = _frame(shel_rows, SHELTER_COLUMNS)
     stats["facility_duplicates_dropped"] = duplicates
     stats["facilities"] = len(facilities)
-    stats["facilities_by_category"] = {
-        c: int(n) for c, n in facilities["category"].value_counts().sort_index().items()
-    }
+    stats["facilities_by_category"] = {c: int(n) for c, n in facilities["category"].value_counts().sort_index().items()}
     stats["shelters"] = len(shelters)
     return facilities, shelters
 
@@ -1132,4 +1145,3 @@ def _facilities_frame(rows: list[dict[str, Any]]) -> tuple[gpd.GeoDataFrame, int
         rows = keep
     rows.sort(key=lambda r: r["_order"])
     return _frame(rows, FACILITY_COLUMNS), dropped
-

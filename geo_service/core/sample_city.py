@@ -38,8 +38,8 @@ peak memory.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -123,8 +123,42 @@ _CH_B = list(
 _CH_A = list(dict.fromkeys(_CH_A))
 _CH_B = list(dict.fromkeys(_CH_B))
 _STREET_NAMES = ["旌湖", "文庙", "玉泉", "锦城", "凤鸣", "天池", "石亭", "和新", "泰安", "金山", "长乐", "望江"]
-_MOUNTAINS = ["泰山", "华山", "庐山", "衡山", "嵩山", "黄山", "峨眉", "青城", "天山", "昆仑", "祁连", "太行", "秦岭", "武当", "龙门", "九华"]
-_RIVERS = ["长江", "黄河", "岷江", "珠江", "嘉陵", "沱江", "涪江", "金沙", "雅砻", "渠江", "汉江", "淮河", "闽江", "湘江", "赣江", "松花"]
+_MOUNTAINS = [
+    "泰山",
+    "华山",
+    "庐山",
+    "衡山",
+    "嵩山",
+    "黄山",
+    "峨眉",
+    "青城",
+    "天山",
+    "昆仑",
+    "祁连",
+    "太行",
+    "秦岭",
+    "武当",
+    "龙门",
+    "九华",
+]
+_RIVERS = [
+    "长江",
+    "黄河",
+    "岷江",
+    "珠江",
+    "嘉陵",
+    "沱江",
+    "涪江",
+    "金沙",
+    "雅砻",
+    "渠江",
+    "汉江",
+    "淮河",
+    "闽江",
+    "湘江",
+    "赣江",
+    "松花",
+]
 _UNIT_SUFFIX = ["小区", "花园", "苑", "家园", "公寓", "新村", "宿舍", "名城", "嘉园", "雅居"]
 _DEV_SUFFIX = ["新城", "公馆", "华府", "雅苑", "御景", "壹号", "滨江府", "悦府"]
 _CN_DIGITS = "零一二三四五六七八九"
@@ -458,8 +492,12 @@ def generate_sample_city(
     river_col = np.clip(river_col, rail_col + 3, nx - 3)
 
     edge_w = np.clip(1 - np.minimum(t, 1 - t) / 0.25, 0, 1) ** 1.5
-    cut_l = 0.13 * nx * edge_w * rng.uniform(0.6, 1.0) + 0.03 * nx * (1 + np.sin(2 * np.pi * t * 1.3 + rng.uniform(0, 6.3)))
-    cut_r = 0.13 * nx * edge_w[::-1] * rng.uniform(0.6, 1.0) + 0.03 * nx * (1 + np.sin(2 * np.pi * t * 1.7 + rng.uniform(0, 6.3)))
+    cut_l = 0.13 * nx * edge_w * rng.uniform(0.6, 1.0) + 0.03 * nx * (
+        1 + np.sin(2 * np.pi * t * 1.3 + rng.uniform(0, 6.3))
+    )
+    cut_r = 0.13 * nx * edge_w[::-1] * rng.uniform(0.6, 1.0) + 0.03 * nx * (
+        1 + np.sin(2 * np.pi * t * 1.7 + rng.uniform(0, 6.3))
+    )
     cut_l = np.minimum(np.round(cut_l).astype(int), rail_col - 2)
     cut_r = np.minimum(np.round(cut_r).astype(int), nx - river_col.max() - 3)
     cut_l = np.maximum(cut_l, 0)
@@ -537,7 +575,9 @@ def generate_sample_city(
         _, near = cKDTree(pts).query(cen)
         seeds.append(pz[np.unique(near)])
     seed_pieces = np.concatenate(seeds)
-    _, _, src = csgraph.dijkstra(piece_graph, directed=False, indices=seed_pieces, min_only=True, return_predecessors=True)
+    _, _, src = csgraph.dijkstra(
+        piece_graph, directed=False, indices=seed_pieces, min_only=True, return_predecessors=True
+    )
     seed_rank = np.full(n_pieces, -1, dtype=np.int64)
     seed_rank[seed_pieces] = np.arange(seed_pieces.size)
     piece_street = seed_rank[src]
@@ -559,11 +599,19 @@ def generate_sample_city(
 
     n_streets = seed_pieces.size
     s_area = np.bincount(street[county_idx], weights=cell_area[county_idx], minlength=n_streets)
-    s_x = np.bincount(street[county_idx], weights=cell_x[county_idx] * cell_area[county_idx], minlength=n_streets) / s_area
-    s_y = np.bincount(street[county_idx], weights=cell_y[county_idx] * cell_area[county_idx], minlength=n_streets) / s_area
+    s_x = (
+        np.bincount(street[county_idx], weights=cell_x[county_idx] * cell_area[county_idx], minlength=n_streets)
+        / s_area
+    )
+    s_y = (
+        np.bincount(street[county_idx], weights=cell_y[county_idx] * cell_area[county_idx], minlength=n_streets)
+        / s_area
+    )
     # counties of at most 999 streets (only at very large scales), west to east
     n_counties = max(1, math.ceil(n_streets / 999))
-    s_county = np.minimum((np.argsort(np.argsort(s_x, kind="stable"), kind="stable") * n_counties) // n_streets, n_counties - 1)
+    s_county = np.minimum(
+        (np.argsort(np.argsort(s_x, kind="stable"), kind="stable") * n_counties) // n_streets, n_counties - 1
+    )
     # renumber streets: county, then north to south in 2 km bands, west to east
     order = np.lexsort((s_x, -np.floor(s_y / 2000.0), s_county))
     renum = np.empty(n_streets, dtype=np.int64)
@@ -579,7 +627,7 @@ def generate_sample_city(
     street_codes = _sadd(county_codes[s_county], np.strings.zfill(s_seq.astype(str), 3))
     pool = _combo_names(rng, n_streets, distinct=True)
     first = np.array(_STREET_NAMES[: min(n_streets, len(_STREET_NAMES))], dtype=pool.dtype if pool.size else "U4")
-    base_names = np.concatenate([first, pool[first.size:]]) if n_streets else pool
+    base_names = np.concatenate([first, pool[first.size :]]) if n_streets else pool
     street_names = np.strings.add(base_names.astype(str), "街道")
 
     # ------------------------------------------------------------------
@@ -668,7 +716,7 @@ def generate_sample_city(
         ang = rng.uniform(0, 2 * np.pi)
         wlen = rng.uniform(1500.0, 4000.0)
         field_ += np.sin(2 * np.pi * ((ux - x0) * np.cos(ang) + (uy - y0) * np.sin(ang)) / wlen + rng.uniform(0, 6.3))
-    field_ /= 6 ** 0.5
+    field_ /= 6**0.5
     density = 130.0 * (1 + 0.5 * u_old) * np.exp(0.35 * field_) * rng.lognormal(0.0, 0.45, n_units)
     density *= np.where(u_r > 1.0, 0.6, 1.0)  # lower at the fringe
     residents_f = density * cell_area[unit_cell] / 10_000.0
@@ -682,7 +730,9 @@ def generate_sample_city(
     r60 = np.round(residents * share60).astype(np.int64)
     r06 = np.round(residents * share06).astype(np.int64)
     unit_street = street[unit_cell]
-    unit_names = np.strings.add(_combo_names(rng, n_units), np.array(_UNIT_SUFFIX)[rng.integers(0, len(_UNIT_SUFFIX), n_units)])
+    unit_names = np.strings.add(
+        _combo_names(rng, n_units), np.array(_UNIT_SUFFIX)[rng.integers(0, len(_UNIT_SUFFIX), n_units)]
+    )
     unit_of_cell = np.full(n_cells, -1, dtype=np.int64)
     unit_of_cell[unit_cell] = np.arange(n_units)
 
@@ -704,7 +754,9 @@ def generate_sample_city(
     comp_street = np.zeros(n_ucomp, dtype=np.int64)
     comp_street[ucomp] = unit_street
     street_target = COMMUNITY_TARGET_HH * np.clip(rng.lognormal(0, 0.15, n_streets), 0.7, 1.4)
-    street_target *= 1 + 0.3 * np.exp(-((np.hypot(s_x - x0, s_y - y0) / (0.35 * r_city)) ** 2))  # larger in the old centre
+    street_target *= 1 + 0.3 * np.exp(
+        -((np.hypot(s_x - x0, s_y - y0) / (0.35 * r_city)) ** 2)
+    )  # larger in the old centre
     k_comp = np.maximum(1, np.round(comp_hh / street_target[comp_street])).astype(np.int64)
     keys = rng.random(n_units)
     order_u = np.lexsort((keys, ucomp))
@@ -714,7 +766,9 @@ def generate_sample_city(
     seed_units = np.flatnonzero(rank < k_comp[ucomp])
     # graph Lloyd: grow regions, move each seed to the unit nearest the region's centroid
     for _ in range(4):
-        _, _, usrc = csgraph.dijkstra(ugraph, directed=False, indices=seed_units, min_only=True, return_predecessors=True)
+        _, _, usrc = csgraph.dijkstra(
+            ugraph, directed=False, indices=seed_units, min_only=True, return_predecessors=True
+        )
         n_s = seed_units.size
         srank = np.full(n_units, -1, dtype=np.int64)
         srank[seed_units] = np.arange(n_s)
@@ -732,7 +786,11 @@ def generate_sample_city(
     # rooted at its seed, hence contiguous.
     n_s = seed_units.size
     kind = rng.random(n_s)
-    factor = np.where(kind < 0.1, rng.uniform(1.9, 2.8, n_s), np.where(kind < 0.2, rng.uniform(0.25, 0.45, n_s), rng.lognormal(0, 0.15, n_s)))
+    factor = np.where(
+        kind < 0.1,
+        rng.uniform(1.9, 2.8, n_s),
+        np.where(kind < 0.2, rng.uniform(0.25, 0.45, n_s), rng.lognormal(0, 0.15, n_s)),
+    )
     s_comp = ucomp[seed_units]
     target = factor * (comp_hh / np.bincount(s_comp, weights=factor, minlength=n_ucomp))[s_comp]
     vnode = n_units
@@ -740,7 +798,10 @@ def generate_sample_city(
 
     def weighted_regions(offset):
         g_ext = sparse.csr_matrix(
-            (np.concatenate([uw, offset - offset.min() + 1e-3]), (np.concatenate([ua, np.full(n_s, vnode)]), np.concatenate([ub, seed_units]))),
+            (
+                np.concatenate([uw, offset - offset.min() + 1e-3]),
+                (np.concatenate([ua, np.full(n_s, vnode)]), np.concatenate([ub, seed_units])),
+            ),
             shape=(n_units + 1, n_units + 1),
         )
         _, upred = csgraph.dijkstra(g_ext, directed=False, indices=vnode, return_predecessors=True)
@@ -806,20 +867,37 @@ def generate_sample_city(
     h_mid_x = 0.5 * (VX[:, :-1] + VX[:, 1:])  # (ny+1, nx)
     h_dir = np.where(h_mid_x >= x0, "东路", "西路")
     h_art = np.broadcast_to(is_art_y[:, None], h_mid_x.shape)
-    h_names = np.where(h_art, np.strings.add(np.broadcast_to(yline_base[:, None], h_mid_x.shape), h_dir), np.strings.add(np.broadcast_to(yline_base[:, None], h_mid_x.shape), "巷"))
+    h_names = np.where(
+        h_art,
+        np.strings.add(np.broadcast_to(yline_base[:, None], h_mid_x.shape), h_dir),
+        np.strings.add(np.broadcast_to(yline_base[:, None], h_mid_x.shape), "巷"),
+    )
     v_mid_y = 0.5 * (VY[:-1, :] + VY[1:, :])  # (ny, nx+1)
     v_dir = np.where(v_mid_y >= y0, "北路", "南路")
     v_art = np.broadcast_to(is_art_x[None, :], v_mid_y.shape)
-    v_names = np.where(v_art, np.strings.add(np.broadcast_to(xline_base[None, :], v_mid_y.shape), v_dir), np.strings.add(np.broadcast_to(xline_base[None, :], v_mid_y.shape), "街"))
+    v_names = np.where(
+        v_art,
+        np.strings.add(np.broadcast_to(xline_base[None, :], v_mid_y.shape), v_dir),
+        np.strings.add(np.broadcast_to(xline_base[None, :], v_mid_y.shape), "街"),
+    )
 
     def address_of(cells: np.ndarray) -> np.ndarray:
         s = street[cells]
         num = rng.integers(1, 300, cells.size)
-        return _sadd("四川省德阳市", county_name_of_street[s], street_names[s], h_names[cj[cells], ci[cells]], num.astype(str), "号").astype(object)
+        return _sadd(
+            "四川省德阳市",
+            county_name_of_street[s],
+            street_names[s],
+            h_names[cj[cells], ci[cells]],
+            num.astype(str),
+            "号",
+        ).astype(object)
 
     fac_blocks: list[dict] = []
 
-    def add_block(cat, cells, names, floor=None, land=None, cap=None, status=None, hours=None, u=None, v=None, poly=None):
+    def add_block(
+        cat, cells, names, floor=None, land=None, cap=None, status=None, hours=None, u=None, v=None, poly=None
+    ):
         k = cells.size
         if k == 0:
             return
@@ -850,7 +928,9 @@ def generate_sample_city(
     # deliberate gaps: kindergartens (outer new districts) and elderly day care (old centre)
     n_kg_gaps = max(1, int(round(scale)))
     outer_units = np.flatnonzero((u_r > 0.45) & (u_r < 0.8))
-    gap_units = outer_units[_gumbel_topk(np.ones(outer_units.size), n_kg_gaps, rng)] if outer_units.size else np.zeros(0, int)
+    gap_units = (
+        outer_units[_gumbel_topk(np.ones(outer_units.size), n_kg_gaps, rng)] if outer_units.size else np.zeros(0, int)
+    )
     kg_gap_xy = np.column_stack([ux[gap_units], uy[gap_units]])
     KG_GAP_R = 350.0  # no kindergarten within 300 m of any point of this disc
     EDC_GAP_R = float(min(1000.0, 0.25 * r_city))
@@ -868,7 +948,14 @@ def generate_sample_city(
     # community level
     sel = comm_ids[has_office]
     uu = random_unit_of(sel)
-    add_block("community_office", unit_cell[uu], np.strings.add(comm_names[sel], "居民委员会"), floor=lognorm(380, 0.35, sel.size), status=np.full(sel.size, "existing"), hours="09:00-17:30")
+    add_block(
+        "community_office",
+        unit_cell[uu],
+        np.strings.add(comm_names[sel], "居民委员会"),
+        floor=lognorm(380, 0.35, sel.size),
+        status=np.full(sel.size, "existing"),
+        hours="09:00-17:30",
+    )
     comm_level = [
         # category, rate, name suffix, floor median, sigma, hours
         ("community_service_station", 0.85, "综合服务站", 850, 0.35, "09:00-17:30"),
@@ -891,7 +978,9 @@ def generate_sample_city(
             cap = rng.integers(15, 61, sel.size)
         elif cat == "nursery":
             cap = rng.integers(20, 121, sel.size)
-        add_block(cat, cells, np.strings.add(comm_names[sel], suffix), floor=lognorm(med, sig, sel.size), cap=cap, hours=hours)
+        add_block(
+            cat, cells, np.strings.add(comm_names[sel], suffix), floor=lognorm(med, sig, sel.size), cap=cap, hours=hours
+        )
     # sports grounds: land area, about a third drawn as polygons (SW quadrant)
     sel = comm_ids[rng.random(n_comm) < 0.7]
     cells = unit_cell[random_unit_of(sel)]
@@ -899,13 +988,27 @@ def generate_sample_city(
     half = np.sqrt(lognorm(1500, 0.4, k) / cell_area[cells]) / 2
     half = np.clip(half, 0.05, 0.2)
     cu, cv = rng.uniform(0.22, 0.28, k), rng.uniform(0.22, 0.28, k)
-    qx, qy = _bilinear(CX[cells][:, None, :], CY[cells][:, None, :], np.stack([cu - half, cu + half, cu + half, cu - half], 1), np.stack([cv - half, cv - half, cv + half, cv + half], 1))
+    qx, qy = _bilinear(
+        CX[cells][:, None, :],
+        CY[cells][:, None, :],
+        np.stack([cu - half, cu + half, cu + half, cu - half], 1),
+        np.stack([cv - half, cv - half, cv + half, cv + half], 1),
+    )
     sg_area = _shoelace(qx, qy)
     as_poly = rng.random(k) < 0.35
     polys = np.full(k, None, dtype=object)
     if as_poly.any():
         polys[as_poly] = quads_lonlat(qx[as_poly], qy[as_poly])
-    add_block("sports_ground", cells, np.strings.add(comm_names[sel], "健身广场"), land=np.round(sg_area), hours="06:00-22:00", u=cu, v=cv, poly=polys)
+    add_block(
+        "sports_ground",
+        cells,
+        np.strings.add(comm_names[sel], "健身广场"),
+        land=np.round(sg_area),
+        hours="06:00-22:00",
+        u=cu,
+        v=cv,
+        poly=polys,
+    )
 
     # kindergartens: per residents, not in the gap zones
     n_kg = int(round(target_res / 5_500))
@@ -932,7 +1035,12 @@ def generate_sample_city(
         w = np.clip(np.sqrt(target_area / cell_area[cells_]), 0.12, 0.4)
         u0 = 0.55 + rng.uniform(0, 1, cells_.size) * (0.4 - w)
         v0 = 0.55 + rng.uniform(0, 1, cells_.size) * (0.4 - w)
-        qx_, qy_ = _bilinear(CX[cells_][:, None, :], CY[cells_][:, None, :], np.stack([u0, u0 + w, u0 + w, u0], 1), np.stack([v0, v0, v0 + w, v0 + w], 1))
+        qx_, qy_ = _bilinear(
+            CX[cells_][:, None, :],
+            CY[cells_][:, None, :],
+            np.stack([u0, u0 + w, u0 + w, u0], 1),
+            np.stack([v0, v0, v0 + w, v0 + w], 1),
+        )
         return qx_, qy_, u0 + w / 2, v0 + w / 2
 
     pc = cells[has_parcel]
@@ -948,8 +1056,28 @@ def generate_sample_city(
     tmp = np.full(int(has_parcel.sum()), None, dtype=object)
     tmp[draw_poly] = kg_poly_all[draw_poly]
     kpoly[has_parcel] = tmp
-    small_parcels.append(dict(cell=pc, poly=kg_poly_all, area=_shoelace(qx, qy), code=np.full(pc.size, "080404"), use=np.full(pc.size, "幼儿园用地"), status=np.where(kg_status[has_parcel] == "existing", "existing", "planned")))
-    add_block("kindergarten", cells, kg_names, floor=kg_floor, land=kg_land, cap=classes * 30, status=kg_status, u=ku, v=kv, poly=kpoly)
+    small_parcels.append(
+        dict(
+            cell=pc,
+            poly=kg_poly_all,
+            area=_shoelace(qx, qy),
+            code=np.full(pc.size, "080404"),
+            use=np.full(pc.size, "幼儿园用地"),
+            status=np.where(kg_status[has_parcel] == "existing", "existing", "planned"),
+        )
+    )
+    add_block(
+        "kindergarten",
+        cells,
+        kg_names,
+        floor=kg_floor,
+        land=kg_land,
+        cap=classes * 30,
+        status=kg_status,
+        u=ku,
+        v=kv,
+        poly=kpoly,
+    )
 
     # residents-weighted point facilities
     per_res = [
@@ -966,11 +1094,21 @@ def generate_sample_city(
         uu = rng.choice(n_units, size=k, p=residents / residents.sum())
         cap = rng.integers(50, 401, k) if cat == "elderly_home" else None
         land = lognorm(4500, 0.4, k) if cat == "elderly_home" else None
-        add_block(cat, unit_cell[uu], _combo_names(rng, k, suffix), floor=lognorm(med, sig, k), land=land, cap=cap, hours=hours)
+        add_block(
+            cat,
+            unit_cell[uu],
+            _combo_names(rng, k, suffix),
+            floor=lognorm(med, sig, k),
+            land=land,
+            cap=cap,
+            hours=hours,
+        )
     # public toilets: any land cell, uniform by area
     k = int(round(target_res / 5_000))
     land_cells_now = np.flatnonzero(is_land(Tf))
-    cells = land_cells_now[rng.choice(land_cells_now.size, size=k, p=cell_area[land_cells_now] / cell_area[land_cells_now].sum())]
+    cells = land_cells_now[
+        rng.choice(land_cells_now.size, size=k, p=cell_area[land_cells_now] / cell_area[land_cells_now].sum())
+    ]
     add_block("public_toilet", cells, _combo_names(rng, k, "公厕"), floor=lognorm(50, 0.3, k), hours="00:00-24:00")
 
     # street level (15-minute circle) facilities: prefer the street's government cells
@@ -1002,17 +1140,43 @@ def generate_sample_city(
         sts = street_ids[rng.random(n_streets) < rate] if rate < 1 else street_ids
         if sts.size == 0:
             sts = street_ids[:1]
-        add_block(cat, street_host(sts), np.strings.add(street_names[sts], suffix), floor=lognorm(med, 0.3, sts.size), status=np.full(sts.size, "existing"), hours=hours)
+        add_block(
+            cat,
+            street_host(sts),
+            np.strings.add(street_names[sts], suffix),
+            floor=lognorm(med, 0.3, sts.size),
+            status=np.full(sts.size, "existing"),
+            hours=hours,
+        )
 
     # schools: the school cells, drawn as polygons
     school_name = np.full(n_cells, "", dtype=object)
-    for cat, kind, suffix, per_class, cls_lo, cls_hi in (("primary_school", PRIMARY, "小学", 45, 12, 55), ("middle_school", MIDDLE, "中学", 50, 12, 49)):
+    for cat, kind, suffix, per_class, cls_lo, cls_hi in (
+        ("primary_school", PRIMARY, "小学", 45, 12, 55),
+        ("middle_school", MIDDLE, "中学", 50, 12, 49),
+    ):
         cells = np.flatnonzero(Tf == kind)
         k = cells.size
-        qx, qy = _bilinear(CX[cells][:, None, :], CY[cells][:, None, :], np.array([0.06, 0.94, 0.94, 0.06]), np.array([0.06, 0.06, 0.94, 0.94]))
+        qx, qy = _bilinear(
+            CX[cells][:, None, :],
+            CY[cells][:, None, :],
+            np.array([0.06, 0.94, 0.94, 0.06]),
+            np.array([0.06, 0.06, 0.94, 0.94]),
+        )
         snames = _combo_names(rng, k, suffix)
         school_name[cells] = snames
-        add_block(cat, cells, snames, floor=lognorm(14_000 if kind == MIDDLE else 11_000, 0.3, k), land=np.round(_shoelace(qx, qy)), cap=rng.integers(cls_lo, cls_hi, k) * per_class, status=np.full(k, "existing"), u=np.full(k, 0.5), v=np.full(k, 0.5), poly=quads_lonlat(qx, qy) if k else None)
+        add_block(
+            cat,
+            cells,
+            snames,
+            floor=lognorm(14_000 if kind == MIDDLE else 11_000, 0.3, k),
+            land=np.round(_shoelace(qx, qy)),
+            cap=rng.integers(cls_lo, cls_hi, k) * per_class,
+            status=np.full(k, "existing"),
+            u=np.full(k, 0.5),
+            v=np.full(k, 0.5),
+            poly=quads_lonlat(qx, qy) if k else None,
+        )
 
     # parks: groups of 4-connected park cells
     park_m = Tf == PARK
@@ -1025,18 +1189,42 @@ def generate_sample_city(
     park_first = np.full(n_parks, -1, dtype=np.int64)
     park_first[park_group[::-1]] = park_cells[::-1]
     park_names = _combo_names(rng, n_parks, "公园")
-    park_x = np.bincount(park_group, weights=cell_x[park_cells] * cell_area[park_cells], minlength=n_parks) / np.maximum(park_area, 1)
-    park_y = np.bincount(park_group, weights=cell_y[park_cells] * cell_area[park_cells], minlength=n_parks) / np.maximum(park_area, 1)
+    park_x = np.bincount(
+        park_group, weights=cell_x[park_cells] * cell_area[park_cells], minlength=n_parks
+    ) / np.maximum(park_area, 1)
+    park_y = np.bincount(
+        park_group, weights=cell_y[park_cells] * cell_area[park_cells], minlength=n_parks
+    ) / np.maximum(park_area, 1)
     if n_parks:
         central_park = int(np.argmin(np.hypot(park_x - x0, park_y - y0) - 1e-3 * park_area))
         park_names[central_park] = "示例中央公园"
-    add_block("residential_park", park_first, park_names, land=np.round(park_area), status=np.full(n_parks, "existing"), hours="06:00-22:00", u=np.full(n_parks, 0.5), v=np.full(n_parks, 0.5), poly=park_poly)
+    add_block(
+        "residential_park",
+        park_first,
+        park_names,
+        land=np.round(park_area),
+        status=np.full(n_parks, "existing"),
+        hours="06:00-22:00",
+        u=np.full(n_parks, 0.5),
+        v=np.full(n_parks, 0.5),
+        poly=park_poly,
+    )
 
     fac = {key: np.concatenate([b[key] for b in fac_blocks]) for key in fac_blocks[0]}
     n_fac = fac["cell"].size
 
     # facilities "at risk": standing on a small parcel planned for another use
-    risk_cats = np.isin(fac["category"], ["community_office", "community_service_station", "elderly_day_care", "health_station", "culture_station", "canteen"])
+    risk_cats = np.isin(
+        fac["category"],
+        [
+            "community_office",
+            "community_service_station",
+            "elderly_day_care",
+            "health_station",
+            "culture_station",
+            "canteen",
+        ],
+    )
     cand = np.flatnonzero(risk_cats & (fac["status"] == "existing") & ~slot_used[fac["cell"]])
     cand = cand[np.unique(fac["cell"][cand], return_index=True)[1]]
     n_risk = min(cand.size, max(3, int(round(0.006 * n_fac))))
@@ -1064,12 +1252,30 @@ def generate_sample_city(
     slot_used[rc] = True
     qx, qy, cu, cv = slot_quads(rc, lognorm(1800, 0.35, rc.size))
     res_status = np.where(rng.random(rc.size) < 0.55, "reserved", "planned")
-    small_parcels.append(dict(cell=rc, poly=quads_lonlat(qx, qy) if rc.size else np.zeros(0, dtype=object), area=_shoelace(qx, qy), code=np.full(rc.size, "0702"), use=np.full(rc.size, "城镇社区服务设施用地（预留）"), status=res_status))
+    small_parcels.append(
+        dict(
+            cell=rc,
+            poly=quads_lonlat(qx, qy) if rc.size else np.zeros(0, dtype=object),
+            area=_shoelace(qx, qy),
+            code=np.full(rc.size, "0702"),
+            use=np.full(rc.size, "城镇社区服务设施用地（预留）"),
+            status=res_status,
+        )
+    )
     planned_here = np.flatnonzero(res_status == "planned")
     if planned_here.size:
-        pcat = np.array(["community_service_station", "elderly_day_care", "embedded_service"])[rng.integers(0, 3, planned_here.size)]
+        pcat = np.array(["community_service_station", "elderly_day_care", "embedded_service"])[
+            rng.integers(0, 3, planned_here.size)
+        ]
         pcells = rc[planned_here]
-        pnames = np.strings.add(comm_name_of_unit[unit_of_cell[pcells]], np.where(pcat == "elderly_day_care", "日间照料中心（规划）", np.where(pcat == "embedded_service", "嵌入式服务中心（规划）", "综合服务站（规划）")))
+        pnames = np.strings.add(
+            comm_name_of_unit[unit_of_cell[pcells]],
+            np.where(
+                pcat == "elderly_day_care",
+                "日间照料中心（规划）",
+                np.where(pcat == "embedded_service", "嵌入式服务中心（规划）", "综合服务站（规划）"),
+            ),
+        )
         pfloor = np.where(pcat == "elderly_day_care", 400.0, np.where(pcat == "embedded_service", 800.0, 800.0))
         extra = dict(
             category=pcat.astype(object),
@@ -1124,7 +1330,18 @@ def generate_sample_city(
         if status is None:
             rr = rng.random(k)
             status = np.where(rr < 0.92, "existing", np.where(rr < 0.95, "under_construction", "planned"))
-        sh_blocks.append(dict(cell=cells, name=np.asarray(names).astype(object), cls=np.asarray(cls).astype(object), eff=np.round(np.asarray(eff, float)), u=np.asarray(u, float), v=np.asarray(v, float), poly=np.asarray(poly, dtype=object), status=np.asarray(status).astype(object)))
+        sh_blocks.append(
+            dict(
+                cell=cells,
+                name=np.asarray(names).astype(object),
+                cls=np.asarray(cls).astype(object),
+                eff=np.round(np.asarray(eff, float)),
+                u=np.asarray(u, float),
+                v=np.asarray(v, float),
+                poly=np.asarray(poly, dtype=object),
+                status=np.asarray(status).astype(object),
+            )
+        )
 
     if n_parks:
         eff = park_area * rng.uniform(0.45, 0.65, n_parks)
@@ -1134,17 +1351,61 @@ def generate_sample_city(
         poly = np.where((cls != "emergency") | (rng.random(n_parks) < 0.5), park_poly, None)
         pt_u = np.full(n_parks, 0.5)
         # points: representative point of the park polygon, expressed via the first cell centre
-        add_sh(park_first, np.strings.add(park_names, np.where(cls == "central", "中心避难场所", np.where(cls == "fixed", "固定避难场所", "应急避难场所"))), cls, eff, pt_u, pt_u, poly, status=np.full(n_parks, "existing"))
+        add_sh(
+            park_first,
+            np.strings.add(
+                park_names,
+                np.where(cls == "central", "中心避难场所", np.where(cls == "fixed", "固定避难场所", "应急避难场所")),
+            ),
+            cls,
+            eff,
+            pt_u,
+            pt_u,
+            poly,
+            status=np.full(n_parks, "existing"),
+        )
     sq = np.flatnonzero(Tf == SQUARE)
-    add_sh(sq, _combo_names(rng, sq.size, "广场紧急避难场所"), np.full(sq.size, "emergency"), cell_area[sq] * rng.uniform(0.5, 0.7, sq.size), np.full(sq.size, 0.5), np.full(sq.size, 0.5), np.full(sq.size, None))
+    add_sh(
+        sq,
+        _combo_names(rng, sq.size, "广场紧急避难场所"),
+        np.full(sq.size, "emergency"),
+        cell_area[sq] * rng.uniform(0.5, 0.7, sq.size),
+        np.full(sq.size, 0.5),
+        np.full(sq.size, 0.5),
+        np.full(sq.size, None),
+    )
     ms = np.flatnonzero(Tf == MIDDLE)
-    add_sh(ms, np.strings.add(school_name[ms].astype(str), "固定避难场所"), np.full(ms.size, "fixed"), cell_area[ms] * rng.uniform(0.25, 0.35, ms.size), np.full(ms.size, 0.3), np.full(ms.size, 0.3), np.full(ms.size, None))
+    add_sh(
+        ms,
+        np.strings.add(school_name[ms].astype(str), "固定避难场所"),
+        np.full(ms.size, "fixed"),
+        cell_area[ms] * rng.uniform(0.25, 0.35, ms.size),
+        np.full(ms.size, 0.3),
+        np.full(ms.size, 0.3),
+        np.full(ms.size, None),
+    )
     ps = np.flatnonzero(Tf == PRIMARY)
     ps = ps[rng.random(ps.size) < 0.5]
-    add_sh(ps, np.strings.add(school_name[ps].astype(str), "紧急避难场所"), np.full(ps.size, "emergency"), cell_area[ps] * rng.uniform(0.2, 0.3, ps.size), np.full(ps.size, 0.3), np.full(ps.size, 0.3), np.full(ps.size, None))
+    add_sh(
+        ps,
+        np.strings.add(school_name[ps].astype(str), "紧急避难场所"),
+        np.full(ps.size, "emergency"),
+        cell_area[ps] * rng.uniform(0.2, 0.3, ps.size),
+        np.full(ps.size, 0.3),
+        np.full(ps.size, 0.3),
+        np.full(ps.size, None),
+    )
     oc = unit_cell[rng.random(n_units) < 0.06]
     ou, ov = _point_outside_ne(rng, oc.size)
-    add_sh(oc, np.strings.add(unit_names[unit_of_cell[oc]], "紧急避难场所"), np.full(oc.size, "emergency"), lognorm(1800, 0.45, oc.size), ou, ov, np.full(oc.size, None))
+    add_sh(
+        oc,
+        np.strings.add(unit_names[unit_of_cell[oc]], "紧急避难场所"),
+        np.full(oc.size, "emergency"),
+        lognorm(1800, 0.45, oc.size),
+        ou,
+        ov,
+        np.full(oc.size, None),
+    )
     sh = {key: np.concatenate([b[key] for b in sh_blocks]) for key in sh_blocks[0]}
     n_sh = sh["cell"].size
     sgeom = sites_lonlat(sh)
@@ -1211,14 +1472,26 @@ def generate_sample_city(
     done_units = done_units[_gumbel_topk(households[done_units].astype(float) ** 2, max(1, int(round(8 * scale))), rng)]
     dev_cells = np.concatenate([site_cells, unit_cell[done_units]])
     n_dev = dev_cells.size
-    planned_hh = np.concatenate([np.round(cell_area[site_cells] / 10_000 * rng.uniform(180, 300, n_site)), households[done_units]]).astype(np.int64)
-    dev_status = np.concatenate([np.where(rng.random(n_site) < 0.5, "planned", "under_construction"), np.full(done_units.size, "completed")])
+    planned_hh = np.concatenate(
+        [np.round(cell_area[site_cells] / 10_000 * rng.uniform(180, 300, n_site)), households[done_units]]
+    ).astype(np.int64)
+    dev_status = np.concatenate(
+        [np.where(rng.random(n_site) < 0.5, "planned", "under_construction"), np.full(done_units.size, "completed")]
+    )
     required = np.round(planned_hh * 0.30, 1)
     rr = rng.random(n_dev)
-    built = np.where(rr < 0.4, 0.0, np.where(rr < 0.7, required * rng.uniform(0.3, 0.9, n_dev), required * rng.uniform(1.0, 1.5, n_dev)))
+    built = np.where(
+        rr < 0.4,
+        0.0,
+        np.where(rr < 0.7, required * rng.uniform(0.3, 0.9, n_dev), required * rng.uniform(1.0, 1.5, n_dev)),
+    )
     built = np.where(dev_status == "planned", 0.0, built)
     built = np.where((dev_status == "under_construction") & (built > required), required * 0.5, built)
-    dev_names = _sadd(_combo_names(rng, n_dev), np.array(_DEV_SUFFIX)[rng.integers(0, len(_DEV_SUFFIX), n_dev)], np.array(["", "（一期）", "（二期）"])[rng.integers(0, 3, n_dev)])
+    dev_names = _sadd(
+        _combo_names(rng, n_dev),
+        np.array(_DEV_SUFFIX)[rng.integers(0, len(_DEV_SUFFIX), n_dev)],
+        np.array(["", "（一期）", "（二期）"])[rng.integers(0, 3, n_dev)],
+    )
     developments = gpd.GeoDataFrame(
         {
             "source_id": _ids("sample:development:", n_dev),
@@ -1359,7 +1632,15 @@ def generate_sample_city(
     )
     del rcoords
     river_cells = np.flatnonzero(Tf == RIVER)
-    river_metric = shapely.polygons(np.stack([np.concatenate([CX[river_cells], CX[river_cells][:, :1]], 1), np.concatenate([CY[river_cells], CY[river_cells][:, :1]], 1)], -1))
+    river_metric = shapely.polygons(
+        np.stack(
+            [
+                np.concatenate([CX[river_cells], CX[river_cells][:, :1]], 1),
+                np.concatenate([CY[river_cells], CY[river_cells][:, :1]], 1),
+            ],
+            -1,
+        )
+    )
     river_poly = shapely.buffer(shapely.coverage_union_all(river_metric), -16.0, quad_segs=4)
     # railway centre line through the midpoints of the corridor's horizontal edges
     rj = np.arange(ny + 1)
@@ -1372,7 +1653,11 @@ def generate_sample_city(
     rail_line = shapely.linestrings(np.column_stack([rail_x, rail_y]))
     barrier_geoms = metric_to_lonlat_geoms(np.array([river_poly, rail_line], dtype=object))
     barriers = gpd.GeoDataFrame(
-        {"source_id": ["sample:barrier:river", "sample:barrier:railway"], "name": [RIVER_NAME, RAILWAY_NAME], "barrier_type": ["river", "railway"]},
+        {
+            "source_id": ["sample:barrier:river", "sample:barrier:railway"],
+            "name": [RIVER_NAME, RAILWAY_NAME],
+            "barrier_type": ["river", "railway"],
+        },
         geometry=barrier_geoms,
         crs=4326,
     )
@@ -1465,10 +1750,22 @@ def generate_sample_city(
         "river_name": RIVER_NAME,
         "railway_name": RAILWAY_NAME,
         "deliberate_gaps": [
-            {"category": "kindergarten", "center_lonlat": (float(a), float(b)), "radius_m": KG_GAP_R, "note_zh": "该范围内任一点300米内无幼儿园"}
+            {
+                "category": "kindergarten",
+                "center_lonlat": (float(a), float(b)),
+                "radius_m": KG_GAP_R,
+                "note_zh": "该范围内任一点300米内无幼儿园",
+            }
             for a, b in zip(gap_lon, gap_lat)
         ]
-        + [{"category": "elderly_day_care", "center_lonlat": CENTER_LONLAT, "radius_m": EDC_GAP_R, "note_zh": "老城区缺少老年人日间照料中心"}],
+        + [
+            {
+                "category": "elderly_day_care",
+                "center_lonlat": CENTER_LONLAT,
+                "radius_m": EDC_GAP_R,
+                "note_zh": "老城区缺少老年人日间照料中心",
+            }
+        ],
         "at_risk_facilities": at_risk_ids,
     }
     stage.done()

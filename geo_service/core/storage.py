@@ -102,7 +102,9 @@ class Store:
             raise _unavailable(exc) from exc
         except IntegrityError as exc:
             msg = str(exc.orig).splitlines()[0][:300]
-            raise ConflictError(f"the database refused the write, nothing was kept: {msg}", f"数据库拒绝写入，本次写入全部撤销：{msg}") from exc
+            raise ConflictError(
+                f"the database refused the write, nothing was kept: {msg}", f"数据库拒绝写入，本次写入全部撤销：{msg}"
+            ) from exc
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -145,7 +147,11 @@ class Store:
                 version = conn.exec_driver_sql("SELECT spatialite_version()").scalar()
             else:
                 version = conn.exec_driver_sql("SELECT postgis_lib_version()").scalar()
-        return {"backend": "spatialite" if self.dialect == "sqlite" else "postgis", "spatial_version": version, "schema_revision": self.current_revision()}
+        return {
+            "backend": "spatialite" if self.dialect == "sqlite" else "postgis",
+            "spatial_version": version,
+            "schema_revision": self.current_revision(),
+        }
 
     # ------------------------------------------------------------------ reads
     def _table(self, layer: str | LayerSpec) -> tuple[LayerSpec, sa.Table]:
@@ -154,8 +160,16 @@ class Store:
 
     def _bbox_clause(self, table: sa.Table, bbox):
         minx, miny, maxx, maxy = (float(v) for v in bbox)
-        env = sa.func.BuildMbr(minx, miny, maxx, maxy, SRID) if self.dialect == "sqlite" else sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, SRID)
-        exact = sa.func.ST_Intersects(table.c.geom, env) == 1 if self.dialect == "sqlite" else sa.func.ST_Intersects(table.c.geom, env)
+        env = (
+            sa.func.BuildMbr(minx, miny, maxx, maxy, SRID)
+            if self.dialect == "sqlite"
+            else sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, SRID)
+        )
+        exact = (
+            sa.func.ST_Intersects(table.c.geom, env) == 1
+            if self.dialect == "sqlite"
+            else sa.func.ST_Intersects(table.c.geom, env)
+        )
         if self.dialect == "sqlite":
             # Use the R*Tree: SpatiaLite does not pick the spatial index by itself.
             idx = sa.text(
@@ -179,7 +193,9 @@ class Store:
 
     def count(self, layer: str, *, bbox=None, plan_id=None, network_id=None, where: dict | None = None) -> int:
         spec, table = self._table(layer)
-        stmt = sa.select(sa.func.count()).select_from(table).where(*self._filters(table, bbox, plan_id, network_id, where))
+        stmt = (
+            sa.select(sa.func.count()).select_from(table).where(*self._filters(table, bbox, plan_id, network_id, where))
+        )
         with self.read() as conn:
             return int(conn.execute(stmt).scalar_one())
 
@@ -260,7 +276,9 @@ class Store:
                 return self.upsert_layer(layer, gdf, plan_id=plan_id, conn=c, progress=progress)
         spec, table = self._table(layer)
         if spec.per_plan and plan_id is None:
-            raise GeoServiceError(f"layer {layer} needs a plan", f"图层「{spec.label_zh}」需要指定社区划分方案（--plan）")
+            raise GeoServiceError(
+                f"layer {layer} needs a plan", f"图层「{spec.label_zh}」需要指定社区划分方案（--plan）"
+            )
         existing = self.existing_source_ids(conn, layer, plan_id)
         now = utcnow()
         geom_expr = sa.func.ST_GeomFromWKB(sa.bindparam("wkb", type_=sa.LargeBinary), SRID)
@@ -312,15 +330,21 @@ class Store:
         spec, table = self._table(layer)
         sid = conn.execute(sa.select(table.c.source_id).where(table.c.id == int(fid))).scalar()
         if sid is None:
-            raise NotFoundError(f"layer {layer} has no feature with id {fid}", f"图层「{spec.label_zh}」中没有编号为 {fid} 的要素",
-                                layer=layer, id=int(fid))
+            raise NotFoundError(
+                f"layer {layer} has no feature with id {fid}",
+                f"图层「{spec.label_zh}」中没有编号为 {fid} 的要素",
+                layer=layer,
+                id=int(fid),
+            )
         conn.execute(table.delete().where(table.c.id == int(fid)))
         self.bump_revision(conn, layer)
         return {"id": int(fid), "source_id": sid}
 
     def bump_revision(self, conn, layer: str) -> None:
         t = models.layer_revisions
-        n = conn.execute(t.update().where(t.c.layer == layer).values(revision=t.c.revision + 1, updated_at=utcnow())).rowcount
+        n = conn.execute(
+            t.update().where(t.c.layer == layer).values(revision=t.c.revision + 1, updated_at=utcnow())
+        ).rowcount
         if not n:
             conn.execute(t.insert().values(layer=layer, revision=1, updated_at=utcnow()))
 
@@ -331,8 +355,14 @@ class Store:
 
     def log_import(self, conn, **row) -> None:
         conn.execute(models.imports.insert().values(created_at=utcnow(), **row))
-        record_change(conn, row.get("actor"), "import", "layer", row.get("layer"),
-                      {k: row.get(k) for k in ("source_name", "source_crs", "rows_read", "inserted", "updated", "skipped")})
+        record_change(
+            conn,
+            row.get("actor"),
+            "import",
+            "layer",
+            row.get("layer"),
+            {k: row.get(k) for k in ("source_name", "source_crs", "rows_read", "inserted", "updated", "skipped")},
+        )
 
     # ------------------------------------------------------------------ plans
     def get_or_create_plan(self, conn, name: str, *, status: str = "draft", description: str | None = None) -> int:
@@ -342,7 +372,9 @@ class Store:
             return int(pid)
         now = utcnow()
         res = conn.execute(
-            t.insert().values(name=name, status=status, description=description, version=1, created_at=now, updated_at=now)
+            t.insert().values(
+                name=name, status=status, description=description, version=1, created_at=now, updated_at=now
+            )
         )
         return int(res.inserted_primary_key[0])
 
@@ -383,7 +415,9 @@ class Store:
         """
         if conn is None:
             with self.transaction() as c:
-                return self.write_network(name, source, nodes, edges, metric_epsg=metric_epsg, conn=c, progress=progress)
+                return self.write_network(
+                    name, source, nodes, edges, metric_epsg=metric_epsg, conn=c, progress=progress
+                )
         t = models.networks
         conn.execute(t.delete().where(t.c.name == name))  # cascades to nodes and edges
         for tbl in ("network_nodes", "network_edges"):
@@ -394,8 +428,17 @@ class Store:
         now = utcnow()
         nid = conn.execute(
             t.insert().values(
-                name=name, source=source, metric_epsg=metric_epsg, node_count=len(nodes), edge_count=len(edges),
-                min_lon=minx, min_lat=miny, max_lon=maxx, max_lat=maxy, created_at=now, updated_at=now,
+                name=name,
+                source=source,
+                metric_epsg=metric_epsg,
+                node_count=len(nodes),
+                edge_count=len(edges),
+                min_lon=minx,
+                min_lat=miny,
+                max_lon=maxx,
+                max_lat=maxy,
+                created_at=now,
+                updated_at=now,
             )
         ).inserted_primary_key[0]
         geom_expr = sa.func.ST_GeomFromWKB(sa.bindparam("wkb", type_=sa.LargeBinary), SRID)
@@ -458,16 +501,31 @@ class Store:
         if conn is None:
             with self.transaction() as c:
                 return self.save_analysis(
-                    kind, params=params, summary=summary, outputs=outputs, network_id=network_id,
-                    network_version=network_version, plan_id=plan_id, data_revisions=data_revisions,
-                    created_by=created_by, conn=c,
+                    kind,
+                    params=params,
+                    summary=summary,
+                    outputs=outputs,
+                    network_id=network_id,
+                    network_version=network_version,
+                    plan_id=plan_id,
+                    data_revisions=data_revisions,
+                    created_by=created_by,
+                    conn=c,
                 )
         now = utcnow()
         rid = conn.execute(
             models.analysis_runs.insert().values(
-                kind=kind, status="done", params=_json(params), network_id=network_id, network_version=network_version,
-                plan_id=plan_id, data_revisions=_json(data_revisions if data_revisions is not None else self.layer_revisions_in(conn)),
-                summary=_json(summary), created_by=created_by, created_at=now, finished_at=now,
+                kind=kind,
+                status="done",
+                params=_json(params),
+                network_id=network_id,
+                network_version=network_version,
+                plan_id=plan_id,
+                data_revisions=_json(data_revisions if data_revisions is not None else self.layer_revisions_in(conn)),
+                summary=_json(summary),
+                created_by=created_by,
+                created_at=now,
+                finished_at=now,
             )
         ).inserted_primary_key[0]
         self._insert_outputs(conn, int(rid), outputs or {})
@@ -478,8 +536,13 @@ class Store:
     def _insert_outputs(self, conn: sa.Connection, run_id: int, outputs: dict) -> None:
         t = models.analysis_features
         geom_expr = sa.func.ST_GeomFromWKB(sa.bindparam("wkb", type_=sa.LargeBinary), SRID)
-        stmt = t.insert().values(run_id=sa.bindparam("run_id"), output=sa.bindparam("output"), feature_key=sa.bindparam("feature_key"),
-                                 properties=sa.bindparam("properties"), geom=geom_expr)
+        stmt = t.insert().values(
+            run_id=sa.bindparam("run_id"),
+            output=sa.bindparam("output"),
+            feature_key=sa.bindparam("feature_key"),
+            properties=sa.bindparam("properties"),
+            geom=geom_expr,
+        )
         for name, frame in outputs.items():
             if frame is None or len(frame) == 0:
                 continue
@@ -492,14 +555,27 @@ class Store:
                 geoms = np.full(len(frame), None, dtype=object)
                 props = pd.DataFrame(frame)
             wkb = shapely.to_wkb(geoms)
-            keys = props.pop("feature_key").astype(str).to_numpy() if "feature_key" in props.columns else np.full(len(props), None, dtype=object)
+            keys = (
+                props.pop("feature_key").astype(str).to_numpy()
+                if "feature_key" in props.columns
+                else np.full(len(props), None, dtype=object)
+            )
             prop_json = _json_rows(props)
             for start in range(0, len(frame), BATCH_ROWS):
                 end = min(start + BATCH_ROWS, len(frame))
-                conn.execute(stmt, [
-                    {"run_id": run_id, "output": name, "feature_key": keys[i], "properties": prop_json[i], "wkb": wkb[i]}
-                    for i in range(start, end)
-                ])
+                conn.execute(
+                    stmt,
+                    [
+                        {
+                            "run_id": run_id,
+                            "output": name,
+                            "feature_key": keys[i],
+                            "properties": prop_json[i],
+                            "wkb": wkb[i],
+                        }
+                        for i in range(start, end)
+                    ],
+                )
 
     def add_analysis_output(self, run_id: int, name: str, frame: gpd.GeoDataFrame) -> None:
         """Add (or replace) one named output of an existing run, in one transaction."""
@@ -583,7 +659,9 @@ class Store:
             conn.execute(models.analysis_runs.delete().where(models.analysis_runs.c.id == int(run_id)))
 
     # ---------------------------------------------------------- map helpers
-    def extent(self, layer: str | None = None, *, run_id: int | None = None, output: str | None = None) -> list[float] | None:
+    def extent(
+        self, layer: str | None = None, *, run_id: int | None = None, output: str | None = None
+    ) -> list[float] | None:
         """``[minx, miny, maxx, maxy]`` (EPSG:4326) of a layer, or of one output of an analysis run; None when empty.
 
         SpatiaLite reads the layer's R*Tree; PostGIS aggregates ``ST_Extent``.
@@ -593,7 +671,10 @@ class Store:
             if self.dialect == "sqlite":
                 sql, params = f'SELECT min(xmin), min(ymin), max(xmax), max(ymax) FROM "idx_{table}_geom"', {}
             else:
-                sql, params = f'SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) AS e FROM "{table}") s', {}
+                sql, params = (
+                    f'SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) AS e FROM "{table}") s',
+                    {},
+                )
         else:
             where = "WHERE run_id = :r AND output = :o AND geom IS NOT NULL"
             params = {"r": int(run_id), "o": str(output)}
@@ -605,9 +686,21 @@ class Store:
             row = conn.execute(sa.text(sql), params).first()
         return [float(v) for v in row] if row is not None and None not in row else None
 
-    def mvt_tile(self, layer: str | None, name: str, z: int, x: int, y: int, *, columns: list[str] | None = None,
-                 filters: dict | None = None, run_id: int | None = None, output: str | None = None,
-                 extent: int = 4096, buffer: int = 64) -> bytes:
+    def mvt_tile(
+        self,
+        layer: str | None,
+        name: str,
+        z: int,
+        x: int,
+        y: int,
+        *,
+        columns: list[str] | None = None,
+        filters: dict | None = None,
+        run_id: int | None = None,
+        output: str | None = None,
+        extent: int = 4096,
+        buffer: int = 64,
+    ) -> bytes:
         """``ST_AsMVT`` of a layer (or of an analysis output, its JSON properties as attributes) in tile z/x/y.
 
         PostGIS only (SpatiaLite has no MVT encoder; ``maps.tiles.encode_tile`` does it from
@@ -630,8 +723,10 @@ class Store:
             where = " AND t.run_id = :run_id AND t.output = :output"
             params.update(run_id=int(run_id), output=str(output))
             # ST_AsMVT keeps scalar jsonb values only: lists and objects go in as JSON text, as on SpatiaLite.
-            cols = ("t.feature_key, (SELECT jsonb_object_agg(key, CASE WHEN jsonb_typeof(value) IN ('array', 'object') "
-                    "THEN to_jsonb(value::text) ELSE value END) FROM jsonb_each(t.properties::jsonb)) AS props")
+            cols = (
+                "t.feature_key, (SELECT jsonb_object_agg(key, CASE WHEN jsonb_typeof(value) IN ('array', 'object') "
+                "THEN to_jsonb(value::text) ELSE value END) FROM jsonb_each(t.properties::jsonb)) AS props"
+            )
         sql = f"""
             WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env,
                               ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {buffer / extent}), 4326) AS env4326),
@@ -669,8 +764,12 @@ class Store:
         with self.transaction() as conn:
             if conn.execute(sa.select(models.users.c.id).where(models.users.c.name == name)).first() is not None:
                 raise ConflictError(f"user {name!r} exists", f"用户 {name!r} 已存在", user=name)
-            uid = conn.execute(models.users.insert().values(name=name, role=role, created_at=now)).inserted_primary_key[0]
-            conn.execute(models.api_tokens.insert().values(user_id=uid, token_hash=token_hash, prefix=prefix, created_at=now))
+            uid = conn.execute(models.users.insert().values(name=name, role=role, created_at=now)).inserted_primary_key[
+                0
+            ]
+            conn.execute(
+                models.api_tokens.insert().values(user_id=uid, token_hash=token_hash, prefix=prefix, created_at=now)
+            )
             self.record_change(conn, actor, "user_add", "user", name, {"role": role})
         return {"id": int(uid), "name": name, "role": role}
 
@@ -678,7 +777,11 @@ class Store:
         """A further token for an active user (the old ones stay valid until revoked)."""
         with self.transaction() as conn:
             user = self._active_user(conn, name)
-            conn.execute(models.api_tokens.insert().values(user_id=user["id"], token_hash=token_hash, prefix=prefix, created_at=utcnow()))
+            conn.execute(
+                models.api_tokens.insert().values(
+                    user_id=user["id"], token_hash=token_hash, prefix=prefix, created_at=utcnow()
+                )
+            )
             self.record_change(conn, actor, "token_add", "user", name, {"prefix": prefix})
 
     def set_user_role(self, name: str, role: str, *, actor: str = "cli") -> None:
@@ -698,11 +801,20 @@ class Store:
                 stmt = stmt.where(tt.c.prefix == token_prefix)
             n = conn.execute(stmt.values(revoked_at=now)).rowcount
             if token_prefix and not n:
-                raise NotFoundError(f"user {name!r} has no active token {token_prefix!r}", f"用户 {name!r} 没有有效令牌 {token_prefix!r}")
+                raise NotFoundError(
+                    f"user {name!r} has no active token {token_prefix!r}",
+                    f"用户 {name!r} 没有有效令牌 {token_prefix!r}",
+                )
             if not token_prefix:
                 conn.execute(models.users.update().where(models.users.c.id == user["id"]).values(revoked_at=now))
-            self.record_change(conn, actor, "token_revoke" if token_prefix else "user_revoke", "user", name,
-                               {"tokens": int(n), **({"prefix": token_prefix} if token_prefix else {})})
+            self.record_change(
+                conn,
+                actor,
+                "token_revoke" if token_prefix else "user_revoke",
+                "user",
+                name,
+                {"tokens": int(n), **({"prefix": token_prefix} if token_prefix else {})},
+            )
         return int(n)
 
     def _active_user(self, conn, name: str) -> dict:
@@ -715,18 +827,31 @@ class Store:
     def list_users(self) -> list[dict]:
         u, tt = models.users, models.api_tokens
         active = sa.func.sum(sa.case((tt.c.revoked_at.is_(None), 1), else_=0))
-        stmt = (sa.select(u.c.id, u.c.name, u.c.role, u.c.created_at, u.c.revoked_at, active.label("active_tokens"),
-                          sa.func.max(tt.c.last_used_at).label("last_used_at"))
-                .select_from(u.outerjoin(tt, tt.c.user_id == u.c.id)).group_by(u.c.id).order_by(u.c.id))
+        stmt = (
+            sa.select(
+                u.c.id,
+                u.c.name,
+                u.c.role,
+                u.c.created_at,
+                u.c.revoked_at,
+                active.label("active_tokens"),
+                sa.func.max(tt.c.last_used_at).label("last_used_at"),
+            )
+            .select_from(u.outerjoin(tt, tt.c.user_id == u.c.id))
+            .group_by(u.c.id)
+            .order_by(u.c.id)
+        )
         with self.read() as conn:
             return [{**dict(r._mapping), "active_tokens": int(r.active_tokens or 0)} for r in conn.execute(stmt)]
 
     def user_by_token_hash(self, token_hash: str) -> dict | None:
         """The active user holding this (active) token, or None; marks the token used (at most once a minute)."""
         u, tt = models.users, models.api_tokens
-        stmt = (sa.select(u.c.id, u.c.name, u.c.role, tt.c.id.label("token_id"), tt.c.last_used_at)
-                .select_from(tt.join(u, u.c.id == tt.c.user_id))
-                .where(tt.c.token_hash == token_hash, tt.c.revoked_at.is_(None), u.c.revoked_at.is_(None)))
+        stmt = (
+            sa.select(u.c.id, u.c.name, u.c.role, tt.c.id.label("token_id"), tt.c.last_used_at)
+            .select_from(tt.join(u, u.c.id == tt.c.user_id))
+            .where(tt.c.token_hash == token_hash, tt.c.revoked_at.is_(None), u.c.revoked_at.is_(None))
+        )
         with self.read() as conn:
             row = conn.execute(stmt).first()
         if row is None:
@@ -744,13 +869,28 @@ class Store:
         return {"id": int(row.id), "name": row.name, "role": row.role}
 
     # ------------------------------------------------------------ change log
-    def record_change(self, conn, actor: str | None, action: str, target_type: str, target_id=None, detail: dict | None = None,
-                      role: str | None = None) -> None:
+    def record_change(
+        self,
+        conn,
+        actor: str | None,
+        action: str,
+        target_type: str,
+        target_id=None,
+        detail: dict | None = None,
+        role: str | None = None,
+    ) -> None:
         """One change-log row, in the caller's transaction (so it exists exactly when the change does)."""
         record_change(conn, actor, action, target_type, target_id, detail, role=role)
 
-    def list_changes(self, *, limit: int = 100, offset: int = 0, actor: str | None = None, target_type: str | None = None,
-                     since: datetime | None = None) -> tuple[list[dict], int]:
+    def list_changes(
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        actor: str | None = None,
+        target_type: str | None = None,
+        since: datetime | None = None,
+    ) -> tuple[list[dict], int]:
         t = models.change_log
         conds = []
         if actor:
@@ -761,14 +901,19 @@ class Store:
             conds.append(t.c.at >= since)
         with self.read() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(t).where(*conds)).scalar()
-            rows = conn.execute(sa.select(t).where(*conds).order_by(t.c.id.desc()).limit(int(limit)).offset(int(offset))).all()
+            rows = conn.execute(
+                sa.select(t).where(*conds).order_by(t.c.id.desc()).limit(int(limit)).offset(int(offset))
+            ).all()
         return [{**dict(r._mapping), "detail": json.loads(r.detail or "{}")} for r in rows], int(total)
 
     # ------------------------------------------------------------------ jobs
     def create_job(self, kind: str, params: dict, created_by: str | None) -> int:
         with self.transaction() as conn:
-            jid = conn.execute(models.jobs.insert().values(kind=kind, status="queued", params=_json(params), created_by=created_by,
-                                                           created_at=utcnow())).inserted_primary_key[0]
+            jid = conn.execute(
+                models.jobs.insert().values(
+                    kind=kind, status="queued", params=_json(params), created_by=created_by, created_at=utcnow()
+                )
+            ).inserted_primary_key[0]
             self.record_change(conn, created_by, "job_submit", "job", jid, {"kind": kind, "params": params})
         return int(jid)
 
@@ -797,28 +942,57 @@ class Store:
         """Jobs left queued or running by a service that stopped: marked failed (they run in-process)."""
         t = models.jobs
         with self.transaction() as conn:
-            return conn.execute(t.update().where(t.c.status.in_(["queued", "running"]))
-                                .values(status="failed", error=reason, finished_at=utcnow())).rowcount
+            return conn.execute(
+                t.update()
+                .where(t.c.status.in_(["queued", "running"]))
+                .values(status="failed", error=reason, finished_at=utcnow())
+            ).rowcount
 
 
 # ---------------------------------------------------------------------- helpers
-def record_change(conn, actor: str | None, action: str, target_type: str, target_id=None, detail: dict | None = None,
-                  role: str | None = None) -> None:
+def record_change(
+    conn,
+    actor: str | None,
+    action: str,
+    target_type: str,
+    target_id=None,
+    detail: dict | None = None,
+    role: str | None = None,
+) -> None:
     """Write one change-log row with ``conn`` (inside the transaction of the change itself).
 
     ``actor`` is ``"name"`` or ``"name (role)"`` as :func:`geo_service.core.auth.actor_label` makes it.
     """
     if actor and role is None and actor.endswith(")") and " (" in actor:
         actor, role = actor[:-1].rsplit(" (", 1)
-    conn.execute(models.change_log.insert().values(
-        at=utcnow(), actor=actor or "unknown", role=role, action=action, target_type=target_type,
-        target_id=None if target_id is None else str(target_id), detail=_json(detail or {})))
+    conn.execute(
+        models.change_log.insert().values(
+            at=utcnow(),
+            actor=actor or "unknown",
+            role=role,
+            action=action,
+            target_type=target_type,
+            target_id=None if target_id is None else str(target_id),
+            detail=_json(detail or {}),
+        )
+    )
 
 
 def _unavailable(exc: Exception) -> GeoServiceError:
     msg = str(exc).splitlines()[0][:300]
     low = msg.lower()
-    if any(w in low for w in ("connection", "could not connect", "server", "database is locked", "busy", "timeout", "too many clients")):
+    if any(
+        w in low
+        for w in (
+            "connection",
+            "could not connect",
+            "server",
+            "database is locked",
+            "busy",
+            "timeout",
+            "too many clients",
+        )
+    ):
         return DatabaseUnavailable(f"database unavailable: {msg}", f"数据库暂不可用：{msg}")
     return GeoServiceError(f"database error: {msg}", f"数据库错误：{msg}")
 
@@ -887,7 +1061,10 @@ def _run_row(row) -> dict:
 
 def _plain_records(frame: gpd.GeoDataFrame, cols: list[str]) -> list[dict]:
     wkb = shapely.to_wkb(np.asarray(frame.geometry.values, dtype=object))
-    data = {c: frame[c].to_numpy(dtype=object) if c in frame.columns else np.full(len(frame), None, dtype=object) for c in cols}
+    data = {
+        c: frame[c].to_numpy(dtype=object) if c in frame.columns else np.full(len(frame), None, dtype=object)
+        for c in cols
+    }
     return [{**{c: _py(data[c][i]) for c in cols}, "wkb": wkb[i]} for i in range(len(frame))]
 
 
@@ -895,7 +1072,9 @@ def _copy_rows(conn: sa.Connection, table: str, network_id: int, frame: gpd.GeoD
     """PostgreSQL ``COPY`` of network rows inside the caller's transaction (geometry as hex EWKB, SRID 4326)."""
     geoms = shapely.set_srid(np.asarray(frame.geometry.values, dtype=object), SRID)
     ewkb = shapely.to_wkb(geoms, hex=True, include_srid=True)
-    data = [frame[c].to_numpy(dtype=object) if c in frame.columns else np.full(len(frame), None, dtype=object) for c in cols]
+    data = [
+        frame[c].to_numpy(dtype=object) if c in frame.columns else np.full(len(frame), None, dtype=object) for c in cols
+    ]
     cursor = conn.connection.driver_connection.cursor()
     with cursor.copy(f'COPY "{table}" (network_id, {", ".join(cols)}, geom) FROM STDIN') as copy:
         for i in range(len(frame)):

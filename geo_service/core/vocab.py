@@ -44,6 +44,7 @@ FACILITY_STATUS: dict[str, str] = {
     "planned": "规划",
 }
 
+
 def in_service(frame, statuses=("existing",)):
     """Rows of a facilities or shelters frame whose ``status`` is one of ``statuses``.
 
