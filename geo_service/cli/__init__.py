@@ -1,0 +1,28 @@
+"""Command line: ``geo-service``.
+
+One typer tree: the root app merges the sub-apps of each task (data, service, users, boundary plans, facilities).
+Every command has ``--help``. Long commands show a progress bar and end with a one-line summary; errors print a
+Chinese message and exit non-zero (:func:`geo_service.cli._common.cli_errors`).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from . import data, facilities, plans, serve, users
+
+app = typer.Typer(
+    help="社区治理空间规划与设施服务 / Geospatial planning and facilities service for community governance.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data.app)
+app.add_typer(serve.app)
+app.add_typer(plans.app)
+app.add_typer(facilities.app)
+app.add_typer(users.app, name="user")
+
+
+def main() -> None:  # pragma: no cover
+    app()
