@@ -12,7 +12,7 @@ import pytest
 import shapely
 from conftest import snapshot
 
-from boundaries.synthetic import unit_grid
+from _unit_grid import unit_grid
 
 
 def _load_grid(store, **kw):

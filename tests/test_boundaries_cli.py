@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from boundaries.synthetic import unit_grid
+from _unit_grid import unit_grid
 from geo_service.cli import app
 from geo_service.core.settings import Settings
 from geo_service.core.storage import Store

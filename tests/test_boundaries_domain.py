@@ -14,7 +14,7 @@ from boundaries.adjacency import KIND_CROSSING, prepare_units
 from boundaries.delineate import Band, delineate, number_of_communities
 from boundaries.edit import PlanState, apply_edit, diff_states, is_connected
 from boundaries.evaluate import EvalContext, dissolve, evaluate_plan
-from boundaries.synthetic import unit_grid
+from _unit_grid import unit_grid
 from geo_service.core._errors import InputError
 
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -583,7 +583,7 @@ MAX_TRIES = 3
 
 
 def _load_grid(store):
-    from boundaries.synthetic import unit_grid
+    from _unit_grid import unit_grid
 
     grid = unit_grid(8, 5, np.arange(40).reshape(5, 8) % 7 * 30 + 80, workers=60)
     with store.transaction() as conn:

@@ -9,10 +9,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ..core._errors import InputError
-from ..core.geojson import feature_collection_json
+from ..core.geojson import GEOJSON_MEDIA_TYPE, feature_collection_json
 from ..core.settings import get_settings
 from ..core.storage import Store
-from .layers import GEOJSON, parse_bbox
+from .layers import parse_bbox
 
 
 class RunInfo(BaseModel):
@@ -48,13 +48,13 @@ def output_page(
     """One page of a run's output as a GeoJSON FeatureCollection with ``numberMatched`` and a ``next`` link."""
     matched = store.count_analysis_output(run["id"], output, bbox=box)
     gdf = store.read_analysis_output(run["id"], output, bbox=box, limit=limit, offset=offset)
-    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
+    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON_MEDIA_TYPE}]
     if offset + len(gdf) < matched:
         links.append(
             {
                 "href": str(request.url.include_query_params(offset=offset + limit, limit=limit)),
                 "rel": "next",
-                "type": GEOJSON,
+                "type": GEOJSON_MEDIA_TYPE,
             }
         )
     body = feature_collection_json(
@@ -68,7 +68,7 @@ def output_page(
             "links": links,
         },
     )
-    return Response(body, media_type=GEOJSON)
+    return Response(body, media_type=GEOJSON_MEDIA_TYPE)
 
 
 __all__ = ["RunInfo", "check_page", "output_page", "parse_bbox", "run_info"]

@@ -20,10 +20,11 @@ from starlette.concurrency import run_in_threadpool
 
 from ..core._errors import NotFoundError
 from ..core.auth import Principal
+from ..core.geojson import GEOJSON_MEDIA_TYPE
 from ..core.storage import Store
 from ._runs import RunInfo, check_page, output_page, run_info
 from .deps import Who, get_store, require
-from .layers import GEOJSON, parse_bbox
+from .layers import parse_bbox
 from .schemas import ERROR_RESPONSES, MAX_ID, MAX_OFFSET, FeatureCollection
 
 router = APIRouter(prefix="/audit", tags=["audit 设施与避难场所审计"])
@@ -203,7 +204,7 @@ OffsetQ = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 @router.get(
     "/shelter-assignment",
     response_model=FeatureCollection,
-    responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}, **ERROR_RESPONSES},
     summary="Shelter assignment lines, unit to shelter, with persons and walk (避难安置分配线)",
 )
 async def shelter_assignment(
@@ -226,7 +227,7 @@ async def shelter_assignment(
 @router.get(
     "/{output}",
     response_model=FeatureCollection,
-    responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}, **ERROR_RESPONSES},
     summary="Audit per community, street, shelter, unit, parcel, development or flagged facility as GeoJSON (分专题审计结果)",
 )
 async def output_features(

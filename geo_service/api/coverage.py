@@ -10,11 +10,11 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..core.auth import Principal
-from ..core.geojson import feature_collection_json
+from ..core.geojson import GEOJSON_MEDIA_TYPE, feature_collection_json
 from ..core.storage import Store
 from ._runs import RunInfo, check_page, output_page, run_info
 from .deps import Who, get_store, require
-from .layers import GEOJSON, parse_bbox
+from .layers import parse_bbox
 from .schemas import ERROR_RESPONSES, MAX_ID, MAX_OFFSET, FeatureCollection
 
 router = APIRouter(prefix="/coverage", tags=["coverage 生活圈覆盖"])
@@ -101,7 +101,7 @@ def runs(store: Annotated[Store, Depends(get_store)]):
 @router.get(
     "/service-areas",
     response_model=FeatureCollection,
-    responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}, **ERROR_RESPONSES},
     summary="Area reachable within the threshold, per category or for chosen facilities (服务范围)",
 )
 async def service_areas(
@@ -124,7 +124,8 @@ async def service_areas(
     gdf = gdf.reset_index(drop=True)
     gdf["id"] = range(1, len(gdf) + 1)
     return Response(
-        feature_collection_json(gdf, extra={"layer": "service_areas", "crs": "EPSG:4326"}), media_type=GEOJSON
+        feature_collection_json(gdf, extra={"layer": "service_areas", "crs": "EPSG:4326"}),
+        media_type=GEOJSON_MEDIA_TYPE,
     )
 
 
@@ -194,7 +195,7 @@ async def siting(
 @router.get(
     "/{output}",
     response_model=FeatureCollection,
-    responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}, **ERROR_RESPONSES},
     summary="Per-unit results, community rates, street rates or gaps as GeoJSON (分单元结果、社区、街道、缺口)",
 )
 async def output_features(

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from ..core._errors import InputError
 from ..core.auth import Principal
 from ..core.exporter import export_layer, output_crs, reproject
-from ..core.geojson import feature_collection_json, feature_json
+from ..core.geojson import GEOJSON_MEDIA_TYPE, feature_collection_json, feature_json
 from ..core.importer import ImportOptions, run_import
 from ..core.layers import LAYERS, get_layer
 from ..core.settings import get_settings
@@ -36,7 +36,6 @@ from .schemas import (
 )
 
 router = APIRouter(prefix="/layers", tags=["layers 图层"])
-GEOJSON = "application/geo+json"
 
 
 def parse_bbox(bbox: str | None, bbox_crs: str | None = None) -> tuple[float, float, float, float] | None:
@@ -92,7 +91,7 @@ def list_layers(store: Annotated[Store, Depends(get_store)]):
 @router.get(
     "/{layer}",
     response_model=FeatureCollection,
-    responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}, **ERROR_RESPONSES},
     summary="Features of a layer as GeoJSON (图层要素)",
 )
 def get_layer_features(
@@ -124,13 +123,13 @@ def get_layer_features(
     matched = store.count(layer, bbox=box, plan_id=plan_id, network_id=network)
     gdf = store.read_layer(layer, bbox=box, limit=limit, offset=offset, plan_id=plan_id, network_id=network)
     gdf = reproject(gdf, target.to_string())
-    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
+    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON_MEDIA_TYPE}]
     if offset + len(gdf) < matched:
         links.append(
             {
                 "href": str(request.url.include_query_params(offset=offset + limit, limit=limit)),
                 "rel": "next",
-                "type": GEOJSON,
+                "type": GEOJSON_MEDIA_TYPE,
             }
         )
     if offset > 0:
@@ -138,7 +137,7 @@ def get_layer_features(
             {
                 "href": str(request.url.include_query_params(offset=max(0, offset - limit), limit=limit)),
                 "rel": "prev",
-                "type": GEOJSON,
+                "type": GEOJSON_MEDIA_TYPE,
             }
         )
     crs_label = f"EPSG:{target.to_epsg()}" if target.to_epsg() else target.to_string()
@@ -146,7 +145,7 @@ def get_layer_features(
         gdf,
         extra={"layer": layer, "crs": crs_label, "numberMatched": matched, "numberReturned": len(gdf), "links": links},
     )
-    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{crs_label}>"})
+    return Response(body, media_type=GEOJSON_MEDIA_TYPE, headers={"Content-Crs": f"<{crs_label}>"})
 
 
 @router.get(
@@ -178,7 +177,7 @@ def export(
 @router.get(
     "/{layer}/{fid}",
     response_model=Feature,
-    responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}, **ERROR_RESPONSES},
     summary="One feature by id (单个要素)",
 )
 def get_feature(
@@ -188,7 +187,7 @@ def get_feature(
     crs: Annotated[str, Query(description="Output CRS")] = "EPSG:4326",
 ):
     gdf = reproject(store.get_feature(layer, fid), output_crs(crs).to_string())
-    return Response(feature_json(gdf), media_type=GEOJSON)
+    return Response(feature_json(gdf), media_type=GEOJSON_MEDIA_TYPE)
 
 
 @router.post(

@@ -29,7 +29,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ..core._errors import GeoServiceError, NotFoundError
-from ..core.geojson import features_json
+from ..core.geojson import GEOJSON_MEDIA_TYPE, features_json
 from ..core.layers import LAYERS
 from ..core.settings import get_settings
 from ..core.storage import Store
@@ -38,7 +38,6 @@ from .schemas import MAX_ID, MAX_OFFSET, Error, Link
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
 
-GEOJSON = "application/geo+json"
 JSON = "application/json"
 OAS30 = "application/vnd.oai.openapi+json;version=3.0"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -341,7 +340,12 @@ def _collection_doc(ref: CollectionRef, base: str, crs: list[str], store: Store)
         "description": ref.description + f"；矢量瓦片：/tiles/{ref.id}/{{z}}/{{x}}/{{y}}.mvt",
         "links": [
             {"href": href, "rel": "self", "type": JSON, "title": ref.title},
-            {"href": f"{href}/items", "rel": "items", "type": GEOJSON, "title": f"{ref.title}（GeoJSON 要素）"},
+            {
+                "href": f"{href}/items",
+                "rel": "items",
+                "type": GEOJSON_MEDIA_TYPE,
+                "title": f"{ref.title}（GeoJSON 要素）",
+            },
         ],
         **extent,
         "itemType": "feature",
@@ -483,7 +487,7 @@ def _feature_bytes(gdf: gpd.GeoDataFrame, target: str) -> list[bytes]:
 @router.get(
     "/collections/{collection_id}/items",
     response_model=OGCFeatureCollection,
-    responses={200: {"content": {GEOJSON: {}}}, **OGC_ERRORS},
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}, **OGC_ERRORS},
     summary="Features of a collection, paged (要素)",
     description="Query parameters: `bbox` (minx,miny,maxx,maxy in the axis order of `bbox-crs`, default CRS84 lon/lat), "
     "`bbox-crs`, `crs` (output CRS URI; EPSG:4326 and EPSG:4490 are latitude first), `limit` (default 100, larger "
@@ -505,7 +509,7 @@ def items(collection_id: str, request: Request, store: Annotated[Store, Depends(
     gdf = ref.read(store, box, limit, offset, filters)
     url = request.url
     links = [
-        {"href": str(url), "rel": "self", "type": GEOJSON, "title": "本页"},
+        {"href": str(url), "rel": "self", "type": GEOJSON_MEDIA_TYPE, "title": "本页"},
         {"href": f"{_base(request)}/collections/{ref.id}", "rel": "collection", "type": JSON, "title": ref.title},
     ]
     if offset + len(gdf) < matched:
@@ -513,7 +517,7 @@ def items(collection_id: str, request: Request, store: Annotated[Store, Depends(
             {
                 "href": str(url.include_query_params(offset=offset + limit, limit=limit)),
                 "rel": "next",
-                "type": GEOJSON,
+                "type": GEOJSON_MEDIA_TYPE,
                 "title": "下一页",
             }
         )
@@ -522,7 +526,7 @@ def items(collection_id: str, request: Request, store: Annotated[Store, Depends(
             {
                 "href": str(url.include_query_params(offset=max(0, offset - limit), limit=limit)),
                 "rel": "prev",
-                "type": GEOJSON,
+                "type": GEOJSON_MEDIA_TYPE,
                 "title": "上一页",
             }
         )
@@ -536,13 +540,13 @@ def items(collection_id: str, request: Request, store: Annotated[Store, Depends(
         }
     )
     body = head[:-1] + b',"features":[' + b",".join(_feature_bytes(gdf, target)) + b"]}"
-    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{target}>"})
+    return Response(body, media_type=GEOJSON_MEDIA_TYPE, headers={"Content-Crs": f"<{target}>"})
 
 
 @router.get(
     "/collections/{collection_id}/items/{feature_id}",
     response_model=OGCFeature,
-    responses={200: {"content": {GEOJSON: {}}}, **OGC_ERRORS},
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}, **OGC_ERRORS},
     summary="One feature (单个要素)",
     openapi_extra={"parameters": [_CRS_Q, _F_Q]},
 )
@@ -566,12 +570,14 @@ def item(collection_id: str, feature_id: str, request: Request, store: Annotated
     base = _base(request)
     links = orjson.dumps(
         [
-            {"href": str(request.url), "rel": "self", "type": GEOJSON},
+            {"href": str(request.url), "rel": "self", "type": GEOJSON_MEDIA_TYPE},
             {"href": f"{base}/collections/{ref.id}", "rel": "collection", "type": JSON, "title": ref.title},
         ]
     )
     feat = _feature_bytes(gdf, target)[0]
-    return Response(feat[:-1] + b',"links":' + links + b"}", media_type=GEOJSON, headers={"Content-Crs": f"<{target}>"})
+    return Response(
+        feat[:-1] + b',"links":' + links + b"}", media_type=GEOJSON_MEDIA_TYPE, headers={"Content-Crs": f"<{target}>"}
+    )
 
 
 # --------------------------------------------------------------- OpenAPI 3.0 view

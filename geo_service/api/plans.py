@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..core._errors import GeoServiceError, InputError
 from ..core.auth import Principal
-from ..core.geojson import feature_collection_json
+from ..core.geojson import GEOJSON_MEDIA_TYPE, feature_collection_json
 from ..core.storage import Store
 from .deps import get_store, require
 from .schemas import ERROR_RESPONSES, EXPORT_MEDIA_TYPES, MAX_ID
@@ -28,7 +28,6 @@ from .schemas import ERROR_RESPONSES, EXPORT_MEDIA_TYPES, MAX_ID
 MAX_HOUSEHOLDS = 10**7  # a households band beyond any community
 
 router = APIRouter(prefix="/plans", tags=["plans 社区划分方案"])
-GEOJSON = "application/geo+json"
 
 
 # ----------------------------------------------------------------------------- models
@@ -339,7 +338,7 @@ async def delineate(
 @router.get(
     "/{plan}",
     response_model=None,
-    responses={200: {"content": {GEOJSON: {}}}, **ERROR_RESPONSES},
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}, **ERROR_RESPONSES},
     summary="Communities of a plan as GeoJSON with their figures (方案社区范围及指标)",
 )
 def get_plan(
@@ -372,7 +371,9 @@ def get_plan(
             "totals": _jsonable(ev.totals),
         },
     )
-    return Response(body, media_type=GEOJSON, headers={"ETag": etag_of(row["version"]), "Content-Crs": f"<{label}>"})
+    return Response(
+        body, media_type=GEOJSON_MEDIA_TYPE, headers={"ETag": etag_of(row["version"]), "Content-Crs": f"<{label}>"}
+    )
 
 
 @router.get(

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from ..core.geojson import GEOJSON_MEDIA_TYPE
+
 
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
@@ -112,7 +114,7 @@ MAX_OFFSET = 10**9
 
 # Media type of each export format (set on the answer: a guess from the file name depends on the system's mime.types).
 EXPORT_MEDIA_TYPES = {
-    "geojson": "application/geo+json",
+    "geojson": GEOJSON_MEDIA_TYPE,
     "gpkg": "application/geopackage+sqlite3",
     "shp": "application/zip",
     "csv": "text/csv",

@@ -8,6 +8,9 @@ import orjson
 import pandas as pd
 import shapely
 
+GEOJSON_MEDIA_TYPE = "application/geo+json"
+"""The media type of GeoJSON (RFC 7946), for responses and links."""
+
 _OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
 
 

@@ -1,4 +1,4 @@
-"""Small synthetic unit grids for tests and benchmarks (合成网格，非真实数据).
+"""Small synthetic unit grids for the tests (合成网格，非真实数据).
 
 :func:`unit_grid` lays ``nx`` x ``ny`` square cells in CGCS2000 / 3-degree
 Gauss-Kruger CM 105E (EPSG:4544) near Deyang and returns EPSG:4326 frames: the
