@@ -1,0 +1,186 @@
+"""Stage 13: polygons and attributes of units, communities, streets and counties; the metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+
+from ._constants import (
+    CENTER_LONLAT,
+    CITY_CODE,
+    CITY_NAME,
+    CITY_NAME_ZH,
+    KG_GAP_R,
+    METRIC_EPSG,
+    PLAN_NAME,
+    RAILWAY_NAME,
+    RIVER_NAME,
+    WORKERS_PER_10K,
+)
+from ._util import group_union, ids
+from .city import SampleCity
+from .communities import Communities
+from .lattice import Lattice, Projection
+from .network import Network
+from .population import Units
+from .streets import Streets
+
+
+def build_population_units(lattice: Lattice, streets: Streets, units: Units) -> gpd.GeoDataFrame:
+    """The population units layer: residents, households, residents 60+ and 0-6 per compound (EPSG:4326)."""
+    n_units = units.n_units
+    return gpd.GeoDataFrame(
+        {
+            "source_id": ids("sample:unit:", n_units),
+            "name": units.unit_names.astype(object),
+            "unit_type": np.full(n_units, "compound", dtype=object),
+            "residents": units.residents,
+            "households": units.households,
+            "residents_60plus": units.r60,
+            "residents_0_6": units.r06,
+            "street_code": streets.street_codes[units.unit_street].astype(object),
+        },
+        geometry=lattice.cell_poly[units.unit_cell],
+        crs=4326,
+    )
+
+
+def build_communities_layer(lattice: Lattice, streets: Streets, units: Units, comms: Communities) -> gpd.GeoDataFrame:
+    """The communities layer: unions of their units, households, residents and workers (EPSG:4326)."""
+    comm_geom = group_union(lattice.cell_poly[units.unit_cell], comms.unit_comm, comms.n_comm)
+    return gpd.GeoDataFrame(
+        {
+            "source_id": np.strings.add("sample:community:", comms.comm_codes).astype(object),
+            "code": comms.comm_codes.astype(object),
+            "name": comms.comm_names.astype(object),
+            "street_code": streets.street_codes[comms.comm_street].astype(object),
+            "has_fixed_office": comms.has_office,
+            "community_workers": comms.comm_workers,
+            "households": comms.comm_hh,
+            "residents": comms.comm_res,
+        },
+        geometry=comm_geom,
+        crs=4326,
+    )
+
+
+def build_admin_areas(lattice: Lattice, streets: Streets, units: Units, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """Create the admin areas layer: counties, then streets (EPSG:4326).
+
+    Parameters
+    ----------
+    lattice : Lattice
+        Cell polygons (EPSG:4326).
+    streets : Streets
+        Street of each cell, codes, names and counties.
+    units : Units
+        Residents per unit (for the workers available).
+    rng : numpy.random.Generator
+        The generator of the ``roads`` stage (the original pipeline draws the street workers from
+        it, after the roads stage, which draws nothing).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Unions of the cells; ``community_workers_available``: about 18 workers per 10,000 residents
+        (street), summed per county.
+    """
+    n_streets, n_counties, s_county = streets.n_streets, streets.n_counties, streets.s_county
+    county_codes, street_codes = streets.county_codes, streets.street_codes
+    county_idx = streets.county_idx
+    street_geom = group_union(lattice.cell_poly[county_idx], streets.street[county_idx], n_streets)
+    county_geom = group_union(street_geom, s_county, n_counties)
+    s_res = np.bincount(units.unit_street, weights=units.residents, minlength=n_streets)
+    s_workers = np.round(s_res * WORKERS_PER_10K / 10_000 * rng.uniform(0.85, 1.1, n_streets)).astype(np.int64)
+    c_workers = np.bincount(s_county, weights=s_workers, minlength=n_counties).astype(np.int64)
+    return gpd.GeoDataFrame(
+        {
+            "source_id": np.strings.add("sample:admin:", np.concatenate([county_codes, street_codes])).astype(object),
+            "level": np.array(["county"] * n_counties + ["street"] * n_streets, dtype=object),
+            "code": np.concatenate([county_codes, street_codes]).astype(object),
+            "name": np.concatenate([streets.county_names, streets.street_names]).astype(object),
+            "parent_code": np.concatenate([np.full(n_counties, CITY_CODE), county_codes[s_county]]).astype(object),
+            "community_workers_available": np.concatenate([c_workers, s_workers]),
+        },
+        geometry=np.concatenate([county_geom, street_geom]),
+        crs=4326,
+    )
+
+
+def deliberate_gaps(proj: Projection, kg_gap_xy: np.ndarray, edc_gap_r: float) -> list[dict[str, Any]]:
+    """The deliberate facility gaps (kindergartens, elderly day care) as metadata records (radius in m)."""
+    gap_lon, gap_lat = proj.lonlat(kg_gap_xy[:, 0], kg_gap_xy[:, 1]) if kg_gap_xy.size else (np.zeros(0), np.zeros(0))
+    return [
+        {
+            "category": "kindergarten",
+            "center_lonlat": (float(a), float(b)),
+            "radius_m": KG_GAP_R,
+            "note_zh": "该范围内任一点300米内无幼儿园",
+        }
+        for a, b in zip(gap_lon, gap_lat)
+    ] + [
+        {
+            "category": "elderly_day_care",
+            "center_lonlat": CENTER_LONLAT,
+            "radius_m": edc_gap_r,
+            "note_zh": "老城区缺少老年人日间照料中心",
+        }
+    ]
+
+
+def city_metadata(
+    scale: float,
+    seed: int,
+    counts: dict[str, int],
+    county_codes: np.ndarray,
+    lattice_shape: tuple[int, int],
+    deliberate_gaps: list[dict[str, Any]],
+    at_risk_ids: list[str],
+) -> dict[str, Any]:
+    """The dataset metadata of the city: names, seed, scale, CRSs, counts, gaps and facilities at risk."""
+    return {
+        "synthetic": True,
+        "name": CITY_NAME,
+        "name_zh": CITY_NAME_ZH,
+        "description_zh": "按固定随机种子生成的合成示例数据，仅用于演示与测试，不代表任何真实地点、人口或设施。",
+        "seed": int(seed),
+        "scale": float(scale),
+        "center_lonlat": CENTER_LONLAT,
+        "metric_crs": f"EPSG:{METRIC_EPSG}",
+        "crs": "EPSG:4326",
+        "plan_name": PLAN_NAME,
+        "county_codes": [str(c) for c in county_codes],
+        "counts": counts,
+        "lattice_shape": lattice_shape,
+        "river_name": RIVER_NAME,
+        "railway_name": RAILWAY_NAME,
+        "deliberate_gaps": deliberate_gaps,
+        "at_risk_facilities": at_risk_ids,
+    }
+
+
+def city_counts(
+    city: SampleCity, streets: Streets, units: Units, comms: Communities, network: Network
+) -> dict[str, int]:
+    """Feature counts of the city (residents and households summed over the units)."""
+    return {
+        "admin_areas": len(city.admin_areas),
+        "counties": streets.n_counties,
+        "streets": streets.n_streets,
+        "population_units": units.n_units,
+        "residents": int(units.residents.sum()),
+        "households": int(units.households.sum()),
+        "communities": comms.n_comm,
+        "facilities": len(city.facilities),
+        "shelters": len(city.shelters),
+        "plan_parcels": len(city.plan_parcels),
+        "developments": len(city.developments),
+        "roads": len(city.roads),
+        "barriers": len(city.barriers),
+        "network_nodes": network.n_nodes,
+        "network_edges": len(network.edges),
+        "crossing_edges": network.n_crossing,
+        "lattice_cells": int(streets.in_county.sum()),
+    }
