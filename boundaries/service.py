@@ -1,6 +1,6 @@
 """Boundary plans as a service: loads the layers, caches the prepared units, runs the domain
-functions and persists through :mod:`boundaries.store`.  Used by the API router
-(``geo_service/api/plans.py``) and the CLI (``boundaries/cli.py``).
+functions and persists through the plans repository of :class:`~geo_service.core.storage.Store`.
+Used by the API router (``geo_service/api/plans.py``) and the CLI (``boundaries/cli.py``).
 
 Walking distance to community service stations comes from the walking-network
 engine (:func:`geo_service.core.network.load_network`) when a network is stored;
@@ -25,7 +25,6 @@ from geo_service.core._errors import ConflictError, InputError, NotFoundError
 from geo_service.core.norms import load_norms
 from geo_service.core.storage import Store
 
-from . import store as bstore
 from .adjacency import UnitSet, prepare_units
 from .delineate import MODES, Band, delineate
 from .edit import PlanState, apply_edit, diff_states, labels_from_polygons
@@ -189,7 +188,7 @@ class PlanService:
         """(plan row, state, version, stored?) — a plan never edited is read from its community polygons."""
         row = self.store.get_plan(plan)
         us = self.unit_set()
-        v = bstore.get_version(self.store, row["id"], version if version is not None else row["version"])
+        v = self.store.get_plan_version(row["id"], version if version is not None else row["version"])
         if v is not None:
             return row, PlanState.from_json(us, v["assignment"]), int(v["version"]), True
         if version is not None and int(version) != int(row["version"]):
@@ -309,8 +308,7 @@ class PlanService:
                 "seed": seed,
             }
             summary = _jsonable(ev.totals)
-            pid = bstore.create_plan(
-                self.store,
+            pid = self.store.create_plan(
                 name,
                 assignment=state.to_json(us),
                 communities=self._layer_rows(us, ev.communities),
@@ -375,8 +373,7 @@ class PlanService:
         ctx = self.context(us)
         rows = community_figures(us, new.labels, new.communities, np.asarray(touched, np.int64), ctx)
         compute_ms = (time.perf_counter() - t0) * 1000
-        version = bstore.commit_version(
-            self.store,
+        version = self.store.commit_plan_version(
             row["id"],
             ver,
             assignment=new.to_json(us),
@@ -401,8 +398,7 @@ class PlanService:
         row, state, ver, _ = self.state(plan)
         us = self.unit_set()
         ev = evaluate_plan(us, state.labels, state.communities, self.context(us))
-        pid = bstore.create_plan(
-            self.store,
+        pid = self.store.create_plan(
             name,
             assignment=state.to_json(us),
             communities=self._layer_rows(us, ev.communities),
@@ -428,8 +424,7 @@ class PlanService:
             raise InputError("adoption needs the name of who adopts", "采纳方案须注明采纳人（adopted_by）")
         row, state, ver, stored = self.state(plan)
         us = self.unit_set()
-        return bstore.adopt(
-            self.store,
+        return self.store.adopt_plan(
             row["id"],
             ver,
             adopted_by=str(adopted_by).strip(),

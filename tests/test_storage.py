@@ -159,9 +159,9 @@ def test_migration_downgrade_and_upgrade(store):
 
 def test_large_network_keeps_a_working_spatial_index(store, monkeypatch):
     """Above the bulk threshold SpatiaLite builds the R*Tree after the insert: it must still answer bbox queries."""
-    from geo_service.core import storage
+    from geo_service.core.storage import networks
 
-    monkeypatch.setattr(storage, "SPATIALITE_BULK_ROWS", 10)
+    monkeypatch.setattr(networks, "SPATIALITE_BULK_ROWS", 10)
     n = 50
     xs = 104.4 + np.arange(n) * 0.001
     nodes = gpd.GeoDataFrame(

@@ -383,12 +383,10 @@ def get_plan(
     summary="Versions of a plan (方案版本)",
 )
 def versions(plan: str, store: Annotated[Store, Depends(get_store)]):
-    from boundaries import store as bstore
-
     row = store.get_plan(plan)
     out = [
         PlanVersionInfo(**{**v, **{k: _iso(v.get(k)) for k in ("created_at", "adopted_at")}})
-        for v in bstore.list_versions(store, row["id"])
+        for v in store.list_plan_versions(row["id"])
     ]
     if not any(v.version == row["version"] for v in out):
         out.append(
