@@ -2,7 +2,7 @@
 
 The run comes from :func:`facilities.audit_service.current_audit` (the newest run whose inputs are
 unchanged, recomputed otherwise) or, with ``run_id``, one stored run.  Its outputs (see
-``facilities/audit.py``) are drawn as:
+``facilities/audit/``) are drawn as:
 
 - ``communities``: coloured by the number of findings, hatched grey where the service floor area cannot be
   assessed; the popup lists every finding (office, floor-area gap, missing categories, unplaced residents,
@@ -18,6 +18,7 @@ unchanged, recomputed otherwise) or, with ``run_id``, one stored run.  Its outpu
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass, field
 
 import folium
 import geopandas as gpd
@@ -232,6 +233,7 @@ def _labelled(codes, names: dict) -> list:
 
 
 def _run(store, run_id, plan) -> dict:
+    """The stored run ``run_id``, else the current audit of ``plan`` (default: the adopted plan)."""
     if run_id is not None:
         run = store.get_analysis(run_id)
         if run["kind"] != KIND:
@@ -240,17 +242,21 @@ def _run(store, run_id, plan) -> dict:
             )
         return run
     from facilities.audit_service import current_audit
+
+    return current_audit(store, plan=plan)
+
+
+def no_plan_reason(store, run_id: int | None = None, plan: int | str | None = None) -> str | None:
+    """Why the map of these options cannot be drawn for want of a plan (Chinese), else None.
+
+    Without a run and a plan, the audit is of the adopted plan: there must be one. :mod:`maps.registry` turns
+    the reason into :class:`maps.registry.MapUnavailable` before it calls :func:`audit_map`.
+    """
     from facilities.service import resolve_plan
 
-    if plan is None and resolve_plan(store, None) is None:
-        from .registry import MapUnavailable
-
-        raise MapUnavailable(
-            "no adopted community plan to audit",
-            "尚无已批准的社区划分方案，无法审计：请先批准一个方案，或在地址中用 ?plan=方案编号 指定",
-            map="audit",
-        )
-    return current_audit(store, plan=plan)
+    if run_id is None and plan is None and resolve_plan(store, None) is None:
+        return "尚无已批准的社区划分方案，无法审计：请先批准一个方案，或在地址中用 ?plan=方案编号 指定"
+    return None
 
 
 def _available(store) -> str | None:
@@ -274,7 +280,8 @@ def summary_html(summary: dict) -> str:
         (
             "规划可补足缺口的社区",
             _n(s.get("communities_gap_closable_by_plan"), unit="个")
-            + f"（部分补足 {_n(s.get('communities_gap_partly_closable'))} 个，无可用地块 {_n(s.get('communities_gap_not_closable'))} 个）",
+            + f"（部分补足 {_n(s.get('communities_gap_partly_closable'))} 个，"
+            f"无可用地块 {_n(s.get('communities_gap_not_closable'))} 个）",
         ),
         ("缺少应配设施的社区", _n(s.get("communities_missing_categories"), unit="个")),
         ("低于最小建筑面积的设施", _n(s.get("facilities_below_minimum"), unit="处")),
@@ -287,30 +294,7 @@ def summary_html(summary: dict) -> str:
         ),
         ("常住人口", _n(s.get("residents"), unit="人")),
     ]
-    for c in vocab.SHELTER_CLASSES:
-        e = s.get(c)
-        if not isinstance(e, dict) or "placed" not in e:
-            continue
-        label = _class_label(c)
-        rows += [
-            (f"{label}：步行 {_n(e.get('walk_limit_m'))} 米内可安置", _n(e.get("placed"), unit="人")),
-            (
-                f"{label}：无法安置",
-                _n(e.get("unplaced"), unit="人") + f"（就近避难时 {_n(e.get('unplaced_nearest_first'))} 人）",
-            ),
-            (f"{label}：步行范围内没有避难场所的居住单元", _n(e.get("units_without_shelter_in_reach"), unit="个")),
-            (f"{label}：就近避难时超出容量的场所", _n(e.get("shelters_over_capacity_nearest_first"), unit="处")),
-            (f"{label}：平均步行距离", _n(e.get("mean_walk_m"), 1, "米")),
-        ]
-        wp = e.get("with_plan")
-        if isinstance(wp, dict):
-            rows.append(
-                (
-                    f"{label}：按规划补充后仍无法安置",
-                    _n(wp.get("unplaced"), unit="人")
-                    + f"（规划场所安置 {_n(wp.get('placed_by_planned_shelters'))} 人，规划公园、广场安置 {_n(wp.get('placed_by_sites'))} 人）",
-                )
-            )
+    rows += _shelter_rows(s)
     if s.get("fixed_share") is not None:
         rows.append(
             (
@@ -347,6 +331,64 @@ def summary_html(summary: dict) -> str:
     )
 
 
+def _shelter_rows(s: dict) -> list[tuple[str, str]]:
+    """Summary rows of each assignment class: placed, unplaced (persons), units out of reach, mean walk (m)."""
+    rows: list[tuple[str, str]] = []
+    for c in vocab.SHELTER_CLASSES:
+        e = s.get(c)
+        if not isinstance(e, dict) or "placed" not in e:
+            continue
+        label = _class_label(c)
+        rows += [
+            (f"{label}：步行 {_n(e.get('walk_limit_m'))} 米内可安置", _n(e.get("placed"), unit="人")),
+            (
+                f"{label}：无法安置",
+                _n(e.get("unplaced"), unit="人") + f"（就近避难时 {_n(e.get('unplaced_nearest_first'))} 人）",
+            ),
+            (f"{label}：步行范围内没有避难场所的居住单元", _n(e.get("units_without_shelter_in_reach"), unit="个")),
+            (f"{label}：就近避难时超出容量的场所", _n(e.get("shelters_over_capacity_nearest_first"), unit="处")),
+            (f"{label}：平均步行距离", _n(e.get("mean_walk_m"), 1, "米")),
+        ]
+        wp = e.get("with_plan")
+        if isinstance(wp, dict):
+            rows.append(
+                (
+                    f"{label}：按规划补充后仍无法安置",
+                    _n(wp.get("unplaced"), unit="人")
+                    + f"（规划场所安置 {_n(wp.get('placed_by_planned_shelters'))} 人，"
+                    f"规划公园、广场安置 {_n(wp.get('placed_by_sites'))} 人）",
+                )
+            )
+    return rows
+
+
+@dataclass
+class _Audit:
+    """One audit run's outputs as the map draws them (frames EPSG:4326; None when the run has no such output).
+
+    The ``_add_*`` steps replace a frame by the labelled copy they drew, so the legend sees what was drawn.
+    """
+
+    run: dict
+    rid: int
+    summary: dict
+    tiles_base: str
+    comm: gpd.GeoDataFrame
+    shel: gpd.GeoDataFrame | None
+    units: gpd.GeoDataFrame | None
+    fac: gpd.GeoDataFrame | None
+    parcels: gpd.GeoDataFrame | None
+    dev: gpd.GeoDataFrame | None
+    sites: gpd.GeoDataFrame | None
+    assign: gpd.GeoDataFrame | None
+    n_assign: int
+    assign_tiles: bool
+    comm_names: dict = field(default_factory=dict)
+    classes: list[str] = field(default_factory=list)
+    unit_layers: list = field(default_factory=list)
+    over_n: int = 0
+
+
 def audit_map(
     store,
     *,
@@ -356,11 +398,33 @@ def audit_map(
     plan: int | str | None = None,
     **_options,
 ) -> folium.Map:
-    """Map of one audit run (default: the current audit of the adopted plan, computed if needed)."""
-    run = _run(store, run_id, plan)
+    """Map of one audit run (default: the current audit of the adopted plan, computed if needed).
+
+    Layers, bottom to top: communities, developments, reserved parcels, candidate shelter sites, units with
+    unplaced residents, assignment lines, shelters, flagged facilities; then the legend, the summary box and
+    the layer control. Geometries are EPSG:4326; figures in m², m, residents and households.
+    """
+    a = _read_run(store, _run(store, run_id, plan), tiles_base)
+    _label_communities(store, a)
+    m = _new_audit_map(store, a, settings)
+    _add_communities(m, a)
+    _add_developments(m, a)
+    _add_parcels(m, a)
+    _add_sites(m, a)
+    _add_unplaced_units(m, a)
+    _add_assignment(m, a)
+    _add_shelters(m, a)
+    _add_facilities(m, a)
+    _legend("图例", _legend_rows(a)).add_to(m)
+    Control(summary_html(a.summary), "bottomleft", "geo-audit-summary").add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    return m
+
+
+def _read_run(store, run: dict, tiles_base: str) -> _Audit:
+    """Read the outputs of ``run`` the map draws (the assignment only as a sample when it goes by tiles)."""
     rid = int(run["id"])
     outputs = run.get("outputs") or {}
-    summary = run.get("summary") or {}
 
     def read(name):
         return store.read_analysis_output(rid, name) if outputs.get(name) else None
@@ -373,7 +437,27 @@ def audit_map(
     n_assign = int(outputs.get("assignment", 0))
     assign_tiles = use_tiles(n_assign)
     assign = store.read_analysis_output(rid, "assignment", limit=1 if assign_tiles else None) if n_assign else None
+    return _Audit(
+        run,
+        rid,
+        run.get("summary") or {},
+        tiles_base,
+        comm,
+        shel,
+        units,
+        fac,
+        parcels,
+        dev,
+        sites,
+        assign,
+        n_assign,
+        assign_tiles,
+    )
 
+
+def _label_communities(store, a: _Audit) -> None:
+    """Street names, the "cannot be assessed" flag and the closing parcels of the communities; the classes."""
+    comm = a.comm
     streets = store.read_layer("admin_areas")
     streets = streets[streets["level"] == "street"] if "level" in streets.columns else streets.iloc[0:0]
     street_names = _name_map(streets, "code")
@@ -388,8 +472,21 @@ def audit_map(
             None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).replace(",", "、")
             for v in comm["closing_parcel_ids"]
         ]
-    classes = _classes(comm, "_unplaced")
+    a.comm, a.comm_names, a.classes = comm, comm_names, _classes(comm, "_unplaced")
 
+
+def _new_audit_map(store, a: _Audit, settings: Settings | None) -> folium.Map:
+    """The map with its title, the hatch pattern for "cannot be assessed" and the audit's CSS."""
+    run, rid, summary, comm, units, shel, fac, assign_tiles = (
+        a.run,
+        a.rid,
+        a.summary,
+        a.comm,
+        a.units,
+        a.shel,
+        a.fac,
+        a.assign_tiles,
+    )
     plan_row = summary.get("plan") or {}
     when = (
         run["created_at"].strftime("%Y-%m-%d %H:%M")
@@ -420,15 +517,21 @@ def audit_map(
             "<style>.geo-audit-summary{max-width:380px;max-height:44vh;overflow-y:auto}"
             ".geo-audit-summary summary{font-weight:bold;cursor:pointer}"
             ".geo-summary{border-collapse:collapse;font-size:11.5px;line-height:1.35;margin-top:4px}"
-            ".geo-summary th{text-align:left;color:#555;font-weight:normal;padding:1px 8px 1px 0;vertical-align:top;white-space:nowrap}"
-            ".geo-summary td{vertical-align:top}.geo-notes{margin:4px 0 0;padding-left:16px;font-size:12px;color:#8a6d00}"
+            ".geo-summary th{text-align:left;color:#555;font-weight:normal;padding:1px 8px 1px 0;"
+            "vertical-align:top;white-space:nowrap}"
+            ".geo-summary td{vertical-align:top}"
+            ".geo-notes{margin:4px 0 0;padding-left:16px;font-size:12px;color:#8a6d00}"
             ".geo-legend{max-height:46vh;overflow-y:auto}"
             ".geo-legend .ring{border-radius:50%;background:transparent!important}</style>"
         ),
         name="geo_audit_css",
     )
+    return m
 
-    # ---------------------------------------------------------------- communities
+
+def _add_communities(m: folium.Map, a: _Audit) -> None:
+    """Communities coloured by their number of findings, hatched where the floor area cannot be assessed."""
+    rid, comm, classes = a.rid, a.comm, a.classes
     issue_js = (
         "function(n){"
         + "".join(f"if (n<={t}) return {js(c)};" for t, c, _ in ISSUE_CLASSES if t is not None)
@@ -467,7 +570,10 @@ def audit_map(
         f"if ({name}.options && {name}.options.renderer) {{map}}.options.renderer = {name}.options.renderer;"
     ).add_to(m)
 
-    # ---------------------------------------------------------------- developments and reserved parcels
+
+def _add_developments(m: folium.Map, a: _Audit) -> None:
+    """New residential developments by whether they owe facility floor area (m²)."""
+    rid, dev, comm_names = a.rid, a.dev, a.comm_names
     if dev is not None and len(dev):
         dev = dev.copy()
         dev["community_zh"] = _labelled(dev["community_code"], comm_names) if "community_code" in dev.columns else None
@@ -493,6 +599,12 @@ def audit_map(
                 + ", weight:1.5, dashArray:'5 4', fillColor: geoAudit.hatch, fillOpacity:0.8}; }"
             ),
         ).add_to(m)
+        a.dev = dev
+
+
+def _add_parcels(m: folium.Map, a: _Audit) -> None:
+    """Reserved community-service parcels: those assigned to close a floor-area gap apart."""
+    rid, parcels, comm_names = a.rid, a.parcels, a.comm_names
     if parcels is not None and len(parcels):
         parcels = parcels.copy()
         parcels["community_zh"] = (
@@ -526,9 +638,15 @@ def audit_map(
             gdf=parcels[assigned],
             fields=pf,
             title_field="planned_use",
-            style_js=f"function(p){{ return {{color:{js(PARCEL_ASSIGNED)}, weight:3, fillColor:{js(PARCEL_ASSIGNED)}, fillOpacity:0.6}}; }}",
+            style_js=f"function(p){{ return {{color:{js(PARCEL_ASSIGNED)}, weight:3,"
+            f" fillColor:{js(PARCEL_ASSIGNED)}, fillOpacity:0.6}}; }}",
         ).add_to(m)
+        a.parcels = parcels
 
+
+def _add_sites(m: folium.Map, a: _Audit) -> None:
+    """Parks and squares of the plan that could take shelters (off by default)."""
+    rid, sites, comm_names = a.rid, a.sites, a.comm_names
     if sites is not None and len(sites):
         sites = sites.copy()
         sites["community_zh"] = (
@@ -552,8 +670,12 @@ def audit_map(
                 + ", fillOpacity:0.45}; }"
             ),
         ).add_to(m)
+        a.sites = sites
 
-    # ---------------------------------------------------------------- units with unplaced residents
+
+def _add_unplaced_units(m: folium.Map, a: _Audit) -> None:
+    """Per assignment class: population units with unplaced residents, coloured by the reason."""
+    rid, units, classes, comm_names, tiles_base = a.rid, a.units, a.classes, a.comm_names, a.tiles_base
     unit_layers = []
     if units is not None and classes:
         units = units.copy()
@@ -602,13 +724,26 @@ def audit_map(
                 tiles=tile_url(f"analysis_{rid}_units", tiles_base) if tiles else None,
                 fields=fields,
                 columns=[why],
-                style_js=f"function(p){{ return {{color:'#3f007d', weight:0.8, fillOpacity:0.7, fillColor:({color_js})(p[{js(why)}])}}; }}",
+                style_js="function(p){ return {color:'#3f007d', weight:0.8, fillOpacity:0.7,"
+                f" fillColor:({color_js})(p[{js(why)}])}}; }}",
                 filter_js=f"function(p){{ return (p[{js(col)}] || 0) > 0; }}" if tiles else "null",
             )
             layer.add_to(m)
             unit_layers.append(layer)
+    a.units, a.unit_layers = units, unit_layers
 
-    # ---------------------------------------------------------------- assignment lines
+
+def _add_assignment(m: folium.Map, a: _Audit) -> None:
+    """Assignment lines unit -> shelter, width by persons (off by default above ``ASSIGNMENT_SHOW_MAX``)."""
+    rid, assign, n_assign, assign_tiles, units, shel, tiles_base = (
+        a.rid,
+        a.assign,
+        a.n_assign,
+        a.assign_tiles,
+        a.units,
+        a.shel,
+        a.tiles_base,
+    )
     if assign is not None and n_assign:
         fields = [
             ["shelter_class", "避难场所类别", None, vocab.SHELTER_CLASSES],
@@ -640,7 +775,10 @@ def audit_map(
             show=n_assign <= ASSIGNMENT_SHOW_MAX,
         ).add_to(m)
 
-    # ---------------------------------------------------------------- shelters
+
+def _add_shelters(m: folium.Map, a: _Audit) -> None:
+    """One layer per shelter class (size by capacity, persons), a ring around those over capacity."""
+    rid, shel, summary = a.rid, a.shel, a.summary
     over_n = 0
     if shel is not None and len(shel):
         sh_classes = _classes(shel, "_nearest_first_load")
@@ -700,8 +838,12 @@ def audit_map(
                     "max": 19,
                 },  # around the dot
             ).add_to(m)
+    a.shel, a.over_n = shel, over_n
 
-    # ---------------------------------------------------------------- flagged facilities
+
+def _add_facilities(m: folium.Map, a: _Audit) -> None:
+    """Flagged facilities, one layer per flag (planned ones hollow and off by default)."""
+    rid, fac, comm_names, tiles_base = a.rid, a.fac, a.comm_names, a.tiles_base
     if fac is not None and len(fac):
         fac = fac.copy()
         fac["community_zh"] = _labelled(fac["community_code"], comm_names) if "community_code" in fac.columns else None
@@ -731,8 +873,21 @@ def audit_map(
                 point={"radius": 5 if hollow else 6},
                 show=not hollow,  # planned facilities are many and not a defect of what exists
             ).add_to(m)
+        a.fac = fac
 
-    # ---------------------------------------------------------------- legend, summary, layer control
+
+def _legend_rows(a: _Audit) -> list[tuple[str, str, str]]:
+    """Legend rows (kind, colour or CSS background, label) of what the map draws."""
+    shel, over_n, n_assign, unit_layers, fac, parcels, sites, dev = (
+        a.shel,
+        a.over_n,
+        a.n_assign,
+        a.unit_layers,
+        a.fac,
+        a.parcels,
+        a.sites,
+        a.dev,
+    )
     rows = [("fill", c, f"社区：{label}") for _, c, label in ISSUE_CLASSES]
     rows.append(("fill", HATCH_CSS, "社区：综合服务面积无法评估（缺少数据）"))
     rows += [
@@ -776,10 +931,7 @@ def audit_map(
         ]
         if "status_check" in dev.columns and (dev["status_check"] == "cannot_assess").any():
             rows.append(("fill", HATCH_CSS, "新建住宅项目：无法评估（缺少数据）"))
-    _legend("图例", rows).add_to(m)
-    Control(summary_html(summary), "bottomleft", "geo-audit-summary").add_to(m)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    return m
+    return rows
 
 
 def _legend(title_zh: str, rows: list[tuple[str, str, str]]) -> Control:

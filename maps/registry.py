@@ -3,6 +3,10 @@
 Add a map by writing a builder ``(store, *, settings, tiles_base, **options) -> folium.Map`` and a
 :class:`MapDef` in :data:`MAPS`; ``available(store)`` says (in Chinese) why a map cannot be drawn yet, e.g.
 when its analysis has not been run.
+
+Imports go one way: this module imports the map modules (inside the builders, so that listing the maps loads
+none of them); no map module imports this one. A builder that needs an option-dependent check (the audit map
+without an adopted plan) asks its module for the reason and raises :class:`MapUnavailable` here.
 """
 
 from __future__ import annotations
@@ -72,8 +76,11 @@ def _audit_available(store) -> str | None:
 
 
 def _build_audit(store, **kw):
-    from .audit import audit_map
+    from .audit import audit_map, no_plan_reason
 
+    reason = no_plan_reason(store, kw.get("run_id"), kw.get("plan"))
+    if reason:
+        raise MapUnavailable("no adopted community plan to audit", reason, map="audit")
     return audit_map(store, **kw)
 
 
