@@ -7,17 +7,16 @@ run whose inputs are unchanged and recomputes otherwise.
 
 from __future__ import annotations
 
-import threading
-
 import geopandas as gpd
 import pandas as pd
 
 from geo_service.core._errors import InputError, NotFoundError
 from geo_service.core.network import load_network
 from geo_service.core.norms import Norms
+from geo_service.core.runs import RunCache
 
 from .audit import AuditParams, AuditResult, compute_audit
-from .service import current_run, entrances_of, norms_for, resolve_plan
+from .service import entrances_of, resolve_plan
 
 KIND = "audit"
 INPUT_LAYERS = (
@@ -45,12 +44,7 @@ OUTPUTS = (
     "streets",
     "cannot_assess",
 )
-_RUN_LOCK = threading.Lock()
-
-
-def _input_revisions(store) -> dict[str, int]:
-    revs = store.layer_revisions()
-    return {k: int(revs.get(k, 0)) for k in INPUT_LAYERS}
+RUNS = RunCache(KIND, INPUT_LAYERS)
 
 
 def _plan_or_error(store, plan) -> dict:
@@ -90,7 +84,7 @@ def audit_from_store(
         store.read_layer("shelters"),
         store.read_layer("plan_parcels"),
         store.read_layer("developments"),
-        norms or norms_for(store),
+        norms or store.norms,
         net=net,
         params=params,
         entrances=entrances,
@@ -139,7 +133,7 @@ def run_audit(
 ) -> int:
     """Audit and store one run; return its id."""
     params = params or AuditParams()
-    revisions = _input_revisions(store)
+    revisions = RUNS.revisions(store)
     result, p, net = audit_from_store(store, params=params, plan=plan, network=network, norms=norms)
     summary = result.summary()
     summary["plan"] = {"id": p["id"], "name": p["name"], "status": p["status"]}
@@ -179,14 +173,11 @@ def current_audit(
         except NotFoundError:
             return None
 
-    return current_run(
+    return RUNS.current(
         store,
-        KIND,
         {**params.as_dict(), "plan_id": p["id"]},
-        INPUT_LAYERS,
         version,
         lambda: run_audit(store, params=params, plan=p["id"], network=network, created_by=created_by),
-        lock=_RUN_LOCK,
         recompute=recompute,
         allow_compute=allow_compute,
     )

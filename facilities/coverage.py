@@ -24,6 +24,7 @@ Definitions
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -37,6 +38,7 @@ from geo_service.core.network import DEFAULT_MAX_SNAP_M, Snap, WalkNetwork
 from geo_service.core.norms import Norms
 
 LEVELS = ("5min", "10min", "15min")
+MIN_SPEED_MPS, MAX_SPEED_MPS = 0.1, 5.0  # walking speeds accepted from users, m/s
 ACTIVE_STATUS = ("existing",)
 # A unit exactly at the threshold is covered; 1 mm absorbs the floating-point noise of
 # projecting and snapping (distances are metres).
@@ -77,6 +79,27 @@ class CoverageParams:
     max_snap_m: float = DEFAULT_MAX_SNAP_M
     statuses: tuple[str, ...] = ACTIVE_STATUS
 
+    @classmethod
+    def from_input(
+        cls,
+        levels: str | Sequence[str] | None = None,
+        categories: str | Sequence[str] | None = None,
+        walking_speed_mps: float | str | None = None,
+    ) -> CoverageParams:
+        """The one constructor from CLI options, HTTP query parameters or a job's stored parameters.
+
+        ``levels`` and ``categories`` are sequences or comma-separated text (None or empty: the defaults);
+        ``walking_speed_mps`` is metres per second, 0.1 to 5 (None: the norms' speed).
+        """
+        speed = None if walking_speed_mps is None else float(walking_speed_mps)
+        if speed is not None and not (MIN_SPEED_MPS <= speed <= MAX_SPEED_MPS):
+            raise InputError(
+                f"walking speed must be {MIN_SPEED_MPS}-{MAX_SPEED_MPS} m/s, got {speed}",
+                f"步行速度应在 {MIN_SPEED_MPS}–{MAX_SPEED_MPS} 米/秒之间，收到 {speed}",
+            )
+        cats = _names(categories)
+        return cls(levels=_names(levels) or LEVELS, categories=cats or None, walking_speed_mps=speed)
+
     def as_dict(self) -> dict:
         return {
             "levels": list(self.levels),
@@ -85,6 +108,14 @@ class CoverageParams:
             "max_snap_m": self.max_snap_m,
             "statuses": list(self.statuses),
         }
+
+
+def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Comma-separated text or a sequence of names as a tuple of stripped, non-empty names."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(x.strip() for x in items if x and x.strip())
 
 
 def category_rules(norms: Norms, levels=LEVELS, categories=None) -> dict[str, CategoryRule]:
@@ -111,7 +142,8 @@ def category_rules(norms: Norms, levels=LEVELS, categories=None) -> dict[str, Ca
         if radius is None:
             raise InputError(
                 f"no walking threshold for category {c!r} in the norms",
-                f"规范中没有「{vocab.FACILITY_CATEGORIES[c]}」的步行距离标准，请在城市规范文件中设置 service_radius_m.{c}",
+                f"规范中没有「{vocab.FACILITY_CATEGORIES[c]}」的步行距离标准，"
+                f"请在城市规范文件中设置 service_radius_m.{c}",
                 category=c,
             )
         key = norms.service_radius_key(c)
@@ -444,7 +476,8 @@ def compute_coverage(
             fac_snap = net.snap(fac.geometry, max_snap_m=params.max_snap_m)
             if not fac_snap.reachable.all():
                 warnings.append(
-                    f"{int((~fac_snap.reachable).sum())} 处「{rule.label_zh}」距道路超过 {params.max_snap_m:.0f} 米，未计入"
+                    f"{int((~fac_snap.reachable).sum())} 处「{rule.label_zh}」"
+                    f"距道路超过 {params.max_snap_m:.0f} 米，未计入"
                 )
             walk, src = walk_to_nearest(net, fac_snap, unit_snap, limit, owner, n)
             fac_ids = fac["id"].to_numpy() if "id" in fac.columns else fac.index.to_numpy()

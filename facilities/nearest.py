@@ -55,6 +55,34 @@ def validate_category(category: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class NearestQuery:
+    """One nearest-facility question: from (lon, lat), EPSG:4326, the ``k`` nearest of ``category`` by walking."""
+
+    lon: float
+    lat: float
+    category: str
+    k: int = 3
+
+    @classmethod
+    def from_input(cls, lon, lat, category: str, k=3, *, k_max: int = K_MAX) -> NearestQuery:
+        """The one constructor from CLI arguments or HTTP query parameters; a Chinese error for bad values.
+
+        ``category`` is ``shelter``, a facility category code or its Chinese label; ``k`` is 1 to ``k_max``.
+        """
+        category = validate_category(category)
+        if not (isinstance(k, int) and 1 <= k <= k_max):
+            raise InputError(f"k must be between 1 and {k_max}", f"k 必须在 1 到 {k_max} 之间", k=k)
+        for name, v, lo, hi in (("lon", lon, -180, 180), ("lat", lat, -90, 90)):
+            if v is None or not math.isfinite(v) or not lo <= v <= hi:
+                raise InputError(
+                    f"{name} must be a finite number in [{lo}, {hi}]",
+                    f"{'经度' if name == 'lon' else '纬度'}无效",
+                    **{name: v},
+                )
+        return cls(float(lon), float(lat), category, k)
+
+
 @dataclass
 class _Index:
     labels: KNearestLabels
@@ -91,9 +119,7 @@ class NearestService:
     @property
     def walking_speed_mps(self) -> float:
         if self._speed is None:
-            from .service import norms_for
-
-            self._speed = norms_for(self.store).walking_speed_mps
+            self._speed = self.store.norms.walking_speed_mps
         return float(self._speed)
 
     def _revisions(self) -> dict:
@@ -203,16 +229,8 @@ class NearestService:
     # ------------------------------------------------------------------ query
     def query(self, lon: float, lat: float, category: str, k: int = 3, *, with_route: bool = True) -> dict:
         """The ``k`` nearest features of ``category`` by walking from (lon, lat), EPSG:4326."""
-        category = validate_category(category)
-        if not (isinstance(k, int) and 1 <= k <= self.k_max):
-            raise InputError(f"k must be between 1 and {self.k_max}", f"k 必须在 1 到 {self.k_max} 之间", k=k)
-        for name, v, lo, hi in (("lon", lon, -180, 180), ("lat", lat, -90, 90)):
-            if v is None or not math.isfinite(v) or not lo <= v <= hi:
-                raise InputError(
-                    f"{name} must be a finite number in [{lo}, {hi}]",
-                    f"{'经度' if name == 'lon' else '纬度'}无效",
-                    **{name: v},
-                )
+        q = NearestQuery.from_input(lon, lat, category, k, k_max=self.k_max)
+        lon, lat, category, k = q.lon, q.lat, q.category, q.k
         net = self.net()
         x, y = net.lonlat_to_metric(lon, lat)
         x0, y0, x1, y1 = net.bounds_m

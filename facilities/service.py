@@ -7,7 +7,7 @@ and recomputes otherwise (facilities or units edited, a new network).
 
 from __future__ import annotations
 
-import threading
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -15,7 +15,8 @@ import pandas as pd
 
 from geo_service.core._errors import InputError
 from geo_service.core.network import WalkNetwork, load_network
-from geo_service.core.norms import Norms, load_norms
+from geo_service.core.norms import Norms
+from geo_service.core.runs import RunCache
 from geo_service.core.vocab import in_service
 
 from .coverage import (
@@ -29,11 +30,7 @@ from .coverage import (
 
 KIND = "coverage"
 INPUT_LAYERS = ("population_units", "facilities", "communities", "network_edges", "unit_entrances")
-_RUN_LOCK = threading.Lock()
-
-
-def norms_for(store) -> Norms:
-    return load_norms(store.settings.norms_file)
+RUNS = RunCache(KIND, INPUT_LAYERS)
 
 
 def resolve_plan(store, plan: int | str | None) -> dict | None:
@@ -42,11 +39,6 @@ def resolve_plan(store, plan: int | str | None) -> dict | None:
         return store.get_plan(plan)
     adopted = [p for p in store.list_plans() if p["status"] == "adopted"]
     return adopted[-1] if adopted else None
-
-
-def _input_revisions(store) -> dict[str, int]:
-    revs = store.layer_revisions()
-    return {k: int(revs.get(k, 0)) for k in INPUT_LAYERS}
 
 
 def compute_from_store(
@@ -75,7 +67,7 @@ def _compute(store, params: CoverageParams, plan, network, norms):
     communities = store.read_layer("communities", plan_id=p["id"]) if p else None
     entrances, unknown = entrances_of(store, units)
     result = compute_coverage(
-        net, units, facilities, norms or norms_for(store), params=params, communities=communities, entrances=entrances
+        net, units, facilities, norms or store.norms, params=params, communities=communities, entrances=entrances
     )
     if unknown:
         result.warnings.append(f"{unknown} 个小区出入口所属的人口单元不存在，未计入")
@@ -113,7 +105,7 @@ def run_coverage(
     (polygons with rates), ``streets`` (rates, no geometry), ``gaps`` (ranked units).
     """
     params = params or CoverageParams()
-    revisions = _input_revisions(store)
+    revisions = RUNS.revisions(store)
     result, net, p, inputs = _compute(store, params, plan, network, norms)
     units = result.units.copy()
     access, access_notes = accessibility_columns(
@@ -172,61 +164,16 @@ def current_coverage(
     params = params or CoverageParams()
     p = resolve_plan(store, plan)
     want = {**params.as_dict(), "plan_id": None if p is None else p["id"]}
-    return current_run(
+    return RUNS.current(
         store,
-        KIND,
         want,
-        INPUT_LAYERS,
         lambda: load_network(store, network).version,
         lambda: run_coverage(
             store, params=params, plan=None if p is None else p["id"], network=network, created_by=created_by
         ),
-        lock=_RUN_LOCK,
         recompute=recompute,
         allow_compute=allow_compute,
     )
-
-
-def current_run(
-    store,
-    kind: str,
-    want: dict,
-    input_layers,
-    network_version,
-    compute,
-    *,
-    lock,
-    recompute: bool = False,
-    allow_compute: bool = True,
-) -> dict:
-    """The newest finished run of ``kind`` with parameters ``want`` that saw the current revisions of
-    ``input_layers`` and network (``network_version()``); else ``compute()`` (returns a run id) and that run.
-
-    One run at a time per kind (``lock``): concurrent requests for the same inputs wait and share it.
-    With ``allow_compute=False`` a missing run raises :class:`NotComputedError` instead.
-    """
-    with lock:
-        if not recompute:
-            revs = store.layer_revisions()
-            revisions = {k: int(revs.get(k, 0)) for k in input_layers}
-            version = network_version()
-            for run in store.list_analyses(kind, limit=50):
-                if run["status"] != "done" or run["network_version"] != version:
-                    continue
-                if any(run["params"].get(k) != v for k, v in want.items()):
-                    continue
-                if {k: run["data_revisions"].get(k) for k in input_layers} != revisions:
-                    continue
-                return store.get_analysis(run["id"])
-        if not allow_compute:
-            from geo_service.core._errors import NotComputedError
-
-            raise NotComputedError(
-                f"no stored {kind} result for these parameters; computing one needs a signed-in user (Authorization: Bearer <token>)",
-                "这些参数的分析结果尚未计算；计算新结果须登录（请求头 Authorization: Bearer 令牌）。默认参数的结果可直接查看。",
-                kind=kind,
-            )
-        return store.get_analysis(compute())
 
 
 def service_areas_from_store(
@@ -242,7 +189,7 @@ def service_areas_from_store(
     from .coverage import category_rules, service_area
 
     net = load_network(store, network)
-    norms = norms_for(store)
+    norms = store.norms
     facilities = store.read_layer("facilities")
     if facility_ids:
         chosen = facilities[facilities["id"].isin([int(i) for i in facility_ids])]
@@ -321,30 +268,44 @@ def candidate_sites(store, norms: Norms, candidates: list[tuple[float, float]] |
     )
 
 
-def siting_from_store(
-    store,
-    category: str,
-    k: int,
-    *,
-    walk_m: float | None = None,
-    candidates: list[tuple[float, float]] | None = None,
-    exact_check: bool = False,
-    network=None,
-) -> dict:
-    """Choose ``k`` new sites for ``category`` adding the most covered residents (greedy, lazy).
+@dataclass(frozen=True)
+class SitingParams:
+    """What a siting run chooses: ``k`` new sites of ``category`` covering within ``walk_m`` metres of walking.
+
+    ``walk_m`` None: the category's threshold from the norms. ``candidates``: (lon, lat) pairs, EPSG:4326 (None:
+    the plan parcels of community service land). ``exact_check``: also solve exactly and report the greedy gap.
+    """
+
+    category: str
+    k: int
+    walk_m: float | None = None
+    candidates: tuple[tuple[float, float], ...] | None = None
+    exact_check: bool = False
+
+    @classmethod
+    def from_input(cls, category: str, k, *, walk_m=None, candidates=None, exact_check: bool = False) -> SitingParams:
+        """The one constructor from CLI options or an HTTP body; a Chinese error for bad values."""
+        if walk_m is not None and (not np.isfinite(float(walk_m)) or float(walk_m) <= 0):
+            raise InputError("walk_m must be positive", "步行距离必须大于 0")
+        pts = None if candidates is None else tuple((float(lon), float(lat)) for lon, lat in candidates)
+        return cls(category, k, None if walk_m is None else float(walk_m), pts, bool(exact_check))
+
+
+def siting_from_store(store, params: SitingParams, *, network=None) -> dict:
+    """Choose ``params.k`` new sites for ``params.category`` adding the most covered residents (greedy, lazy).
 
     Existing facilities stay; coverage is walking distance within the category's threshold
-    (or ``walk_m``).  With ``exact_check`` (at most 300 candidates) the exact MILP optimum
+    (or ``params.walk_m``).  With ``params.exact_check`` (at most 300 candidates) the exact MILP optimum
     and the greedy gap are reported too.
     """
+    category, k, walk_m, exact_check = params.category, params.k, params.walk_m, params.exact_check
+    candidates = None if params.candidates is None else list(params.candidates)
     from .coverage import TOLERANCE_M, category_rules, walk_to_nearest
     from .siting import coverage_from_pairs, greedy_siting, siting_gap_report
 
-    norms = norms_for(store)
+    norms = store.norms
     rule = category_rules(norms, categories=[category])[category]
     thr = float(walk_m) if walk_m is not None else rule.threshold_m
-    if not np.isfinite(thr) or thr <= 0:
-        raise InputError("walk_m must be positive", "步行距离必须大于 0")
     net = load_network(store, network)
     units = store.read_layer("population_units")
     if len(units) == 0:
@@ -456,7 +417,7 @@ def ensure_service_areas(store, run: dict, *, network=None) -> bool:
     if not cats:
         return False
     net = load_network(store, network if network is not None else run.get("network_id"))
-    areas = service_areas(net, _supply(store), category_rules(norms_for(store), categories=cats))
+    areas = service_areas(net, _supply(store), category_rules(store.norms, categories=cats))
     if len(areas):
         store.add_analysis_output(run["id"], "service_areas", areas)
     return bool(len(areas))

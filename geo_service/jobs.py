@@ -46,16 +46,11 @@ def run_job(store, kind: str, params: dict, created_by: str | None) -> dict:
     plan = params.get("plan")
     out = {}
     if kind in ("coverage", "full"):
-        speed = params.get("walking_speed_mps")
-        cp = CoverageParams(walking_speed_mps=None if speed is None else float(speed))
+        cp = CoverageParams.from_input(walking_speed_mps=params.get("walking_speed_mps"))
         run = current_coverage(store, params=cp, plan=plan, recompute=True, created_by=created_by)
         out["coverage_run_id"] = int(run["id"])
     if kind in ("audit", "full"):
-        walk = params.get("walk_limit_m")
-        ap = AuditParams(
-            walk_limits_m=None if walk is None else {"emergency": float(walk)},
-            day_night_factor=float(params.get("day_night_factor") or 1.0),
-        )
+        ap = AuditParams.from_input(params.get("walk_limit_m"), params.get("day_night_factor"))
         run = current_audit(store, params=ap, plan=plan, recompute=True, created_by=created_by)
         out["audit_run_id"] = int(run["id"])
     return out

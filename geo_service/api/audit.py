@@ -18,6 +18,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from facilities.audit import AuditParams
+
 from ..core._errors import NotFoundError
 from ..core.auth import Principal
 from ..core.geojson import GEOJSON_MEDIA_TYPE
@@ -62,15 +64,6 @@ class AuditSummary(BaseModel):
     )
 
 
-def _params(walk_limit_m: float | None, day_night_factor: float):
-    from facilities.audit import AuditParams
-
-    return AuditParams(
-        walk_limits_m=None if walk_limit_m is None else {"emergency": float(walk_limit_m)},
-        day_night_factor=float(day_night_factor),
-    )
-
-
 def _run(
     store: Store,
     plan,
@@ -81,7 +74,8 @@ def _run(
     created_by: str | None = None,
     who: Principal | None | bool = True,
 ) -> dict:
-    """The stored or current audit; without a user (``who`` None) only the default parameters may start a computation."""
+    """The stored or current audit; without a user (``who`` None) only the default parameters may start a
+    computation."""
     from facilities.audit_service import KIND, current_audit
 
     if run_id is not None:
@@ -89,10 +83,11 @@ def _run(
         if run.get("kind") != KIND:
             raise NotFoundError(f"run {run_id} is not an audit", f"运行 {run_id} 不是审计结果", run_id=run_id)
         return run
-    defaults = plan is None and walk_limit_m is None and float(day_night_factor) == 1.0
+    params = AuditParams.from_input(walk_limit_m, day_night_factor)
+    defaults = plan is None and params.is_default
     return current_audit(
         store,
-        params=_params(walk_limit_m, day_night_factor),
+        params=params,
         plan=plan,
         recompute=recompute,
         created_by=created_by,
@@ -228,7 +223,10 @@ async def shelter_assignment(
     "/{output}",
     response_model=FeatureCollection,
     responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}, **ERROR_RESPONSES},
-    summary="Audit per community, street, shelter, unit, parcel, development or flagged facility as GeoJSON (分专题审计结果)",
+    summary=(
+        "Audit per community, street, shelter, unit, parcel, development or flagged facility as GeoJSON "
+        "(分专题审计结果)"
+    ),
 )
 async def output_features(
     request: Request,

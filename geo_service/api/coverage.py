@@ -9,6 +9,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from facilities.coverage import CoverageParams
+
 from ..core.auth import Principal
 from ..core.geojson import GEOJSON_MEDIA_TYPE, feature_collection_json
 from ..core.storage import Store
@@ -26,14 +28,6 @@ class CoverageSummary(BaseModel):
     summary: dict[str, Any] = Field(
         description="City-wide rates per category and level (fractions 0..1), streets, warnings"
     )
-
-
-def _params(levels: str | None, walking_speed_mps: float | None, categories: str | None = None):
-    from facilities.coverage import LEVELS, CoverageParams
-
-    lv = tuple(x.strip() for x in levels.split(",") if x.strip()) if levels else LEVELS
-    cats = tuple(x.strip() for x in categories.split(",") if x.strip()) if categories else None
-    return CoverageParams(levels=lv, categories=cats, walking_speed_mps=walking_speed_mps)
 
 
 LevelsQ = Annotated[str | None, Query(description="Life-circle levels, comma separated (5min,10min,15min)")]
@@ -56,7 +50,7 @@ def _run(
     defaults = plan is None and levels is None and speed is None
     return current_coverage(
         store,
-        params=_params(levels, speed),
+        params=CoverageParams.from_input(levels, walking_speed_mps=speed),
         plan=plan,
         recompute=recompute,
         created_by=created_by,
@@ -179,17 +173,12 @@ async def siting(
     store: Annotated[Store, Depends(get_store)],
     _user: Annotated[Principal, Depends(require("recompute", "运行选址分析"))],
 ):
-    from facilities.service import siting_from_store
+    from facilities.service import SitingParams, siting_from_store
 
-    return await run_in_threadpool(
-        siting_from_store,
-        store,
-        body.category,
-        body.k,
-        walk_m=body.walk_m,
-        candidates=body.candidates,
-        exact_check=body.exact_check,
+    params = SitingParams.from_input(
+        body.category, body.k, walk_m=body.walk_m, candidates=body.candidates, exact_check=body.exact_check
     )
+    return await run_in_threadpool(siting_from_store, store, params)
 
 
 @router.get(

@@ -27,7 +27,7 @@ def coverage_cmd(
     import geopandas as gpd
     import pandas as pd
 
-    from facilities.coverage import LEVELS, CoverageParams
+    from facilities.coverage import CoverageParams
     from facilities.report import write_coverage
     from facilities.service import current_coverage
     from geo_service.core._errors import InputError
@@ -40,7 +40,7 @@ def coverage_cmd(
                 f"unknown output {output!r}", f"未知的输出内容「{output}」：可用 units、communities、streets、gaps"
             )
         store = open_store(database_url)
-        params = CoverageParams(levels=tuple(level) if level else LEVELS, walking_speed_mps=speed)
+        params = CoverageParams.from_input(level, walking_speed_mps=speed)
         run = current_coverage(store, params=params, plan=plan, recompute=recompute)
         s = run["summary"]
         console.print(f"生活圈覆盖分析（运行编号 {run['id']}，人口 {s['residents']:,} 人，单元 {s['units']:,} 个）")
@@ -117,10 +117,7 @@ def audit_cmd(
             raise InputError(
                 f"unknown output {output!r}", f"未知的输出内容「{output}」：可用 {'、'.join(OUTPUT_NAMES)}"
             )
-        params = AuditParams(
-            walk_limits_m=None if walk_limit is None else {"emergency": walk_limit}, day_night_factor=day_night
-        )
-        params.validate()
+        params = AuditParams.from_input(walk_limit, day_night)
         store = open_store(database_url)
         run = current_audit(store, params=params, plan=plan, recompute=recompute)
         _print_audit(run)
@@ -213,7 +210,7 @@ def siting_cmd(
     """Choose new facility sites that add the most covered residents (新增设施选址)."""
     import pandas as pd
 
-    from facilities.service import siting_from_store
+    from facilities.service import SitingParams, siting_from_store
     from geo_service.core._errors import InputError
 
     with cli_errors():
@@ -226,8 +223,8 @@ def siting_cmd(
             if not {"lon", "lat"} <= set(df.columns):
                 raise InputError("the candidates file needs lon and lat columns", "候选点文件需要 lon、lat 两列")
             pts = list(zip(df["lon"], df["lat"]))
-        store = open_store(database_url)
-        res = siting_from_store(store, category, k, walk_m=walk_m, candidates=pts, exact_check=exact)
+        params = SitingParams.from_input(category, k, walk_m=walk_m, candidates=pts, exact_check=exact)
+        res = siting_from_store(open_store(database_url), params)
         out.print(
             f"「{res['category_zh']}」选址（步行 {res['walk_m']:.0f} 米，候选 {res['candidates']} 处）：现状覆盖 "
             f"{res['baseline_covered_residents']:,} / {res['total_residents']:,} 人"
