@@ -7,7 +7,8 @@
 
 Every ``import`` statement is read from the source, those inside functions and ``if TYPE_CHECKING`` blocks
 included. A module may import its own floor or a lower one, never a higher one, the two domain packages never
-import each other, and no chain of imports leads back to the module it started from.
+import each other, and no chain of imports that run leads back to the module it started from (an import under
+``if TYPE_CHECKING:`` never runs: it counts for the floors, not for cycles).
 """
 
 from __future__ import annotations
@@ -50,15 +51,17 @@ def module_files(root: Path, packages=PACKAGES) -> dict[str, Path]:
     return out
 
 
-def imports_of(module: str, path: Path, known: set[str]) -> list[tuple[str, int]]:
-    """The modules of the code base that ``module`` imports, with the line of each import statement.
+def imports_of(module: str, path: Path, known: set[str]) -> list[tuple[str, int, bool]]:
+    """The modules of the code base that ``module`` imports: (module, line of the statement, under TYPE_CHECKING).
 
     ``from a.b import c`` counts as importing ``a.b.c`` when that is a module, else ``a.b``. Relative imports are
     resolved against the module's package.
     """
     is_package = path.name == "__init__.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    type_only = {id(n) for block in ast.walk(tree) if _is_type_checking(block) for n in ast.walk(block)}
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -78,21 +81,31 @@ def imports_of(module: str, path: Path, known: set[str]) -> list[tuple[str, int]
             while target not in known and "." in target:
                 target = target.rsplit(".", 1)[0]
             if target in known and target != module:
-                found.append((target, node.lineno))
+                found.append((target, node.lineno, id(node) in type_only))
     return found
 
 
-def import_graph(root: Path, packages=PACKAGES) -> dict[str, list[tuple[str, int]]]:
+def _is_type_checking(node: ast.AST) -> bool:
+    """``if TYPE_CHECKING:`` or ``if typing.TYPE_CHECKING:``."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def import_graph(root: Path, packages=PACKAGES) -> dict[str, list[tuple[str, int, bool]]]:
     files = module_files(root, packages)
     known = set(files)
     return {m: imports_of(m, p, known) for m, p in files.items()}
 
 
-def upward_imports(graph: dict[str, list[tuple[str, int]]]) -> list[str]:
+def upward_imports(graph: dict[str, list[tuple[str, int, bool]]]) -> list[str]:
     """Each import that goes up a floor, or between the two domain packages, as a readable line."""
     bad = []
     for module, targets in graph.items():
-        for target, line in targets:
+        for target, line, _type_only in targets:
             a, b = floor_of(module), floor_of(target)
             if b < a:
                 bad.append(f"{module}:{line} imports {target} ({FLOOR_NAMES[a]} -> {FLOOR_NAMES[b]})")
@@ -101,9 +114,9 @@ def upward_imports(graph: dict[str, list[tuple[str, int]]]) -> list[str]:
     return bad
 
 
-def import_cycles(graph: dict[str, list[tuple[str, int]]]) -> list[list[str]]:
-    """The strongly connected components of more than one module (Tarjan, iterative)."""
-    edges = {m: sorted({t for t, _ in ts}) for m, ts in graph.items()}
+def import_cycles(graph: dict[str, list[tuple[str, int, bool]]]) -> list[list[str]]:
+    """The strongly connected components of more than one module over the imports that run (Tarjan, iterative)."""
+    edges = {m: sorted({t for t, _, type_only in ts if not type_only}) for m, ts in graph.items()}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -198,6 +211,14 @@ def test_the_checker_finds_cycles(tmp_path):
             "maps/a.py": "def f():\n    from . import b\n",
             "maps/b.py": "from maps.a import f\n",
             "maps/c.py": "from maps import a\n",
+            "maps/d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from maps.e import E\n",
+            "maps/e.py": "from maps.d import f\n",
         },
     )
     assert import_cycles(import_graph(tmp_path, ("maps",))) == [["maps.a", "maps.b"]]
+
+
+def test_type_only_imports_still_count_for_the_floors(tmp_path):
+    code = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from maps.m import M\n"
+    _write(tmp_path, {"geo_service/__init__.py": "", "geo_service/core/x.py": code, "maps/m.py": ""})
+    assert upward_imports(import_graph(tmp_path)) == ["geo_service.core.x:3 imports maps.m (foundation -> maps)"]
