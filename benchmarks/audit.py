@@ -122,20 +122,23 @@ def main() -> None:
         "",
         (
             f"Machine: 2 cores, 24 GB; Python {platform.python_version()}; SpatiaLite store. "
-            f"Command: `.venv/bin/python benchmarks/audit.py --scales {args.scales}{' --write' if args.write else ''}`. "
-            "Each scale in its own process. *cold*: empty network cache (the walking network is built from its tables); "
-            "*warm*: network cached in the process; *stored*: warm audit plus writing every output table. "
+            "Command: `.venv/bin/python benchmarks/audit.py --scales "
+            f"{args.scales}{' --write' if args.write else ''}`. "
+            "Each scale in its own process. *cold*: empty network cache (the walking network is built from its "
+            "tables); *warm*: network cached in the process; *stored*: warm audit plus writing every output table. "
             "Target: the default city (scale 1) audited in under 30 s."
         ),
         "",
-        "| scale | units | residents | communities | shelters | network nodes | assignment lines | audit cold | audit warm | run stored | tracemalloc peak | max RSS | placed (exact) | unplaced (exact / nearest-first) |",
+        "| scale | units | residents | communities | shelters | network nodes | assignment lines | audit cold | "
+        "audit warm | run stored | tracemalloc peak | max RSS | placed (exact) | unplaced (exact / nearest-first) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['scale']:g} | {r['units']:,} | {r['residents']:,} | {r['communities']:,} | {r['shelters']:,} | {r['network_nodes']:,} | "
-            f"{r['pairs']:,} | {r['cold_s']:.2f} s | {r['warm_s']:.2f} s | {r['stored_s']:.2f} s | {r['tracemalloc_peak_mb']:.0f} MB | "
-            f"{r['max_rss_mb']:.0f} MB | {r['placed']:,} | {r['unplaced']:,} / {r['unplaced_nearest_first']:,} |"
+            f"| {r['scale']:g} | {r['units']:,} | {r['residents']:,} | {r['communities']:,} | {r['shelters']:,} | "
+            f"{r['network_nodes']:,} | {r['pairs']:,} | {r['cold_s']:.2f} s | {r['warm_s']:.2f} s | "
+            f"{r['stored_s']:.2f} s | {r['tracemalloc_peak_mb']:.0f} MB | {r['max_rss_mb']:.0f} MB | "
+            f"{r['placed']:,} | {r['unplaced']:,} / {r['unplaced_nearest_first']:,} |"
         )
     met = rows and rows[0]["scale"] == 1 and rows[0]["cold_s"] < 30
     lines += [

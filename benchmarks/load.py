@@ -425,8 +425,8 @@ def main() -> None:
                 "static": (write_list(tmp / "static.txt", [STATIC_PATH]),) * 2,
             }
             say(
-                f"{len(main_paths):,} /nearest paths from {n_taps:,} points ({left_out:.1%} of uniform points are > 300 m "
-                f"from a street and left out), {len(categories)} categories"
+                f"{len(main_paths):,} /nearest paths from {n_taps:,} points ({left_out:.1%} of uniform points "
+                f"are > 300 m from a street and left out), {len(categories)} categories"
             )
             rates = {"nearest": args.rate, "static": args.rate, "tiles": args.tile_rate}
             for name in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
@@ -495,28 +495,33 @@ def report(args, results: dict, wrk_version: str, stack: str, left_out: float, n
         f"## HTTP load — `benchmarks/load.py` ({date})",
         "",
         (
-            f"Machine: {machine()} (x86_64, Python {platform.python_version()}, {stack}, {wrk_version}); **wrk runs on the same "
-            f"2 cores as the service** (its CPU is in the tables). Command: `{cmd}`. The default sample city in a fresh "
+            f"Machine: {machine()} (x86_64, Python {platform.python_version()}, {stack}, {wrk_version}); "
+            f"**wrk runs on the same 2 cores as the service** (its CPU is in the tables). Command: `{cmd}`. "
+            "The default sample city in a fresh "
             f"SpatiaLite file; the service started as `geo-service serve --workers {args.workers}` "
-            f"({args.workers} uvicorn worker process{'es' if args.workers > 1 else ''}) with **`GEO_RATE_LIMIT_RPS=0`**: all "
+            f"({args.workers} uvicorn worker process{'es' if args.workers > 1 else ''}) "
+            "with **`GEO_RATE_LIMIT_RPS=0`**: all "
             "load comes from one loopback client, which the per-client rate limit would answer 429. No token is needed "
             "(`/nearest` and tiles are public)."
         ),
         "",
         (
-            f"`/nearest`: random points of the city's extent within 300 m of a street ({left_out:.1%} of uniform points "
-            "are farther, answered 422 by design, and left out), each a resident-page tap: `category=shelter&k=1` plus "
-            f"`k=3` of a category drawn from the {n_categories} with data (`shelter&k=3` alone when it is drawn), routes on. "
+            f"`/nearest`: random points of the city's extent within 300 m of a street ({left_out:.1%} of uniform "
+            "points are farther, answered 422 by design, and left out), each a resident-page tap: "
+            f"`category=shelter&k=1` plus `k=3` of a category drawn from the {n_categories} with data "
+            "(`shelter&k=3` alone when it is drawn), routes on. "
             "Tiles: `facilities`, `shelters`, `population_units`, zoom 13–16, random tiles over the extent, no "
-            f"`If-None-Match` (every tile rendered). Fixed offered rate for {args.duration:g} s after a {args.warmup:g} s "
-            f"warm-up (`benchmarks/load.lua`: sends on a fixed schedule whatever the answers' speed, {args.connections} "
-            f"connections, {renew}; a send that found no free connection in time is *late*). Latency is wrk's, from "
+            f"`If-None-Match` (every tile rendered). Fixed offered rate for {args.duration:g} s after a "
+            f"{args.warmup:g} s warm-up (`benchmarks/load.lua`: sends on a fixed schedule whatever the answers' "
+            f"speed, {args.connections} connections, {renew}; a send that found no free connection in time is *late*). "
+            "Latency is wrk's, from "
             "sending to the whole answer. Errors = socket errors + every non-2xx answer. CPU = share of the whole "
             "machine (100 % = both cores) during the run; *other* is work of other jobs on the machine; *split* is how "
             "the service's CPU fell on its worker processes."
         ),
         "",
-        "| scenario | offered | achieved | median | p90 | p99 | max | errors | late sends (> 50 ms) | CPU: service / wrk / other (split) |",
+        "| scenario | offered | achieved | median | p90 | p99 | max | errors | late sends (> 50 ms) | "
+        "CPU: service / wrk / other (split) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
 

@@ -397,8 +397,10 @@ def render(engine, memory, cov, near) -> str:
         f"(Python {platform.python_version()}). Facilities on random nodes of the sample city's network; every "
         "peer's all-nodes distances are compared with ours (max |difference|).",
         "",
-        "| network | facilities | this project: multi-source pass (snapping the facilities apart) | bare scipy `dijkstra(min_only)` | ours / scipy | "
-        "networkx `multi_source_dijkstra_path_length` | networkx / ours | pandana set-up | pandana `nearest_pois` | max diff (scipy / networkx / pandana) |",
+        "| network | facilities | this project: multi-source pass (snapping the facilities apart) | "
+        "bare scipy `dijkstra(min_only)` | ours / scipy | "
+        "networkx `multi_source_dijkstra_path_length` | networkx / ours | pandana set-up | pandana `nearest_pois` | "
+        "max diff (scipy / networkx / pandana) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in engine:
@@ -426,16 +428,20 @@ def render(engine, memory, cov, near) -> str:
     ]
     for m in memory:
         lines.append(
-            f"| {m['nodes']:,} nodes, {m['edges']:,} edges | {m['load_s']:.2f} s | {m['rss_mb']:,.0f} MB (peak {m['peak_mb']:,.0f} MB) | {m['arrays_mb']:,.0f} MB |"
+            f"| {m['nodes']:,} nodes, {m['edges']:,} edges | {m['load_s']:.2f} s | "
+            f"{m['rss_mb']:,.0f} MB (peak {m['peak_mb']:,.0f} MB) | {m['arrays_mb']:,.0f} MB |"
         )
     lines += [
         "",
-        f"Full coverage run of the default sample city ({cov['units']:,} units, {cov['categories']} categories, walking + straight line + "
-        f"E2SFCA, stored with all outputs, SpatiaLite): **{cov['first_s']:.2f} s** end to end with the network read from the database "
-        f"(again: {cov['again_s']:.2f} s); peak RSS {cov['peak_mb']:,.0f} MB (after loading the city: {cov['peak_before_mb']:,.0f} MB).",
+        f"Full coverage run of the default sample city ({cov['units']:,} units, {cov['categories']} categories, "
+        "walking + straight line + E2SFCA, stored with all outputs, SpatiaLite): "
+        f"**{cov['first_s']:.2f} s** end to end with the network read from the database "
+        f"(again: {cov['again_s']:.2f} s); peak RSS {cov['peak_mb']:,.0f} MB "
+        f"(after loading the city: {cov['peak_before_mb']:,.0f} MB).",
         "",
         f"`/nearest` (k = 3 with routes, four categories in turn, {near['n']:,} random points): in process median "
-        f"**{near['in_median_ms']:.2f} ms**, p99 {near['in_p99_ms']:.2f} ms; over HTTP on loopback (uvicorn, one keep-alive client) "
+        f"**{near['in_median_ms']:.2f} ms**, p99 {near['in_p99_ms']:.2f} ms; "
+        "over HTTP on loopback (uvicorn, one keep-alive client) "
         f"median {near['http_median_ms']:.2f} ms, p99 {near['http_p99_ms']:.2f} ms.",
     ]
     return "\n".join(lines)

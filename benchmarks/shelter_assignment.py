@@ -280,7 +280,8 @@ def render(rows: list[dict], command: str, networkx_max_pairs: int) -> str:
 
     v = rows[0]["versions"]
     lines = [
-        f"## Emergency shelter assignment — `benchmarks/shelter_assignment.py` ({datetime.now(UTC).date().isoformat()})",
+        "## Emergency shelter assignment — `benchmarks/shelter_assignment.py` "
+        f"({datetime.now(UTC).date().isoformat()})",
         "",
         (
             f"`{command}`. Machine: 2 cores, 24 GB ({platform.machine()}, Python {v['python']}, numpy {v['numpy']}, "
@@ -288,8 +289,9 @@ def render(rows: list[dict], command: str, networkx_max_pairs: int) -> str:
         ),
         "",
         (
-            "Instances from the sample city: demand = residents of each population unit; shelters = existing `emergency` "
-            "shelters, capacity = `capacity_persons`; pairs = walking distance from the shelter to the unit's "
+            "Instances from the sample city: demand = residents of each population unit; "
+            "shelters = existing `emergency` shelters, capacity = `capacity_persons`; "
+            "pairs = walking distance from the shelter to the unit's "
             f"representative point on the sample city's network, up to {rows[0]['limit_m']:g} m (the norms' "
             "emergency-shelter walking limit). Times are the best of the timed runs; peak memory is the tracemalloc "
             "peak of one more call (the solver's own allocations); peak RSS is that of the whole process "
@@ -297,15 +299,20 @@ def render(rows: list[dict], command: str, networkx_max_pairs: int) -> str:
         ),
         "",
         (
-            "| scale | network nodes | units (with a shelter ≤ limit) | residents (within reach) | emergency shelters (places) | pairs | "
-            "shelters over capacity if all walk to the nearest (persons over) | set-up: city / network + snapping / pairs |"
+            "| scale | network nodes | units (with a shelter ≤ limit) | residents (within reach) | "
+            "emergency shelters (places) | pairs | "
+            "shelters over capacity if all walk to the nearest (persons over) | "
+            "set-up: city / network + snapping / pairs |"
         ),
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         check = ""
         if "pairs_identical" in r:
-            check = f" (whole network: {s(r['pairs_whole_network_s'])}, {'identical' if r['pairs_identical'] else '**differ**'})"
+            check = (
+                f" (whole network: {s(r['pairs_whole_network_s'])}, "
+                f"{'identical' if r['pairs_identical'] else '**differ**'})"
+            )
         lines.append(
             f"| {r['scale']:g} | {n(r['nodes'])} | {n(r['units'])} ({n(r['units_reached'])}) | {n(r['residents'])} "
             f"({n(r['residents_reached'])}) | {n(r['shelters'])} ({n(r['places'])}) | {n(r['pairs'])} | "
@@ -328,8 +335,10 @@ def render(rows: list[dict], command: str, networkx_max_pairs: int) -> str:
     lines += [
         "",
         (
-            "| scale | networkx graph build | networkx `max_flow_min_cost` | `assign_exact` | networkx / ours | placed: ours / networkx | "
-            "person-metres: ours / networkx's flow at the exact walks (networkx's own, mm weights) | peak RSS: ours / networkx process |"
+            "| scale | networkx graph build | networkx `max_flow_min_cost` | `assign_exact` | networkx / ours | "
+            "placed: ours / networkx | "
+            "person-metres: ours / networkx's flow at the exact walks (networkx's own, mm weights) | "
+            "peak RSS: ours / networkx process |"
         ),
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -352,7 +361,8 @@ def render(rows: list[dict], command: str, networkx_max_pairs: int) -> str:
             else:
                 cells = [f"not run ({n(r['pairs'])} pairs > {n(networkx_max_pairs)})", "–", s(r["exact_s"]), "–"]
             lines.append(
-                f"| {r['scale']:g} | {' | '.join(cells)} | {n(r['exact_placed'])} / – | – | {mb(r['peak_rss_mb'])} / – |"
+                f"| {r['scale']:g} | {' | '.join(cells)} | {n(r['exact_placed'])} / – | – | "
+                f"{mb(r['peak_rss_mb'])} / – |"
             )
     # reading
     lines.append("")
@@ -360,15 +370,19 @@ def render(rows: list[dict], command: str, networkx_max_pairs: int) -> str:
         gain = r["exact_placed"] - r["greedy_placed"]
         lines.append(
             f"- Scale {r['scale']:g}: the exact assignment places {n(gain)} more residents than nearest first "
-            f"(+{100 * gain / max(r['greedy_placed'], 1):.1f} %; {100 * r['exact_placed'] / max(r['residents_reached'], 1):.1f} % "
-            f"instead of {100 * r['greedy_placed'] / max(r['residents_reached'], 1):.1f} % of the residents with a shelter within "
-            f"{r['limit_m']:g} m), and the mean walk of the placed is {r['exact_mean_m'] - r['greedy_mean_m']:.1f} m longer. "
-            f"{100 * (r['residents'] - r['residents_reached']) / max(r['residents'], 1):.1f} % of the residents have no emergency "
+            f"(+{100 * gain / max(r['greedy_placed'], 1):.1f} %; "
+            f"{100 * r['exact_placed'] / max(r['residents_reached'], 1):.1f} % "
+            f"instead of {100 * r['greedy_placed'] / max(r['residents_reached'], 1):.1f} % "
+            f"of the residents with a shelter within {r['limit_m']:g} m), "
+            f"and the mean walk of the placed is {r['exact_mean_m'] - r['greedy_mean_m']:.1f} m longer. "
+            f"{100 * (r['residents'] - r['residents_reached']) / max(r['residents'], 1):.1f} % "
+            "of the residents have no emergency "
             f"shelter within {r['limit_m']:g} m at all."
         )
     lines.append(
-        "- `assign_exact` solves the min-cost LP only where shelters overflow (units whose nearest shelter has room stay "
-        "there, certified by the LP duals; see `facilities/shelters.py`), in many small LPs; `assign_nearest_first` is "
+        "- `assign_exact` solves the min-cost LP only where shelters overflow "
+        "(units whose nearest shelter has room stay there, certified by the LP duals; see `facilities/shelters.py`), "
+        "in many small LPs; `assign_nearest_first` is "
         "the greedy computed in vectorised rounds, identical to the pair-by-pair loop (tests compare them)."
     )
     return "\n".join(lines)

@@ -127,7 +127,8 @@ def main() -> None:
         f"generated in {t_gen:.1f} s"
     )
     print(
-        "\n| solver | k | picks | newly covered residents | covered share after | lazy re-evaluations | time (s) | peak memory of the call (MB) |"
+        "\n| solver | k | picks | newly covered residents | covered share after | lazy re-evaluations | time (s) | "
+        "peak memory of the call (MB) |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for k in ks:
@@ -150,7 +151,8 @@ def main() -> None:
         f"bound (1 - 1/e) = {GREEDY_BOUND:.3f}"
     )
     print(
-        "\n| candidates x units | k | greedy (residents) | exact (residents) | gap % | exact proven optimal (else: gap % vs HiGHS bound) | greedy (s) | exact (s) | time ratio exact/greedy |"
+        "\n| candidates x units | k | greedy (residents) | exact (residents) | gap % | "
+        "exact proven optimal (else: gap % vs HiGHS bound) | greedy (s) | exact (s) | time ratio exact/greedy |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     gaps, open_gaps = [], []
@@ -165,7 +167,8 @@ def main() -> None:
                 (gaps if rep.exact_optimal else open_gaps).append((rep.gap_pct, rep.gap_bound_pct))
                 print(
                     f"| {n_cand:,} x {n_units:,} (seed {seed}) | {k} | {rep.greedy_objective_residents:,.0f} | "
-                    f"{rep.exact_objective_residents:,.0f} | {rep.gap_pct:.2f} | {'yes' if rep.exact_optimal else f'no (<= {rep.gap_bound_pct:.2f})'} | "
+                    f"{rep.exact_objective_residents:,.0f} | {rep.gap_pct:.2f} | "
+                    f"{'yes' if rep.exact_optimal else f'no (<= {rep.gap_bound_pct:.2f})'} | "
                     f"{rep.greedy_seconds:.4f} | {rep.exact_seconds:.2f} | {rep.time_ratio:,.0f} |",
                     flush=True,
                 )

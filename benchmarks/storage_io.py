@@ -81,23 +81,27 @@ def main() -> None:
             from geo_service.core.layers import LAYERS
 
             checked, _ = validate(units, LAYERS["population_units"], ImportOptions(id_column="source_id"))
-            ours_w, _ = timed(lambda: store.upsert_layer("population_units", checked))
-            ours_net, _ = timed(lambda: store.write_network("bench", "bench", city.network_nodes, edges))
-            ours_r, got = timed(lambda: store.read_layer("population_units"), repeat=3)
+            ours_w, _ = timed(lambda store=store, checked=checked: store.upsert_layer("population_units", checked))
+            ours_net, _ = timed(lambda store=store: store.write_network("bench", "bench", city.network_nodes, edges))
+            ours_r, got = timed(lambda store=store: store.read_layer("population_units"), repeat=3)
             assert len(got) == len(units)
             if backend == "PostGIS":
                 eng = store.engine
-                peer_w, _ = timed(lambda: units.to_postgis("peer_units", eng, if_exists="replace", index=False))
-                peer_net, _ = timed(lambda: edges.to_postgis("peer_edges", eng, if_exists="replace", index=False))
+                peer_w, _ = timed(lambda eng=eng: units.to_postgis("peer_units", eng, if_exists="replace", index=False))
+                peer_net, _ = timed(
+                    lambda eng=eng: edges.to_postgis("peer_edges", eng, if_exists="replace", index=False)
+                )
                 peer_r, back = timed(
-                    lambda: gpd.read_postgis("SELECT * FROM peer_units", eng, geom_col="geometry"), repeat=3
+                    lambda eng=eng: gpd.read_postgis("SELECT * FROM peer_units", eng, geom_col="geometry"), repeat=3
                 )
                 peer = "geopandas to_postgis / read_postgis"
             else:
                 gpkg = tmp / "peer.gpkg"
-                peer_w, _ = timed(lambda: units.to_file(gpkg, layer="units", driver="GPKG", engine="pyogrio"))
-                peer_net, _ = timed(lambda: edges.to_file(gpkg, layer="edges", driver="GPKG", engine="pyogrio"))
-                peer_r, back = timed(lambda: gpd.read_file(gpkg, layer="units", engine="pyogrio"), repeat=3)
+                peer_w, _ = timed(lambda gpkg=gpkg: units.to_file(gpkg, layer="units", driver="GPKG", engine="pyogrio"))
+                peer_net, _ = timed(
+                    lambda gpkg=gpkg: edges.to_file(gpkg, layer="edges", driver="GPKG", engine="pyogrio")
+                )
+                peer_r, back = timed(lambda gpkg=gpkg: gpd.read_file(gpkg, layer="units", engine="pyogrio"), repeat=3)
                 peer = "geopandas to_file / read_file (GeoPackage)"
             assert len(back) == len(units)
             rows.append(

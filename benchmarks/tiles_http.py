@@ -183,7 +183,8 @@ def bench_browser() -> list[tuple]:
                 gdf=g,
                 fields=[["residents", "人口", "人", None]],
                 title_field=None,
-                style_js="function(p){return {color:'#555',weight:0.4,fillColor:p.residents>400?'#f00':'#0f0',fillOpacity:0.7};}",
+                style_js="function(p){return {color:'#555',weight:0.4,"
+                "fillColor:p.residents>400?'#f00':'#0f0',fillOpacity:0.7};}",
             ).add_to(m)
             assets.localize(m)
             page = assets.inline_assets(m.get_root().render())
@@ -211,7 +212,8 @@ def bench_browser() -> list[tuple]:
                     load = time.perf_counter() - t
                     t = time.perf_counter()
                     pg.evaluate(
-                        "new Promise(r=>{geoMap.once('zoomend',()=>requestAnimationFrame(()=>r()));geoMap.zoomIn(1,{animate:false});})"
+                        "new Promise(r=>{geoMap.once('zoomend',()=>requestAnimationFrame(()=>r()));"
+                        "geoMap.zoomIn(1,{animate:false});})"
                     )
                     zoom = time.perf_counter() - t
                     best = min(best or (load, zoom), (load, zoom))
@@ -244,7 +246,8 @@ def main() -> None:
     if args.browser:
         rows += bench_browser()
     print(
-        "\n| backend | what | n | median / time | p99 / rate | 304 median / MB/s | notes |\n|---|---|---|---|---|---|---|"
+        "\n| backend | what | n | median / time | p99 / rate | 304 median / MB/s | notes |\n"
+        "|---|---|---|---|---|---|---|"
     )
     for r in rows:
         print("| " + " | ".join(f"{v:,}" if isinstance(v, int) else str(v) for v in r) + " |")

@@ -327,7 +327,8 @@ def _flags(r, ctx: EvalContext) -> list:
         f.append(
             _flag(
                 "workers_short",
-                detail_zh=f"现有 {int(r.community_workers)} 人，按每万人 {ctx.workers_per_10000:g} 名应配 {int(r.workers_needed)} 人",
+                detail_zh=f"现有 {int(r.community_workers)} 人，"
+                f"按每万人 {ctx.workers_per_10000:g} 名应配 {int(r.workers_needed)} 人",
             )
         )
     if ctx.station_walk_m is not None or r.has_station is not None:

@@ -201,7 +201,8 @@ def _prepare(
         raise InputError(
             f"pair_unit, pair_shelter and pair_walk_m must be 1-D arrays of the same length "
             f"(got {pu.shape[0]}, {ps.shape[0]}, shape {pw.shape})",
-            f"配对的人口单元序号、避难场所序号和步行距离必须为等长的一维数组（实际为 {pu.shape[0]}、{ps.shape[0]}、形状 {pw.shape}）",
+            "配对的人口单元序号、避难场所序号和步行距离必须为等长的一维数组"
+            f"（实际为 {pu.shape[0]}、{ps.shape[0]}、形状 {pw.shape}）",
         )
     if pw.size and pw.dtype.kind not in "iuf":
         raise InputError(

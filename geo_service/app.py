@@ -121,10 +121,13 @@ def create_app(store: Store | None = None) -> FastAPI:
         return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>社区治理空间规划与设施服务</title>
 <style>body{{font-family:sans-serif;max-width:860px;margin:1em auto;padding:0 1em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px}}.synthetic{{background:#fff3cd;border:1px solid #e0b000;padding:8px}}</style></head>
+td,th{{border:1px solid #ccc;padding:4px 8px}}\
+.synthetic{{background:#fff3cd;border:1px solid #e0b000;padding:8px}}</style></head>
 <body><h1>社区治理空间规划与设施服务</h1>{banner}
-<p><a href="/resident"><b>居民查询：就近避难场所与服务网点</b></a> · <a href="/maps">交互地图</a> · <a href="/ogc">OGC API - Features</a></p>
-<p><a href="/audit/summary">设施与避难场所审计汇总（JSON）</a> · <a href="/audit/report.xlsx">审计报表（XLSX）</a> · <a href="/coverage/summary">生活圈覆盖汇总（JSON）</a></p>
+<p><a href="/resident"><b>居民查询：就近避难场所与服务网点</b></a> · <a href="/maps">交互地图</a> · \
+<a href="/ogc">OGC API - Features</a></p>
+<p><a href="/audit/summary">设施与避难场所审计汇总（JSON）</a> · <a href="/audit/report.xlsx">审计报表（XLSX）</a> · \
+<a href="/coverage/summary">生活圈覆盖汇总（JSON）</a></p>
 <p><a href="/docs">接口文档（OpenAPI）</a> · <a href="/health">健康检查</a> · <a href="/metadata">数据集说明</a></p>
 <table><tr><th>图层</th><th>接口名</th><th>要素数</th></tr>{rows}</table></body></html>"""
 

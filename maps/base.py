@@ -162,9 +162,12 @@ class Register(MacroElement):
 class Control(MacroElement):
     """A fixed HTML box on the map (title, legend, selector)."""
 
-    _template = Template("""{% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = geoMaps.control({{ this._parent.get_name() }}, {{ this.html|tojson }}, {{ this.position|tojson }}, {{ this.css_class|tojson }});
-    {% endmacro %}""")
+    _template = Template(
+        "{% macro script(this, kwargs) %}\n"
+        "        var {{ this.get_name() }} = geoMaps.control({{ this._parent.get_name() }}, {{ this.html|tojson }}, "
+        "{{ this.position|tojson }}, {{ this.css_class|tojson }});\n"
+        "    {% endmacro %}"
+    )
 
     def __init__(self, html_text: str, position: str = "bottomright", css_class: str = ""):
         super().__init__()
@@ -190,7 +193,8 @@ class Script(MacroElement):
 def legend(title_zh: str, rows: list[tuple[str, str, str]]) -> Control:
     """Legend box; rows are (kind: fill|dot|line, colour, label_zh)."""
     items = "".join(
-        f'<div class="row"><span class="sw {kind}" style="{"border-color" if kind == "line" else "background"}:{color}"></span>'
+        f'<div class="row"><span class="sw {kind}" '
+        f'style="{"border-color" if kind == "line" else "background"}:{color}"></span>'
         f"{html.escape(label)}</div>"
         for kind, color, label in rows
     )
@@ -202,7 +206,10 @@ def legend(title_zh: str, rows: list[tuple[str, str, str]]) -> Control:
 def swatch(color: str, label: str, dot: bool = True) -> str:
     """HTML label for the layer control with a colour swatch."""
     radius = "50%" if dot else "2px"
-    return f'<span style="display:inline-block;width:10px;height:10px;border-radius:{radius};background:{color};border:1px solid #555"></span> {html.escape(label)}'
+    return (
+        f'<span style="display:inline-block;width:10px;height:10px;border-radius:{radius};background:{color};'
+        f'border:1px solid #555"></span> {html.escape(label)}'
+    )
 
 
 def geojson_text(gdf: gpd.GeoDataFrame, columns: list[str], *, simplify: float = SIMPLIFY_DEG) -> str:

@@ -161,7 +161,8 @@ def coverage_map(
             gdf=comm,
             fields=fields,
             columns=rate_cols,
-            style_js=f"function(p){{return {{color:'#333', weight:2, fillOpacity:0.35, fillColor:({rate_js})(p[{js(level)}])}};}}",
+            style_js="function(p){return {color:'#333', weight:2, fillOpacity:0.35, "
+            f"fillColor:({rate_js})(p[{js(level)}])}};}}",
             show=False,
         ).add_to(m)
     if units is not None:
@@ -181,7 +182,8 @@ def coverage_map(
             fields=fields,
             title_field="name" if "name" in units.columns else None,
             columns=["reachable"] if "reachable" in units.columns else None,
-            style_js=f"function(p){{return {{color:'#555', weight:0.4, fillOpacity:0.7, fillColor:({walk_js})(p[geoCoverage.category+'_walk_m'], p.reachable)}};}}",
+            style_js="function(p){return {color:'#555', weight:0.4, fillOpacity:0.7, "
+            f"fillColor:({walk_js})(p[geoCoverage.category+'_walk_m'], p.reachable)}};}}",
         )
         ul.add_to(m)
         restyle.append(ul.get_name())
@@ -192,7 +194,8 @@ def coverage_map(
             gdf=areas,
             fields=[["category", "设施类别", None, vocab.FACILITY_CATEGORIES], ["walk_m", "步行距离", "米", None]],
             title_field=None,
-            style_js="function(p){return {color:'#08519c', weight:1.5, dashArray:'4 3', fillColor:'#6baed6', fillOpacity:0.12};}",
+            style_js="function(p){return {color:'#08519c', weight:1.5, dashArray:'4 3', "
+            "fillColor:'#6baed6', fillOpacity:0.12};}",
             filter_js="function(p){return p.category===geoCoverage.category;}",
         )
         sl.add_to(m)

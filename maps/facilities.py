@@ -46,7 +46,8 @@ def facilities_map(store, *, settings: Settings | None = None, tiles_base: str =
         bounds_of(fac, shel),
         settings=settings,
         title_zh="社区服务设施与应急避难场所",
-        subtitle_zh=f"社区服务设施 {len(fac):,} 处，应急避难场所 {len(shel):,} 处；右上角按类别开关图层，点击要素查看详情",
+        subtitle_zh=f"社区服务设施 {len(fac):,} 处，应急避难场所 {len(shel):,} 处；"
+        "右上角按类别开关图层，点击要素查看详情",
         synthetic_zh=synthetic_note(store),
         tiles_needed=tiles,
     )

@@ -120,7 +120,8 @@ def plan_map(
         gdf=geo,
         fields=fields,
         columns=["has_error", "deviation_households"],
-        style_js=f"function(p){{return {{color: p.has_error ? '#d7191c' : '#555', weight: p.has_error ? 3 : 1, fillOpacity: 0.7, fillColor: ({dev_js})(p.deviation_households)}};}}",
+        style_js="function(p){return {color: p.has_error ? '#d7191c' : '#555', weight: p.has_error ? 3 : 1, "
+        f"fillOpacity: 0.7, fillColor: ({dev_js})(p.deviation_households)}};}}",
     )
     layer.add_to(m)
     flagged = geo[geo["flags_zh"].map(bool)]
@@ -130,7 +131,8 @@ def plan_map(
         gdf=flagged,
         fields=fields,
         columns=["has_error"],
-        style_js="function(p){return {color: p.has_error ? '#d7191c' : '#fdae61', weight: 3, dashArray: p.has_error ? null : '6 4', fill: false};}",
+        style_js="function(p){return {color: p.has_error ? '#d7191c' : '#fdae61', weight: 3, "
+        "dashArray: p.has_error ? null : '6 4', fill: false};}",
         show=False,
     ).add_to(m)
     labels = json.loads(
@@ -144,8 +146,8 @@ def plan_map(
     ).add_to(m)
     m.get_root().header.add_child(
         folium.Element(
-            "<style>.geo-label{font:12px sans-serif;color:#222;text-shadow:0 0 2px #fff,0 0 2px #fff;white-space:nowrap;"
-            "transform:translate(-50%,-50%)}</style>"
+            "<style>.geo-label{font:12px sans-serif;color:#222;text-shadow:0 0 2px #fff,0 0 2px #fff;"
+            "white-space:nowrap;transform:translate(-50%,-50%)}</style>"
         ),
         name="geo_plan_labels",
     )

@@ -64,7 +64,8 @@ def resident_page(
 {note_html}
 <div id="map" role="application" aria-label="地图"></div>
 <div id="error" class="error" hidden></div>
-<div id="results"><p class="hint">在地图上点击您所在的位置即可查询；红色为最近的应急避难场所，蓝色为所选类别的服务网点。</p></div>
+<div id="results"><p class="hint">在地图上点击您所在的位置即可查询；\
+红色为最近的应急避难场所，蓝色为所选类别的服务网点。</p></div>
 <script type="application/json" id="resident-config">{cfg_json}</script>
 <script src="{static_url}/{assets.LEAFLET_JS}"></script>
 <script src="{static_url}/resident/resident.js"></script>

@@ -11,7 +11,8 @@ Everyone to their nearest shelter: S1 sees 200 persons for 100 places -> over ca
 
 Communities (boxes stacked north of the street):
   c1 households 1000 -> needs 300 m2; a service station of exactly 300 m2 -> at the norm (gap 0).
-  c2 households 2000 -> needs 600 m2; a station of 200 m2 -> gap 400 m2; reserved 0702 parcel of 500 m2 inside -> closes it.
+  c2 households 2000 -> needs 600 m2; a station of 200 m2 -> gap 400 m2; \
+reserved 0702 parcel of 500 m2 inside -> closes it.
   c3 no households -> cannot be assessed; its office stands on land planned as 0901 (commercial) -> at risk.
   c4 households 500 -> needs 150 m2; its only service facility has no floor area -> cannot be assessed.
 Developments: d1 200 households, no declared requirement -> owes 200 x 0.30 = 60 m2, built 20 -> owes 40 m2;

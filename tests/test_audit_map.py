@@ -367,7 +367,8 @@ def test_export_cli_single_file(city, tmp_path, monkeypatch):
 
 
 def test_large_layers_switch_to_vector_tiles(city, monkeypatch):
-    """Above INLINE_MAX_FEATURES the units, assignment lines and flagged facilities come from vector tiles of the run."""
+    """Above INLINE_MAX_FEATURES the units, assignment lines and flagged facilities come from \
+vector tiles of the run."""
     import mapbox_vector_tile
 
     import maps.base

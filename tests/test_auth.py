@@ -148,7 +148,7 @@ def test_reads_are_open_and_admin_reads_are_not(world):
     lon, lat = point_lonlat(280, -20)
     for path in [
         "/layers/shelters",
-        "/nearest?lon=%f&lat=%f" % (lon, lat),
+        f"/nearest?lon={lon:f}&lat={lat:f}",
         "/resident",
         "/maps",
         "/ogc/collections",

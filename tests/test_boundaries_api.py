@@ -1,4 +1,5 @@
-"""``/plans`` over the real app on SpatiaLite and PostGIS: delineate, evaluate, edit (If-Match / 409), diff, adopt, export."""
+"""``/plans`` over the real app on SpatiaLite and PostGIS: delineate, evaluate, edit (If-Match / 409), diff, \
+adopt, export."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from conftest import snapshot
-
 from _unit_grid import unit_grid
+from conftest import snapshot
 
 
 def _load_grid(store, **kw):

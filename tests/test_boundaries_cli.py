@@ -5,9 +5,9 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pytest
+from _unit_grid import unit_grid
 from typer.testing import CliRunner
 
-from _unit_grid import unit_grid
 from geo_service.cli import app
 from geo_service.core.settings import Settings
 from geo_service.core.storage import Store

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import shapely
+from _unit_grid import unit_grid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +15,6 @@ from boundaries.adjacency import KIND_CROSSING, prepare_units
 from boundaries.delineate import Band, delineate, number_of_communities
 from boundaries.edit import PlanState, apply_edit, diff_states, is_connected
 from boundaries.evaluate import EvalContext, dissolve, evaluate_plan
-from _unit_grid import unit_grid
 from geo_service.core._errors import InputError
 
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

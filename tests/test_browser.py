@@ -175,7 +175,8 @@ def test_audit_map(base_url, city, watched):
     outputs = run["outputs"]
     w = watched(viewport={"width": 1280, "height": 860})
     w.page.goto(f"{base_url}/maps/audit", wait_until="load", timeout=120_000)
-    # every layer on by default is drawn: communities, units with unplaced residents, lines, shelters, rings, facilities ...
+    # every layer on by default is drawn: communities, units with unplaced residents, lines, shelters, rings,
+    # facilities ...
     at_least = outputs["communities"] + outputs["shelters"] + outputs.get("assignment", 0)
     w.page.wait_for_function(f"geoMaps.drawnFeatures(window.geoMap) >= {at_least}", timeout=60_000)
     overlays = w.page.locator(".leaflet-control-layers-overlays label").all_inner_texts()

@@ -58,7 +58,8 @@ def _skip_or_fail(reason: str):
 
 
 def _env(tmp: Path, database_url: str | None) -> dict[str, str]:
-    """The environment of a service or CLI subprocess: this database, no rate limit, nothing inherited that points elsewhere."""
+    """The environment of a service or CLI subprocess: this database, no rate limit, nothing inherited \
+that points elsewhere."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GEO_DATA_DIR")}
     env.update(GEO_RATE_LIMIT_RPS="0", GEO_DATA_DIR=str(tmp / "data"), PYTHONUNBUFFERED="1")
     if database_url:
@@ -436,7 +437,8 @@ def _pg_writers(store: Store, dbname: str) -> list[str]:
         return [
             q
             for (q,) in conn.exec_driver_sql(
-                "SELECT query FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL",
+                "SELECT query FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+                "AND backend_xid IS NOT NULL",
                 (dbname,),
             )
         ]
@@ -570,7 +572,8 @@ def test_killed_import_leaves_no_partial_data(backend_store, tmp_path):
     print(
         f"\n[faults] {backend} import of {n_big + N_BASE} rows: "
         + "; ".join(
-            f"{o['name']}: killed at {o['t_kill']:.2f} s (write seen at {'-' if o['seen'] is None else round(o['seen'], 2)} s) -> {o['result']}"
+            f"{o['name']}: killed at {o['t_kill']:.2f} s "
+            f"(write seen at {'-' if o['seen'] is None else round(o['seen'], 2)} s) -> {o['result']}"
             for o in outcomes
         )
         + f"; then a complete import in {t_final:.1f} s"

@@ -311,12 +311,14 @@ def test_communities_import_into_named_plan(client, store, tmp_path):
 
 
 BROKEN_FILES = {
-    "nan.geojson": '{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[NaN,31]},'
+    "nan.geojson": '{"type":"FeatureCollection","features":'
+    '[{"type":"Feature","geometry":{"type":"Point","coordinates":[NaN,31]},'
     '"properties":{"source_id":"a","category":"market"}}]}',
     "empty.geojson": "",
     "notjson.geojson": "hello",
     "nofeatures.geojson": '{"type":"FeatureCollection","features":[]}',
-    "nullgeom.geojson": '{"type":"FeatureCollection","features":[{"type":"Feature","geometry":null,"properties":{"source_id":"a","category":"market"}}]}',
+    "nullgeom.geojson": '{"type":"FeatureCollection","features":[{"type":"Feature","geometry":null,'
+    '"properties":{"source_id":"a","category":"market"}}]}',
     "textlon.csv": "source_id,category,lon,lat\na,market,abc,31\n",
     "infinite.csv": "source_id,category,lon,lat\na,market,inf,31\n",
     "unknown.dwg": "AC1032",
@@ -345,7 +347,7 @@ def test_http_column_map_crs_and_report_cap(client, store, tmp_path):
     x, y = Transformer.from_crs(4326, 4544, always_xy=True).transform([LON, LON + 0.01], [LAT, LAT])
     csv = tmp_path / "gk.csv"
     csv.write_text(
-        "编号,类型,X,Y\nk1,kindergarten,%f,%f\nk2,nursery,%f,%f\n" % (x[0], y[0], x[1], y[1]), encoding="utf-8"
+        f"编号,类型,X,Y\nk1,kindergarten,{x[0]:f},{y[0]:f}\nk2,nursery,{x[1]:f},{y[1]:f}\n", encoding="utf-8"
     )
     with csv.open("rb") as fh:
         r = client.post(

@@ -7,6 +7,7 @@ import tomllib
 from importlib import resources
 
 import pytest
+from pydantic import ValidationError
 
 from geo_service.core.norms import LEVELS, STATUSES, Norms, NormsError, load_norms
 from geo_service.core.vocab import FACILITY_CATEGORIES, LAND_USE_CODES
@@ -139,7 +140,7 @@ def test_source_of_paths(norms):
 def test_immutable_and_as_dict(norms):
     with pytest.raises(AttributeError):
         norms.walking_speed_mps = 2.0
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         norms.life_circle("10min").walk_m = 1  # frozen model
     with pytest.raises(TypeError):
         norms.land_use.facility_codes["nursery"] = "080404"

@@ -29,7 +29,8 @@ def _empty(store: Store) -> None:
 
 @pytest.fixture(scope="module", params=["spatialite", "postgis"])
 def city_server(request, tmp_path_factory):
-    """The sample city and one coverage run, served on a free loopback port; yields (base_url, store, expected counts)."""
+    """The sample city and one coverage run, served on a free loopback port; \
+yields (base_url, store, expected counts)."""
     tmp = tmp_path_factory.mktemp("ogc_clients")
     if request.param == "spatialite":
         store = Store(f"sqlite:///{tmp / 'city.sqlite'}", settings=Settings(GEO_DATA_DIR=tmp))

@@ -28,13 +28,13 @@ import shutil
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
-import hypothesis
-from hypothesis import HealthCheck, Phase
-from hypothesis import strategies as st
-from schemathesis import GenerationMode
+import hypothesis  # noqa: E402 -- deliberately after the importorskip: skip the module without schemathesis
+from hypothesis import HealthCheck, Phase  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from schemathesis import GenerationMode  # noqa: E402
 
-from geo_service.core.settings import Settings
-from geo_service.core.storage import Store
+from geo_service.core.settings import Settings  # noqa: E402
+from geo_service.core.storage import Store  # noqa: E402
 
 EXAMPLES = int(os.environ.get("GEO_FUZZ_EXAMPLES", "200"))
 PG_SHARE = 0.15  # PostGIS: 15 % of the examples (the queries differ, the Python around them does not)

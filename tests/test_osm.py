@@ -128,7 +128,7 @@ def _reference(path: Path, bounds) -> dict[str, int]:
     loops = sum(1 for u, v in U.edges() if u == v)
     # distinct OSM ways with the very same geometry (overlapping ways)
     seen, same_geometry = set(), 0
-    for u, v, d in U.edges(data=True):
+    for _u, _v, d in U.edges(data=True):
         c = tuple(d["geometry"].coords)
         key = min(c, c[::-1])
         same_geometry += key in seen

@@ -23,7 +23,8 @@ class Change(BaseModel):
     actor: str = Field(description="User name (cli:<os user> for the command line)")
     role: str | None = None
     action: str = Field(
-        description="import, feature_create/update/delete, plan_delineate/edit/copy/adopt, recompute, job_submit, user_*"
+        description="import, feature_create/update/delete, plan_delineate/edit/copy/adopt, recompute, "
+        "job_submit, user_*"
     )
     target_type: str = Field(description="Layer name, plan, analysis_run, job or user")
     target_id: str | None = None

@@ -362,7 +362,8 @@ def landing(request: Request):
     return _json(
         {
             "title": "社区治理空间数据服务（OGC API - Features）",
-            "description": "图层与分析结果要素；坐标默认 CRS84（经度在前），支持 crs 参数（EPSG:4326、EPSG:4490 为纬度在前）。",
+            "description": "图层与分析结果要素；坐标默认 CRS84（经度在前），"
+            "支持 crs 参数（EPSG:4326、EPSG:4490 为纬度在前）。",
             "links": [
                 {"href": base, "rel": "self", "type": JSON, "title": "本页"},
                 {"href": f"{base}/api", "rel": "service-desc", "type": OAS30, "title": "OpenAPI 3.0 接口定义"},
@@ -489,7 +490,8 @@ def _feature_bytes(gdf: gpd.GeoDataFrame, target: str) -> list[bytes]:
     response_model=OGCFeatureCollection,
     responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}, **OGC_ERRORS},
     summary="Features of a collection, paged (要素)",
-    description="Query parameters: `bbox` (minx,miny,maxx,maxy in the axis order of `bbox-crs`, default CRS84 lon/lat), "
+    description="Query parameters: `bbox` (minx,miny,maxx,maxy in the axis order of `bbox-crs`, "
+    "default CRS84 lon/lat), "
     "`bbox-crs`, `crs` (output CRS URI; EPSG:4326 and EPSG:4490 are latitude first), `limit` (default 100, larger "
     "values are capped at GEO_PAGE_LIMIT_MAX), `offset`, `datetime` (accepted; the features carry no temporal extent), "
     "`plan` (communities), `network` (network layers).",

@@ -142,7 +142,8 @@ _WRITES = {
     "400": {"description": "Invalid Content-Length, or a request the service cannot carry out"},
     "409": {"description": "The database refused the write (a constraint); nothing was kept"},
     "413": {
-        "description": "Request body or upload larger than the limit (GEO_MAX_BODY_MB, GEO_MAX_UPLOAD_MB); nothing written"
+        "description": "Request body or upload larger than the limit (GEO_MAX_BODY_MB, GEO_MAX_UPLOAD_MB); "
+        "nothing written"
     },
 }
 

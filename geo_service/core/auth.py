@@ -138,7 +138,11 @@ def add_token(store, name: str) -> str:
 
 def allowed_roles(permission: str | None = None, *, layer: str | None = None) -> tuple[str, ...]:
     """Roles allowed a named permission or writing a layer (admin always)."""
-    roles = LAYER_WRITERS.get(layer, ()) if layer is not None else PERMISSIONS[permission]
+    if layer is not None:
+        roles = LAYER_WRITERS.get(layer, ())
+    else:
+        assert permission is not None, "allowed_roles() needs a permission or a layer"
+        roles = PERMISSIONS[permission]
     return (*roles, "admin")
 
 

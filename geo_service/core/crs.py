@@ -343,7 +343,8 @@ ACCEPTED_FORMS = (
     "GCJ-02 / gcj02 / amap / gaode / tencent / 高德 / 腾讯 / 火星坐标",
     "BD-09 / bd09 / baidu / 百度",
     "CGCS2000 3-degree Gauss-Kruger zone 25-45 (e.g. cgcs2000-gk3-35, 'CGCS2000 3-degree GK zone 35')",
-    "CGCS2000 3-degree Gauss-Kruger central meridian 75E-135E (e.g. cgcs2000-gk3-cm105, 'CGCS2000 3-degree GK CM 105E')",
+    "CGCS2000 3-degree Gauss-Kruger central meridian 75E-135E "
+    "(e.g. cgcs2000-gk3-cm105, 'CGCS2000 3-degree GK CM 105E')",
     "CGCS2000 6-degree Gauss-Kruger zone 13-23 or CM 75E-135E (e.g. cgcs2000-gk6-18)",
     "any WKT, PROJ string or CRS name pyproj accepts",
 )
@@ -451,7 +452,8 @@ def _parse_gk(text: str) -> int | None:
         text,
         f"CGCS2000 {width}-degree Gauss-Kruger zones are {zones.start}-{zones.stop - 1}, "
         f"central meridians {cms.start}E-{cms.stop - 1}E in steps of {width}",
-        f"CGCS2000 {width} 度带带号为 {zones.start}-{zones.stop - 1}，中央经线为 {cms.start}E-{cms.stop - 1}E（间隔 {width}）",
+        f"CGCS2000 {width} 度带带号为 {zones.start}-{zones.stop - 1}，"
+        f"中央经线为 {cms.start}E-{cms.stop - 1}E（间隔 {width}）",
     )
 
 

@@ -55,8 +55,10 @@ def _frame(spec, properties: dict, geom, source_id: str) -> gpd.GeoDataFrame:
     unknown = sorted(set(props) - set(spec.field_names))
     if unknown:
         raise InputError(
-            f"unknown properties for layer {spec.name}: {', '.join(map(str, unknown[:20]))}; known: {', '.join(spec.field_names)}",
-            f"图层「{spec.label_zh}」没有这些属性：{', '.join(map(str, unknown[:20]))}；可用属性：{', '.join(spec.field_names)}",
+            f"unknown properties for layer {spec.name}: {', '.join(map(str, unknown[:20]))}; "
+            f"known: {', '.join(spec.field_names)}",
+            f"图层「{spec.label_zh}」没有这些属性：{', '.join(map(str, unknown[:20]))}；"
+            f"可用属性：{', '.join(spec.field_names)}",
             unknown=unknown[:20],
             known=list(spec.field_names),
         )

@@ -108,12 +108,15 @@ def map_columns(
     for target, source in options.column_map.items():
         if target != "source_id" and target not in spec.field_names:
             raise InputError(
-                f"--map {target}=...: {target!r} is not a field of layer {spec.name}; fields: {', '.join(spec.field_names)}",
-                f"--map {target}=…：{target!r} 不是图层「{spec.label_zh}」的字段；可用字段：{', '.join(spec.field_names)}",
+                f"--map {target}=...: {target!r} is not a field of layer {spec.name}; "
+                f"fields: {', '.join(spec.field_names)}",
+                f"--map {target}=…：{target!r} 不是图层「{spec.label_zh}」的字段；"
+                f"可用字段：{', '.join(spec.field_names)}",
             )
         if source not in frame.columns:
             raise InputError(
-                f"--map {target}={source}: the file has no column {source!r}; columns: {', '.join(map(str, frame.columns))}",
+                f"--map {target}={source}: the file has no column {source!r}; "
+                f"columns: {', '.join(map(str, frame.columns))}",
                 f"--map {target}={source}：文件中没有列 {source!r}；现有列：{', '.join(map(str, frame.columns))}",
             )
         rename[source] = target
@@ -124,7 +127,7 @@ def map_columns(
         # Chinese label (as exported to XLSX, with or without unit), or the name cut to
         # 10 characters by the Shapefile format.
         for label in (f.label_zh, f"{f.label_zh}（{f.unit}）" if f.unit else None, f.name[:10]):
-            if label in present and label not in rename:
+            if label is not None and label in present and label not in rename:
                 rename[label] = f.name
                 break
     id_col = options.id_column or options.column_map.get("source_id")
@@ -184,7 +187,7 @@ def _check_values(frame, spec: LayerSpec, report: ValidationReport, max_chars: i
                 f"「{labels[name]}」是 JSON {what_zh}，应为单个文字或数值",
                 value=col.iloc[r - 1],
             )
-        text = col.where(kind == str)
+        text = col.where(kind.eq(str))
         nul = text.str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
         for r in _rows(nul):
             report.add(
@@ -230,7 +233,7 @@ def _check_fields(
             continue
         col = frame[f.name]
         raw = col.to_numpy(dtype=object)
-        blank = (pd.isna(col) | (col.map(type) == str) & col.astype(str).str.strip().eq("")).to_numpy()
+        blank = (pd.isna(col) | col.map(type).eq(str) & col.astype(str).str.strip().eq("")).to_numpy()
         if f.required:
             already = reported.get(f.name)
             for r in _rows(blank & ~already if already is not None else blank):
@@ -271,7 +274,7 @@ def _check_fields(
             bad = ~blank & ~is_true & ~is_false
             for r in _rows(bad):
                 report.add(r, f.name, f"{f.name} must be true/false", f"「{f.label_zh}」应为 是/否", value=raw[r - 1])
-            frame[f.name] = pd.Series(np.where(blank, None, is_true), index=frame.index, dtype=object)
+            frame[f.name] = pd.Series(np.where(blank, np.array(None), is_true), index=frame.index, dtype=object)
         else:
             text = col.astype(str).str.strip().where(~blank, None)
             text = text.str.replace(r"\.0$", "", regex=True) if f.pattern else text
@@ -280,7 +283,7 @@ def _check_fields(
                 text = text.where(~odd, "0" + text)
             if f.vocab:
                 by_label = {label: code for code, label in f.vocab.items()}
-                text = text.map(lambda v: by_label.get(v, v) if v is not None else None)
+                text = text.map(lambda v, by_label=by_label: by_label.get(v, v) if v is not None else None)
                 unknown = ~blank & ~text.isin(list(f.vocab)).to_numpy()
                 allowed = ", ".join(f"{c}（{lab}）" for c, lab in f.vocab.items())
                 for r in _rows(unknown):
@@ -340,7 +343,8 @@ def _check_geometry(
         report.add(
             r,
             "geometry",
-            f"geometry type {type_names[r - 1]} not allowed for {spec.name} (allowed: {', '.join(spec.geometry_types)})",
+            f"geometry type {type_names[r - 1]} not allowed for {spec.name} "
+            f"(allowed: {', '.join(spec.geometry_types)})",
             f"几何类型 {type_names[r - 1]} 不适用于图层「{spec.label_zh}」（允许：{', '.join(spec.geometry_types)}）",
         )
     vertices = shapely.get_num_coordinates(geoms)
@@ -349,7 +353,8 @@ def _check_geometry(
         report.add(
             r,
             "geometry",
-            f"geometry has {vertices[r - 1]:,} vertices, more than the {max_vertices:,} allowed (GEO_MAX_VERTICES): simplify it",
+            f"geometry has {vertices[r - 1]:,} vertices, more than the {max_vertices:,} allowed "
+            "(GEO_MAX_VERTICES): simplify it",
             f"几何有 {vertices[r - 1]:,} 个顶点，超过上限 {max_vertices:,} 个，请先简化",
         )
     check = present & ~wrong & ~huge
@@ -440,7 +445,8 @@ def validate(
     report = ValidationReport(spec.name, len(frame))
     if len(frame) > settings.max_features:
         raise InputError(
-            f"{len(frame):,} features exceed the limit of {settings.max_features:,} for one import (GEO_MAX_FEATURES): split the file",
+            f"{len(frame):,} features exceed the limit of {settings.max_features:,} for one import "
+            "(GEO_MAX_FEATURES): split the file",
             f"要素数 {len(frame):,} 超过单次导入上限 {settings.max_features:,}，请拆分后分批导入",
         )
     # Problems the reader found (a broken feature of a GeoJSON file): reported in the row's place.  A row

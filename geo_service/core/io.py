@@ -15,6 +15,7 @@ import json
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -90,7 +91,8 @@ def check_zip(path: Path, *, nested_ok: bool = False) -> list[str]:
         infos = zf.infolist()
         if len(infos) > settings.zip_max_members:
             raise InputError(
-                f"archive {path.name} holds {len(infos)} files, more than the {settings.zip_max_members} allowed (GEO_ZIP_MAX_MEMBERS)",
+                f"archive {path.name} holds {len(infos)} files, more than the {settings.zip_max_members} allowed "
+                "(GEO_ZIP_MAX_MEMBERS)",
                 f"压缩包 {path.name} 含有 {len(infos)} 个文件，超过上限 {settings.zip_max_members} 个，已拒绝",
             )
         total = 0
@@ -121,7 +123,8 @@ def check_zip(path: Path, *, nested_ok: bool = False) -> list[str]:
             seen.add(key)
             if not nested_ok and not info.is_dir() and key.endswith(ARCHIVE_SUFFIXES):
                 raise InputError(
-                    f"archive member {shown!r} is itself an archive: nested archives are not read; upload the inner archive",
+                    f"archive member {shown!r} is itself an archive: nested archives are not read; "
+                    "upload the inner archive",
                     f"压缩包中的 {shown!r} 本身是压缩包：不读取嵌套压缩包，请直接上传里面的文件",
                 )
             if info.file_size > RATIO_CHECK_MIN_BYTES and info.file_size > settings.zip_max_ratio * max(
@@ -129,14 +132,16 @@ def check_zip(path: Path, *, nested_ok: bool = False) -> list[str]:
             ):
                 ratio = info.file_size / max(info.compress_size, 1)
                 raise InputError(
-                    f"archive member {shown!r} expands {ratio:.0f}-fold: refused as a zip bomb (GEO_ZIP_MAX_RATIO = {settings.zip_max_ratio})",
+                    f"archive member {shown!r} expands {ratio:.0f}-fold: refused as a zip bomb "
+                    f"(GEO_ZIP_MAX_RATIO = {settings.zip_max_ratio})",
                     f"压缩包中的 {shown!r} 解压后膨胀 {ratio:.0f} 倍，疑似压缩炸弹，已拒绝",
                 )
             total += info.file_size
             names.append(name)
         if total > max_total:
             raise InputError(
-                f"archive expands to {_size(total)}, more than the {_size(max_total)} allowed (GEO_ZIP_MAX_UNCOMPRESSED_MB)",
+                f"archive expands to {_size(total)}, more than the {_size(max_total)} allowed "
+                "(GEO_ZIP_MAX_UNCOMPRESSED_MB)",
                 f"压缩包解压后 {_size(total)}，超过允许的 {_size(max_total)}，已拒绝",
             )
     return names
@@ -234,7 +239,7 @@ def read_file(
             df.columns = [str(c).strip() for c in df.columns]
             _check_columns(df.columns, path)
             return table_to_frame(df, lon_column, lat_column)
-        kwargs = {"max_features": max_features + 1}
+        kwargs: dict[str, Any] = {"max_features": max_features + 1}
         if encoding:
             kwargs["encoding"] = encoding
         if fmt == "shp" and path.suffix.lower() == ".zip":
@@ -288,7 +293,8 @@ def _unreadable(path: Path, exc: BaseException) -> InputError:
 def _check_count(n: int, max_features: int, path: Path) -> None:
     if n > max_features:
         raise InputError(
-            f"{path.name} holds more than {max_features:,} features, the most one import may hold (GEO_MAX_FEATURES): split the file",
+            f"{path.name} holds more than {max_features:,} features, the most one import may hold "
+            "(GEO_MAX_FEATURES): split the file",
             f"文件 {path.name} 的要素数超过单次导入上限 {max_features:,} 个，请拆分后分批导入",
         )
 
@@ -302,8 +308,10 @@ def _check_columns(columns, path: Path) -> None:
     for c in columns:
         if len(str(c)) > MAX_COLUMN_NAME_CHARS:
             raise InputError(
-                f"{path.name} has a column name of {len(str(c)):,} characters (at most {MAX_COLUMN_NAME_CHARS}): {str(c)[:40]!r}…",
-                f"文件 {path.name} 中有长 {len(str(c)):,} 个字符的列名（上限 {MAX_COLUMN_NAME_CHARS}）：{str(c)[:40]!r}…",
+                f"{path.name} has a column name of {len(str(c)):,} characters "
+                f"(at most {MAX_COLUMN_NAME_CHARS}): {str(c)[:40]!r}…",
+                f"文件 {path.name} 中有长 {len(str(c)):,} 个字符的列名"
+                f"（上限 {MAX_COLUMN_NAME_CHARS}）：{str(c)[:40]!r}…",
             )
 
 
@@ -610,8 +618,10 @@ def geojson_frame(data, path: Path, *, max_features: int | None = None) -> gpd.G
         features = [{"type": "Feature", "geometry": data, "properties": {}}]
     else:
         raise InputError(
-            f"{path.name} is not GeoJSON: the object has type {str(gtype)[:40]!r}, not FeatureCollection, Feature or a geometry",
-            f"文件 {path.name} 不是 GeoJSON：对象的 type 为 {str(gtype)[:40]!r}，应为 FeatureCollection、Feature 或几何类型",
+            f"{path.name} is not GeoJSON: the object has type {str(gtype)[:40]!r}, "
+            "not FeatureCollection, Feature or a geometry",
+            f"文件 {path.name} 不是 GeoJSON：对象的 type 为 {str(gtype)[:40]!r}，"
+            "应为 FeatureCollection、Feature 或几何类型",
         )
     _check_count(len(features), max_features, path)
     crs = _geojson_crs(data.get("crs"), path)

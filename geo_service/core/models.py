@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
+from sqlalchemy.types import TypeEngine
 
 from .layers import LAYERS, LayerSpec
 
@@ -25,7 +26,7 @@ metadata = sa.MetaData(
     }
 )
 
-_KIND_TYPES = {
+_KIND_TYPES: dict[str, type[TypeEngine] | TypeEngine] = {
     "str": sa.String,
     "int": sa.BigInteger,
     "float": sa.Float,

@@ -43,7 +43,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -281,6 +281,9 @@ class Norms:
     """Validated, immutable planning norms with typed accessors."""
 
     __slots__ = ("_model", "overridden", "override_label")
+    _model: _NormsModel
+    overridden: tuple[str, ...]
+    override_label: str | None
 
     def __init__(self, model: _NormsModel, overridden: tuple[str, ...] = (), override_label: str | None = None):
         object.__setattr__(self, "_model", model)
@@ -296,7 +299,7 @@ class Norms:
 
     # life circles
     @staticmethod
-    def level(level: str | int) -> str:
+    def level(level: str | int) -> Level:
         """Normalise a life-circle level: ``10``, ``"10"``, ``"10-minute"``, ``"10分钟"`` give ``"10min"``."""
         s = str(level).strip().lower()
         if s in ("block", "街坊", "居住街坊"):
@@ -307,7 +310,7 @@ class Norms:
                 f"unknown life-circle level {level!r}; known: {', '.join(LEVELS)}",
                 f"未知的生活圈层级 {level!r}；可用：{', '.join(LEVELS)}",
             )
-        return f"{m.group(1)}min"
+        return cast(Level, f"{m.group(1)}min")  # the pattern admits only 5, 10 and 15
 
     def life_circle(self, level: str | int) -> LifeCircle:
         """The :class:`LifeCircle` entry (``walk_m``, ``walk_range_m``, ``residents``, ``dwellings``)."""
@@ -317,10 +320,11 @@ class Norms:
         """Facility categories provided at this level (not cumulative)."""
         return self._model.required_facilities[self.level(level)].value
 
-    def level_of(self, category: str) -> str | None:
+    def level_of(self, category: str) -> Level | None:
         """Smallest life-circle level that provides ``category`` (block first), or None."""
         category = self._category(category)
-        for lv in ("block", "5min", "10min", "15min"):
+        smallest_first: tuple[Level, ...] = ("block", "5min", "10min", "15min")
+        for lv in smallest_first:
             fl = self._model.required_facilities.get(lv)
             if fl is not None and category in fl.value:
                 return lv
@@ -369,7 +373,7 @@ class Norms:
         section, name = key.split(".")
         if section == "service_radius_m":
             return self._model.service_radius_m[name].value
-        return self._model.life_circles[name].walk_m
+        return self._model.life_circles[cast(Level, name)].walk_m  # key is "life_circles.<level>"
 
     def facility_minimum(self, category: str) -> FacilityMinimum | None:
         return self._model.facility_minimums.get(self._category(category))

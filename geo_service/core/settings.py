@@ -18,41 +18,44 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     data_dir: Path = Field(
-        Path("data"), validation_alias="GEO_DATA_DIR", description="Directory for the embedded database and caches."
+        default=Path("data"),
+        validation_alias="GEO_DATA_DIR",
+        description="Directory for the embedded database and caches.",
     )
     database_url: str | None = Field(
-        None,
+        default=None,
         validation_alias="DATABASE_URL",
-        description="SQLAlchemy URL; postgresql://... for PostGIS. Default: SpatiaLite file <data_dir>/geo_service.sqlite.",
+        description="SQLAlchemy URL; postgresql://... for PostGIS. "
+        "Default: SpatiaLite file <data_dir>/geo_service.sqlite.",
     )
     spatialite_library: str = Field(
-        "mod_spatialite",
+        default="mod_spatialite",
         validation_alias="SPATIALITE_LIBRARY_PATH",
         description="Name or path of the SpatiaLite extension.",
     )
-    host: str = Field("127.0.0.1", validation_alias="GEO_HOST")
-    port: int = Field(8000, validation_alias="GEO_PORT")
-    basemap: Literal["osm", "tianditu", "local", "none"] = Field("none", validation_alias="GEO_BASEMAP")
+    host: str = Field(default="127.0.0.1", validation_alias="GEO_HOST")
+    port: int = Field(default=8000, validation_alias="GEO_PORT")
+    basemap: Literal["osm", "tianditu", "local", "none"] = Field(default="none", validation_alias="GEO_BASEMAP")
     basemap_url: str | None = Field(
-        None, validation_alias="GEO_BASEMAP_URL", description="Tile URL template for basemap=local."
+        default=None, validation_alias="GEO_BASEMAP_URL", description="Tile URL template for basemap=local."
     )
-    tianditu_key: str | None = Field(None, validation_alias="TIANDITU_KEY")
+    tianditu_key: str | None = Field(default=None, validation_alias="TIANDITU_KEY")
     norms_file: Path | None = Field(
-        None, validation_alias="GEO_NORMS_FILE", description="City/county override of the planning norms."
+        default=None, validation_alias="GEO_NORMS_FILE", description="City/county override of the planning norms."
     )
-    max_upload_mb: int = Field(200, validation_alias="GEO_MAX_UPLOAD_MB")
-    page_limit_default: int = Field(1000, validation_alias="GEO_PAGE_LIMIT_DEFAULT")
-    page_limit_max: int = Field(10000, validation_alias="GEO_PAGE_LIMIT_MAX")
+    max_upload_mb: int = Field(default=200, validation_alias="GEO_MAX_UPLOAD_MB")
+    page_limit_default: int = Field(default=1000, validation_alias="GEO_PAGE_LIMIT_DEFAULT")
+    page_limit_max: int = Field(default=10000, validation_alias="GEO_PAGE_LIMIT_MAX")
     max_body_mb: float = Field(
-        8, validation_alias="GEO_MAX_BODY_MB", description="Largest JSON request body (413 above)."
+        default=8, validation_alias="GEO_MAX_BODY_MB", description="Largest JSON request body (413 above)."
     )
     rate_limit_rps: float = Field(
-        50,
+        default=50,
         validation_alias="GEO_RATE_LIMIT_RPS",
         description="Requests per second per client address (token bucket, per worker process); 0 turns the limit off.",
     )
     rate_limit_burst: int = Field(
-        200, validation_alias="GEO_RATE_LIMIT_BURST", description="Requests a client may make at once."
+        default=200, validation_alias="GEO_RATE_LIMIT_BURST", description="Requests a client may make at once."
     )
     trusted_proxies: list[str] = Field(
         default_factory=lambda: [],
@@ -60,38 +63,41 @@ class Settings(BaseSettings):
         description='Reverse proxies (IP addresses) whose X-Forwarded-For names the client, e.g. ["127.0.0.1"].',
     )
     job_workers: int = Field(
-        1, validation_alias="GEO_JOB_WORKERS", description="Background jobs run at once per process."
+        default=1, validation_alias="GEO_JOB_WORKERS", description="Background jobs run at once per process."
     )
     # Limits of one import (hostile or broken files are refused with a 4xx answer, nothing written).
     max_features: int = Field(
-        2_000_000, ge=1, validation_alias="GEO_MAX_FEATURES", description="Most features (rows) in one imported file."
+        default=2_000_000,
+        ge=1,
+        validation_alias="GEO_MAX_FEATURES",
+        description="Most features (rows) in one imported file.",
     )
     max_vertices: int = Field(
-        1_000_000,
+        default=1_000_000,
         ge=1,
         validation_alias="GEO_MAX_VERTICES",
         description="Most vertices in one imported geometry (the row is reported above).",
     )
     max_string_chars: int = Field(
-        10_000,
+        default=10_000,
         ge=1,
         validation_alias="GEO_MAX_STRING_CHARS",
         description="Longest text value of an imported attribute (the row is reported above).",
     )
     zip_max_uncompressed_mb: int = Field(
-        2048,
+        default=2048,
         ge=1,
         validation_alias="GEO_ZIP_MAX_UNCOMPRESSED_MB",
         description="Largest total uncompressed size of an uploaded zip or xlsx.",
     )
     zip_max_ratio: int = Field(
-        200,
+        default=200,
         ge=1,
         validation_alias="GEO_ZIP_MAX_RATIO",
         description="Largest compression ratio of an archive member over 10 MB (zip bombs).",
     )
     zip_max_members: int = Field(
-        1000, ge=1, validation_alias="GEO_ZIP_MAX_MEMBERS", description="Most files in an uploaded zip or xlsx."
+        default=1000, ge=1, validation_alias="GEO_ZIP_MAX_MEMBERS", description="Most files in an uploaded zip or xlsx."
     )
 
     @property
