@@ -800,7 +800,10 @@ def _band_reasons(
         if big.size:
             u = int(global_idx[big[0]])
             name = str(us.units.iloc[u].get("name") or us.units.iloc[u].get("source_id"))
-            reason = f"unit {name} alone has {int(us.households[u])} households, above the band's maximum {hi}; units are not split"
+            reason = (
+                f"unit {name} alone has {int(us.households[u])} households, above the band's maximum {hi}; "
+                "units are not split"
+            )
             reason_zh = f"人口单元「{name}」单独即有 {int(us.households[u])} 户，超过上限 {hi} 户，人口单元不可拆分"
             code = "unit_too_large"
         elif comp_hh < lo:
@@ -810,10 +813,13 @@ def _band_reasons(
                 code = "street_too_small"
             else:
                 reason = (
-                    f"these units are cut off from the rest of the street by a river, railway or other barrier without a crossing "
-                    f"and have {int(comp_hh)} households together, fewer than the minimum {lo}"
+                    "these units are cut off from the rest of the street by a river, railway or other barrier "
+                    f"without a crossing and have {int(comp_hh)} households together, fewer than the minimum {lo}"
                 )
-                reason_zh = f"该片区被河流、铁路等障碍与街道其他部分隔开（无桥梁或通道），合计仅 {int(comp_hh)} 户，低于下限 {lo} 户"
+                reason_zh = (
+                    "该片区被河流、铁路等障碍与街道其他部分隔开（无桥梁或通道），"
+                    f"合计仅 {int(comp_hh)} 户，低于下限 {lo} 户"
+                )
                 code = "isolated_area_too_small"
         elif kmin > kmax:
             reason = f"{int(comp_hh)} households cannot be divided into communities of {lo}-{hi} households"

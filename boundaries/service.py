@@ -9,9 +9,7 @@ otherwise straight-line distance is used and labelled ``straight_line``.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
 
@@ -22,11 +20,12 @@ import shapely
 
 from geo_service.core import vocab
 from geo_service.core._errors import ConflictError, InputError, NotFoundError
-from geo_service.core.norms import load_norms
+from geo_service.core.jsonvalues import plain
+from geo_service.core.runs import MemoCache, input_revisions
 from geo_service.core.storage import Store
 
 from .adjacency import UnitSet, prepare_units
-from .delineate import MODES, Band, delineate
+from .delineate import Band, delineate
 from .edit import PlanState, apply_edit, diff_states, labels_from_polygons
 from .evaluate import (
     EvalContext,
@@ -35,12 +34,11 @@ from .evaluate import (
     evaluate_plan,
     totals_of,
 )
+from .params import DelineationParams, EvaluationParams, band_from_input
 
-__all__ = ["EXPORT_COLUMNS", "PlanService", "default_band", "parse_band"]
+__all__ = ["EXPORT_COLUMNS", "PlanService"]
 
-_CACHE: OrderedDict[tuple, object] = OrderedDict()
-_LOCK = threading.Lock()
-_CACHE_SIZE = 6
+_PREPARED = MemoCache(size=6)  # prepared units and stations, keyed by store and input-layer revisions
 STATION_CATEGORY = "community_service_station"
 INPUT_LAYERS = ("population_units", "admin_areas", "barriers", "roads", "network_edges")
 
@@ -68,42 +66,9 @@ EXPORT_COLUMNS = {
 }
 
 
-def default_band() -> Band:
-    lo, hi = load_norms().household_band
-    return Band(int(lo), int(hi))
-
-
-def parse_band(text: str | None) -> Band:
-    """``"1000-3000"`` to a :class:`Band` (default: the norms' household band)."""
-    if text is None or str(text).strip() == "":
-        return default_band()
-    parts = str(text).replace("–", "-").replace("～", "-").replace("~", "-").split("-")
-    try:
-        lo, hi = (int(float(p)) for p in parts)
-    except ValueError:
-        raise InputError(
-            f"households band must be MIN-MAX, e.g. 1000-3000, got {text!r}",
-            f"户数范围应写作 下限-上限，如 1000-3000；收到 {text!r}",
-        ) from None
-    return Band(lo, hi)
-
-
-def _cache_get(key, build):
-    with _LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    value = build()
-    with _LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return value
-
-
 def clear_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()
+    """Forget the prepared units and stations of every store (tests, after a data reset)."""
+    _PREPARED.clear()
 
 
 class PlanService:
@@ -111,17 +76,20 @@ class PlanService:
 
     def __init__(self, store: Store):
         self.store = store
-        self.norms = load_norms()
+        self.norms = store.norms
 
     # ------------------------------------------------------------------ inputs
     def _revisions(self, layers) -> tuple:
-        revs = self.store.layer_revisions()
-        return tuple(int(revs.get(k, 0)) for k in layers)
+        return tuple(input_revisions(self.store, layers).values())
+
+    def default_band(self) -> Band:
+        """The household band of the store's norms (the city's override file included)."""
+        return band_from_input(self.norms)
 
     def unit_set(self) -> UnitSet:
         """Prepared units (tiles, adjacency), cached per layer revisions."""
         key = ("units", str(self.store.url), self._revisions(INPUT_LAYERS))
-        return _cache_get(key, self._build_unit_set)
+        return _PREPARED.get(key, self._build_unit_set)
 
     def _build_unit_set(self) -> UnitSet:
         s = self.store
@@ -141,7 +109,7 @@ class PlanService:
     def stations(self, us: UnitSet) -> tuple[np.ndarray | None, str, np.ndarray | None]:
         """(walking distance per unit to the nearest station (m), method, station points (metric))."""
         key = ("stations", str(self.store.url), self._revisions(INPUT_LAYERS + ("facilities", "network_nodes")))
-        return _cache_get(key, lambda: self._build_stations(us))
+        return _PREPARED.get(key, lambda: self._build_stations(us))
 
     def _build_stations(self, us: UnitSet):
         fac = vocab.in_service(self.store.read_layer("facilities", where={"category": STATION_CATEGORY}))
@@ -168,7 +136,7 @@ class PlanService:
     def context(self, us: UnitSet, band: Band | None = None, other: PlanState | None = None) -> EvalContext:
         d, method, pts = self.stations(us)
         ctx = EvalContext(
-            band=band or default_band(),
+            band=band or self.default_band(),
             workers_per_10000=float(self.norms.community_workers_per_10000),
             walk_m=float(self.norms.life_circle("5min").walk_m),
             station_walk_m=None if method == "none" else d,
@@ -216,52 +184,32 @@ class PlanService:
             out.append(p)
         return out
 
-    def evaluate(
-        self,
-        plan,
-        *,
-        version: int | None = None,
-        band: Band | None = None,
-        other=None,
-        other_version: int | None = None,
-    ) -> tuple[dict, Evaluation, int]:
-        row, state, ver, _ = self.state(plan, version)
+    def evaluate(self, plan, params: EvaluationParams | None = None) -> tuple[dict, Evaluation, int]:
+        """(plan row, evaluation, version) of ``plan`` (default parameters: the norms' band, the current version)."""
+        params = params or EvaluationParams.from_input(self.norms)
+        row, state, ver, _ = self.state(plan, params.version)
         us = self.unit_set()
-        other_state = self.state(other, other_version)[1] if other is not None else None
-        ev = evaluate_plan(us, state.labels, state.communities, self.context(us, band, other_state))
+        other_state = self.state(params.other, params.other_version)[1] if params.other is not None else None
+        ev = evaluate_plan(us, state.labels, state.communities, self.context(us, params.band, other_state))
         return row, ev, ver
 
     # ------------------------------------------------------------------ propose
     def delineate(
         self,
+        params: DelineationParams,
         *,
-        streets: list[str] | None = None,
-        band: Band | None = None,
-        k: int | None = None,
-        from_plan=None,
-        mode: str | None = None,
         name: str | None = None,
         created_by: str | None = None,
         save: bool = True,
-        seed: int = 0,
     ) -> dict:
-        band = band or default_band()
+        """Propose a plan (:class:`DelineationParams`), evaluate it and, with ``save``, store it as a draft."""
+        band, k, mode, seed = params.band, params.k, params.mode, params.seed
+        streets = None if params.streets is None else list(params.streets)
         us = self.unit_set()
-        mode = mode or ("minimal_change" if from_plan is not None else "fresh")
-        if mode not in MODES:
-            raise InputError(f"mode must be one of {', '.join(MODES)}", f"模式应为 {'、'.join(MODES)} 之一", mode=mode)
-        if k is not None and (int(k) < 1):
-            raise InputError("k must be at least 1", "社区数量（k）至少为 1", k=k)
         existing = None
         base_row = None
-        if from_plan is not None:
-            base_row, base_state, _, _ = self.state(from_plan)
-            existing = base_state
-        elif mode != "fresh":
-            raise InputError(
-                "modes closest and minimal_change need --from-plan",
-                "“最接近现状”和“最小调整”模式需要指定现状方案（from_plan）",
-            )
+        if params.from_plan is not None:
+            base_row, existing, _, _ = self.state(params.from_plan)
         t0 = time.perf_counter()
         prop = delineate(
             us,
@@ -307,7 +255,7 @@ class PlanService:
                 "from_plan": None if base_row is None else base_row["id"],
                 "seed": seed,
             }
-            summary = _jsonable(ev.totals)
+            summary = plain(ev.totals)
             pid = self.store.create_plan(
                 name,
                 assignment=state.to_json(us),
@@ -352,8 +300,10 @@ class PlanService:
             )
         if int(if_match) != int(row["version"]):
             raise ConflictError(
-                f"plan {row['id']} is at version {row['version']}, the edit was made on version {if_match}; reload and redo it",
-                f"方案已被他人修改（当前版本 {row['version']}，您的修改基于版本 {if_match}），请刷新后重新操作；本次修改未保存",
+                f"plan {row['id']} is at version {row['version']}, the edit was made on version {if_match}; "
+                "reload and redo it",
+                f"方案已被他人修改（当前版本 {row['version']}，您的修改基于版本 {if_match}），"
+                "请刷新后重新操作；本次修改未保存",
                 current_version=int(row["version"]),
                 expected_version=int(if_match),
             )
@@ -378,7 +328,7 @@ class PlanService:
             ver,
             assignment=new.to_json(us),
             action=f"edit:{edit.get('action')}",
-            params=_jsonable(edit),
+            params=plain(edit),
             summary={"touched": rows["code"].tolist(), "removed": removed},
             created_by=created_by,
             base_assignment=None if stored else state.to_json(us),
@@ -404,7 +354,7 @@ class PlanService:
             communities=self._layer_rows(us, ev.communities),
             action="copy",
             params={"from_plan": row["id"], "from_version": ver},
-            summary=_jsonable(ev.totals),
+            summary=plain(ev.totals),
             created_by=created_by,
             description=f"复制自方案「{row['name']}」版本 {ver}",
         )
@@ -444,7 +394,7 @@ class PlanService:
                 f"export format must be gpkg, shp or geojson, got {fmt!r}",
                 f"导出格式应为 gpkg、shp 或 geojson，收到 {fmt!r}",
             )
-        _, ev, _ = self.evaluate(plan, version=version)
+        _, ev, _ = self.evaluate(plan, EvaluationParams.from_input(self.norms, version=version))
         us = self.unit_set()
         gdf = export_frame(us, ev.communities)
         gdf = reproject(gdf, crs)
@@ -484,28 +434,10 @@ def export_frame(us: UnitSet, rows: pd.DataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
 
 
-def _jsonable(value):
-    """numpy/pandas values to plain JSON types (NaN -> None)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        v = float(value)
-        return None if not np.isfinite(v) else v
-    return value
-
-
 def rows_records(rows: pd.DataFrame) -> list[dict]:
     """Per-community rows (without geometry) as JSON-ready dicts."""
     cols = [c for c in rows.columns if c not in ("geometry", "geometry_wgs84")]
-    return [_jsonable({c: r[c] for c in cols}) for r in rows.to_dict(orient="records")]
+    return [plain({c: r[c] for c in cols}) for r in rows.to_dict(orient="records")]
 
 
 __all__ += ["clear_cache", "export_frame", "rows_records", "totals_of"]

@@ -85,3 +85,36 @@ def test_bad_input_exits_non_zero(db, args, needle):
     r = CliRunner().invoke(app, ["delineate", *args, "--no-save", "--database-url", db])
     assert r.exit_code == 1
     assert needle in r.output
+
+
+def test_the_citys_norms_file_sets_the_default_band(db, tmp_path, monkeypatch):
+    """A GEO_NORMS_FILE that changes the household band changes the default band of delineate and plan evaluate."""
+    import json
+
+    from geo_service.core.settings import get_settings
+
+    override = tmp_path / "city_norms.json"
+    override.write_text(json.dumps({"community": {"household_band": {"value": [300, 900]}}}), encoding="utf-8")
+    monkeypatch.setenv("GEO_NORMS_FILE", str(override))
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(
+            app, ["delineate", "--street", "510699001", "--name", "按城市规范", "--database-url", db]
+        )
+        assert r.exit_code == 0, r.output
+        r = CliRunner().invoke(app, ["plan", "evaluate", "按城市规范", "--json", "--database-url", db])
+        assert r.exit_code == 0, r.output
+        rows = json.loads(r.stdout)["communities"]
+        assert rows and {(c["band_min"], c["band_max"]) for c in rows} == {(300, 900)}
+        store = Store(db, settings=get_settings())
+        plan = store.get_plan("按城市规范")
+        assert store.get_plan_version(plan["id"], 1)["params"]["band"] == [300, 900]
+        store.dispose()
+    finally:
+        get_settings.cache_clear()
+
+    # without the file, the packaged band (1000-3000) is the default again
+    monkeypatch.delenv("GEO_NORMS_FILE")
+    r = CliRunner().invoke(app, ["plan", "evaluate", "按城市规范", "--json", "--database-url", db])
+    rows = json.loads(r.stdout)["communities"]
+    assert {(c["band_min"], c["band_max"]) for c in rows} == {(1000, 3000)}

@@ -18,9 +18,12 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from boundaries.params import DelineationParams, EvaluationParams
+
 from ..core._errors import GeoServiceError, InputError
 from ..core.auth import Principal
 from ..core.geojson import GEOJSON_MEDIA_TYPE, feature_collection_json
+from ..core.jsonvalues import plain
 from ..core.storage import Store
 from .deps import get_store, require
 from .schemas import ERROR_RESPONSES, EXPORT_MEDIA_TYPES, MAX_ID
@@ -301,24 +304,17 @@ async def delineate(
     req: Annotated[DelineateRequest, Body()],
     user: Annotated[Principal, Depends(require("plan_edit", "生成划分方案"))],
 ):
-    from boundaries.delineate import Band
-    from boundaries.service import _jsonable, default_band
-
-    band = default_band()
-    if req.households_min is not None or req.households_max is not None:
-        band = Band(req.households_min or band.min_households, req.households_max or band.max_households)
     svc = _service(store)
-    out = await run_in_threadpool(
-        svc.delineate,
+    params = DelineationParams.from_input(
+        svc.norms,
         streets=req.streets,
-        band=band,
+        households_min=req.households_min,
+        households_max=req.households_max,
         k=req.k,
         from_plan=req.from_plan,
         mode=req.mode,
-        name=req.name,
-        created_by=user.label,
-        save=req.save,
     )
+    out = await run_in_threadpool(svc.delineate, params, name=req.name, created_by=user.label, save=req.save)
     ev = out["evaluation"]
     body = {
         "plan_id": out["plan_id"],
@@ -326,10 +322,10 @@ async def delineate(
         "version": out["version"],
         "mode": out["mode"],
         "seconds": out["seconds"],
-        "problems": _jsonable(out["problems"]),
-        "totals": _jsonable(ev.totals),
+        "problems": plain(out["problems"]),
+        "totals": plain(ev.totals),
         "communities": _figures(ev.communities),
-        "stats": _jsonable(out["stats"]),
+        "stats": plain(out["stats"]),
     }
     headers = {"ETag": etag_of(out["version"])} if out["version"] else {}
     return JSONResponse(DelineateResult(**body).model_dump(mode="json"), status_code=201, headers=headers)
@@ -350,12 +346,10 @@ def get_plan(
     import geopandas as gpd
     import pandas as pd
 
-    from boundaries.service import _jsonable
-
     from ..core.exporter import output_crs, reproject
 
     svc = _service(store)
-    row, ev, ver = svc.evaluate(plan, version=version)
+    row, ev, ver = svc.evaluate(plan, EvaluationParams.from_input(svc.norms, version=version))
     props = pd.DataFrame(_figures(ev.communities))
     geoms = ev.communities["geometry_wgs84"].to_numpy(dtype=object)
     gdf = gpd.GeoDataFrame(props, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
@@ -368,7 +362,7 @@ def get_plan(
         extra={
             "plan": {"id": row["id"], "name": row["name"], "version": ver, "status": row["status"]},
             "crs": label,
-            "totals": _jsonable(ev.totals),
+            "totals": plain(ev.totals),
         },
     )
     return Response(
@@ -414,14 +408,12 @@ def evaluation(
     households_max: Annotated[int | None, Query(gt=0, le=MAX_HOUSEHOLDS)] = None,
     other: Annotated[str | None, Query(description="Another plan (id or name): residents moved relative to it")] = None,
 ):
-    from boundaries.delineate import Band
-    from boundaries.service import _jsonable, default_band
-
-    band = default_band()
-    if households_min is not None or households_max is not None:
-        band = Band(households_min or band.min_households, households_max or band.max_households)
-    row, ev, ver = _service(store).evaluate(plan, version=version, band=band, other=other)
-    body = Evaluation(plan_id=row["id"], version=ver, totals=_jsonable(ev.totals), communities=_figures(ev.communities))
+    svc = _service(store)
+    params = EvaluationParams.from_input(
+        svc.norms, households_min=households_min, households_max=households_max, version=version, other=other
+    )
+    row, ev, ver = svc.evaluate(plan, params)
+    body = Evaluation(plan_id=row["id"], version=ver, totals=plain(ev.totals), communities=_figures(ev.communities))
     return JSONResponse(body.model_dump(mode="json"), headers={"ETag": etag_of(row["version"])})
 
 
@@ -473,7 +465,6 @@ def diff(
     other_version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=0, le=100_000, description="At most this many unit moves listed")] = 10_000,
 ):
-    from boundaries.service import _jsonable
 
     d = _service(store).diff(plan, other if other is not None else plan, version=version, other_version=other_version)
     moves = d["moves"].head(limit)
@@ -483,8 +474,8 @@ def diff(
         "units_moved": d["units_moved"],
         "residents_moved": d["residents_moved"],
         "households_moved": d["households_moved"],
-        "flows": _jsonable(d["flows"].to_dict(orient="records")),
-        "moves": _jsonable(moves.astype(object).where(moves.notna(), None).to_dict(orient="records")),
+        "flows": plain(d["flows"].to_dict(orient="records")),
+        "moves": plain(moves.astype(object).where(moves.notna(), None).to_dict(orient="records")),
     }
     return DiffResult(**body)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from geo_service.core.auth import cli_actor
+from geo_service.core.jsonvalues import plain
 
 from ._common import DbOpt, cli_errors, console, format_of, open_store, out
 
@@ -50,22 +51,14 @@ def delineate_cmd(
     database_url: str | None = DbOpt,
 ):
     """Propose a community plan for streets (按户数范围自动划分社区，生成草案)."""
-    from boundaries.service import parse_band
+    from boundaries.params import DelineationParams
 
     with cli_errors():
         svc = _svc(database_url)
-        band = parse_band(households)
-        streets = None if [s.lower() for s in street] == ["all"] else list(street)
-        res = svc.delineate(
-            streets=streets,
-            band=band,
-            k=k,
-            from_plan=from_plan,
-            mode=mode,
-            name=name,
-            created_by=cli_actor(),
-            save=not no_save,
+        params = DelineationParams.from_input(
+            svc.norms, streets=street, households=households, k=k, from_plan=from_plan, mode=mode
         )
+        res = svc.delineate(params, name=name, created_by=cli_actor(), save=not no_save)
         tot = res["evaluation"].totals
         line = (
             f"划分完成（{res['mode']}）：{tot['communities']} 个社区，户数达标 {tot['in_band']} 个，"
@@ -110,18 +103,19 @@ def plan_evaluate(
     database_url: str | None = DbOpt,
 ):
     """Evaluate a plan (方案评估：户数、连续性、紧凑度、服务站、社区工作者)."""
-    from boundaries.service import _jsonable, parse_band, rows_records
+    from boundaries.params import EvaluationParams
+    from boundaries.service import rows_records
 
     with cli_errors():
         svc = _svc(database_url)
-        row, ev, ver = svc.evaluate(plan, band=parse_band(households), other=other)
+        row, ev, ver = svc.evaluate(plan, EvaluationParams.from_input(svc.norms, households=households, other=other))
         if as_json:
             out.print(
                 json.dumps(
                     {
                         "plan_id": row["id"],
                         "version": ver,
-                        "totals": _jsonable(ev.totals),
+                        "totals": plain(ev.totals),
                         "communities": rows_records(ev.communities),
                     },
                     ensure_ascii=False,
