@@ -405,7 +405,8 @@ def write_audit(
     output: str = "communities",
     street_code: str | None = None,
 ) -> Path:
-    """XLSX gets every topic; GeoJSON/CSV/GPKG/SHP the chosen ``output`` of the run (``street_code``: one street's part)."""
+    """XLSX gets every topic; GeoJSON/CSV/GPKG/SHP the chosen ``output`` of the run (``street_code``: one
+    street's part)."""
     if fmt == "xlsx":
         return write_xlsx(path, audit_sheets(summary, tables, street_code), header=header_zh)
     if street_code is not None:

@@ -284,19 +284,6 @@ def _f(x) -> float | None:
 
 
 # ----------------------------------------------------------------------------- computation
-def json_records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as JSON-ready dicts: numpy scalars as Python values, NaN and infinities as None."""
-    out = []
-    for rec in frame.to_dict(orient="records"):
-        row = {}
-        for k, v in rec.items():
-            if isinstance(v, np.generic):
-                v = v.item()
-            row[k] = None if isinstance(v, float) and not np.isfinite(v) else v
-        out.append(row)
-    return out
-
-
 def unit_points(units: gpd.GeoDataFrame) -> gpd.GeoSeries:
     """Representative point of each unit (inside its polygon)."""
     return units.geometry.representative_point()

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from geo_service.core._errors import InputError
+from geo_service.core.jsonvalues import json_records
 from geo_service.core.network import WalkNetwork, load_network
 from geo_service.core.norms import Norms
 from geo_service.core.runs import RunCache
@@ -24,7 +25,6 @@ from .coverage import (
     CoverageResult,
     community_rates,
     compute_coverage,
-    json_records,
     service_areas,
 )
 

@@ -49,6 +49,7 @@ import scipy.sparse as sp
 from scipy.optimize import LinearConstraint, milp
 
 from geo_service.core._errors import InputError
+from geo_service.core.jsonvalues import plain
 
 __all__ = [
     "GREEDY_BOUND",
@@ -139,7 +140,7 @@ class SitingResult:
             "picks": [
                 {
                     "order": n + 1,
-                    "candidate": _jsonable(pid),
+                    "candidate": plain(pid),
                     "gain_residents": float(g),
                     "covered_residents": float(c),
                     "covered_share": float(s),
@@ -185,10 +186,6 @@ class SitingGapReport:
 
 # --------------------------------------------------------------------------------------------------------
 # input checking
-
-
-def _jsonable(v):
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def _bad(message: str, message_zh: str, **detail) -> InputError:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import pandas as pd
 
-from ..coverage import json_records
+from geo_service.core.jsonvalues import json_records
 
 
 @dataclass

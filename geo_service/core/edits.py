@@ -15,8 +15,8 @@ import geopandas as gpd
 import shapely.geometry
 
 from ._errors import ImportValidationError, InputError
+from .jsonvalues import plain
 from .layers import get_layer
-from .storage import _py
 
 MAX_PROPERTIES = 200
 
@@ -110,7 +110,7 @@ def update_feature(store, layer: str, fid: int, patch: dict, *, actor: str) -> d
     spec = _spec(layer)
     current = store.get_feature(spec.name, int(fid))
     row = current.iloc[0]
-    old = {f: _py(row.get(f)) for f in spec.field_names if f in current.columns}
+    old = {f: plain(row.get(f)) for f in spec.field_names if f in current.columns}
     props = {**old, **dict(patch.get("properties") or {})}
     geom = _geometry(patch["geometry"]) if patch.get("geometry") is not None else row.geometry
     sid = str(row["source_id"])
@@ -141,4 +141,4 @@ def delete_feature(store, layer: str, fid: int, *, actor: str) -> dict:
 
 def _plain(frame: gpd.GeoDataFrame) -> dict:
     row = frame.iloc[0]
-    return {c: _py(row[c]) for c in frame.columns if c not in (frame.geometry.name, "source_id")}
+    return {c: plain(row[c]) for c in frame.columns if c not in (frame.geometry.name, "source_id")}

@@ -29,27 +29,14 @@ settings, transactions):
 from __future__ import annotations
 
 from ._base import StoreBase
-from ._base import _unavailable as _unavailable
-from ._values import _MULTI as _MULTI
 from ._values import BATCH_ROWS, SRID, WriteResult, promote_to_storage, utcnow
-from ._values import _json as _json
-from ._values import _json_rows as _json_rows
-from ._values import _paged as _paged
-from ._values import _plain_records as _plain_records
-from ._values import _py as _py
-from ._values import _py_default as _py_default
-from ._values import _rows_to_frame as _rows_to_frame
 from .changes import ChangesRepository, record_change
 from .jobs import JobsRepository
-from .jobs import _job_row as _job_row
 from .layers import LayersRepository, Progress
-from .layers import _records as _records
 from .metadata import MetadataRepository
 from .networks import SPATIALITE_BULK_ROWS, NetworksRepository
-from .networks import _copy_rows as _copy_rows
 from .plans import PlansRepository
 from .runs import RunsRepository
-from .runs import _run_row as _run_row
 from .tiles import TilesRepository
 from .users import UsersRepository
 

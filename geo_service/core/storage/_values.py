@@ -17,6 +17,7 @@ import shapely
 import sqlalchemy as sa
 
 from .. import models
+from ..jsonvalues import json_default, json_records, plain
 
 SRID = models.SRID
 BATCH_ROWS = 5000
@@ -69,20 +70,6 @@ def promote_to_storage(geoms: np.ndarray, storage_geometry: str) -> np.ndarray:
     return out
 
 
-def _py(value):
-    """numpy/pandas scalars to plain Python, NaN/NaT/None to None."""
-    if value is None:
-        return None
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        v = value.item()
-        return None if isinstance(v, float) and np.isnan(v) else v
-    return value
-
-
 def _paged(stmt, table: sa.Table, ids, limit: int | None, offset: int):
     """``stmt`` restricted to ``ids`` (if given), ordered by ``id``, one page of ``limit`` from ``offset``."""
     if ids is not None:
@@ -95,27 +82,9 @@ def _paged(stmt, table: sa.Table, ids, limit: int | None, offset: int):
     return stmt
 
 
-def _json(value) -> str:
-    """JSON text of ``value`` (UTF-8 kept, numpy/pandas values made plain)."""
-    return json.dumps(value, ensure_ascii=False, default=_py_default)
-
-
-def _py_default(value):
-    v = _py(value)
-    if v is value:
-        if isinstance(value, (datetime, pd.Timestamp)):
-            return value.isoformat()
-        if isinstance(value, np.ndarray):
-            return [_py(x) for x in value.tolist()]
-        return str(value)
-    return v
-
-
 def _json_rows(frame: pd.DataFrame) -> list[str]:
-    """One JSON object per row; NaN/NaT become null, numpy scalars plain numbers."""
-    cols = list(frame.columns)
-    data = [frame[c].to_numpy(dtype=object) for c in cols]
-    return [_json({c: _py(d[i]) for c, d in zip(cols, data)}) for i in range(len(frame))]
+    """One JSON object per row; NaN/NaT and infinities become null, numpy scalars plain numbers."""
+    return [json.dumps(row, ensure_ascii=False, default=json_default) for row in json_records(frame)]
 
 
 def _plain_records(frame: gpd.GeoDataFrame, cols: list[str]) -> list[dict[str, Any]]:
@@ -125,7 +94,7 @@ def _plain_records(frame: gpd.GeoDataFrame, cols: list[str]) -> list[dict[str, A
         c: frame[c].to_numpy(dtype=object) if c in frame.columns else np.full(len(frame), None, dtype=object)
         for c in cols
     }
-    return [{**{c: _py(data[c][i]) for c in cols}, "wkb": wkb[i]} for i in range(len(frame))]
+    return [{**{c: plain(data[c][i]) for c in cols}, "wkb": wkb[i]} for i in range(len(frame))]
 
 
 def _rows_to_frame(rows, names: list[str]) -> gpd.GeoDataFrame:

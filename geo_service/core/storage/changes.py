@@ -8,8 +8,9 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from .. import models
+from ..jsonvalues import dumps
 from ._base import StoreBase
-from ._values import _json, utcnow
+from ._values import utcnow
 
 
 def record_change(
@@ -48,7 +49,7 @@ def record_change(
             action=action,
             target_type=target_type,
             target_id=None if target_id is None else str(target_id),
-            detail=_json(detail or {}),
+            detail=dumps(detail or {}),
         )
     )
 

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from .. import models
 from .._errors import NotFoundError
-from ._values import _inserted_id, _json, utcnow
+from ..jsonvalues import dumps
+from ._values import _inserted_id, utcnow
 from .changes import ChangesRepository
 
 
@@ -21,7 +22,7 @@ class JobsRepository(ChangesRepository):
             jid = _inserted_id(
                 conn.execute(
                     models.jobs.insert().values(
-                        kind=kind, status="queued", params=_json(params), created_by=created_by, created_at=utcnow()
+                        kind=kind, status="queued", params=dumps(params), created_by=created_by, created_at=utcnow()
                     )
                 )
             )
@@ -31,7 +32,7 @@ class JobsRepository(ChangesRepository):
     def update_job(self, job_id: int, **values) -> None:
         """Set columns of a job (``result`` given as a value is stored as JSON)."""
         if "result" in values and not isinstance(values["result"], (str, type(None))):
-            values["result"] = _json(values["result"])
+            values["result"] = dumps(values["result"])
         with self.transaction() as conn:
             conn.execute(models.jobs.update().where(models.jobs.c.id == int(job_id)).values(**values))
 

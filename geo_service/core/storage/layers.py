@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from .. import models
 from .._errors import GeoServiceError, NotFoundError
+from ..jsonvalues import plain
 from ..layers import LayerSpec, get_layer
 from ._base import StoreBase
 from ._values import (
@@ -18,7 +19,6 @@ from ._values import (
     WriteResult,
     _paged,
     _plain_records,
-    _py,
     _rows_to_frame,
     promote_to_storage,
     utcnow,
@@ -253,7 +253,7 @@ def _records(spec: LayerSpec, gdf: gpd.GeoDataFrame) -> list[dict]:
     frame = frame.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
     for f in spec.fields:
         if f.kind == "bool" and f.name in frame.columns:
-            frame[f.name] = frame[f.name].map(lambda v: None if _py(v) is None else bool(v)).astype(object)
+            frame[f.name] = frame[f.name].map(lambda v: None if plain(v) is None else bool(v)).astype(object)
     recs = _plain_records(frame, ["source_id", *[f.name for f in spec.fields]])
     for r in recs:
         r["source_id"] = str(r["source_id"])

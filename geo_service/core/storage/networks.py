@@ -8,7 +8,8 @@ import shapely
 import sqlalchemy as sa
 
 from .. import models
-from ._values import BATCH_ROWS, SRID, _inserted_id, _plain_records, _py, utcnow
+from ..jsonvalues import plain
+from ._values import BATCH_ROWS, SRID, _inserted_id, _plain_records, utcnow
 from .layers import LayersRepository, Progress
 
 SPATIALITE_BULK_ROWS = 50_000
@@ -115,5 +116,5 @@ def _copy_rows(conn: sa.Connection, table: str, network_id: int, frame: gpd.GeoD
     cursor = driver.cursor()
     with cursor.copy(f'COPY "{table}" (network_id, {", ".join(cols)}, geom) FROM STDIN') as copy:
         for i in range(len(frame)):
-            copy.write_row((network_id, *(_py(col[i]) for col in data), ewkb[i]))
+            copy.write_row((network_id, *(plain(col[i]) for col in data), ewkb[i]))
     cursor.close()

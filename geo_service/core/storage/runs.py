@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from .. import models
 from .._errors import NotFoundError
-from ._values import BATCH_ROWS, SRID, _inserted_id, _json, _json_rows, _paged, utcnow
+from ..jsonvalues import dumps
+from ._values import BATCH_ROWS, SRID, _inserted_id, _json_rows, _paged, utcnow
 from .changes import record_change
 from .layers import LayersRepository
 
@@ -61,14 +62,14 @@ class RunsRepository(LayersRepository):
                 models.analysis_runs.insert().values(
                     kind=kind,
                     status="done",
-                    params=_json(params),
+                    params=dumps(params),
                     network_id=network_id,
                     network_version=network_version,
                     plan_id=plan_id,
-                    data_revisions=_json(
+                    data_revisions=dumps(
                         data_revisions if data_revisions is not None else self.layer_revisions_in(conn)
                     ),
-                    summary=_json(summary),
+                    summary=dumps(summary),
                     created_by=created_by,
                     created_at=now,
                     finished_at=now,
