@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the tests need (PostgreSQL + PostGIS included), start
-# PostgreSQL if it is not running, and run the whole test suite on SpatiaLite and PostGIS.
+# Install everything the tests need (PostgreSQL + PostGIS included), start PostgreSQL if it is not running,
+# check lint, formatting and the foundation's types, and run the whole test suite on SpatiaLite and PostGIS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh --test
@@ -26,5 +26,10 @@ if [[ -z "${GEO_TEST_PG_ADMIN_URL:-}" ]]; then
         fi
     fi
 fi
+# Lint and types first: they take seconds and fail the run like a test (line length, imports, formatting).
+echo ">> ruff check, ruff format --check, mypy (the foundation)"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
 echo ">> PostGIS tests on $GEO_TEST_PG_ADMIN_URL"
 exec .venv/bin/python -m pytest -q "$@"

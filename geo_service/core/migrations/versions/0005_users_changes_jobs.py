@@ -19,7 +19,7 @@ def _ts(name, nullable=True):
         name,
         sa.DateTime(timezone=True),
         nullable=nullable,
-        **({} if nullable else {"server_default": sa.text("(CURRENT_TIMESTAMP)")}),
+        server_default=None if nullable else sa.text("(CURRENT_TIMESTAMP)"),
     )
 
 
