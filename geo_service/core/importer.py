@@ -188,7 +188,7 @@ def _check_values(frame, spec: LayerSpec, report: ValidationReport, max_chars: i
                 value=col.iloc[r - 1],
             )
         text = col.where(kind.eq(str))
-        nul = text.str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
+        nul = text.str.contains("\x00", regex=False, na=False).to_numpy(dtype=bool)
         for r in _rows(nul):
             report.add(
                 r,
@@ -279,7 +279,7 @@ def _check_fields(
             text = col.astype(str).str.strip().where(~blank, None)
             text = text.str.replace(r"\.0$", "", regex=True) if f.pattern else text
             if f.restore_leading_zero:
-                odd = text.str.fullmatch(r"[1-9]\d*").fillna(False).astype(bool) & (text.str.len() % 2 == 1)
+                odd = text.str.fullmatch(r"[1-9]\d*", na=False).astype(bool) & (text.str.len() % 2 == 1)
                 text = text.where(~odd, "0" + text)
             if f.vocab:
                 by_label = {label: code for code, label in f.vocab.items()}
@@ -295,7 +295,7 @@ def _check_fields(
                         value=raw[r - 1],
                     )
             if f.pattern:
-                bad = ~blank & ~text.str.fullmatch(f.pattern).fillna(True).astype(bool).to_numpy()
+                bad = ~blank & ~text.str.fullmatch(f.pattern, na=True).astype(bool).to_numpy()
                 for r in _rows(bad):
                     report.add(
                         r,
