@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -387,6 +388,41 @@ def compute_coverage(
         Entrance points (gates) with ``unit_id``; a unit with entrances is reached from its
         nearest entrance only, a unit without from its representative point.
     """
+    _check_input_columns(units, facilities)
+    rules = category_rules(norms, params.levels, params.categories)
+    levels = tuple(norms.level(lv) for lv in params.levels)
+    speed = _walking_speed(params, norms)
+    level_walk = {lv: float(norms.life_circle(lv).walk_m) for lv in levels}
+    required = {lv: tuple(c for c in norms.required_facilities(lv)) for lv in levels}
+    supply = _analysed_supply(facilities, params.statuses, rules)
+
+    u = units.reset_index(drop=True)
+    out = _unit_attributes(u)
+    access = _snap_unit_access(net, u, out["unit_id"], entrances, params.max_snap_m)
+    out["snap_offset_m"] = access.snap_offset_m
+    out["reachable"] = access.reachable
+
+    limit = max(max(r.threshold_m for r in rules.values()), max(level_walk.values()))
+    dist = _category_distances(net, supply, rules, access, limit, params.max_snap_m)
+    for c, rule in rules.items():
+        out.update(_category_columns(c, rule, dist, speed))
+    out.update(_life_circle_flags(levels, required, level_walk, rules, dist))
+    out["missing"] = _missing_categories(out, rules)
+    out["community_code"], out["community_name"] = _unit_communities(u, communities)
+    units_out = gpd.GeoDataFrame(pd.DataFrame(out), geometry=u.geometry.values, crs=u.crs)
+    return CoverageResult(units_out, rules, levels, speed, level_walk, required, dist.counts, dist.warnings)
+
+
+def _check_input_columns(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> None:
+    """Raise :class:`InputError` unless the units have residents and households and the facilities a category.
+
+    Parameters
+    ----------
+    units : GeoDataFrame, EPSG:4326
+        Population units; ``residents`` and ``households`` (counts of people and households) are required.
+    facilities : GeoDataFrame, EPSG:4326
+        Facility points; ``category`` is required.
+    """
     for col in ("residents", "households"):
         if col not in units.columns:
             raise InputError(f"population units lack column {col!r}", f"人口单元缺少字段「{col}」")
@@ -394,14 +430,42 @@ def compute_coverage(
         raise InputError("facilities lack column 'category'", "设施数据缺少「category」字段")
     if len(units) == 0:
         raise InputError("there are no population units", "没有人口单元数据")
-    rules = category_rules(norms, params.levels, params.categories)
-    levels = tuple(norms.level(lv) for lv in params.levels)
+
+
+def _walking_speed(params: CoverageParams, norms: Norms) -> float:
+    """The walking speed of the run.
+
+    Returns
+    -------
+    float
+        Metres per second: ``params.walking_speed_mps``, else the norms' speed; must be finite and positive.
+    """
     speed = float(params.walking_speed_mps or norms.walking_speed_mps)
     if not np.isfinite(speed) or speed <= 0:
         raise InputError("walking speed must be positive", "步行速度必须大于 0", walking_speed_mps=speed)
-    level_walk = {lv: float(norms.life_circle(lv).walk_m) for lv in levels}
-    required = {lv: tuple(c for c in norms.required_facilities(lv)) for lv in levels}
-    supply = vocab.in_service(facilities, params.statuses)
+    return speed
+
+
+def _analysed_supply(
+    facilities: gpd.GeoDataFrame, statuses: tuple[str, ...], rules: dict[str, CategoryRule]
+) -> gpd.GeoDataFrame:
+    """The facilities counted as supply: in one of ``statuses`` and of an analysed category.
+
+    Parameters
+    ----------
+    facilities : GeoDataFrame, EPSG:4326
+        Facility points with ``category`` and optional ``status``.
+    statuses : tuple of str
+        Facility statuses counted as supply.
+    rules : dict
+        The analysed categories.
+
+    Returns
+    -------
+    GeoDataFrame, EPSG:4326
+        The rows of ``facilities`` kept (raises :class:`InputError` when there is none).
+    """
+    supply = vocab.in_service(facilities, statuses)
     supply = supply[supply["category"].isin(list(rules)).to_numpy()]
     if len(supply) == 0:
         raise InputError(
@@ -409,8 +473,24 @@ def compute_coverage(
             "没有可用于分析的现状设施（所选类别均无设施）",
             categories=list(rules),
         )
+    return supply
 
-    u = units.reset_index(drop=True)
+
+def _unit_attributes(u: gpd.GeoDataFrame) -> dict[str, Any]:
+    """The identifying and population columns of the result, one array per column.
+
+    Parameters
+    ----------
+    u : GeoDataFrame, EPSG:4326
+        Population units with a default (0..n-1) index.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``unit_id`` (``id``, else ``source_id``, else the position), ``source_id``, ``name``,
+        ``residents`` (residents, int64, missing as 0), ``households`` (int64, missing as 0),
+        ``street_code``; an optional column absent from ``u`` is all None.
+    """
     n = len(u)
     out: dict[str, object] = {
         "unit_id": u["id"]
@@ -422,99 +502,313 @@ def compute_coverage(
         "households": u["households"].fillna(0).astype(np.int64),
         "street_code": u["street_code"] if "street_code" in u.columns else None,
     }
-    out = {
+    return {
         k: (v.to_numpy() if isinstance(v, pd.Series) else (np.full(n, v, dtype=object) if v is None else v))
         for k, v in out.items()
     }
-    if entrances is not None and len(entrances):
-        ent = entrances.copy()
-    else:
-        ent = None
-    u_for_snap = u.assign(unit_id=out["unit_id"])
-    unit_snap, owner = snap_units(net, u_for_snap, entrances=ent, max_snap_m=params.max_snap_m)
-    base_snap = unit_snap if owner is None else net.snap(unit_points(u), max_snap_m=params.max_snap_m)
-    if owner is not None:
-        reach = np.zeros(n, dtype=bool)
-        reach[owner[unit_snap.reachable]] = True
-        off, _ = _min_by_owner(
-            np.where(unit_snap.reachable, unit_snap.offset_m, np.inf), np.zeros(len(owner), dtype=np.int64), owner, n
-        )
-        out["snap_offset_m"] = np.where(np.isfinite(off), off, np.nan)
-    else:
-        reach = unit_snap.reachable
-        out["snap_offset_m"] = unit_snap.offset_m
-    out["reachable"] = reach
 
-    limit = max(max(r.threshold_m for r in rules.values()), max(level_walk.values()))
-    warnings: list[str] = []
-    counts: dict[str, int] = {}
-    unit_xy = base_snap.xy
-    walk_cols: dict[str, np.ndarray] = {}
-    straight_cols: dict[str, np.ndarray] = {}
+
+@dataclass(frozen=True)
+class _UnitAccess:
+    """Where the units join the network.
+
+    Attributes
+    ----------
+    snap : Snap
+        The points the walks start from (entrances and representative points), network metric CRS (m).
+    owner : ndarray of int64 or None
+        With entrances, the unit position of each point of ``snap``; None when ``snap`` is one point per unit.
+    base : Snap
+        The representative point of each unit (straight-line distances start there), network metric CRS (m).
+    reachable : ndarray of bool
+        Per unit: at least one of its points is within the snapping distance of a street.
+    snap_offset_m : ndarray of float64
+        Per unit, the shortest off-network leg of its reachable points, m (NaN where unreachable).
+    """
+
+    snap: Snap
+    owner: np.ndarray | None
+    base: Snap
+    reachable: np.ndarray
+    snap_offset_m: np.ndarray
+
+
+def _snap_unit_access(
+    net: WalkNetwork,
+    u: gpd.GeoDataFrame,
+    unit_ids: np.ndarray,
+    entrances: gpd.GeoDataFrame | None,
+    max_snap_m: float,
+) -> _UnitAccess:
+    """Snap the units (and their entrances) to the network.
+
+    Parameters
+    ----------
+    net : WalkNetwork
+    u : GeoDataFrame, EPSG:4326
+        Population units with a default index.
+    unit_ids : ndarray
+        The ``unit_id`` of each unit, matched by ``entrances.unit_id``.
+    entrances : GeoDataFrame, optional
+        Entrance points with ``unit_id`` (any CRS; transformed to the units' CRS).
+    max_snap_m : float
+        Metres; a point farther than this from every street is unreachable.
+
+    Returns
+    -------
+    _UnitAccess
+    """
+    n = len(u)
+    ent = entrances.copy() if entrances is not None and len(entrances) else None
+    snap, owner = snap_units(net, u.assign(unit_id=unit_ids), entrances=ent, max_snap_m=max_snap_m)
+    if owner is None:
+        return _UnitAccess(snap, None, snap, snap.reachable, snap.offset_m)
+    base = net.snap(unit_points(u), max_snap_m=max_snap_m)
+    reach = np.zeros(n, dtype=bool)
+    reach[owner[snap.reachable]] = True
+    off, _ = _min_by_owner(
+        np.where(snap.reachable, snap.offset_m, np.inf), np.zeros(len(owner), dtype=np.int64), owner, n
+    )
+    return _UnitAccess(snap, owner, base, reach, np.where(np.isfinite(off), off, np.nan))
+
+
+@dataclass
+class _Distances:
+    """Per analysed category, the distance from every unit to its nearest facility.
+
+    Attributes
+    ----------
+    walk : dict of str to ndarray of float64
+        Walking distance, m, off-network legs included (inf beyond the analysis limit or unreachable).
+    straight : dict of str to ndarray of float64
+        Crow-fly distance from the representative point, m, in the network's metric CRS (inf: no facility).
+    facility_id : dict of str to ndarray of object
+        ``id`` (else index) of the nearest facility on foot, None where none within the limit.
+    counts : dict of str to int
+        Facilities of the category counted as supply.
+    warnings : list of str
+        Chinese notes on categories without facilities or with facilities far from every street.
+    """
+
+    walk: dict[str, np.ndarray] = field(default_factory=dict)
+    straight: dict[str, np.ndarray] = field(default_factory=dict)
+    facility_id: dict[str, np.ndarray] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _category_distances(
+    net: WalkNetwork,
+    supply: gpd.GeoDataFrame,
+    rules: dict[str, CategoryRule],
+    access: _UnitAccess,
+    limit_m: float,
+    max_snap_m: float,
+) -> _Distances:
+    """Walking and straight-line distances from every unit to the nearest facility of each category.
+
+    Parameters
+    ----------
+    net : WalkNetwork
+    supply : GeoDataFrame, EPSG:4326
+        The facilities counted as supply (``category``, optional ``id``).
+    rules : dict
+        The analysed categories, in result order.
+    access : _UnitAccess
+        The units' snaps.
+    limit_m : float
+        Metres; walks stop here (the largest threshold in use).
+    max_snap_m : float
+        Metres; a facility farther than this from every street is left out (with a warning).
+
+    Returns
+    -------
+    _Distances
+    """
+    n = len(access.reachable)
+    dist = _Distances()
     for c, rule in rules.items():
         fac = supply[supply["category"].to_numpy() == c]
-        counts[c] = len(fac)
+        dist.counts[c] = len(fac)
         if len(fac) == 0:
-            warnings.append(f"没有现状「{rule.label_zh}」设施：该类覆盖率为 0")
-            walk = np.full(n, np.inf)
-            src_ids = np.full(n, None, dtype=object)
-            straight = np.full(n, np.inf)
+            dist.warnings.append(f"没有现状「{rule.label_zh}」设施：该类覆盖率为 0")
+            walk, src_ids, straight = np.full(n, np.inf), np.full(n, None, dtype=object), np.full(n, np.inf)
         else:
-            fac_snap = net.snap(fac.geometry, max_snap_m=params.max_snap_m)
+            fac_snap = net.snap(fac.geometry, max_snap_m=max_snap_m)
             if not fac_snap.reachable.all():
-                warnings.append(
-                    f"{int((~fac_snap.reachable).sum())} 处「{rule.label_zh}」"
-                    f"距道路超过 {params.max_snap_m:.0f} 米，未计入"
+                dist.warnings.append(
+                    f"{int((~fac_snap.reachable).sum())} 处「{rule.label_zh}」距道路超过 {max_snap_m:.0f} 米，未计入"
                 )
-            walk, src = walk_to_nearest(net, fac_snap, unit_snap, limit, owner, n)
-            fac_ids = fac["id"].to_numpy() if "id" in fac.columns else fac.index.to_numpy()
-            src_ids = np.where(src >= 0, fac_ids[np.clip(src, 0, len(fac) - 1)], None)
-            # straight line from the unit's representative point to the nearest facility point
-            fxy = fac_snap.xy
-            tree = shapely.STRtree(shapely.points(fxy))
-            (qi, _fi), d = tree.query_nearest(shapely.points(unit_xy), return_distance=True, all_matches=False)
-            straight = np.full(n, np.inf)
-            straight[qi] = d
-        walk_cols[c] = walk
-        straight_cols[c] = straight
-        out[f"{c}_walk_m"] = np.where(np.isfinite(walk), np.round(walk, 2), np.nan)
-        out[f"{c}_walk_min"] = np.where(np.isfinite(walk), np.round(walk / speed / 60.0, 2), np.nan)
-        out[f"{c}_covered"] = walk <= rule.threshold_m + TOLERANCE_M
-        out[f"{c}_straight_m"] = np.where(np.isfinite(straight), np.round(straight, 2), np.nan)
-        out[f"{c}_straight_covered"] = straight <= rule.threshold_m + TOLERANCE_M
-        out[f"{c}_facility_id"] = src_ids
+            walk, src_ids = _walk_to_category(net, fac, fac_snap, access, limit_m)
+            straight = _straight_to_category(fac_snap, access.base, n)
+        dist.walk[c], dist.facility_id[c], dist.straight[c] = walk, src_ids, straight
+    return dist
+
+
+def _walk_to_category(
+    net: WalkNetwork, fac: gpd.GeoDataFrame, fac_snap: Snap, access: _UnitAccess, limit_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Walking distance to the nearest of ``fac`` and its id, per unit.
+
+    Parameters
+    ----------
+    net : WalkNetwork
+    fac : GeoDataFrame, EPSG:4326
+        The facilities of one category (optional ``id``, else the index identifies them).
+    fac_snap : Snap
+        ``fac`` snapped to ``net`` (network metric CRS, m).
+    access : _UnitAccess
+        The units' snaps; with entrances a unit takes its nearest entrance.
+    limit_m : float
+        Metres; farther is inf.
+
+    Returns
+    -------
+    walk : ndarray of float64
+        Metres, off-network legs included; inf beyond ``limit_m`` or unreachable.
+    facility_id : ndarray of object
+        The nearest facility's id, None where ``walk`` is inf.
+    """
+    n = len(access.reachable)
+    walk, src = walk_to_nearest(net, fac_snap, access.snap, limit_m, access.owner, n)
+    fac_ids = fac["id"].to_numpy() if "id" in fac.columns else fac.index.to_numpy()
+    return walk, np.where(src >= 0, fac_ids[np.clip(src, 0, len(fac) - 1)], None)
+
+
+def _straight_to_category(fac_snap: Snap, unit_snap: Snap, n: int) -> np.ndarray:
+    """Crow-fly distance from each unit's representative point to the nearest facility point.
+
+    Parameters
+    ----------
+    fac_snap : Snap
+        The facilities of one category; their input points (``xy``, network metric CRS, m) are used.
+    unit_snap : Snap
+        The units' representative points (``xy``, network metric CRS, m).
+    n : int
+        Number of units.
+
+    Returns
+    -------
+    ndarray of float64
+        Metres (inf when no facility point is found).
+    """
+    tree = shapely.STRtree(shapely.points(fac_snap.xy))
+    (qi, _fi), d = tree.query_nearest(shapely.points(unit_snap.xy), return_distance=True, all_matches=False)
+    straight = np.full(n, np.inf)
+    straight[qi] = d
+    return straight
+
+
+def _category_columns(c: str, rule: CategoryRule, dist: _Distances, speed: float) -> dict[str, np.ndarray]:
+    """The result columns of one category.
+
+    Parameters
+    ----------
+    c : str
+        The category.
+    rule : CategoryRule
+        Its threshold (m).
+    dist : _Distances
+        The distances (m) of every category.
+    speed : float
+        Walking speed, m/s.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``<c>_walk_m`` (m, 2 decimals, NaN: none within the limit), ``<c>_walk_min`` (minutes at ``speed``),
+        ``<c>_covered`` (walk within the threshold), ``<c>_straight_m`` (m), ``<c>_straight_covered``,
+        ``<c>_facility_id``.
+    """
+    walk, straight = dist.walk[c], dist.straight[c]
+    return {
+        f"{c}_walk_m": np.where(np.isfinite(walk), np.round(walk, 2), np.nan),
+        f"{c}_walk_min": np.where(np.isfinite(walk), np.round(walk / speed / 60.0, 2), np.nan),
+        f"{c}_covered": walk <= rule.threshold_m + TOLERANCE_M,
+        f"{c}_straight_m": np.where(np.isfinite(straight), np.round(straight, 2), np.nan),
+        f"{c}_straight_covered": straight <= rule.threshold_m + TOLERANCE_M,
+        f"{c}_facility_id": dist.facility_id[c],
+    }
+
+
+def _life_circle_flags(
+    levels: tuple[str, ...],
+    required: dict[str, tuple[str, ...]],
+    level_walk: dict[str, float],
+    rules: dict[str, CategoryRule],
+    dist: _Distances,
+) -> dict[str, object]:
+    """Per level, whether each unit has the complete life circle, on foot and in a straight line.
+
+    Parameters
+    ----------
+    levels : tuple of str
+        The analysed life-circle levels.
+    required : dict
+        Required categories per level (only the analysed ones count).
+    level_walk : dict of str to float
+        Walking distance of each level, m.
+    rules : dict
+        The analysed categories and their thresholds (m).
+    dist : _Distances
+        Walking and straight-line distances per category, m.
+
+    Returns
+    -------
+    dict
+        ``complete_<level>`` and ``complete_<level>_straight``: bool per unit, every required category within
+        the smaller of its threshold and the level's walk; False for a level without analysed categories.
+    """
+    out: dict[str, object] = {}
     for lv in levels:
         req = [c for c in required[lv] if c in rules]
         thr = level_walk[lv]
         if req:
             out[f"complete_{lv}"] = np.logical_and.reduce(
-                [walk_cols[c] <= min(thr, rules[c].threshold_m) + TOLERANCE_M for c in req]
+                [dist.walk[c] <= min(thr, rules[c].threshold_m) + TOLERANCE_M for c in req]
             )
             out[f"complete_{lv}_straight"] = np.logical_and.reduce(
-                [straight_cols[c] <= min(thr, rules[c].threshold_m) + TOLERANCE_M for c in req]
+                [dist.straight[c] <= min(thr, rules[c].threshold_m) + TOLERANCE_M for c in req]
             )
         else:
             out[f"complete_{lv}"] = False
             out[f"complete_{lv}_straight"] = False
+    return out
+
+
+def _missing_categories(out: dict, rules: dict[str, CategoryRule]) -> list[list[str]]:
+    """Per unit, the analysed categories not covered on foot (from the ``<c>_covered`` columns of ``out``)."""
     covered = np.stack([out[f"{c}_covered"] for c in rules], axis=1)
     names = np.array(list(rules), dtype=object)
-    out["missing"] = [list(names[~row]) for row in covered]
+    return [list(names[~row]) for row in covered]
 
-    # community of each unit (representative point in polygon)
-    out["community_code"] = np.full(n, None, dtype=object)
-    out["community_name"] = np.full(n, None, dtype=object)
-    if communities is not None and len(communities):
-        pts = gpd.GeoDataFrame({"_i": np.arange(n)}, geometry=unit_points(u).values, crs=u.crs)
-        cm = (
-            communities[["code", "name", "geometry"]].to_crs(u.crs)
-            if communities.crs != u.crs
-            else communities[["code", "name", "geometry"]]
-        )
-        joined = gpd.sjoin(pts, cm, how="left", predicate="within").drop_duplicates("_i").sort_values("_i")
-        out["community_code"] = joined["code"].to_numpy()
-        out["community_name"] = joined["name"].to_numpy()
-    units_out = gpd.GeoDataFrame(pd.DataFrame(out), geometry=u.geometry.values, crs=u.crs)
-    return CoverageResult(units_out, rules, levels, speed, level_walk, required, counts, warnings)
+
+def _unit_communities(u: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """Code and name of the community holding each unit's representative point.
+
+    Parameters
+    ----------
+    u : GeoDataFrame, EPSG:4326
+        Population units with a default index.
+    communities : GeoDataFrame, optional
+        Community polygons with ``code`` and ``name`` (any CRS; transformed to the units' CRS).
+
+    Returns
+    -------
+    code, name : ndarray of object
+        None for a unit outside every community, or for all units without ``communities``.
+    """
+    n = len(u)
+    if communities is None or not len(communities):
+        return np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+    pts = gpd.GeoDataFrame({"_i": np.arange(n)}, geometry=unit_points(u).values, crs=u.crs)
+    cm = (
+        communities[["code", "name", "geometry"]].to_crs(u.crs)
+        if communities.crs != u.crs
+        else communities[["code", "name", "geometry"]]
+    )
+    joined = gpd.sjoin(pts, cm, how="left", predicate="within").drop_duplicates("_i").sort_values("_i")
+    return joined["code"].to_numpy(), joined["name"].to_numpy()
 
 
 # ----------------------------------------------------------------------------- aggregates with geometry

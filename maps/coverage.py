@@ -15,6 +15,7 @@ A category selector recolours the units by walking distance and shows that categ
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 
 import folium
 import geopandas as gpd
@@ -92,12 +93,84 @@ def _community_geometry(store, run: dict, comm: gpd.GeoDataFrame) -> gpd.GeoData
     return out[out.geometry.notna()]
 
 
+@dataclass
+class _RunOutputs:
+    """The stored outputs of one coverage run that the map draws (EPSG:4326 frames, None when not stored).
+
+    Attributes
+    ----------
+    units : GeoDataFrame or None
+        Unit polygons with ``residents`` and per category ``<c>_walk_m`` (m); with vector tiles only the first
+        200 rows (column names and bounds).
+    n_units : int
+        Units in the run.
+    units_tiles : bool
+        The units are drawn from vector tiles instead of inline.
+    gaps, areas, comm : GeoDataFrame or None
+        Gap units, service-area polygons (``walk_m`` in m) and community rates (fractions) with polygons.
+    cats : list of str
+        The analysed categories, in vocabulary order.
+    """
+
+    units: gpd.GeoDataFrame | None
+    n_units: int
+    units_tiles: bool
+    gaps: gpd.GeoDataFrame | None
+    areas: gpd.GeoDataFrame | None
+    comm: gpd.GeoDataFrame | None
+    cats: list[str]
+
+
 def coverage_map(
     store, *, settings: Settings | None = None, tiles_base: str = "", run_id: int | None = None, **_options
 ) -> folium.Map:
+    """The coverage map of a stored run: communities, units, service areas, gaps, category selector, legend.
+
+    Parameters
+    ----------
+    store : Store
+    settings : Settings, optional
+        Basemap settings.
+    tiles_base : str
+        Prefix of the vector-tile URLs (used when the run has too many units to inline).
+    run_id : int, optional
+        The coverage run (default: the newest).
+
+    Returns
+    -------
+    folium.Map
+        Layers in EPSG:4326; distances in metres, rates as fractions of residents.
+    """
+    run = _coverage_run(store, run_id)
+    rid = int(run["id"])
+    out = _read_outputs(store, run)
+    m = _new_coverage_map(store, run, out, settings)
+    first = out.cats[0] if out.cats else ""
+    labels = {c: _label(c) for c in out.cats}
+    Script(f"window.geoCoverage = {{category: {js(first)}, labels: {js(labels)}}};").add_to(m)
+    _add_communities_layer(m, rid, out.comm)
+    restyle = [
+        name
+        for name in (_add_units_layer(m, rid, out, tiles_base), _add_service_areas_layer(m, rid, out.areas))
+        if name is not None
+    ]
+    _add_gaps_layer(m, rid, out.gaps)
+    _add_category_selector(m, out.cats, restyle)
+    _walk_legend().add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    return m
+
+
+def _coverage_run(store, run_id: int | None) -> dict:
+    """The coverage run ``run_id`` (default: the newest); :class:`NotFoundError` when there is none."""
     run = store.get_analysis(run_id) if run_id is not None else store.latest_analysis("coverage")
     if run is None or run["kind"] != "coverage":
         raise NotFoundError(f"no coverage run {run_id}", f"没有编号为 {run_id} 的生活圈覆盖分析结果", run_id=run_id)
+    return run
+
+
+def _read_outputs(store, run: dict) -> _RunOutputs:
+    """Read the run's outputs (computing and storing its service areas the first time a map asks)."""
     rid = int(run["id"])
     from facilities.service import ensure_service_areas
 
@@ -116,24 +189,33 @@ def coverage_map(
     comm = read("communities")
     comm = _community_geometry(store, run, comm) if comm is not None else None
     cats = _categories(units) if units is not None else sorted({*areas["category"]}) if areas is not None else []
+    return _RunOutputs(units, n_units, units_tiles, gaps, areas, comm, cats)
+
+
+def _new_coverage_map(store, run: dict, out: _RunOutputs, settings: Settings | None) -> folium.Map:
+    """The base map, fitted to the communities, units and gaps (EPSG:4326), with the run's title."""
+    rid = int(run["id"])
     when = (
         run["created_at"].strftime("%Y-%m-%d %H:%M")
         if hasattr(run["created_at"], "strftime")
         else str(run["created_at"])
     )
-    m = new_map(
+    comm, units, gaps = out.comm, out.units, out.gaps
+    return new_map(
         bounds_of(*(f for f in (comm, units, gaps) if f is not None))
-        if not units_tiles
+        if not out.units_tiles
         else bounds_of(comm, gaps, units),
         settings=settings,
         title_zh="15 分钟社区生活圈覆盖",
-        subtitle_zh=f"分析运行 {rid}（{when}）；居住单元 {n_units:,} 个；选择类别查看步行距离与服务范围",
+        subtitle_zh=f"分析运行 {rid}（{when}）；居住单元 {out.n_units:,} 个；选择类别查看步行距离与服务范围",
         synthetic_zh=synthetic_note(store),
-        tiles_needed=units_tiles,
+        tiles_needed=out.units_tiles,
     )
-    first = cats[0] if cats else ""
-    Script(f"window.geoCoverage = {{category: {js(first)}, labels: {js({c: _label(c) for c in cats})}}};").add_to(m)
-    walk_js = (
+
+
+def _walk_colour_js() -> str:
+    """JS ``function(v, reachable)``: the colour of a walking distance ``v`` (m) by :data:`WALK_CLASSES`."""
+    return (
         "function(v, reachable){ if (reachable===false) return "
         + js(UNREACHABLE)
         + ";"
@@ -143,85 +225,113 @@ def coverage_map(
         + "".join(f"if (v<={t}) return {js(c)};" for t, c, _ in WALK_CLASSES if t is not None)
         + f"return {js(WALK_CLASSES[-1][1])};}}"
     )
-    rate_js = (
+
+
+def _rate_colour_js() -> str:
+    """JS ``function(v)``: the colour of a coverage rate ``v`` (fraction of residents) by :data:`RATE_CLASSES`."""
+    return (
         "function(v){ if (v===null||v===undefined) return '#bdbdbd';"
         + "".join(f"if (v<{t}) return {js(c)};" for t, c in RATE_CLASSES if t is not None)
         + f"return {js(RATE_CLASSES[-1][1])};}}"
     )
-    restyle = []
-    if comm is not None and len(comm):
-        rate_cols = [c for c in comm.columns if c.endswith("_rate")]
-        level = next(
-            (f"complete_{lv}_rate" for lv in ("15min", "10min", "5min") if f"complete_{lv}_rate" in comm.columns), None
-        )
-        fields = [["name", "社区", None, None]] + [[c, _rate_label(c), "%", None] for c in rate_cols]
-        DataLayer(
-            "社区完整生活圈达标率" + (f"（{LEVELS[level[9:-5]]}）" if level else ""),
-            f"analysis_{rid}_communities",
-            gdf=comm,
-            fields=fields,
-            columns=rate_cols,
-            style_js="function(p){return {color:'#333', weight:2, fillOpacity:0.35, "
-            f"fillColor:({rate_js})(p[{js(level)}])}};}}",
-            show=False,
-        ).add_to(m)
-    if units is not None:
-        fields = [["name", "居住单元", None, None], ["residents", "常住人口", "人", None]]
-        fields += [
-            [f"complete_{lv}", f"{LEVELS[lv]}生活圈配套齐全", None, None]
-            for lv in LEVELS
-            if f"complete_{lv}" in units.columns
-        ]
-        for c in cats:
-            fields.append([f"{c}_walk_m", f"步行距离·{_label(c)}", "米", None])
-        ul = DataLayer(
-            "居住单元步行距离（按所选类别）",
-            f"analysis_{rid}_units",
-            gdf=None if units_tiles else units,
-            tiles=tile_url(f"analysis_{rid}_units", tiles_base) if units_tiles else None,
-            fields=fields,
-            title_field="name" if "name" in units.columns else None,
-            columns=["reachable"] if "reachable" in units.columns else None,
-            style_js="function(p){return {color:'#555', weight:0.4, fillOpacity:0.7, "
-            f"fillColor:({walk_js})(p[geoCoverage.category+'_walk_m'], p.reachable)}};}}",
-        )
-        ul.add_to(m)
-        restyle.append(ul.get_name())
-    if areas is not None and len(areas):
-        sl = DataLayer(
-            "服务范围（所选类别）",
-            f"analysis_{rid}_service_areas",
-            gdf=areas,
-            fields=[["category", "设施类别", None, vocab.FACILITY_CATEGORIES], ["walk_m", "步行距离", "米", None]],
-            title_field=None,
-            style_js="function(p){return {color:'#08519c', weight:1.5, dashArray:'4 3', "
-            "fillColor:'#6baed6', fillOpacity:0.12};}",
-            filter_js="function(p){return p.category===geoCoverage.category;}",
-        )
-        sl.add_to(m)
-        restyle.append(sl.get_name())
-    if gaps is not None and len(gaps):
-        missing = (
-            ["missing_zh", "缺少的设施", None, None]
-            if "missing_zh" in gaps.columns
-            else ["missing_categories", "缺少的设施", None, vocab.FACILITY_CATEGORIES]
-        )
-        gap_fields = [
-            ["rank", "排名", None, None],
-            ["name", "居住单元", None, None],
-            ["residents", "常住人口", "人", None],
-            missing,
-        ]
-        if len(gaps) > GAPS_SHOWN:  # the most populous gaps: a map of every unit lacking something says nothing
-            gaps = gaps.sort_values("rank").head(GAPS_SHOWN)
-        DataLayer(
-            f"短板单元（缺少设施，按人口排序，{len(gaps)} 个）",
-            f"analysis_{rid}_gaps",
-            gdf=gaps,
-            fields=gap_fields,
-            title_field=None,
-            style_js="function(p){return {color:'#b30000', weight:2.5, fill:true, fillOpacity:0.05};}",
-        ).add_to(m)
+
+
+def _add_communities_layer(m: folium.Map, rid: int, comm: gpd.GeoDataFrame | None) -> None:
+    """Communities coloured by the complete-life-circle rate of the largest level (hidden at first)."""
+    if comm is None or not len(comm):
+        return
+    rate_cols = [c for c in comm.columns if c.endswith("_rate")]
+    level = next(
+        (f"complete_{lv}_rate" for lv in ("15min", "10min", "5min") if f"complete_{lv}_rate" in comm.columns), None
+    )
+    fields = [["name", "社区", None, None]] + [[c, _rate_label(c), "%", None] for c in rate_cols]
+    DataLayer(
+        "社区完整生活圈达标率" + (f"（{LEVELS[level[9:-5]]}）" if level else ""),
+        f"analysis_{rid}_communities",
+        gdf=comm,
+        fields=fields,
+        columns=rate_cols,
+        style_js="function(p){return {color:'#333', weight:2, fillOpacity:0.35, "
+        f"fillColor:({_rate_colour_js()})(p[{js(level)}])}};}}",
+        show=False,
+    ).add_to(m)
+
+
+def _add_units_layer(m: folium.Map, rid: int, out: _RunOutputs, tiles_base: str) -> str | None:
+    """Units coloured by the walking distance (m) of the selected category; returns the layer's JS name."""
+    units = out.units
+    if units is None:
+        return None
+    fields = [["name", "居住单元", None, None], ["residents", "常住人口", "人", None]]
+    fields += [
+        [f"complete_{lv}", f"{LEVELS[lv]}生活圈配套齐全", None, None]
+        for lv in LEVELS
+        if f"complete_{lv}" in units.columns
+    ]
+    for c in out.cats:
+        fields.append([f"{c}_walk_m", f"步行距离·{_label(c)}", "米", None])
+    ul = DataLayer(
+        "居住单元步行距离（按所选类别）",
+        f"analysis_{rid}_units",
+        gdf=None if out.units_tiles else units,
+        tiles=tile_url(f"analysis_{rid}_units", tiles_base) if out.units_tiles else None,
+        fields=fields,
+        title_field="name" if "name" in units.columns else None,
+        columns=["reachable"] if "reachable" in units.columns else None,
+        style_js="function(p){return {color:'#555', weight:0.4, fillOpacity:0.7, "
+        f"fillColor:({_walk_colour_js()})(p[geoCoverage.category+'_walk_m'], p.reachable)}};}}",
+    )
+    ul.add_to(m)
+    return ul.get_name()
+
+
+def _add_service_areas_layer(m: folium.Map, rid: int, areas: gpd.GeoDataFrame | None) -> str | None:
+    """Service areas (walk in m) of the selected category; returns the layer's JS name."""
+    if areas is None or not len(areas):
+        return None
+    sl = DataLayer(
+        "服务范围（所选类别）",
+        f"analysis_{rid}_service_areas",
+        gdf=areas,
+        fields=[["category", "设施类别", None, vocab.FACILITY_CATEGORIES], ["walk_m", "步行距离", "米", None]],
+        title_field=None,
+        style_js="function(p){return {color:'#08519c', weight:1.5, dashArray:'4 3', "
+        "fillColor:'#6baed6', fillOpacity:0.12};}",
+        filter_js="function(p){return p.category===geoCoverage.category;}",
+    )
+    sl.add_to(m)
+    return sl.get_name()
+
+
+def _add_gaps_layer(m: folium.Map, rid: int, gaps: gpd.GeoDataFrame | None) -> None:
+    """The :data:`GAPS_SHOWN` most populous gap units (residents), outlined."""
+    if gaps is None or not len(gaps):
+        return
+    missing = (
+        ["missing_zh", "缺少的设施", None, None]
+        if "missing_zh" in gaps.columns
+        else ["missing_categories", "缺少的设施", None, vocab.FACILITY_CATEGORIES]
+    )
+    gap_fields = [
+        ["rank", "排名", None, None],
+        ["name", "居住单元", None, None],
+        ["residents", "常住人口", "人", None],
+        missing,
+    ]
+    if len(gaps) > GAPS_SHOWN:  # the most populous gaps: a map of every unit lacking something says nothing
+        gaps = gaps.sort_values("rank").head(GAPS_SHOWN)
+    DataLayer(
+        f"短板单元（缺少设施，按人口排序，{len(gaps)} 个）",
+        f"analysis_{rid}_gaps",
+        gdf=gaps,
+        fields=gap_fields,
+        title_field=None,
+        style_js="function(p){return {color:'#b30000', weight:2.5, fill:true, fillOpacity:0.05};}",
+    ).add_to(m)
+
+
+def _add_category_selector(m: folium.Map, cats: list[str], restyle: list[str]) -> None:
+    """The category drop-down; a change sets ``geoCoverage.category`` and restyles the ``restyle`` layers."""
     options = "".join(f'<option value="{html.escape(c)}">{html.escape(_label(c))}</option>' for c in cats)
     Control(
         f'<label>设施类别 <select id="geo-coverage-category">{options}</select></label>', "topleft", "geo-select"
@@ -230,7 +340,11 @@ def coverage_map(
         "document.getElementById('geo-coverage-category').addEventListener('change', function(e){"
         " geoCoverage.category = e.target.value;" + "".join(f" {name}.restyle();" for name in restyle) + "});"
     ).add_to(m)
-    legend(
+
+
+def _walk_legend() -> Control:
+    """Legend of the walking-distance classes (m), the unreachable colour and the outlined layers."""
+    return legend(
         "步行距离（所选类别）",
         [("fill", c, label) for _, c, label in WALK_CLASSES]
         + [
@@ -239,9 +353,7 @@ def coverage_map(
             ("line", "#b30000", "短板单元"),
             ("line", "#08519c", "服务范围"),
         ],
-    ).add_to(m)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    return m
+    )
 
 
 def example_outputs(
