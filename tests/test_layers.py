@@ -222,3 +222,20 @@ def test_type_only_imports_still_count_for_the_floors(tmp_path):
     code = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from maps.m import M\n"
     _write(tmp_path, {"geo_service/__init__.py": "", "geo_service/core/x.py": code, "maps/m.py": ""})
     assert upward_imports(import_graph(tmp_path)) == ["geo_service.core.x:3 imports maps.m (foundation -> maps)"]
+
+
+MAX_FUNCTION_LINES = 149  # the project's rule: no function of 150 lines or more
+
+
+def test_no_function_of_150_lines_or_more():
+    long = []
+    for folder in (*PACKAGES, "tests", "benchmarks", "scripts"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if "static" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    lines = node.end_lineno - node.lineno + 1
+                    if lines > MAX_FUNCTION_LINES:
+                        long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {lines} lines")
+    assert not long, "functions over the limit:\n" + "\n".join(long)
