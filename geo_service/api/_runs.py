@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
 from ..core._errors import InputError
 from ..core.geojson import GEOJSON_MEDIA_TYPE, feature_collection_json
 from ..core.settings import get_settings
 from ..core.storage import Store
 from .layers import parse_bbox
-
-
-class RunInfo(BaseModel):
-    id: int
-    kind: str
-    params: dict[str, Any]
-    network_id: int | None = None
-    network_version: str | None = None
-    plan_id: int | None = None
-    data_revisions: dict[str, Any]
-    created_at: Any
-    outputs: dict[str, int] = Field(default_factory=dict)
+from .schemas.runs import RunInfo
 
 
 def run_info(run: dict) -> RunInfo:
@@ -71,4 +57,4 @@ def output_page(
     return Response(body, media_type=GEOJSON_MEDIA_TYPE)
 
 
-__all__ = ["RunInfo", "check_page", "output_page", "parse_bbox", "run_info"]
+__all__ = ["check_page", "output_page", "parse_bbox", "run_info"]

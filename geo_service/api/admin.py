@@ -3,49 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
 
 from ..core.auth import Principal
 from ..core.storage import Store
 from .deps import get_store, require
-from .schemas import UTCDateTime
+from .schemas.admin import ChangePage, UserInfo
 
 router = APIRouter(prefix="/admin", tags=["admin 管理"])
 AdminOnly = Annotated[Principal, Depends(require("read_changes", "查看修改记录"))]
-
-
-class Change(BaseModel):
-    id: int
-    at: UTCDateTime
-    actor: str = Field(description="User name (cli:<os user> for the command line)")
-    role: str | None = None
-    action: str = Field(
-        description="import, feature_create/update/delete, plan_delineate/edit/copy/adopt, recompute, "
-        "job_submit, user_*"
-    )
-    target_type: str = Field(description="Layer name, plan, analysis_run, job or user")
-    target_id: str | None = None
-    detail: dict[str, Any]
-
-
-class ChangePage(BaseModel):
-    total: int
-    limit: int
-    offset: int
-    changes: list[Change]
-
-
-class UserInfo(BaseModel):
-    id: int
-    name: str
-    role: str
-    created_at: UTCDateTime | None = None
-    revoked_at: UTCDateTime | None = None
-    active_tokens: int
-    last_used_at: UTCDateTime | None = None
 
 
 @router.get("/changes", response_model=ChangePage, summary="Change log, newest first (修改记录)")

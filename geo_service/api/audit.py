@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from facilities.audit import AuditParams
@@ -24,10 +23,12 @@ from ..core._errors import NotFoundError
 from ..core.auth import Principal
 from ..core.geojson import GEOJSON_MEDIA_TYPE
 from ..core.storage import Store
-from ._runs import RunInfo, check_page, output_page, run_info
+from ._runs import check_page, output_page, run_info
 from .deps import Who, get_store, require
 from .layers import parse_bbox
-from .schemas import ERROR_RESPONSES, MAX_ID, MAX_OFFSET, FeatureCollection
+from .schemas import ERROR_RESPONSES, FeatureCollection
+from .schemas.audit import AuditSummary, BboxQ, FactorQ, LimitQ, OffsetQ, PlanQ, RunQ, WalkQ
+from .schemas.runs import RunInfo
 
 router = APIRouter(prefix="/audit", tags=["audit 设施与避难场所审计"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -46,22 +47,6 @@ OUTPUTS = (
     "shelter_sites",
     "category_counts",
 )
-
-PlanQ = Annotated[str | None, Query(description="Plan id or name (default: the adopted plan)")]
-WalkQ = Annotated[
-    float | None, Query(gt=0, le=5000, description="Emergency-shelter walking limit, metres (default: the norm, 500)")
-]
-FactorQ = Annotated[float, Query(gt=0, le=10, description="Demand = residents x this day/night factor")]
-RunQ = Annotated[
-    int | None, Query(ge=1, le=MAX_ID, description="A stored audit run (default: the current one for these inputs)")
-]
-
-
-class AuditSummary(BaseModel):
-    run: RunInfo
-    summary: dict[str, Any] = Field(
-        description="County totals, streets, worst communities, shelter checks, norms used, warnings"
-    )
 
 
 def _run(
@@ -189,11 +174,6 @@ async def _features(
     box = parse_bbox(bbox)
     run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, run_id, who=who)
     return output_page(request, store, run, output, f"audit_{output}", box, limit, offset)
-
-
-BboxQ = Annotated[str | None, Query(description="minx,miny,maxx,maxy, EPSG:4326")]
-LimitQ = Annotated[int | None, Query(ge=1)]
-OffsetQ = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 @router.get(

@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from ..core.auth import Principal
 from ..core.storage import Store
 from ..jobs import KINDS
 from .deps import get_store, require
-from .schemas import ERROR_RESPONSES, MAX_ID, UTCDateTime
+from .schemas import ERROR_RESPONSES, MAX_ID
+from .schemas.jobs import Job, JobRequest
 
 router = APIRouter(prefix="/jobs", tags=["jobs 后台任务"])
-
-
-class JobRequest(BaseModel):
-    kind: Literal["coverage", "audit", "full"] = Field("full", description="coverage | audit | full (both)")
-    plan: str | None = Field(None, max_length=200, description="Plan id or name (default: the adopted plan)")
-    walking_speed_mps: float | None = Field(None, ge=0.1, le=5, description="Walking speed, m/s")
-    walk_limit_m: float | None = Field(None, gt=0, le=5000, description="Emergency-shelter walking limit (audit)")
-    day_night_factor: float | None = Field(None, gt=0, le=10)
-
-
-class Job(BaseModel):
-    id: int
-    kind: str
-    kind_zh: str
-    status: Literal["queued", "running", "done", "failed"]
-    params: dict[str, Any]
-    created_by: str | None = None
-    created_at: UTCDateTime | None = None
-    started_at: UTCDateTime | None = None
-    finished_at: UTCDateTime | None = None
-    result: dict[str, Any] | None = Field(
-        None, description="Run ids of the stored results (coverage_run_id, audit_run_id)"
-    )
-    error: str | None = None
-    status_url: str
 
 
 def _job(request: Request, row: dict) -> Job:

@@ -6,12 +6,11 @@ import math
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as FastPath
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
@@ -19,7 +18,7 @@ from ..core._errors import InputError
 from ..core.auth import Principal
 from ..core.exporter import export_layer, output_crs, reproject
 from ..core.geojson import GEOJSON_MEDIA_TYPE, feature_collection_json, feature_json
-from ..core.importer import ImportOptions, run_import
+from ..core.importer import ImportOptions, parse_column_map, run_import
 from ..core.layers import LAYERS, get_layer
 from ..core.settings import get_settings
 from ..core.storage import Store
@@ -34,6 +33,7 @@ from .schemas import (
     ImportResult,
     LayerInfo,
 )
+from .schemas.layers import FeatureEdit, FeatureIn, FeaturePatch
 
 router = APIRouter(prefix="/layers", tags=["layers 图层"])
 
@@ -232,20 +232,9 @@ async def import_file(
                     err.http_status = 413
                     raise err
                 fh.write(chunk)
-        mapping = {}
-        for item in column_map or []:
-            for pair in item.split(","):
-                if not pair.strip():
-                    continue
-                if "=" not in pair:
-                    raise InputError(
-                        f"column_map wants FIELD=COLUMN, got {pair!r}", f"列映射格式应为 字段=列名，收到 {pair!r}"
-                    )
-                k, v = pair.split("=", 1)
-                mapping[k.strip()] = v.strip()
         opts = ImportOptions(
             source_crs=crs,
-            column_map=mapping,
+            column_map=parse_column_map(column_map),
             id_column=id_column,
             lon_column=lon,
             lat_column=lat,
@@ -262,28 +251,6 @@ async def import_file(
 
 
 # ----------------------------------------------------------------------------- single-feature edits
-class FeatureIn(BaseModel):
-    """A GeoJSON Feature in EPSG:4326; ``properties.source_id`` is the stable id (made up if absent)."""
-
-    type: Literal["Feature"] = "Feature"
-    geometry: dict[str, Any]
-    properties: dict[str, Any] = Field(default_factory=dict)
-
-
-class FeaturePatch(BaseModel):
-    """Properties to change (others keep their values) and/or a new geometry (EPSG:4326)."""
-
-    type: Literal["Feature"] = "Feature"
-    geometry: dict[str, Any] | None = None
-    properties: dict[str, Any] = Field(default_factory=dict)
-
-
-class FeatureEdit(BaseModel):
-    id: int
-    source_id: str
-    changed: list[str] | None = Field(None, description="Fields changed (update)")
-
-
 @router.post(
     "/{layer}/features",
     response_model=FeatureEdit,

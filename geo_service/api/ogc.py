@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated
 
 import geopandas as gpd
 import numpy as np
@@ -26,7 +26,6 @@ import orjson
 import shapely
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
 from ..core._errors import GeoServiceError, NotFoundError
 from ..core.geojson import GEOJSON_MEDIA_TYPE, features_json
@@ -34,13 +33,22 @@ from ..core.layers import LAYERS
 from ..core.settings import get_settings
 from ..core.storage import Store
 from .deps import get_store
-from .schemas import MAX_ID, MAX_OFFSET, Error, Link
+from .schemas import MAX_ID, MAX_OFFSET
+from .schemas.ogc import (
+    CRS84,
+    OGC_ERRORS,
+    CollectionInfo,
+    Collections,
+    Conformance,
+    LandingPage,
+    OGCFeature,
+    OGCFeatureCollection,
+)
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
 
 JSON = "application/json"
 OAS30 = "application/vnd.oai.openapi+json;version=3.0"
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -265,61 +273,6 @@ def resolve_collection(store: Store, collection_id: str) -> CollectionRef:
         f"没有名为 {collection_id!r} 的数据集合，可用集合见 /ogc/collections",
         collection=collection_id,
     )
-
-
-# ------------------------------------------------------------------------- models
-class LandingPage(BaseModel):
-    title: str
-    description: str
-    links: list[Link]
-
-
-class Conformance(BaseModel):
-    conforms_to: list[str] = Field(alias="conformsTo")
-
-
-class Extent(BaseModel):
-    spatial: dict[str, Any] | None = None
-
-
-class CollectionInfo(BaseModel):
-    id: str
-    title: str
-    description: str
-    links: list[Link]
-    item_type: str = Field("feature", alias="itemType")
-    crs: list[str]
-    storage_crs: str = Field(CRS84, alias="storageCrs")
-    extent: Extent | None = None
-
-
-class Collections(BaseModel):
-    links: list[Link]
-    collections: list[CollectionInfo]
-
-
-class OGCFeature(BaseModel):
-    type: str = "Feature"
-    id: int | str
-    geometry: dict[str, Any] | None
-    properties: dict[str, Any]
-    links: list[Link] | None = None
-
-
-class OGCFeatureCollection(BaseModel):
-    type: str = "FeatureCollection"
-    features: list[OGCFeature]
-    links: list[Link]
-    number_matched: int = Field(alias="numberMatched")
-    number_returned: int = Field(alias="numberReturned")
-    time_stamp: str = Field(alias="timeStamp")
-
-
-OGC_ERRORS = {
-    400: {"model": Error, "description": "Invalid query parameter (bbox, crs, limit...)"},
-    404: {"model": Error, "description": "Unknown collection or feature"},
-    503: {"model": Error, "description": "Database unavailable"},
-}
 
 
 def _json(body: dict, media_type: str = JSON, headers: dict | None = None) -> Response:

@@ -1,4 +1,7 @@
-"""Pydantic models of the API's requests and responses (English snake_case fields)."""
+"""What every router shares: the GeoJSON and error models, the error answers, the id limits, the export media types.
+
+English snake_case fields throughout.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from ..core.geojson import GEOJSON_MEDIA_TYPE
+from ...core.geojson import GEOJSON_MEDIA_TYPE
 
 
 def _utc(value: datetime) -> datetime:

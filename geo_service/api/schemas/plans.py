@@ -1,0 +1,204 @@
+"""``/plans``: plans and their versions, evaluations, delineation, edits, diffs, adoption and copies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .common import MAX_ID
+
+MAX_HOUSEHOLDS = 10**7  # a households band beyond any community
+
+
+class PlanInfo(BaseModel):
+    id: int
+    name: str
+    version: int
+    status: str = Field(description="draft | adopted | superseded")
+    description: str | None = None
+    adopted_at: str | None = None
+    adopted_by: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    communities: int = 0
+    etag: str
+
+
+class PlanVersionInfo(BaseModel):
+    version: int
+    parent_version: int | None = None
+    action: str
+    params: dict[str, Any] = {}
+    summary: dict[str, Any] = {}
+    created_by: str | None = None
+    created_at: str | None = None
+    adopted_at: str | None = None
+    adopted_by: str | None = None
+
+
+class Flag(BaseModel):
+    code: str
+    severity: Literal["error", "warning"]
+    label_zh: str
+    detail_zh: str | None = None
+
+
+class CommunityFigures(BaseModel):
+    code: str
+    name: str
+    street_code: str
+    units: int
+    households: int
+    residents: int
+    band_min: int
+    band_max: int
+    deviation_households: int = Field(
+        description="Households below the minimum (negative) or above the maximum (positive); 0 inside the band"
+    )
+    in_band: bool
+    contiguous: bool
+    parts: int
+    barrier_split: bool
+    nested: bool
+    area_km2: float | None = None
+    perimeter_km: float | None = None
+    polsby_popper: float | None = None
+    convex_hull_ratio: float | None = None
+    arterial_edges_crossed: int
+    barrier_crossings_used: int
+    has_station: bool | None = None
+    station_min_walk_m: float | None = None
+    station_reach_share: float | None = Field(
+        None, description="Share of residents within the 5-minute walk of a community service station"
+    )
+    community_workers: float | None = None
+    workers_needed: int
+    households_per_worker: float | None = None
+    norm_households_per_worker: float | None = None
+    residents_moved_in: float | None = None
+    flags: list[Flag]
+
+
+class Evaluation(BaseModel):
+    plan_id: int
+    version: int
+    totals: dict[str, Any]
+    communities: list[CommunityFigures]
+
+
+class BandProblem(BaseModel):
+    street_code: str
+    kind: str
+    reason: str
+    reason_zh: str
+    reason_code: str | None = None
+    code: str | None = None
+    name: str | None = None
+    households: int | None = None
+
+
+class DelineateRequest(BaseModel):
+    streets: list[str] | None = Field(None, description="Street codes (default: all streets)")
+    households_min: int | None = Field(
+        None, gt=0, le=MAX_HOUSEHOLDS, description="Band minimum (default: the norms' band)"
+    )
+    households_max: int | None = Field(None, gt=0, le=MAX_HOUSEHOLDS)
+    k: int | None = Field(None, ge=1, description="Number of communities (one street only)")
+    from_plan: str | None = Field(None, description="Existing plan (id or name) for modes closest / minimal_change")
+    mode: Literal["fresh", "closest", "minimal_change"] | None = None
+    name: str | None = Field(None, description="Name of the draft plan (default: 划分草案 <time>)")
+    created_by: str | None = Field(None, description="Ignored: the token's user is recorded")
+    save: bool = True
+
+
+class DelineateResult(BaseModel):
+    plan_id: int | None
+    name: str | None = None
+    version: int | None
+    mode: str
+    seconds: float = Field(description="Time of the delineation itself (s)")
+    problems: list[BandProblem]
+    totals: dict[str, Any]
+    communities: list[CommunityFigures]
+    stats: dict[str, Any]
+
+
+class EditRequest(BaseModel):
+    action: Literal["move", "merge", "split", "rename"]
+    units: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        None, description="Population unit ids (move, split)"
+    )
+    to: str | None = Field(None, description="Target community code (move)")
+    into: str | None = Field(None, description="Community that remains (merge)")
+    from_: str | None = Field(None, alias="from", description="Community merged away (merge)")
+    code: str | None = Field(None, description="Community split or renamed")
+    new_code: str | None = None
+    new_name: str | None = None
+    name: str | None = Field(None, description="New name (rename)")
+    created_by: str | None = Field(None, description="Ignored: the token's user is recorded")
+
+    model_config = {"populate_by_name": True}
+
+
+class EditResult(BaseModel):
+    plan_id: int
+    version: int
+    etag: str
+    compute_ms: float = Field(description="Time to validate the edit and compute the touched communities' figures (ms)")
+    removed: list[str]
+    communities: list[CommunityFigures] = Field(description="New figures of the communities the edit touched")
+
+
+class UnitMove(BaseModel):
+    unit_id: int | str
+    source_id: str
+    name: str | None = None
+    from_code: str | None = None
+    to_code: str | None = None
+    residents: int
+    households: int
+
+
+class Flow(BaseModel):
+    from_code: str
+    to_code: str
+    units: int
+    residents: int
+    households: int
+
+
+class DiffResult(BaseModel):
+    from_: dict[str, Any] = Field(alias="from")
+    to: dict[str, Any]
+    units_moved: int
+    residents_moved: int
+    households_moved: int
+    flows: list[Flow]
+    moves: list[UnitMove]
+
+    model_config = {"populate_by_name": True}
+
+
+class AdoptRequest(BaseModel):
+    adopted_by: str = Field(min_length=1, description="Who adopts (name / office)")
+
+
+class AdoptResult(BaseModel):
+    plan_id: int
+    version: int
+    adopted_at: str
+    adopted_by: str
+    superseded: list[dict[str, Any]]
+
+
+class CopyRequest(BaseModel):
+    name: str = Field(min_length=1)
+    created_by: str | None = Field(None, description="Ignored: the token's user is recorded")
+
+
+class CopyResult(BaseModel):
+    plan_id: int
+    version: int
+    name: str
+    etag: str
