@@ -45,18 +45,6 @@ def layers_cmd(database_url: str | None = DbOpt):
             out.print(f"{name:20s} {spec.label_zh:16s} {store.count(name):>10d}")
 
 
-def _parse_map(items: list[str]) -> dict[str, str]:
-    mapping = {}
-    for item in items or []:
-        if "=" not in item:
-            raise GeoServiceError(
-                f"--map wants FIELD=COLUMN, got {item!r}", f"--map 的格式应为 字段=列名，收到 {item!r}"
-            )
-        k, v = item.split("=", 1)
-        mapping[k.strip()] = v.strip()
-    return mapping
-
-
 @app.command("import")
 def import_cmd(
     layer: str = typer.Argument(..., help=f"图层：{', '.join(importable_layers())}"),
@@ -76,13 +64,13 @@ def import_cmd(
     database_url: str | None = DbOpt,
 ):
     """Import a file into a layer, all or nothing (导入数据文件，全部成功或全部不写入)."""
-    from geo_service.core.importer import ImportOptions, run_import
+    from geo_service.core.importer import ImportOptions, parse_column_map, run_import
 
     with cli_errors():
         store = open_store(database_url)
         opts = ImportOptions(
             source_crs=crs,
-            column_map=_parse_map(map_),
+            column_map=parse_column_map(map_),
             id_column=id_column,
             lon_column=lon,
             lat_column=lat,

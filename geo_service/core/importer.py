@@ -33,6 +33,26 @@ MAX_VERTICES = 1_000_000
 MAX_STRING_CHARS = 10_000
 
 
+def parse_column_map(items: list[str] | str | None) -> dict[str, str]:
+    """``FIELD=COLUMN`` pairs (CLI ``--map``, repeatable; HTTP ``column_map``, also comma-separated) as a dict.
+
+    Raises :class:`InputError` for a pair without ``=``.
+    """
+    mapping: dict[str, str] = {}
+    for item in [items] if isinstance(items, str) else items or []:
+        for pair in item.split(","):
+            if not pair.strip():
+                continue
+            if "=" not in pair:
+                raise InputError(
+                    f"a column map wants FIELD=COLUMN, got {pair!r}",
+                    f"列映射（--map / column_map）的格式应为 字段=列名，收到 {pair!r}",
+                )
+            k, v = pair.split("=", 1)
+            mapping[k.strip()] = v.strip()
+    return mapping
+
+
 @dataclass
 class ImportOptions:
     """How to read a file into a layer.
