@@ -16,7 +16,7 @@ What it does, in this order:
 3. request lists: random points (seeded) uniform in the extent of the walking network (read from
    ``/ogc/collections/network_nodes``) that are within the service's 300 m snap distance of a street — farther
    points are answered 422 by design and are left out; each point is one resident-page tap, as
-   ``geo_service/static/resident/resident.js`` sends it: ``category=shelter&k=1`` plus ``category=C&k=3`` for a
+   ``maps/static/resident/resident.js`` sends it: ``category=shelter&k=1`` plus ``category=C&k=3`` for a
    category C drawn uniformly from ``/nearest/categories`` (``shelter&k=3`` alone when C is shelter), routes on
    (the page does not pass ``route``).  Tiles: ``/tiles/{facilities,shelters,population_units}/z/x/y.mvt``
    (the layers the facilities and coverage maps draw from tiles above ``INLINE_MAX_FEATURES``), zoom drawn

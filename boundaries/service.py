@@ -1,6 +1,6 @@
 """Boundary plans as a service: loads the layers, caches the prepared units, runs the domain
 functions and persists through the plans repository of :class:`~geo_service.core.storage.Store`.
-Used by the API router (``geo_service/api/plans.py``) and the CLI (``boundaries/cli.py``).
+Used by the API router (``geo_service/api/plans.py``) and the CLI (``geo_service/cli/plans.py``).
 
 Walking distance to community service stations comes from the walking-network
 engine (:func:`geo_service.core.network.load_network`) when a network is stored;
