@@ -12,7 +12,7 @@ from geo_service.core._errors import GeoServiceError
 from geo_service.core.auth import cli_actor
 from geo_service.core.layers import LAYERS, importable_layers
 
-from ._common import DbOpt, cli_errors, open_store, out, plain, progress
+from ._common import DbOpt, cli_errors, console, open_store, out, plain, progress
 
 app = typer.Typer()
 db_app = typer.Typer(help="数据库迁移 / Database schema migrations.", no_args_is_help=True)
@@ -157,6 +157,9 @@ def import_osm_cmd(
             summary.line_zh(f"OSM 导入完成（网络编号 {summary.network_id}）")
             + f"，用时 {time.perf_counter() - t0:.1f} 秒"
         )
+        for note in summary.notes_zh:
+            console.print("[yellow]提示：[/yellow]", end="")
+            plain(note)
 
 
 @app.command("sample-city")

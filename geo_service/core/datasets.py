@@ -18,10 +18,13 @@ Progress = Callable[[str, float], None]
 
 @dataclass
 class LoadSummary:
+    """What a dataset load wrote: features per layer, the network, and notes (Chinese) on what was left out."""
+
     counts: dict[str, int]
     network_id: int | None
     network_nodes: int
     network_edges: int
+    notes_zh: tuple[str, ...] = ()
 
     def line_zh(self, what: str) -> str:
         parts = "，".join(f"{LAYERS[k].label_zh} {v}" for k, v in self.counts.items() if k in LAYERS)
@@ -129,4 +132,18 @@ def store_osm(store: Store, data, *, name: str, progress: Progress | None = None
             counts[layer] = len(frame)
     if progress:
         progress("完成", 1.0)
-    return LoadSummary(counts, nid, len(data.nodes), len(data.edges))
+    return LoadSummary(counts, nid, len(data.nodes), len(data.edges), osm_notes_zh(data.stats))
+
+
+def osm_notes_zh(stats: dict) -> tuple[str, ...]:
+    """What an OSM import dropped or ignored, for the summary (from :func:`~geo_service.core.osm.read_osm`'s stats)."""
+    notes = []
+    if stats.get("clip_ways_cut"):
+        notes.append(
+            f"文件为按范围裁剪的提取：{stats['clip_ways_cut']} 条路径引用了文件中没有的 "
+            f"{stats['clip_missing_node_refs']} 个节点，已在缺失处截断"
+            + (f"，丢弃不足两个节点的 {stats['clip_way_parts_dropped']} 段" if stats["clip_way_parts_dropped"] else "")
+        )
+    if stats.get("clip_relations_incomplete"):
+        notes.append(f"{stats['clip_relations_incomplete']} 个关系（多边形等）有成员不在文件中，缺失部分未计入")
+    return tuple(notes)

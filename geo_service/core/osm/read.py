@@ -22,6 +22,7 @@ from typing import Any, cast
 import geopandas as gpd
 
 from .._errors import InputError
+from ._clip import ClipReport, repair_clipped, scan_clipped
 from ._common import Progress, _reporter
 from ._features import _read_features
 from .graph import Bounds, _read_network
@@ -141,6 +142,23 @@ def copy_osm_file(src: Path, dst: Path) -> None:
         writer.close()
 
 
+def _readable_copy(path: Path, kind: str, tmp_xml: Path, report) -> tuple[Path, ClipReport]:
+    """The XML file osmnx reads: ``path`` itself, or a copy in ``tmp_xml`` (PBF/O5M converted; ways of an extract
+    cut by a box or polygon split where their nodes are missing, see :mod:`._clip`)."""
+    try:
+        clip = scan_clipped(path)
+        if clip.needs_repair:
+            report("repair", 0.05)
+            return tmp_xml, repair_clipped(path, tmp_xml)
+        if kind == "convert":
+            report("convert", 0.05)
+            copy_osm_file(path, tmp_xml)
+            return tmp_xml, clip
+    except RuntimeError as exc:
+        raise _unreadable(path, exc) from exc
+    return path, clip
+
+
 def read_osm(
     path: str | Path,
     *,
@@ -176,7 +194,10 @@ def read_osm(
         ``nodes_removed_by_component``, ``nodes``, ``edges``,
         ``edges_by_class``, ``features_read``, ``facilities``,
         ``facilities_by_category``, ``facility_duplicates_dropped``,
-        ``shelters``, ``unmapped_features``.
+        ``shelters``, ``unmapped_features``; for an extract cut by a box or
+        polygon ``clip_ways_cut``, ``clip_missing_node_refs``,
+        ``clip_way_parts_dropped`` and ``clip_relations_incomplete``
+        (:class:`~geo_service.core.osm._clip.ClipReport`).
 
     Raises
     ------
@@ -191,16 +212,9 @@ def read_osm(
     report("bounds", 0.0)
     bounds = read_bounds(path)
     with tempfile.TemporaryDirectory(prefix="geo_service_osm_") as tmp:
-        xml_path = path
-        if kind == "convert":
-            report("convert", 0.05)
-            xml_path = Path(tmp) / "extract.osm"
-            try:
-                copy_osm_file(path, xml_path)
-            except RuntimeError as exc:
-                raise _unreadable(path, exc) from exc
+        xml_path, clip = _readable_copy(path, kind, Path(tmp) / "extract.osm", report)
         fmt = "xml" if kind == "xml" else ("o5m" if ".o5m" in path.name.lower() else "pbf")
-        stats: dict[str, Any] = {"format": fmt}
+        stats: dict[str, Any] = {"format": fmt, **clip.as_stats()}
         nodes, edges = _read_network(xml_path, bounds, clip_to_bounds, largest_component, stats, report)
         report("features", 0.8)
         facilities, shelters = _read_features(xml_path, bounds, clip_to_bounds, stats)
