@@ -294,3 +294,50 @@ def test_segment_index_equals_shapely_nearest(extract):
     ok = np.nonzero(snap.reachable)[0]
     on_edge = shapely.line_interpolate_point(geoms[snap.edge[ok]], snap.frac[ok], normalized=True)
     np.testing.assert_allclose(shapely.get_coordinates(on_edge), snap.snapped_xy[ok], atol=1e-6)
+
+
+def _edge_key(geom) -> tuple:
+    """An edge's two ends (rounded to 1e-6 degrees, in a fixed order) and its number of vertices."""
+    ends = sorted(
+        tuple(np.round(shapely.get_coordinates(p)[0], 6))
+        for p in (shapely.get_point(geom, 0), shapely.get_point(geom, -1))
+    )
+    return (*ends, int(shapely.get_num_coordinates(geom)))
+
+
+def test_one_length_model_for_osm_and_centreline_networks():
+    """OSM edges and the same lines through build-network (edges_from_lines) have the same geodesic lengths.
+
+    build-network snaps vertices to a grid of a tenth of its tolerance (5 cm by default) for robust noding; at a
+    1 cm tolerance (1 mm grid) what is left between the two paths is the length model, which must agree.
+    """
+    data = _osm("osm_beijing_wudaokou_2017.osm")
+    _, built = edges_from_lines(data.edges[["road_class", "geometry"]].copy(), snap_tolerance_m=0.01)
+    osm = {_edge_key(g): (g, x) for g, x in zip(data.edges.geometry, data.edges["length_m"])}
+    other = {_edge_key(g): (g, x) for g, x in zip(built.geometry, built["length_m"])}
+    # the same line on both paths: same ends and vertices to 3 mm (others were split where lines cross without a
+    # shared node, or cut a few cm short by a crossing next to their end)
+    same = [k for k in osm.keys() & other.keys() if shapely.hausdorff_distance(osm[k][0], other[k][0]) < 3e-8]
+    assert len(same) >= 0.5 * len(osm)
+    assert max(abs(osm[k][1] - other[k][1]) for k in same) < 0.01
+    assert built["length_m"].sum() == pytest.approx(data.edges["length_m"].sum(), abs=0.05)
+
+
+def test_a_point_inside_an_edge_is_placed_on_the_same_length_model():
+    """A point at geodesic distance d from an edge's end (along a straight edge) is d away on the network."""
+    import pyproj
+
+    data = _osm("osm_beijing_wudaokou_2017.osm")
+    net = WalkNetwork.from_frames(data.nodes, data.edges)
+    straight = data.edges[shapely.get_num_coordinates(data.edges.geometry.values) == 2]
+    e = straight.loc[straight["length_m"].idxmax()]
+    (x0, y0), (x1, y1) = shapely.get_coordinates(e.geometry)
+    geod = pyproj.Geod(ellps="WGS84")
+    azimuth, _, length = geod.inv(x0, y0, x1, y1)
+    assert length == pytest.approx(e["length_m"], abs=1e-6)
+    d = 0.37 * length
+    lon, lat, _ = geod.fwd(x0, y0, azimuth, d)
+    start = net.snap(gpd.GeoSeries([shapely.Point(x0, y0)], crs=4326))
+    point = net.snap(gpd.GeoSeries([shapely.Point(lon, lat)], crs=4326))
+    walk, _, _ = net.nearest(start).at(point)
+    assert float(walk[0]) == pytest.approx(d, abs=0.01)

@@ -372,9 +372,8 @@ def edges_from_lines(
     nodes = gpd.GeoDataFrame({"node_idx": np.arange(len(uniq))}, geometry=shapely.points(node_xy), crs=metric).to_crs(
         4326
     )
-    geod = pyproj.Geod(ellps="WGS84")
     edges = gpd.GeoDataFrame({"u": u, "v": v, "road_class": piece_class}, geometry=noded, crs=metric).to_crs(4326)
-    edges["length_m"] = [geod.geometry_length(x) for x in edges.geometry.values]
+    edges["length_m"] = _crs.geodesic_lengths_m(edges.geometry.values)
     keep = edges["u"].to_numpy() != edges["v"].to_numpy()
     return nodes, edges[keep].reset_index(drop=True)
 

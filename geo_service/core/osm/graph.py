@@ -28,8 +28,9 @@ the OSM node halfway along the loop, which becomes a network node, so the
 loop is kept as two edges with different geometries.
 
 Coordinates are longitude/latitude in degrees (EPSG:4326).  Edge length
-``length_m`` is osmnx's great-circle length in metres summed over the way's
-segments.
+``length_m`` is the geodesic length on the WGS84 ellipsoid in metres
+(:func:`geo_service.core.crs.geodesic_lengths_m`), the model of every network
+path (``build-network`` too); osmnx's own spherical lengths are not used.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import LineString
 
+from ..crs import geodesic_lengths_m
 from ._common import CRS, Progress, _parse_error, _parse_errors
 from .tags import _WAY_TAGS, road_class, walk_exclusion
 
@@ -57,8 +59,8 @@ NODE_COLUMNS = ["node_idx", "osm_id", "geometry"]
 EDGE_COLUMNS = ["u", "v", "length_m", "road_class", "osm_way_id", "geometry"]
 
 Bounds = tuple[float, float, float, float]
-#: An edge row: (u node_idx, v node_idx, length in m, road class, OSM way id, LineString in EPSG:4326).
-_EdgeRow = tuple[int, int, float, Any, int, LineString]
+#: An edge row: (u node_idx, v node_idx, road class, OSM way id, LineString in EPSG:4326).
+_EdgeRow = tuple[int, int, Any, int, LineString]
 
 _SETTINGS_LOCK = threading.RLock()
 
@@ -292,15 +294,19 @@ def _network_frames(S: nx.MultiDiGraph, stats: dict[str, Any]) -> tuple[gpd.GeoD
     """Nodes and edges frames (EPSG:4326) of the simplified graph ``S``, made undirected.
 
     Nodes are numbered 0..n-1 in OSM id order; edges are sorted by their end
-    nodes, then OSM way id and length.  Self-loops and edges with the same
+    nodes, then OSM way id and geodesic length.  Self-loops and edges with the same
     geometry as an earlier one (in either direction) are dropped.
     """
     osm_ids = np.array(sorted(S.nodes), dtype="int64")
     nodes = _nodes_frame(S, osm_ids)
     idx = {int(n): i for i, n in enumerate(osm_ids)}
     rows, stats["edges_dropped_duplicate_or_loop"] = _edge_rows(S, idx)
-    rows.sort(key=lambda r: (min(r[0], r[1]), max(r[0], r[1]), r[4], r[2]))
-    edges = _edges_frame(rows)
+    lengths = geodesic_lengths_m(np.array([r[4] for r in rows], dtype=object))
+    order = sorted(
+        range(len(rows)),
+        key=lambda i: (min(rows[i][0], rows[i][1]), max(rows[i][0], rows[i][1]), rows[i][3], lengths[i]),
+    )
+    edges = _edges_frame([rows[i] for i in order], lengths[order])
     stats["split_nodes"] = sum(1 for n in osm_ids.tolist() if S.nodes[n].get("_split"))
     stats["nodes"] = len(nodes)
     stats["edges"] = len(edges)
@@ -348,23 +354,21 @@ def _edge_rows(S: nx.MultiDiGraph, idx: dict[int, int]) -> tuple[list[_EdgeRow],
             duplicates += 1
             continue
         seen.add(key)
-        rows.append((idx[frm], idx[to], float(d["length"]), cls, int(way), geom))
+        rows.append((idx[frm], idx[to], cls, int(way), geom))
     return rows, duplicates
 
 
-def _edges_frame(rows: list[_EdgeRow]) -> gpd.GeoDataFrame:
-    """Edges frame: ``u``, ``v`` (node_idx), ``length_m`` (metres), ``road_class``, ``osm_way_id``, geometry.
-
-    Geometries are LineStrings in EPSG:4326 (lon/lat degrees).
-    """
+def _edges_frame(rows: list[_EdgeRow], lengths_m: np.ndarray) -> gpd.GeoDataFrame:
+    """Edges frame: ``u``, ``v`` (node_idx), ``length_m`` (geodesic, metres), ``road_class``, ``osm_way_id``,
+    geometry (LineStrings, EPSG:4326, lon/lat degrees)."""
     return gpd.GeoDataFrame(
         {
             "u": pd.array([r[0] for r in rows], dtype="int64"),
             "v": pd.array([r[1] for r in rows], dtype="int64"),
-            "length_m": pd.array([r[2] for r in rows], dtype="float64"),
-            "road_class": pd.Series([r[3] for r in rows], dtype=object),
-            "osm_way_id": pd.array([r[4] for r in rows], dtype="int64"),
+            "length_m": pd.array(lengths_m, dtype="float64"),
+            "road_class": pd.Series([r[2] for r in rows], dtype=object),
+            "osm_way_id": pd.array([r[3] for r in rows], dtype="int64"),
         },
-        geometry=gpd.GeoSeries([r[5] for r in rows], crs=CRS),
+        geometry=gpd.GeoSeries([r[4] for r in rows], crs=CRS),
         crs=CRS,
     )
