@@ -24,7 +24,7 @@ def create_app(store: Store | None = None) -> FastAPI:
     """Build the app around a :class:`Store` (default: from settings; schema upgraded)."""
     from facilities.nearest import NearestService
 
-    from .api import coverage, health, layers, maps, nearest, ogc, tiles
+    from .api import coverage, docs, health, layers, maps, nearest, ogc, tiles
 
     if store is None:
         store = Store()
@@ -34,6 +34,8 @@ def create_app(store: Store | None = None) -> FastAPI:
         version=__version__,
         description="Map APIs for community delineation (Art. 3), life circles (Art. 12) and facilities (Art. 18) "
         "of the 德阳市社区治理条例. Coordinates in EPSG:4326 unless a crs parameter says otherwise.",
+        docs_url=None,  # /docs is api/docs.py: Swagger UI from the service's own static files, no CDN
+        redoc_url=None,
     )
     app.state.store = store
     app.state.nearest = NearestService(store)
@@ -79,6 +81,7 @@ def create_app(store: Store | None = None) -> FastAPI:
         return JSONResponse(err.to_dict(), status_code=503)
 
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(layers.router)
     app.include_router(nearest.router)
     app.include_router(coverage.router)

@@ -17,6 +17,9 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 LEAFLET_JS = "vendor/leaflet-1.9.3/leaflet.js"
 LEAFLET_CSS = "vendor/leaflet-1.9.3/leaflet.css"
 VECTORGRID_JS = "vendor/leaflet.vectorgrid-1.3.0/Leaflet.VectorGrid.bundled.min.js"
+SWAGGER_UI_JS = "vendor/swagger-ui-dist-5.36.0/swagger-ui-bundle.js"  # the /docs page
+SWAGGER_UI_CSS = "vendor/swagger-ui-dist-5.36.0/swagger-ui.css"
+SWAGGER_UI_FAVICON = "vendor/swagger-ui-dist-5.36.0/favicon-32x32.png"
 MAPS_JS = "maps/maps.js"
 MAPS_CSS = "maps/maps.css"
 

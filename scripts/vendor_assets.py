@@ -6,9 +6,10 @@ service works on an intranet without internet.  This script re-creates them from
 
     .venv/bin/python scripts/vendor_assets.py           # needs `npm` and the npm registry (set-up time only)
 
-Only what the pages use is vendored: Leaflet (folium's version) and Leaflet.VectorGrid (vector-tile
-layers of large collections).  folium's other defaults (jQuery, Bootstrap, Font Awesome,
-awesome-markers) are dropped from every page by :mod:`maps.assets`.
+Only what the pages use is vendored: Leaflet (folium's version), Leaflet.VectorGrid (vector-tile
+layers of large collections) and Swagger UI (the ``/docs`` page).  folium's other defaults (jQuery,
+Bootstrap, Font Awesome, awesome-markers) are dropped from every page by :mod:`maps.assets`.
+``SHA256SUMS`` in the vendor folder records every vendored file; tests/test_vendor_assets.py checks it.
 """
 
 from __future__ import annotations
@@ -48,7 +49,21 @@ PACKAGES = [
             "package/README.md": "README.md",  # holds the licence (Beerware)
         },
     ),
+    (
+        "swagger-ui-dist",
+        "5.36.0",
+        "685a2b38b5d6eab2dbc096a8596db11cc7409cdb671d2e3bec8f9b017d0d566b",
+        {
+            "package/swagger-ui-bundle.js": "swagger-ui-bundle.js",
+            "package/swagger-ui.css": "swagger-ui.css",
+            "package/favicon-32x32.png": "favicon-32x32.png",
+            "package/LICENSE": "LICENSE",
+            "package/NOTICE": "NOTICE",
+            "package/swagger-ui-bundle.js.LICENSE.txt": "swagger-ui-bundle.js.LICENSE.txt",
+        },
+    ),
 ]
+SUMS = VENDOR / "SHA256SUMS"  # every vendored file's SHA-256, checked by tests/test_vendor_assets.py
 
 
 def vendor_dir(package: str, version: str) -> Path:
@@ -73,6 +88,14 @@ def refresh() -> None:
                     out.parent.mkdir(parents=True, exist_ok=True)
                     out.write_bytes(tar.extractfile(src).read())
             print(f"{package}@{version} -> {dest}")
+    write_sums()
+
+
+def write_sums() -> None:
+    """Record the SHA-256 of every vendored file (``sha256sum`` format, paths relative to the vendor folder)."""
+    files = sorted(p for p in VENDOR.rglob("*") if p.is_file() and p != SUMS)
+    lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(VENDOR).as_posix()}" for p in files]
+    SUMS.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
