@@ -26,7 +26,7 @@ from geo_service.core.storage import Store
 
 from .adjacency import UnitSet, prepare_units
 from .delineate import Band, delineate
-from .edit import PlanState, apply_edit, diff_states, labels_from_polygons
+from .edit import COMM_COLUMNS, PlanState, apply_edit, diff_states, labels_from_polygons
 from .evaluate import (
     EvalContext,
     Evaluation,
@@ -374,13 +374,73 @@ class PlanService:
             raise InputError("adoption needs the name of who adopts", "采纳方案须注明采纳人（adopted_by）")
         row, state, ver, stored = self.state(plan)
         us = self.unit_set()
-        return self.store.adopt_plan(
+        merge = None if if_match is not None and int(if_match) != ver else self._merge_with_adopted(row, state, us)
+        if merge is not None:  # a draft of some streets: the adopted plan's other streets are kept (new version)
+            base = None if stored else state.to_json(us)
+            ver = self._commit_merge(row, ver, base, merge[1], us, merge[0], merge[2], actor or adopted_by)
+            stored = True
+        out = self.store.adopt_plan(
             row["id"],
             ver,
             adopted_by=str(adopted_by).strip(),
             base_assignment=None if stored else state.to_json(us),
-            expected_version=if_match,
+            expected_version=if_match if merge is None else ver,
             actor=actor,
+        )
+        if merge is not None:
+            out["merged_from"] = {"id": int(merge[0]["id"]), "name": merge[0]["name"], "communities_kept": merge[2]}
+        return out
+
+    def _merge_with_adopted(self, row, state: PlanState, us: UnitSet) -> tuple[dict, PlanState, int] | None:
+        """The draft ``state`` completed with the communities of the adopted plan in the streets it does not cover.
+
+        None when no other plan is adopted or the draft covers every street of it. Returns (the adopted plan's row,
+        the merged state, the number of communities kept from it).
+        """
+        adopted = [p for p in self.store.list_plans() if p["status"] == "adopted" and p["id"] != row["id"]]
+        if not adopted:
+            return None
+        base_row, base, _, _ = self.state(adopted[-1]["id"])
+        street_of_unit = us.streets["code"].astype(str).to_numpy()[us.street]
+        drafted = np.isin(street_of_unit, np.unique(street_of_unit[state.labels >= 0]))
+        keep = (base.labels >= 0) & ~drafted
+        if not keep.any():
+            return None
+        kept = np.unique(base.labels[keep])
+        comm = pd.concat(
+            [
+                state.communities.reindex(columns=COMM_COLUMNS),
+                base.communities.iloc[kept].reindex(columns=COMM_COLUMNS),
+            ],
+            ignore_index=True,
+        )
+        clash = comm["code"].astype(str)[comm["code"].astype(str).duplicated()].tolist()
+        if clash:
+            raise ConflictError(
+                f"community codes {clash} are in the draft and in the adopted plan's other streets",
+                f"草案与现行方案其他街道的社区代码重复：{'、'.join(clash)}，请修改后再采纳",
+                codes=clash,
+            )
+        labels = state.labels.copy()
+        remap = np.full(len(base.communities), -1, np.int64)
+        remap[kept] = len(state.communities) + np.arange(kept.size)
+        labels[keep] = remap[base.labels[keep]]
+        return base_row, PlanState(labels, comm), int(kept.size)
+
+    def _commit_merge(self, row, ver, base_assignment, merged: PlanState, us: UnitSet, base_row, kept: int, who) -> int:
+        """Store the merged assignment as the draft's next version (its communities layer rows too);
+        ``base_assignment``: the draft's own assignment when it was never stored (a plan imported as polygons)."""
+        ev = evaluate_plan(us, merged.labels, merged.communities, self.context(us))
+        return self.store.commit_plan_version(
+            row["id"],
+            ver,
+            assignment=merged.to_json(us),
+            action="merge_adopted",
+            params={"merged_from_plan": int(base_row["id"]), "from_version": int(ver)},
+            summary={"communities_kept": kept, "communities": len(merged.communities)},
+            created_by=who,
+            base_assignment=base_assignment,
+            upsert=self._layer_rows(us, ev.communities),
         )
 
     def export(

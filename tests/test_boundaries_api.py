@@ -243,3 +243,35 @@ def test_export(grid_client, fmt, tmp_path):
         json.loads(path.read_text(encoding="utf-8"))
     r = c.get(f"/plans/{pid}/export", params={"format": "csv"})
     assert r.status_code == 422
+
+
+def test_adopting_a_draft_of_one_street_keeps_the_other_streets(spatialite_template, tmp_path):
+    """A draft of one street replaces that street's communities in the adopted plan; the city keeps the others."""
+    from conftest import sample_city_store
+
+    from boundaries.params import DelineationParams
+    from boundaries.service import PlanService
+    from facilities.service import resolve_plan
+
+    store = sample_city_store(spatialite_template, tmp_path)
+    try:
+        svc = PlanService(store)
+        before = resolve_plan(store, None)
+        n_before = store.count("communities", plan_id=before["id"])
+        street = "510699001"
+        old = store.read_layer("communities", plan_id=before["id"])
+        n_street = int((old["street_code"].astype(str) == street).sum())
+        draft = svc.delineate(DelineationParams.from_input(svc.norms, streets=[street]), name="一个街道的草案")
+        n_draft = len(draft["state"].communities)
+        res = svc.adopt(draft["plan_id"], adopted_by="区民政局")
+        assert res["merged_from"]["id"] == before["id"]
+        assert res["merged_from"]["communities_kept"] == n_before - n_street
+        assert res["version"] == 2
+        adopted = resolve_plan(store, None)
+        assert adopted["id"] == draft["plan_id"] and adopted["status"] == "adopted"
+        assert store.count("communities", plan_id=adopted["id"]) == n_before - n_street + n_draft
+        _, ev, ver = svc.evaluate(adopted["id"])
+        assert ver == 2 and ev.totals["unassigned_units"] == 0
+        assert store.get_plan(before["id"])["status"] == "superseded"
+    finally:
+        store.dispose()

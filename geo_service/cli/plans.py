@@ -162,5 +162,11 @@ def plan_adopt(
     with cli_errors():
         res = _svc(database_url).adopt(plan, adopted_by=by, actor=cli_actor())
         out.print(f"方案 {res['plan_id']} 版本 {res['version']} 已由 {res['adopted_by']} 于 {res['adopted_at']} 采纳")
+        merged = res.get("merged_from")
+        if merged:
+            out.print(
+                f"草案只含部分街道：其余街道沿用现行方案「{merged['name']}」的 {merged['communities_kept']} 个社区，"
+                f"合并为版本 {res['version']}"
+            )
         for s in res["superseded"]:
             out.print(f"原方案「{s['name']}」改为已被替代")

@@ -190,6 +190,11 @@ class AdoptResult(BaseModel):
     adopted_at: str
     adopted_by: str
     superseded: list[dict[str, Any]]
+    merged_from: dict[str, Any] | None = Field(
+        None,
+        description="When the draft covers only some streets: the adopted plan whose other streets were kept "
+        "(id, name, communities_kept); the adopted version is the merged one",
+    )
 
 
 class CopyRequest(BaseModel):
