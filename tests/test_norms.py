@@ -276,3 +276,41 @@ def test_audit_norms_and_their_overrides(norms):
     assert local.service_space_categories == ("community_service_center",)
     with pytest.raises(NormsError):
         load_norms({"community": {"service_space_categories": {"value": ["zoo"]}}})
+
+
+def test_population_norms_and_their_overrides(norms):
+    p = norms.population
+    assert (p.storey_height_m, p.persons_per_household, p.mixed_use_residential_share) == (3.0, 2.39, 0.5)
+    assert dict(p.default_floors) == {"residential": 6, "mixed": 6, "other": 2}
+    assert norms.source_of("population.persons_per_household")[1] == "secondary"
+    assert "德阳市第七次全国人口普查公报" in norms.source_of("population.persons_per_household")[0]
+    for key in ("storey_height_m", "mixed_use_residential_share", "default_floors"):
+        assert norms.source_of(f"population.{key}")[1] == "unverified"
+    assert "GB 50096-2011" in norms.source_of("population.storey_height_m")[0]
+    with pytest.raises(TypeError):
+        p.default_floors["other"] = 3
+    local = load_norms(
+        {
+            "population": {
+                "storey_height_m": {"value": 2.8},
+                "persons_per_household": {"value": 2.6, "source": "旌阳区统计公报", "status": "verified"},
+                "mixed_use_residential_share": {"value": 0.7},
+                "default_floors": {"value": {"residential": 9}},
+            }
+        }
+    )
+    q = local.population
+    assert (q.storey_height_m, q.persons_per_household, q.mixed_use_residential_share) == (2.8, 2.6, 0.7)
+    assert dict(q.default_floors) == {"residential": 9, "mixed": 6, "other": 2}  # merged, not replaced
+    assert local.source_of("population.persons_per_household") == ("旌阳区统计公报", "verified")
+    assert local.source_of("population.storey_height_m")[1] == "unverified"
+    for bad, needle in [
+        ({"default_floors": {"value": {"shop": 3}}}, "unknown building use 'shop'"),
+        ({"default_floors": {"value": {"other": 0}}}, "population.default_floors.value.other"),
+        ({"mixed_use_residential_share": {"value": 1.5}}, "population.mixed_use_residential_share.value"),
+        ({"storey_height_m": {"value": 0}}, "population.storey_height_m.value"),
+        ({"persons": {"value": 2}}, "unknown key 'population.persons'"),
+    ]:
+        with pytest.raises(NormsError) as exc:
+            load_norms({"population": bad})
+        assert needle in exc.value.message

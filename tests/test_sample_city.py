@@ -110,7 +110,9 @@ def _check_layer(name, df):
         elif f.kind == "str":
             assert all(isinstance(v, str) and v for v in vals), (name, f.name)
         if f.min_value is not None and len(vals):
-            assert vals.min() >= f.min_value, (name, f.name)
+            assert vals.min() > f.min_value if f.min_exclusive else vals.min() >= f.min_value, (name, f.name)
+        if f.max_value is not None and len(vals):
+            assert vals.max() <= f.max_value, (name, f.name)
         if f.vocab is not None:
             assert set(vals) <= set(f.vocab), (name, f.name, set(vals) - set(f.vocab))
         if f.pattern is not None:
@@ -460,3 +462,47 @@ def test_developments(city):
     assert (dv["built_facility_area_m2"] < dv["required_facility_area_m2"]).mean() > 0.4
     assert {"planned", "under_construction", "completed"} <= set(dv["status"])
     assert (dv.loc[dv["status"] == "planned", "built_facility_area_m2"] == 0).all()
+
+
+def test_buildings_follow_the_units_residents(city, metric):
+    from geo_service.core.norms import load_norms
+    from geo_service.core.sample_city import buildings as stage
+
+    pop = load_norms().population
+    assert (stage.STOREY_HEIGHT_M, stage.MIXED_RESIDENTIAL_SHARE) == (
+        pop.storey_height_m,
+        pop.mixed_use_residential_share,
+    )
+    b, units = city.buildings, city.population_units
+    assert len(b) == city.metadata["counts"]["buildings"] == 6273
+    assert b["use"].value_counts().to_dict() == {"residential": 5618, "other": 414, "mixed": 241}
+    floors, height = b["floors"], b["height_m"]
+    assert (floors.notna() & height.notna()).sum() == 0
+    assert (floors.notna().sum(), (floors.isna() & height.notna()).sum(), (floors.isna() & height.isna()).sum()) == (
+        4995,
+        1064,
+        214,
+    )
+    storeys = height.dropna() / stage.STOREY_HEIGHT_M
+    assert (np.abs(storeys - np.round(storeys)) < 0.4 / stage.STOREY_HEIGHT_M + 1e-9).all()
+    # residential buildings lie inside their unit, buildings do not overlap
+    res = b["use"] != "other"
+    assert b.loc[res, "compound_id"].notna().all() and b.loc[~res, "compound_id"].isna().all()
+    unit_geom = units.set_index("source_id").geometry
+    assert all(unit_geom[c].contains(g) for c, g in zip(b.loc[res, "compound_id"], b.loc[res, "geometry"]))
+    assert set(b.loc[res, "compound_id"]) == set(units["source_id"])
+    m = metric["buildings"]
+    i, j = shapely.STRtree(m.geometry.values).query(m.geometry.values, predicate="overlaps")
+    assert not (i != j).any()
+    # residential floor area from the recorded floors (else height / storey height, else the default floors)
+    # is proportional to the residents, with noise: close, not exact
+    est_floors = floors.astype(float).fillna(np.round(height / pop.storey_height_m))
+    est_floors = est_floors.fillna(b["use"].map(pop.default_floors).astype(float))
+    share = b["use"].map({"residential": 1.0, "mixed": pop.mixed_use_residential_share, "other": 0.0})
+    floor_area = (m.area * est_floors * share).groupby(b["compound_id"]).sum()
+    residents = units.set_index("source_id")["residents"].loc[floor_area.index]
+    assert np.corrcoef(floor_area, residents)[0, 1] > 0.9
+    assert 34 <= np.median(floor_area / residents) <= 38
+    estimate = floor_area / floor_area.sum() * residents.sum()
+    rel = np.abs(estimate - residents) / residents
+    assert 0.05 < np.median(rel) < 0.15 and np.quantile(rel, 0.9) < 0.3

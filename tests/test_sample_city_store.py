@@ -12,7 +12,8 @@ def test_sample_city_cli_loads_serves_and_reloads(store, client):
     r = CliRunner().invoke(app, ["sample-city", "--scale", "0.1", "--seed", "3", "--database-url", url])
     assert r.exit_code == 0, r.output
     assert "合成数据" in r.output
-    counts = {name: store.count(name) for name in ("population_units", "communities", "facilities", "network_nodes")}
+    layers = ("population_units", "communities", "facilities", "network_nodes", "buildings")
+    counts = {name: store.count(name) for name in layers}
     assert all(v > 0 for v in counts.values()), counts
     [plan] = store.list_plans()
     assert plan["status"] == "adopted"

@@ -47,6 +47,8 @@ LAYER_WRITERS: dict[str, tuple[str, ...]] = {
     "roads": ("planner",),
     "barriers": ("planner",),
     "unit_entrances": ("planner",),
+    "buildings": ("planner", "facilities"),
+    "residential_areas": ("planner", "facilities"),
 }
 
 # Named permissions of the other write endpoints.

@@ -107,7 +107,7 @@ def load_osm(
     largest_component: bool = True,
     progress: Progress | None = None,
 ) -> LoadSummary:
-    """Build the walking network and OSM facilities/shelters from an extract and store them."""
+    """Build the walking network, facilities, shelters, buildings and residential areas from an extract; store them."""
     from .osm import read_osm
 
     path = Path(path)
@@ -116,7 +116,13 @@ def load_osm(
     return store_osm(store, data, name=name or path.name.split(".")[0], progress=progress)
 
 
+#: The layers an OSM import writes besides the walking network (fields of :class:`~geo_service.core.osm.OSMData`).
+OSM_LAYERS = ("facilities", "shelters", "buildings", "residential_areas")
+
+
 def store_osm(store: Store, data, *, name: str, progress: Progress | None = None) -> LoadSummary:
+    """Write an :class:`~geo_service.core.osm.OSMData` in one transaction: the walking network and the features of
+    :data:`OSM_LAYERS` (upserted by ``source_id``); ``counts`` has the features read per layer."""
     from .crs import metric_crs_for
 
     counts = {}
@@ -125,7 +131,7 @@ def store_osm(store: Store, data, *, name: str, progress: Progress | None = None
         if progress:
             progress("写入步行网络", 0.5)
         nid = store.write_network(name, "osm", data.nodes, data.edges, metric_epsg=metric, conn=conn)
-        for layer in ("facilities", "shelters"):
+        for layer in OSM_LAYERS:
             frame = getattr(data, layer)
             if len(frame):
                 _write(store, conn, layer, frame)

@@ -33,6 +33,10 @@ class FieldSpec:
         Whether an import must supply a non-empty value.
     min_value : float, optional
         Smallest allowed value for numeric fields (counts and areas use 0).
+    max_value : float, optional
+        Largest allowed value for numeric fields.
+    min_exclusive : bool
+        Whether ``min_value`` itself is excluded (a value must be greater than it).
     vocab : dict, optional
         Allowed codes (``code -> label``) for coded fields.
     default : object, optional
@@ -46,6 +50,8 @@ class FieldSpec:
     label_zh: str
     required: bool = False
     min_value: float | None = None
+    max_value: float | None = None
+    min_exclusive: bool = False
     vocab: dict[str, str] | None = None
     default: object = None
     pattern: str | None = None
@@ -277,6 +283,39 @@ UNIT_ENTRANCES = _register(
         (
             FieldSpec("unit_source_id", "str", "所属人口单元编号", required=True),
             _NAME,
+        ),
+    )
+)
+
+BUILDINGS = _register(
+    LayerSpec(
+        "buildings",
+        "建筑物",
+        POLYGONAL,
+        "MULTIPOLYGON",
+        (
+            _NAME,
+            FieldSpec("floors", "int", "层数", min_value=1, max_value=200, unit="层"),
+            FieldSpec("height_m", "float", "高度", min_value=0, min_exclusive=True, max_value=1000, unit="米"),
+            FieldSpec("use", "str", "用途", required=True, vocab=vocab.BUILDING_USES),
+            FieldSpec("dwellings", "int", "套数", min_value=0, unit="套"),
+            FieldSpec("households", "int", "户数", min_value=0, unit="户"),
+            FieldSpec("compound_id", "str", "所属小区编号"),
+        ),
+    )
+)
+
+RESIDENTIAL_AREAS = _register(
+    LayerSpec(
+        "residential_areas",
+        "住宅小区与居住用地",
+        POLYGONAL,
+        "MULTIPOLYGON",
+        (
+            _NAME,
+            FieldSpec("kind", "str", "类型", required=True, vocab=vocab.RESIDENTIAL_AREA_KINDS),
+            FieldSpec("households", "int", "户数", min_value=0, unit="户"),
+            FieldSpec("residents", "int", "常住人口", min_value=0, unit="人"),
         ),
     )
 )

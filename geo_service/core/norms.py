@@ -48,9 +48,18 @@ from typing import Annotated, Any, Literal, cast
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from ._errors import GeoServiceError
-from .vocab import FACILITY_CATEGORIES, SHELTER_CLASSES
+from .vocab import BUILDING_USES, FACILITY_CATEGORIES, SHELTER_CLASSES
 
-__all__ = ["load_norms", "Norms", "NormsError", "ShelterNorms", "LandUseNorms", "LEVELS", "STATUSES"]
+__all__ = [
+    "load_norms",
+    "Norms",
+    "NormsError",
+    "ShelterNorms",
+    "LandUseNorms",
+    "PopulationNorms",
+    "LEVELS",
+    "STATUSES",
+]
 
 LEVELS = ("5min", "10min", "15min", "block")  # life-circle levels, smallest first: block is listed last
 STATUSES = ("verified", "secondary", "unverified")
@@ -83,6 +92,19 @@ def _shelter_class(v: str) -> str:
     return v
 
 
+def _every_use(v: dict[str, int]) -> dict[str, int]:
+    missing = [u for u in BUILDING_USES if u not in v]
+    if missing:
+        raise ValueError(f"a value is needed for every building use; missing: {', '.join(missing)}")
+    return v
+
+
+def _building_use(v: str) -> str:
+    if v not in BUILDING_USES:
+        raise ValueError(f"unknown building use {v!r}; known: {', '.join(BUILDING_USES)}")
+    return v
+
+
 Pos = Annotated[float, Field(gt=0)]
 PosInt = Annotated[int, Field(gt=0)]
 Share = Annotated[float, Field(gt=0, le=1)]
@@ -92,6 +114,7 @@ ShareRange = Annotated[tuple[Share, Share], AfterValidator(_ordered)]
 Category = Annotated[str, AfterValidator(_category)]
 ShelterClass = Annotated[str, AfterValidator(_shelter_class)]
 LandCode = Annotated[str, Field(pattern=r"^\d{2}(\d{2}){0,2}$")]
+BuildingUse = Annotated[str, AfterValidator(_building_use)]
 Level = Literal["5min", "10min", "15min", "block"]
 Status = Literal["verified", "secondary", "unverified"]
 
@@ -176,6 +199,10 @@ class CompatibleCodes(Entry):
     by_category: dict[Category, tuple[LandCode, ...]] = {}
 
 
+class FloorsByUse(Entry):
+    value: Annotated[dict[BuildingUse, Annotated[int, Field(ge=1, le=200)]], AfterValidator(_every_use)]
+
+
 class _Mobility(_Model):
     walking_speed_mps: Quantity
 
@@ -217,6 +244,13 @@ class _LandUse(_Model):
     shelter_sites: Codes
 
 
+class _Population(_Model):
+    storey_height_m: Quantity
+    persons_per_household: Quantity
+    mixed_use_residential_share: ShareEntry
+    default_floors: FloorsByUse
+
+
 class _NormsModel(_Model):
     life_circles: dict[Level, LifeCircle]
     required_facilities: dict[Level, FacilityList]
@@ -228,6 +262,7 @@ class _NormsModel(_Model):
     coverage: _Coverage
     shelter: _Shelter
     land_use: _LandUse
+    population: _Population
 
 
 # --- views -----------------------------------------------------------------------
@@ -275,6 +310,29 @@ class LandUseNorms:
         """True for reserved community-service land (0702, 0704) or public-service land (08...)."""
         code = str(code).strip()
         return code in self.reserved_community_service or code.startswith(self.public_service_prefixes)
+
+
+@dataclass(frozen=True)
+class PopulationNorms:
+    """Norms for estimating residents from buildings (sources via ``Norms.source_of("population.<field>")``).
+
+    Attributes
+    ----------
+    storey_height_m : float
+        Storey height (m) that turns a building height into floors: ``floors = round(height_m / storey_height_m)``.
+    persons_per_household : float
+        Residents per household.
+    mixed_use_residential_share : float
+        Share (0..1] of a mixed-use (商住) building's floor area that is housing.
+    default_floors : Mapping[str, int]
+        Floors by building use (:data:`~geo_service.core.vocab.BUILDING_USES`) where neither floors nor height
+        are known.
+    """
+
+    storey_height_m: float
+    persons_per_household: float
+    mixed_use_residential_share: float
+    default_floors: Mapping[str, int]
 
 
 class Norms:
@@ -437,6 +495,16 @@ class Norms:
             compatible_default=lu.compatible_prefixes.default,
             compatible_by_category=types.MappingProxyType(dict(lu.compatible_prefixes.by_category)),
             service_floor_area_ratio=lu.service_floor_area_ratio.value,
+        )
+
+    @property
+    def population(self) -> PopulationNorms:
+        p = self._model.population
+        return PopulationNorms(
+            storey_height_m=p.storey_height_m.value,
+            persons_per_household=p.persons_per_household.value,
+            mixed_use_residential_share=p.mixed_use_residential_share.value,
+            default_floors=types.MappingProxyType(dict(p.default_floors.value)),
         )
 
     # provenance

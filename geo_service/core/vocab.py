@@ -86,6 +86,19 @@ UNIT_TYPES: dict[str, str] = {
     "grid": "网格",
 }
 
+# Use of a building (layer ``buildings``): 商住 is housing over shops, part of its floor area residential.
+BUILDING_USES: dict[str, str] = {
+    "residential": "住宅",
+    "mixed": "商住",
+    "other": "其他",
+}
+
+# Kind of a residential area (layer ``residential_areas``): a named compound (小区) or residential land use.
+RESIDENTIAL_AREA_KINDS: dict[str, str] = {
+    "compound": "住宅小区",
+    "residential_land": "居住用地",
+}
+
 PARCEL_STATUS: dict[str, str] = {
     "existing": "现状",
     "planned": "规划",

@@ -1,4 +1,4 @@
-"""Walking network, facilities and shelters from an OpenStreetMap extract.
+"""Walking network, facilities, shelters and buildings from an OpenStreetMap extract.
 
 :func:`read_osm` reads an OSM extract (``.osm``/``.xml`` XML, optionally
 ``.bz2``/``.gz`` compressed, or ``.osm.pbf``/``.o5m``) and returns an
@@ -10,6 +10,9 @@
 * ``facilities`` and ``shelters``: OSM features mapped to the vocabularies of
   :mod:`geo_service.core.vocab` (columns of the ``facilities`` / ``shelters``
   layers plus ``source_id`` such as ``"osm:way/456"``; areas in m²);
+* ``buildings`` and ``residential_areas``: ``building=*`` footprints with
+  floors, height (m) and use, and ``landuse=residential`` / named
+  ``place=neighbourhood`` polygons (columns of those layers plus ``source_id``);
 * ``bounds`` and ``stats``.
 
 Modules
@@ -21,13 +24,14 @@ Modules
     Tags -> walking filter, road class, facility category, shelter class.
 :mod:`.graph`
     The walking network pipeline (filter, simplify, clip, component, frames).
-``_features``, ``_facility_rules``, ``_tagvalues``, ``_common``
-    Internals: feature frames, the facility rule table, tag value parsing,
-    shared helpers.
+``_features``, ``_buildings``, ``_facility_rules``, ``_tagvalues``, ``_common``
+    Internals: feature frames, building and residential area frames, the
+    facility rule table, tag value parsing, shared helpers.
 """
 
 from __future__ import annotations
 
+from ._buildings import BUILDING_COLUMNS, RESIDENTIAL_AREA_COLUMNS, building_use, residential_kind
 from ._common import CRS
 from ._features import FACILITY_COLUMNS, SHELTER_COLUMNS
 from .graph import EDGE_COLUMNS, NODE_COLUMNS
@@ -53,4 +57,8 @@ __all__ = [
     "EDGE_COLUMNS",
     "FACILITY_COLUMNS",
     "SHELTER_COLUMNS",
+    "BUILDING_COLUMNS",
+    "RESIDENTIAL_AREA_COLUMNS",
+    "building_use",
+    "residential_kind",
 ]

@@ -22,6 +22,7 @@ from typing import Any, cast
 import geopandas as gpd
 
 from .._errors import InputError
+from ._buildings import _read_buildings, empty_buildings, empty_residential_areas
 from ._clip import ClipReport, repair_clipped, scan_clipped
 from ._common import Progress, _reporter
 from ._features import _read_features
@@ -52,6 +53,9 @@ class OSMData:
         ``(minx, miny, maxx, maxy)`` of the extract, in degrees.
     stats : dict
         Counts of the reading steps (see :func:`read_osm`).
+    buildings, residential_areas : GeoDataFrame
+        ``source_id`` and the fields of the ``buildings`` / ``residential_areas``
+        layers (heights in metres); empty unless read (see :mod:`._buildings`).
     """
 
     nodes: gpd.GeoDataFrame
@@ -60,6 +64,8 @@ class OSMData:
     shelters: gpd.GeoDataFrame
     bounds: Bounds
     stats: dict[str, Any] = field(default_factory=dict)
+    buildings: gpd.GeoDataFrame = field(default_factory=empty_buildings)
+    residential_areas: gpd.GeoDataFrame = field(default_factory=empty_residential_areas)
 
 
 def _kind(path: Path) -> str:
@@ -166,7 +172,7 @@ def read_osm(
     largest_component: bool = True,
     progress: Progress | None = None,
 ) -> OSMData:
-    """Read an OSM extract into a walking network, facilities and shelters.
+    """Read an OSM extract into a walking network, facilities, shelters, buildings and residential areas.
 
     Parameters
     ----------
@@ -194,7 +200,9 @@ def read_osm(
         ``nodes_removed_by_component``, ``nodes``, ``edges``,
         ``edges_by_class``, ``features_read``, ``facilities``,
         ``facilities_by_category``, ``facility_duplicates_dropped``,
-        ``shelters``, ``unmapped_features``; for an extract cut by a box or
+        ``shelters``, ``unmapped_features``, ``buildings``, ``buildings_by_use``,
+        ``building_points_skipped``, ``residential_areas``,
+        ``residential_areas_by_kind``; for an extract cut by a box or
         polygon ``clip_ways_cut``, ``clip_missing_node_refs``,
         ``clip_way_parts_dropped`` and ``clip_relations_incomplete``
         (:class:`~geo_service.core.osm._clip.ClipReport`).
@@ -218,12 +226,14 @@ def read_osm(
         nodes, edges = _read_network(xml_path, bounds, clip_to_bounds, largest_component, stats, report)
         report("features", 0.8)
         facilities, shelters = _read_features(xml_path, bounds, clip_to_bounds, stats)
+        report("buildings", 0.9)
+        buildings, areas = _read_buildings(xml_path, bounds, clip_to_bounds, stats)
     report("done", 1.0)
-    return OSMData(nodes, edges, facilities, shelters, bounds, stats)
+    return OSMData(nodes, edges, facilities, shelters, bounds, stats, buildings, areas)
 
 
 def read_osm_place(place: str, *, largest_component: bool = True, progress: Progress | None = None) -> OSMData:
-    """Download the walking network and facilities of a named place (needs network access).
+    """Download the walking network, facilities and buildings of a named place (needs network access).
 
     The place is geocoded with osmnx (Nominatim) and its polygon queried from
     the Overpass API; the result goes through the same filter, simplification,
@@ -279,6 +289,9 @@ def read_osm_place(place: str, *, largest_component: bool = True, progress: Prog
         facilities, shelters = _read_features(
             None, bounds, True, stats, load_features=lambda ox_, tags: ox_.features_from_polygon(polygon, tags)
         )
+        buildings, areas = _read_buildings(
+            None, bounds, True, stats, load_features=lambda ox_, tags: ox_.features_from_polygon(polygon, tags)
+        )
     except InputError:
         raise
     except Exception as exc:
@@ -288,4 +301,4 @@ def read_osm_place(place: str, *, largest_component: bool = True, progress: Prog
             place=place,
         ) from exc
     report("done", 1.0)
-    return OSMData(nodes, edges, facilities, shelters, bounds, stats)
+    return OSMData(nodes, edges, facilities, shelters, bounds, stats, buildings, areas)

@@ -37,8 +37,9 @@ One module per stage, called in order by :func:`generate_sample_city` (``generat
 ``lattice`` -> ``barriers`` -> ``streets`` -> ``land_use`` -> ``population`` (units) ->
 ``communities`` -> ``facilities`` (with ``_facility_blocks``, ``_sites``, ``_names``) ->
 ``shelters`` -> ``parcels`` (plan parcels, developments) -> ``network`` -> ``roads`` ->
-``assemble``.  Each stage takes the frozen dataclasses of the earlier stages and its own
-``numpy.random.Generator``.
+``buildings`` (footprints whose floor area follows the units' residents) -> ``assemble``.  Each
+stage takes the frozen dataclasses of the earlier stages and its own ``numpy.random.Generator``
+(``buildings`` one seeded from ``(seed, 14)``, so the other stages draw as before it existed).
 
 Run ``python -m geo_service.core.sample_city --scale S`` to print counts, time and
 peak memory.

@@ -22,6 +22,7 @@ LAYER_NAMES: tuple[str, ...] = (
     "developments",
     "roads",
     "barriers",
+    "buildings",
 )
 
 # --------------------------------------------------------------------------

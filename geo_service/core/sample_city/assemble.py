@@ -179,6 +179,7 @@ def city_counts(
         "developments": len(city.developments),
         "roads": len(city.roads),
         "barriers": len(city.barriers),
+        "buildings": len(city.buildings),
         "network_nodes": network.n_nodes,
         "network_edges": len(network.edges),
         "crossing_edges": network.n_crossing,

@@ -24,6 +24,7 @@ class SampleCity:
     barriers: gpd.GeoDataFrame
     network_nodes: gpd.GeoDataFrame
     network_edges: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
     metadata: dict = field(default_factory=dict)
     plan_name: str = PLAN_NAME
 

@@ -19,6 +19,7 @@ from .assemble import (
     deliberate_gaps,
 )
 from .barriers import carve_barriers
+from .buildings import build_buildings
 from .city import SampleCity
 from .communities import build_communities
 from .facilities import build_facilities
@@ -46,6 +47,9 @@ STAGES = (
     "roads",
     "assemble",
 )
+#: Stages reported to ``progress``, in order: :data:`STAGES` (one generator each) with ``buildings``, which draws
+#: from a generator of its own (``default_rng([seed, 14])``) so that adding it changed no other stage's draws.
+PROGRESS_STAGES = (*STAGES[:-1], "buildings", STAGES[-1])
 
 
 class _Stages:
@@ -97,7 +101,7 @@ def generate_sample_city(
     """
     if not (scale > 0 and math.isfinite(scale)):
         raise ValueError(f"scale must be a positive number, got {scale!r}")
-    stage = _Stages(progress, STAGES)
+    stage = _Stages(progress, PROGRESS_STAGES)
     rngs = stage_rngs(seed)
     proj = make_projection()
     stage("lattice")
@@ -132,10 +136,13 @@ def generate_sample_city(
     stage("roads")
     roads = build_roads(lattice, edges)
     barrier_layer = build_barriers(lattice, proj, cell_type, barriers.rail_col)
+    stage("buildings")
+    population_units = build_population_units(lattice, streets, units)
+    buildings = build_buildings(lattice, proj, tf, units, population_units["source_id"].to_numpy(), seed)
     stage("assemble")
     city = SampleCity(
         admin_areas=build_admin_areas(lattice, streets, units, rngs["roads"]),  # sic: the roads generator
-        population_units=build_population_units(lattice, streets, units),
+        population_units=population_units,
         communities=build_communities_layer(lattice, streets, units, comms),
         facilities=fac.facilities,
         shelters=shelters,
@@ -145,6 +152,7 @@ def generate_sample_city(
         barriers=barrier_layer,
         network_nodes=network.nodes,
         network_edges=network.edges,
+        buildings=buildings,
     )
     counts = city_counts(city, streets, units, comms, network)
     gaps = deliberate_gaps(proj, fac.kg_gap_xy, fac.edc_gap_r)
