@@ -19,6 +19,7 @@ KINDS = {
     "coverage": "生活圈覆盖重新计算",
     "audit": "设施与避难场所审计重新计算",
     "full": "全部重新计算（覆盖与审计）",
+    "units": "生成人口单元（按统计数分配常住人口、户数）",
 }
 
 
@@ -43,6 +44,13 @@ def run_job(store, kind: str, params: dict, created_by: str | None) -> dict:
     from facilities.coverage import CoverageParams
     from facilities.service import current_coverage
 
+    if kind == "units":  # totals come as JSON rows in the job's params (no file upload yet)
+        from population.params import UnitsParams
+        from population.service import build_units
+
+        up = UnitsParams.from_input(store.norms, rows=params.get("totals"), levels=params.get("levels"))
+        run = build_units(store, up, created_by=created_by, recompute=True)
+        return {"units_run_id": int(run["id"]), "units": run["summary"]["units"]}
     plan = params.get("plan")
     out = {}
     if kind in ("coverage", "full"):

@@ -2,11 +2,11 @@
 
 1. the service shell: ``geo_service.app``, ``geo_service.api``, ``geo_service.cli``, ``geo_service.jobs``;
 2. ``maps``;
-3. the domain: ``facilities`` and ``boundaries`` (independent of each other);
+3. the domain: ``facilities``, ``boundaries`` and ``population`` (independent of each other);
 4. the foundation: ``geo_service.core`` (and the bare ``geo_service`` package, which holds only the version).
 
 Every ``import`` statement is read from the source, those inside functions and ``if TYPE_CHECKING`` blocks
-included. A module may import its own floor or a lower one, never a higher one, the two domain packages never
+included. A module may import its own floor or a lower one, never a higher one, the domain packages never
 import each other, and no chain of imports that run leads back to the module it started from (an import under
 ``if TYPE_CHECKING:`` never runs: it counts for the floors, not for cycles).
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("geo_service", "maps", "facilities", "boundaries")
+PACKAGES = ("geo_service", "maps", "facilities", "boundaries", "population")
 SHELL, MAPS, DOMAIN, FOUNDATION = 1, 2, 3, 4
 FLOOR_NAMES = {SHELL: "service shell", MAPS: "maps", DOMAIN: "domain", FOUNDATION: "foundation"}
 
@@ -29,7 +29,7 @@ def floor_of(module: str) -> int:
     top = module.split(".")[0]
     if top == "maps":
         return MAPS
-    if top in ("facilities", "boundaries"):
+    if top in ("facilities", "boundaries", "population"):
         return DOMAIN
     if module == "geo_service" or module.startswith("geo_service.core"):
         return FOUNDATION

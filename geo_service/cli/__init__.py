@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from . import data, facilities, plans, serve, users
+from . import data, facilities, plans, serve, units, users
 
 app = typer.Typer(
     help="社区治理空间规划与设施服务 / Geospatial planning and facilities service for community governance.",
@@ -22,6 +22,7 @@ app.add_typer(serve.app)
 app.add_typer(plans.app)
 app.add_typer(facilities.app)
 app.add_typer(users.app, name="user")
+app.add_typer(units.app, name="units")
 
 
 def main() -> None:  # pragma: no cover

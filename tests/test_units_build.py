@@ -1,0 +1,276 @@
+"""Population units (issue 14): exact integer reconciliation, nesting on the real 2020 census, bad input, the CLI
+on SpatiaLite and PostGIS, the job kind, and the truth test against areal weighting."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from geo_service.cli import app
+from geo_service.core._errors import InputError
+from population import UnitsParams, compute_units, largest_remainder
+from tests.conftest import SHARED_DATA, snapshot
+
+ROOT = Path(__file__).resolve().parents[1]
+CENSUS = SHARED_DATA / "deyang_census_2020_districts.csv"
+OUTLINES = SHARED_DATA / "deyang_districts_tianditu_wgs84.geojson"
+METRIC = 4544
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_units", ROOT / "benchmarks" / "units.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _box(x0, y0, x1, y1):
+    return shapely.box(500_000 + x0, 3_440_000 + y0, 500_000 + x1, 3_440_000 + y1)
+
+
+def _world():
+    """Two streets (S1 west, S2 east) of 400 x 400 m, each two communities; one residential building per 50 m."""
+    areas = gpd.GeoDataFrame(
+        {
+            "level": ["street", "street", "community", "community", "community", "community"],
+            "code": ["S1", "S2", "C11", "C12", "C21", "C22"],
+            "name": ["一街", "二街", "一社", "二社", "三社", "四社"],
+        },
+        geometry=[
+            _box(0, 0, 400, 400),
+            _box(400, 0, 800, 400),
+            _box(0, 0, 400, 200),
+            _box(0, 200, 400, 400),
+            _box(400, 0, 800, 200),
+            _box(400, 200, 800, 400),
+        ],
+        crs=METRIC,
+    ).to_crs(4326)
+    xs, ys = np.meshgrid(np.arange(10, 800, 50.0), np.arange(10, 400, 50.0))
+    n = xs.size
+    rng = np.random.default_rng(1)
+    buildings = gpd.GeoDataFrame(
+        {
+            "name": [f"楼{i}" for i in range(n)],
+            "floors": rng.integers(1, 20, n).astype(float),
+            "use": "residential",
+        },
+        geometry=[_box(x, y, x + 20, y + 20) for x, y in zip(xs.ravel(), ys.ravel())],
+        crs=METRIC,
+    ).to_crs(4326)
+    roads = gpd.GeoDataFrame(
+        geometry=[
+            shapely.LineString([(500_000 + 100 * i, 3_440_000), (500_000 + 100 * i, 3_440_400)]) for i in range(9)
+        ]
+        + [shapely.LineString([(500_000, 3_440_000 + 100 * j), (500_800, 3_440_000 + 100 * j)]) for j in range(5)],
+        crs=METRIC,
+    ).to_crs(4326)
+    return buildings, roads, areas
+
+
+def _sums(units, areas, level):
+    pts = units.geometry.representative_point()
+    joined = gpd.sjoin(gpd.GeoDataFrame(units.drop(columns="geometry"), geometry=pts, crs=4326),
+                       areas[areas["level"] == level], predicate="within")  # fmt: skip
+    return joined.groupby("code")[["residents", "households"]].sum()
+
+
+def test_largest_remainder_is_exact_and_integer():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        w = rng.random(rng.integers(1, 30)) * rng.choice([0, 1], p=[0.1, 0.9])
+        total = int(rng.integers(0, 10_000))
+        out = largest_remainder(total, w)
+        assert out.dtype.kind == "i" and out.sum() == total and (out >= 0).all()
+    assert largest_remainder(10, np.array([1, 1, 1])).tolist() == [4, 3, 3]
+
+
+def test_nested_levels_sum_exactly():
+    buildings, roads, areas = _world()
+    rows = [
+        {"level": "street", "code": "S1", "residents": 10_001, "households": 4_000},
+        {"level": "street", "code": "S2", "residents": 7_777},
+        {"level": "community", "name": "一社", "residents": 6_000},  # 二社 gets the rest of 一街: 4,001
+        {"level": "community", "code": "C21", "residents": 3_000, "households": 1_300},
+        {"level": "community", "code": "C22", "residents": 4_777},
+    ]
+    res = compute_units(buildings, None, roads, areas, UnitsParams.from_input(None, rows=rows))
+    u = res.units
+    assert u["residents"].dtype.kind == "i" and u["households"].dtype.kind == "i"
+    assert u["residents"].sum() == 17_778
+    st, co = _sums(u, areas, "street"), _sums(u, areas, "community")
+    assert st.loc["S1", "residents"] == 10_001 and st.loc["S2", "residents"] == 7_777
+    assert st.loc["S1", "households"] == 4_000
+    assert co["residents"].to_dict() == {"C11": 6_000, "C12": 4_001, "C21": 3_000, "C22": 4_777}
+    assert co.loc["C21", "households"] == 1_300
+    assert co.loc["C22", "households"] == round(4_777 / 2.39)  # residents / persons per household, reconciled
+    assert not res.summary["mismatches"]
+    assert set(u["unit_basis"]) == {"block"} and u["street_code"].notna().all()
+    assert all(c["exact"] == c["areas"] for c in res.summary["checks"])
+
+
+def test_children_that_disagree_are_reported_and_the_upper_level_trusted():
+    buildings, roads, areas = _world()
+    rows = [
+        {"level": "street", "code": "S1", "residents": 10_000},
+        {"level": "community", "code": "C11", "residents": 7_000},
+        {"level": "community", "code": "C12", "residents": 5_000},  # 12,000 > 10,000
+    ]
+    res = compute_units(buildings, None, roads, areas, UnitsParams.from_input(None, rows=rows))
+    assert _sums(res.units, areas, "street").loc["S1", "residents"] == 10_000
+    co = _sums(res.units, areas, "community")["residents"]
+    assert co["C11"] + co["C12"] == 10_000 and abs(co["C11"] - 5_833) <= 1
+    (m,) = res.summary["mismatches"]
+    assert m["trusted"] == "upper" and m["parent_total"] == 10_000 and m["children_sum"] == 12_000
+    assert "以上级数为准" in m["text_zh"]
+    assert res.summary["areas_without_totals"] == [{"level": "street", "areas": ["二街"]},
+                                                   {"level": "community", "areas": ["三社", "四社"]}]  # fmt: skip
+    assert (res.units["residents"][~res.units["covered"]] == 0).all()
+
+
+def test_real_census_development_zone_is_not_counted_twice():
+    districts = gpd.read_file(OUTLINES)
+    zone_centre = districts.loc[districts["district_adcode"] == 510603].to_crs(METRIC).representative_point().iloc[0]
+    zone = gpd.GeoSeries([zone_centre.buffer(3_000)], crs=METRIC).to_crs(4326).iloc[0]
+    areas = gpd.GeoDataFrame(
+        {
+            "level": ["county"] * 6 + ["county"],
+            "code": [str(c) for c in districts["district_adcode"]] + ["510600-JK"],
+            "name": list(districts["district_name"]) + ["经开区"],
+        },
+        geometry=list(districts.geometry.values) + [zone],
+        crs=4326,
+    )
+    params = UnitsParams.from_input(None, totals=[CENSUS], levels=["district"])
+    res = compute_units(None, None, None, areas, params)
+    u = res.units
+    assert u["residents"].sum() == 3_456_161  # the six districts; the zone is inside 旌阳区, not added
+    pts = gpd.GeoDataFrame(u[["residents"]], geometry=u.geometry.representative_point(), crs=4326)
+    in_zone = pts.within(zone)
+    in_jy = pts.within(districts.loc[districts["district_adcode"] == 510603].geometry.iloc[0])
+    assert pts.loc[in_zone, "residents"].sum() == 238_197
+    assert pts.loc[in_jy, "residents"].sum() == 828_189
+    (nest,) = res.summary["nesting"]
+    assert nest["area"] == "经开区" and nest["inside"] == "旌阳区" and "不重复计数" in nest["text_zh"]
+    assert res.summary["method"]["weights"].startswith("unit area")
+
+
+def _run_bad(tmp_path, **kw):
+    buildings, roads, areas = _world()
+    rows = kw.pop("rows", [{"level": "street", "code": "S1", "residents": 100}])
+    b = kw.pop("buildings", buildings)
+    with pytest.raises(InputError) as err:
+        compute_units(b, None, roads, areas, UnitsParams.from_input(None, rows=rows, **kw))
+    return err.value.message_zh
+
+
+def test_bad_input_is_refused_in_chinese(tmp_path):
+    assert "找不到对应区域" in _run_bad(tmp_path, rows=[{"level": "street", "name": "无此街道", "residents": 5}])
+    for value in (-3, 12.5, "很多"):
+        with pytest.raises(InputError, match="") as err:
+            UnitsParams.from_input(None, rows=[{"level": "street", "code": "S1", "residents": value}])
+        assert "非负整数" in err.value.message_zh
+    buildings, _, _ = _world()
+    for floors, text in ((0, "层数"), (300, "层数")):
+        b = buildings.copy()
+        b.loc[0, "floors"] = floors
+        assert text in _run_bad(tmp_path, buildings=b)
+    b = buildings.copy()
+    b.loc[1, "geometry"] = shapely.Polygon()
+    assert "没有面积" in _run_bad(tmp_path, buildings=b)
+    (tmp_path / "t.csv").write_text("名称,常住人口\n一街,1\n", encoding="utf-8")
+    with pytest.raises(InputError, match="level"):
+        UnitsParams.from_input(None, totals=[tmp_path / "t.csv"])
+    assert "没有" in _run_bad(tmp_path, rows=[{"level": "grid", "code": "G1", "residents": 5}])
+
+
+def test_raster_without_crs_is_refused(tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    path = tmp_path / "pop.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1, dtype="float32",
+                       transform=from_origin(0, 4, 1, 1)) as dst:  # fmt: skip
+        dst.write(np.ones((1, 4, 4), dtype="float32"))
+    assert "坐标系" in _run_bad(tmp_path, raster=path)
+
+
+def test_raster_weights_are_exact_cell_fraction_sums(tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    buildings, roads, areas = _world()
+    path = tmp_path / "pop.tif"
+    x0, y0 = 500_000, 3_440_400
+    arr = np.zeros((8, 16), dtype="float32")
+    arr[:, :8] = 1.0  # people only in the west half (street S1)
+    with rasterio.open(path, "w", driver="GTiff", width=16, height=8, count=1, dtype="float32", crs="EPSG:4544",
+                       transform=from_origin(x0, y0, 50, 50)) as dst:  # fmt: skip
+        dst.write(arr, 1)
+    rows = [{"level": "street", "code": "S1", "residents": 900}, {"level": "street", "code": "S2", "residents": 0}]
+    res = compute_units(buildings, None, roads, areas, UnitsParams.from_input(None, rows=rows, raster=path))
+    assert res.units["residents"].sum() == 900 and "raster" in res.summary["method"]["weights"]
+
+
+def _url(store):
+    return store.url.render_as_string(hide_password=False)
+
+
+def test_cli_builds_units_on_both_backends(store, tmp_path):
+    from geo_service.core.sample_city import generate_sample_city
+
+    city = generate_sample_city(scale=0.2)
+    for layer in ("admin_areas", "roads", "buildings"):
+        store.upsert_layer(layer, getattr(city, layer))
+    truth = city.population_units.groupby("street_code")["residents"].sum()
+    pd.DataFrame({"行政区划代码": truth.index, "常住人口": truth.to_numpy()}).to_csv(
+        tmp_path / "streets.csv", index=False
+    )
+    url = _url(store)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("名称,常住人口\n不存在的街道,100\n", encoding="utf-8")
+    before = snapshot(store)
+    r = CliRunner().invoke(app, ["units", "build", "--totals", str(bad), "--level", "street", "--database-url", url])
+    assert r.exit_code == 1 and "找不到对应区域" in r.output and snapshot(store) == before
+    args = ["units", "build", "--totals", str(tmp_path / "streets.csv"), "--level", "street", "--database-url", url]
+    r = CliRunner().invoke(app, [*args, "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert "试运行" in r.output and snapshot(store) == before
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "已生成人口单元" in r.output and "核对 street 人口：3/3" in r.output
+    units = store.read_layer("population_units")
+    assert units["residents"].sum() == truth.sum()
+    assert units.groupby("street_code")["residents"].sum().to_dict() == truth.to_dict()
+    (run,) = store.list_analyses("units")
+    assert run["summary"]["units"]["count"] == len(units) and run["summary"]["lines_zh"]
+    r = CliRunner().invoke(app, args)  # inputs unchanged: the stored run is reused, nothing rewritten
+    assert r.exit_code == 0 and len(store.list_analyses("units")) == 1
+
+
+def test_job_kind_units(store):
+    from geo_service.core.sample_city import generate_sample_city
+    from geo_service.jobs import KINDS, run_job
+
+    city = generate_sample_city(scale=0.2)
+    for layer in ("admin_areas", "roads", "buildings"):
+        store.upsert_layer(layer, getattr(city, layer))
+    rows = [{"代码": "510699001", "常住人口": 1000, "户数": 400}]
+    out = run_job(store, "units", {"totals": rows, "levels": ["street"]}, "tester")
+    assert "units" in KINDS and out["units"]["residents"] == 1000 and out["units"]["households"] == 400
+    assert out["units_run_id"] == store.list_analyses("units")[0]["id"]
+
+
+def test_truth_error_far_below_areal_weighting():
+    res = _bench().truth_test(scale=0.2)
+    ours = res["this method (compounds given)"]
+    areal = res["areal weighting (tobler)"]
+    assert ours["mae"] < 0.5 * areal["mae"] and ours["misplaced"] < 0.5 * areal["misplaced"]
+    assert res["this method (street blocks from roads)"]["mae"] < 0.5 * areal["mae"]
