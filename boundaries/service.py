@@ -20,6 +20,7 @@ import shapely
 
 from geo_service.core import vocab
 from geo_service.core._errors import ConflictError, InputError, NotFoundError
+from geo_service.core.coherence import require_coherent
 from geo_service.core.jsonvalues import plain
 from geo_service.core.runs import MemoCache, input_revisions
 from geo_service.core.storage import Store
@@ -93,6 +94,7 @@ class PlanService:
 
     def _build_unit_set(self) -> UnitSet:
         s = self.store
+        require_coherent(s, INPUT_LAYERS)  # layers far apart: a wrong CRS or another city's file
         units = s.read_layer("population_units")
         if units.empty:
             raise NotFoundError(

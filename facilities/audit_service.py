@@ -11,6 +11,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo_service.core._errors import InputError, NotFoundError
+from geo_service.core.coherence import require_coherent
 from geo_service.core.network import load_network
 from geo_service.core.norms import Norms
 from geo_service.core.runs import RunCache
@@ -66,6 +67,7 @@ def audit_from_store(
     norms: Norms | None = None,
 ) -> tuple[AuditResult, dict, object]:
     """Read the inputs and audit (nothing stored); returns the result, the plan and the network."""
+    require_coherent(store, INPUT_LAYERS)  # layers far apart: a wrong CRS or another city's file
     params = params or AuditParams()
     p = _plan_or_error(store, plan)
     communities = store.read_layer("communities", plan_id=p["id"])

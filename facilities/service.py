@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from geo_service.core._errors import InputError
+from geo_service.core.coherence import require_coherent
 from geo_service.core.jsonvalues import json_records
 from geo_service.core.network import WalkNetwork, load_network
 from geo_service.core.norms import Norms
@@ -56,6 +57,7 @@ def compute_from_store(
 
 def _compute(store, params: CoverageParams, plan, network, norms):
     """Read the inputs once, compute; also return the inputs for the run's other outputs."""
+    require_coherent(store, INPUT_LAYERS)  # layers far apart: a wrong CRS or another city's file
     net = load_network(store, network)
     units = store.read_layer("population_units")
     if len(units) == 0:

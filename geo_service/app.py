@@ -98,6 +98,9 @@ def create_app(store: Store | None = None) -> FastAPI:
 
     app.include_router(jobs.router)
     app.include_router(admin.router)
+    from .api import templates  # issue 14: XLSX import templates
+
+    app.include_router(templates.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     from .api.schemas import document_common_errors
 

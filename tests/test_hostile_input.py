@@ -392,7 +392,7 @@ CASES = {
         ),
         ImportValidationError,
         "characters long",
-        2,
+        3,  # the spreadsheet row: the header is row 1 (issue 14)
     ),
     # archives
     "zip_bomb": ("facilities", lambda t: _bomb(t / "bomb.zip"), InputError, "zip bomb", None),
@@ -582,8 +582,8 @@ def test_cli_import_refuses_with_chinese_message(store, tmp_path):
         assert res.exit_code == 1, res.output
         assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
         assert ("错误：" if error is InputError else "未写入任何数据") in res.output, res.output
-        if row:
-            assert f"第 {row} 行" in res.output, res.output
+        if row:  # the CLI cases are GeoJSON: rows are features, named as such (issue 14)
+            assert f"第 {row} 个要素" in res.output, res.output
         assert len(res.output) < 20_000
         assert _state(store, full=False) == before
 

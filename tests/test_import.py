@@ -159,8 +159,8 @@ def test_cli_rejects_bad_row_and_writes_nothing(store, tmp_path, case):
     )
     assert res.exit_code == 1, res.output
     assert "未写入任何数据" in res.output
-    if row:
-        assert f"第 {row} 行" in res.output
+    if row:  # GeoJSON: rows are features, numbered from 1 and named as such (issue 14)
+        assert f"第 {row} 个要素" in res.output
     assert snapshot(store) == before
 
 

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from ..core._errors import InputError
+from ..core._errors import ImportValidationError, InputError
 from ..core.auth import Principal
 from ..core.exporter import export_layer, output_crs, reproject
 from ..core.geojson import GEOJSON_MEDIA_TYPE, feature_collection_json, feature_json
@@ -22,6 +22,7 @@ from ..core.importer import ImportOptions, parse_column_map, run_import
 from ..core.layers import LAYERS, get_layer
 from ..core.settings import get_settings
 from ..core.storage import Store
+from ..core.templates import XLSX_MEDIA_TYPE
 from .deps import get_store, layer_writer
 from .schemas import (
     ERROR_RESPONSES,
@@ -30,10 +31,9 @@ from .schemas import (
     MAX_OFFSET,
     Feature,
     FeatureCollection,
-    ImportResult,
     LayerInfo,
 )
-from .schemas.layers import FeatureEdit, FeatureIn, FeaturePatch
+from .schemas.layers import FeatureEdit, FeatureIn, FeaturePatch, ImportOutcome
 
 router = APIRouter(prefix="/layers", tags=["layers 图层"])
 
@@ -190,20 +190,84 @@ def get_feature(
     return Response(feature_json(gdf), media_type=GEOJSON_MEDIA_TYPE)
 
 
+IMPORT_FORM_FIELDS = (
+    "file",
+    "crs",
+    "map",
+    "column_map",
+    "id_column",
+    "lon",
+    "lat",
+    "file_layer",
+    "encoding",
+    "skip_invalid",
+    "repair",
+    "plan",
+    "level",
+    "check",
+    "report",
+)
+
+
+def _refuse_unknown_fields(names) -> None:
+    unknown = sorted({str(n) for n in names} - set(IMPORT_FORM_FIELDS))
+    if unknown:
+        shown = ", ".join(repr(n[:60]) for n in unknown[:10])
+        raise InputError(
+            f"unknown form field(s) {shown}; the import takes {', '.join(IMPORT_FORM_FIELDS)}",
+            f"未知的表单字段 {shown}；导入接口可用字段：{'、'.join(IMPORT_FORM_FIELDS)}",
+            fields=unknown[:10],
+        )
+
+
+async def _save_upload(file: UploadFile, dest: Path) -> None:
+    limit = get_settings().max_upload_mb * 1024 * 1024
+    size = 0
+    with dest.open("wb") as fh:
+        while chunk := await file.read(1024 * 1024):
+            size += len(chunk)
+            if size > limit:
+                err = InputError(
+                    f"upload larger than {limit // 1024 // 1024} MB",
+                    f"上传文件超过 {limit // 1024 // 1024} MB 上限",
+                )
+                err.http_status = 413
+                raise err
+            fh.write(chunk)
+
+
+def _report_response(report, status: int, name: str) -> Response:
+    from ..core.templates import XLSX_MEDIA_TYPE, report_xlsx
+
+    return Response(
+        report_xlsx(report, title=f"{name} 导入检查报告"),
+        status_code=status,
+        media_type=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="import-report-{report.layer}.xlsx"'},
+    )
+
+
 @router.post(
     "/{layer}/import",
-    response_model=ImportResult,
-    responses=ERROR_RESPONSES,
-    summary="Import a file into a layer, all or nothing (导入文件)",
+    response_model=ImportOutcome,
+    responses={**ERROR_RESPONSES, 200: {"content": {"application/json": {}, XLSX_MEDIA_TYPE: {}}}},
+    summary="Import a file into a layer, all or nothing; or only check it (导入文件 / 检查文件)",
 )
 async def import_file(
+    request: Request,
     layer: str,
     store: Annotated[Store, Depends(get_store)],
     user: Annotated[Principal, Depends(layer_writer)],
     file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, zipped Shapefile, CSV or XLSX")],
     crs: Annotated[str | None, Form(description="Declared source CRS: EPSG code, CGCS2000, gcj02, bd09")] = None,
-    column_map: Annotated[list[str] | None, Form(description="FIELD=COLUMN pairs")] = None,
-    id_column: Annotated[str | None, Form()] = None,
+    map_: Annotated[
+        list[str] | None,
+        Form(alias="map", description="FIELD=COLUMN pairs, as the CLI's --map (common Chinese headers need none)"),
+    ] = None,
+    column_map: Annotated[list[str] | None, Form(description="Deprecated name of map", deprecated=True)] = None,
+    id_column: Annotated[
+        str | None, Form(description="Stable id column; without one ids come from the content")
+    ] = None,
     lon: Annotated[str | None, Form()] = None,
     lat: Annotated[str | None, Form()] = None,
     file_layer: Annotated[str | None, Form()] = None,
@@ -211,30 +275,26 @@ async def import_file(
     skip_invalid: Annotated[bool, Form()] = False,
     repair: Annotated[bool, Form()] = False,
     plan: Annotated[str | None, Form()] = None,
+    level: Annotated[
+        str | None, Form(description="admin_areas: county/区县 or street/街道; default: from the code")
+    ] = None,
+    check: Annotated[bool, Form(description="Only check: nothing is written")] = False,
+    report: Annotated[
+        str, Form(pattern="^(json|xlsx)$", description="xlsx: answer with the report as a workbook")
+    ] = "json",
 ):
     get_layer(layer)
-    limit = get_settings().max_upload_mb * 1024 * 1024
+    _refuse_unknown_fields((await request.form()).keys())
     # Only short ASCII suffixes (.geojson, .shp.zip, ...) reach the disk: a hostile name cannot make
     # the temporary file name too long, climb out of the folder or carry control characters.
     parts = Path((file.filename or "upload").replace("\\", "/")).suffixes[-2:]
     suffix = "".join(s for s in parts if len(s) <= 9 and s[1:].isascii() and s[1:].isalnum()) or ".bin"
     with tempfile.TemporaryDirectory(prefix="geo-upload-") as tmp:
         dest = Path(tmp) / f"upload{suffix}"
-        size = 0
-        with dest.open("wb") as fh:
-            while chunk := await file.read(1024 * 1024):
-                size += len(chunk)
-                if size > limit:
-                    err = InputError(
-                        f"upload larger than {limit // 1024 // 1024} MB",
-                        f"上传文件超过 {limit // 1024 // 1024} MB 上限",
-                    )
-                    err.http_status = 413
-                    raise err
-                fh.write(chunk)
+        await _save_upload(file, dest)
         opts = ImportOptions(
             source_crs=crs,
-            column_map=parse_column_map(column_map),
+            column_map=parse_column_map([*(map_ or []), *(column_map or [])]),
             id_column=id_column,
             lon_column=lon,
             lat_column=lat,
@@ -243,10 +303,19 @@ async def import_file(
             skip_invalid=skip_invalid,
             repair=repair,
             plan=plan,
+            level=level,
+            check=check,
         )
-        result = await run_in_threadpool(
-            run_import, store, layer, dest, opts, actor=user.label, source_name=file.filename
-        )
+        try:
+            result = await run_in_threadpool(
+                run_import, store, layer, dest, opts, actor=user.label, source_name=file.filename
+            )
+        except ImportValidationError as exc:
+            if report == "xlsx":
+                return _report_response(exc.report, exc.http_status, file.filename or layer)
+            raise
+    if report == "xlsx":
+        return _report_response(result.report, 200, file.filename or layer)
     return result.to_dict()
 
 

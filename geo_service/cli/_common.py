@@ -41,7 +41,8 @@ def cli_errors() -> Iterator[None]:
         yield
     except ImportValidationError as exc:
         console.print("[red]导入失败，未写入任何数据。[/red]")
-        plain(exc.message_zh)
+        if not any(p.row <= 0 for p in exc.report.problems):  # problems of the whole file are listed just below
+            plain(exc.message_zh)
         plain(exc.report.format_zh())
         raise typer.Exit(1) from None
     except GeoServiceError as exc:

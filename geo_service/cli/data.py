@@ -52,8 +52,12 @@ def import_cmd(
     crs: str | None = typer.Option(
         None, "--crs", help="源坐标系：EPSG:xxxx、CGCS2000、CGCS2000 高斯-克吕格分带、gcj02（高德/腾讯）、bd09（百度）"
     ),
-    map_: list[str] = typer.Option([], "--map", help="列映射 字段=文件列名，可重复，如 --map residents=常住人口"),
-    id_column: str | None = typer.Option(None, "--id-column", help="稳定编号列（默认 source_id/id/编号）"),
+    map_: list[str] = typer.Option(
+        [], "--map", help="列映射 字段=文件列名，可重复，如 --map residents=人口合计（常用中文表头无需映射）"
+    ),
+    id_column: str | None = typer.Option(
+        None, "--id-column", help="稳定编号列（默认 source_id/id/编号；没有时按内容生成）"
+    ),
     lon: str | None = typer.Option(None, "--lon", help="CSV/XLSX 经度列"),
     lat: str | None = typer.Option(None, "--lat", help="CSV/XLSX 纬度列"),
     file_layer: str | None = typer.Option(None, "--layer", help="GeoPackage 图层或压缩包中的 Shapefile 名"),
@@ -61,12 +65,22 @@ def import_cmd(
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="跳过无效行，导入其余行"),
     repair: bool = typer.Option(False, "--repair", help="自动修复无效几何"),
     plan: str | None = typer.Option(None, "--plan", help="社区划分方案名称（仅 communities 图层）"),
+    level: str | None = typer.Option(
+        None, "--level", help="行政区划层级（仅 admin_areas）：county/区县 或 street/街道；默认按行政区划代码推定"
+    ),
+    check: bool = typer.Option(False, "--check", help="只检查，不写入数据"),
+    report: Path | None = typer.Option(None, "--report", help="把检查报告另存为 XLSX 文件（有问题时也写）"),
     database_url: str | None = DbOpt,
 ):
-    """Import a file into a layer, all or nothing (导入数据文件，全部成功或全部不写入)."""
+    """Import a file into a layer, all or nothing (导入数据文件，全部成功或全部不写入；--check 只检查)."""
+    from geo_service.core._errors import ImportValidationError
     from geo_service.core.importer import ImportOptions, parse_column_map, run_import
 
     with cli_errors():
+        if report is not None and report.suffix.lower() != ".xlsx":
+            raise GeoServiceError(
+                f"--report wants an .xlsx file, got {report.name}", f"--report 应为 .xlsx 文件，收到 {report.name}"
+            )
         store = open_store(database_url)
         opts = ImportOptions(
             source_crs=crs,
@@ -79,21 +93,54 @@ def import_cmd(
             skip_invalid=skip_invalid,
             repair=repair,
             plan=plan,
+            level=level,
+            check=check,
         )
         t0 = time.perf_counter()
-        with progress(f"导入 {layer}") as (p, task):
-            res = run_import(
-                store,
-                layer,
-                file,
-                opts,
-                actor=cli_actor(),
-                progress=lambda done, total: p.update(task, completed=done / max(total, 1)),
-            )
-            p.update(task, completed=1.0)
+        try:
+            with progress(f"{'检查' if check else '导入'} {layer}") as (p, task):
+                res = run_import(
+                    store,
+                    layer,
+                    file,
+                    opts,
+                    actor=cli_actor(),
+                    progress=lambda done, total: p.update(task, completed=done / max(total, 1)),
+                )
+                p.update(task, completed=1.0)
+        except ImportValidationError as exc:
+            if report is not None:
+                _write_report(exc.report, report, file)
+            raise
+        for _en, zh in res.warnings:
+            console.print("[yellow]提示：[/yellow]", end="")
+            plain(zh)
         if res.skipped:
             plain(res.report.format_zh())
+        if report is not None:
+            _write_report(res.report, report, file)
         out.print(res.summary_zh() + f"，用时 {time.perf_counter() - t0:.1f} 秒")
+
+
+def _write_report(rep, path: Path, source: Path) -> None:
+    from geo_service.core.templates import report_xlsx
+
+    path.write_bytes(report_xlsx(rep, title=f"{source.name} → 图层 {rep.layer} 导入检查报告"))
+    console.print(f"检查报告已保存到 {path}", markup=False, highlight=False)
+
+
+@app.command("template")
+def template_cmd(
+    layer: str = typer.Argument(..., help=f"图层：{', '.join(importable_layers())}"),
+    out_path: Path | None = typer.Option(None, "--out", "-o", help="输出 XLSX 文件（默认 <图层>_模板.xlsx）"),
+):
+    """Write the XLSX import template of a layer (生成图层导入模板：中文表头、示例行、下拉选项)."""
+    from geo_service.core.templates import template_xlsx
+
+    with cli_errors():
+        target = out_path or Path(f"{layer}_模板.xlsx")
+        target.write_bytes(template_xlsx(layer))
+        out.print(f"已生成导入模板 {target}")
 
 
 @app.command("export")

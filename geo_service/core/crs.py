@@ -723,3 +723,89 @@ def looks_swapped(lon: ArrayLike, lat: ArrayLike, china: bool = True) -> np.ndar
     if china:
         swapped |= (lat >= 73.0) & (lat <= 135.0) & (lon >= 18.0) & (lon <= 54.0)
     return swapped
+
+
+# --- which coordinate system fits ---------------------------------------------------------------------------
+
+
+def share_in_china(lon: ArrayLike, lat: ArrayLike) -> float:
+    """Share (0..1) of the points that are finite and inside :data:`CHINA_BOX`; 0 for no points."""
+    lo = np.asarray(lon, dtype=float)
+    la = np.asarray(lat, dtype=float)
+    if lo.size == 0:
+        return 0.0
+    ok = np.isfinite(lo) & np.isfinite(la)
+    return float((ok & in_china_box(np.where(ok, lo, 0.0), np.where(ok, la, 0.0))).mean())
+
+
+def _lands_in_china(code: int, x: np.ndarray, y: np.ndarray, share: float = 0.95) -> bool:
+    tr = pyproj.Transformer.from_crs(code, 4326, always_xy=True)
+    with np.errstate(all="ignore"):
+        lon, lat = tr.transform(x, y, errcheck=False)
+    return share_in_china(lon, lat) >= share
+
+
+def fitting_crs(x: ArrayLike, y: ArrayLike, *, near_lon: float | None = None) -> list[tuple[str, str]]:
+    """Coordinate systems under which raw coordinates ``x``, ``y`` land in China, most likely first.
+
+    Tried: longitude/latitude (EPSG:4326, same as CGCS2000 EPSG:4490 at metre level; GCJ-02 and BD-09 cannot be
+    told apart from it by the numbers alone), CGCS2000 3-degree and 6-degree Gauss-Kruger zones with the zone
+    number in front of the easting (zone read from the easting), 3-degree zones without it (central meridian
+    from ``near_lon``, e.g. the data already stored, else every zone is possible) and Web Mercator (EPSG:3857).
+
+    Returns
+    -------
+    list of (crs, label_zh)
+        ``crs`` as ``--crs`` takes it (``EPSG:4523``); empty when nothing fits 95 % of the points.
+    """
+    xs = np.asarray(x, dtype=float).ravel()
+    ys = np.asarray(y, dtype=float).ravel()
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    return _fitting(xs[ok], ys[ok], near_lon)
+
+
+def _fitting(x: np.ndarray, y: np.ndarray, near_lon: float | None) -> list[tuple[str, str]]:
+    if x.size == 0:
+        return []
+    out: list[tuple[str, str]] = []
+    if share_in_china(x, y) >= 0.95:
+        out.append(
+            (
+                "EPSG:4326",
+                "经纬度 EPSG:4326（WGS84；CGCS2000 经纬度 EPSG:4490 与之相同；"
+                "若坐标取自高德或腾讯地图则为 gcj02，取自百度地图则为 bd09——仅凭数值无法区分）",
+            )
+        )
+        return out
+    if not (np.all((y > 1.5e6) & (y < 6.5e6))):
+        if np.all((x > 7.5e6) & (x < 1.55e7) & (y > 1.0e5) & (y < 7.5e6)) and _lands_in_china(3857, x, y):
+            out.append(("EPSG:3857", "Web 墨卡托 EPSG:3857（网络地图投影）"))
+        return out
+    zone = np.floor(x / 1e6)
+    if np.all(zone == zone[0]):
+        z = int(zone[0])
+        for zones, base, width in ((range(25, 46), 4513, 3), (range(13, 24), 4491, 6)):
+            if z in zones and _lands_in_china(base + z - zones.start, x, y):
+                code = base + z - zones.start
+                out.append((f"EPSG:{code}", f"CGCS2000 {width} 度带高斯-克吕格投影第 {z} 带（带号在 X 坐标前）"))
+    if np.all((x > 1e5) & (x < 9e5)):
+        if near_lon is not None and 73 <= near_lon <= 136:
+            cm = int(min(135, max(75, 3 * np.floor(near_lon / 3.0 + 0.5))))
+            code = 4534 + (cm - 75) // 3
+            if _lands_in_china(code, x, y):
+                out.append(
+                    (
+                        f"EPSG:{code}",
+                        f"CGCS2000 3 度带高斯-克吕格投影，中央经线 {cm}°E，X 坐标不带带号"
+                        "（中央经线按已有图层的位置推定，请核对）",
+                    )
+                )
+        else:
+            out.append(
+                (
+                    "EPSG:4534…4554",
+                    "CGCS2000 3 度带高斯-克吕格投影，X 坐标不带带号（中央经线无法从坐标确定：如德阳为 "
+                    "EPSG:4544，中央经线 105°E）",
+                )
+            )
+    return out

@@ -2,12 +2,17 @@
 
 Everything is checked before anything is written.  A file with invalid rows
 is rejected whole with a per-row report (:class:`ImportValidationError`),
-or, with ``skip_invalid``, imported minus the reported rows.  Re-importing
-the same ``source_id`` updates the feature.
+or, with ``skip_invalid``, imported minus the reported rows; with ``check``
+nothing is written either way.  Re-importing the same ``source_id`` updates
+the feature; a file without an id column gets ids derived from its content
+(:func:`content_ids`).  Rows are numbered as the file shows them: the
+spreadsheet row of CSV/XLSX (the header is row 1), the feature number of
+GeoJSON, GeoPackage and Shapefile.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +23,7 @@ import pandas as pd
 import shapely
 
 from . import crs as crs_mod
+from . import headers as headers_mod
 from ._errors import ImportValidationError, InputError, ValidationReport
 from .io import read_file
 from .layers import LayerSpec, get_layer
@@ -34,7 +40,7 @@ MAX_STRING_CHARS = 10_000
 
 
 def parse_column_map(items: list[str] | str | None) -> dict[str, str]:
-    """``FIELD=COLUMN`` pairs (CLI ``--map``, repeatable; HTTP ``column_map``, also comma-separated) as a dict.
+    """``FIELD=COLUMN`` pairs (CLI ``--map``, repeatable; HTTP ``map``, also comma-separated) as a dict.
 
     Raises :class:`InputError` for a pair without ``=``.
     """
@@ -46,7 +52,7 @@ def parse_column_map(items: list[str] | str | None) -> dict[str, str]:
             if "=" not in pair:
                 raise InputError(
                     f"a column map wants FIELD=COLUMN, got {pair!r}",
-                    f"列映射（--map / column_map）的格式应为 字段=列名，收到 {pair!r}",
+                    f"列映射（--map / map）的格式应为 字段=列名，收到 {pair!r}",
                 )
             k, v = pair.split("=", 1)
             mapping[k.strip()] = v.strip()
@@ -72,6 +78,11 @@ class ImportOptions:
         Repair invalid geometries with ``make_valid`` instead of reporting them.
     plan : str, optional
         Boundary plan name (communities layer only); created as a draft if new.
+    level : str, optional
+        Level of admin areas without a level column (``county``/``street`` or 区县/街道); else inferred from
+        the code.
+    check : bool
+        Validate only: nothing is written, the report says what an import would do.
     """
 
     source_crs: str | None = None
@@ -84,6 +95,103 @@ class ImportOptions:
     skip_invalid: bool = False
     repair: bool = False
     plan: str | None = None
+    level: str | None = None
+    check: bool = False
+
+
+@dataclass
+class ImportReport(ValidationReport):
+    """The report of one file: rows numbered as the file shows them, each problem with its file column.
+
+    ``row_kind`` is ``"row"`` for CSV/XLSX (spreadsheet rows: the header is row 1, the first data row 2) and
+    ``"feature"`` for GeoJSON, GeoPackage and Shapefile (feature 1 is the first).  While checking, problems are
+    added with the 1-based position of the row; :meth:`finish` turns positions into those numbers and sorts.
+    """
+
+    row_kind: str = "feature"
+    columns: dict[str, str] = field(default_factory=dict)  # field (or source_id, geometry) -> file column
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (English, Chinese) remarks that do not refuse
+    label_zh: str = ""
+    finished: bool = False
+
+    @property
+    def first_row(self) -> int:
+        return 2 if self.row_kind == "row" else 1
+
+    def finish(self) -> ImportReport:
+        if not self.finished:
+            shift = self.first_row - 1
+            for p in self.problems:
+                if p.row > 0:
+                    p.row += shift
+            self.problems.sort(key=lambda p: p.row)  # stable: per row in the order of the checks
+            self.finished = True
+        return self
+
+    def positions(self, rows) -> np.ndarray:
+        """0-based positions of reported row numbers."""
+        return np.asarray(rows, dtype=int) - self.first_row
+
+    def note(self, en: str, zh: str) -> None:
+        self.notes.append((en, zh))
+
+    def where_zh(self, row: int) -> str:
+        if row <= 0:
+            return "文件"
+        return f"第 {row} 行" if self.row_kind == "row" else f"第 {row} 个要素"
+
+    def column_zh(self, column: str | None) -> str:
+        if column is None:
+            return ""
+        shown = self.columns.get(column)
+        if shown is None:
+            shown = {"source_id": "编号", "geometry": "几何", "properties": "properties"}.get(column, column)
+        return shown
+
+    def format_zh(self, limit: int = 50) -> str:
+        unit = "行" if self.row_kind == "row" else "个要素"
+        name = f"「{self.label_zh}」（{self.layer}）" if self.label_zh else self.layer
+        lines = [f"图层{name}：共 {self.rows} {unit}，{len(self.bad_rows)} {unit}有问题"]
+        whole = sum(1 for p in self.problems if p.row <= 0)
+        if whole:
+            lines[0] += f"，另有 {whole} 个整个文件的问题"
+        if self.row_kind == "row":
+            lines[0] += "（行号即表格中的行号，第 1 行为表头）"
+        for p in self.problems[:limit]:
+            col = f"［{self.column_zh(p.column)}］" if p.column else ""
+            val = f"（值：{p.value}）" if p.value is not None else ""
+            lines.append(f"  {self.where_zh(p.row)}{col}：{p.problem_zh}{val}")
+        if len(self.problems) > limit:
+            lines.append(f"  …… 另有 {len(self.problems) - limit} 个问题")
+        return "\n".join(lines)
+
+    def to_dict(self, limit: int = 1000) -> dict:
+        out = super().to_dict(limit)
+        out["row_kind"] = self.row_kind
+        out["first_row"] = self.first_row
+        for p in out["problems"]:
+            if p.get("column") is not None:
+                p["file_column"] = self.column_zh(p["column"])
+        out["warnings"] = [{"message": en, "message_zh": zh} for en, zh in self.notes]
+        return out
+
+    def refusal(self) -> ImportValidationError:
+        """The error refusing this file: what is wrong with the file as a whole first, else how many rows."""
+        exc = ImportValidationError(self)
+        whole = [p for p in self.problems if p.row <= 0]
+        if whole:
+            exc.message = "; ".join(p.problem for p in whole) + "; nothing was written"
+            exc.message_zh = "；".join(p.problem_zh for p in whole) + "；未写入任何数据"
+        else:
+            unit, unit_en = ("行", "rows") if self.row_kind == "row" else ("个要素", "features")
+            exc.message = (
+                f"{len(self.bad_rows)} of {self.rows} {unit_en} of layer {self.layer} are invalid; nothing was written"
+            )
+            exc.message_zh = (
+                f"图层「{self.label_zh or self.layer}」的 {self.rows} {unit}中有 {len(self.bad_rows)} {unit}无效，"
+                "未写入任何数据"
+            )
+        return exc
 
 
 @dataclass
@@ -95,9 +203,20 @@ class ImportResult:
     skipped: int
     report: ValidationReport
     source_crs: str
+    checked: bool = False
+
+    @property
+    def warnings(self) -> list[tuple[str, str]]:
+        return list(getattr(self.report, "notes", []))
 
     def summary_zh(self) -> str:
-        s = f"图层 {self.layer}：读取 {self.rows_read} 行，新增 {self.inserted}，更新 {self.updated}"
+        if self.checked:
+            s = (
+                f"检查通过（未写入数据）：图层 {self.layer} 读取 {self.rows_read} 行，"
+                f"导入将新增 {self.inserted}，更新 {self.updated}"
+            )
+        else:
+            s = f"图层 {self.layer}：读取 {self.rows_read} 行，新增 {self.inserted}，更新 {self.updated}"
         if self.skipped:
             s += f"，跳过无效行 {self.skipped}"
         return s + f"（源坐标系 {self.source_crs}）"
@@ -110,21 +229,19 @@ class ImportResult:
             "updated": self.updated,
             "skipped": self.skipped,
             "source_crs": self.source_crs,
+            "checked": self.checked,
+            "warnings": [{"message": en, "message_zh": zh} for en, zh in self.warnings],
             "report": self.report.to_dict(),
         }
 
 
 # ------------------------------------------------------------------ validation
 def _rows(mask: np.ndarray) -> np.ndarray:
-    """Spreadsheet-style row numbers (1-based) where ``mask`` is true."""
+    """1-based positions where ``mask`` is true (turned into the file's row numbers by ImportReport.finish)."""
     return np.flatnonzero(mask) + 1
 
 
-def map_columns(
-    frame: gpd.GeoDataFrame, spec: LayerSpec, options: ImportOptions, report: ValidationReport
-) -> gpd.GeoDataFrame:
-    """Rename file columns to layer fields: explicit map, then exact names, then Chinese labels."""
-    rename: dict[str, str] = {}
+def _explicit_map(frame: gpd.GeoDataFrame, spec: LayerSpec, options: ImportOptions) -> dict[str, str]:
     for target, source in options.column_map.items():
         if target != "source_id" and target not in spec.field_names:
             raise InputError(
@@ -139,36 +256,96 @@ def map_columns(
                 f"columns: {', '.join(map(str, frame.columns))}",
                 f"--map {target}={source}：文件中没有列 {source!r}；现有列：{', '.join(map(str, frame.columns))}",
             )
-        rename[source] = target
-    present = set(frame.columns)
-    for f in spec.fields:
-        if f.name in rename.values() or f.name in present:
-            continue
-        # Chinese label (as exported to XLSX, with or without unit), or the name cut to
-        # 10 characters by the Shapefile format.
-        for label in (f.label_zh, f"{f.label_zh}（{f.unit}）" if f.unit else None, f.name[:10]):
-            if label is not None and label in present and label not in rename:
-                rename[label] = f.name
-                break
+    return {k: v for k, v in options.column_map.items() if k != "source_id"}
+
+
+def map_columns(
+    frame: gpd.GeoDataFrame, spec: LayerSpec, options: ImportOptions, report: ValidationReport
+) -> gpd.GeoDataFrame:
+    """Rename file columns to layer fields (see :mod:`geo_service.core.headers`) and take the id column.
+
+    Columns no field takes are dropped (and named in a note).  Without an id column the frame gets no
+    ``source_id``: :func:`content_ids` makes them after the checks.
+    """
+    match = headers_mod.match_headers(frame.columns, spec, _explicit_map(frame, spec, options))
+    geometry = frame.geometry.name
     id_col = options.id_column or options.column_map.get("source_id")
     if id_col is None:
-        lower = {str(c).lower(): c for c in frame.columns if c not in rename}
-        id_col = next((lower[n] for n in SOURCE_ID_NAMES if n in lower and n not in spec.field_names), None)
+        free = {headers_mod.normalize(c): c for c in reversed(match.unused) if c != geometry}
+        id_col = next((free[n] for n in SOURCE_ID_NAMES if n in free and n not in spec.field_names), None)
     elif id_col not in frame.columns:
         raise InputError(
             f"id column {id_col!r} not found", f"找不到编号列 {id_col!r}", columns=[str(c) for c in frame.columns]
         )
-    out = frame.rename(columns=rename)
+    out = frame[[*match.rename, geometry]].rename(columns=match.rename)
     if id_col is not None:
         out["source_id"] = frame[id_col].to_numpy()
-    else:
-        report.add(
-            0,
-            "source_id",
-            "no source id column (name it source_id, or pass --id-column)",
-            "缺少编号列（请命名为 source_id，或用 --id-column 指定）",
-        )
+    if isinstance(report, ImportReport):
+        report.columns.update({f: str(c) for c, f in match.rename.items()})
+        if id_col is not None:
+            report.columns["source_id"] = str(id_col)
+        if frame.attrs.get("lonlat_columns"):
+            report.columns["geometry"] = "／".join(frame.attrs["lonlat_columns"])
+        for c, f in match.truncated.items():
+            label = spec.field(f).label_zh
+            report.note(
+                f"column {c!r} read as {f} ({label}): its name was cut to 10 bytes by the Shapefile (DBF) format",
+                f"列「{c}」按 Shapefile（DBF）截断的列名识别为「{label}」（{f}）",
+            )
+        unused = [str(c) for c in match.unused if c not in (id_col, geometry)]
+        if unused:
+            report.note(
+                f"columns not imported (no field of layer {spec.name}): {', '.join(unused)}; "
+                "map one with --map FIELD=COLUMN",
+                f"未导入的列（不是图层「{spec.label_zh}」的字段）：{'、'.join(unused)}；如需导入请用 --map 字段=列名",
+            )
     return out
+
+
+def content_ids(frame: gpd.GeoDataFrame, spec: LayerSpec) -> pd.Series:
+    """Stable ids for rows of a file without an id column, from their content (EPSG:4326 frame, checked values).
+
+    A layer with a required ``code`` (admin areas, communities) uses the code: ``code:510603``.  Others use a
+    hash of the layer, the name, the required coded fields (category, class, type...) and the location rounded
+    to 5 decimals of a degree (about 1 m; the point itself, else the centroid): ``auto-3f2a…``.  Re-importing the
+    same content gives the same ids (an update); a renamed, recategorised or moved feature gets a new id (a new
+    row, the old one stays).
+    """
+    if "code" in spec.field_names and spec.field("code").required:
+        codes = frame["code"].astype(object)
+        return pd.Series([f"code:{c}" if c is not None else None for c in codes], index=frame.index, dtype=object)
+    keys = [n for n in ("name",) if n in spec.field_names] + [f.name for f in spec.fields if f.vocab and f.required]
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    xy = np.full((len(geoms), 2), np.nan)
+    if ok.any():
+        pts = np.asarray(geoms[ok], dtype=object)
+        is_point = shapely.get_type_id(pts) == 0
+        pts = np.where(is_point, pts, shapely.centroid(pts))
+        xy[ok] = shapely.get_coordinates(pts)[:, :2]
+    values = [frame[k].astype(object).where(frame[k].notna(), "").astype(str).to_numpy() for k in keys]
+    out = []
+    for i in range(len(frame)):
+        where = "none" if not np.isfinite(xy[i]).all() else f"{xy[i, 0]:.5f},{xy[i, 1]:.5f}"
+        text = "|".join([spec.name, *(v[i] for v in values), where])
+        out.append("auto-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16])
+    return pd.Series(out, index=frame.index, dtype=object)
+
+
+def _check_auto_ids(frame, spec: LayerSpec, report: ValidationReport) -> None:
+    frame["source_id"] = content_ids(frame, spec)
+    sid = frame["source_id"]
+    dup = (sid.duplicated(keep=False) & sid.notna()).to_numpy()
+    what = "code" if sid.astype(str).str.startswith("code:").any() else "name, category and location"
+    what_zh = "代码" if what == "code" else "名称、类别和位置"
+    for r in _rows(dup):
+        report.add(
+            r,
+            "source_id",
+            f"same {what} as another row of the file (no id column: ids are made from the content)",
+            f"与文件中另一行的{what_zh}完全相同（文件没有编号列，编号由内容生成）；请删除重复行或加上编号列",
+            value=sid.iloc[r - 1],
+        )
 
 
 def _check_ids(frame, report, reported: dict[str, np.ndarray] | None = None):
@@ -245,8 +422,10 @@ def _check_fields(
                 report.add(
                     0,
                     f.name,
-                    f"missing required column {f.name!r} ({f.label_zh})",
-                    f"缺少必填列「{f.label_zh}」（{f.name}）",
+                    f"missing required column {f.name!r} ({f.label_zh}): add a column headed {f.label_zh!r} "
+                    f"or {f.name!r}, or name yours with --map {f.name}=COLUMN",
+                    f"缺少必填列「{f.label_zh}」（{f.name}）：请在文件中加上表头为「{f.label_zh}」的列，"
+                    f"或用 --map {f.name}=列名 指定已有的列",
                 )
             else:
                 frame[f.name] = f.default
@@ -270,7 +449,28 @@ def _check_fields(
                     report.add(
                         r, f.name, f"{f.name} must be a whole number", f"「{f.label_zh}」必须为整数", value=raw[r - 1]
                     )
-            if f.min_value is not None:
+            max_value = getattr(f, "max_value", None)
+            if max_value is not None:
+                big = ok & (num > max_value)
+                for r in _rows(big):
+                    report.add(
+                        r,
+                        f.name,
+                        f"{f.name} must be <= {max_value:g}",
+                        f"「{f.label_zh}」不能大于 {max_value:g}",
+                        value=raw[r - 1],
+                    )
+            if f.min_value is not None and getattr(f, "min_exclusive", False):
+                low = ok & (num <= f.min_value)
+                for r in _rows(low):
+                    report.add(
+                        r,
+                        f.name,
+                        f"{f.name} must be > {f.min_value:g}",
+                        f"「{f.label_zh}」必须大于 {f.min_value:g}",
+                        value=raw[r - 1],
+                    )
+            elif f.min_value is not None:
                 neg = ok & (num < f.min_value)
                 for r in _rows(neg):
                     report.add(
@@ -302,8 +502,14 @@ def _check_fields(
                 odd = text.str.fullmatch(r"[1-9]\d*", na=False).astype(bool) & (text.str.len() % 2 == 1)
                 text = text.where(~odd, "0" + text)
             if f.vocab:
-                by_label = {label: code for code, label in f.vocab.items()}
-                text = text.map(lambda v, by_label=by_label: by_label.get(v, v) if v is not None else None)
+                # the label, or the label without its note in brackets (社区食堂 for 社区食堂（助餐点）)
+                by_label = {headers_mod.normalize(label): code for code, label in f.vocab.items()}
+                by_label |= {label: code for code, label in f.vocab.items()}
+                text = text.map(
+                    lambda v, by_label=by_label: (
+                        by_label.get(v) or by_label.get(headers_mod.normalize(v), v) if v is not None else None
+                    )
+                )
                 unknown = ~blank & ~text.isin(list(f.vocab)).to_numpy()
                 allowed = ", ".join(f"{c}（{lab}）" for c, lab in f.vocab.items())
                 for r in _rows(unknown):
@@ -334,8 +540,10 @@ def _check_geometry(
     repair: bool,
     max_vertices: int = MAX_VERTICES,
     reported: np.ndarray | None = None,
+    check_coords: bool = True,
 ) -> None:
-    """``reported``: rows whose geometry the reader already found broken (and reported)."""
+    """``reported``: rows whose geometry the reader already found broken (and reported); ``check_coords``
+    False when the coordinate system as a whole was found wrong (reported once for the file)."""
     geoms = np.asarray(frame.geometry.values, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     for r in _rows(missing & ~reported if reported is not None else missing):
@@ -379,6 +587,8 @@ def _check_geometry(
         )
     check = present & ~wrong & ~huge
     coords_ok = np.ones(len(geoms), dtype=bool)
+    if check.any() and not check_coords:
+        return
     if check.any():
         idx = np.flatnonzero(check)
         coords, owner = shapely.get_coordinates(geoms[idx], return_index=True)
@@ -450,19 +660,186 @@ def _polygonal_part(g):
     return u
 
 
+LEVEL_WORDS = {
+    "区县": "county",
+    "区": "county",
+    "县": "county",
+    "县级": "county",
+    "街道": "street",
+    "乡镇": "street",
+    "乡": "street",
+    "镇": "street",
+    "街道（乡镇）": "street",
+}
+_CODE_LEVELS = {  # levels of the administrative division code that the layer has no level for
+    "province": ("a province", "省级"),
+    "city": ("a prefecture-level city", "地级（市）"),
+    "community": ("a community or village", "村（社区）级"),
+}
+
+
+def parse_level(text: str | None) -> str | None:
+    """``--level`` / HTTP ``level``: a code of ``vocab.ADMIN_LEVELS`` or its Chinese label or a common word."""
+    if text is None or not str(text).strip():
+        return None
+    from .vocab import ADMIN_LEVELS
+
+    t = str(text).strip()
+    by_label = {label: code for code, label in ADMIN_LEVELS.items()}
+    level = t if t in ADMIN_LEVELS else by_label.get(t) or LEVEL_WORDS.get(t)
+    if level is None:
+        allowed = "、".join(f"{c}（{lab}）" for c, lab in ADMIN_LEVELS.items())
+        raise InputError(
+            f"unknown level {t!r}; allowed: {', '.join(ADMIN_LEVELS)}", f"未知的层级 {t!r}；可用值：{allowed}"
+        )
+    return level
+
+
+def level_of_code(code: str) -> str | None:
+    """Level of a Chinese administrative division code: 6 digits ``..0000`` province, ``..00`` city, else
+    county; 9 digits street (township); 12 digits community (village), or the level of its first 9 or 6 digits
+    when the rest is zeros.  None for other forms."""
+    if not code.isdigit():
+        return None
+    if len(code) == 12:
+        if code.endswith("000000"):
+            code = code[:6]
+        elif code.endswith("000"):
+            return "street"
+        else:
+            return "community"
+    if len(code) == 9:
+        return "street"
+    if len(code) == 6:
+        return "province" if code.endswith("0000") else "city" if code.endswith("00") else "county"
+    return None
+
+
+def _fill_admin_level(frame, spec: LayerSpec, options: ImportOptions, report: ValidationReport) -> None:
+    """Admin areas: rows without a level take ``options.level``, else the level of their code."""
+    if "level" not in spec.field_names or "code" not in spec.field_names:
+        return
+    given = parse_level(options.level)
+    level = frame["level"] if "level" in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+    level = level.astype(object)
+    blank = (level.isna() | level.astype(str).str.strip().eq("")).to_numpy()
+    if not blank.any():
+        return
+    if given is not None:
+        frame["level"] = level.where(~blank, given)
+        return
+    if "code" not in frame.columns:
+        return
+    codes = frame["code"].astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
+    inferred = np.array([level_of_code(c) if b else None for c, b in zip(codes, blank)], dtype=object)
+    for r in _rows(np.isin(inferred, list(_CODE_LEVELS))):
+        en, zh = _CODE_LEVELS[inferred[r - 1]]
+        report.add(
+            r,
+            "level",
+            f"code {codes.iloc[r - 1]} is {en}; the admin areas layer holds counties and streets only "
+            "(give the level with --level)",
+            f"行政区划代码 {codes.iloc[r - 1]} 是{zh}代码；行政区划图层只保存区县和街道（乡镇）两级"
+            "（可用 --level 指定层级）",
+            value=codes.iloc[r - 1],
+        )
+        inferred[r - 1] = None
+    frame["level"] = level.where(~blank, pd.Series(inferred, index=frame.index))
+    counts = pd.Series(inferred[blank]).value_counts()
+    if len(counts) and isinstance(report, ImportReport):
+        from .vocab import ADMIN_LEVELS
+
+        said = "、".join(f"{ADMIN_LEVELS.get(k, k)} {n} 个" for k, n in counts.items())
+        report.note(f"level inferred from the code: {dict(counts)}", f"层级按行政区划代码推定：{said}")
+
+
+def _sample_xy(frame: gpd.GeoDataFrame, limit: int = 5000) -> tuple[np.ndarray, np.ndarray]:
+    """The first vertex of up to ``limit`` geometries (evenly spread), finite ones only."""
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    idx = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    if len(idx) > limit:
+        idx = idx[np.linspace(0, len(idx) - 1, limit).astype(int)]
+    if not len(idx):
+        return np.empty(0), np.empty(0)
+    coords, owner = shapely.get_coordinates(geoms[idx], return_index=True)
+    _, first = np.unique(owner, return_index=True)
+    xy = coords[first]
+    ok = np.isfinite(xy).all(axis=1)
+    return xy[ok, 0], xy[ok, 1]
+
+
+def _check_crs(raw, converted, options: ImportOptions, report: ImportReport, near_lon) -> bool:
+    """Whether the declared (or assumed) coordinate system fits the coordinates; a wrong one is reported once,
+    with the systems that would fit.  A Shapefile without ``.prj`` is named.  Returns False when reported."""
+    x, y = _sample_xy(raw)
+    if not len(x):
+        return True
+    missing_prj = raw.attrs.get("missing_prj") if options.source_crs is None else None
+    fits = crs_mod.fitting_crs(x, y, near_lon=near_lon)
+    advice = "；".join(f"{label}：--crs {code}" for code, label in fits)
+    advice_en = "; ".join(code for code, _label in fits)
+    if missing_prj:
+        if fits and fits[0][0] == "EPSG:4326":
+            report.note(
+                f"{missing_prj}: no .prj file; the coordinates are longitude/latitude, read as EPSG:4326",
+                f"{missing_prj} 缺少 .prj 文件：坐标是经纬度，按 EPSG:4326 读取（如来自高德/百度地图请用 --crs 指定）",
+            )
+            return True
+        report.add(
+            0,
+            "geometry",
+            f"{missing_prj} has no .prj file, so its coordinate system is unknown; "
+            + (f"the coordinates fit {advice_en}: pass it with --crs" if fits else "pass it with --crs"),
+            f"{missing_prj} 缺少 .prj 文件，无法确定坐标系；"
+            + (f"坐标与以下坐标系相符——{advice}" if fits else "请用 --crs 指定坐标系")
+            + "（或把 .prj 文件一并打包上传）",
+        )
+        return False
+    cx, cy = _sample_xy(converted)
+    bad = len(x) - len(cx)  # became non-finite in the conversion
+    share = crs_mod.share_in_china(cx, cy) * len(cx) / len(x)
+    if share >= 0.5 or not fits:
+        return True
+    if options.source_crs is not None:
+        declared, declared_en = f"声明的坐标系 {options.source_crs}", f"the declared CRS {options.source_crs}"
+    elif raw.crs is not None:
+        name = crs_mod.parse_source_crs(raw.crs).label
+        declared, declared_en = f"文件自带的坐标系 {name}", f"the file's own CRS {name}"
+    else:
+        declared, declared_en = "经纬度（文件未声明坐标系，未用 --crs 指定）", "longitude/latitude (none declared)"
+    if fits[0][0] == f"EPSG:{crs_mod.parse_source_crs(options.source_crs or raw.crs or 4326).epsg}":
+        return True
+    outside = len(cx) - round(crs_mod.share_in_china(cx, cy) * len(cx))
+    what = f"{bad} 个没有有效坐标、" if bad else ""
+    sampled = "抽查的 " if len(raw) > len(x) else ""
+    report.add(
+        0,
+        "geometry",
+        f"wrong coordinate system: with {declared_en}, of {len(x)} features {bad} have no valid coordinates and "
+        f"{outside} land outside China; the coordinates fit {advice_en}",
+        f"坐标系有误：按{declared} 转换后，{sampled}{len(x)} 个要素中有 {what}{outside} 个不在中国境内；"
+        f"坐标与以下坐标系相符——{advice}",
+    )
+    return False
+
+
 def validate(
-    frame: gpd.GeoDataFrame, spec: LayerSpec, options: ImportOptions
-) -> tuple[gpd.GeoDataFrame, ValidationReport]:
+    frame: gpd.GeoDataFrame, spec: LayerSpec, options: ImportOptions, *, near_lon: float | None = None
+) -> tuple[gpd.GeoDataFrame, ImportReport]:
     """Map columns, convert coordinates to EPSG:4326 and check every row.
+
+    ``near_lon``: longitude of the data already stored, to pick a Gauss-Kruger zone when suggesting a CRS.
 
     Returns
     -------
-    (GeoDataFrame, ValidationReport)
+    (GeoDataFrame, ImportReport)
         The frame in EPSG:4326 with the layer's fields and ``source_id``
-        (all rows, bad ones included), and the report of problems.
+        (all rows, bad ones included), and the report of problems (rows numbered as the file shows them).
     """
     settings = get_settings()
-    report = ValidationReport(spec.name, len(frame))
+    report = ImportReport(
+        spec.name, len(frame), row_kind=frame.attrs.get("row_kind", "feature"), label_zh=spec.label_zh
+    )
     if len(frame) > settings.max_features:
         raise InputError(
             f"{len(frame):,} features exceed the limit of {settings.max_features:,} for one import "
@@ -477,17 +854,31 @@ def validate(
         read.add(row, column, en, zh)
         broken_geometry[row - 1] |= column in ("geometry", None)
     unreadable = {p.row for p in read.problems if p.column in (None, "properties")}
-    frame = frame.reset_index(drop=True)
-    frame.attrs.pop("read_problems", None)
-    frame = map_columns(frame, spec, options, report)
+    raw = frame.reset_index(drop=True)
+    raw.attrs = dict(frame.attrs)
+    raw.attrs.pop("read_problems", None)
+    frame = map_columns(raw, spec, options, report)
+    auto_ids = "source_id" not in frame.columns
     reported = _check_values(frame, spec, report, settings.max_string_chars)
-    _check_ids(frame, report, reported)
+    if not auto_ids:
+        _check_ids(frame, report, reported)
+    _fill_admin_level(frame, spec, options, report)
     _check_fields(frame, spec, report, reported)
     frame = to_wgs84(frame, options.source_crs)
     frame = _drop_z(frame)
-    _check_geometry(frame, spec, report, options.repair, settings.max_vertices, broken_geometry)
+    crs_ok = _check_crs(raw, frame, options, report, near_lon)
+    _check_geometry(frame, spec, report, options.repair, settings.max_vertices, broken_geometry, crs_ok)
+    if auto_ids:
+        _check_auto_ids(frame, spec, report)
+        report.note(
+            "no id column: ids made from the content (see the README, 'Imports')",
+            "文件没有编号列：编号按内容生成（"
+            + ("行政区划代码" if "code" in spec.field_names and spec.field("code").required else "名称、类别和位置")
+            + "）；再次导入时内容相同的行会更新，改名或移动过的行会作为新行导入",
+        )
     if read.problems:
         report.problems = read.problems + [p for p in report.problems if p.row not in unreadable]
+    report.finish()
     keep = ["source_id", *spec.field_names]
     frame = frame[[c for c in keep if c in frame.columns] + [frame.geometry.name]]
     frame = frame.rename_geometry("geometry") if frame.geometry.name != "geometry" else frame
@@ -527,7 +918,7 @@ def run_import(
     source_name: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
-    """Read, validate and write a file into a layer, all or nothing.
+    """Read, validate and write a file into a layer, all or nothing (``options.check``: nothing at all).
 
     ``progress(rows_written, rows_total)`` is called as batches are written.
 
@@ -546,6 +937,7 @@ def run_import(
         )
     if spec.per_plan and not options.plan:
         raise InputError(f"layer {layer} needs --plan NAME", f"导入「{spec.label_zh}」需要用 --plan 指定社区划分方案")
+    parse_level(options.level)
     raw = read_file(
         path,
         layer=options.file_layer,
@@ -558,22 +950,42 @@ def run_import(
     )
 
 
+def _stored_lon(store: Store) -> float | None:
+    """Centre longitude of the layers already stored (to suggest a Gauss-Kruger zone), None when empty."""
+    from .coherence import layer_extents
+
+    boxes = list(layer_extents(store).values())
+    return float(np.mean([(b[0] + b[2]) / 2 for b in boxes])) if boxes else None
+
+
 def import_frame(store, spec, raw, options, *, actor=None, source_name=None, progress=None) -> ImportResult:
+    from .coherence import far_from_stored
+
     if source_name is not None:  # an uploaded file's name, as the client sent it: printable and short
         source_name = "".join(ch if ch.isprintable() else "?" for ch in str(source_name))[:255]
     if len(raw) == 0:
         raise InputError(
             f"{source_name or 'the file'} holds no features", f"{source_name or '文件'} 中没有任何要素，未写入数据"
         )
-    frame, report = validate(raw, spec, options)
-    file_level = [p for p in report.problems if p.row == 0]
+    frame, report = validate(raw, spec, options, near_lon=_stored_lon(store))
+    file_level = [p for p in report.problems if p.row <= 0]
     if file_level or (report.problems and not options.skip_invalid):
-        raise ImportValidationError(report)
+        raise report.refusal()
     bad = np.zeros(len(frame), dtype=bool)
     if report.bad_rows:
-        bad[np.array(report.bad_rows) - 1] = True
+        bad[report.positions(report.bad_rows)] = True
     good = frame.loc[~bad]
+    for en, zh in far_from_stored(store, spec.name, good):
+        report.note(en, zh)
     declared = options.source_crs or (raw.crs.to_string() if raw.crs is not None else "EPSG:4326")
+    if options.check:
+        plan_id = _plan_id(store, options.plan) if spec.per_plan else None
+        with store.read() as conn:
+            existing = store.existing_source_ids(conn, spec.name, plan_id)
+        updated = int(good["source_id"].isin(list(existing)).sum()) if len(good) else 0
+        return ImportResult(
+            spec.name, len(frame), len(good) - updated, updated, int(bad.sum()), report, declared, checked=True
+        )
     with store.transaction() as conn:
         plan_id = store.get_or_create_plan(conn, options.plan) if spec.per_plan else None
         report_rows = (lambda done: progress(done, len(good))) if progress else None
@@ -590,3 +1002,14 @@ def import_frame(store, spec, raw, options, *, actor=None, source_name=None, pro
             actor=actor,
         )
     return ImportResult(spec.name, len(frame), res.inserted, res.updated, int(bad.sum()), report, declared)
+
+
+def _plan_id(store: Store, plan: str | None) -> int | None:
+    from ._errors import NotFoundError
+
+    if plan is None:
+        return None
+    try:
+        return int(store.get_plan(plan)["id"])
+    except NotFoundError:
+        return None

@@ -184,11 +184,14 @@ def table_to_frame(df: pd.DataFrame, lon_column: str | None = None, lat_column: 
         geoms[ok] = shapely.points(x[ok], y[ok])
         out = gpd.GeoDataFrame(df.drop(columns=[lon, lat]), geometry=geoms)
         out.attrs["raw_lonlat"] = (x, y)
+        out.attrs["lonlat_columns"] = (str(lon), str(lat))
         return out
     wkt = _pick(df.columns, WKT_NAMES)
     if wkt is not None:
         geoms = shapely.from_wkt(df[wkt].astype(str).where(df[wkt].notna(), None).to_numpy(), on_invalid="ignore")
-        return gpd.GeoDataFrame(df.drop(columns=[wkt]), geometry=geoms)
+        out = gpd.GeoDataFrame(df.drop(columns=[wkt]), geometry=geoms)
+        out.attrs["lonlat_columns"] = (str(wkt),)
+        return out
     raise InputError(
         "no coordinate columns: name them lon/lat (or 经度/纬度), pass --lon/--lat, or give a WKT column",
         "找不到坐标列：请提供 lon/lat（或 经度/纬度）列、用 --lon/--lat 指定，或提供 WKT 几何列",
@@ -238,7 +241,9 @@ def read_file(
             _check_count(len(df), max_features, path)
             df.columns = [str(c).strip() for c in df.columns]
             _check_columns(df.columns, path)
-            return table_to_frame(df, lon_column, lat_column)
+            table = table_to_frame(df, lon_column, lat_column)
+            table.attrs["row_kind"] = "row"  # spreadsheet rows: the header is row 1
+            return table
         kwargs: dict[str, Any] = {"max_features": max_features + 1}
         if encoding:
             kwargs["encoding"] = encoding
@@ -268,13 +273,21 @@ def read_file(
                 member = layer
             else:
                 member = next((s for s in shp if layer and Path(s).stem == layer), shp[0])
-            frame = gpd.read_file(f"/vsizip/{path.resolve()}/{member}", engine="pyogrio", **kwargs)
+            frame = _read_shapefile(f"/vsizip/{path.resolve()}/{member}", kwargs)
+            prj = str(PurePosixPath(member).with_suffix("")).lower() + ".prj"
+            if frame.crs is None and prj not in {n.lower() for n in names}:
+                frame.attrs["missing_prj"] = PurePosixPath(member).name
         elif fmt == "geojson":
             frame = _read_geojson(path, size, kwargs, encoding, max_features)
         else:
             if layer is not None:
                 kwargs["layer"] = layer
-            frame = gpd.read_file(path, engine="pyogrio", **kwargs)
+            if fmt == "shp":
+                frame = _read_shapefile(str(path), kwargs)
+                if frame.crs is None and not path.with_suffix(".prj").exists():
+                    frame.attrs["missing_prj"] = path.name
+            else:
+                frame = gpd.read_file(path, engine="pyogrio", **kwargs)
         _check_count(len(frame), max_features, path)
         _check_columns(frame.columns, path)
         return frame
@@ -282,6 +295,39 @@ def read_file(
         raise
     except Exception as exc:  # pyogrio/pandas/openpyxl errors: the file cannot be read at all
         raise _unreadable(path, exc) from exc
+
+
+def _redecode(text, errors: str):
+    """A string GDAL decoded as Latin-1 back to its bytes, decoded as UTF-8 (a character cut at the end
+    dropped), else GB18030."""
+    if not isinstance(text, str):
+        return text
+    raw = text.encode("latin-1", errors="replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(raw) - 3 and exc.reason == "unexpected end of data":
+            return raw[: exc.start].decode("utf-8", errors=errors)
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors=errors)
+
+
+def _read_shapefile(source: str, kwargs: dict) -> gpd.GeoDataFrame:
+    """A Shapefile; when a UTF-8 field name was cut inside a character by the 10-byte DBF limit (GDAL cannot
+    decode it), read as Latin-1 and decode names and texts again, the cut character dropped."""
+    try:
+        return gpd.read_file(source, engine="pyogrio", **kwargs)
+    except UnicodeDecodeError:
+        if "encoding" in kwargs:
+            raise
+    frame = gpd.read_file(source, engine="pyogrio", **{**kwargs, "encoding": "ISO-8859-1"})
+    names = {c: _redecode(c, "ignore").rstrip("\ufffd") for c in frame.columns if c != frame.geometry.name}
+    for c in names:
+        if frame[c].dtype == object:
+            frame[c] = frame[c].map(lambda v: _redecode(v, "replace"))
+    return frame.rename(columns=names)
 
 
 def _unreadable(path: Path, exc: BaseException) -> InputError:

@@ -1,10 +1,12 @@
-"""``/layers``: single-feature edits (the layer list, features and imports use :mod:`.common`)."""
+"""``/layers``: single-feature edits and the answer of an import (the layer list and features use :mod:`.common`)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from .common import ImportResult, RowProblem, ValidationReport
 
 
 class FeatureIn(BaseModel):
@@ -27,3 +29,33 @@ class FeatureEdit(BaseModel):
     id: int
     source_id: str
     changed: list[str] | None = Field(None, description="Fields changed (update)")
+
+
+class ImportWarning(BaseModel):
+    """A remark that does not refuse the file (a column not imported, ids made from the content, a layer far from
+    the others...)."""
+
+    message: str
+    message_zh: str
+
+
+class ImportProblem(RowProblem):
+    file_column: str | None = Field(None, description="The column as the file names it")
+
+
+class ImportReport(ValidationReport):
+    row_kind: Literal["row", "feature"] = Field(
+        "feature",
+        description="row: CSV/XLSX rows as the spreadsheet shows them (header = row 1); feature: feature number",
+    )
+    first_row: int = Field(1, description="Number of the first data row (2 for CSV/XLSX, 1 for features)")
+    problems: list[ImportProblem]  # type: ignore[assignment]
+    warnings: list[ImportWarning] = Field(default_factory=list)
+
+
+class ImportOutcome(ImportResult):
+    """An import (or with ``check``, what it would do: nothing written)."""
+
+    checked: bool = Field(False, description="Only checked: nothing was written; inserted/updated are what would be")
+    warnings: list[ImportWarning] = Field(default_factory=list)
+    report: ImportReport  # type: ignore[assignment]
