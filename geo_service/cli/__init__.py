@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from . import data, facilities, plans, serve, units, users
+from . import bootstrap, data, facilities, plans, serve, units, users
 
 app = typer.Typer(
     help="社区治理空间规划与设施服务 / Geospatial planning and facilities service for community governance.",
@@ -23,6 +23,7 @@ app.add_typer(plans.app)
 app.add_typer(facilities.app)
 app.add_typer(users.app, name="user")
 app.add_typer(units.app, name="units")
+app.add_typer(bootstrap.app)
 
 
 def main() -> None:  # pragma: no cover
