@@ -49,7 +49,7 @@ def pct(values, q):
 
 def make_store(backend: str, tmp: Path) -> Store:
     if backend == "spatialite":
-        store = Store(f"sqlite:///{tmp / 'city.sqlite'}", settings=Settings(GEO_DATA_DIR=tmp))
+        store = Store(f"sqlite:///{tmp / 'city.sqlite'}", settings=Settings(GEO_DATA_DIR=tmp, GEO_RATE_LIMIT_RPS=0))
     else:
         import sqlalchemy as sa
 
@@ -63,7 +63,7 @@ def make_store(backend: str, tmp: Path) -> Store:
         admin.dispose()
         store = Store(
             normalize_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False),
-            settings=Settings(GEO_DATA_DIR=tmp),
+            settings=Settings(GEO_DATA_DIR=tmp, GEO_RATE_LIMIT_RPS=0),
         )
         store._bench_db = name
     store.upgrade()
