@@ -262,6 +262,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.2)
     ap.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     ap.add_argument("--write", action="store_true", help="replace the population-units section of docs/benchmarks.md")
+    ap.add_argument("--json", action="store_true", help="print the figures as one JSON line instead of Markdown")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -275,6 +276,9 @@ def main() -> None:
             timings.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         else:
             print(f"<!-- {n} buildings failed: {proc.stderr.strip().splitlines()[-1:]} -->")
+    if args.json:
+        print(json.dumps({"truth": truth, "timings": timings}))
+        return
     text = markdown(truth, timings, args.scale)
     print(text)
     if args.write:

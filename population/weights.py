@@ -165,29 +165,45 @@ def raster_weights(units: gpd.GeoDataFrame, raster_path: str) -> np.ndarray:
     InputError
         The raster cannot be read or has no CRS.
     """
+    # Everything that touches the raster runs in a process of its own: rasterio's wheel carries a GDAL (3.10) other
+    # than pyogrio's (3.12), and with both loaded the full test run crashed in rasterio; exactextract's GEOS
+    # likewise. The service process never loads rasterio, and a crash there becomes an error message.
+    ctx = multiprocessing.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+            crs_wkt, problem = pool.submit(_raster_crs, str(raster_path)).result()
+            if problem:
+                raise _raster_error(problem)
+            zones = units.geometry.to_crs(pyproj_crs(crs_wkt)).values
+            zones_wkb = list(shapely.to_wkb(np.asarray(zones, dtype=object)))
+            sums = pool.submit(_exact_sums, str(raster_path), zones_wkb, crs_wkt).result()
+    except BrokenProcessPool as exc:
+        raise GeoServiceError(
+            "the raster zonal sums failed", "人口栅格分区统计失败（计算进程异常退出），请检查栅格文件"
+        ) from exc
+    return np.maximum(np.nan_to_num(sums), 0.0)
+
+
+def _raster_error(problem: str) -> InputError:
+    if problem == "no_crs":
+        return InputError("the raster has no CRS", "人口栅格没有坐标系（CRS），无法与单元叠加；请为栅格指定坐标系")
+    if problem == "rotated":
+        return InputError("rotated rasters are not supported", "不支持旋转的栅格，请先重采样为正北方向的栅格")
+    return InputError(f"cannot read raster: {problem}", f"无法读取人口栅格文件：{problem[:200]}")
+
+
+def _raster_crs(raster_path: str) -> tuple[str, str | None]:
+    """(CRS as WKT, problem) of a raster, in the worker process: problem ``no_crs``, ``rotated`` or a read error."""
     import rasterio
 
     try:
         with rasterio.open(raster_path) as src:
             crs, rotated = src.crs, not src.transform.is_rectilinear
     except Exception as exc:  # rasterio: not a raster
-        raise InputError(f"cannot read raster: {exc}", f"无法读取人口栅格文件：{str(exc)[:200]}") from exc
+        return "", str(exc)
     if crs is None:
-        raise InputError("the raster has no CRS", "人口栅格没有坐标系（CRS），无法与单元叠加；请为栅格指定坐标系")
-    if rotated:
-        raise InputError("rotated rasters are not supported", "不支持旋转的栅格，请先重采样为正北方向的栅格")
-    zones_wkb = shapely.to_wkb(np.asarray(units.geometry.to_crs(crs).values, dtype=object))
-    # exactextract runs in a process of its own: its bundled GEOS crashed the whole test process after other
-    # native libraries had run in it (not reproducible alone); a crash there is now an error, not a dead service
-    ctx = multiprocessing.get_context("spawn")
-    try:
-        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-            sums = pool.submit(_exact_sums, str(raster_path), list(zones_wkb), crs.to_wkt()).result()
-    except BrokenProcessPool as exc:
-        raise GeoServiceError(
-            "the raster zonal sums failed", "人口栅格分区统计失败（计算进程异常退出），请检查栅格文件"
-        ) from exc
-    return np.maximum(np.nan_to_num(sums), 0.0)
+        return "", "no_crs"
+    return crs.to_wkt(), "rotated" if rotated else None
 
 
 def _exact_sums(raster_path: str, zones_wkb: list[bytes], crs_wkt: str) -> np.ndarray:

@@ -3,7 +3,9 @@ on SpatiaLite and PostGIS, the job kind, and the truth test against areal weight
 
 from __future__ import annotations
 
-import importlib.util
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -24,11 +26,29 @@ OUTLINES = SHARED_DATA / "deyang_districts_tianditu_wgs84.geojson"
 METRIC = 4544
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_units", ROOT / "benchmarks" / "units.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+_GEOTIFF = """
+import sys, numpy as np, rasterio
+from rasterio.transform import from_origin
+path, width, height, x0, y0, size, crs, west = sys.argv[1:]
+arr = np.zeros((int(height), int(width)), dtype="float32")
+arr[:, : int(west)] = 1.0
+profile = dict(driver="GTiff", width=int(width), height=int(height), count=1, dtype="float32",
+               transform=from_origin(float(x0), float(y0), float(size), float(size)))
+if crs != "none":
+    profile["crs"] = crs
+with rasterio.open(path, "w", **profile) as dst:
+    dst.write(arr, 1)
+"""
+
+
+def _geotiff(path, width, height, x0, y0, size, crs, west) -> None:
+    """A one-band GeoTIFF of ones in its ``west`` first columns, written by rasterio in a process of its own.
+
+    rasterio's wheel carries another GDAL than pyogrio's: the tests never load it into their own process (the
+    service loads it only in worker processes, see population/weights.py).
+    """
+    args = [str(a) for a in (path, width, height, x0, y0, size, crs, west)]
+    subprocess.run([sys.executable, "-c", _GEOTIFF, *args], check=True)
 
 
 def _box(x0, y0, x1, y1):
@@ -192,28 +212,15 @@ def test_bad_input_is_refused_in_chinese(tmp_path):
 
 
 def test_raster_without_crs_is_refused(tmp_path):
-    import rasterio
-    from rasterio.transform import from_origin
-
     path = tmp_path / "pop.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1, dtype="float32",
-                       transform=from_origin(0, 4, 1, 1)) as dst:  # fmt: skip
-        dst.write(np.ones((1, 4, 4), dtype="float32"))
+    _geotiff(path, 4, 4, 0, 4, 1, "none", 4)
     assert "坐标系" in _run_bad(tmp_path, raster=path)
 
 
 def test_raster_weights_are_exact_cell_fraction_sums(tmp_path):
-    import rasterio
-    from rasterio.transform import from_origin
-
     buildings, roads, areas = _world()
     path = tmp_path / "pop.tif"
-    x0, y0 = 500_000, 3_440_400
-    arr = np.zeros((8, 16), dtype="float32")
-    arr[:, :8] = 1.0  # people only in the west half (street S1)
-    with rasterio.open(path, "w", driver="GTiff", width=16, height=8, count=1, dtype="float32", crs="EPSG:4544",
-                       transform=from_origin(x0, y0, 50, 50)) as dst:  # fmt: skip
-        dst.write(arr, 1)
+    _geotiff(path, 16, 8, 500_000, 3_440_400, 50, "EPSG:4544", 8)  # people only in the west half (street S1)
     rows = [{"level": "street", "code": "S1", "residents": 900}, {"level": "street", "code": "S2", "residents": 0}]
     res = compute_units(buildings, None, roads, areas, UnitsParams.from_input(None, rows=rows, raster=path))
     assert res.units["residents"].sum() == 900 and "raster" in res.summary["method"]["weights"]
@@ -269,7 +276,11 @@ def test_job_kind_units(store):
 
 
 def test_truth_error_far_below_areal_weighting():
-    res = _bench().truth_test(scale=0.2)
+    """The benchmark's truth test, in a process of its own (tobler loads rasterio, see _geotiff)."""
+    script = ROOT / "benchmarks" / "units.py"
+    out = subprocess.run([sys.executable, str(script), "--scale", "0.2", "--sizes", "--json"], capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    res = json.loads(out.stdout.strip().splitlines()[-1])["truth"]
     ours = res["this method (compounds given)"]
     areal = res["areal weighting (tobler)"]
     assert ours["mae"] < 0.5 * areal["mae"] and ours["misplaced"] < 0.5 * areal["misplaced"]
