@@ -24,7 +24,15 @@ from geo_service.core._errors import InputError
 
 from .adjacency import UnitSet
 
-__all__ = ["EDIT_ACTIONS", "PlanState", "apply_edit", "diff_states", "is_connected", "labels_from_polygons"]
+__all__ = [
+    "EDIT_ACTIONS",
+    "PlanState",
+    "apply_edit",
+    "diff_states",
+    "is_connected",
+    "labels_from_polygons",
+    "units_split_by_line",
+]
 
 EDIT_ACTIONS = ("move", "merge", "split", "rename")
 COMM_COLUMNS = ["code", "name", "street_code", "community_workers", "has_fixed_office"]
@@ -263,3 +271,43 @@ def diff_states(us: UnitSet, a: PlanState, b: PlanState) -> dict:
         "moves": frame,
         "flows": flows,
     }
+
+
+def units_split_by_line(us: UnitSet, state: PlanState, code: str, points: list[tuple[float, float]]) -> list[int]:
+    """Ids of the units of community ``code`` on the side of the line that becomes the new community.
+
+    The community's region (the union of its units' tiles) is cut by the line (lon/lat points); the line must cut
+    it into exactly two pieces. Each unit goes by its representative point; the piece with fewer households
+    (then fewer units) becomes the new community, the other keeps the code.
+    """
+    import pyproj
+    from shapely.ops import split
+
+    c = state.index_of(code)
+    members = np.flatnonzero(state.labels == c)
+    tr = pyproj.Transformer.from_crs(4326, us.crs, always_xy=True)
+    xs, ys = tr.transform([p[0] for p in points], [p[1] for p in points])
+    line = shapely.LineString(list(zip(xs, ys)))
+    region = shapely.union_all(us.tiles_m[members])
+    pieces = [g for g in shapely.get_parts(split(region, line)) if g.area > 1.0]
+    if len(pieces) != 2:
+        raise InputError(
+            f"the line cuts community {code} into {len(pieces)} pieces; it must cut it into two",
+            f"分割线须从社区 {code} 的一侧边界穿到另一侧，将其分为两块（现为 {len(pieces)} 块），操作未执行",
+            code=str(code),
+        )
+    side = np.full(members.size, -1)
+    rp = shapely.point_on_surface(us.geom_m[members])
+    for k, piece in enumerate(pieces):
+        side[(side < 0) & shapely.intersects(piece, rp)] = k
+    hh = [int(us.households[members[side == k]].sum()) for k in (0, 1)]
+    n = [int((side == k).sum()) for k in (0, 1)]
+    if min(n) == 0:
+        raise InputError(
+            f"one side of the line has no population units of community {code}",
+            f"分割线一侧没有社区 {code} 的人口单元，操作未执行",
+            code=str(code),
+        )
+    new_side = 0 if (hh[0], n[0]) < (hh[1], n[1]) else 1
+    ids = us.units["id"].to_numpy() if "id" in us.units else np.arange(us.n)
+    return sorted(int(i) for i in ids[members[side == new_side]])

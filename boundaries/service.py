@@ -178,6 +178,44 @@ class PlanService:
         table = comm.reindex(columns=cols).reset_index(drop=True)
         return row, PlanState(np.asarray(labels, np.int64), pd.DataFrame(table)), int(row["version"]), False
 
+    def units_table(self, plan, version: int | None = None, community: str | None = None):
+        """Every population unit of ``plan`` at ``version`` (default: current) with its community.
+
+        Returns ``(plan row, version, state, unit set, frame)``; ``frame`` has ``unit_id`` (the id edits take),
+        ``source_id``, ``name``, ``street_code``, ``households``, ``residents``, ``community_code`` and
+        ``community_name``, ordered by unit id; its index is the unit's position in the unit set (``us.units``).
+        ``community``: only that community's units (404 when the version has no such community).
+        """
+        row, state, ver, _ = self.state(plan, version)
+        us = self.unit_set()
+        units = us.units
+        codes = state.codes_of_units()
+        comm_names = dict(zip(state.communities["code"].astype(str), state.communities["name"].astype(object)))
+        street = us.streets["code"].astype(str).to_numpy(dtype=object)[us.street]
+        frame = pd.DataFrame(
+            {
+                "unit_id": units["id"].to_numpy(np.int64) if "id" in units else np.arange(us.n),
+                "source_id": units["source_id"].astype(str).to_numpy() if "source_id" in units else None,
+                "name": units["name"].astype(object).to_numpy() if "name" in units else None,
+                "street_code": np.where(street == "", None, street),
+                "households": us.households,
+                "residents": us.residents,
+                "community_code": codes,
+                "community_name": [comm_names.get(c) if c is not None else None for c in codes],
+            }
+        )
+        if community is not None:
+            if str(community) not in comm_names:
+                raise NotFoundError(
+                    f"plan {row['id']} version {ver} has no community {community!r}",
+                    f"方案「{row['name']}」版本 {ver} 中没有代码为 {community} 的社区",
+                    plan=row["id"],
+                    code=str(community),
+                )
+            frame = frame[frame["community_code"] == str(community)]
+        frame = frame.sort_values("unit_id", kind="stable")
+        return row, ver, state, us, frame.astype(object).where(frame.notna(), None)
+
     def list_plans(self) -> list[dict]:
         out = []
         for p in self.store.list_plans():

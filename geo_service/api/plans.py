@@ -30,6 +30,7 @@ from .schemas.plans import (
     MAX_HOUSEHOLDS,
     AdoptRequest,
     AdoptResult,
+    CommunityDetail,
     CopyRequest,
     CopyResult,
     DelineateRequest,
@@ -39,6 +40,7 @@ from .schemas.plans import (
     EditResult,
     Evaluation,
     PlanInfo,
+    PlanUnits,
     PlanVersionInfo,
 )
 
@@ -102,6 +104,18 @@ def _figures(rows) -> list[dict]:
     from boundaries.service import rows_records
 
     return rows_records(rows)
+
+
+UNIT_COLUMNS = [
+    "unit_id",
+    "source_id",
+    "name",
+    "street_code",
+    "households",
+    "residents",
+    "community_code",
+    "community_name",
+]
 
 
 # ----------------------------------------------------------------------------- routes
@@ -232,6 +246,71 @@ def evaluation(
     )
     row, ev, ver = svc.evaluate(plan, params)
     body = Evaluation(plan_id=row["id"], version=ver, totals=plain(ev.totals), communities=_figures(ev.communities))
+    return JSONResponse(body.model_dump(mode="json"), headers={"ETag": etag_of(row["version"])})
+
+
+@router.get(
+    "/{plan}/units",
+    response_model=PlanUnits,
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}, **ERROR_RESPONSES},
+    summary="Population units of a plan with their community: the unit ids edits take (方案人口单元及所属社区)",
+)
+def plan_units(
+    plan: str,
+    store: Annotated[Store, Depends(get_store)],
+    community: Annotated[str | None, Query(max_length=64, description="Only this community's units")] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Version (default: current)")] = None,
+    format: Annotated[
+        str, Query(pattern="^(json|geojson)$", description="json, or geojson: the units' polygons (EPSG:4326)")
+    ] = "json",
+):
+    import geopandas as gpd
+
+    row, ver, _state, us, frame = _service(store).units_table(plan, version, community)
+    head = {
+        "plan_id": row["id"],
+        "name": row["name"],
+        "status": row["status"],
+        "version": ver,
+        "current_version": int(row["version"]),
+        "etag": etag_of(row["version"]),
+        "community": community,
+    }
+    headers = {"ETag": etag_of(row["version"])}
+    if format == "geojson":
+        geoms = us.units.geometry.to_numpy()[frame.index.to_numpy()]
+        gdf = gpd.GeoDataFrame(frame[UNIT_COLUMNS], geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
+        body = feature_collection_json(gdf, extra={"plan": head}, id_column="unit_id")
+        return Response(body, media_type=GEOJSON_MEDIA_TYPE, headers=headers)
+    body = PlanUnits(**head, units=frame[UNIT_COLUMNS].to_dict(orient="records"))
+    return JSONResponse(body.model_dump(mode="json"), headers=headers)
+
+
+@router.get(
+    "/{plan}/communities/{code}",
+    response_model=CommunityDetail,
+    responses=ERROR_RESPONSES,
+    summary="One community of a plan: its figures (as in the evaluation) and its unit ids (方案中的一个社区)",
+)
+def plan_community(
+    plan: str,
+    code: str,
+    store: Annotated[Store, Depends(get_store)],
+    version: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Version (default: current)")] = None,
+):
+    from boundaries.evaluate import community_figures
+
+    svc = _service(store)
+    row, ver, state, us, frame = svc.units_table(plan, version, code)
+    rows = community_figures(us, state.labels, state.communities, [state.index_of(code)], svc.context(us))
+    body = CommunityDetail(
+        plan_id=row["id"],
+        version=ver,
+        current_version=int(row["version"]),
+        etag=etag_of(row["version"]),
+        community=_figures(rows)[0],
+        unit_ids=frame["unit_id"].astype(int).tolist(),
+    )
     return JSONResponse(body.model_dump(mode="json"), headers={"ETag": etag_of(row["version"])})
 
 

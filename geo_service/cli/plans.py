@@ -10,13 +10,16 @@ from pathlib import Path
 
 import typer
 
+from geo_service.core._errors import InputError
 from geo_service.core.auth import cli_actor
 from geo_service.core.jsonvalues import plain
 
 from ._common import DbOpt, cli_errors, console, format_of, open_store, out
 
 app = typer.Typer()
-plan_app = typer.Typer(help="社区划分方案：评估、导出、采纳 / Community boundary plans.", no_args_is_help=True)
+plan_app = typer.Typer(
+    help="社区划分方案：评估、人口单元、编辑、导出、采纳 / Community boundary plans.", no_args_is_help=True
+)
 app.add_typer(plan_app, name="plan")
 
 
@@ -170,3 +173,153 @@ def plan_adopt(
             )
         for s in res["superseded"]:
             out.print(f"原方案「{s['name']}」改为已被替代")
+
+
+@plan_app.command("units")
+def plan_units(
+    plan: str = typer.Argument(..., help="方案编号或名称"),
+    community: str | None = typer.Option(None, "--community", "-c", help="只列出该社区（社区代码）的人口单元"),
+    version: int | None = typer.Option(None, "--version", min=1, help="方案版本（默认当前版本）"),
+    database_url: str | None = DbOpt,
+):
+    """List the population units of a plan with their community (人口单元及所属社区；编辑时使用单元编号)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    with cli_errors():
+        row, ver, _state, _us, frame = _svc(database_url).units_table(plan, version, community)
+        where = f"社区 {community} 的" if community else ""
+        out.print(
+            f"方案「{row['name']}」版本 {ver}（当前版本 {row['version']}）：{where}{len(frame)} 个人口单元，"
+            f"户数合计 {int(frame['households'].sum()) if len(frame) else 0}",
+            markup=False,
+            highlight=False,
+        )
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for head in ("单元编号", "名称", "户数", "社区"):
+            table.add_column(head, justify="right" if head in ("单元编号", "户数") else "left")
+        for r in frame.itertuples():
+            comm = f"{r.community_code} {r.community_name or ''}".strip() if r.community_code else "（未分配）"
+            table.add_row(*(Text(str(v)) for v in (r.unit_id, r.name or r.source_id, r.households, comm)))
+        out.print(table)
+
+
+def _parse_line(text: str) -> list[tuple[float, float]]:
+    """``"lon lat, lon lat, …"`` (EPSG:4326) as points; InputError in Chinese when malformed."""
+    import math
+
+    bad = InputError(
+        f"--line must be 'lon lat, lon lat, ...' with at least two points, got {text!r}",
+        f"分割线格式应为“经度 纬度, 经度 纬度, …”（至少两个点，WGS84 经纬度），收到 {text!r}",
+    )
+    pts = []
+    for part in text.split(","):
+        xy = part.split()
+        if len(xy) != 2:
+            raise bad
+        try:
+            lon, lat = float(xy[0]), float(xy[1])
+        except ValueError:
+            raise bad from None
+        if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+            raise bad
+        pts.append((lon, lat))
+    if len(pts) < 2:
+        raise bad
+    return pts
+
+
+def _edit_of(move, to, merge, into, split, line, rename, name, new_code, new_name) -> dict:
+    """The edit dict (``boundaries.edit.apply_edit``) of the command's options; exactly one action."""
+    given = [a for a, v in (("move", move), ("merge", merge), ("split", split), ("rename", rename)) if v]
+    if len(given) != 1:
+        raise InputError(
+            "give exactly one of --move, --merge, --split, --rename",
+            "请给出且只给出一种操作：--move（移动单元）、--merge（合并）、--split（拆分）、--rename（改名）",
+        )
+    needs = {"move": ("--to", to), "merge": ("--into", into), "split": ("--line", line), "rename": ("--name", name)}
+    opt, value = needs[given[0]]
+    if not value:
+        raise InputError(f"--{given[0]} needs {opt}", f"--{given[0]} 须同时给出 {opt}")
+    if given[0] == "move":
+        try:
+            units = [int(u) for u in move.replace("，", ",").split(",") if u.strip()]
+        except ValueError:
+            raise InputError(
+                f"--move takes unit ids separated by commas, got {move!r}",
+                f"--move 应为以逗号分隔的人口单元编号（见 geo-service plan units），收到 {move!r}",
+            ) from None
+        return {"action": "move", "units": units, "to": to}
+    if given[0] == "merge":
+        return {"action": "merge", "from": merge, "into": into}
+    if given[0] == "rename":
+        return {"action": "rename", "code": rename, "name": name}
+    edit = {"action": "split", "code": split, "line": _parse_line(line)}
+    if new_code:
+        edit["new_code"] = new_code
+    if new_name:
+        edit["new_name"] = new_name
+    return edit
+
+
+ACTIONS_ZH = {"move": "移动人口单元", "merge": "合并社区", "split": "拆分社区", "rename": "社区改名"}
+
+
+def _print_figures(rows, removed: list[str]) -> None:
+    for r in rows.itertuples():
+        band = "达标" if r.in_band else f"偏离 {int(r.deviation_households):+d} 户"
+        cont = "连续" if r.contiguous else f"不连续（{int(r.parts)} 块）"
+        nested = "" if r.nested else "，跨街道"
+        line = (
+            f"社区 {r.code} {r.name}：户数 {int(r.households)}（范围 {int(r.band_min)}-{int(r.band_max)}，{band}），"
+            f"常住人口 {int(r.residents)}，{cont}{nested}"
+        )
+        if r.flags:
+            line += "；问题：" + "；".join(f["label_zh"] for f in r.flags)
+        out.print(line, markup=False, highlight=False)
+    for code in removed:
+        out.print(f"社区 {code} 已并入其他社区并删除", markup=False, highlight=False)
+
+
+@plan_app.command("edit")
+def plan_edit(
+    plan: str = typer.Argument(..., help="方案编号或名称"),
+    version: int | None = typer.Option(
+        None, "--version", min=1, help="您查看时的方案版本（默认当前版本）；方案已被他人修改时拒绝执行"
+    ),
+    move: str | None = typer.Option(None, "--move", help="移动人口单元：单元编号，逗号分隔（见 plan units）"),
+    to: str | None = typer.Option(None, "--to", help="移入的社区代码（与 --move 同用）"),
+    merge: str | None = typer.Option(None, "--merge", help="合并：被并入的社区代码"),
+    into: str | None = typer.Option(None, "--into", help="合并后保留的社区代码（与 --merge 同用）"),
+    split: str | None = typer.Option(None, "--split", help="拆分：社区代码"),
+    line: str | None = typer.Option(
+        None, "--line", help="拆分线（WGS84）：“经度 纬度, 经度 纬度, …”，户数较少的一侧成为新社区"
+    ),
+    new_code: str | None = typer.Option(None, "--new-code", help="拆分出的新社区代码（默认自动编号）"),
+    new_name: str | None = typer.Option(None, "--new-name", help="拆分出的新社区名称"),
+    rename: str | None = typer.Option(None, "--rename", help="改名：社区代码"),
+    name: str | None = typer.Option(None, "--name", help="新的社区名称（与 --rename 同用）"),
+    database_url: str | None = DbOpt,
+):
+    """Edit a plan: move units, merge, split along a line, rename (编辑方案：移动单元、合并、拆分、改名)."""
+    with cli_errors():
+        edit = _edit_of(move, to, merge, into, split, line, rename, name, new_code, new_name)
+        svc = _svc(database_url)
+        row = svc.plan(plan)
+        if version is None:
+            version = int(row["version"])
+            out.print(f"未指定 --version：按方案当前版本 {version} 编辑", markup=False, highlight=False)
+        if edit["action"] == "split":
+            from boundaries.edit import units_split_by_line
+
+            _, state, _, _ = svc.state(row["id"], version)
+            edit["units"] = units_split_by_line(svc.unit_set(), state, edit["code"], edit.pop("line"))
+        res = svc.edit(row["id"], version, edit, created_by=cli_actor())
+        out.print(
+            f"方案「{row['name']}」已保存为版本 {res['version']}（{ACTIONS_ZH[edit['action']]}，基于版本 {version}，"
+            f"用时 {res['compute_ms']:.0f} 毫秒）",
+            markup=False,
+            highlight=False,
+        )
+        _print_figures(res["rows"], res["removed"])

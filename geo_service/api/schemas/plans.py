@@ -207,3 +207,34 @@ class CopyResult(BaseModel):
     version: int
     name: str
     etag: str
+
+
+class PlanUnit(BaseModel):
+    unit_id: int = Field(description="The id edits take (``units`` of move and split)")
+    source_id: str
+    name: str | None = None
+    street_code: str | None = Field(None, description="The street the unit nests in")
+    households: int
+    residents: int
+    community_code: str | None = Field(None, description="Community of the unit in this version (null: unassigned)")
+    community_name: str | None = None
+
+
+class PlanUnits(BaseModel):
+    plan_id: int
+    name: str
+    status: str
+    version: int = Field(description="The version listed")
+    current_version: int = Field(description="The plan's current version: edits send it as If-Match")
+    etag: str = Field(description='The current version as the ETag edits send in If-Match, e.g. "v3"')
+    community: str | None = Field(None, description="The community filter, if any")
+    units: list[PlanUnit]
+
+
+class CommunityDetail(BaseModel):
+    plan_id: int
+    version: int = Field(description="The version shown")
+    current_version: int
+    etag: str
+    community: CommunityFigures
+    unit_ids: list[int] = Field(description="Ids of the community's population units (as edits take them)")
