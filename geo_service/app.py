@@ -101,6 +101,9 @@ def create_app(store: Store | None = None) -> FastAPI:
     from .api import templates  # issue 14: XLSX import templates
 
     app.include_router(templates.router)
+    from .api import search  # issue 16: search on the project's own data
+
+    app.include_router(search.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     from .api.schemas import document_common_errors
 

@@ -1,4 +1,4 @@
-"""Facility commands (Art. 12, 15, 18): coverage, the audit, nearest facility, siting, building the network."""
+"""Facility commands (Art. 12, 15, 18): coverage, the audit, nearest facility, siting, building the network, search."""
 
 from __future__ import annotations
 
@@ -269,3 +269,37 @@ def build_network_cmd(
             f"步行网络「{name}」（编号 {nid}）：{net.n_nodes:,} 个节点，{net.n_edges:,} 条路段，"
             f"最大连通部分 {largest:,} 个节点"
         )
+
+
+@app.command("search")
+def search_cmd(
+    text: str = typer.Argument(..., help="小区、道路、设施名称或地址，也可用拼音首字母（如 xhxq）"),
+    limit: int = typer.Option(10, "--limit", help="返回几条（1-50）"),
+    kind: list[str] = typer.Option(
+        None, "--kind", help="只查这些类型，可重复：facility、shelter、compound、road、street、district、building"
+    ),
+    near: str | None = typer.Option(None, "--near", help="参考位置「经度,纬度」：匹配程度相同时近者在前"),
+    as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
+    database_url: str | None = DbOpt,
+):
+    """Search compounds, roads, facilities and addresses in the stored layers (按名称或地址搜索)."""
+    from facilities.search import SearchService
+
+    with cli_errors():
+        store = open_store(database_url)
+        res = SearchService(store).search(text, limit, kind or None, near)
+        if as_json:
+            out.print_json(json.dumps(res, ensure_ascii=False))
+            return
+        if not res["results"]:
+            out.print(f"没有找到与「{res['query']['q']}」相符的小区、道路、设施或地址")
+            return
+        out.print(f"「{res['query']['q']}」的搜索结果（{res['count']} 条）：")
+        for r in res["results"]:
+            addr = f"，{r['address']}" if r.get("address") else ""
+            dist = f"，距参考位置 {r['distance_m']:.0f} 米" if r.get("distance_m") is not None else ""
+            out.print(
+                f"  {r['rank']}. {r['name']}（{r['kind_zh']}"
+                f"{'·' + r['category_zh'] if r.get('category_zh') else ''}）{addr}"
+                f"（{r['lon']:.6f}, {r['lat']:.6f}）{dist}"
+            )
