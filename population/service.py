@@ -74,12 +74,11 @@ def build_units(store, params: UnitsParams, *, created_by: str | None = None, re
             removed = store.delete_layer("population_units", conn=conn)
             store.upsert_layer("population_units", _layer_frame(result.units), conn=conn)
             summary["replaced_units"] = int(removed)
-            revisions = store.layer_revisions_in(conn)
             return store.save_analysis(
                 KIND,
                 params=params.as_dict(),
                 summary=summary,
-                data_revisions={k: int(revisions.get(k, 0)) for k in INPUT_LAYERS},
+                data_revisions=RUNS.revisions(store, store.layer_revisions_in(conn)),  # after this run's own write
                 created_by=created_by,
                 conn=conn,
             )

@@ -30,8 +30,12 @@ class RunStore(Protocol):
 
 def input_revisions(store: RunStore, layers: Iterable[str]) -> dict[str, int]:
     """The revision of each of ``layers`` (0 for a layer never written): the data part of every cache key."""
-    revs = store.layer_revisions()
-    return {k: int(revs.get(k, 0)) for k in layers}
+    return revisions_of(store.layer_revisions(), layers)
+
+
+def revisions_of(revisions: Mapping[str, int], layers: Iterable[str]) -> dict[str, int]:
+    """The revision of each of ``layers`` in a layer -> revision mapping (0 for a layer never written)."""
+    return {k: int(revisions.get(k, 0)) for k in layers}
 
 
 class RunCache:
@@ -52,9 +56,10 @@ class RunCache:
         self.input_layers = tuple(input_layers)
         self._lock = threading.Lock()
 
-    def revisions(self, store: RunStore) -> dict[str, int]:
-        """The current revisions of the input layers, to store with a new run."""
-        return input_revisions(store, self.input_layers)
+    def revisions(self, store: RunStore, current: Mapping[str, int] | None = None) -> dict[str, int]:
+        """The revisions of the input layers, to store with a new run: the store's now, or those of ``current``
+        (all layers' revisions read by the caller, e.g. inside the transaction that writes the run)."""
+        return revisions_of(store.layer_revisions() if current is None else current, self.input_layers)
 
     def find(self, store: RunStore, want: Mapping[str, Any], network_version: Any) -> dict | None:
         """The newest finished run with parameters ``want`` that saw today's inputs, or None."""
