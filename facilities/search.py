@@ -29,6 +29,7 @@ import shapely
 
 from geo_service.core import vocab
 from geo_service.core._errors import InputError
+from geo_service.core.runs import input_revisions
 
 MAX_QUERY_CHARS = 100
 DEFAULT_LIMIT = 10
@@ -407,8 +408,7 @@ class SearchService:
         self._index: SearchIndex | None = None
 
     def index(self) -> SearchIndex:
-        revs = self.store.layer_revisions()
-        want = {layer: int(revs.get(layer, 0)) for layer in LAYERS}
+        want = input_revisions(self.store, LAYERS)
         idx = self._index
         if idx is not None and idx.revisions == want:
             return idx

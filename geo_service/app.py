@@ -23,6 +23,7 @@ from .jobs import JobRunner
 def create_app(store: Store | None = None) -> FastAPI:
     """Build the app around a :class:`Store` (default: from settings; schema upgraded)."""
     from facilities.nearest import NearestService
+    from facilities.search import SearchService
 
     from .api import coverage, docs, health, layers, maps, nearest, ogc, tiles
 
@@ -39,6 +40,7 @@ def create_app(store: Store | None = None) -> FastAPI:
     )
     app.state.store = store
     app.state.nearest = NearestService(store)
+    app.state.search = SearchService(store)
     app.state.jobs = JobRunner(store, workers=store.settings.job_workers)
     app.add_middleware(LimitsMiddleware, settings=store.settings)
 

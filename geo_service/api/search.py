@@ -15,10 +15,7 @@ router = APIRouter(tags=["search 搜索"])
 
 
 def _service(request: Request) -> SearchService:
-    service = getattr(request.app.state, "search", None)
-    if service is None:  # one per app (process), built on the first query
-        service = request.app.state.search = SearchService(request.app.state.store)
-    return service
+    return request.app.state.search  # one per app (process), made in create_app; its index is built on first use
 
 
 @router.get(
