@@ -106,6 +106,10 @@ def create_app(store: Store | None = None) -> FastAPI:
     from .api import search  # issue 16: search on the project's own data
 
     app.include_router(search.router)
+    from .api import fairness, shelters  # issue 16: hazards and shelter scenarios; issue 17: fairness
+
+    app.include_router(shelters.router)
+    app.include_router(fairness.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     from .api.schemas import document_common_errors
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from . import bootstrap, data, facilities, plans, serve, units, users
+from . import bootstrap, data, facilities, fairness, plans, report, resident, serve, shelters, units, users
 
 app = typer.Typer(
     help="社区治理空间规划与设施服务 / Geospatial planning and facilities service for community governance.",
@@ -24,6 +24,10 @@ app.add_typer(facilities.app)
 app.add_typer(users.app, name="user")
 app.add_typer(units.app, name="units")
 app.add_typer(bootstrap.app)
+app.add_typer(shelters.app)
+app.add_typer(resident.app)
+app.add_typer(report.app)
+app.add_typer(fairness.app)
 
 
 def main() -> None:  # pragma: no cover

@@ -150,6 +150,10 @@ POPULATION_UNITS = _register(
             FieldSpec("households", "int", "户数", required=True, min_value=0, unit="户"),
             FieldSpec("residents_60plus", "int", "60岁及以上人口", min_value=0, unit="人"),
             FieldSpec("residents_0_6", "int", "0-6岁人口", min_value=0, unit="人"),
+            FieldSpec("residents_0_3", "int", "0-3岁人口", min_value=0, unit="人"),
+            FieldSpec("residents_3_6", "int", "3-6岁人口", min_value=0, unit="人"),
+            FieldSpec("residents_6_12", "int", "6-12岁人口", min_value=0, unit="人"),
+            FieldSpec("residents_80plus", "int", "80岁及以上人口", min_value=0, unit="人"),
             FieldSpec("street_code", "str", "所属街道代码"),
         ),
     )
@@ -189,6 +193,7 @@ FACILITIES = _register(
             FieldSpec("status", "str", "状态", vocab=vocab.FACILITY_STATUS, default="existing"),
             _ADDRESS,
             FieldSpec("opening_hours", "str", "开放时间"),
+            FieldSpec("functions", "str", "服务功能（设施类别，逗号分隔）"),
         ),
     )
 )
@@ -244,6 +249,70 @@ DEVELOPMENTS = _register(
             FieldSpec("required_facility_area_m2", "float", "应配建设施面积", min_value=0, unit="m²"),
             FieldSpec("built_facility_area_m2", "float", "已配建设施面积", min_value=0, unit="m²"),
             FieldSpec("status", "str", "状态", vocab=vocab.DEVELOPMENT_STATUS, default="planned"),
+            FieldSpec("handed_over_area_m2", "float", "已移交社区面积", min_value=0, unit="m²"),
+            FieldSpec("handover_date", "datetime", "移交日期"),
+        ),
+    )
+)
+
+_FLOOR_LEVEL = FieldSpec("floor_level", "int", "所在楼层", min_value=-5, max_value=100, unit="层")
+_HAS_LIFT = FieldSpec("has_lift", "bool", "有电梯")
+
+IDLE_ASSETS = _register(
+    LayerSpec(
+        "idle_assets",
+        "闲置资产",
+        ANY_FEATURE,
+        "GEOMETRY",
+        (
+            _NAME,
+            FieldSpec("owner", "str", "产权单位", required=True),
+            FieldSpec("floor_area_m2", "float", "建筑面积", required=True, min_value=0, min_exclusive=True, unit="m²"),
+            _FLOOR_LEVEL,
+            _HAS_LIFT,
+            FieldSpec("available_from", "datetime", "可用起始日期"),
+            FieldSpec("available_to", "datetime", "可用截止日期"),
+            FieldSpec("condition", "str", "房屋状况", vocab=vocab.ASSET_CONDITIONS, default="ready"),
+            FieldSpec("terms", "str", "提供方式", required=True, vocab=vocab.ASSET_TERMS),
+            FieldSpec("rent_yuan_per_m2_year", "float", "租金", min_value=0, unit="元/m²·年"),
+            FieldSpec("price_yuan", "float", "售价", min_value=0, unit="元"),
+            _ADDRESS,
+        ),
+    )
+)
+
+SPACE_CANDIDATES = _register(
+    LayerSpec(
+        "space_candidates",
+        "可购置租赁或置换扩建的空间",
+        ANY_FEATURE,
+        "GEOMETRY",
+        (
+            _NAME,
+            FieldSpec("kind", "str", "获取方式", required=True, vocab=vocab.SPACE_CANDIDATE_KINDS),
+            FieldSpec("floor_area_m2", "float", "建筑面积", required=True, min_value=0, min_exclusive=True, unit="m²"),
+            FieldSpec("cost_yuan", "float", "一次性费用", min_value=0, unit="元"),
+            FieldSpec("rent_yuan_per_m2_year", "float", "租金", min_value=0, unit="元/m²·年"),
+            _FLOOR_LEVEL,
+            _HAS_LIFT,
+            FieldSpec("facility_source_id", "str", "扩建的设施编号"),
+            FieldSpec("owner", "str", "产权单位"),
+            _ADDRESS,
+        ),
+    )
+)
+
+HAZARDS = _register(
+    LayerSpec(
+        "hazards",
+        "灾害风险区",
+        ANY_FEATURE + LINEAR,
+        "GEOMETRY",
+        (
+            _NAME,
+            FieldSpec("kind", "str", "灾害类型", required=True, vocab=vocab.HAZARD_KINDS),
+            FieldSpec("level", "str", "风险等级", required=True, vocab=vocab.HAZARD_LEVELS),
+            FieldSpec("radius_m", "float", "影响半径", min_value=0, unit="m"),
         ),
     )
 )

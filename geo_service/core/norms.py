@@ -116,6 +116,8 @@ ShelterClass = Annotated[str, AfterValidator(_shelter_class)]
 LandCode = Annotated[str, Field(pattern=r"^\d{2}(\d{2}){0,2}$")]
 BuildingUse = Annotated[str, AfterValidator(_building_use)]
 Level = Literal["5min", "10min", "15min", "block"]
+# Age groups of residents (population_units columns residents_<group>); "all" weighs every resident.
+AgeGroup = Literal["all", "0_3", "3_6", "0_6", "6_12", "60plus", "80plus"]
 Status = Literal["verified", "secondary", "unverified"]
 
 
@@ -203,8 +205,65 @@ class FloorsByUse(Entry):
     value: Annotated[dict[BuildingUse, Annotated[int, Field(ge=1, le=200)]], AfterValidator(_every_use)]
 
 
+class Names(Entry):
+    value: tuple[str, ...]
+
+
+class SlopeModel(Entry):
+    value: Literal["tobler"]
+    flat_speed_kmh: Pos
+    exponent: Pos
+    offset: float
+
+
+class GroupShares(Entry):
+    value: dict[AgeGroup, Share]
+
+
+class GroupsServed(Entry):
+    value: dict[Category, AgeGroup]
+
+
+class CategoryTiers(Entry):
+    basic: tuple[Category, ...]
+    quality: tuple[Category, ...]
+
+
+class EmbeddedHub(Entry):
+    floor_m2: Pos
+    preferred_floor_m2: Pos
+    min_functions: PosInt
+    min_core_functions: PosInt
+    core_functions: tuple[Category, ...]
+
+
 class _Mobility(_Model):
     walking_speed_mps: Quantity
+    elderly_walking_speed_mps: Quantity
+    wheelchair_speed_mps: Quantity
+    wheelchair_max_slope: ShareEntry
+    wheelchair_blocking_kerbs: Names
+    slope_speed: SlopeModel
+
+
+class _GapPlan(_Model):
+    hostable_categories: FacilityList
+    ground_or_lift_categories: FacilityList
+    max_floor_without_lift: Count
+    outside_walk_limit_m: WalkLimit
+    outside_residents_share: ShareEntry
+    rent_horizon_years: Quantity
+
+
+class _AgeGroups(_Model):
+    census_shares: GroupShares
+    served_by: GroupsServed
+    service_tiers: CategoryTiers
+
+
+class _Hazards(_Model):
+    geohazard_default_radius_m: Quantity
+    fault_zone_default_radius_m: Quantity
 
 
 class _Community(_Model):
@@ -213,6 +272,8 @@ class _Community(_Model):
     workers_per_10000_residents: Quantity
     household_band: IntRangeEntry
     household_band_hebei: IntRangeEntry
+    service_floor_m2_per_100_households_target: Quantity
+    embedded_hub: EmbeddedHub
 
 
 class _Coverage(_Model):
@@ -263,6 +324,9 @@ class _NormsModel(_Model):
     shelter: _Shelter
     land_use: _LandUse
     population: _Population
+    gap_plan: _GapPlan
+    age_groups: _AgeGroups
+    hazards: _Hazards
 
 
 # --- views -----------------------------------------------------------------------

@@ -36,6 +36,7 @@ FACILITY_CATEGORIES: dict[str, str] = {
     "express_station": "邮政快递末端综合服务站",
     "public_toilet": "公共厕所",
     "embedded_service": "嵌入式服务设施",
+    "after_school_care": "儿童托管（课后服务）",
 }
 
 FACILITY_STATUS: dict[str, str] = {
@@ -109,6 +110,42 @@ DEVELOPMENT_STATUS: dict[str, str] = {
     "planned": "规划",
     "under_construction": "在建",
     "completed": "已建成",
+    "handed_over": "已移交社区",
+}
+
+# Idle assets (闲置资产, Art. 18 ¶3): how an agency or state enterprise offers the space.
+ASSET_TERMS: dict[str, str] = {
+    "free_transfer": "无偿移交（划拨使用）",
+    "lease": "租赁",
+    "sale": "出售",
+}
+
+ASSET_CONDITIONS: dict[str, str] = {
+    "ready": "可直接使用",
+    "minor_repair": "需简单修缮",
+    "renovation": "需改造",
+}
+
+# Space a county could gain on the market or by planning (Art. 18 ¶2-3).
+SPACE_CANDIDATE_KINDS: dict[str, str] = {
+    "purchase": "购置",
+    "lease": "租赁",
+    "swap": "调剂置换",
+    "extension": "改建扩建",
+}
+
+# Hazards (Art. 15): zones where a shelter must not stand and through which evacuation routes must not lead.
+HAZARD_KINDS: dict[str, str] = {
+    "flood": "洪涝淹没区",
+    "geohazard": "地质灾害隐患点（滑坡、崩塌、泥石流）",
+    "fault_zone": "活动断裂带",
+    "other": "其他灾害风险区",
+}
+
+HAZARD_LEVELS: dict[str, str] = {
+    "high": "高",
+    "medium": "中",
+    "low": "低",
 }
 
 PLAN_STATUS: dict[str, str] = {
