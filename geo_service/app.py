@@ -110,6 +110,9 @@ def create_app(store: Store | None = None) -> FastAPI:
 
     app.include_router(shelters.router)
     app.include_router(fairness.router)
+    from .api import workbench  # issue 15: the planners' workbench
+
+    app.include_router(workbench.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     from .api.schemas import document_common_errors
 

@@ -7,7 +7,8 @@ service works on an intranet without internet.  This script re-creates them from
     .venv/bin/python scripts/vendor_assets.py           # needs `npm` and the npm registry (set-up time only)
 
 Only what the pages use is vendored: Leaflet (folium's version), Leaflet.VectorGrid (vector-tile
-layers of large collections) and Swagger UI (the ``/docs`` page).  folium's other defaults (jQuery,
+layers of large collections), Swagger UI (the ``/docs`` page) and MapLibre GL JS (the resident page and the
+planners' workbench: vector tiles with feature-state).  folium's other defaults (jQuery,
 Bootstrap, Font Awesome, awesome-markers) are dropped from every page by :mod:`maps.assets`.
 ``SHA256SUMS`` in the vendor folder records every vendored file; tests/test_vendor_assets.py checks it.
 """
@@ -60,6 +61,16 @@ PACKAGES = [
             "package/LICENSE": "LICENSE",
             "package/NOTICE": "NOTICE",
             "package/swagger-ui-bundle.js.LICENSE.txt": "swagger-ui-bundle.js.LICENSE.txt",
+        },
+    ),
+    (
+        "maplibre-gl",
+        "5.24.1",
+        "b84d7fdf7fba5922fd3fff9a92733936c7a03b99165afc6c84f41c311bdbfa9d",
+        {
+            "package/dist/maplibre-gl.js": "maplibre-gl.js",
+            "package/dist/maplibre-gl.css": "maplibre-gl.css",
+            "package/LICENSE.txt": "LICENSE.txt",
         },
     ),
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from . import bootstrap, data, facilities, fairness, plans, report, resident, serve, shelters, units, users
+from . import bootstrap, data, facilities, fairness, gap_plan, plans, report, resident, serve, shelters, units, users
 
 app = typer.Typer(
     help="社区治理空间规划与设施服务 / Geospatial planning and facilities service for community governance.",
@@ -28,6 +28,7 @@ app.add_typer(shelters.app)
 app.add_typer(resident.app)
 app.add_typer(report.app)
 app.add_typer(fairness.app)
+app.add_typer(gap_plan.app)
 
 
 def main() -> None:  # pragma: no cover
