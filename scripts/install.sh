@@ -21,8 +21,10 @@ pg_version() {
 
 need=(libsqlite3-mod-spatialite python3 python3-venv python3-dev build-essential)
 # test extras: GDAL's OAPIF client, headless Chromium for the browser tests, a CJK font for their screenshots,
-# wrk for the HTTP load benchmark (benchmarks/load.py)
-if [[ $WITH_TEST -eq 1 ]]; then need+=(postgresql postgresql-contrib gdal-bin chromium chromium-driver fonts-wqy-zenhei wrk); fi
+# wrk for the HTTP load benchmark (benchmarks/load.py), poppler-utils to read the rendered PDFs in the tests
+# the CJK font and LibreOffice Writer (the report as PDF) are for the service itself: posters and reports
+need+=(fonts-wqy-zenhei libreoffice-writer-nogui)
+if [[ $WITH_TEST -eq 1 ]]; then need+=(postgresql postgresql-contrib gdal-bin chromium chromium-driver wrk poppler-utils); fi
 missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [[ ${#missing[@]} -gt 0 ]]; then
