@@ -16,6 +16,7 @@ from . import __version__
 from .api._limits import LimitsMiddleware
 from .core._errors import DatabaseUnavailable, GeoServiceError
 from .core.layers import LAYERS
+from .core.shared_state import shared_state_from
 from .core.storage import Store
 from .jobs import JobRunner
 
@@ -41,8 +42,9 @@ def create_app(store: Store | None = None) -> FastAPI:
     app.state.store = store
     app.state.nearest = NearestService(store)
     app.state.search = SearchService(store)
-    app.state.jobs = JobRunner(store, workers=store.settings.job_workers)
-    app.add_middleware(LimitsMiddleware, settings=store.settings)
+    app.state.shared = shared_state_from(store.settings)  # Redis (GEO_REDIS_URL) or None
+    app.state.jobs = JobRunner(store, workers=store.settings.job_workers, shared=app.state.shared)
+    app.add_middleware(LimitsMiddleware, settings=store.settings, shared=app.state.shared)
 
     @app.exception_handler(GeoServiceError)
     async def _service_error(_request: Request, exc: GeoServiceError):

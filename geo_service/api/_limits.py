@@ -3,7 +3,9 @@
 - Request rate per client address (token bucket): 429 with ``Retry-After``.
   Static assets are not counted.  Behind a reverse proxy listed in
   ``GEO_TRUSTED_PROXIES`` the client is the address it puts last in
-  ``X-Forwarded-For``.  The buckets are per worker process.
+  ``X-Forwarded-For``.  The buckets are per worker process, or shared by every
+  process through Redis when ``GEO_REDIS_URL`` is set; when Redis fails the
+  process falls back to its own buckets (``/health`` warns), never to a 5xx.
 - Body size: uploads (multipart) up to ``GEO_MAX_UPLOAD_MB``, other bodies up
   to ``GEO_MAX_BODY_MB``; 413 as soon as the declared or streamed size
   passes the limit, before the route reads or parses anything.
@@ -64,12 +66,22 @@ class TokenBuckets:
 
 
 class LimitsMiddleware:
-    def __init__(self, app, *, settings):
+    def __init__(self, app, *, settings, shared=None):
         self.app = app
         self.settings = settings
-        rate = float(settings.rate_limit_rps or 0)
-        self.buckets = TokenBuckets(rate, settings.rate_limit_burst) if rate > 0 else None
+        self.rate = float(settings.rate_limit_rps or 0)
+        self.buckets = TokenBuckets(self.rate, settings.rate_limit_burst) if self.rate > 0 else None
+        self.shared = shared  # geo_service.core.shared_state.SharedState, or None
         self.trusted = set(settings.trusted_proxies or [])
+
+    async def wait_s(self, key: str) -> float:
+        """Seconds until ``key`` may make a request (0: now), from the shared buckets when Redis answers."""
+        if self.shared is not None and self.shared.usable():
+            try:
+                return await self.shared.take_token(key, self.rate, self.settings.rate_limit_burst)
+            except Exception as exc:  # Redis down or slow: this process's own buckets, until it answers again
+                self.shared.mark_down(exc)
+        return self.buckets.take(key) if self.buckets is not None else 0.0
 
     def client_key(self, scope) -> str:
         host = (scope.get("client") or ("unknown", 0))[0]
@@ -87,7 +99,7 @@ class LimitsMiddleware:
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
         if self.buckets is not None and not path.startswith(EXEMPT_PREFIXES):
-            wait = self.buckets.take(self.client_key(scope))
+            wait = await self.wait_s(self.client_key(scope))
             if wait > 0:
                 retry = max(1, math.ceil(wait))
                 return await _send_json(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from ..core._errors import GeoServiceError
@@ -21,7 +21,7 @@ router = APIRouter(tags=["service 服务"])
     responses={503: {"model": Health}},
     summary="Service and database health (健康检查)",
 )
-def health(store: Annotated[Store, Depends(get_store)]):
+def health(request: Request, store: Annotated[Store, Depends(get_store)]):
     try:
         info = store.health()
         synthetic = bool(store.get_metadata().get("synthetic", False))
@@ -32,7 +32,12 @@ def health(store: Annotated[Store, Depends(get_store)]):
             Health(status="unavailable", message=f"数据库不可用：{str(exc).splitlines()[0][:200]}").model_dump(),
             status_code=503,
         )
-    return Health(status="ok", synthetic_data=synthetic, **info)
+    shared = getattr(request.app.state, "shared", None)
+    extra: dict = {}
+    if shared is not None:  # Redis down is a warning: limits and jobs fall back to this process
+        state = shared.health()
+        extra = {"redis": state["redis"], "warnings_zh": [state["warning_zh"]] if "warning_zh" in state else []}
+    return Health(status="ok", synthetic_data=synthetic, **info, **extra)
 
 
 @router.get("/metadata", summary="Dataset metadata; says whether the data are synthetic (数据集说明)")

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         default=None, validation_alias="GEO_BASEMAP_URL", description="Tile URL template for basemap=local."
     )
     tianditu_key: str | None = Field(default=None, validation_alias="TIANDITU_KEY")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        validation_alias="GEO_PUBLIC_URL",
+        description="Address residents reach the service at (QR codes on printed posters).",
+    )
     norms_file: Path | None = Field(
         default=None, validation_alias="GEO_NORMS_FILE", description="City/county override of the planning norms."
     )
@@ -64,6 +69,12 @@ class Settings(BaseSettings):
     )
     job_workers: int = Field(
         default=1, validation_alias="GEO_JOB_WORKERS", description="Background jobs run at once per process."
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias="GEO_REDIS_URL",
+        description="redis://host:port/db shared by several service processes: rate-limit buckets and the durable "
+        "job queue. Unset (the embedded default): per-process limits and in-process jobs.",
     )
     # Limits of one import (hostile or broken files are refused with a 4xx answer, nothing written).
     max_features: int = Field(

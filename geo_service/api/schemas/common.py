@@ -52,6 +52,10 @@ class Health(BaseModel):
     schema_revision: str | None = None
     synthetic_data: bool = False
     message: str | None = None
+    redis: Literal["ok", "unavailable"] | None = Field(
+        None, description="Shared state (GEO_REDIS_URL): absent when the service runs without Redis"
+    )
+    warnings_zh: list[str] = Field(default_factory=list, description="Degraded but answering (e.g. Redis down)")
 
 
 class LayerInfo(BaseModel):
