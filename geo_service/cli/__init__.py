@@ -9,7 +9,21 @@ from __future__ import annotations
 
 import typer
 
-from . import bootstrap, data, facilities, fairness, gap_plan, plans, report, resident, serve, shelters, units, users
+from . import (
+    batch,
+    bootstrap,
+    data,
+    facilities,
+    fairness,
+    gap_plan,
+    plans,
+    report,
+    resident,
+    serve,
+    shelters,
+    units,
+    users,
+)
 
 app = typer.Typer(
     help="社区治理空间规划与设施服务 / Geospatial planning and facilities service for community governance.",
@@ -29,6 +43,7 @@ app.add_typer(resident.app)
 app.add_typer(report.app)
 app.add_typer(fairness.app)
 app.add_typer(gap_plan.app)
+app.add_typer(batch.app)
 
 
 def main() -> None:  # pragma: no cover
