@@ -5,6 +5,13 @@ in docs/benchmarks.md (appended at the end of the file the first time):
 
     .venv/bin/python benchmarks/shelter_assignment.py --write               # scales 1, 10 and 200 (~10 minutes)
     .venv/bin/python benchmarks/shelter_assignment.py --scales 1            # quick
+    .venv/bin/python benchmarks/shelter_assignment.py --scenario-only --write  # the scenario section only
+
+``--scenario-only`` (or ``--scenario``, with the solvers) times one shelter scenario on the default city
+(scale 1, :func:`facilities.scenario.compute_scenario`): a fault zone across the city and a flood box active,
+the three largest emergency shelters closed; its peer is rebuilding the walking network without the blocked
+edges (``WalkNetwork.from_frames``) instead of masking it (:func:`facilities.hazards.masked_network`), and both
+must give the same walking distances. It writes its own section (``shelter-scenario-bench`` markers).
 
 Instances come from the synthetic sample city (``generate_sample_city(scale)``; scale 1: about 2,100 units and
 600,000 residents): demand = the residents of each population unit; shelters = the existing shelters of class
@@ -45,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- shelter-bench:start -->", "<!-- shelter-bench:end -->"
+SC_START, SC_END = "<!-- shelter-scenario-bench:start -->", "<!-- shelter-scenario-bench:end -->"
 
 
 def instance_file(scale: float) -> Path:
@@ -210,6 +218,123 @@ def part_networkx(scale: float) -> dict:
     return out
 
 
+# ----------------------------------------------------------------------------- part 4: one scenario
+def _best(fn, repeat: int):
+    best, out = np.inf, None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return out, best
+
+
+def part_scenario(scale: float, repeat: int) -> dict:
+    import geopandas as gpd
+    import shapely
+
+    from facilities.hazards import hazard_zones, masked_network
+    from facilities.scenario import ScenarioParams, assignment_routes, compute_scenario
+    from geo_service.core.network import WalkNetwork
+    from geo_service.core.norms import load_norms
+    from geo_service.core.sample_city import generate_sample_city
+
+    norms = load_norms()
+    city = generate_sample_city(scale=scale)
+    net = WalkNetwork.from_frames(city.network_nodes, city.network_edges).warm()
+    units = city.population_units.assign(id=np.arange(1, len(city.population_units) + 1))
+    shelters = city.shelters.assign(id=np.arange(1, len(city.shelters) + 1))
+    x0, y0, x1, y1 = units.total_bounds
+    w, h = x1 - x0, y1 - y0
+    hazards = gpd.GeoDataFrame(
+        {
+            "id": [1, 2],
+            "name": ["示例断裂带", "示例洪水区"],
+            "kind": ["fault_zone", "flood"],
+            "level": ["high", "medium"],
+        },
+        geometry=[
+            shapely.LineString([(x0, y0 + 0.35 * h), (x1, y0 + 0.55 * h)]),
+            shapely.box(x0 + 0.6 * w, y0 + 0.1 * h, x0 + 0.75 * w, y0 + 0.25 * h),
+        ],
+        crs=4326,
+    )
+    em = shelters[(shelters["shelter_class"] == "emergency") & (shelters["status"] == "existing")]
+    closed = tuple(str(i) for i in em.sort_values("capacity_persons", ascending=False)["id"].head(3))
+    params = ScenarioParams(hazards=("1", "2"), closed=closed)
+    run = lambda p: compute_scenario(units, shelters, hazards, net, norms, p)  # noqa: E731
+    _plain, plain_s = _best(lambda: run(ScenarioParams()), repeat)
+    result, scenario_s = _best(lambda: run(params), repeat)
+    _routes, routes_s = _best(lambda: assignment_routes(result), 1)
+    zones = hazard_zones(hazards, norms, metric_crs=net.crs)
+    (masked, blocked), mask_s = _best(lambda: masked_network(net, zones), repeat)
+    edges = city.network_edges.iloc[np.flatnonzero(~_stored_blocked(net, city.network_edges, blocked))]
+    rebuilt, rebuild_s = _best(lambda: WalkNetwork.from_frames(city.network_nodes, edges).warm(), repeat)
+    _warm, warm_s = _best(lambda: masked_network(net, zones)[0].warm(), repeat)
+    # same distances from the shelters on both
+    src = em.geometry.iloc[:20]
+    a = masked.nearest(masked.snap(src), limit_m=2000).at(masked.snap(units.geometry.representative_point()))[0]
+    b = rebuilt.nearest(rebuilt.snap(src), limit_m=2000).at(rebuilt.snap(units.geometry.representative_point()))[0]
+    same = bool(np.array_equal(np.isfinite(a), np.isfinite(b)) and np.allclose(a[np.isfinite(a)], b[np.isfinite(b)]))
+    return {
+        "scale": scale,
+        "nodes": net.n_nodes,
+        "edges": net.n_edges,
+        "units": len(units),
+        "shelters": int(len(em)),
+        "plain_s": plain_s,
+        "scenario_s": scenario_s,
+        "routes_s": routes_s,
+        "routes": int(len(result.assignment)),
+        "mask_s": mask_s,
+        "mask_warm_s": warm_s,
+        "rebuild_s": rebuild_s,
+        "same_distances": same,
+        "totals": result.totals,
+    }
+
+
+def _stored_blocked(net, edges, blocked) -> np.ndarray:
+    """The blocked edges as positions in the stored edge table (the network keeps them in Morton order of nodes)."""
+    pos = net.node_position(edges["u"].to_numpy()), net.node_position(edges["v"].to_numpy())
+    bad = set(zip(net.edge_u[blocked].tolist(), net.edge_v[blocked].tolist()))
+    bad |= {(v, u) for u, v in bad}
+    return np.array([(int(u), int(v)) in bad for u, v in zip(*pos)], dtype=bool)
+
+
+def render_scenario(r: dict, command: str) -> str:
+    t = r["totals"]
+    return "\n".join(
+        [
+            "## Shelter scenario — `benchmarks/shelter_assignment.py --scenario-only` "
+            f"({datetime.now(UTC).date().isoformat()})",
+            "",
+            f"`{command}`. Machine: 2 cores, 24 GB ({platform.machine()}, Python {platform.python_version()}). "
+            f"Sample city scale {r['scale']:g}: {r['nodes']:,} nodes, {r['edges']:,} edges, {r['units']:,} units, "
+            f"{r['shelters']} existing emergency shelters. Scenario: a fault zone across the city (default radius "
+            "200 m each side) and a flood box active, the three largest emergency shelters closed. Times are the "
+            "best of the timed runs.",
+            "",
+            "| step | time |",
+            "|---|---|",
+            "| plain assignment (`compute_scenario` without hazards: one snap, pairs, `assign_exact`) | "
+            f"{r['plain_s']:.2f} s |",
+            f"| the scenario (`compute_scenario`: before and after, masked network) | {r['scenario_s']:.2f} s |",
+            f"| walking routes of the assignment after ({r['routes']:,} unit–shelter pairs) | {r['routes_s']:.2f} s |",
+            f"| mask the network (`masked_network`: zones, blocked edges, new arrays) | {r['mask_s'] * 1000:.0f} ms |",
+            f"| … and build its CSR and snapping index (`warm`) | {r['mask_warm_s'] * 1000:.0f} ms |",
+            f"| peer: rebuild the network from the stored frames without those edges (`from_frames` + `warm`) | "
+            f"{r['rebuild_s'] * 1000:.0f} ms ({r['rebuild_s'] / r['mask_warm_s']:.1f}x the masked one) |",
+            "",
+            f"- Same walking distances from 20 shelters to every unit on the masked and the rebuilt network: "
+            f"{'yes' if r['same_distances'] else '**no**'}.",
+            f"- {t['edges_removed']:,} edges removed; {t['shelters_closed']} shelters closed "
+            f"({t['shelters_in_active_zones']} inside a zone); capacity {t['capacity_before']:,} → "
+            f"{t['capacity_after']:,} persons; unplaced residents {t['unplaced_before']:,} → {t['unplaced_after']:,}; "
+            f"mean walk {t['mean_walk_before_m']} → {t['mean_walk_after_m']} m.",
+        ]
+    )
+
+
 # ----------------------------------------------------------------------------- driver
 def child(args: list[str], timeout: float | None = None) -> dict:
     proc = subprocess.run(
@@ -233,6 +358,8 @@ def main() -> None:
         help="compare tiled pairs with the whole network up to this scale",
     )
     ap.add_argument("--write", action="store_true", help="replace the section in docs/benchmarks.md")
+    ap.add_argument("--scenario", action="store_true", help="also time one shelter scenario (scale 1)")
+    ap.add_argument("--scenario-only", action="store_true", help="only the shelter scenario (scale 1)")
     ap.add_argument("--part", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -245,8 +372,20 @@ def main() -> None:
     if a.part == "networkx":
         print(json.dumps(part_networkx(a.scale)))
         return
+    if a.part == "scenario":
+        print(json.dumps(part_scenario(a.scale, a.repeat)))
+        return
 
     command = " ".join([".venv/bin/python benchmarks/shelter_assignment.py", *sys.argv[1:]])
+    if a.scenario or a.scenario_only:
+        print("scale 1: scenario ...", flush=True)
+        sc = child(["--part", "scenario", "--scale", "1", "--repeat", str(a.repeat)])
+        md = render_scenario(sc, command)
+        print(md)
+        if a.write:
+            write_section(f"{SC_START}\n{md}\n{SC_END}", SC_START, SC_END)
+        if a.scenario_only:
+            return
     rows = []
     for sc in [float(x) for x in a.scales.split(",")]:
         print(f"scale {sc:g}: instance ...", flush=True)
