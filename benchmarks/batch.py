@@ -9,9 +9,9 @@ county lines) is written into one SpatiaLite store.  Then, in the same run:
 - peer: coverage over the whole province in one process (``facilities.service.compute_from_store``);
 - the batch with a LocalCluster of 1 and of 2 worker processes (one thread each), from scratch each time.
 
-Reported: counties per minute, the speed-up from 1 to 2 workers (goal: linear within 10 %), the peak resident memory
-of each worker process after its tasks (psutil, read in the workers), the peak of the single-process peer, and whether the batch's
-per-unit walking results equal the peer's (they must, exactly).
+Reported: counties per minute, the speed-up from 1 to 2 workers (goal: linear within 10 %), the resident memory of
+each worker process after its tasks (psutil, read in the workers), the peak of the single-process peer, and whether
+the batch's per-unit walking results equal the peer's (they must, exactly).
 """
 
 from __future__ import annotations
