@@ -126,6 +126,46 @@ HEADERS = {
     "norm_status": "核实状态",
     # summary
     "item": "项目",
+    # gap plan (缺口补足方案)
+    "gap_plan_status": "缺口补足结果代码",
+    "gap_plan_status_zh": "缺口补足结果",
+    "gap_plan_zh": "缺口补足方式",
+    "gap_plan_need_m2": "待补足面积（m²）",
+    "gap_plan_closed_m2": "可补足面积（m²）",
+    "gap_plan_cost_yuan": "补足费用（元，含租金年限）",
+    "gap_plan_open_zh": "仍有缺口及原因",
+    "community_name": "社区名称",
+    "need": "需求代码",
+    "need_zh": "需求",
+    "need_m2": "需求面积（m²）",
+    "need_status": "需求补足结果代码",
+    "need_status_zh": "需求补足结果",
+    "needs_ground_or_lift": "须首层或有电梯",
+    "closed_m2": "本空间补足面积（m²）",
+    "open_m2": "仍缺面积（m²）",
+    "kind": "补足方式代码",
+    "kind_zh": "补足方式",
+    "how_zh": "补足说明",
+    "candidate_layer": "空间来源图层",
+    "candidate_id": "空间编号",
+    "candidate_name": "空间名称",
+    "owner": "产权单位",
+    "candidate_area_m2": "空间建筑面积（m²）",
+    "floor_level": "所在楼层",
+    "has_lift": "有电梯",
+    "condition_zh": "房屋状况",
+    "facility_source_id": "扩建的设施编号",
+    "inside": "位于社区内",
+    "cost_yuan": "费用（元，含租金年限）",
+    "rent_yuan_per_year": "年租金（元/年）",
+    "open_reason_zh": "仍有缺口的原因",
+    # developments: handover (Art. 18 ¶2)
+    "handover_stage_zh": "移交进度",
+    "handed_over_area_m2": "已移交社区面积（m²）",
+    "handover_date": "移交日期",
+    "handover_short_m2": "移交面积不足（m²）",
+    "handover_short": "已移交但面积不足",
+    "handover_finding_zh": "移交核查",
 }
 _CLASS_SUFFIX = {
     "_demand": "需安置人数（人）",
@@ -148,6 +188,8 @@ _LAYER_ZH = {
     "facilities": "社区服务设施",
     "shelters": "应急避难场所",
     "developments": "新建住宅项目",
+    "idle_assets": "闲置资产",
+    "space_candidates": "可购置租赁或置换扩建的空间",
 }
 _STREET_HEADERS = {
     "missing_categories": "缺少应配设施社区数",
@@ -168,7 +210,36 @@ OUTPUT_NAMES = {
     "parcels": "预留用地",
     "developments": "新建住宅配建",
     "cannot_assess": "无法评估",
+    "gap_plan": "缺口补足方案",
 }
+
+
+GAP_PLAN_COLUMNS = (
+    "community_code",
+    "community_name",
+    "street_code",
+    "need_zh",
+    "need_m2",
+    "need_status_zh",
+    "how_zh",
+    "closed_m2",
+    "open_m2",
+    "open_reason_zh",
+    "kind_zh",
+    "candidate_name",
+    "owner",
+    "candidate_area_m2",
+    "floor_level",
+    "has_lift",
+    "needs_ground_or_lift",
+    "condition_zh",
+    "inside",
+    "walk_m",
+    "cost_yuan",
+    "rent_yuan_per_year",
+    "candidate_layer",
+    "candidate_id",
+)
 
 
 def header_zh(col: str) -> str:
@@ -196,8 +267,9 @@ def _readable(df: pd.DataFrame) -> pd.DataFrame:
             )
     if "status" in df.columns:
         df["status"] = df["status"].map(lambda v: _STATUS_ZH.get(v, v))
-    if "layer" in df.columns:
-        df["layer"] = df["layer"].map(lambda v: _LAYER_ZH.get(v, v))
+    for c in ("layer", "candidate_layer"):
+        if c in df.columns:
+            df[c] = df[c].map(lambda v: _LAYER_ZH.get(v, v))
     return df
 
 
@@ -248,13 +320,40 @@ def summary_rows(summary: dict) -> pd.DataFrame:
         ("新建住宅项目（个）", summary.get("developments")),
         ("欠配设施面积的项目（个）", summary.get("developments_owing")),
         ("欠配面积合计（m²）", summary.get("developments_owed_m2")),
+        ("已移交社区的项目（个）", summary.get("developments_handed_over")),
+        ("已移交但面积不足的项目（个）", summary.get("developments_handed_over_short")),
+        ("已建成尚未移交的项目（个）", summary.get("developments_built_not_handed_over")),
     ]
+    rows += gap_plan_rows(summary.get("gap_plan") or {})
     for layer, n in (summary.get("cannot_assess") or {}).items():
         rows.append((f"无法评估：{_LAYER_ZH.get(layer, layer)}", n))
     plan = summary.get("plan") or {}
     if plan:
         rows.insert(0, ("社区划分方案", f"{plan.get('name')}（编号 {plan.get('id')}）"))
     return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def gap_plan_rows(g: dict) -> list[tuple[str, object]]:
+    """Summary rows of the gap plan (缺口补足方案): needs, m² closed, cost, the greedy answer beside it."""
+    if not g:
+        return []
+    gr = g.get("greedy") or {}
+    budget = g.get("budget_yuan")
+    return [
+        ("缺口补足：预算（元）", "不限" if budget is None else budget),
+        ("缺口补足：有待补足需求的社区", g.get("communities_with_needs")),
+        ("缺口补足：可全部补足的社区", g.get("communities_closed")),
+        ("缺口补足：部分补足的社区", g.get("communities_partly")),
+        ("缺口补足：仍无法补足的社区", g.get("communities_open")),
+        ("缺口补足：需求面积合计（m²）", g.get("need_m2")),
+        ("缺口补足：可补足面积（m²）", g.get("closed_m2")),
+        ("缺口补足：可用空间（处）", g.get("candidates")),
+        ("缺口补足：方案使用的空间（处）", g.get("spaces_used")),
+        ("缺口补足：费用合计（元，含租金年限）", g.get("cost_yuan")),
+        ("缺口补足：年租金合计（元/年）", g.get("rent_yuan_per_year")),
+        ("缺口补足：逐个就近分配可补足面积（m²）", gr.get("closed_m2")),
+        ("缺口补足：逐个就近分配费用（元）", gr.get("cost_yuan")),
+    ]
 
 
 def norms_rows(summary: dict) -> pd.DataFrame:
@@ -366,6 +465,9 @@ def audit_sheets(
             "closing_parcel_ids",
             "closing_parcel_area_m2",
             "facilities_at_risk",
+            "gap_plan_status_zh",
+            "gap_plan_zh",
+            "gap_plan_open_zh",
         ]
         sheets["社区办公与服务用房"] = cm[[c for c in space_cols if c in cm.columns]]
         shelter_cols = ["rank", "community_code", "name", "street_code", "residents"] + [
@@ -376,6 +478,9 @@ def audit_sheets(
     counts = t("category_counts")
     if counts is not None:
         sheets["社区应配设施"] = counts
+    gp = t("gap_plan")
+    if gp is not None:
+        sheets["缺口补足方案"] = gp[[c for c in GAP_PLAN_COLUMNS if c in gp.columns]]
     for name, sheet in (
         ("shelters", "避难场所"),
         ("shelter_share", "固定避难场所比例"),
@@ -396,6 +501,24 @@ def audit_sheets(
     return {k: _readable(v) for k, v in sheets.items()}
 
 
+def gap_plan_sheets(summary: dict, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The gap plan alone: its summary rows and the sheet "缺口补足方案" (one row per need and space)."""
+    rows = pd.DataFrame(gap_plan_rows(summary.get("gap_plan") or {}), columns=["item", "value"])
+    plan = summary.get("plan") or {}
+    if plan:
+        rows = pd.concat(
+            [
+                pd.DataFrame([("社区划分方案", f"{plan.get('name')}（编号 {plan.get('id')}）")], columns=rows.columns),
+                rows,
+            ],
+            ignore_index=True,
+        )
+    gp = tables.get("gap_plan")
+    cols = [c for c in GAP_PLAN_COLUMNS if gp is not None and c in gp.columns]
+    sheet = gp[cols] if gp is not None and len(gp) else pd.DataFrame(columns=list(GAP_PLAN_COLUMNS))
+    return {k: _readable(v) for k, v in {"汇总": rows, "缺口补足方案": sheet, "采用标准": norms_rows(summary)}.items()}
+
+
 def write_audit(
     path: Path,
     fmt: str,
@@ -405,9 +528,12 @@ def write_audit(
     output: str = "communities",
     street_code: str | None = None,
 ) -> Path:
-    """XLSX gets every topic; GeoJSON/CSV/GPKG/SHP the chosen ``output`` of the run (``street_code``: one
-    street's part)."""
+    """XLSX gets every topic (only the gap plan's sheets for ``output="gap_plan"``); GeoJSON/CSV/GPKG/SHP the chosen
+    ``output`` of the run (``street_code``: one street's part)."""
     if fmt == "xlsx":
+        if output == "gap_plan":
+            tables = for_street(tables, street_code) if street_code is not None else tables
+            return write_xlsx(path, gap_plan_sheets(summary, tables), header=header_zh)
         return write_xlsx(path, audit_sheets(summary, tables, street_code), header=header_zh)
     if street_code is not None:
         tables = for_street(tables, street_code)

@@ -16,7 +16,7 @@ from geo_service.core.network import load_network
 from geo_service.core.norms import Norms
 from geo_service.core.runs import RunCache
 
-from .audit import AuditParams, AuditResult, compute_audit
+from .audit import AuditParams, AuditResult, GapPlanParams, compute_audit
 from .service import entrances_of, resolve_plan
 
 KIND = "audit"
@@ -29,6 +29,8 @@ INPUT_LAYERS = (
     "developments",
     "network_edges",
     "unit_entrances",
+    "idle_assets",
+    "space_candidates",
 )
 OUTPUTS = (
     "communities",
@@ -44,6 +46,7 @@ OUTPUTS = (
     "developments",
     "streets",
     "cannot_assess",
+    "gap_plan",
 )
 RUNS = RunCache(KIND, INPUT_LAYERS)
 
@@ -65,6 +68,7 @@ def audit_from_store(
     plan: int | str | None = None,
     network: int | str | None = None,
     norms: Norms | None = None,
+    gap_params: GapPlanParams | None = None,
 ) -> tuple[AuditResult, dict, object]:
     """Read the inputs and audit (nothing stored); returns the result, the plan and the network."""
     require_coherent(store, INPUT_LAYERS)  # layers far apart: a wrong CRS or another city's file
@@ -90,6 +94,9 @@ def audit_from_store(
         net=net,
         params=params,
         entrances=entrances,
+        idle_assets=store.read_layer("idle_assets"),
+        space_candidates=store.read_layer("space_candidates"),
+        gap_params=gap_params or GapPlanParams(),
     )
     if unknown:
         result.warnings.append(f"{unknown} 个小区出入口所属的人口单元不存在，未计入")
@@ -120,6 +127,13 @@ def _keyed(result: AuditResult) -> dict[str, pd.DataFrame]:
             frame["feature_key"] = frame[keys[name]].astype(str)
         elif name == "assignment":
             frame["feature_key"] = frame["unit_id"].astype(str) + "-" + frame["shelter_id"].astype(str)
+        elif name == "gap_plan":
+            frame["feature_key"] = [
+                f"{c}-{n}-{lay or 'open'}-{cid if cid is not None else ''}"
+                for c, n, lay, cid in zip(
+                    frame["community_code"], frame["need"], frame["candidate_layer"], frame["candidate_id"]
+                )
+            ]
         out[name] = frame
     return out
 
@@ -132,16 +146,25 @@ def run_audit(
     network: int | str | None = None,
     norms: Norms | None = None,
     created_by: str | None = None,
+    gap_params: GapPlanParams | None = None,
 ) -> int:
     """Audit and store one run; return its id."""
     params = params or AuditParams()
+    gap_params = gap_params or GapPlanParams()
     revisions = RUNS.revisions(store)
-    result, p, net = audit_from_store(store, params=params, plan=plan, network=network, norms=norms)
+    result, p, net = audit_from_store(
+        store, params=params, plan=plan, network=network, norms=norms, gap_params=gap_params
+    )
     summary = result.summary()
     summary["plan"] = {"id": p["id"], "name": p["name"], "status": p["status"]}
     summary["network"] = None if net is None else {"id": net.network_id, "name": net.name, "version": net.version}
-    summary["params"] = params.as_dict()
-    params_dict = {**params.as_dict(), "plan_id": p["id"], "network_id": None if net is None else net.network_id}
+    summary["params"] = {**params.as_dict(), **gap_params.as_dict()}
+    params_dict = {
+        **params.as_dict(),
+        **gap_params.as_dict(),
+        "plan_id": p["id"],
+        "network_id": None if net is None else net.network_id,
+    }
     return store.save_analysis(
         KIND,
         params=params_dict,
@@ -164,9 +187,12 @@ def current_audit(
     recompute: bool = False,
     created_by: str | None = None,
     allow_compute: bool = True,
+    gap_params: GapPlanParams | None = None,
 ) -> dict:
-    """The newest stored audit for these inputs, recomputed if any input changed since (``created_by``: who asked)."""
+    """The newest stored audit for these inputs, recomputed if any input changed since (``created_by``: who asked;
+    ``gap_params``: the gap plan's budget)."""
     params = params or AuditParams()
+    gap_params = gap_params or GapPlanParams()
     p = _plan_or_error(store, plan)
 
     def version():
@@ -177,9 +203,11 @@ def current_audit(
 
     return RUNS.current(
         store,
-        {**params.as_dict(), "plan_id": p["id"]},
+        {**params.as_dict(), **gap_params.as_dict(), "plan_id": p["id"]},
         version,
-        lambda: run_audit(store, params=params, plan=p["id"], network=network, created_by=created_by),
+        lambda: run_audit(
+            store, params=params, plan=p["id"], network=network, created_by=created_by, gap_params=gap_params
+        ),
         recompute=recompute,
         allow_compute=allow_compute,
     )

@@ -92,6 +92,10 @@ COMMUNITY_FIELDS = [
     ("plan_can_close_zh", "规划能否补足缺口", None),
     ("closing_parcel_zh", "补足缺口的预留地块（编号）", None),
     ("closing_parcel_area_m2", "补足地块面积", "m²"),
+    ("gap_plan_status_zh", "闲置、购租空间补足结果", None),
+    ("gap_plan_zh", "补足方式", None),
+    ("gap_plan_cost_yuan", "补足费用（含租金年限）", "元"),
+    ("gap_plan_open_zh", "仍有缺口及原因", None),
 ]
 SHELTER_FIELDS = [
     ("shelter_id", "避难场所编号", None),
@@ -149,7 +153,44 @@ DEVELOPMENT_FIELDS = [
     ("owed_m2", "欠配面积", "m²"),
     ("status_check_zh", "配建评估", None),
     ("cannot_assess_reason", "无法评估原因", None),
+    ("handover_stage_zh", "移交进度", None),
+    ("handed_over_area_m2", "已移交社区面积", "m²"),
+    ("handover_date", "移交日期", None),
+    ("handover_finding_zh", "移交核查", None),
 ]
+GAP_KIND_COLORS = {  # kind of the space closing a gap -> line colour
+    "asset_free_transfer": "#1b9e77",
+    "asset_lease": "#66a61e",
+    "asset_sale": "#e6ab02",
+    "purchase": "#d95f02",
+    "lease": "#7570b3",
+    "swap": "#e7298a",
+    "extension": "#a6761d",
+}
+GAP_KIND_ZH = {
+    "asset_free_transfer": "闲置资产无偿移交",
+    "asset_lease": "闲置资产租赁",
+    "asset_sale": "闲置资产购买",
+    **vocab.SPACE_CANDIDATE_KINDS,
+}
+GAP_PLAN_FIELDS = [
+    ("community_zh", "社区", None),
+    ("need_zh", "补足的需求", None),
+    ("need_m2", "需求面积", "m²"),
+    ("how_zh", "补足方式", None),
+    ("candidate_name", "空间名称", None),
+    ("kind_zh", "获取方式", None),
+    ("owner", "产权单位", None),
+    ("candidate_area_m2", "空间建筑面积", "m²"),
+    ("closed_m2", "本空间补足面积", "m²"),
+    ("floor_level", "所在楼层", "层"),
+    ("has_lift", "有电梯", None),
+    ("condition_zh", "房屋状况", None),
+    ("walk_m", "居民平均步行距离", "米"),
+    ("cost_yuan", "费用（含租金年限）", "元"),
+    ("rent_yuan_per_year", "年租金", "元/年"),
+]
+HANDOVER_SHORT = "#b2182b"
 
 
 def _fields(spec: list[tuple], frame: gpd.GeoDataFrame | None) -> list[list]:
@@ -312,7 +353,22 @@ def summary_html(summary: dict) -> str:
             "配建设施面积不足的项目",
             _n(s.get("developments_owing"), unit="个") + f"，欠配 {_n(s.get('developments_owed_m2'), 1, 'm²')}",
         ),
+        ("已移交社区但面积不足的项目", _n(s.get("developments_handed_over_short"), unit="个")),
     ]
+    g = s.get("gap_plan") or {}
+    if g:
+        rows += [
+            (
+                "闲置、购租空间可补足的社区",
+                _n(g.get("communities_closed"), unit="个")
+                + f"（部分补足 {_n(g.get('communities_partly'))} 个，仍有缺口 {_n(g.get('communities_open'))} 个）",
+            ),
+            (
+                "缺口补足面积",
+                f"{_n(g.get('closed_m2'), 1)} / {_n(g.get('need_m2'), 1, 'm²')}，"
+                f"用空间 {_n(g.get('spaces_used'))} 处，费用 {_n(g.get('cost_yuan'), unit='元')}",
+            ),
+        ]
     cannot = s.get("cannot_assess") or {}
     if cannot:
         names = {"communities": "社区", "facilities": "设施", "shelters": "避难场所", "developments": "新建住宅项目"}
@@ -383,6 +439,7 @@ class _Audit:
     assign: gpd.GeoDataFrame | None
     n_assign: int
     assign_tiles: bool
+    gap: gpd.GeoDataFrame | None = None
     comm_names: dict = field(default_factory=dict)
     classes: list[str] = field(default_factory=list)
     unit_layers: list = field(default_factory=list)
@@ -413,6 +470,7 @@ def audit_map(
     _add_sites(m, a)
     _add_unplaced_units(m, a)
     _add_assignment(m, a)
+    _add_gap_plan(m, a)
     _add_shelters(m, a)
     _add_facilities(m, a)
     _legend("图例", _legend_rows(a)).add_to(m)
@@ -437,7 +495,7 @@ def _read_run(store, run: dict, tiles_base: str) -> _Audit:
     n_assign = int(outputs.get("assignment", 0))
     assign_tiles = use_tiles(n_assign)
     assign = store.read_analysis_output(rid, "assignment", limit=1 if assign_tiles else None) if n_assign else None
-    return _Audit(
+    a = _Audit(
         run,
         rid,
         run.get("summary") or {},
@@ -453,6 +511,8 @@ def _read_run(store, run: dict, tiles_base: str) -> _Audit:
         n_assign,
         assign_tiles,
     )
+    a.gap = read("gap_plan")
+    return a
 
 
 def _label_communities(store, a: _Audit) -> None:
@@ -583,11 +643,14 @@ def _add_developments(m: folium.Map, a: _Audit) -> None:
             f"analysis_{rid}_developments",
             gdf=dev,
             fields=_fields(DEVELOPMENT_FIELDS, dev),
-            columns=["status_check"],
+            columns=["status_check", "handover_short"],
             style_js=(
-                "function(p){ if (p.status_check==='gap') return {color:"
-                + js(DEV_COLORS["gap"])
-                + ", weight:2.5, dashArray:'6 3',"
+                "function(p){ if (p.handover_short===true) return {color:"
+                + js(HANDOVER_SHORT)
+                + ", weight:3.5, fillColor:"
+                + js(HANDOVER_SHORT)
+                + ", fillOpacity:0.45};"
+                " if (p.status_check==='gap') return {color:" + js(DEV_COLORS["gap"]) + ", weight:2.5, dashArray:'6 3',"
                 " fillColor:" + js(DEV_COLORS["gap"]) + ", fillOpacity:0.35};"
                 " if (p.status_check==='ok') return {color:"
                 + js(DEV_COLORS["ok"])
@@ -776,6 +839,32 @@ def _add_assignment(m: folium.Map, a: _Audit) -> None:
         ).add_to(m)
 
 
+def _add_gap_plan(m: folium.Map, a: _Audit) -> None:
+    """Gap plan: a line from each community to each space closing one of its needs, coloured by how the space is
+    gained (idle asset free / leased / bought, purchase, lease, swap, extension); owner and terms in the popup."""
+    gap = a.gap
+    if gap is None or not len(gap) or "kind" not in gap.columns:
+        return
+    lines = gap[gap["kind"].isin(list(GAP_KIND_COLORS))].copy()
+    if not len(lines):
+        return
+    lines["community_zh"] = _labelled(lines["community_code"], a.comm_names)
+    lines["kind_zh"] = lines["kind"].map(GAP_KIND_ZH)
+    colors = "{" + ",".join(f"{js(k)}:{js(v)}" for k, v in GAP_KIND_COLORS.items()) + "}"
+    DataLayer(
+        f"缺口补足方案（社区→闲置、购租、置换、扩建空间，{len(lines):,} 条）",
+        f"analysis_{a.rid}_gap_plan",
+        gdf=lines,
+        fields=_fields(GAP_PLAN_FIELDS, lines),
+        columns=["kind"],
+        title_field="candidate_name",
+        style_js=f"function(p){{ var c = {colors}[p.kind] || '#444';"
+        " return {color: c, weight: 3.5, opacity: 0.9, dashArray: p.kind==='extension' ? '6 4' : null,"
+        " fill: false}; }",
+    ).add_to(m)
+    a.gap = lines
+
+
 def _add_shelters(m: folium.Map, a: _Audit) -> None:
     """One layer per shelter class (size by capacity, persons), a ring around those over capacity."""
     rid, shel, summary = a.rid, a.shel, a.summary
@@ -901,6 +990,9 @@ def _legend_rows(a: _Audit) -> list[tuple[str, str, str]]:
         rows.append(("ring", OVER_CAPACITY, "就近避难时超出容量的避难场所（黑圈）"))
     if n_assign:
         rows.append(("line", ASSIGNMENT_COLOR, "避难安置：居住单元→避难场所（线宽表示人数）"))
+    if a.gap is not None and len(a.gap) and "kind" in a.gap.columns:
+        kinds = set(a.gap["kind"])
+        rows += [("line", c, f"缺口补足：{GAP_KIND_ZH[k]}") for k, c in GAP_KIND_COLORS.items() if k in kinds]
     if unit_layers:
         rows += [
             ("fill", UNPLACED_COLORS["reach"], "居住单元：步行范围内没有避难场所"),
@@ -929,6 +1021,8 @@ def _legend_rows(a: _Audit) -> list[tuple[str, str, str]]:
             ("fill", DEV_COLORS["gap"], "新建住宅项目：配建设施面积不足"),
             ("fill", DEV_COLORS["ok"], "新建住宅项目：配建达标"),
         ]
+        if "handover_short" in dev.columns and _flag(dev["handover_short"]).any():
+            rows.append(("fill", HANDOVER_SHORT, "新建住宅项目：已移交社区但面积不足"))
         if "status_check" in dev.columns and (dev["status_check"] == "cannot_assess").any():
             rows.append(("fill", HATCH_CSS, "新建住宅项目：无法评估（缺少数据）"))
     return rows

@@ -28,12 +28,17 @@ area) are reported as *cannot be assessed* with the reason, never counted as zer
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 
 from geo_service.core._errors import InputError
 from geo_service.core.norms import Norms
 
 from ._common import CANNOT, CLOSE_ZH, GAP, OK, STATUS_ZH, AuditContext, _containing, _empty, _points
 from .developments import audit_developments
+from .gap_plan import GapPlanParams
+from .gap_spaces import STATUS_ZH as GAP_STATUS_ZH
+from .gap_spaces import GapInputs, GapPlanResult, audit_gap_plan
 from .params import AuditParams
 from .parcels import facilities_at_risk, parcel_layer, parcels_table, plan_for_gaps
 from .result import AuditResult
@@ -48,7 +53,7 @@ from .summary import (
     street_summary,
 )
 
-__all__ = ["CANNOT", "GAP", "OK", "AuditParams", "AuditResult", "compute_audit"]
+__all__ = ["CANNOT", "GAP", "OK", "AuditParams", "AuditResult", "GapPlanParams", "compute_audit"]
 # also importable from here, as before the split: STATUS_ZH, CLOSE_ZH, _containing, _points
 _REEXPORTED = (STATUS_ZH, CLOSE_ZH, _containing, _points)
 
@@ -65,6 +70,9 @@ def compute_audit(
     net=None,
     params: AuditParams = AuditParams(),
     entrances: gpd.GeoDataFrame | None = None,
+    idle_assets: gpd.GeoDataFrame | None = None,
+    space_candidates: gpd.GeoDataFrame | None = None,
+    gap_params: GapPlanParams = GapPlanParams(),
 ) -> AuditResult:
     """Audit every community, shelter, reserved parcel and development.
 
@@ -86,6 +94,10 @@ def compute_audit(
     entrances : GeoDataFrame, optional
         Unit entrances (``unit_id`` matching ``units.id``); a unit is reached from its
         nearest entrance.
+    idle_assets, space_candidates : GeoDataFrame, optional, EPSG:4326
+        The spaces that may close the remaining gaps (:mod:`.gap_spaces`); floor areas in m², costs in yuan.
+    gap_params : GapPlanParams
+        The gap plan's budget (yuan).
 
     Returns
     -------
@@ -93,6 +105,7 @@ def compute_audit(
         Every table in EPSG:4326; areas in m², distances in m.
     """
     params.validate()
+    gap_params.validate()
     _check_inputs(communities, units)
     ctx = AuditContext.build(communities, units, norms, params, net)
     fl = FacilityLayer.build(facilities, ctx)
@@ -103,10 +116,13 @@ def compute_audit(
     at_risk, risk_code, risk_n = facilities_at_risk(ctx, fl, pl)
     sh = audit_shelters(ShelterInputs(shelters, units, parcels=pc, entrances=entrances, net=net), ctx)
     dev_out, dev_totals = audit_developments(developments, ctx)
-    comm_out = community_table(ctx, space, plan, risk_n, sh.units)
+    gp = audit_gap_plan(ctx, space, plan, GapInputs(idle_assets, space_candidates, units, entrances, net, gap_params))
+    comm_out = _with_gap_plan(community_table(ctx, space, plan, risk_n, sh.units), gp)
     flags = facility_flags(fl, space, at_risk, plan.planned)
     cannot = cannot_assess_table(ctx, space, fl, flags["area_unknown"], sh.shelters, dev_out)
-    totals = {**county_totals(ctx, space, plan, flags, cannot), **sh.totals, **dev_totals}
+    if len(gp.excluded):
+        cannot = pd.concat([cannot, gp.excluded[cannot.columns]], ignore_index=True)
+    totals = {**county_totals(ctx, space, plan, flags, cannot), **sh.totals, **dev_totals, "gap_plan": gp.totals}
     return AuditResult(
         comm_out,
         space.category_counts,
@@ -124,7 +140,19 @@ def compute_audit(
         ctx.record.used,
         totals,
         ctx.notes,
+        gp.table,
     )
+
+
+def _with_gap_plan(comm: gpd.GeoDataFrame, gp: GapPlanResult) -> gpd.GeoDataFrame:
+    """The community table with the gap plan's columns (``none`` where a community needs nothing)."""
+    cols = gp.communities.set_index("community_code")
+    for c in cols.columns:
+        comm[c] = comm["community_code"].map(cols[c])
+    none = comm["gap_plan_status"].isna().to_numpy()
+    comm["gap_plan_status"] = np.where(none, "none", comm["gap_plan_status"].astype(object))
+    comm["gap_plan_status_zh"] = np.where(none, GAP_STATUS_ZH["none"], comm["gap_plan_status_zh"].astype(object))
+    return comm
 
 
 def _check_inputs(communities: gpd.GeoDataFrame | None, units: gpd.GeoDataFrame) -> None:

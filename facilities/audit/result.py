@@ -30,6 +30,7 @@ class AuditResult:
     norms_used: list[dict]
     totals: dict
     warnings: list[str] = field(default_factory=list)
+    gap_plan: gpd.GeoDataFrame | None = None
 
     def summary(self, worst: int = 10) -> dict:
         """Totals, streets, the ``worst`` communities, shelter shares, norms and warnings as JSON values."""

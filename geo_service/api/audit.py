@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from facilities.audit import AuditParams
+from facilities.audit import AuditParams, GapPlanParams
 
 from ..core._errors import NotFoundError
 from ..core.auth import Principal
@@ -27,7 +27,7 @@ from ._runs import check_page, output_page, run_info
 from .deps import Who, get_store, require
 from .layers import parse_bbox
 from .schemas import ERROR_RESPONSES, FeatureCollection
-from .schemas.audit import AuditSummary, BboxQ, FactorQ, LimitQ, OffsetQ, PlanQ, RunQ, WalkQ
+from .schemas.audit import AuditSummary, BboxQ, BudgetQ, FactorQ, LimitQ, OffsetQ, PlanQ, RunQ, WalkQ
 from .schemas.runs import RunInfo
 
 router = APIRouter(prefix="/audit", tags=["audit 设施与避难场所审计"])
@@ -46,6 +46,7 @@ OUTPUTS = (
     "central",
     "shelter_sites",
     "category_counts",
+    "gap_plan",
 )
 
 
@@ -58,9 +59,10 @@ def _run(
     recompute: bool = False,
     created_by: str | None = None,
     who: Principal | None | bool = True,
+    budget_yuan=None,
 ) -> dict:
     """The stored or current audit; without a user (``who`` None) only the default parameters may start a
-    computation."""
+    computation (``budget_yuan``: the gap plan's budget, yuan)."""
     from facilities.audit_service import KIND, current_audit
 
     if run_id is not None:
@@ -69,10 +71,12 @@ def _run(
             raise NotFoundError(f"run {run_id} is not an audit", f"运行 {run_id} 不是审计结果", run_id=run_id)
         return run
     params = AuditParams.from_input(walk_limit_m, day_night_factor)
-    defaults = plan is None and params.is_default
+    gap_params = GapPlanParams.from_input(budget_yuan)
+    defaults = plan is None and params.is_default and gap_params.is_default
     return current_audit(
         store,
         params=params,
+        gap_params=gap_params,
         plan=plan,
         recompute=recompute,
         created_by=created_by,
@@ -169,10 +173,13 @@ async def _features(
     limit,
     offset,
     who: Principal | None,
+    budget_yuan=None,
 ):
     limit = check_page(limit)
     box = parse_bbox(bbox)
-    run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, run_id, who=who)
+    run = await run_in_threadpool(
+        _run, store, plan, walk_limit_m, day_night_factor, run_id, who=who, budget_yuan=budget_yuan
+    )
     return output_page(request, store, run, output, f"audit_{output}", box, limit, offset)
 
 
@@ -196,6 +203,33 @@ async def shelter_assignment(
 ):
     return await _features(
         request, store, "assignment", plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset, who
+    )
+
+
+@router.get(
+    "/gap-plan",
+    response_model=FeatureCollection,
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}, **ERROR_RESPONSES},
+    summary=(
+        "How each community's space gap closes with idle assets, purchases, leases, swaps and extensions: lines "
+        "community to space, points for needs left open, with the reason (缺口补足方案)"
+    ),
+)
+async def gap_plan(
+    request: Request,
+    store: Annotated[Store, Depends(get_store)],
+    who: Who,
+    plan: PlanQ = None,
+    budget_yuan: BudgetQ = None,
+    walk_limit_m: WalkQ = None,
+    day_night_factor: FactorQ = 1.0,
+    run_id: RunQ = None,
+    bbox: BboxQ = None,
+    limit: LimitQ = None,
+    offset: OffsetQ = 0,
+):
+    return await _features(
+        request, store, "gap_plan", plan, walk_limit_m, day_night_factor, run_id, bbox, limit, offset, who, budget_yuan
     )
 
 

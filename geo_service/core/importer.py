@@ -13,8 +13,10 @@ GeoJSON, GeoPackage and Shapefile.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -31,8 +33,9 @@ from .settings import get_settings
 from .storage import Store, WriteResult
 
 SOURCE_ID_NAMES = ("source_id", "id", "fid", "code", "编号", "标识", "代码")
-_TRUE = {"true", "1", "yes", "y", "t", "是", "有", "√"}
-_FALSE = {"false", "0", "no", "n", "f", "否", "无", "×"}
+# 1.0 / 0.0: a boolean column with empty values that the reader (GDAL) took for numbers, as in a GeoJSON export
+_TRUE = {"true", "1", "1.0", "yes", "y", "t", "是", "有", "√"}
+_FALSE = {"false", "0", "0.0", "no", "n", "f", "否", "无", "×"}
 # Defaults of the settings GEO_MAX_FEATURES, GEO_MAX_VERTICES and GEO_MAX_STRING_CHARS (the values in force).
 MAX_FEATURES = 2_000_000
 MAX_VERTICES = 1_000_000
@@ -487,6 +490,8 @@ def _check_fields(
                 frame[f.name] = values
             if not f.required and f.default is not None:
                 frame.loc[blank, f.name] = f.default
+        elif f.kind == "datetime":
+            frame[f.name] = _parse_dates(col, blank, f, report)
         elif f.kind == "bool":
             text = col.astype(str).str.strip().str.lower().to_numpy()
             is_true = np.isin(text, list(_TRUE))
@@ -531,6 +536,68 @@ def _check_fields(
                         value=raw[r - 1],
                     )
             frame[f.name] = text.where(~blank, f.default if not f.required else None)
+
+
+_DATE_ZH = re.compile(r"^\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?\s*$")
+# (start, end) fields of a layer whose end may not come before the start
+DATE_RANGES: dict[str, tuple[tuple[str, str], ...]] = {"idle_assets": (("available_from", "available_to"),)}
+
+
+def _parse_dates(col: pd.Series, blank: np.ndarray, f, report: ValidationReport) -> pd.Series:
+    """Dates and times of a ``datetime`` field as timezone-aware datetimes (UTC; a value without a zone is taken
+    as UTC, so a date reads back as the same date): ``2025-06-01``, ``2025/6/1``, ``2025年6月1日``, ISO times and
+    spreadsheet dates. Anything else (numbers included) is reported in Chinese with its row."""
+    out = np.full(len(col), None, dtype=object)
+    raw = col.to_numpy(dtype=object)
+    for i, v in enumerate(raw):
+        if blank[i]:
+            continue
+        ts = None
+        if isinstance(v, (pd.Timestamp, datetime, date)):
+            ts = pd.Timestamp(v)
+        elif isinstance(v, str):
+            text = v.strip()
+            m = _DATE_ZH.match(text)
+            if m:
+                text = f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
+            try:
+                ts = pd.Timestamp(text.replace("/", "-"))
+            except (ValueError, OverflowError):
+                ts = None
+        if ts is None or pd.isna(ts):
+            report.add(
+                i + 1,
+                f.name,
+                f"{f.name} is not a date (e.g. 2025-06-01)",
+                f"「{f.label_zh}」不是日期（应如 2025-06-01 或 2025年6月1日）",
+                value=v,
+            )
+            continue
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+        out[i] = ts.tz_convert("UTC").to_pydatetime()
+    return pd.Series(out, index=col.index, dtype=object)
+
+
+def _check_date_ranges(frame, spec: LayerSpec, report: ValidationReport) -> None:
+    """A period that ends before it starts (:data:`DATE_RANGES`) is refused with its row."""
+    labels = {f.name: f.label_zh for f in spec.fields}
+    for start, end in DATE_RANGES.get(spec.name, ()):
+        if start not in frame.columns or end not in frame.columns:
+            continue
+        a, b = frame[start].to_numpy(dtype=object), frame[end].to_numpy(dtype=object)
+        for i, (x, y) in enumerate(zip(a, b)):
+            if isinstance(x, datetime) and isinstance(y, datetime) and y < x:
+                report.add(
+                    i + 1,
+                    end,
+                    f"{end} ({y.date()}) is before {start} ({x.date()})",
+                    f"「{labels[end]}」（{_local_date(y)}）早于「{labels[start]}」（{_local_date(x)}）：可用期不能在开始前结束",
+                    value=str(_local_date(y)),
+                )
+
+
+def _local_date(d: datetime) -> date:
+    return pd.Timestamp(d).tz_convert("UTC").date()
 
 
 def _check_geometry(
@@ -864,6 +931,7 @@ def validate(
         _check_ids(frame, report, reported)
     _fill_admin_level(frame, spec, options, report)
     _check_fields(frame, spec, report, reported)
+    _check_date_ranges(frame, spec, report)
     frame = to_wgs84(frame, options.source_crs)
     frame = _drop_z(frame)
     crs_ok = _check_crs(raw, frame, options, report, near_lon)

@@ -18,6 +18,10 @@ FactorQ = Annotated[float, Query(gt=0, le=10, description="Demand = residents x 
 RunQ = Annotated[
     int | None, Query(ge=1, le=MAX_ID, description="A stored audit run (default: the current one for these inputs)")
 ]
+BudgetQ = Annotated[
+    float | None,
+    Query(description="Gap plan: largest total cost over the rent horizon, yuan (default: no budget; >= 0)"),
+]
 BboxQ = Annotated[str | None, Query(description="minx,miny,maxx,maxy, EPSG:4326")]
 LimitQ = Annotated[int | None, Query(ge=1)]
 OffsetQ = Annotated[int, Query(ge=0, le=MAX_OFFSET)]

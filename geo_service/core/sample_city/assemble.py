@@ -22,6 +22,7 @@ from ._constants import (
 from ._util import group_union, ids
 from .city import SampleCity
 from .communities import Communities
+from .gap_spaces import build_gap_spaces
 from .lattice import Lattice, Projection
 from .network import Network
 from .population import Units
@@ -64,6 +65,32 @@ def build_communities_layer(lattice: Lattice, streets: Streets, units: Units, co
         geometry=comm_geom,
         crs=4326,
     )
+
+
+#: Idle assets and space candidates per unit of ``scale`` (the default city: 50 and 100, about 1.2 per community).
+GAP_ASSETS_PER_SCALE, GAP_CANDIDATES_PER_SCALE = 50, 100
+
+
+def build_gap_layers(
+    population_units: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    seed: int,
+    scale: float = 1.0,
+    *,
+    n_total: int | None = None,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Stage 14: the ``idle_assets`` and ``space_candidates`` layers (EPSG:4326) for the gap plan (Art. 18 ¶2-3).
+
+    ``n_total``: how many spaces in all (a third idle assets), instead of 150 x ``scale``; the benchmark asks
+    for 500. Drawn from ``default_rng([seed, 15])``: no other layer changes.
+    """
+    if n_total is None:
+        n_assets = max(1, round(GAP_ASSETS_PER_SCALE * scale))
+        n_cands = max(1, round(GAP_CANDIDATES_PER_SCALE * scale))
+    else:
+        n_assets = max(1, int(n_total) // 3)
+        n_cands = max(1, int(n_total) - n_assets)
+    return build_gap_spaces(population_units, facilities, seed, n_assets=n_assets, n_candidates=n_cands)
 
 
 def build_admin_areas(lattice: Lattice, streets: Streets, units: Units, rng: np.random.Generator) -> gpd.GeoDataFrame:
@@ -184,4 +211,10 @@ def city_counts(
         "network_edges": len(network.edges),
         "crossing_edges": network.n_crossing,
         "lattice_cells": int(streets.in_county.sum()),
+        # stage 14, once the pipeline attaches it (build_gap_layers): absent before, so no count changes
+        **{
+            name: len(getattr(city, name))
+            for name in ("idle_assets", "space_candidates")
+            if getattr(city, name, None) is not None
+        },
     }
