@@ -365,7 +365,8 @@ def test_barrier_names(city):
 def test_facilities(city):
     fa = city.facilities
     co = city.communities
-    assert set(fa["category"]) == set(vocab.FACILITY_CATEGORIES)
+    # every category but after-school care (added for embedded hubs' functions, issue 17; no sample facility has it)
+    assert set(fa["category"]) == set(vocab.FACILITY_CATEGORIES) - {"after_school_care"}
     assert (fa["category"] == "community_office").sum() == co["has_fixed_office"].sum()
     assert (fa["status"] == "existing").mean() > 0.85
     assert {"under_construction", "planned"} <= set(fa["status"])

@@ -23,6 +23,9 @@ LAYER_NAMES: tuple[str, ...] = (
     "roads",
     "barriers",
     "buildings",
+    "idle_assets",
+    "space_candidates",
+    "hazards",
 )
 
 # --------------------------------------------------------------------------

@@ -214,7 +214,7 @@ def city_counts(
         # stage 14, once the pipeline attaches it (build_gap_layers): absent before, so no count changes
         **{
             name: len(getattr(city, name))
-            for name in ("idle_assets", "space_candidates")
+            for name in ("idle_assets", "space_candidates", "hazards")
             if getattr(city, name, None) is not None
         },
     }

@@ -25,6 +25,9 @@ class SampleCity:
     network_nodes: gpd.GeoDataFrame
     network_edges: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
+    idle_assets: gpd.GeoDataFrame = field(default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs=4326))
+    space_candidates: gpd.GeoDataFrame = field(default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs=4326))
+    hazards: gpd.GeoDataFrame = field(default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs=4326))
     metadata: dict = field(default_factory=dict)
     plan_name: str = PLAN_NAME
 

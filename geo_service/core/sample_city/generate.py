@@ -13,6 +13,7 @@ from ._sites import SiteBlocks
 from .assemble import (
     build_admin_areas,
     build_communities_layer,
+    build_gap_layers,
     build_population_units,
     city_counts,
     city_metadata,
@@ -23,6 +24,7 @@ from .buildings import build_buildings
 from .city import SampleCity
 from .communities import build_communities
 from .facilities import build_facilities
+from .hazards import build_hazards
 from .land_use import assign_land_use, target_residents
 from .lattice import build_lattice, make_projection
 from .network import lattice_edges, walking_network
@@ -154,6 +156,9 @@ def generate_sample_city(
         network_edges=network.edges,
         buildings=buildings,
     )
+    # stages 14 and 15 draw from generators of their own: no other layer changes
+    city.idle_assets, city.space_candidates = build_gap_layers(population_units, fac.facilities, seed, scale)
+    city.hazards = build_hazards(city.admin_areas, barrier_layer, seed)
     counts = city_counts(city, streets, units, comms, network)
     gaps = deliberate_gaps(proj, fac.kg_gap_xy, fac.edc_gap_r)
     city.metadata = city_metadata(
