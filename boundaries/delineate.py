@@ -10,11 +10,14 @@ Algorithm (per street, per connected part of the street's unit graph)
    follow arterials; hard barriers have no edges at all).
 3. **Contiguity repair**: stray fragments of a part join the neighbouring
    part they share the longest boundary with.
-4. **Local refinement** by single-unit moves that never disconnect a part:
-   first the household band (over-full parts shed boundary units, short
-   parts take them), then compactness (moves that shorten the total cut,
-   kept inside the band and near the mean size), then, when an existing plan
-   is given in ``closest`` mode, moves back to the unit's old community.
+4. **Local refinement** by moves that never disconnect a part: first the
+   household band (over-full parts shed boundary units, short parts take
+   them), then, where single moves stall (tight bands), ejection chains and
+   cycles of moves through neighbouring parts (:mod:`boundaries._refine`);
+   then compactness (moves that raise the parts' Polsby-Popper values, each
+   repaired by short chains so every part stays inside the band and near the
+   mean size), then, when an existing plan is given in ``closest`` mode,
+   moves back to the unit's old community.
 
 ``minimal_change`` mode starts from the existing plan instead and only
 touches communities that break a rule (not contiguous, outside the band, not
@@ -24,7 +27,11 @@ merging a small community into a neighbour, splitting a large one.
 
 Every community is contiguous through the graph of
 :mod:`boundaries.adjacency` and nested in its street.  Communities that
-cannot meet the band are reported with the reason.
+cannot meet the band are reported with the reason in Chinese: a unit above
+the band, a street or cut-off area below it, a total no number of
+communities divides into the band, a ``k`` outside the counts that can,
+units too coarse for a narrow band (no set of units sums into it), or the
+units' shapes and contiguity.
 """
 
 from __future__ import annotations
@@ -35,10 +42,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import shapely
 from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csgraph
 
+from ._refine import band_chains, compact_chains, subset_sum_reaches
 from .adjacency import UnitGraph, UnitSet
 
 __all__ = ["MODES", "Band", "Proposal", "delineate", "number_of_communities", "partition_component"]
@@ -144,13 +153,17 @@ def number_of_communities(
 
 # ---------------------------------------------------------------------------- local graph
 class _Local:
-    """A component's graph as Python adjacency lists for the move loops."""
+    """A component's graph as Python adjacency lists for the move loops.
 
-    def __init__(self, g: UnitGraph, hh: np.ndarray, res: np.ndarray, w: np.ndarray):
+    ``tiles`` (metric polygons, optional) give each unit's tile area (m²) and perimeter (m) and each
+    edge's shared length (m, ``ln`` beside ``nbr``) for the Polsby-Popper objective of
+    :func:`boundaries._refine.compact_chains`; without them ``area`` is None.
+    """
+
+    def __init__(self, g: UnitGraph, hh: np.ndarray, res: np.ndarray, w: np.ndarray, tiles: np.ndarray | None = None):
         self.n = g.n
-        m = sparse.coo_matrix(
-            (np.concatenate([w, w]), (np.concatenate([g.i, g.j]), np.concatenate([g.j, g.i]))), shape=(g.n, g.n)
-        ).tocsr()
+        rows, cols = np.concatenate([g.i, g.j]), np.concatenate([g.j, g.i])
+        m = sparse.coo_matrix((np.concatenate([w, w]), (rows, cols)), shape=(g.n, g.n)).tocsr()
         m.sum_duplicates()
         self.csr = m
         ip, ix, dw = m.indptr, m.indices, m.data
@@ -160,6 +173,14 @@ class _Local:
         self.res = res.astype(np.int64)
         self.hh_l = self.hh.tolist()
         self.res_l = self.res.tolist()
+        self.area = self.perim = self.ln = None
+        if tiles is not None:
+            self.area = shapely.area(tiles).tolist()
+            self.perim = shapely.length(tiles).tolist()
+            ln = np.concatenate([g.length_m, g.length_m]) + 1e-9  # same pattern as the weights
+            lm = sparse.coo_matrix((ln, (rows, cols)), shape=(g.n, g.n)).tocsr()
+            lm.sum_duplicates()
+            self.ln = [lm.data[ip[v] : ip[v + 1]].tolist() for v in range(g.n)]
 
     def connected_without(self, labels: list, v: int) -> bool:
         """Is part ``labels[v]`` still connected after removing ``v``?"""
@@ -311,43 +332,23 @@ def _boundary_units(loc: _Local, labels: list) -> list:
     return [v for v in range(loc.n) if any(labels[u] != labels[v] for u in loc.nbr[v])]
 
 
-def _compact_phase(
-    loc: _Local, labels: list, band: Band, part_hh: dict, *, mean: float, tol: float = 0.25, sweeps: int = 6
-) -> int:
-    """Moves that shorten the total cut (weighted shared boundary), inside the band and within
-    ``tol`` of the mean size; never disconnecting a part."""
-    lo = max(band.min_households, mean * (1 - tol))
-    hi = min(band.max_households, mean * (1 + tol))
-    moves = 0
-    for _ in range(sweeps):
-        changed = 0
-        for v in _boundary_units(loc, labels):
-            a = labels[v]
-            link = loc.link(labels, v)
-            own = link.get(a, 0.0)
-            best_q, best_gain = None, 1e-9
-            hv = loc.hh_l[v]
-            for q, w in link.items():
-                if q == a:
-                    continue
-                gain = w - own
-                if (
-                    gain > best_gain
-                    and part_hh[q] + hv <= max(hi, part_hh[q])
-                    and part_hh[a] - hv >= min(lo, part_hh[a])
-                ):
-                    if part_hh[q] + hv > band.max_households or part_hh[a] - hv < band.min_households:
-                        continue
-                    best_q, best_gain = q, gain
-            if best_q is not None and own > 0 and loc.connected_without(labels, v):
-                labels[v] = best_q
-                part_hh[a] -= hv
-                part_hh[best_q] += hv
-                changed += 1
-        moves += changed
-        if not changed:
-            break
-    return moves
+def _refine(loc: _Local, lab: np.ndarray, band: Band, tol: float, old: list | None) -> tuple[np.ndarray, int]:
+    """Refine a partition of one component: the band (single-unit moves, then ejection chains), then
+    compactness (moves keeping every part within ``tol`` of the mean size, or in the band when that is
+    narrower, and there repaired by short chains), then, given ``old`` (matched part of every unit),
+    moves back to it.  Returns the labels and the units moved."""
+    lab_l = lab.tolist()
+    part_hh = {p: int(v) for p, v in enumerate(np.bincount(lab, weights=loc.hh).astype(np.int64))}
+    lo, hi = band.min_households, band.max_households
+    moves = _band_phase(loc, lab_l, band, part_hh)
+    moves += band_chains(loc, lab_l, part_hh, lo, hi)
+    mean = float(loc.hh.sum()) / max(len(part_hh), 1)
+    w_lo, w_hi = max(lo, math.ceil(mean * (1 - tol))), min(hi, math.floor(mean * (1 + tol)))
+    # compactness moves are repaired by chains only where the band itself binds (tight bands)
+    moves += compact_chains(loc, lab_l, part_hh, w_lo, w_hi, repair=w_lo == lo or w_hi == hi)
+    if old is not None:
+        moves += _closest_phase(loc, lab_l, band, part_hh, old)
+    return np.asarray(lab_l, np.int64), moves
 
 
 def _closest_phase(loc: _Local, labels: list, band: Band, part_hh: dict, old: list, sweeps: int = 4) -> int:
@@ -613,7 +614,7 @@ def _delineate_street(
     for c in range(n_comp):
         cidx = np.flatnonzero(comp == c)
         gc, _ = g.subgraph(cidx)
-        loc = _Local(gc, hh[cidx], res[cidx], gc.edge_weights())
+        loc = _Local(gc, hh[cidx], res[cidx], gc.edge_weights(), us.tiles_m[idx[cidx]])
         if mode == "minimal_change":
             lab, moves, old_of_part = _minimal_change(loc, gc, old_local[cidx], band, seed)
         else:
@@ -627,14 +628,7 @@ def _delineate_street(
                 lab, old_of_part = _match_old(lab, old_local[cidx], res[cidx])
                 inv = {o: p for p, o in old_of_part.items()}
                 old_l = [inv.get(int(o), -1) for o in old_local[cidx]]
-            lab_l = lab.tolist()
-            part_hh = {p: int(v) for p, v in enumerate(np.bincount(lab, weights=hh[cidx]).astype(np.int64))}
-            moves = _band_phase(loc, lab_l, band, part_hh)
-            mean = comp_hh[c] / max(len(part_hh), 1)
-            moves += _compact_phase(loc, lab_l, band, part_hh, mean=mean, tol=tol)
-            if old_l is not None:
-                moves += _closest_phase(loc, lab_l, band, part_hh, old_l)
-            lab = np.asarray(lab_l, np.int64)
+            lab, moves = _refine(loc, lab, band, tol, old_l)
             lab_u = _relabel(lab)
             old_of_part = {
                 int(lab_u[np.flatnonzero(lab == p)[0]]): o for p, o in old_of_part.items() if (lab == p).any()
@@ -764,6 +758,7 @@ def _minimal_change(loc: _Local, g: UnitGraph, old: np.ndarray, band: Band, seed
             nxt += 1
     # 3) single-unit moves, fewest residents first
     moves += _band_phase(loc, lab_l, band, part_hh, cost="residents", old=old_l)
+    moves += band_chains(loc, lab_l, part_hh, band.min_households, band.max_households)
     lab = np.asarray(lab_l, np.int64)
     uniq, new = np.unique(lab, return_inverse=True)
     # part -> old community it continues (the original label, when it was one)
@@ -785,53 +780,28 @@ def _band_reasons(
     us: UnitSet,
     global_idx: np.ndarray,
 ) -> list:
-    """Why the parts of one component outside the band are there."""
+    """Why the parts of one component outside the band are there (English, Chinese and a ``reason_code``):
+    a unit above the band, a street or cut-off area below it, a household total no number of communities
+    can divide into the band, the number of communities asked for, units too coarse for a narrow band
+    (no set of units sums into it), else the shapes and contiguity of the units."""
     out = []
     if lab.size == 0:
         return out
     part_hh = np.bincount(lab, weights=loc.hh)
     lo, hi = band.min_households, band.max_households
-    kmin, kmax = math.ceil(comp_hh / hi), math.floor(comp_hh / lo)
+    why = None
     for p in np.flatnonzero((part_hh < lo) | (part_hh > hi)):
         members = np.flatnonzero(lab == p)
-        h = int(part_hh[p])
-        kind = "below_band" if h < lo else "above_band"
         big = members[loc.hh[members] > hi]
         if big.size:
             u = int(global_idx[big[0]])
-            name = str(us.units.iloc[u].get("name") or us.units.iloc[u].get("source_id"))
-            reason = (
-                f"unit {name} alone has {int(us.households[u])} households, above the band's maximum {hi}; "
-                "units are not split"
-            )
-            reason_zh = f"人口单元「{name}」单独即有 {int(us.households[u])} 户，超过上限 {hi} 户，人口单元不可拆分"
-            code = "unit_too_large"
-        elif comp_hh < lo:
-            if n_comp == 1:
-                reason = f"the whole street has {int(comp_hh)} households, fewer than the minimum {lo}"
-                reason_zh = f"整个街道仅 {int(comp_hh)} 户，低于下限 {lo} 户"
-                code = "street_too_small"
-            else:
-                reason = (
-                    "these units are cut off from the rest of the street by a river, railway or other barrier "
-                    f"without a crossing and have {int(comp_hh)} households together, fewer than the minimum {lo}"
-                )
-                reason_zh = (
-                    "该片区被河流、铁路等障碍与街道其他部分隔开（无桥梁或通道），"
-                    f"合计仅 {int(comp_hh)} 户，低于下限 {lo} 户"
-                )
-                code = "isolated_area_too_small"
-        elif kmin > kmax:
-            reason = f"{int(comp_hh)} households cannot be divided into communities of {lo}-{hi} households"
-            reason_zh = f"该片区共 {int(comp_hh)} 户，无法分成户数均在 {lo}-{hi} 户之间的若干社区"
-            code = "band_infeasible"
+            code, reason, reason_zh = _unit_too_large(us, u, hi)
         else:
-            reason = "unit sizes and shapes (contiguity) leave no move that brings this community into the band"
-            reason_zh = "受人口单元规模、形状与连通性限制，无法通过调整单元使该社区户数进入范围"
-            code = "no_feasible_move"
+            why = why or _component_reason(loc, band, comp_hh, n_comp, part_hh.size)
+            code, reason, reason_zh = why
         out.append(
             {
-                "kind": kind,
+                "kind": "below_band" if part_hh[p] < lo else "above_band",
                 "reason_code": code,
                 "reason": reason,
                 "reason_zh": reason_zh,
@@ -839,3 +809,59 @@ def _band_reasons(
             }
         )
     return out
+
+
+def _unit_too_large(us: UnitSet, u: int, hi: int) -> tuple[str, str, str]:
+    name = str(us.units.iloc[u].get("name") or us.units.iloc[u].get("source_id"))
+    h = int(us.households[u])
+    return (
+        "unit_too_large",
+        f"unit {name} alone has {h} households, above the band's maximum {hi}; units are not split",
+        f"人口单元「{name}」单独即有 {h} 户，超过上限 {hi} 户，人口单元不可拆分",
+    )
+
+
+def _component_reason(loc: _Local, band: Band, comp_hh: float, n_comp: int, k: int) -> tuple[str, str, str]:
+    """``(reason_code, reason, reason_zh)`` for a part of a component (``k`` parts) left outside the band."""
+    lo, hi = band.min_households, band.max_households
+    h = int(comp_hh)
+    if comp_hh < lo and n_comp == 1:
+        return (
+            "street_too_small",
+            f"the whole street has {h} households, fewer than the minimum {lo}",
+            f"整个街道仅 {h} 户，低于下限 {lo} 户",
+        )
+    if comp_hh < lo:
+        return (
+            "isolated_area_too_small",
+            "these units are cut off from the rest of the street by a river, railway or other barrier "
+            f"without a crossing and have {h} households together, fewer than the minimum {lo}",
+            f"该片区被河流、铁路等障碍与街道其他部分隔开（无桥梁或通道），合计仅 {h} 户，低于下限 {lo} 户",
+        )
+    if math.ceil(comp_hh / hi) > math.floor(comp_hh / lo):
+        return (
+            "band_infeasible",
+            f"{h} households cannot be divided into communities of {lo}-{hi} households",
+            f"该片区共 {h} 户，无法分成户数均在 {lo}-{hi} 户之间的若干社区",
+        )
+    if not (k * lo <= comp_hh <= k * hi):
+        return (
+            "k_infeasible",
+            f"{h} households in {k} communities make {comp_hh / k:.0f} per community, outside {lo}-{hi}; "
+            f"choose between {math.ceil(comp_hh / hi)} and {math.floor(comp_hh / lo)} communities",
+            f"该片区共 {h} 户，分为 {k} 个社区时平均每个 {comp_hh / k:.0f} 户，不在 {lo}-{hi} 户之间；"
+            f"社区数量应在 {math.ceil(comp_hh / hi)}–{math.floor(comp_hh / lo)} 个之间",
+        )
+    if not subset_sum_reaches(loc.hh_l, lo, hi):
+        return (
+            "units_too_coarse",
+            f"no set of population units sums to {lo}-{hi} households: the band is narrower than the units' "
+            "sizes allow",
+            f"任何人口单元组合的户数都落不进 {lo}-{hi} 户：户数范围过窄，人口单元户数颗粒过粗（单元不可拆分），"
+            "请放宽户数范围",
+        )
+    return (
+        "no_feasible_move",
+        "unit sizes and shapes (contiguity) leave no move or chain of moves that brings this community into the band",
+        "受人口单元规模、形状与连通性限制，逐个调整单元及沿相邻社区链式调整后，该社区户数仍无法进入范围",
+    )
