@@ -70,6 +70,17 @@ HEADERS = {
     "assessable": "可评估",
     "below_min_site_area": "场地面积低于 2000 m²",
     "reachable": "可步行到达",
+    "in_hazard": "位于灾害风险区",
+    "hazard_ids": "灾害风险区编号",
+    "hazard_kinds": "灾害类型代码",
+    "hazard_level": "风险等级代码",
+    "hazard_level_zh": "灾害风险等级",
+    "hazard_names": "所在灾害风险区",
+    "hazard_zh": "灾害风险说明",
+    "hazard_id": "灾害风险区编号",
+    "hazard_kind_zh": "灾害类型",
+    "level_zh": "风险等级",
+    "radius_m": "影响半径（米）",
     # units
     "unit_id": "人口单元编号",
     # assignment
@@ -211,6 +222,7 @@ OUTPUT_NAMES = {
     "developments": "新建住宅配建",
     "cannot_assess": "无法评估",
     "gap_plan": "缺口补足方案",
+    "hazard_zones": "灾害风险区",
 }
 
 
@@ -315,6 +327,7 @@ def summary_rows(summary: dict) -> pd.DataFrame:
     rows += [
         ("固定避难场所容纳比例（全域）", summary.get("fixed_share")),
         ("固定避难场所容纳比例不达标的街道", summary.get("streets_below_fixed_share")),
+        ("位于灾害风险区的避难场所（处）", summary.get("shelters_in_hazard_zones")),
         ("中心避难场所（处）", summary.get("central_shelters")),
         ("按人口和面积上限需要的中心避难场所（处）", summary.get("central_shelters_needed")),
         ("新建住宅项目（个）", summary.get("developments")),
@@ -483,6 +496,7 @@ def audit_sheets(
         sheets["缺口补足方案"] = gp[[c for c in GAP_PLAN_COLUMNS if c in gp.columns]]
     for name, sheet in (
         ("shelters", "避难场所"),
+        ("hazard_zones", "灾害风险区"),
         ("shelter_share", "固定避难场所比例"),
         ("central", "中心避难场所"),
         ("units", "人口单元安置"),
@@ -496,6 +510,8 @@ def audit_sheets(
         if df is not None:
             if name == "shelter_share":
                 df = df.assign(area_code=df["area_code"].astype(str))
+            if name == "hazard_zones":  # kind_zh names the gap plan's column elsewhere in the workbook
+                df = df.rename(columns={"kind_zh": "hazard_kind_zh"})
             sheets[sheet] = df
     sheets["采用标准"] = norms_rows(summary)
     return {k: _readable(v) for k, v in sheets.items()}

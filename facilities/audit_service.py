@@ -17,6 +17,7 @@ from geo_service.core.norms import Norms
 from geo_service.core.runs import RunCache
 
 from .audit import AuditParams, AuditResult, GapPlanParams, compute_audit
+from .hazards import hazard_zones, shelters_in_hazards
 from .service import entrances_of, resolve_plan
 
 KIND = "audit"
@@ -31,6 +32,7 @@ INPUT_LAYERS = (
     "unit_entrances",
     "idle_assets",
     "space_candidates",
+    "hazards",
 )
 OUTPUTS = (
     "communities",
@@ -47,6 +49,7 @@ OUTPUTS = (
     "streets",
     "cannot_assess",
     "gap_plan",
+    "hazard_zones",
 )
 RUNS = RunCache(KIND, INPUT_LAYERS)
 
@@ -100,7 +103,33 @@ def audit_from_store(
     )
     if unknown:
         result.warnings.append(f"{unknown} 个小区出入口所属的人口单元不存在，未计入")
+    flag_shelters_in_hazards(result, store.read_layer("hazards"), norms or store.norms, net)
     return result, p, net
+
+
+def flag_shelters_in_hazards(result: AuditResult, hazards: gpd.GeoDataFrame, norms: Norms, net) -> None:
+    """Art. 15: mark the shelters lying in a hazard zone (fault band, flood extent, landslide radius).
+
+    Adds ``in_hazard``, ``hazard_level`` (worst), ``hazard_level_zh``, ``hazard_names``, ``hazard_zh`` and the ids
+    and kinds to ``result.shelters``, the zones to ``result.hazard_zones``, ``shelters_in_hazard_zones`` to the
+    totals and a warning naming how many.
+    """
+    if len(hazards) == 0:
+        return
+    zones = hazard_zones(hazards, norms, metric_crs=None if net is None else net.crs)
+    result.hazard_zones = zones
+    if len(result.shelters) == 0:
+        result.totals["shelters_in_hazard_zones"] = 0
+        return
+    flags = shelters_in_hazards(result.shelters, zones)
+    result.shelters = result.shelters.drop(columns=[c for c in flags.columns if c in result.shelters]).join(flags)
+    n = int(flags["in_hazard"].sum())
+    result.totals["shelters_in_hazard_zones"] = n
+    if n:
+        result.warnings.append(
+            f"{n} 处避难场所位于灾害风险区（活动断裂带避让带、洪涝淹没区或地质灾害隐患点影响范围）内，"
+            "应另选场址或经论证采取防护措施"
+        )
 
 
 def _keyed(result: AuditResult) -> dict[str, pd.DataFrame]:
@@ -116,11 +145,12 @@ def _keyed(result: AuditResult) -> dict[str, pd.DataFrame]:
         "central": "shelter_id",
         "shelter_share": "area_code",
         "shelter_sites": "parcel_id",
+        "hazard_zones": "hazard_id",
     }
     out = {}
     for name in OUTPUTS:
         frame = getattr(result, name)
-        if len(frame) == 0:
+        if frame is None or len(frame) == 0:
             continue
         frame = frame.copy()
         if name in keys:

@@ -107,6 +107,14 @@ SHELTER_FIELDS = [
     ("below_min_site_area", "场地面积低于下限", None),
     ("assessable", "可评估", None),
     ("cannot_assess_reason", "无法评估原因", None),
+    ("hazard_zh", "所在灾害风险区", None),
+]
+HAZARD_COLOR = "#b2182b"
+HAZARD_FIELDS = [
+    ("name", "名称", None),
+    ("kind_zh", "灾害类型", None),
+    ("level_zh", "风险等级", None),
+    ("radius_m", "影响半径", "米"),
 ]
 UNIT_FIELDS = [("unit_id", "居住单元编号", None), ("community_zh", "所属社区", None), ("residents", "常住人口", "人")]
 FACILITY_FIELDS = [
@@ -390,6 +398,8 @@ def summary_html(summary: dict) -> str:
 def _shelter_rows(s: dict) -> list[tuple[str, str]]:
     """Summary rows of each assignment class: placed, unplaced (persons), units out of reach, mean walk (m)."""
     rows: list[tuple[str, str]] = []
+    if s.get("shelters_in_hazard_zones"):
+        rows.append(("位于灾害风险区的避难场所", _n(s.get("shelters_in_hazard_zones"), unit="处")))
     for c in vocab.SHELTER_CLASSES:
         e = s.get(c)
         if not isinstance(e, dict) or "placed" not in e:
@@ -440,6 +450,7 @@ class _Audit:
     n_assign: int
     assign_tiles: bool
     gap: gpd.GeoDataFrame | None = None
+    hazards: gpd.GeoDataFrame | None = None
     comm_names: dict = field(default_factory=dict)
     classes: list[str] = field(default_factory=list)
     unit_layers: list = field(default_factory=list)
@@ -471,6 +482,7 @@ def audit_map(
     _add_unplaced_units(m, a)
     _add_assignment(m, a)
     _add_gap_plan(m, a)
+    _add_hazards(m, a)
     _add_shelters(m, a)
     _add_facilities(m, a)
     _legend("图例", _legend_rows(a)).add_to(m)
@@ -512,6 +524,7 @@ def _read_run(store, run: dict, tiles_base: str) -> _Audit:
         assign_tiles,
     )
     a.gap = read("gap_plan")
+    a.hazards = read("hazard_zones")
     return a
 
 
@@ -865,6 +878,40 @@ def _add_gap_plan(m: folium.Map, a: _Audit) -> None:
     a.gap = lines
 
 
+def _add_hazards(m: folium.Map, a: _Audit) -> None:
+    """Art. 15: hazard zones (fault bands, flood extents, landslide radii), hatched red, under the shelters."""
+    zones = a.hazards
+    if zones is None or not len(zones):
+        return
+    DataLayer(
+        swatch(HAZARD_COLOR, f"灾害风险区（{len(zones)} 处）", dot=False),
+        f"analysis_{a.rid}_hazard_zones",
+        gdf=zones,
+        fields=_fields(HAZARD_FIELDS, zones),
+        columns=["level"],
+        title_field="name",
+        style_js=f"function(p){{ return {{color:{js(HAZARD_COLOR)}, weight:1.5, dashArray:'4 3',"
+        f" fillColor:{js(HAZARD_COLOR)}, fillOpacity: p.level==='high' ? 0.28 : 0.16}}; }}",
+    ).add_to(m)
+
+
+def _add_shelters_in_hazards(m: folium.Map, a: _Audit, sf: list) -> None:
+    shel = a.shel
+    if shel is None or "in_hazard" not in shel.columns:
+        return
+    inside = shel[_flag(shel["in_hazard"])]
+    if not len(inside):
+        return
+    DataLayer(
+        f"位于灾害风险区的避难场所（{len(inside)} 处）",
+        f"analysis_{a.rid}_shelters",
+        gdf=inside,
+        fields=sf,
+        style_js=f"function(p){{ return {{color:{js(HAZARD_COLOR)}, weight:3, dashArray:'2 3', fill:false}}; }}",
+        point={"radius": 12, "radiusField": "capacity_persons", "scale": 0.08, "min": 11, "max": 21},
+    ).add_to(m)
+
+
 def _add_shelters(m: folium.Map, a: _Audit) -> None:
     """One layer per shelter class (size by capacity, persons), a ring around those over capacity."""
     rid, shel, summary = a.rid, a.shel, a.summary
@@ -928,6 +975,8 @@ def _add_shelters(m: folium.Map, a: _Audit) -> None:
                 },  # around the dot
             ).add_to(m)
     a.shel, a.over_n = shel, over_n
+    if shel is not None and len(shel):
+        _add_shelters_in_hazards(m, a, _fields(SHELTER_FIELDS, shel))
 
 
 def _add_facilities(m: folium.Map, a: _Audit) -> None:
@@ -988,6 +1037,9 @@ def _legend_rows(a: _Audit) -> list[tuple[str, str, str]]:
         rows.append(("dot", HATCH_BG, "避难场所：无法评估（缺少有效面积和容纳人数）"))
     if over_n:
         rows.append(("ring", OVER_CAPACITY, "就近避难时超出容量的避难场所（黑圈）"))
+    if a.hazards is not None and len(a.hazards):
+        rows.append(("fill", HAZARD_COLOR, "灾害风险区（断裂带避让带、洪涝淹没区、地质灾害隐患点影响范围）"))
+        rows.append(("ring", HAZARD_COLOR, "位于灾害风险区的避难场所（红色虚线圈）"))
     if n_assign:
         rows.append(("line", ASSIGNMENT_COLOR, "避难安置：居住单元→避难场所（线宽表示人数）"))
     if a.gap is not None and len(a.gap) and "kind" in a.gap.columns:

@@ -31,6 +31,7 @@ class AuditResult:
     totals: dict
     warnings: list[str] = field(default_factory=list)
     gap_plan: gpd.GeoDataFrame | None = None
+    hazard_zones: gpd.GeoDataFrame | None = None  # Art. 15: the zones of the hazards layer (facilities.hazards)
 
     def summary(self, worst: int = 10) -> dict:
         """Totals, streets, the ``worst`` communities, shelter shares, norms and warnings as JSON values."""

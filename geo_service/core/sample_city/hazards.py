@@ -29,7 +29,7 @@ def build_hazards(admin_areas: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, see
     rows = [("sample:hazard:fault:1", "示例断裂带", "fault_zone", "high", None, fault)]
     rivers = barriers[barriers["barrier_type"] == "river"].to_crs(METRIC_EPSG)
     if len(rivers):
-        flood = rivers.geometry.buffer(120.0).union_all().intersection(county)
+        flood = rivers.geometry.buffer(40.0).union_all().intersection(county)
         if not flood.is_empty:
             rows.append(("sample:hazard:flood:1", "示例河道洪水淹没区", "flood", "medium", None, flood))
     for i in range(2):
