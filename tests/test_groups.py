@@ -109,3 +109,30 @@ def test_group_coverage_weighs_each_category_by_its_group():
     assert np.isnan(t.loc[("nursery", "s2")]["group_rate"])  # no children of 0-3 in s2
     assert any("社区食堂" in n for n in res.notes)  # a served category the coverage did not analyse
     assert {c["category"] for c in res.categories} == {"nursery", "elderly_day_care", "health_station"}
+
+
+def test_import_refuses_age_groups_larger_than_the_residents(store):
+    """The import validation runs the same check: one bad row, nothing written, the row named in Chinese."""
+    import geopandas as gpd
+    import shapely
+
+    from geo_service.core._errors import ImportValidationError
+    from geo_service.core.importer import ImportOptions, import_frame
+    from geo_service.core.layers import get_layer
+
+    units = gpd.GeoDataFrame(
+        {
+            "source_id": ["u1", "u2"],
+            "residents": [100, 100],
+            "households": [40, 40],
+            "residents_60plus": [30, 30],
+            "residents_80plus": [10, 40],  # row 2: more over-80s than over-60s
+        },
+        geometry=[shapely.box(104.40, 31.10, 104.401, 31.101), shapely.box(104.41, 31.10, 104.411, 31.101)],
+        crs=4326,
+    )
+    with pytest.raises(ImportValidationError) as err:
+        import_frame(store, get_layer("population_units"), units, ImportOptions())
+    text = err.value.report.format_zh()
+    assert "第 2 个要素" in text and "80岁及以上人数（40）超过60岁及以上人数（30）" in text
+    assert store.count("population_units") == 0

@@ -27,6 +27,7 @@ import shapely
 from . import crs as crs_mod
 from . import headers as headers_mod
 from ._errors import ImportValidationError, InputError, ValidationReport
+from .ages import check_age_groups
 from .io import read_file
 from .layers import LayerSpec, get_layer
 from .settings import get_settings
@@ -932,6 +933,8 @@ def validate(
     _fill_admin_level(frame, spec, options, report)
     _check_fields(frame, spec, report, reported)
     _check_date_ranges(frame, spec, report)
+    if spec.name == "population_units":  # age groups larger than the residents, or nested groups that disagree
+        report.problems.extend(check_age_groups(frame))
     frame = to_wgs84(frame, options.source_crs)
     frame = _drop_z(frame)
     crs_ok = _check_crs(raw, frame, options, report, near_lon)
