@@ -112,6 +112,9 @@ def create_app(store: Store | None = None) -> FastAPI:
 
     app.include_router(shelters.router)
     app.include_router(fairness.router)
+    from .api import reports  # issue 17: the annual report
+
+    app.include_router(reports.router)
     from .api import workbench  # issue 15: the planners' workbench
 
     app.include_router(workbench.router)
