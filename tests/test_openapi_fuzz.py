@@ -66,6 +66,13 @@ SLOW = {
     "GET /coverage/{output}": 0.4,
     "GET /audit/{output}": 0.4,
     "GET /audit/shelter-assignment": 0.4,
+    "GET /audit/gap-plan": 0.1,  # each budget is a new exact gap plan
+    "GET /fairness": 0.25,  # generated limit_m values defeat the run cache
+    "GET /groups/coverage": 0.25,
+    "GET /hubs": 0.25,
+    "GET /shelters/scenario": 0.1,  # each scenario a new assignment
+    "GET /communities/{code}/poster.pdf": 0.05,  # renders an A3 PDF
+    "GET /reports/annual": 0.02,  # a whole report, PDF through LibreOffice
     "PATCH /layers/{layer}/{fid}": 0.5,
     "POST /layers/{layer}/import": 0.5,
     "GET /admin/changes": 0.5,
