@@ -84,12 +84,20 @@ def _attr(value):
 
 
 def encode_tile(
-    gdf: gpd.GeoDataFrame, layer_name: str, z: int, x: int, y: int, *, attributes: list[str] | None = None
+    gdf: gpd.GeoDataFrame,
+    layer_name: str,
+    z: int,
+    x: int,
+    y: int,
+    *,
+    attributes: list[str] | None = None,
+    geoms_3857: np.ndarray | None = None,
 ) -> bytes:
     """Encode lon/lat features as one MVT layer of tile z/x/y; ``b""`` when nothing is left in the tile.
 
     Geometries are projected to Web Mercator, clipped to the tile plus a 64-pixel buffer (as ``ST_AsMVTGeom``)
-    and quantized to a 4096 grid by ``mapbox_vector_tile``.
+    and quantized to a 4096 grid by ``mapbox_vector_tile``.  ``geoms_3857``: the rows' geometries already in
+    Web Mercator (a static export projects a layer once for all its tiles).
     """
     import mapbox_vector_tile
 
@@ -97,7 +105,9 @@ def encode_tile(
         return b""
     minx, miny, maxx, maxy = tile_bounds_3857(z, x, y)
     pad = (maxx - minx) * BUFFER / EXTENT
-    geoms = to_3857(np.asarray(gdf.geometry.values, dtype=object))
+    if geoms_3857 is None:
+        geoms_3857 = to_3857(np.asarray(gdf.geometry.values, dtype=object))
+    geoms = geoms_3857
     keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     geoms = np.where(keep, geoms, None)
     clipped = shapely.clip_by_rect(geoms, minx - pad, miny - pad, maxx + pad, maxy + pad)

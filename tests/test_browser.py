@@ -1,6 +1,6 @@
 """The map pages and the resident page in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)
 against the running service with the sample city: no console error, no request leaving loopback, features
-drawn, a tap on the resident page draws a route.  Screenshots go to tests/artifacts/."""
+drawn (the resident page: tests/test_resident_browser.py).  Screenshots go to tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -149,23 +149,6 @@ def test_large_layer_uses_vector_tiles(base_url, city, watched, monkeypatch):
     w.page.wait_for_function("geoMaps.drawnFeatures(window.geoMap) >= 1500", timeout=60_000)
     assert tiles and set(tiles) <= {200, 204} and 200 in tiles
     w.check("map_coverage_vector_tiles")
-
-
-def test_resident_page_tap_shows_route(base_url, city, watched):
-    w = watched(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, has_touch=True)
-    w.page.goto(f"{base_url}/resident", wait_until="networkidle")
-    assert w.page.evaluate("document.documentElement.scrollWidth") <= 360  # no horizontal scrolling on a phone
-    assert w.page.locator("#category option").count() > 5
-    box = w.page.locator("#map").bounding_box()
-    w.page.locator("#map").tap(position={"x": box["width"] / 2, "y": box["height"] / 2})
-    w.page.wait_for_selector("path.route", timeout=30_000)
-    w.page.wait_for_selector("#results .card", timeout=30_000)
-    cards = w.page.locator("#results .card").all_inner_texts()
-    assert w.page.locator("#results h2").all_inner_texts()[0] == "最近的应急避难场所"
-    assert all("米" in t and "分钟" in t for t in cards)
-    assert w.page.locator("path.route").count() >= 2  # the shelter and the chosen category
-    assert w.page.locator("#error").is_hidden()
-    w.check("resident")
 
 
 def test_audit_map(base_url, city, watched):

@@ -6,12 +6,16 @@ import html
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from maps.assets import STATIC_DIR
 from maps.registry import MAPS, render_map
-from maps.resident import resident_page
+from maps.resident import SW_JS, resident_page
+from maps.resident_answers import AREA_Z, ResidentAnswers
 
+from ..core._errors import InputError
+from ..core.jsonvalues import dumps
 from ..core.storage import Store
 from .deps import get_store
 from .schemas import MAX_ID
@@ -71,3 +75,78 @@ async def resident(request: Request, store: Annotated[Store, Depends(get_store)]
         resident_page, store, categories_url="/nearest/categories" if has_categories else None
     )
     return HTMLResponse(page)
+
+
+@router.get(
+    "/resident/sw.js",
+    response_class=FileResponse,
+    responses={200: {"content": {"text/javascript": {}}, "description": "The service worker (scope /resident)"}},
+    summary="Service worker of the resident page (居民查询页离线缓存)",
+)
+def resident_service_worker():
+    # served under /resident/ but controlling the page /resident itself: the header widens the allowed scope
+    return FileResponse(
+        STATIC_DIR / SW_JS,
+        media_type="text/javascript",
+        headers={"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"},
+    )
+
+
+def _answers(request: Request, store: Store) -> ResidentAnswers:
+    answers = getattr(request.app.state, "resident_answers", None)
+    if answers is None or answers.store is not store:
+        answers = ResidentAnswers(store)
+        request.app.state.resident_answers = answers
+    return answers
+
+
+def _area(x: int, y: int) -> None:
+    n = 1 << AREA_Z
+    if not (0 <= x < n and 0 <= y < n):
+        raise InputError(
+            f"no area {x}/{y} at zoom {AREA_Z}", f"区域编号 {x}/{y} 无效（第 {AREA_Z} 级瓦片，行列号 0-{n - 1}）"
+        )
+
+
+def _json(body: dict) -> Response:
+    return Response(dumps(body), media_type="application/json", headers={"Cache-Control": "public, max-age=60"})
+
+
+AREA_RESPONSES = {
+    code: {"description": desc, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for code, desc in ((404, "Unknown category or no data"), (422, "Invalid area or category"))
+}
+
+
+@router.get(
+    "/resident/areas/net/{x}/{y}.json",
+    responses=AREA_RESPONSES,
+    summary="Walking-network edges of one area, for answers on the phone (居民页离线数据：步行网络)",
+    description=f"Area = Web Mercator tile of zoom {AREA_Z}. Edges within the snap distance, their end nodes and "
+    "lengths (m), vertices in the network's metric CRS relative to the area origin, and the lon/lat fits.",
+)
+async def resident_area_net(x: int, y: int, request: Request, store: Annotated[Store, Depends(get_store)]):
+    _area(x, y)
+    return _json(await run_in_threadpool(_answers(request, store).net_area, x, y))
+
+
+@router.get(
+    "/resident/areas/{category}/sources.json",
+    responses=AREA_RESPONSES,
+    summary="Shelters or service points of a category with their snap on the network (居民页离线数据：设施)",
+)
+async def resident_area_sources(category: str, request: Request, store: Annotated[Store, Depends(get_store)]):
+    return _json(await run_in_threadpool(_answers(request, store).sources, category))
+
+
+@router.get(
+    "/resident/areas/{category}/{x}/{y}.json",
+    responses=AREA_RESPONSES,
+    summary="Nearest source of every node of one area (居民页离线数据：各节点最近设施)",
+    description="Per node: walking distance (m), source index, predecessor node and edge toward the source.",
+)
+async def resident_area_labels(
+    category: str, x: int, y: int, request: Request, store: Annotated[Store, Depends(get_store)]
+):
+    _area(x, y)
+    return _json(await run_in_threadpool(_answers(request, store).labels_area, category, x, y))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import uuid
+from collections import OrderedDict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,6 +22,49 @@ from .schemas import MAX_ID
 
 router = APIRouter(prefix="/tiles", tags=["vector tiles 矢量瓦片"])
 MVT = "application/vnd.mapbox-vector-tile"
+
+
+class TileCache:
+    """Rendered tiles by ETag (which names the data revision, the collection, the tile and the back end), least
+    recently used out first, up to ``max_bytes``: many residents viewing the same area (after an earthquake)
+    are served from memory; a re-import changes the ETag, so nothing stale is served."""
+
+    def __init__(self, max_bytes: int = 64 * 2**20):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+            return body
+
+    def put(self, key: str, body: bytes) -> None:
+        if len(body) > self.max_bytes // 8:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._bytes -= len(old) if old is not None else 0
+            self._items[key] = body
+            self._bytes += len(body)
+            while self._bytes > self.max_bytes and self._items:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= len(dropped)
+
+
+TILE_CACHE = TileCache()
+
+
+def _store_token(store: Store) -> str:
+    """A token of the store object (two stores of one process never share cached tiles)."""
+    token = getattr(store, "_tile_cache_token", None)
+    if token is None:
+        token = uuid.uuid4().hex
+        store._tile_cache_token = token  # type: ignore[attr-defined]
+    return token
 
 
 def layer_attributes(layer: str) -> list[str]:
@@ -106,7 +152,11 @@ async def tile(
     }
     if tag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
-    body = await run_in_threadpool(render_tile, store, ref, z, x, y, filters)
+    key = f"{_store_token(store)}|{tag}"
+    body = TILE_CACHE.get(key)
+    if body is None:
+        body = await run_in_threadpool(render_tile, store, ref, z, x, y, filters)
+        TILE_CACHE.put(key, body)
     if not body:
         return Response(status_code=204, headers=headers)
     return Response(body, media_type=MVT, headers=headers)
