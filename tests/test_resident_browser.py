@@ -141,6 +141,21 @@ def test_streets_places_routes_steps_and_search(base_url, city, watched):
     w.check("resident_search")
 
 
+def test_a_link_to_a_place_opens_its_nearest_shelter(base_url, watched):
+    """The poster's QR code links to /resident?lat=..&lon=..&category=shelter: the page asks for that place at once."""
+    w = watched(**PHONE)
+    asked = []
+    w.page.on("request", lambda r: asked.append(r.url) if "/nearest?" in r.url else None)
+    lon, lat = CENTRE
+    w.page.goto(f"{base_url}/resident?lat={lat}&lon={lon}&category=shelter&profile=elderly", wait_until="load")
+    w.page.wait_for_function("document.querySelectorAll('#results .card.shelter').length == 1", timeout=30_000)
+    assert any(f"lon={lon:.6f}" in u and f"lat={lat:.6f}" in u and "profile=elderly" in u for u in asked), asked
+    assert np.allclose(w.page.evaluate("geoMap.getCenter().toArray()"), [lon, lat], atol=1e-6)
+    w.page.goto(f"{base_url}/resident?lat=abc&lon=999", wait_until="load")  # nonsense: the page opens as usual
+    assert w.page.locator("#error").is_hidden()
+    w.check("resident_link")
+
+
 def test_tap_offline_after_the_first_visit(base_url, watched):
     w = watched(**PHONE)
     _open(w, f"{base_url}/resident")

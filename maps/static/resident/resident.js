@@ -498,6 +498,20 @@
     }).then(prefetchView);
   };
   window.residentQuery = run;
+  // a link to a place (the QR code of a printed community shelter map): ?lat=..&lon=..[&category=..][&profile=..]
+  (function fromLink() {
+    var q = new URLSearchParams(location.search);
+    var lat = parseFloat(q.get("lat")), lon = parseFloat(q.get("lon"));
+    if (!isFinite(lat) || !isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) return;
+    var cat = q.get("category"), prof = q.get("profile");
+    mapReady.then(function () {
+      if (cat && Array.prototype.some.call(select.options, function (o) { return o.value === cat; })) select.value = cat;
+      var radio = prof && document.querySelector('input[name="profile"][value="' + prof.replace(/[^a-z]/g, "") + '"]');
+      if (radio) radio.checked = true;
+      map.jumpTo({ center: [lon, lat], zoom: 16 });
+      window.residentLinked = run(lon, lat);
+    });
+  })();
   window.addEventListener("offline", function () { showOffline("当前处于离线状态：将使用本机已保存的数据查询。"); });
   window.addEventListener("online", function () { showOffline(""); });
 })();
