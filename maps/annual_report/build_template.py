@@ -241,7 +241,8 @@ def chapter_art15(doc) -> None:
         doc,
         "固定避难场所容纳人口比例为 {{ art15.fixed_share }}（下限 {{ art15.fixed_min_share }}），"
         "{{ art15.streets_below_fixed_share }} 个街道未达标；中心避难场所"
-        " {{ art15.central }} 处（需要 {{ art15.central_needed }} 处）。",
+        " {{ art15.central }} 处（需要 {{ art15.central_needed }} 处）。"
+        "{{ art15.in_hazard }} 处避难场所位于灾害风险区（活动断裂带避让带、洪涝淹没区、地质灾害隐患点影响范围）内。",
     )
     doc.add_heading("各街道避难场所", level=2)
     loop_table(
@@ -274,6 +275,14 @@ def chapter_art18(doc) -> None:
         "{{ art18.at_risk }} 处现状设施所在用地规划为他用，{{ art18.planned_not_built }} 处规划或在建设施尚未建成；"
         "{{ art18.developments }} 个新建住宅项目中"
         " {{ art18.developments_owing }} 个欠配设施，合计 {{ art18.owed_m2 }} m²。",
+    )
+    para(
+        doc,
+        "缺口补足方案（条例第十八条第二、三款）：{{ art18.gap_needs }} 项需求共 {{ art18.gap_need_m2 }} m²，"
+        "利用闲置资产和可购置、租赁、调剂置换、改建扩建的空间 {{ art18.gap_spaces }} 处"
+        "可补足 {{ art18.gap_closed_m2 }} m²，"
+        "费用约 {{ art18.gap_cost_yuan }} 元（租金按规定年限计入）；{{ art18.gap_closed }} 个社区可全部补足，"
+        "{{ art18.gap_partly }} 个部分补足，{{ art18.gap_open }} 个仍无可用空间。",
     )
     doc.add_heading("各街道服务用房", level=2)
     loop_table(

@@ -228,6 +228,7 @@ def art15(inputs: ReportInputs) -> dict:
         "central": num(s.get("central_shelters")),
         "central_needed": num(s.get("central_shelters_needed")),
         "central_rows": central,
+        "in_hazard": num(s.get("shelters_in_hazard_zones") or 0),
         "streets": rows,
     }
 
@@ -282,6 +283,21 @@ def art18(inputs: ReportInputs) -> dict:
         "developments_owing": num(s["developments_owing"]),
         "owed_m2": num(s["developments_owed_m2"]),
         "floor_per_100": num(inputs.norms.service_floor_m2_per_100_households),
+        **_gap_plan_figures(s.get("gap_plan") or {}),
         "streets": rows,
         "worst": worst,
+    }
+
+
+def _gap_plan_figures(gp: dict) -> dict:
+    """The gap plan of the audit (Art. 18 ¶2-3): how much idle assets, purchases, leases, swaps and extensions close."""
+    return {
+        "gap_needs": num(gp.get("needs") or 0),
+        "gap_need_m2": num(gp.get("need_m2") or 0),
+        "gap_closed_m2": num(gp.get("closed_m2") or 0),
+        "gap_closed": num(gp.get("communities_closed") or 0),
+        "gap_partly": num(gp.get("communities_partly") or 0),
+        "gap_open": num(gp.get("communities_open") or 0),
+        "gap_spaces": num(gp.get("spaces_used") or 0),
+        "gap_cost_yuan": num(gp.get("cost_yuan") or 0),
     }
