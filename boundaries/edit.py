@@ -29,6 +29,8 @@ __all__ = [
     "PlanState",
     "apply_edit",
     "diff_states",
+    "changed_units",
+    "check_locks",
     "is_connected",
     "labels_from_polygons",
     "units_split_by_line",
@@ -56,6 +58,8 @@ class PlanState:
 
     def codes_of_units(self) -> np.ndarray:
         codes = self.communities["code"].astype(str).to_numpy(dtype=object)
+        if codes.size == 0:  # no communities: no unit has one
+            return np.full(self.labels.shape, None, dtype=object)
         return np.where(self.labels >= 0, codes[np.maximum(self.labels, 0)], None)
 
     def to_json(self, us: UnitSet) -> dict:
@@ -156,6 +160,8 @@ def apply_edit(us: UnitSet, state: PlanState, edit: dict) -> tuple[PlanState, li
     * ``merge``: community ``from`` into community ``into`` (must be adjacent, same street);
     * ``split``: ``units`` of community ``code`` become a new community (``new_code``, ``new_name`` optional);
     * ``rename``: community ``code`` gets ``name``.
+
+    ``edit["locked"]`` (optional): codes of locked communities; an edit that would change one is refused.
     """
     action = edit.get("action")
     new = state.copy()
@@ -221,7 +227,27 @@ def apply_edit(us: UnitSet, state: PlanState, edit: dict) -> tuple[PlanState, li
             f"unknown edit action {action!r}; use one of {', '.join(EDIT_ACTIONS)}",
             f"未知的编辑操作 {action!r}，可用：move（移动单元）、merge（合并）、split（拆分）、rename（改名）",
         )
+    check_locks(edit.get("locked"), [str(new.communities.iloc[t]["code"]) for t in touched] + removed)
     return new, touched, removed
+
+
+def check_locks(locked, codes) -> None:
+    """:class:`InputError` (in Chinese) when any of ``codes`` (communities an edit changes) is ``locked``."""
+    hit = sorted(set(str(c) for c in (locked or ())) & set(str(c) for c in codes))
+    if hit:
+        raise InputError(
+            f"communities {hit} are locked; unlock them first",
+            f"社区 {'、'.join(hit)} 已锁定，不能修改；请先解锁，操作未执行",
+            codes=hit,
+        )
+
+
+def changed_units(us: UnitSet, a: PlanState, b: PlanState) -> list[dict]:
+    """Units whose community code differs between ``a`` and ``b``: ``{"unit_id", "community_code"}`` (code in ``b``)."""
+    ca, cb = a.codes_of_units(), b.codes_of_units()
+    moved = np.flatnonzero(ca != cb)
+    ids = us.units["id"].to_numpy() if "id" in us.units else np.arange(us.n)
+    return [{"unit_id": int(ids[i]), "community_code": cb[i]} for i in moved]
 
 
 def _next_code(comm: pd.DataFrame, street: str) -> str:
@@ -240,7 +266,8 @@ def diff_states(us: UnitSet, a: PlanState, b: PlanState) -> dict:
     dict
         ``units_moved``, ``residents_moved``, ``households_moved``, ``moves`` (one row per moved
         unit: ``unit_id``, ``source_id``, ``name``, ``from_code``, ``to_code``, ``residents``,
-        ``households``) and ``flows`` (``from_code``, ``to_code``, ``units``, ``residents``).
+        ``households``), ``flows`` (``from_code``, ``to_code``, ``units``, ``residents``) and ``streets``
+        (per street of the moved units: ``street_code``, ``units``, ``residents``, ``households``).
     """
     ca, cb = a.codes_of_units(), b.codes_of_units()
     moved = np.flatnonzero(ca != cb)
@@ -264,7 +291,15 @@ def diff_states(us: UnitSet, a: PlanState, b: PlanState) -> dict:
         .agg(units=("unit_id", "size"), residents=("residents", "sum"), households=("households", "sum"))
         .reset_index()
     )
+    street = us.streets["code"].astype(str).to_numpy(dtype=object)[us.street[moved]] if moved.size else []
+    streets = (
+        frame.assign(street_code=street)
+        .groupby("street_code", sort=True)
+        .agg(units=("unit_id", "size"), residents=("residents", "sum"), households=("households", "sum"))
+        .reset_index()
+    )
     return {
+        "streets": streets,
         "units_moved": int(moved.size),
         "residents_moved": int(us.residents[moved].sum()),
         "households_moved": int(us.households[moved].sum()),

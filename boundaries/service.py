@@ -27,7 +27,16 @@ from geo_service.core.storage import Store
 
 from .adjacency import UnitSet, prepare_units
 from .delineate import Band, delineate
-from .edit import COMM_COLUMNS, PlanState, apply_edit, diff_states, labels_from_polygons
+from .edit import (
+    COMM_COLUMNS,
+    PlanState,
+    apply_edit,
+    changed_units,
+    check_locks,
+    diff_states,
+    labels_from_polygons,
+    units_split_by_line,
+)
 from .evaluate import (
     EvalContext,
     Evaluation,
@@ -241,15 +250,22 @@ class PlanService:
         name: str | None = None,
         created_by: str | None = None,
         save: bool = True,
+        progress=None,
     ) -> dict:
-        """Propose a plan (:class:`DelineationParams`), evaluate it and, with ``save``, store it as a draft."""
+        """Propose a plan (:class:`DelineationParams`), evaluate it and, with ``save``, store it as a draft.
+
+        ``progress``: optional callable ``(share 0-1, stage in Chinese)`` told as the stages go by (background jobs).
+        """
         band, k, mode, seed = params.band, params.k, params.mode, params.seed
         streets = None if params.streets is None else list(params.streets)
+        tell = progress or (lambda share, stage: None)
+        tell(0.05, "准备人口单元与相邻关系")
         us = self.unit_set()
         existing = None
         base_row = None
         if params.from_plan is not None:
             base_row, existing, _, _ = self.state(params.from_plan)
+        tell(0.3, "自动划分社区")
         t0 = time.perf_counter()
         prop = delineate(
             us,
@@ -271,6 +287,7 @@ class PlanService:
         state = PlanState(
             prop.labels, comm.reindex(columns=["code", "name", "street_code", "community_workers", "has_fixed_office"])
         )
+        tell(0.75, "评估划分结果")
         ctx = self.context(us, band, existing)
         ev = evaluate_plan(us, state.labels, state.communities, ctx)
         out = {
@@ -285,6 +302,7 @@ class PlanService:
             "version": None,
         }
         if save:
+            tell(0.9, "保存草案")
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             name = name or f"划分草案 {stamp}"
             params = {
@@ -330,8 +348,7 @@ class PlanService:
         return frame[ok]
 
     # ------------------------------------------------------------------ edit
-    def edit(self, plan, if_match: int, edit: dict, *, created_by: str | None = None) -> dict:
-        row = self.store.get_plan(plan)
+    def _check_version(self, row: dict, if_match: int) -> None:
         if row["status"] == "adopted":
             raise ConflictError(
                 f"plan {row['name']} is adopted; copy it to a draft to edit",
@@ -347,29 +364,41 @@ class PlanService:
                 current_version=int(row["version"]),
                 expected_version=int(if_match),
             )
+
+    def edit(self, plan, if_match: int, edit: dict, *, created_by: str | None = None) -> dict:
+        """Apply one edit on version ``if_match`` (409 when the plan moved on) and store it as the next version.
+
+        ``edit``: as :func:`boundaries.edit.apply_edit`, plus ``split`` with ``line`` (lon/lat points, EPSG:4326)
+        instead of ``units``, and ``restore`` with ``version`` (the assignment of an earlier version again: undo and
+        redo are new versions). Returns the new version, the touched communities' figures (``rows``), the codes
+        ``removed``, the units whose community changed (``units``) and ``compute_ms``.
+        """
+        row = self.store.get_plan(plan)
+        self._check_version(row, if_match)
         row, state, ver, stored = self.state(row["id"])
-        if ver != int(
-            if_match
-        ):  # another edit was committed between the check above and this read: never apply on top of it
-            raise ConflictError(
-                f"plan {row['id']} is at version {ver}, the edit was made on version {if_match}; reload and redo it",
-                f"方案已被他人修改（当前版本 {ver}，您的修改基于版本 {if_match}），请刷新后重新操作；本次修改未保存",
-                current_version=int(ver),
-                expected_version=int(if_match),
-            )
+        if ver != int(if_match):  # another edit was committed between the check above and this read
+            self._check_version({**row, "version": ver}, if_match)
         us = self.unit_set()
         t0 = time.perf_counter()
-        new, touched, removed = apply_edit(us, state, edit)
+        edit = dict(edit)
+        if edit.get("action") == "restore":
+            new, touched, removed = self._restore(row, state, edit)
+        else:
+            if edit.get("action") == "split" and edit.get("line") and not edit.get("units"):
+                edit["units"] = units_split_by_line(us, state, str(edit.get("code")), edit.pop("line"))
+            edit.pop("line", None)
+            new, touched, removed = apply_edit(us, state, edit)
         ctx = self.context(us)
         rows = community_figures(us, new.labels, new.communities, np.asarray(touched, np.int64), ctx)
+        units = changed_units(us, state, new)
         compute_ms = (time.perf_counter() - t0) * 1000
         version = self.store.commit_plan_version(
             row["id"],
             ver,
             assignment=new.to_json(us),
             action=f"edit:{edit.get('action')}",
-            params=plain(edit),
-            summary={"touched": rows["code"].tolist(), "removed": removed},
+            params=plain({k: v for k, v in edit.items() if k != "locked"}),
+            summary={"touched": rows["code"].tolist(), "removed": removed, "units_changed": len(units)},
             created_by=created_by,
             base_assignment=None if stored else state.to_json(us),
             upsert=self._layer_rows(us, rows),
@@ -380,9 +409,28 @@ class PlanService:
             "version": version,
             "rows": rows,
             "removed": removed,
+            "units": units,
             "compute_ms": round(compute_ms, 1),
             "us": us,
         }
+
+    def _restore(self, row: dict, state: PlanState, edit: dict) -> tuple[PlanState, list[int], list[str]]:
+        """The assignment of version ``edit["version"]`` as the next state (undo/redo): touched = communities whose
+        units or name differ, removed = codes absent from that version."""
+        target = edit.get("version")
+        if not isinstance(target, int) or target < 1:
+            raise InputError("restore needs the version to restore", "恢复操作须给出要恢复的版本号（version）")
+        _, old, _, _ = self.state(row["id"], target)
+        cur_codes = state.communities["code"].astype(str).to_numpy()
+        old_codes = old.communities["code"].astype(str).to_numpy()
+        removed = sorted(set(cur_codes) - set(old_codes))
+        a, b = state.codes_of_units(), old.codes_of_units()
+        differ = set(a[a != b].tolist()) | set(b[a != b].tolist())
+        cur_names = dict(zip(cur_codes, state.communities["name"].astype(str)))
+        differ |= {c for c, n in zip(old_codes, old.communities["name"].astype(str)) if cur_names.get(c) != n}
+        check_locks(edit.get("locked"), sorted((differ - {None}) | set(removed)))
+        touched = [k for k, c in enumerate(old_codes) if c in differ]
+        return old, touched, removed
 
     def copy(self, plan, *, name: str, created_by: str | None = None) -> dict:
         row, state, ver, _ = self.state(plan)
@@ -410,10 +458,14 @@ class PlanService:
         return d
 
     def adopt(self, plan, *, adopted_by: str, if_match: int | None = None, actor: str | None = None) -> dict:
+        """Adopt ``plan``: a draft of some streets replaces only those streets' communities of the adopted plan
+        (merged as the draft's next version); refused (422) when it leaves units of its streets without a community.
+        """
         if not adopted_by or not str(adopted_by).strip():
             raise InputError("adoption needs the name of who adopts", "采纳方案须注明采纳人（adopted_by）")
         row, state, ver, stored = self.state(plan)
         us = self.unit_set()
+        self._refuse_unassigned(row, state, us)
         merge = None if if_match is not None and int(if_match) != ver else self._merge_with_adopted(row, state, us)
         if merge is not None:  # a draft of some streets: the adopted plan's other streets are kept (new version)
             base = None if stored else state.to_json(us)
@@ -430,6 +482,107 @@ class PlanService:
         if merge is not None:
             out["merged_from"] = {"id": int(merge[0]["id"]), "name": merge[0]["name"], "communities_kept": merge[2]}
         return out
+
+    @staticmethod
+    def _unassigned(state: PlanState, us: UnitSet) -> dict[str, int]:
+        """Street code -> units without a community, for the streets where ``state`` assigns any unit."""
+        street_of_unit = us.streets["code"].astype(str).to_numpy()[us.street]
+        covered = np.unique(street_of_unit[state.labels >= 0])
+        miss = np.isin(street_of_unit, covered) & (state.labels < 0)
+        codes, counts = np.unique(street_of_unit[miss], return_counts=True)
+        return {str(c): int(n) for c, n in zip(codes, counts)}
+
+    def _refuse_unassigned(self, row: dict, state: PlanState, us: UnitSet) -> None:
+        missing = self._unassigned(state, us)
+        if missing:
+            n = sum(missing.values())
+            where = "、".join(f"街道 {c}：{k} 个" for c, k in missing.items())
+            raise InputError(
+                f"plan {row['id']} leaves {n} population units of its streets without a community: {missing}",
+                f"方案「{row['name']}」有 {n} 个人口单元未划入任何社区（{where}），不能采纳；请先将其划入社区",
+                units_unassigned=n,
+                streets=missing,
+            )
+
+    def adoption_preview(self, plan) -> dict:
+        """What adopting ``plan`` would change city-wide, without writing anything.
+
+        Returns
+        -------
+        dict
+            ``plan`` and ``adopted`` (the plan adopted now, or None); ``streets`` (codes the draft covers);
+            ``communities_before`` / ``communities_after``; ``added`` / ``removed`` (``code``, ``name``,
+            ``street_code``, ``households``, ``residents``), ``changed`` (kept codes whose units change);
+            ``communities_kept`` (from the adopted plan's other
+            streets); ``units_moved``, ``residents_moved``, ``households_moved`` and ``moved_by_street`` against the
+            adopted plan; ``units_unassigned`` per street and ``refused_zh`` (None when adoption may go ahead).
+        """
+        row, state, ver, _ = self.state(plan)
+        us = self.unit_set()
+        adopted = [p for p in self.store.list_plans() if p["status"] == "adopted" and p["id"] != row["id"]]
+        missing = self._unassigned(state, us)
+        refused = None
+        if missing:
+            n = sum(missing.values())
+            refused = f"有 {n} 个人口单元未划入任何社区，不能采纳"
+        try:
+            merge = self._merge_with_adopted(row, state, us)
+        except ConflictError as exc:
+            merge, refused = None, exc.message_zh
+        after = merge[1] if merge is not None else state
+        base = (
+            self.state(adopted[-1]["id"])[1]
+            if adopted
+            else PlanState(np.full(us.n, -1, np.int64), pd.DataFrame(columns=COMM_COLUMNS))
+        )
+        d = diff_states(us, base, after)
+        street_of_unit = us.streets["code"].astype(str).to_numpy()[us.street]
+
+        def table(st: PlanState, codes) -> list[dict]:
+            out = []
+            for code in codes:
+                k = st.index_of(code)
+                members = st.labels == k
+                r = st.communities.iloc[k]
+                out.append(
+                    {
+                        "code": str(code),
+                        "name": None if pd.isna(r["name"]) else str(r["name"]),
+                        "street_code": None if pd.isna(r["street_code"]) else str(r["street_code"]),
+                        "households": int(us.households[members].sum()),
+                        "residents": int(us.residents[members].sum()),
+                    }
+                )
+            return out
+
+        moved_codes = set(d["moves"]["from_code"].dropna().astype(str)) | set(
+            d["moves"]["to_code"].dropna().astype(str)
+        )
+        before_codes = set(base.communities["code"].astype(str))
+        after_codes = set(after.communities["code"].astype(str))
+        return {
+            "plan": {"id": int(row["id"]), "name": row["name"], "version": int(ver), "status": row["status"]},
+            "adopted": None
+            if not adopted
+            else {"id": int(adopted[-1]["id"]), "name": adopted[-1]["name"], "version": int(adopted[-1]["version"])},
+            "streets": sorted(set(street_of_unit[state.labels >= 0].tolist())),
+            "communities_before": len(before_codes),
+            "communities_after": len(after_codes),
+            "communities_kept": 0 if merge is None else int(merge[2]),
+            "changed": table(after, sorted(before_codes & after_codes & moved_codes)),
+            "added": table(after, sorted(after_codes - before_codes)),
+            "removed": table(base, sorted(before_codes - after_codes)),
+            "units_moved": d["units_moved"],
+            "residents_moved": d["residents_moved"],
+            "households_moved": d["households_moved"],
+            "moved_by_street": plain(d["streets"].to_dict(orient="records")),
+            "units_unassigned": missing,
+            "refused_zh": refused,
+        }
+
+    def adoptions(self) -> list[dict]:
+        """Every adopted state, newest first (superseded ones stay readable: ``GET /plans/{id}?version=N``)."""
+        return self.store.list_adoptions()
 
     def _merge_with_adopted(self, row, state: PlanState, us: UnitSet) -> tuple[dict, PlanState, int] | None:
         """The draft ``state`` completed with the communities of the adopted plan in the streets it does not cover.
@@ -541,3 +694,34 @@ def rows_records(rows: pd.DataFrame) -> list[dict]:
 
 
 __all__ += ["clear_cache", "export_frame", "rows_records", "totals_of"]
+
+
+def run_delineation_job(store: Store, job_id: int, params: DelineationParams, *, name=None, created_by=None) -> None:
+    """Delineate as background job ``job_id`` (a row of ``jobs``): progress and stage in ``result`` while it runs
+    (``{"progress": 0-1, "stage_zh": …}``), then ``plan_id``/``name``/``version``/``totals``, or failed with the
+    Chinese reason."""
+    from geo_service.core.storage import utcnow
+
+    def tell(share: float, stage: str) -> None:
+        store.update_job(job_id, result={"progress": round(float(share), 2), "stage_zh": stage})
+
+    try:
+        store.update_job(job_id, status="running", started_at=utcnow())
+        out = PlanService(store).delineate(params, name=name, created_by=created_by, progress=tell)
+        result = {
+            "progress": 1.0,
+            "stage_zh": "完成",
+            "plan_id": out["plan_id"],
+            "name": out.get("name"),
+            "version": out["version"],
+            "seconds": out["seconds"],
+            "totals": plain(out["evaluation"].totals),
+            "problems": plain(out["problems"]),
+        }
+        store.update_job(job_id, status="done", finished_at=utcnow(), result=result)
+    except Exception as exc:  # recorded on the job; the service goes on
+        message = getattr(exc, "message_zh", None) or str(exc)
+        store.update_job(job_id, status="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {message}"[:2000])
+
+
+__all__ += ["run_delineation_job"]

@@ -49,7 +49,7 @@ def test_delineate_evaluate_adopt_export(db, tmp_path):
     assert len(gpd.read_file(tmp_path / "d.gpkg")) >= 2
     r = CliRunner().invoke(app, ["plan", "evaluate", "草案", "--households", "300-900", "--database-url", db])
     assert r.exit_code == 0 and "户数达标" in r.output, r.output
-    r = CliRunner().invoke(app, ["plan", "adopt", "草案", "--by", "张三", "--database-url", db])
+    r = CliRunner().invoke(app, ["plan", "adopt", "草案", "--by", "张三", "--yes", "--database-url", db])
     assert r.exit_code == 0 and "张三" in r.output
     r = CliRunner().invoke(app, ["plan", "export", "草案", "--out", str(tmp_path / "p.zip"), "--database-url", db])
     assert r.exit_code == 0 and (tmp_path / "p.zip").exists()

@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Query
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -26,8 +27,11 @@ from ..core.jsonvalues import plain
 from ..core.storage import Store
 from .deps import get_store, require
 from .schemas import ERROR_RESPONSES, EXPORT_MEDIA_TYPES, MAX_ID
+from .schemas.jobs import Job
 from .schemas.plans import (
     MAX_HOUSEHOLDS,
+    Adoption,
+    AdoptionPreview,
     AdoptRequest,
     AdoptResult,
     CommunityDetail,
@@ -45,6 +49,7 @@ from .schemas.plans import (
 )
 
 router = APIRouter(prefix="/plans", tags=["plans 社区划分方案"])
+_DELINEATIONS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geo-delineate")  # background delineations
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -118,20 +123,83 @@ UNIT_COLUMNS = [
 ]
 
 
+def _job_params(params) -> dict:
+    """The delineation parameters as the job's JSON ``params``."""
+    return plain(
+        {
+            "streets": None if params.streets is None else list(params.streets),
+            "band": [params.band.min_households, params.band.max_households],
+            "k": params.k,
+            "mode": params.mode,
+            "from_plan": params.from_plan,
+            "seed": params.seed,
+        }
+    )
+
+
+def _submit_delineation(request: Request, store: Store, params, name, created_by) -> JSONResponse:
+    """A ``delineate`` job in the ``jobs`` table run by this process's delineation thread; 202 with the job."""
+    from boundaries.service import run_delineation_job
+
+    from .jobs import _job
+
+    job_id = store.create_job("delineate", _job_params(params), created_by)
+    store.update_job(job_id, runner=request.app.state.jobs.label)
+    _DELINEATIONS.submit(run_delineation_job, store, job_id, params, name=name, created_by=created_by)
+    job = _job(request, store.get_job(job_id))
+    return JSONResponse(job.model_dump(mode="json"), status_code=202, headers={"Location": job.status_url})
+
+
+def _features(rows) -> dict:
+    """Touched communities' polygons (EPSG:4326) as a GeoJSON FeatureCollection, id = code."""
+    import json
+
+    import shapely
+
+    feats = []
+    for code, name, geom in zip(rows["code"], rows["name"], rows["geometry_wgs84"]):
+        if geom is None or shapely.is_empty(geom):
+            continue
+        feats.append(
+            {
+                "type": "Feature",
+                "id": str(code),
+                "properties": {"code": str(code), "name": str(name)},
+                "geometry": json.loads(shapely.to_geojson(shapely.set_precision(geom, 1e-7))),
+            }
+        )
+    return {"type": "FeatureCollection", "features": feats}
+
+
 # ----------------------------------------------------------------------------- routes
 @router.get("", response_model=list[PlanInfo], summary="List plans (社区划分方案列表)")
 def list_plans(store: Annotated[Store, Depends(get_store)]):
     return [_plan_info(p) for p in _service(store).list_plans()]
 
 
+@router.get(
+    "/adoptions",
+    response_model=list[Adoption],
+    summary="Every adopted state of every plan, newest first: the history of adoption (采纳历史)",
+    description="Earlier adopted states stay readable: GET /plans/{plan_id}?version={version}. "
+    "(A plan named 'adoptions' is reached by its id.)",
+)
+def adoptions(store: Annotated[Store, Depends(get_store)]):
+    return [Adoption(**{**a, "adopted_at": _iso(a["adopted_at"])}) for a in _service(store).adoptions()]
+
+
 @router.post(
     "/delineate",
     response_model=DelineateResult,
-    responses=ERROR_RESPONSES,
+    responses={
+        202: {"model": Job, "description": "background=true: the job, to poll at its Location"},
+        **ERROR_RESPONSES,
+    },
     status_code=201,
     summary="Propose a plan (自动划分社区，生成草案)",
 )
 async def delineate(
+    request: Request,
     store: Annotated[Store, Depends(get_store)],
     req: Annotated[DelineateRequest, Body()],
     user: Annotated[Principal, Depends(require("plan_edit", "生成划分方案"))],
@@ -146,6 +214,8 @@ async def delineate(
         from_plan=req.from_plan,
         mode=req.mode,
     )
+    if req.background:
+        return await run_in_threadpool(_submit_delineation, request, store, params, req.name, user.label)
     out = await run_in_threadpool(svc.delineate, params, name=req.name, created_by=user.label, save=req.save)
     ev = out["evaluation"]
     body = {
@@ -342,6 +412,8 @@ def edit(
         compute_ms=out["compute_ms"],
         removed=out["removed"],
         communities=_figures(out["rows"]),
+        units=out["units"],
+        features=_features(out["rows"]),
     )
     return JSONResponse(body.model_dump(mode="json"), headers={"ETag": etag_of(out["version"])})
 
@@ -371,10 +443,21 @@ def diff(
         "units_moved": d["units_moved"],
         "residents_moved": d["residents_moved"],
         "households_moved": d["households_moved"],
+        "streets": plain(d["streets"].to_dict(orient="records")),
         "flows": plain(d["flows"].to_dict(orient="records")),
         "moves": plain(moves.astype(object).where(moves.notna(), None).to_dict(orient="records")),
     }
     return DiffResult(**body)
+
+
+@router.get(
+    "/{plan}/adoption-preview",
+    response_model=AdoptionPreview,
+    responses=ERROR_RESPONSES,
+    summary="What adopting the plan would change city-wide; nothing is written (采纳预览)",
+)
+def adoption_preview(plan: str, store: Annotated[Store, Depends(get_store)]):
+    return AdoptionPreview(**_service(store).adoption_preview(plan))
 
 
 @router.post("/{plan}/adopt", response_model=AdoptResult, responses=ERROR_RESPONSES, summary="Adopt a plan (采纳方案)")

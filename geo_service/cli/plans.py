@@ -155,15 +155,58 @@ def plan_export(
         out.print(f"已导出 {n} 个社区到 {path}（{crs}）")
 
 
+def _print_preview(pv: dict) -> None:
+    """The adoption preview (:meth:`boundaries.service.PlanService.adoption_preview`) in Chinese."""
+    base = pv["adopted"]
+    say = lambda text: out.print(text, markup=False, highlight=False)  # noqa: E731
+    say(
+        f"采纳预览：方案「{pv['plan']['name']}」版本 {pv['plan']['version']}，"
+        f"覆盖街道 {'、'.join(pv['streets']) or '无'}"
+    )
+    say(
+        f"全市社区 {pv['communities_before']} 个 → {pv['communities_after']} 个"
+        + (
+            f"（沿用现行方案「{base['name']}」其他街道的 {pv['communities_kept']} 个社区）"
+            if base and pv["communities_kept"]
+            else ""
+        )
+    )
+    say(
+        f"新增社区 {len(pv['added'])} 个，撤销社区 {len(pv['removed'])} 个，范围调整 {len(pv['changed'])} 个；"
+        f"调整人口单元 {pv['units_moved']} 个，居民 {pv['residents_moved']} 人，{pv['households_moved']} 户"
+    )
+    for label, rows in (("新增", pv["added"]), ("撤销", pv["removed"]), ("调整", pv["changed"])):
+        for r in rows:
+            say(f"  {label} {r['code']} {r['name'] or ''}：{r['households']} 户，{r['residents']} 人")
+    for r in pv["moved_by_street"]:
+        say(f"  街道 {r['street_code']}：调整居民 {r['residents']} 人（{r['units']} 个单元）")
+    if pv["refused_zh"]:
+        console.print(f"[red]不能采纳[/red]：{pv['refused_zh']}", highlight=False)
+
+
 @plan_app.command("adopt")
 def plan_adopt(
     plan: str = typer.Argument(..., help="方案编号或名称"),
-    by: str = typer.Option(..., "--by", help="采纳人（姓名或单位）"),
+    by: str | None = typer.Option(None, "--by", help="采纳人（姓名或单位）"),
+    preview: bool = typer.Option(False, "--preview", help="只预览全市的变化（新增、撤销的社区，调整的居民），不采纳"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="不询问，预览后直接采纳"),
     database_url: str | None = DbOpt,
 ):
-    """Adopt a plan (采纳方案，记录采纳人和时间)."""
+    """Adopt a plan after a city-wide preview (预览全市变化后采纳方案，记录采纳人和时间)."""
     with cli_errors():
-        res = _svc(database_url).adopt(plan, adopted_by=by, actor=cli_actor())
+        svc = _svc(database_url)
+        pv = svc.adoption_preview(plan)
+        _print_preview(pv)
+        if preview:
+            return
+        if not by or not by.strip():
+            raise InputError("adoption needs --by", "采纳方案须用 --by 注明采纳人（姓名或单位）")
+        if pv["refused_zh"]:
+            raise typer.Exit(1)
+        if not yes and not typer.confirm("确认采纳？", default=False):
+            out.print("未采纳")
+            raise typer.Exit(1)
+        res = svc.adopt(plan, adopted_by=by, actor=cli_actor())
         out.print(f"方案 {res['plan_id']} 版本 {res['version']} 已由 {res['adopted_by']} 于 {res['adopted_at']} 采纳")
         merged = res.get("merged_from")
         if merged:
@@ -173,6 +216,88 @@ def plan_adopt(
             )
         for s in res["superseded"]:
             out.print(f"原方案「{s['name']}」改为已被替代")
+
+
+@plan_app.command("history")
+def plan_history(database_url: str | None = DbOpt):
+    """Every adopted state, newest first (采纳历史；旧的采纳状态仍可查看)."""
+    with cli_errors():
+        rows = _svc(database_url).adoptions()
+        if not rows:
+            out.print("尚无采纳记录")
+        for a in rows:
+            now = "现行" if a["current"] else "已被替代"
+            when = a["adopted_at"].strftime("%Y-%m-%d %H:%M") if a["adopted_at"] else "（采纳时间未记录）"
+            out.print(
+                f"{when}\t方案 {a['plan_id']}「{a['name']}」版本 {a['version']}\t{a['adopted_by'] or ''}\t{now}",
+                markup=False,
+                highlight=False,
+            )
+
+
+@plan_app.command("diff")
+def plan_diff(
+    a: str = typer.Argument(..., help="方案 A（编号或名称，可写作 名称@版本）"),
+    b: str = typer.Argument(..., help="方案 B（编号或名称，可写作 名称@版本）"),
+    limit: int = typer.Option(20, "--limit", min=0, help="最多列出多少个调整的人口单元"),
+    as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
+    database_url: str | None = DbOpt,
+):
+    """Compare two plans: units and residents moved, per street and between communities (对比两个方案)."""
+    from boundaries.params import EvaluationParams
+
+    with cli_errors():
+        svc = _svc(database_url)
+        (pa, va), (pb, vb) = _plan_at(a), _plan_at(b)
+        d = svc.diff(pb, pa, version=vb, other_version=va)
+        totals = [
+            svc.evaluate(p, EvaluationParams.from_input(svc.norms, version=v))[1].totals
+            for p, v in ((pa, va), (pb, vb))
+        ]
+        if as_json:
+            body = {k: d[k] for k in ("from", "to", "units_moved", "residents_moved", "households_moved")}
+            body.update(
+                streets=d["streets"].to_dict(orient="records"),
+                flows=d["flows"].to_dict(orient="records"),
+                moves=d["moves"].head(limit).to_dict(orient="records"),
+                totals={"a": totals[0], "b": totals[1]},
+            )
+            out.print(json.dumps(plain(body), ensure_ascii=False, indent=1), markup=False, highlight=False)
+            return
+        say = lambda text: out.print(text, markup=False, highlight=False)  # noqa: E731
+        fa, fb = d["from"], d["to"]
+        say(f"A：方案「{fa['name']}」版本 {fa['version']}；B：方案「{fb['name']}」版本 {fb['version']}")
+        say(f"调整人口单元 {d['units_moved']} 个，居民 {d['residents_moved']} 人，{d['households_moved']} 户")
+        for label, key, fmt in (
+            ("社区数", "communities", "{:d}"),
+            ("户数达标", "in_band", "{:d}"),
+            ("连续", "contiguous", "{:d}"),
+            ("有问题的社区", "communities_flagged", "{:d}"),
+            ("平均 Polsby-Popper", "polsby_popper_mean", "{:.3f}"),
+        ):
+            va_, vb_ = totals[0].get(key), totals[1].get(key)
+            sa_, sb_ = ("—" if v is None else fmt.format(v) for v in (va_, vb_))
+            say(f"  {label}：A {sa_}，B {sb_}")
+        for r in d["streets"].itertuples():
+            say(f"  街道 {r.street_code}：调整居民 {int(r.residents)} 人（{int(r.units)} 个单元）")
+        for r in d["flows"].itertuples():
+            say(
+                f"  {r.from_code or '（未分配）'} → {r.to_code or '（未分配）'}："
+                f"{int(r.units)} 个单元，{int(r.residents)} 人"
+            )
+        for r in d["moves"].head(limit).itertuples():
+            say(
+                f"    单元 {r.unit_id} {r.name or r.source_id}：{r.from_code or '—'} → {r.to_code or '—'}，"
+                f"{int(r.residents)} 人"
+            )
+
+
+def _plan_at(text: str) -> tuple[str, int | None]:
+    """``名称@3`` -> (名称, 3); a plain name or id -> (it, None)."""
+    name, sep, ver = text.rpartition("@")
+    if sep and ver.isdigit() and name:
+        return name, int(ver)
+    return text, None
 
 
 @plan_app.command("units")

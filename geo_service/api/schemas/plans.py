@@ -110,6 +110,11 @@ class DelineateRequest(BaseModel):
     name: str | None = Field(None, description="Name of the draft plan (default: 划分草案 <time>)")
     created_by: str | None = Field(None, description="Ignored: the token's user is recorded")
     save: bool = True
+    background: bool = Field(
+        False,
+        description="Run as a background job: 202 with the job (GET /jobs/{id}: progress and stage in result, "
+        "then the draft's plan_id)",
+    )
 
 
 class DelineateResult(BaseModel):
@@ -124,8 +129,13 @@ class DelineateResult(BaseModel):
     stats: dict[str, Any]
 
 
+LonLat = Annotated[list[Annotated[float, Field(ge=-180, le=180)]], Field(min_length=2, max_length=2)]
+
+
 class EditRequest(BaseModel):
-    action: Literal["move", "merge", "split", "rename"]
+    action: Literal["move", "merge", "split", "rename", "restore"] = Field(
+        description="move | merge | split | rename | restore (the assignment of an earlier version: undo, redo)"
+    )
     units: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
         None, description="Population unit ids (move, split)"
     )
@@ -136,9 +146,25 @@ class EditRequest(BaseModel):
     new_code: str | None = None
     new_name: str | None = None
     name: str | None = Field(None, description="New name (rename)")
+    line: list[LonLat] | None = Field(
+        None,
+        min_length=2,
+        max_length=1000,
+        description="split: the cut line as [lon, lat] points (EPSG:4326) instead of units; the side with fewer "
+        "households becomes the new community",
+    )
+    version: int | None = Field(None, ge=1, le=MAX_ID, description="restore: the version whose assignment returns")
+    locked: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None, max_length=10_000, description="Codes of locked communities: an edit changing one is refused"
+    )
     created_by: str | None = Field(None, description="Ignored: the token's user is recorded")
 
     model_config = {"populate_by_name": True}
+
+
+class UnitChange(BaseModel):
+    unit_id: int
+    community_code: str | None = Field(None, description="The unit's community after the edit (null: none)")
 
 
 class EditResult(BaseModel):
@@ -148,6 +174,10 @@ class EditResult(BaseModel):
     compute_ms: float = Field(description="Time to validate the edit and compute the touched communities' figures (ms)")
     removed: list[str]
     communities: list[CommunityFigures] = Field(description="New figures of the communities the edit touched")
+    units: list[UnitChange] = Field([], description="Units whose community changed")
+    features: dict[str, Any] = Field(
+        {}, description="GeoJSON FeatureCollection (EPSG:4326) of the touched communities' new polygons, id = code"
+    )
 
 
 class UnitMove(BaseModel):
@@ -168,9 +198,17 @@ class Flow(BaseModel):
     households: int
 
 
+class StreetMoves(BaseModel):
+    street_code: str
+    units: int
+    residents: int
+    households: int
+
+
 class DiffResult(BaseModel):
     from_: dict[str, Any] = Field(alias="from")
     to: dict[str, Any]
+    streets: list[StreetMoves] = Field([], description="Units and residents moved per street")
     units_moved: int
     residents_moved: int
     households_moved: int
@@ -238,3 +276,39 @@ class CommunityDetail(BaseModel):
     etag: str
     community: CommunityFigures
     unit_ids: list[int] = Field(description="Ids of the community's population units (as edits take them)")
+
+
+class PreviewCommunity(BaseModel):
+    code: str
+    name: str | None = None
+    street_code: str | None = None
+    households: int
+    residents: int
+
+
+class AdoptionPreview(BaseModel):
+    plan: dict[str, Any]
+    adopted: dict[str, Any] | None = Field(None, description="The plan adopted now (None: none)")
+    streets: list[str] = Field(description="Streets the plan covers: only their communities are replaced")
+    communities_before: int
+    communities_after: int
+    communities_kept: int = Field(description="Communities of the adopted plan's other streets kept")
+    added: list[PreviewCommunity]
+    removed: list[PreviewCommunity]
+    changed: list[PreviewCommunity] = Field(description="Communities kept by code whose units change")
+    units_moved: int
+    residents_moved: int
+    households_moved: int
+    moved_by_street: list[StreetMoves]
+    units_unassigned: dict[str, int] = Field(description="Street code -> units left without a community")
+    refused_zh: str | None = Field(None, description="Why adoption would be refused (None: it may go ahead)")
+
+
+class Adoption(BaseModel):
+    plan_id: int
+    name: str
+    version: int
+    adopted_at: str | None = None
+    adopted_by: str | None = None
+    status: str = Field(description="The plan's status now: adopted or superseded")
+    current: bool = Field(description="This adopted state is in force")

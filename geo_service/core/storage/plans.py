@@ -82,6 +82,63 @@ class PlansRepository(LayersRepository):
             rows = conn.execute(sa.select(*cols).where(t.c.plan_id == int(plan_id)).order_by(t.c.version)).all()
         return [_version_row(r, with_assignment=False) for r in rows]
 
+    def list_adoptions(self) -> list[dict]:
+        """Every adopted version of every plan, newest first: ``plan_id``, ``name``, ``version``, ``adopted_at``,
+        ``adopted_by``, ``status`` (the plan's status now: adopted or superseded) and ``current`` (still in force).
+
+        Plans adopted without an adoption record (loaded or imported with status adopted) follow, undated, with
+        their current version (the state they were adopted in: such a plan is never edited in place).
+        """
+        t, pv = models.plans, models.plan_versions
+        stmt = (
+            sa.select(
+                pv.c.plan_id,
+                t.c.name,
+                pv.c.version,
+                pv.c.adopted_at,
+                pv.c.adopted_by,
+                t.c.status,
+                t.c.version.label("now"),
+            )
+            .join(t, t.c.id == pv.c.plan_id)
+            .where(pv.c.adopted_at.is_not(None))
+            .order_by(pv.c.adopted_at.desc(), pv.c.id.desc())
+        )
+        with self.read() as conn:
+            rows = conn.execute(stmt).all()
+            # plans adopted outside the service (loaded or imported as adopted): their stored state, undated
+            dated = {r.plan_id for r in rows}
+            older = conn.execute(
+                sa.select(
+                    t.c.id.label("plan_id"),
+                    t.c.name,
+                    t.c.version,
+                    t.c.adopted_at,
+                    t.c.adopted_by,
+                    t.c.status,
+                    t.c.version.label("now"),
+                )
+                .where(t.c.status.in_(("adopted", "superseded")))
+                .order_by(t.c.id.desc())
+            ).all()
+        rows = list(rows) + [r for r in older if r.plan_id not in dated]
+        out, seen = [], set()
+        for r in rows:
+            current = r.status == "adopted" and r.plan_id not in seen
+            seen.add(r.plan_id)
+            out.append(
+                {
+                    "plan_id": int(r.plan_id),
+                    "name": r.name,
+                    "version": int(r.version),
+                    "adopted_at": r.adopted_at,
+                    "adopted_by": r.adopted_by,
+                    "status": r.status,
+                    "current": bool(current),
+                }
+            )
+        return out
+
     # ------------------------------------------------------------ communities
     def plan_community_source_ids(self, plan_id: int, conn=None) -> dict[str, str]:
         """Community code -> ``source_id`` of the plan's rows in the ``communities`` layer.
