@@ -7,7 +7,7 @@ service works on an intranet without internet.  This script re-creates them from
     .venv/bin/python scripts/vendor_assets.py           # needs `npm` and the npm registry (set-up time only)
 
 Only what the pages use is vendored: Leaflet (folium's version), Leaflet.VectorGrid (vector-tile
-layers of large collections), Swagger UI (the ``/docs`` page) and MapLibre GL JS (the resident page and the
+layers of large collections), Swagger UI (the ``/docs`` page), ReDoc (``/redoc``) and MapLibre GL JS (the resident page and the
 planners' workbench: vector tiles with feature-state).  folium's other defaults (jQuery,
 Bootstrap, Font Awesome, awesome-markers) are dropped from every page by :mod:`maps.assets`.
 ``SHA256SUMS`` in the vendor folder records every vendored file; tests/test_vendor_assets.py checks it.
@@ -72,6 +72,12 @@ PACKAGES = [
             "package/dist/maplibre-gl.css": "maplibre-gl.css",
             "package/LICENSE.txt": "LICENSE.txt",
         },
+    ),
+    (
+        "redoc",
+        "2.5.2",
+        "b80462bec8e96d985086b1a23768f46f0776ed37c719b9a752fd443557282e03",
+        {"package/bundles/redoc.standalone.js": "redoc.standalone.js", "package/LICENSE": "LICENSE"},
     ),
 ]
 SUMS = VENDOR / "SHA256SUMS"  # every vendored file's SHA-256, checked by tests/test_vendor_assets.py

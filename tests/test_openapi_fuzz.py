@@ -66,7 +66,8 @@ SLOW = {
     "GET /coverage/{output}": 0.4,
     "GET /audit/{output}": 0.4,
     "GET /audit/shelter-assignment": 0.4,
-    "GET /audit/gap-plan": 0.1,  # each budget is a new exact gap plan
+    "GET /audit/gap-plan": 0.1,
+    "GET /plans/{plan}/adoption-preview": 0.4,  # each budget is a new exact gap plan
     "GET /fairness": 0.25,  # generated limit_m values defeat the run cache
     "GET /groups/coverage": 0.25,
     "GET /hubs": 0.25,
