@@ -26,4 +26,4 @@ def test_every_vendored_file_has_its_recorded_sha256():
 def test_every_vendored_package_carries_its_licence():
     for package in {Path(rel).parts[0] for rel in _sums()}:
         names = {Path(rel).name for rel in _sums() if Path(rel).parts[0] == package}
-        assert names & {"LICENSE", "README.md"}, package  # Leaflet.VectorGrid's licence is in its README
+        assert names & {"LICENSE", "LICENSE.txt", "README.md"}, package  # Leaflet.VectorGrid's licence is in its README
