@@ -32,9 +32,10 @@ def _units(n=4, **overrides):
         "name": [f"小区{i}" for i in range(n)],
         "residents": [300 + i for i in range(n)],
         "households": [120 + i for i in range(n)],
-        "residents_60plus": [60] * n,
     }
     data.update(overrides)
+    if "residents_60plus" not in data:  # a fifth of the residents at most: age groups never exceed residents
+        data["residents_60plus"] = [max(0, min(60, int(r) // 5)) for r in data["residents"]]
     return gpd.GeoDataFrame(data, geometry=polys, crs=4326)
 
 
