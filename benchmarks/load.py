@@ -39,7 +39,11 @@ CPU: the server's processes, wrk and everything else on the machine are measured
 run; wrk runs on the same 2 cores as the service.  Before each run the script waits (``--quiet-wait``, up to
 600 s) for other work on the machine to stop, and reports what other work there was.
 
-Target (issue 7): 500 ``/nearest`` requests per second with p99 under 50 ms, no errors.
+Scenario ``profiles`` (issue 16): the same kind of taps, each with ``profile=elderly`` or ``profile=wheelchair``
+(drawn uniformly): labels per profile, routes and turn-by-turn steps as for the standard profile.
+
+Target (issue 7, issue 16): 500 ``/nearest`` requests per second with p99 under 50 ms, no errors, with and
+without a walking profile.
 """
 
 from __future__ import annotations
@@ -187,12 +191,18 @@ def reachable_points(data_dir: Path, bbox, n: int, seed: int) -> tuple[list[tupl
     return out[:n], 1.0 - len(out) / tried
 
 
-def nearest_paths(points, categories: list[str], seed: int) -> list[str]:
+PROFILES = ["elderly", "wheelchair"]
+
+
+def nearest_paths(points, categories: list[str], seed: int, profiles: list[str] | None = None) -> list[str]:
+    """Resident-page taps; with ``profiles`` each tap walks one of them (drawn uniformly), as the page sends it."""
     rng = random.Random(seed)
     paths = []
     for lon, lat in points:
         c = rng.choice(categories)
         q = f"/nearest?lon={lon:.6f}&lat={lat:.6f}"
+        if profiles:
+            q += f"&profile={rng.choice(profiles)}"
         if c == "shelter":
             paths.append(f"{q}&category=shelter&k=3")
         else:
@@ -347,7 +357,9 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=60.0, help="seconds per fixed-rate scenario")
     ap.add_argument("--warmup", type=float, default=10.0, help="seconds of warm-up before each scenario (not recorded)")
     ap.add_argument("--capacity-duration", type=float, default=15.0, help="seconds per closed-loop capacity run")
-    ap.add_argument("--capacity", default="nearest,static,tiles", help="closed-loop capacity runs, comma separated")
+    ap.add_argument(
+        "--capacity", default="nearest,profiles,static,tiles", help="closed-loop capacity runs, comma separated"
+    )
     ap.add_argument("--no-capacity", action="store_true", help="skip the closed-loop capacity runs")
     ap.add_argument("--connections", type=int, default=50, help="wrk connections of the fixed-rate runs")
     ap.add_argument("--capacity-connections", type=int, default=16, help="wrk connections of the capacity runs")
@@ -359,7 +371,9 @@ def main() -> None:
         help="every n-th request closes its connection (wrk opens a new one), as from many clients; 0: never",
     )
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes of the service")
-    ap.add_argument("--scenarios", default="nearest,static,tiles", help="fixed-rate scenarios, comma separated")
+    ap.add_argument(
+        "--scenarios", default="nearest,profiles,static,tiles", help="fixed-rate scenarios, comma separated"
+    )
     ap.add_argument(
         "--quiet-wait",
         type=float,
@@ -418,6 +432,12 @@ def main() -> None:
                     write_list(tmp / "nearest.txt", main_paths),
                     write_list(tmp / "nearest_warm.txt", warm_paths),
                 ),
+                "profiles": (
+                    write_list(tmp / "profiles.txt", nearest_paths(pts[:n_taps], categories, args.seed + 2, PROFILES)),
+                    write_list(
+                        tmp / "profiles_warm.txt", nearest_paths(pts[n_taps:], categories, args.seed + 3, PROFILES)
+                    ),
+                ),
                 "tiles": (
                     write_list(tmp / "tiles.txt", tile_paths(bbox, 20000, args.seed)),
                     write_list(tmp / "tiles_warm.txt", tile_paths(bbox, 2000, args.seed + 1)),
@@ -428,7 +448,7 @@ def main() -> None:
                 f"{len(main_paths):,} /nearest paths from {n_taps:,} points ({left_out:.1%} of uniform points "
                 f"are > 300 m from a street and left out), {len(categories)} categories"
             )
-            rates = {"nearest": args.rate, "static": args.rate, "tiles": args.tile_rate}
+            rates = {"nearest": args.rate, "profiles": args.rate, "static": args.rate, "tiles": args.tile_rate}
             for name in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
                 paths, warm = lists[name]
                 wait_quiet(args.quiet_wait)
@@ -481,7 +501,8 @@ def report(args, results: dict, wrk_version: str, stack: str, left_out: float, n
         + (" --write" if args.write else "")
     )
     what = {
-        "nearest": "`/nearest` (resident-page taps, routes on)",
+        "nearest": "`/nearest` (resident-page taps, routes and steps on)",
+        "profiles": "`/nearest?profile=` elderly or wheelchair (same taps, routes and steps on)",
         "static": "peer: static file `resident.css`, same service",
         "tiles": "vector tiles, zoom 13–16",
     }
@@ -529,7 +550,7 @@ def report(args, results: dict, wrk_version: str, stack: str, left_out: float, n
         split = "/".join(f"{x:.0f}" for x in r["worker_split_pct"])
         return f"{r['cpu_server_pct']:.0f} % / {r['cpu_wrk_pct']:.0f} % / {r['cpu_other_pct']:.0f} % ({split})"
 
-    for name in ("nearest", "static", "tiles"):
+    for name in ("nearest", "profiles", "static", "tiles"):
         r = results.get(name)
         if r:
             lines.append(
@@ -537,7 +558,7 @@ def report(args, results: dict, wrk_version: str, stack: str, left_out: float, n
                 f"{r['duration_us'] / 1e6:.1f} s) | {ms(r['p50_us'])} | {ms(r['p90_us'])} | {ms(r['p99_us'])} | "
                 f"{ms(r['max_us'])} | {r['errors']} | {r['late']:,} ({r['late_50ms']:,}) | {cpu(r)} |"
             )
-    caps = [(n, results.get(f"{n}_capacity")) for n in ("nearest", "static", "tiles")]
+    caps = [(n, results.get(f"{n}_capacity")) for n in ("nearest", "profiles", "static", "tiles")]
     if any(r for _, r in caps):
         lines += [
             "",
@@ -568,21 +589,29 @@ def report(args, results: dict, wrk_version: str, stack: str, left_out: float, n
             f"- Capacity: `/nearest` {nc['throughput_rps'] / sc['throughput_rps']:.2f}x the static file's "
             f"({nc['throughput_rps']:.0f} against {sc['throughput_rps']:.0f} requests/s)."
         )
-    for name, r in (("/nearest", n), ("static", s), ("tiles", results.get("tiles"))):
+    pr = results.get("profiles")
+    if n and pr:
+        notes.append(
+            f"- With a walking profile: median {pr['p50_us'] / max(n['p50_us'], 1):.2f}x and p99 "
+            f"{pr['p99_us'] / max(n['p99_us'], 1):.2f}x those of the standard profile at the same offered rate."
+        )
+    for name, r in (("/nearest", n), ("/nearest?profile=", pr), ("static", s), ("tiles", results.get("tiles"))):
         if r and r["requests"]:
             ms_per = 10.0 * r["cpu_server_pct"] * (os.cpu_count() or 1) * (r["wall_s"]) / r["requests"]
             notes.append(f"- Service CPU per `{name}` request in the fixed-rate run: {ms_per:.2f} ms.")
-    if n:
+    for label, r in (("`/nearest`", n), ("`/nearest?profile=`", pr)):
+        if not r:
+            continue
         met = (
-            n["offered_rps"] >= TARGET_RPS
-            and n["throughput_rps"] >= 0.99 * TARGET_RPS
-            and n["p99_us"] < TARGET_P99_MS * 1000
-            and n["errors"] == 0
+            r["offered_rps"] >= TARGET_RPS
+            and r["throughput_rps"] >= 0.99 * TARGET_RPS
+            and r["p99_us"] < TARGET_P99_MS * 1000
+            and r["errors"] == 0
         )
         notes.append(
-            f"- Target ({TARGET_RPS:g} `/nearest` requests/s, p99 < {TARGET_P99_MS:g} ms, no errors): "
-            f"**{'met' if met else 'not met'}** ({n['throughput_rps']:.1f}/s, p99 {ms(n['p99_us'])}, "
-            f"{n['errors']} errors)."
+            f"- Target ({TARGET_RPS:g} {label} requests/s, p99 < {TARGET_P99_MS:g} ms, no errors): "
+            f"**{'met' if met else 'not met'}** ({r['throughput_rps']:.1f}/s, p99 {ms(r['p99_us'])}, "
+            f"{r['errors']} errors)."
         )
     if notes:
         lines += [""] + notes

@@ -13,7 +13,9 @@ Parts (each in its own process so peak memory is its own):
    set-up abandoned after 10 minutes); every peer's distances are compared with ours;
 2. memory of the network held for queries (arrays + CSR + snapping index), loaded from its file;
 3. the full coverage run of the default sample city (all categories, all units, stored), end to end;
-4. ``/nearest`` latency in process and over HTTP on loopback (uvicorn, keep-alive client).
+4. ``/nearest`` latency in process and over HTTP on loopback (uvicorn, keep-alive client); in process also per
+   walking profile (standard, elderly, wheelchair: the same points), with each profile's label build time, and the
+   standard profile without turn-by-turn steps (routes only, as before issue 16) as the peer of the steps' cost.
 """
 
 from __future__ import annotations
@@ -271,12 +273,39 @@ def part_nearest(tmp: Path, n: int) -> dict:
     pick = rng.integers(0, len(pts), n)
     cats = ["shelter", "kindergarten", "health_station", "community_service_station"]
     svc = NearestService(store)
+    t = time.perf_counter()
     svc.warm(cats)
+    warm_s = time.perf_counter() - t
     lat_in = []
     for i, j in enumerate(pick):
         t = time.perf_counter()
         svc.query(float(pts.x.iloc[j]), float(pts.y.iloc[j]), cats[i % 4], 3)
         lat_in.append(time.perf_counter() - t)
+    profiles = {}
+    for prof in ("standard", "elderly", "wheelchair"):
+        t = time.perf_counter()
+        for c in cats:
+            svc._index(c, svc.profile(prof))
+        build = warm_s if prof == "standard" else time.perf_counter() - t
+        lat = []
+        for i, j in enumerate(pick):
+            t = time.perf_counter()
+            svc.query(float(pts.x.iloc[j]), float(pts.y.iloc[j]), cats[i % 4], 3, profile=prof)
+            lat.append(time.perf_counter() - t)
+        profiles[prof] = {"build_s": build, "median_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99)}
+    # the peer of the steps: the same queries with routes but without turn-by-turn steps (monkeypatched away)
+    import facilities.nearest as nearest_mod
+
+    steps_fn = nearest_mod.route_steps
+    nearest_mod.route_steps = lambda net, legs, name: []
+    try:
+        lat_plain = []
+        for i, j in enumerate(pick):
+            t = time.perf_counter()
+            svc.query(float(pts.x.iloc[j]), float(pts.y.iloc[j]), cats[i % 4], 3)
+            lat_plain.append(time.perf_counter() - t)
+    finally:
+        nearest_mod.route_steps = steps_fn
     # over HTTP: the real service on loopback
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -317,16 +346,21 @@ def part_nearest(tmp: Path, n: int) -> dict:
         proc.terminate()
         proc.wait(10)
 
-    def pct(v, q):
-        return float(np.percentile(np.array(v) * 1000, q))
-
     return {
         "n": n,
-        "in_median_ms": pct(lat_in, 50),
-        "in_p99_ms": pct(lat_in, 99),
-        "http_median_ms": pct(lat_http, 50),
-        "http_p99_ms": pct(lat_http, 99),
+        "in_median_ms": _pct(lat_in, 50),
+        "in_p99_ms": _pct(lat_in, 99),
+        "http_median_ms": _pct(lat_http, 50),
+        "http_p99_ms": _pct(lat_http, 99),
+        "profiles": profiles,
+        "no_steps_median_ms": _pct(lat_plain, 50),
+        "no_steps_p99_ms": _pct(lat_plain, 99),
     }
+
+
+def _pct(v, q) -> float:
+    """Percentile ``q`` of durations ``v`` (s), in milliseconds."""
+    return float(np.percentile(np.array(v) * 1000, q))
 
 
 # ----------------------------------------------------------------------------- driver
@@ -447,8 +481,22 @@ def render(engine, memory, cov, near) -> str:
         f"`/nearest` (k = 3 with routes, four categories in turn, {near['n']:,} random points): in process median "
         f"**{near['in_median_ms']:.2f} ms**, p99 {near['in_p99_ms']:.2f} ms; "
         "over HTTP on loopback (uvicorn, one keep-alive client) "
-        f"median {near['http_median_ms']:.2f} ms, p99 {near['http_p99_ms']:.2f} ms.",
+        f"median {near['http_median_ms']:.2f} ms, p99 {near['http_p99_ms']:.2f} ms. Every route carries its "
+        "turn-by-turn steps; the same queries without steps (routes only): median "
+        f"{near['no_steps_median_ms']:.2f} ms, p99 {near['no_steps_p99_ms']:.2f} ms "
+        f"(steps cost {near['in_median_ms'] / max(near['no_steps_median_ms'], 1e-9):.2f}x at the median).",
+        "",
+        "| walking profile (issue 16) | labels of the four categories built in | in process median | p99 | "
+        "median / standard's |",
+        "|---|---|---|---|---|",
     ]
+    prof = near.get("profiles", {})
+    std = prof.get("standard", {}).get("median_ms") or 1.0
+    for name, p in prof.items():
+        lines.append(
+            f"| {name} | {p['build_s']:.2f} s | {p['median_ms']:.2f} ms | {p['p99_ms']:.2f} ms | "
+            f"{p['median_ms'] / std:.2f} |"
+        )
     return "\n".join(lines)
 
 

@@ -35,7 +35,7 @@ import shapely
 
 from geo_service.core import vocab
 from geo_service.core._errors import InputError
-from geo_service.core.network import DEFAULT_MAX_SNAP_M, Snap, WalkNetwork
+from geo_service.core.network import DEFAULT_MAX_SNAP_M, PROFILES, Snap, WalkNetwork, WalkProfile, profile_code
 from geo_service.core.norms import Norms
 
 LEVELS = ("5min", "10min", "15min")
@@ -70,6 +70,9 @@ class CoverageParams:
     levels : life-circle levels whose required categories are analysed and whose complete rate is reported
     categories : extra or explicit categories (default: the required ones of ``levels``)
     walking_speed_mps : metres per second for minutes (default: the norms, 1.0)
+    profile : walking profile, ``standard``, ``elderly`` or ``wheelchair``: the distances of a profile are
+        standard-equivalent metres (walking time times the standard speed), so a unit is covered when the
+        profile's walkers reach the facility in the time a standard walker needs for the threshold
     max_snap_m : farther from every street than this, a unit is unreachable
     statuses : facility statuses counted as supply (default: existing only)
     """
@@ -78,6 +81,7 @@ class CoverageParams:
     categories: tuple[str, ...] | None = None
     walking_speed_mps: float | None = None
     max_snap_m: float = DEFAULT_MAX_SNAP_M
+    profile: str = "standard"
     statuses: tuple[str, ...] = ACTIVE_STATUS
 
     @classmethod
@@ -86,29 +90,42 @@ class CoverageParams:
         levels: str | Sequence[str] | None = None,
         categories: str | Sequence[str] | None = None,
         walking_speed_mps: float | str | None = None,
+        profile: str | None = None,
     ) -> CoverageParams:
         """The one constructor from CLI options, HTTP query parameters or a job's stored parameters.
 
         ``levels`` and ``categories`` are sequences or comma-separated text (None or empty: the defaults);
-        ``walking_speed_mps`` is metres per second, 0.1 to 5 (None: the norms' speed).
+        ``walking_speed_mps`` is metres per second, 0.1 to 5 (None: the norms' speed); ``profile`` is
+        ``standard`` (default), ``elderly`` or ``wheelchair`` (their speeds come from the norms, so a speed
+        may not be given with another profile).
         """
+        code = profile_code(profile)
         speed = None if walking_speed_mps is None else float(walking_speed_mps)
         if speed is not None and not (MIN_SPEED_MPS <= speed <= MAX_SPEED_MPS):
             raise InputError(
                 f"walking speed must be {MIN_SPEED_MPS}-{MAX_SPEED_MPS} m/s, got {speed}",
                 f"步行速度应在 {MIN_SPEED_MPS}–{MAX_SPEED_MPS} 米/秒之间，收到 {speed}",
             )
+        if speed is not None and code != "standard":
+            raise InputError(
+                "a walking speed cannot be given with a walking profile other than standard",
+                f"出行方式「{PROFILES[code]}」的步行速度取自规范，不能同时指定步行速度",
+                profile=code,
+            )
         cats = _names(categories)
-        return cls(levels=_names(levels) or LEVELS, categories=cats or None, walking_speed_mps=speed)
+        return cls(levels=_names(levels) or LEVELS, categories=cats or None, walking_speed_mps=speed, profile=code)
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "levels": list(self.levels),
             "categories": None if self.categories is None else list(self.categories),
             "walking_speed_mps": self.walking_speed_mps,
             "max_snap_m": self.max_snap_m,
             "statuses": list(self.statuses),
         }
+        if self.profile != "standard":  # runs of the standard profile keep their stored parameters
+            out["profile"] = self.profile
+        return out
 
 
 def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -172,6 +189,7 @@ class CoverageResult:
     required: dict[str, tuple[str, ...]]
     facility_counts: dict[str, int]
     warnings: list[str] = field(default_factory=list)
+    profile: dict = field(default_factory=lambda: {"profile": "standard", "profile_zh": "标准"})
 
     # -------------------------------------------------------------- aggregates
     def rates(self, by: str | None = None) -> pd.DataFrame:
@@ -248,6 +266,8 @@ class CoverageResult:
             "unreachable_residents": int(city["unreachable_residents"]),
             "unreachable_units": int((~self.units["reachable"]).sum()),
             "walking_speed_mps": self.walking_speed_mps,
+            **{k: v for k, v in self.profile.items() if k != "walking_speed_mps"},
+            "profile_walking_speed_mps": self.profile.get("walking_speed_mps", self.walking_speed_mps),
             "categories": cats,
             "levels": levels,
             "warnings": list(self.warnings),
@@ -389,6 +409,8 @@ def compute_coverage(
         nearest entrance only, a unit without from its representative point.
     """
     _check_input_columns(units, facilities)
+    profile = WalkProfile.from_input(params.profile, norms)
+    net = net.for_profile(profile)
     rules = category_rules(norms, params.levels, params.categories)
     levels = tuple(norms.level(lv) for lv in params.levels)
     speed = _walking_speed(params, norms)
@@ -399,7 +421,7 @@ def compute_coverage(
     u = units.reset_index(drop=True)
     out = _unit_attributes(u)
     access = _snap_unit_access(net, u, out["unit_id"], entrances, params.max_snap_m)
-    out["snap_offset_m"] = access.snap_offset_m
+    out["snap_offset_m"] = access.snap_offset_m / net.offset_scale  # metres, also in a profile's view
     out["reachable"] = access.reachable
 
     limit = max(max(r.threshold_m for r in rules.values()), max(level_walk.values()))
@@ -410,7 +432,9 @@ def compute_coverage(
     out["missing"] = _missing_categories(out, rules)
     out["community_code"], out["community_name"] = _unit_communities(u, communities)
     units_out = gpd.GeoDataFrame(pd.DataFrame(out), geometry=u.geometry.values, crs=u.crs)
-    return CoverageResult(units_out, rules, levels, speed, level_walk, required, dist.counts, dist.warnings)
+    result = CoverageResult(units_out, rules, levels, speed, level_walk, required, dist.counts, dist.warnings)
+    result.profile = profile.as_dict()
+    return result
 
 
 def _check_input_columns(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> None:

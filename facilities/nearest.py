@@ -1,9 +1,12 @@
 """Nearest shelter or service point for residents: a snap plus a label lookup.
 
-For each category (``shelter`` or a facility category) the k-nearest labels of
-every network node are built once (:class:`~geo_service.core.network.KNearestLabels`)
-and kept until the network or the layer changes; a query snaps the point to
-the nearest street edge and reads the labels of the edge's two ends.
+For each category (``shelter`` or a facility category) and walking profile (standard,
+elderly, wheelchair) the k-nearest labels of every network node are built once
+(:class:`~geo_service.core.network.KNearestLabels`, on the network as the profile walks
+it) and kept until the network or the layer changes; a query snaps the point to the
+nearest street edge open to the profile and reads the labels of the edge's two ends.
+Every route comes with turn-by-turn steps in Chinese
+(:func:`geo_service.core.network.directions.route_steps`).
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ from geo_service.core.network import (
     DEFAULT_MAX_SNAP_M,
     KNearestLabels,
     WalkNetwork,
+    WalkProfile,
     load_network,
+    profile_code,
 )
+from geo_service.core.network.directions import route_steps
 
 SHELTER = "shelter"
 K_MAX = 5
@@ -63,14 +69,20 @@ class NearestQuery:
     lat: float
     category: str
     k: int = 3
+    profile: WalkProfile = WalkProfile()
 
     @classmethod
-    def from_input(cls, lon, lat, category: str, k=3, *, k_max: int = K_MAX) -> NearestQuery:
+    def from_input(
+        cls, lon, lat, category: str, k=3, profile: str | None = None, *, norms=None, k_max: int = K_MAX
+    ) -> NearestQuery:
         """The one constructor from CLI arguments or HTTP query parameters; a Chinese error for bad values.
 
-        ``category`` is ``shelter``, a facility category code or its Chinese label; ``k`` is 1 to ``k_max``.
+        ``category`` is ``shelter``, a facility category code or its Chinese label; ``k`` is 1 to ``k_max``;
+        ``profile`` is ``standard`` (default), ``elderly`` or ``wheelchair`` (speeds and closures from
+        ``norms``, the store's).
         """
         category = validate_category(category)
+        walk_profile = WalkProfile.from_input(profile, norms) if norms is not None else WalkProfile()
         if not (isinstance(k, int) and 1 <= k <= k_max):
             raise InputError(f"k must be between 1 and {k_max}", f"k 必须在 1 到 {k_max} 之间", k=k)
         for name, v, lo, hi in (("lon", lon, -180, 180), ("lat", lat, -90, 90)):
@@ -80,7 +92,7 @@ class NearestQuery:
                     f"{'经度' if name == 'lon' else '纬度'}无效",
                     **{name: v},
                 )
-        return cls(float(lon), float(lat), category, k)
+        return cls(float(lon), float(lat), category, k, walk_profile)
 
 
 @dataclass
@@ -114,6 +126,7 @@ class NearestService:
         self._revs: tuple[float, dict] = (0.0, {})
         self._net: WalkNetwork | None = None
         self._categories: tuple[tuple, list[dict]] | None = None
+        self._profiles: dict[str, WalkProfile] = {}
 
     # ------------------------------------------------------------------ state
     @property
@@ -121,6 +134,18 @@ class NearestService:
         if self._speed is None:
             self._speed = self.store.norms.walking_speed_mps
         return float(self._speed)
+
+    def profile(self, profile: str | None) -> WalkProfile:
+        """The walking profile named ``profile`` (None: standard), from the store's norms; kept."""
+        code = profile_code(profile)
+        p = self._profiles.get(code)
+        if p is None:
+            p = WalkProfile.from_input(code, self.store.norms)
+            speed = self.walking_speed_mps  # the service's own speed (default the norms') is the standard one
+            if p.name == "standard" and speed != p.speed_mps:
+                p = WalkProfile("standard", speed, speed, slope=p.slope)
+            self._profiles[code] = p
+        return p
 
     def _revisions(self) -> dict:
         now = time.monotonic()
@@ -138,10 +163,11 @@ class NearestService:
             self._indexes.clear()
         return self._net
 
-    def _index(self, category: str) -> _Index:
-        net = self.net()
+    def _index(self, category: str, profile: WalkProfile | None = None) -> _Index:
+        profile = profile or self.profile(None)
+        net = self.net().for_profile(profile)
         rev = int(self._revisions().get(_layer_of(category), 0))
-        key = (net.version, category)
+        key = (net.version, category, profile.key)
         idx = self._indexes.get(key)
         if idx is not None and idx.revision == rev:
             return idx
@@ -170,7 +196,7 @@ class NearestService:
         records = [_record(row, category) for row in frame.to_dict(orient="records")]
         return _Index(labels, records, rev)
 
-    def ready(self, category: str) -> bool:
+    def ready(self, category: str, profile: str | None = None) -> bool:
         """Whether a query of ``category`` is answered from memory now: no database read, no label build.
 
         The HTTP route answers such a query on the event loop (about a millisecond of numpy) and sends
@@ -178,15 +204,18 @@ class NearestService:
         """
         try:
             category = validate_category(category)
+            walk_profile = self._profiles.get(profile_code(profile))
         except InputError:
             return False
         stamp, revs = self._revs
         net = self._net
-        if net is None or self._speed is None or time.monotonic() - stamp > REVISION_TTL_S:
+        if net is None or self._speed is None or walk_profile is None or time.monotonic() - stamp > REVISION_TTL_S:
             return False
         if self._net_rev != revs.get("network_edges", 0):
             return False
-        idx = self._indexes.get((net.version, category))
+        views = net.__dict__.get("_profile_views", {})
+        version = views[walk_profile.key].version if walk_profile.key in views else net.version
+        idx = self._indexes.get((version, category, walk_profile.key))
         return idx is not None and idx.revision == int(revs.get(_layer_of(category), 0))
 
     def warm(self, categories=None) -> None:
@@ -227,13 +256,28 @@ class NearestService:
         return out
 
     # ------------------------------------------------------------------ query
-    def query(self, lon: float, lat: float, category: str, k: int = 3, *, with_route: bool = True) -> dict:
-        """The ``k`` nearest features of ``category`` by walking from (lon, lat), EPSG:4326."""
+    def query(
+        self,
+        lon: float,
+        lat: float,
+        category: str,
+        k: int = 3,
+        *,
+        with_route: bool = True,
+        profile: str | None = None,
+    ) -> dict:
+        """The ``k`` nearest features of ``category`` by walking from (lon, lat), EPSG:4326.
+
+        ``profile``: ``standard`` (default), ``elderly`` or ``wheelchair``; ``walk_min`` is the profile's
+        walking time, ``walk_m`` the metres walked.  Each route carries its turn-by-turn ``steps``.
+        """
+        walk_profile = self.profile(profile)
         q = NearestQuery.from_input(lon, lat, category, k, k_max=self.k_max)
         lon, lat, category, k = q.lon, q.lat, q.category, q.k
-        net = self.net()
+        base = self.net()
+        net = base.for_profile(walk_profile)
         x, y = net.lonlat_to_metric(lon, lat)
-        x0, y0, x1, y1 = net.bounds_m
+        x0, y0, x1, y1 = base.bounds_m
         m = self.max_snap_m
         margin = max(STUDY_AREA_MARGIN_M, m)
         if not (x0 - margin <= x <= x1 + margin and y0 - margin <= y <= y1 + margin):
@@ -242,56 +286,99 @@ class NearestService:
         if not point.reachable[0]:
             raise InputError(
                 f"the point is more than {m:.0f} m from any street",
-                f"该位置距离步行道路超过 {m:.0f} 米，无法规划步行路线",
+                f"该位置距离{_open_streets(walk_profile)}超过 {m:.0f} 米，无法规划步行路线",
                 lon=lon,
                 lat=lat,
                 max_snap_m=m,
             )
-        idx = self._index(category)
+        idx = self._index(category, walk_profile)
         src, walk, via = idx.labels.query(point, k)
-        speed = self.walking_speed_mps
-        # the snap location and every route vertex to lon/lat in one transform call, rounded once
-        parts = [point.snapped_xy[:1]]
-        if with_route:
-            first_legs: dict = {}
-            parts += [idx.labels.route_coords(point, int(s), int(v), first_legs) for s, v in zip(src, via)]
-        allxy = np.concatenate(parts)
+        real = net is not base  # a profile's view: label distances are costs, metres come from the pieces
+        parts, legs, steps = self._routes(idx, net, point, src, via, with_route, real)
+        starts = [[st["x"], st["y"]] for r in steps for st in r]
+        allxy = np.concatenate([point.snapped_xy[:1], *parts, np.array(starts, dtype=np.float64).reshape(-1, 2)])
         lon_lat = np.column_stack(net.metric_to_lonlat(allxy[:, 0], allxy[:, 1]))
         snapped_lon, snapped_lat = float(lon_lat[0, 0]), float(lon_lat[0, 1])
-        routes = [None] * len(src)
-        if with_route and len(src):
-            rounded = np.round(lon_lat[1:], 7)
-            ends = np.cumsum([len(c) for c in parts[1:]])
-            routes = [{"type": "LineString", "coordinates": c.tolist()} for c in np.split(rounded, ends[:-1])]
+        routes = _route_dicts(lon_lat, parts, steps, len(src))
         results = []
         for rank, (s, d, route) in enumerate(zip(src, walk, routes), start=1):
             rec = dict(idx.records[int(s)])
+            walk_m = sum(legs[rank - 1].lengths_m) if real else d
             rec.update(
                 {
                     "rank": rank,
-                    "walk_m": round(float(d), 1),
-                    "walk_min": round(float(d) / speed / 60.0, 1),
+                    "walk_m": round(float(walk_m), 1),
+                    "walk_min": round(float(d) / walk_profile.reference_speed_mps / 60.0, 1),
                     "route": route,
                 }
             )
             results.append(rec)
         out = {
-            "query": {"lon": lon, "lat": lat, "category": category, "category_zh": category_label(category), "k": k},
+            "query": {
+                "lon": lon,
+                "lat": lat,
+                "category": category,
+                "category_zh": category_label(category),
+                "k": k,
+                "profile": walk_profile.name,
+                "profile_zh": walk_profile.label_zh,
+            },
             "snap": {
                 "lon": round(snapped_lon, 7),
                 "lat": round(snapped_lat, 7),
-                "offset_m": round(float(point.offset_m[0]), 1),
+                "offset_m": round(float(point.offset_m[0]) / net.offset_scale, 1),
             },
-            "walking_speed_mps": speed,
+            "walking_speed_mps": walk_profile.speed_mps,
             "results": results,
         }
         if len(results) < k:
+            who = "" if walk_profile.name == "standard" else f"（{walk_profile.label_zh}）"
             out["message_zh"] = (
-                f"步行 {self.radius_m / 1000:.0f} 公里内只找到 {len(results)} 处「{category_label(category)}」"
+                f"步行{who} {self.radius_m / 1000:.0f} 公里内只找到 {len(results)} 处「{category_label(category)}」"
                 if results
-                else f"步行 {self.radius_m / 1000:.0f} 公里内没有「{category_label(category)}」"
+                else f"步行{who} {self.radius_m / 1000:.0f} 公里内没有「{category_label(category)}」"
             )
         return out
+
+    @staticmethod
+    def _routes(idx: _Index, net: WalkNetwork, point, src, via, with_route: bool, real: bool) -> tuple:
+        """Route vertices and steps (metric CRS) of each result when ``with_route``; the pieces when either."""
+        parts: list = []
+        legs: list = []
+        steps: list = []
+        if not (with_route or real):
+            return parts, legs, steps
+        first_legs: dict = {}
+        for s, v in zip(src, via):
+            lg = idx.labels.route_legs(point, int(s), int(v), first_legs)
+            legs.append(lg)
+            if with_route:
+                parts.append(lg.coords())
+                steps.append(route_steps(net, lg, idx.records[int(s)].get("name")))
+        return parts, legs, steps
+
+
+def _route_dicts(lon_lat: np.ndarray, parts: list, steps: list, n: int) -> list[dict | None]:
+    """GeoJSON LineStrings (EPSG:4326, 7 decimals) with their ``steps`` from the transformed vertices."""
+    if not parts:
+        return [None] * n
+    sizes = [len(c) for c in parts]
+    rounded = np.round(lon_lat[1 : 1 + sum(sizes)], 7)
+    ends = np.cumsum(sizes)
+    pts = np.round(lon_lat[1 + sum(sizes) :], 7).tolist()
+    out, j = [], 0
+    for coords, st in zip(np.split(rounded, ends[:-1]), steps):
+        route_steps_ll = []
+        for step in st:
+            lo, la = pts[j]
+            j += 1
+            route_steps_ll.append({k: v for k, v in step.items() if k not in ("x", "y")} | {"lon": lo, "lat": la})
+        out.append({"type": "LineString", "coordinates": coords.tolist(), "steps": route_steps_ll})
+    return out
+
+
+def _open_streets(profile: WalkProfile) -> str:
+    return "步行道路" if profile.name == "standard" else f"{profile.label_zh}可通行的道路"
 
 
 def _layer_of(category: str) -> str:

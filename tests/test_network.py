@@ -194,7 +194,7 @@ def test_road_centrelines_are_noded_where_they_cross_or_touch():
     # a cross (+) and a T: the horizontal line is split at x=0 (crossing) and at x=100 (touching)
     x0, y0 = 500_000.0, 3_445_000.0  # UTM 48N near Deyang, on the central meridian (scale ~0.9996)
     lines = gpd.GeoDataFrame(
-        {"road_class": ["arterial", "local", "path"]},
+        {"road_class": ["arterial", "local", "path"], "name": ["长江路", "黄河路", None]},
         geometry=[
             shapely.LineString([(x0 - 100, y0), (x0 + 200, y0)]),
             shapely.LineString([(x0, y0 - 100), (x0, y0 + 100)]),
@@ -206,6 +206,12 @@ def test_road_centrelines_are_noded_where_they_cross_or_touch():
     assert len(nodes) == 7 and len(edges) == 6
     net = WalkNetwork.from_frames(nodes, edges)
     assert sorted(edges["road_class"]) == ["arterial"] * 3 + ["local"] * 2 + ["path"]
+    # each piece keeps its line's name (turn-by-turn directions name the roads of a built network)
+    assert edges.groupby("road_class")["name"].agg(lambda s: set(s.dropna())).to_dict() == {
+        "arterial": {"长江路"},
+        "local": {"黄河路"},
+        "path": set(),
+    }
     src = net.snap(gpd.GeoSeries([shapely.Point(x0, y0 - 100)], crs=32648))
     tgt = net.snap(gpd.GeoSeries([shapely.Point(x0 + 100, y0 + 80)], crs=32648))
     walk, _, _ = net.nearest(src).at(tgt)

@@ -173,7 +173,17 @@ def test_network_connected_and_inside_bounds(name, xml_results):
     nodes, edges = data.nodes, data.edges
     n = len(nodes)
     assert list(nodes.columns) == ["node_idx", "osm_id", "geometry"]
-    assert list(edges.columns) == ["u", "v", "length_m", "road_class", "osm_way_id", "geometry"]
+    assert list(edges.columns) == [
+        "u",
+        "v",
+        "length_m",
+        "road_class",
+        "osm_way_id",
+        "name",
+        "steps",
+        "kerb",
+        "geometry",
+    ]
     assert nodes.crs.to_epsg() == edges.crs.to_epsg() == 4326
     assert nodes["node_idx"].tolist() == list(range(n))
     assert nodes["osm_id"].is_unique and str(nodes["osm_id"].dtype) == "int64"

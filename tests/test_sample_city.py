@@ -132,7 +132,7 @@ def test_columns_small_scale(small):
 def test_network_columns(city):
     nodes, edges = city.network_nodes, city.network_edges
     assert list(nodes.columns) == ["node_idx", "osm_id", "geometry"]
-    assert list(edges.columns) == ["u", "v", "length_m", "road_class", "osm_way_id", "geometry"]
+    assert list(edges.columns) == ["u", "v", "length_m", "road_class", "osm_way_id", "name", "steps", "kerb", "geometry"]
     assert (nodes["node_idx"].to_numpy() == np.arange(len(nodes))).all()
     assert nodes["osm_id"].isna().all() and edges["osm_way_id"].isna().all()
     assert set(nodes.geom_type) == {"Point"} and set(edges.geom_type) == {"LineString"}

@@ -18,7 +18,7 @@ from ._runs import check_page, output_page, run_info
 from .deps import Who, get_store, require
 from .layers import parse_bbox
 from .schemas import ERROR_RESPONSES, MAX_ID, MAX_OFFSET, FeatureCollection
-from .schemas.coverage import CoverageSummary, LevelsQ, PlanQ, SitingRequest, SitingResponse, SpeedQ
+from .schemas.coverage import CoverageSummary, LevelsQ, PlanQ, ProfileQ, SitingRequest, SitingResponse, SpeedQ
 from .schemas.runs import RunInfo
 
 router = APIRouter(prefix="/coverage", tags=["coverage 生活圈覆盖"])
@@ -33,14 +33,16 @@ def _run(
     recompute: bool = False,
     created_by: str | None = None,
     who: Principal | None | bool = True,
+    profile: str | None = None,
 ) -> dict:
     """The current coverage run; without a user (``who`` None) only the default parameters may start a computation."""
     from facilities.service import current_coverage
 
-    defaults = plan is None and levels is None and speed is None
+    params = CoverageParams.from_input(levels, walking_speed_mps=speed, profile=profile)
+    defaults = plan is None and levels is None and speed is None and params.profile == "standard"
     return current_coverage(
         store,
-        params=CoverageParams.from_input(levels, walking_speed_mps=speed),
+        params=params,
         plan=plan,
         recompute=recompute,
         created_by=created_by,
@@ -60,8 +62,9 @@ async def summary(
     plan: PlanQ = None,
     levels: LevelsQ = None,
     walking_speed_mps: SpeedQ = None,
+    profile: ProfileQ = None,
 ):
-    run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps, who=who)
+    run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps, who=who, profile=profile)
     return CoverageSummary(run=run_info(run), summary=run["summary"])
 
 
@@ -72,8 +75,9 @@ async def recompute(
     plan: PlanQ = None,
     levels: LevelsQ = None,
     walking_speed_mps: SpeedQ = None,
+    profile: ProfileQ = None,
 ):
-    run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps, True, user.label)
+    run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps, True, user.label, profile=profile)
     return CoverageSummary(run=run_info(run), summary=run["summary"])
 
 
@@ -146,6 +150,7 @@ async def output_features(
     plan: PlanQ = None,
     levels: LevelsQ = None,
     walking_speed_mps: SpeedQ = None,
+    profile: ProfileQ = None,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy, EPSG:4326")] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
@@ -160,5 +165,5 @@ async def output_features(
         )
     limit = check_page(limit)
     box = parse_bbox(bbox)
-    run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps, who=who)
+    run = await run_in_threadpool(_run, store, plan, levels, walking_speed_mps, who=who, profile=profile)
     return output_page(request, store, run, output, f"coverage_{output}", box, limit, offset)

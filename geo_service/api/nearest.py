@@ -29,16 +29,19 @@ async def nearest(
     lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, EPSG:4326")],
     category: Annotated[str, Query(description="'shelter' or a facility category code")] = "shelter",
     k: Annotated[int, Query(ge=1, le=5, description="How many")] = 3,
-    route: Annotated[bool, Query(description="Include the walking routes")] = True,
+    route: Annotated[bool, Query(description="Include the walking routes and their turn-by-turn steps")] = True,
+    profile: Annotated[
+        str, Query(max_length=40, description="Walking profile: standard, elderly (老年人) or wheelchair (轮椅)")
+    ] = "standard",
 ):
     # A warm query is a lookup of about a millisecond: answered here, on the event loop, it saves the two
     # thread hand-offs a sync route costs (the call and the response validation), which under load cost
     # more than the query.  The first query of a category (labels to build) or one that must re-read the
     # layer revisions goes to a worker thread, as before.
     service = _service(request)
-    if service.ready(category):
-        return service.query(lon, lat, category, k, with_route=route)
-    return await run_in_threadpool(service.query, lon, lat, category, k, with_route=route)
+    if service.ready(category, profile):
+        return service.query(lon, lat, category, k, with_route=route, profile=profile)
+    return await run_in_threadpool(service.query, lon, lat, category, k, with_route=route, profile=profile)
 
 
 @router.get("/nearest/categories", response_model=list[CategoryCount], summary="Categories with data (可查询的类别)")

@@ -209,6 +209,22 @@ def import_osm_cmd(
             plain(note)
 
 
+@app.command("import-elevation")
+def import_elevation_cmd(
+    file: Path = typer.Argument(..., help="高程栅格（GeoTIFF，单波段，单位米，任意坐标系）"),
+    network: str | None = typer.Option(None, "--network", help="步行网络编号或名称（默认最新的网络）"),
+    database_url: str | None = DbOpt,
+):
+    """Node elevations of the walking network from a raster (导入高程栅格：坡道步行时间、轮椅坡度限制)."""
+    from geo_service.core.elevation import import_elevation
+
+    with cli_errors():
+        store = open_store(database_url)
+        t0 = time.perf_counter()
+        result = import_elevation(store, file, network, actor=cli_actor())
+        out.print(result.message_zh() + f"，用时 {time.perf_counter() - t0:.1f} 秒")
+
+
 @app.command("sample-city")
 def sample_city_cmd(
     scale: float = typer.Option(

@@ -17,6 +17,9 @@ def coverage_cmd(
     level: list[str] = typer.Option(None, "--level", help="生活圈层级，可重复：5min、10min、15min（默认全部）"),
     plan: str | None = typer.Option(None, "--plan", help="社区划分方案编号或名称（默认已采用的方案）"),
     speed: float | None = typer.Option(None, "--speed", help="步行速度（米/秒），默认取规范配置 1.0"),
+    profile: str = typer.Option(
+        "standard", "--profile", help="出行方式：standard（标准）、elderly（老年人）、wheelchair（轮椅）"
+    ),
     fmt: str = typer.Option("xlsx", "--format", help="geojson、csv、xlsx、gpkg 或 shp"),
     output: str = typer.Option("units", "--output", help="geojson/csv 输出的内容：units、communities、streets、gaps"),
     out_file: Path | None = typer.Option(None, "--out", help="输出文件；不给时只显示汇总"),
@@ -40,10 +43,19 @@ def coverage_cmd(
                 f"unknown output {output!r}", f"未知的输出内容「{output}」：可用 units、communities、streets、gaps"
             )
         store = open_store(database_url)
-        params = CoverageParams.from_input(level, walking_speed_mps=speed)
+        params = CoverageParams.from_input(level, walking_speed_mps=speed, profile=profile)
         run = current_coverage(store, params=params, plan=plan, recompute=recompute)
         s = run["summary"]
-        console.print(f"生活圈覆盖分析（运行编号 {run['id']}，人口 {s['residents']:,} 人，单元 {s['units']:,} 个）")
+        who = "" if params.profile == "standard" else f"，出行方式：{s.get('profile_zh', params.profile)}"
+        console.print(
+            f"生活圈覆盖分析（运行编号 {run['id']}，人口 {s['residents']:,} 人，单元 {s['units']:,} 个{who}）"
+        )
+        if params.profile != "standard":
+            out.print(
+                f"  按同等步行时间计：下列距离为标准步行速度（{s['walking_speed_mps']:g} 米/秒）下的米数，"
+                f"{s.get('profile_zh', '')}步行速度 {s.get('profile_walking_speed_mps', 0):g} 米/秒"
+                + ("，不经过台阶和高路缘石" if params.profile == "wheelchair" else "")
+            )
         for lv in s["levels"]:
             rate = lv["complete_rate"]
             straight = lv["complete_straight_rate"]
@@ -173,25 +185,34 @@ def nearest_cmd(
     lat: float = typer.Argument(..., help="纬度（EPSG:4326）"),
     category: str = typer.Option("shelter", "--category", help="shelter（避难场所）或设施类别代码"),
     k: int = typer.Option(3, "--k", help="返回几处（1-5）"),
-    as_json: bool = typer.Option(False, "--json", help="输出 JSON（含路线）"),
+    profile: str = typer.Option(
+        "standard", "--profile", help="出行方式：standard（标准）、elderly（老年人）、wheelchair（轮椅）"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="输出 JSON（含路线和逐段指引）"),
     database_url: str | None = DbOpt,
 ):
-    """Nearest shelters or service points by walking (最近的避难场所或服务设施)."""
+    """Nearest shelters or service points by walking, with directions (最近的避难场所或服务设施及路线指引)."""
     from facilities.nearest import NearestService
 
     with cli_errors():
         store = open_store(database_url)
-        res = NearestService(store).query(lon, lat, category, k, with_route=as_json)
+        res = NearestService(store).query(lon, lat, category, k, profile=profile)
         if as_json:
             out.print_json(json.dumps(res, ensure_ascii=False))
             return
-        out.print(f"从（{lon:.6f}, {lat:.6f}）步行到最近的「{res['query']['category_zh']}」：")
+        q = res["query"]
+        who = "" if q["profile"] == "standard" else f"（{q['profile_zh']}，{res['walking_speed_mps']:g} 米/秒）"
+        out.print(f"从（{lon:.6f}, {lat:.6f}）步行{who}到最近的「{q['category_zh']}」：")
         for r in res["results"]:
             cap = f"，容量 {r['capacity']:,}" if r.get("capacity") is not None else ""
             addr = f"，{r['address']}" if r.get("address") else ""
             out.print(
                 f"  {r['rank']}. {r['name'] or r['id']}：{r['walk_m']:.0f} 米，约 {r['walk_min']:.0f} 分钟{cap}{addr}"
             )
+        if res["results"] and res["results"][0].get("route"):
+            out.print("  路线（第 1 处）：")
+            for i, step in enumerate(res["results"][0]["route"]["steps"], start=1):
+                out.print(f"    {i}. {step['instruction_zh']}")
         if res.get("message_zh"):
             console.print(f"[yellow]{res['message_zh']}[/yellow]")
 

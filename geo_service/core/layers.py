@@ -399,6 +399,7 @@ NETWORK_NODES = _register(
             FieldSpec("network_id", "int", "网络编号", required=True),
             FieldSpec("node_idx", "int", "节点序号", required=True, min_value=0),
             FieldSpec("osm_id", "int", "OSM 节点编号"),
+            FieldSpec("elevation_m", "float", "高程", unit="m"),
         ),
         importable=False,
     )
@@ -417,6 +418,9 @@ NETWORK_EDGES = _register(
             FieldSpec("length_m", "float", "长度", required=True, min_value=0, unit="m"),
             FieldSpec("road_class", "str", "道路等级", vocab=vocab.ROAD_CLASSES),
             FieldSpec("osm_way_id", "int", "OSM 路径编号"),
+            FieldSpec("name", "str", "道路名称"),
+            FieldSpec("steps", "bool", "台阶"),
+            FieldSpec("kerb", "str", "路缘石"),
         ),
         importable=False,
     )

@@ -11,6 +11,10 @@ from .runs import RunInfo
 
 LevelsQ = Annotated[str | None, Query(description="Life-circle levels, comma separated (5min,10min,15min)")]
 SpeedQ = Annotated[float | None, Query(ge=0.1, le=5, description="Walking speed, m/s, 0.1-5 (default from the norms)")]
+ProfileQ = Annotated[
+    str | None,
+    Query(max_length=40, description="Walking profile: standard (default), elderly (老年人) or wheelchair (轮椅)"),
+]
 PlanQ = Annotated[str | None, Query(description="Plan id or name (default: the adopted plan)")]
 
 

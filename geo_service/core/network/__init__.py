@@ -28,6 +28,10 @@ searches
     The multi-source pass (:class:`NearestResult`), ``distances_within``, routes, service areas.
 labels
     :class:`KNearestLabels`, the k nearest sources of every node (``/nearest``).
+profiles
+    :class:`WalkProfile` (standard, elderly, wheelchair) and the network as a profile walks it.
+directions
+    Turn-by-turn steps in Chinese along a route.
 cache
     :func:`load_network` from a store, the per-process cache and the ``.npz`` file.
 
@@ -41,6 +45,7 @@ from ._walk import WalkNetwork
 from .cache import NetworkStore, clear_cache, load_network, network_cache_path
 from .graph import ROAD_CLASS_CODES, edges_from_lines
 from .labels import KNearestLabels
+from .profiles import PROFILES, WalkProfile, profile_code
 from .searches import NearestResult
 from .snapping import DEFAULT_MAX_SNAP_M, Snap
 
@@ -50,6 +55,9 @@ __all__ = [
     "KNearestLabels",
     "NearestResult",
     "NetworkStore",
+    "PROFILES",
+    "WalkProfile",
+    "profile_code",
     "Snap",
     "WalkNetwork",
     "clear_cache",

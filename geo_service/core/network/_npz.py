@@ -13,10 +13,12 @@ import numpy as np
 import pyproj
 from scipy import sparse
 
+from .graph import EdgeAttributes
+
 if TYPE_CHECKING:
     from ._walk import WalkNetwork
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 """Bumped whenever the arrays saved change; a file of another version is rebuilt."""
 
 _W = TypeVar("_W", bound="WalkNetwork")
@@ -29,6 +31,18 @@ def save_npz(net: WalkNetwork, path: str | Path) -> Path:
     tmp = path.with_suffix(".tmp.npz")
     csr = net.csr
     pair_keys, pair_edge = net._pair_index()
+    attrs = net.edge_attrs
+    extra: dict[str, np.ndarray] = (
+        {}
+        if attrs is None
+        else {
+            "attr_steps": attrs.steps,
+            "attr_kerb": attrs.kerb,
+            "attr_name_idx": attrs.name_idx,
+            "attr_names": np.asarray(attrs.names, dtype=str),
+            "attr_node_elev_m": attrs.node_elev_m,
+        }
+    )
     np.savez(
         tmp,
         format_version=np.array(FORMAT_VERSION),
@@ -50,6 +64,7 @@ def save_npz(net: WalkNetwork, path: str | Path) -> Path:
         csr_indptr=csr.indptr,
         pair_keys=pair_keys,
         pair_edge=pair_edge,
+        **extra,  # type: ignore[arg-type]
     )
     tmp.replace(path)
     return path
@@ -69,6 +84,11 @@ def load_npz(path: str | Path, cls: type[_W]) -> _W:
         nid = int(z["network_id"])
         n = len(z["node_xy"])
         csr = sparse.csr_matrix((z["csr_data"], z["csr_indices"], z["csr_indptr"]), shape=(n, n))
+        attrs = None
+        if "attr_steps" in z.files:
+            attrs = EdgeAttributes(
+                z["attr_steps"], z["attr_kerb"], z["attr_name_idx"], z["attr_names"], z["attr_node_elev_m"]
+            )
         net = cls(
             node_xy=z["node_xy"],
             edge_u=z["edge_u"],
@@ -82,6 +102,7 @@ def load_npz(path: str | Path, cls: type[_W]) -> _W:
             network_id=None if nid < 0 else nid,
             version=str(z["version"]),
             node_ids=z["node_ids"],
+            edge_attrs=attrs,
         )
         net._csr, net._pair_keys, net._pair_edge = csr, z["pair_keys"], z["pair_edge"]
         return net

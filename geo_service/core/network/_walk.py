@@ -16,7 +16,8 @@ import pyproj
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from . import _geometry, _npz, graph, searches, snapping
+from . import _geometry, _npz, graph, profiles, searches, snapping
+from .profiles import WalkProfile
 from .searches import NearestResult
 from .snapping import DEFAULT_MAX_SNAP_M, Snap, _SegmentIndex
 
@@ -41,6 +42,18 @@ class WalkNetwork:
         The metric CRS.
     node_ids : (n,) int64 or None
         Stored ``node_idx`` of each internal node.
+    edge_attrs : graph.EdgeAttributes or None
+        Steps, kerbs and road names of the edges, node elevations (None: the data has none).
+    profile : str
+        ``"standard"`` for a network as stored; a walking profile's view (:meth:`for_profile`) holds
+        only the edges open to it, and its ``edge_length_m`` are *costs*: walking time times the
+        standard walking speed (metres at the standard speed on flat ground).
+    base_edge : (m,) int64 or None
+        In a profile's view, the index of each edge in the stored network.
+    real_length_m : (m,) float64 or None
+        In a profile's view, the true length of each edge, metres.
+    offset_scale : float
+        In a profile's view, the cost of one metre of off-network walk (flat ground).
     """
 
     node_xy: np.ndarray
@@ -55,6 +68,11 @@ class WalkNetwork:
     network_id: int | None = None
     version: str = ""
     node_ids: np.ndarray | None = None
+    edge_attrs: graph.EdgeAttributes | None = None
+    profile: str = "standard"
+    base_edge: np.ndarray | None = None
+    real_length_m: np.ndarray | None = None
+    offset_scale: float = 1.0
     _csr: sparse.csr_matrix | None = field(default=None, repr=False)
     _tree: _SegmentIndex | None = field(default=None, repr=False)
     _geoms: np.ndarray | None = field(default=None, repr=False)
@@ -84,9 +102,11 @@ class WalkNetwork:
         return cls._from_graph(arrays, metric, name=name, network_id=network_id)
 
     @classmethod
-    def _from_arrays(cls, node_xy, u, v, length, cls_codes, geoms, metric, *, name="", network_id=None) -> WalkNetwork:
+    def _from_arrays(
+        cls, node_xy, u, v, length, cls_codes, geoms, metric, *, name="", network_id=None, attrs=None
+    ) -> WalkNetwork:
         """Build from stored-order arrays (metric CRS, metres; see :func:`graph.ordered_arrays`)."""
-        arrays = graph.ordered_arrays(node_xy, u, v, length, cls_codes, geoms)
+        arrays = graph.ordered_arrays(node_xy, u, v, length, cls_codes, geoms, attrs)
         return cls._from_graph(arrays, metric, name=name, network_id=network_id)
 
     @classmethod
@@ -100,7 +120,7 @@ class WalkNetwork:
         graph.orient_geometries(self.edge_coords, self.edge_offsets, self.node_xy, self.edge_u, self.edge_v)
 
     def _digest(self) -> str:
-        return graph.digest(self.node_xy, self.edge_u, self.edge_v, self.edge_length_m)
+        return graph.digest(self.node_xy, self.edge_u, self.edge_v, self.edge_length_m, self.edge_attrs)
 
     # ------------------------------------------------------------------ properties and lazy parts
     def node_position(self, node_ids) -> np.ndarray:
@@ -215,8 +235,35 @@ class WalkNetwork:
         return snapping.snap(self, geoms, crs=crs, max_snap_m=max_snap_m)
 
     def snap_xy(self, xy: np.ndarray, *, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> Snap:
-        """Snap metric coordinates ``(n, 2)`` (m) to the nearest edge (see :meth:`snap`)."""
-        return snapping.snap_xy(self.tree, xy, max_snap_m=max_snap_m)
+        """Snap metric coordinates ``(n, 2)`` (m) to the nearest edge (see :meth:`snap`).
+
+        In a profile's view the off-network leg ``offset_m`` is a cost (metres times :attr:`offset_scale`).
+        """
+        s = snapping.snap_xy(self.tree, xy, max_snap_m=max_snap_m)
+        if self.offset_scale != 1.0:
+            s.offset_m = s.offset_m * self.offset_scale
+        return s
+
+    # ------------------------------------------------------------------ walking profiles
+    def for_profile(self, profile: WalkProfile) -> WalkNetwork:
+        """The network as ``profile`` walks it (built once per profile and kept); see :mod:`.profiles`.
+
+        The standard profile on a network without elevations is the network itself.
+        """
+        return profiles.profile_view(self, profile)
+
+    def real_lengths(self) -> np.ndarray:
+        """True edge lengths, metres (``edge_length_m`` outside a profile's view)."""
+        return self.edge_length_m if self.real_length_m is None else self.real_length_m
+
+    def edge_names(self, edges) -> list[str | None]:
+        """Road names of the given edges (indices of this network or view), None where unnamed."""
+        attrs = self.edge_attrs
+        if attrs is None:
+            return [None] * len(edges)
+        idx = attrs.name_idx[np.asarray(edges, dtype=np.int64)]
+        names = attrs.names
+        return [None if i < 0 else str(names[i]) for i in idx.tolist()]
 
     # ------------------------------------------------------------------ shortest paths
     def _augmented(self, sources: Snap) -> tuple[sparse.csr_matrix, np.ndarray]:
@@ -271,6 +318,14 @@ class WalkNetwork:
         keys, edges = self._pair_index()
         hops, path = graph.path_edges(keys, edges, self.n_nodes, nodes)
         return _geometry.hop_coords(self.edge_coords, self.edge_offsets, self.edge_u, hops, path)
+
+    def path_edges_coords(self, nodes: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The edges along a node path and their coordinates, oriented along it (metric CRS)."""
+        if len(nodes) < 2:
+            return np.zeros(0, dtype=np.int64), []
+        keys, edges = self._pair_index()
+        hops, path = graph.path_edges(keys, edges, self.n_nodes, nodes)
+        return path, _geometry.hop_coords(self.edge_coords, self.edge_offsets, self.edge_u, hops, path)
 
     # ------------------------------------------------------------------ save / load, export
     def save(self, path: str | Path) -> Path:

@@ -85,6 +85,17 @@ def _pick_network(store: NetworkStore, network: int | str | None) -> dict:
     )
 
 
+def pick_network(store: NetworkStore, network: int | str | None = None) -> dict:
+    """The ``list_networks`` row of the stored network with id or name ``network`` (default the newest).
+
+    Raises
+    ------
+    NotFoundError
+        No network is stored, or none has that id or name (Chinese message).
+    """
+    return _pick_network(store, network)
+
+
 def network_cache_path(store: NetworkStore, row: dict) -> Path:
     """The ``.npz`` file of a stored network (``row`` from ``list_networks``), stamped by its update."""
     stamp = hashlib.sha1(

@@ -26,6 +26,8 @@ from .. import crs as _crs
 from .._errors import InputError
 
 ROAD_CLASS_CODES = ("arterial", "local", "path", "crossing")
+KERB_CODES = ("raised", "rolled", "lowered", "flush", "no", "yes")
+"""OSM ``kerb`` values as int8 codes (-1: no kerb tagged; an unknown value counts as ``yes``)."""
 
 
 class GraphArrays(NamedTuple):
@@ -47,6 +49,8 @@ class GraphArrays(NamedTuple):
         All edge vertices, metric CRS (m), ragged by ``edge_offsets``.
     edge_offsets : (m + 1,) int64
         Offsets into ``edge_coords``.
+    edge_attrs : EdgeAttributes or None
+        Steps, kerbs, road names of the edges and node elevations, when the data has them.
     """
 
     node_xy: np.ndarray
@@ -57,6 +61,38 @@ class GraphArrays(NamedTuple):
     edge_class: np.ndarray
     edge_coords: np.ndarray
     edge_offsets: np.ndarray
+    edge_attrs: EdgeAttributes | None = None
+
+
+class EdgeAttributes(NamedTuple):
+    """What walking profiles and turn-by-turn directions need beyond lengths.
+
+    Attributes
+    ----------
+    steps : (m,) bool
+        The edge is a flight of steps (OSM ``highway=steps``).
+    kerb : (m,) int8
+        Codes into :data:`KERB_CODES`, -1 where no kerb is tagged.
+    name_idx : (m,) int32
+        Index of the edge's road name into ``names``, -1 unnamed.
+    names : (q,) str
+        The distinct road names.
+    node_elev_m : (n,) float64
+        Elevation of each node (internal order), metres; NaN where unknown (no raster imported).
+    """
+
+    steps: np.ndarray
+    kerb: np.ndarray
+    name_idx: np.ndarray
+    names: np.ndarray
+    node_elev_m: np.ndarray
+
+    def take_edges(self, idx: np.ndarray) -> EdgeAttributes:
+        """The attributes of the edges ``idx`` (node elevations unchanged)."""
+        return self._replace(steps=self.steps[idx], kerb=self.kerb[idx], name_idx=self.name_idx[idx])
+
+    def has_elevation(self) -> bool:
+        return bool(np.isfinite(self.node_elev_m).any())
 
 
 class PairIndex(NamedTuple):
@@ -121,10 +157,45 @@ def arrays_from_frames(
     if missing.any():
         geoms[missing] = shapely.linestrings(np.stack([node_xy[u[missing]], node_xy[v[missing]]], axis=1))
     cls_codes = class_codes(edges["road_class"] if "road_class" in edges.columns else None, len(edges))
-    return ordered_arrays(node_xy, u, v, length, cls_codes, geoms), metric
+    attrs = attributes_from_frames(nodes, edges)
+    return ordered_arrays(node_xy, u, v, length, cls_codes, geoms, attrs), metric
 
 
-def ordered_arrays(node_xy, u, v, length, cls_codes, geoms) -> GraphArrays:
+def attributes_from_frames(nodes: pd.DataFrame, edges: pd.DataFrame) -> EdgeAttributes | None:
+    """Steps, kerbs, names (edges) and elevations (nodes, stored order) from the stored columns, if any.
+
+    ``steps`` (bool), ``kerb`` (OSM value), ``name`` (road name) of ``edges``; ``elevation_m`` (m) of ``nodes``.
+    None when none of these columns holds a value.
+    """
+    m, n = len(edges), len(nodes)
+
+    def col(frame, name):
+        return frame[name] if name in frame.columns else pd.Series([None] * len(frame), index=frame.index)
+
+    steps = np.array([bool(x) and x == x for x in col(edges, "steps").to_numpy(dtype=object)], dtype=bool)
+    kerb = kerb_codes(col(edges, "kerb").to_numpy(dtype=object))
+    raw = col(edges, "name").to_numpy(dtype=object)
+    named = np.array([isinstance(x, str) and x.strip() != "" for x in raw], dtype=bool)
+    names, inv = np.unique(np.array([str(x).strip() for x in raw[named]], dtype=str), return_inverse=True)
+    name_idx = np.full(m, -1, dtype=np.int32)
+    name_idx[named] = inv.ravel().astype(np.int32)
+    elev = pd.to_numeric(col(nodes, "elevation_m"), errors="coerce").to_numpy(dtype=np.float64)
+    if not (steps.any() or (kerb >= 0).any() or named.any() or np.isfinite(elev).any()):
+        return None
+    return EdgeAttributes(steps, kerb, name_idx, names.astype(str), elev if len(elev) == n else np.full(n, np.nan))
+
+
+def kerb_codes(values) -> np.ndarray:
+    """OSM ``kerb`` values to int8 codes into :data:`KERB_CODES` (-1 none; an unknown value counts as ``yes``)."""
+    lookup = {c: i for i, c in enumerate(KERB_CODES)}
+    out = np.full(len(values), -1, dtype=np.int8)
+    for i, x in enumerate(values):
+        if isinstance(x, str) and x.strip():
+            out[i] = lookup.get(x.strip().lower(), lookup["yes"])
+    return out
+
+
+def ordered_arrays(node_xy, u, v, length, cls_codes, geoms, attrs: EdgeAttributes | None = None) -> GraphArrays:
     """Arrays with the nodes in Morton order and every edge geometry oriented from ``u`` to ``v``.
 
     Parameters
@@ -139,6 +210,8 @@ def ordered_arrays(node_xy, u, v, length, cls_codes, geoms) -> GraphArrays:
         Road class codes (see :func:`class_codes`).
     geoms : (m,) array of LineStrings
         Edge geometries, metric CRS.
+    attrs : EdgeAttributes or None
+        Edge attributes, node elevations in stored order (reordered here).
     """
     coords, offsets = ragged_lines(geoms)
     # Nodes in Morton (Z-curve) order: neighbours in space are neighbours in memory, which makes
@@ -155,6 +228,7 @@ def ordered_arrays(node_xy, u, v, length, cls_codes, geoms) -> GraphArrays:
         edge_class=cls_codes,
         edge_coords=coords,
         edge_offsets=offsets,
+        edge_attrs=None if attrs is None else attrs._replace(node_elev_m=np.asarray(attrs.node_elev_m)[order]),
     )
     orient_geometries(arrays.edge_coords, arrays.edge_offsets, arrays.node_xy, arrays.edge_u, arrays.edge_v)
     return arrays
@@ -177,10 +251,20 @@ def orient_geometries(
     edge_coords[edge_offsets[1:] - 1] = pv
 
 
-def digest(node_xy: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, edge_length_m: np.ndarray) -> str:
-    """A 16-hex-digit content hash of the node coordinates (m) and the edges."""
+def digest(
+    node_xy: np.ndarray,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    edge_length_m: np.ndarray,
+    attrs: EdgeAttributes | None = None,
+) -> str:
+    """A 16-hex-digit content hash of the node coordinates (m) and the edges.
+
+    Steps, kerbs and elevations count when present (a network without them hashes as before).
+    """
     h = hashlib.sha1()
-    for arr in (node_xy, edge_u, edge_v, edge_length_m):
+    extra = () if attrs is None else (attrs.steps, attrs.kerb, attrs.node_elev_m)
+    for arr in (node_xy, edge_u, edge_v, edge_length_m, *extra):
         h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()[:16]
 
@@ -336,7 +420,7 @@ def edges_from_lines(
     Parameters
     ----------
     lines : GeoDataFrame
-        (Multi)LineStrings with an optional ``road_class``; any CRS.
+        (Multi)LineStrings with an optional ``road_class`` and ``name`` (kept per piece, for directions); any CRS.
     snap_tolerance_m : float
         Line ends closer than this (metres, in a metric CRS chosen from the data) become one node.
 
@@ -345,7 +429,7 @@ def edges_from_lines(
     nodes : GeoDataFrame
         ``node_idx`` and Point geometry, EPSG:4326.
     edges : GeoDataFrame
-        ``u``, ``v``, ``road_class``, ``length_m`` (geodesic, m) and LineString geometry, EPSG:4326.
+        ``u``, ``v``, ``road_class``, ``name``, ``length_m`` (geodesic, m) and LineString geometry, EPSG:4326.
 
     Notes
     -----
@@ -357,7 +441,7 @@ def edges_from_lines(
     if lines.crs is None:
         raise InputError("the road layer has no CRS", "道路中心线图层缺少坐标系")
     metric = _crs.metric_crs_for(lines)
-    noded, piece_class = _noded_pieces(lines.to_crs(metric), snap_tolerance_m)
+    noded, piece_class, piece_name = _noded_pieces(lines.to_crs(metric), snap_tolerance_m)
     ends = np.concatenate(
         [shapely.get_coordinates(shapely.get_point(noded, 0)), shapely.get_coordinates(shapely.get_point(noded, -1))]
     )
@@ -372,20 +456,22 @@ def edges_from_lines(
     nodes = gpd.GeoDataFrame({"node_idx": np.arange(len(uniq))}, geometry=shapely.points(node_xy), crs=metric).to_crs(
         4326
     )
-    edges = gpd.GeoDataFrame({"u": u, "v": v, "road_class": piece_class}, geometry=noded, crs=metric).to_crs(4326)
+    edges = gpd.GeoDataFrame(
+        {"u": u, "v": v, "road_class": piece_class, "name": piece_name}, geometry=noded, crs=metric
+    ).to_crs(4326)
     edges["length_m"] = _crs.geodesic_lengths_m(edges.geometry.values)
     keep = edges["u"].to_numpy() != edges["v"].to_numpy()
     return nodes, edges[keep].reset_index(drop=True)
 
 
-def _noded_pieces(g: gpd.GeoDataFrame, snap_tolerance_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """The lines of ``g`` (metric CRS) noded where they cross or touch, and each piece's road class."""
+def _noded_pieces(g: gpd.GeoDataFrame, snap_tolerance_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lines of ``g`` (metric CRS) noded where they cross or touch, and each piece's road class and name."""
     geoms = shapely.line_merge(np.asarray(g.geometry.values, dtype=object))
     parts, idx = shapely.get_parts(geoms, return_index=True)
     parts = shapely.set_precision(parts, snap_tolerance_m / 10)
-    classes = (
-        g["road_class"].to_numpy(dtype=object) if "road_class" in g.columns else np.full(len(g), None, dtype=object)
-    )[idx]
+    none = np.full(len(g), None, dtype=object)
+    classes = (g["road_class"].to_numpy(dtype=object) if "road_class" in g.columns else none)[idx]
+    names = (g["name"].to_numpy(dtype=object) if "name" in g.columns else none)[idx]
     noded = shapely.get_parts(shapely.union_all(parts))
     noded = noded[shapely.length(noded) > 0]
     # road class of each noded piece: the class of the input line it lies on
@@ -394,4 +480,6 @@ def _noded_pieces(g: gpd.GeoDataFrame, snap_tolerance_m: float) -> tuple[np.ndar
     (pi, li) = tree.query_nearest(mid, all_matches=False)
     piece_class = np.full(len(noded), None, dtype=object)
     piece_class[pi] = classes[li]
-    return noded, piece_class
+    piece_name = np.full(len(noded), None, dtype=object)
+    piece_name[pi] = names[li]
+    return noded, piece_class, piece_name

@@ -21,6 +21,30 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class RouteLegs:
+    """A route as pieces: the off-network leg, the pieces along edges, the leg to the destination.
+
+    Attributes
+    ----------
+    parts : list of (k, 2) float arrays
+        Vertices of each piece, metric CRS, in walking order; the first and last are single points
+        (the start and the destination), the off-network legs run between them and their neighbours.
+    edges : list of int
+        The edge (of the network or profile view walked) of each piece, -1 for the first and last.
+    lengths_m : list of float
+        True length of each piece, metres (the off-network legs for the first and last entries).
+    """
+
+    parts: list[np.ndarray]
+    edges: list[int]
+    lengths_m: list[float]
+
+    def coords(self) -> np.ndarray:
+        """The route's vertices (metric CRS), repeated vertices dropped."""
+        return _route_coords(self.parts)
+
+
+@dataclass
 class KNearestLabels:
     """Precomputed k-nearest sources for every node, for snap-plus-lookup queries.
 
@@ -145,23 +169,43 @@ class KNearestLabels:
         ``first_legs`` (a dict kept across the results of one query) memoises the piece of the
         point's own edge towards each of its two ends.
         """
+        return self.route_legs(point, src, via, first_legs).coords()
+
+    def route_legs(self, point: Snap, src: int, via: int, first_legs: dict | None = None) -> RouteLegs:
+        """The pieces of the walking route from the snapped point to source ``src`` (see :class:`RouteLegs`)."""
         net = self.network
+        real = net.real_lengths()
+        scale = net.offset_scale
         e, t = int(point.edge[0]), float(point.frac[0])
         se, sf = int(self.sources.edge[src]), float(self.sources.frac[src])
         parts = [point.xy[:1]]
+        edges = [-1]
+        lengths = [float(point.offset_m[0]) / scale]
         if via < 0:
             parts.append(net.edge_piece(e, t, sf))
+            edges.append(e)
+            lengths.append(abs(sf - t) * float(real[e]))
         else:
             end = 0.0 if via == net.edge_u[e] else 1.0
             legs = first_legs if first_legs is not None else {}
             if end not in legs:
                 legs[end] = net.edge_piece(e, t, end)
             parts.append(legs[end])
+            edges.append(e)
+            lengths.append(abs(end - t) * float(real[e]))
             nodes = self.node_path(via, src)
-            parts.extend(net.path_coords(nodes))
-            parts.append(net.edge_piece(se, 0.0 if net.edge_u[se] == nodes[-1] else 1.0, sf))
+            path, hop_parts = net.path_edges_coords(nodes)
+            parts.extend(hop_parts)
+            edges.extend(path.tolist())
+            lengths.extend(real[path].tolist())
+            last = 0.0 if net.edge_u[se] == nodes[-1] else 1.0
+            parts.append(net.edge_piece(se, last, sf))
+            edges.append(se)
+            lengths.append(abs(sf - last) * float(real[se]))
         parts.append(self.sources.xy[src : src + 1])
-        return _route_coords(parts)
+        edges.append(-1)
+        lengths.append(float(self.sources.offset_m[src]) / scale)
+        return RouteLegs(parts, edges, lengths)
 
     def route(self, point: Snap, src: int, via: int) -> shapely.LineString:
         """Walking route (metric CRS) from the snapped point to source ``src``."""

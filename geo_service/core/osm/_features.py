@@ -255,7 +255,7 @@ def _frame(rows: list[dict[str, Any]], columns: list[str]) -> gpd.GeoDataFrame:
     for col in columns:
         if col == "geometry":
             continue
-        values = [r[col] for r in rows]
+        values = [r.get(col) for r in rows]  # a field the OSM rules do not fill (e.g. functions) is empty
         if col in _NUMERIC:
             data[col] = pd.array(values, dtype=_NUMERIC[col])
         else:

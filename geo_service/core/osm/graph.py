@@ -27,6 +27,12 @@ and which the ``u != v`` rule of the edge layer forbids.  They are split at
 the OSM node halfway along the loop, which becomes a network node, so the
 loop is kept as two edges with different geometries.
 
+Every edge keeps what walking profiles and directions need: its way's ``name``
+(``name:zh`` first), ``steps`` (``highway=steps``) and ``kerb``: the way's own
+``kerb`` tag, else the ``kerb`` of a node along it (``barrier=kerb`` without a
+value counts as ``yes``); a kerb node at the end of an edge marks only crossings
+(a kerb between a crossing and the sidewalk does not close the sidewalk).
+
 Coordinates are longitude/latitude in degrees (EPSG:4326).  Edge length
 ``length_m`` is the geodesic length on the WGS84 ellipsoid in metres
 (:func:`geo_service.core.crs.geodesic_lengths_m`), the model of every network
@@ -56,11 +62,14 @@ from .tags import _WAY_TAGS, road_class, walk_exclusion
 #: Columns of the nodes frame (``network_nodes`` layer without ``network_id``).
 NODE_COLUMNS = ["node_idx", "osm_id", "geometry"]
 #: Columns of the edges frame (``network_edges`` layer without ``network_id``).
-EDGE_COLUMNS = ["u", "v", "length_m", "road_class", "osm_way_id", "geometry"]
+EDGE_COLUMNS = ["u", "v", "length_m", "road_class", "osm_way_id", "name", "steps", "kerb", "geometry"]
 
 Bounds = tuple[float, float, float, float]
-#: An edge row: (u node_idx, v node_idx, road class, OSM way id, LineString in EPSG:4326).
-_EdgeRow = tuple[int, int, Any, int, LineString]
+#: An edge row: (u node_idx, v node_idx, road class, OSM way id, LineString in EPSG:4326, name, steps, kerb).
+_EdgeRow = tuple[int, int, Any, int, LineString, Any, bool, Any]
+#: Kerb values, most restrictive first (the one an edge gets when it passes several kerbs).
+_KERB_ORDER = ("raised", "yes", "rolled", "lowered", "flush", "no")
+_NODE_TAGS = ("kerb", "barrier")
 
 _SETTINGS_LOCK = threading.RLock()
 
@@ -80,12 +89,14 @@ def _osmnx_way_tags() -> Iterator[Any]:
     import osmnx as ox
 
     with _SETTINGS_LOCK:
-        old = ox.settings.useful_tags_way
+        old, old_nodes = ox.settings.useful_tags_way, ox.settings.useful_tags_node
         ox.settings.useful_tags_way = list(dict.fromkeys([*old, *_WAY_TAGS]))
+        ox.settings.useful_tags_node = list(dict.fromkeys([*old_nodes, *_NODE_TAGS]))
         try:
             yield ox
         finally:
             ox.settings.useful_tags_way = old
+            ox.settings.useful_tags_node = old_nodes
 
 
 def _read_network(
@@ -127,13 +138,41 @@ def _read_network(
     stats["osm_nodes"] = G.number_of_nodes()
     report("filter", 0.3)
     _walk_filter(G, stats)
+    kerbs = _kerb_nodes(G)
     report("simplify", 0.45)
     S, stats["loops_split"] = _simplify(G)
     report("clip", 0.6)
     S = _clip(S, bounds, clip, stats)
     S = _largest_component(S, lcc, stats)
     report("undirected", 0.7)
-    return _network_frames(S, stats)
+    return _network_frames(S, stats, kerbs)
+
+
+def _kerb_nodes(G: nx.MultiDiGraph) -> dict[tuple[float, float], str]:
+    """``(lon, lat) -> kerb value`` of the nodes tagged ``kerb=*`` or ``barrier=kerb`` (``yes`` without a value)."""
+    out: dict[tuple[float, float], str] = {}
+    for _, d in G.nodes(data=True):
+        kerb = d.get("kerb")
+        if not isinstance(kerb, str) and d.get("barrier") == "kerb":
+            kerb = "yes"
+        if isinstance(kerb, str) and kerb.strip():
+            out[(float(d["x"]), float(d["y"]))] = kerb.strip().split(";")[0].lower()
+    return out
+
+
+def _edge_kerb(way_kerb: Any, coords: tuple, crossing: bool, kerbs: dict[tuple[float, float], str]) -> str | None:
+    """The kerb of one edge: its way's tag, else the most restrictive kerb node on it (ends only for crossings)."""
+    if isinstance(way_kerb, list):
+        way_kerb = way_kerb[0]
+    if isinstance(way_kerb, str) and way_kerb.strip():
+        return way_kerb.strip().split(";")[0].lower()
+    if not kerbs:
+        return None
+    pts = coords if crossing else coords[1:-1]
+    found = [kerbs[(float(x), float(y))] for x, y in pts if (float(x), float(y)) in kerbs]
+    if not found:
+        return None
+    return min(found, key=lambda k: _KERB_ORDER.index(k) if k in _KERB_ORDER else 1)
 
 
 def _load_graph(xml_path: Path | None, load_graph: Callable[[Any], nx.MultiDiGraph] | None) -> nx.MultiDiGraph:
@@ -290,7 +329,9 @@ def _ring_cuts(G: nx.MultiDiGraph) -> tuple[set[int], int]:
 # --------------------------------------------------------------------------
 
 
-def _network_frames(S: nx.MultiDiGraph, stats: dict[str, Any]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def _network_frames(
+    S: nx.MultiDiGraph, stats: dict[str, Any], kerbs: dict[tuple[float, float], str] | None = None
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Nodes and edges frames (EPSG:4326) of the simplified graph ``S``, made undirected.
 
     Nodes are numbered 0..n-1 in OSM id order; edges are sorted by their end
@@ -300,7 +341,7 @@ def _network_frames(S: nx.MultiDiGraph, stats: dict[str, Any]) -> tuple[gpd.GeoD
     osm_ids = np.array(sorted(S.nodes), dtype="int64")
     nodes = _nodes_frame(S, osm_ids)
     idx = {int(n): i for i, n in enumerate(osm_ids)}
-    rows, stats["edges_dropped_duplicate_or_loop"] = _edge_rows(S, idx)
+    rows, stats["edges_dropped_duplicate_or_loop"] = _edge_rows(S, idx, kerbs or {})
     lengths = geodesic_lengths_m(np.array([r[4] for r in rows], dtype=object))
     order = sorted(
         range(len(rows)),
@@ -312,6 +353,8 @@ def _network_frames(S: nx.MultiDiGraph, stats: dict[str, Any]) -> tuple[gpd.GeoD
     stats["edges"] = len(edges)
     stats["ways_kept"] = int(edges["osm_way_id"].nunique())
     stats["edges_by_class"] = {c: int(n) for c, n in edges["road_class"].value_counts().sort_index().items()}
+    stats["steps_edges"] = int(edges["steps"].sum())
+    stats["kerb_edges"] = int(edges["kerb"].notna().sum())
     return nodes, edges
 
 
@@ -329,7 +372,9 @@ def _nodes_frame(S: nx.MultiDiGraph, osm_ids: np.ndarray) -> gpd.GeoDataFrame:
     )
 
 
-def _edge_rows(S: nx.MultiDiGraph, idx: dict[int, int]) -> tuple[list[_EdgeRow], int]:
+def _edge_rows(
+    S: nx.MultiDiGraph, idx: dict[int, int], kerbs: dict[tuple[float, float], str]
+) -> tuple[list[_EdgeRow], int]:
     """The edge rows of ``S`` made undirected, and the number of self-loops and duplicates dropped."""
     import osmnx as ox
 
@@ -354,8 +399,22 @@ def _edge_rows(S: nx.MultiDiGraph, idx: dict[int, int]) -> tuple[list[_EdgeRow],
             duplicates += 1
             continue
         seen.add(key)
-        rows.append((idx[frm], idx[to], cls, int(way), geom))
+        highway = d.get("highway")
+        steps = "steps" in (highway if isinstance(highway, list) else [highway])
+        kerb = _edge_kerb(d.get("kerb"), coords, cls == "crossing", kerbs)
+        rows.append((idx[frm], idx[to], cls, int(way), geom, _way_name(d), steps, kerb))
     return rows, duplicates
+
+
+def _way_name(d: dict) -> str | None:
+    """The way's Chinese name (``name:zh``, else ``name``), None when it has none."""
+    for key in ("name:zh", "name"):
+        v = d.get(key)
+        if isinstance(v, list):
+            v = v[0]
+        if isinstance(v, str) and v.strip():
+            return v.strip()
+    return None
 
 
 def _edges_frame(rows: list[_EdgeRow], lengths_m: np.ndarray) -> gpd.GeoDataFrame:
@@ -368,6 +427,9 @@ def _edges_frame(rows: list[_EdgeRow], lengths_m: np.ndarray) -> gpd.GeoDataFram
             "length_m": pd.array(lengths_m, dtype="float64"),
             "road_class": pd.Series([r[2] for r in rows], dtype=object),
             "osm_way_id": pd.array([r[3] for r in rows], dtype="int64"),
+            "name": pd.Series([r[5] for r in rows], dtype=object),
+            "steps": pd.array([r[6] for r in rows], dtype=bool),
+            "kerb": pd.Series([r[7] for r in rows], dtype=object),
         },
         geometry=gpd.GeoSeries([r[4] for r in rows], crs=CRS),
         crs=CRS,

@@ -73,7 +73,7 @@ _FOOT_OK = {"yes", "designated", "permissive"}
 #: Way tags osmnx must keep for :func:`walk_exclusion` and :func:`road_class`.
 _WAY_TAGS = (
     "highway", "access", "foot", "service", "area", "bridge", "tunnel", "footway",
-    "cycleway", "path", "name", "layer",
+    "cycleway", "path", "name", "name:zh", "layer", "kerb",
 )  # fmt: skip
 
 

@@ -13,6 +13,10 @@ from ._names import LineNames
 from ._util import is_land
 from .lattice import Lattice, Projection
 
+KERB_EVERY = 40
+"""Every this-many-th path (from a cell centre to its street) meets the street over a raised kerb; the others
+over a lowered one."""
+
 
 @dataclass(frozen=True)
 class LatticeEdges:
@@ -125,6 +129,19 @@ def lattice_edges(lattice: Lattice, cell_type: np.ndarray, names: LineNames, rng
     )
 
 
+def road_names(edges: LatticeEdges) -> np.ndarray:
+    """The road name of each kept lattice edge: its line's name; bridges 大桥 (arterial) or 人行桥 over the river,
+    铁路下穿通道 under the railway."""
+    bridge_suffix = np.where(edges.e_barrier == RIVER, np.where(edges.e_art, "大桥", "人行桥"), "铁路下穿通道")
+    return np.where(edges.e_bridge, np.strings.add(edges.e_base, bridge_suffix), edges.e_names)
+
+
+def footbridge_steps(edges: LatticeEdges) -> np.ndarray:
+    """Which kept lattice edges are flights of steps: the crossings of local lines, footbridges over the river
+    (人行桥) and pedestrian underpasses of the railway; the arterials' bridges and underpasses have ramps."""
+    return edges.e_bridge & ~edges.e_art
+
+
 def _cell_paths(
     lattice: Lattice, tf: np.ndarray, edges: LatticeEdges, wcells: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -166,7 +183,9 @@ def walking_network(
     Returns
     -------
     Network
-        Nodes (``node_idx``) and edges (``u``, ``v``, ``length_m`` in m, ``road_class``), EPSG:4326.
+        Nodes (``node_idx``) and edges (``u``, ``v``, ``length_m`` in m, ``road_class``, ``name``; ``steps``: the
+        crossings of local lines; ``kerb``: where a path meets its street, raised on every :data:`KERB_EVERY`-th),
+        EPSG:4326.
     """
     e_a, e_b = edges.e_a, edges.e_b
     n_e = e_a.size
@@ -192,6 +211,12 @@ def walking_network(
     eu = np.concatenate([vmap[e_a], mid_node, cen_node[p_from]])
     ev = np.concatenate([mid_node, vmap[e_b], mid_node[p_side]])
     eclass = np.concatenate([edges.e_class, edges.e_class, np.full(p_from.size, "path", dtype=object)])
+    names = road_names(edges).astype(object)
+    ename = np.concatenate([names, names, np.full(p_from.size, None, dtype=object)])
+    on_steps = footbridge_steps(edges)
+    esteps = np.concatenate([on_steps, on_steps, np.zeros(p_from.size, dtype=bool)])
+    path_kerb = np.where(np.arange(p_from.size) % KERB_EVERY == KERB_EVERY // 2, "raised", "lowered").astype(object)
+    ekerb = np.concatenate([np.full(2 * n_e, None, dtype=object), path_kerb])
     elen = np.hypot(nx_[eu] - nx_[ev], ny_[eu] - ny_[ev])
     coords = np.stack([np.stack([nlon[eu], nlat[eu]], -1), np.stack([nlon[ev], nlat[ev]], -1)], 1)
     network_edges = gpd.GeoDataFrame(
@@ -201,6 +226,9 @@ def walking_network(
             "length_m": elen,
             "road_class": eclass,
             "osm_way_id": np.full(eu.size, None, dtype=object),
+            "name": ename,
+            "steps": esteps,
+            "kerb": ekerb,
         },
         geometry=shapely.linestrings(coords),
         crs=4326,

@@ -9,7 +9,7 @@ import shapely
 from ._constants import RAIL, RAILWAY_NAME, RIVER, RIVER_NAME
 from ._util import ids
 from .lattice import Lattice, Projection
-from .network import LatticeEdges
+from .network import LatticeEdges, road_names
 
 
 def build_roads(lattice: Lattice, edges: LatticeEdges) -> gpd.GeoDataFrame:
@@ -30,11 +30,10 @@ def build_roads(lattice: Lattice, edges: LatticeEdges) -> gpd.GeoDataFrame:
     """
     vlon, vlat = lattice.vlon.ravel(), lattice.vlat.ravel()
     e_a, e_b = edges.e_a, edges.e_b
-    bridge_suffix = np.where(edges.e_barrier == RIVER, np.where(edges.e_art, "大桥", "人行桥"), "铁路下穿通道")
-    road_names = np.where(edges.e_bridge, np.strings.add(edges.e_base, bridge_suffix), edges.e_names)
+    names = road_names(edges)
     rcoords = np.stack([np.stack([vlon[e_a], vlat[e_a]], -1), np.stack([vlon[e_b], vlat[e_b]], -1)], 1)
     return gpd.GeoDataFrame(
-        {"source_id": ids("sample:road:", e_a.size), "name": road_names.astype(object), "road_class": edges.e_class},
+        {"source_id": ids("sample:road:", e_a.size), "name": names.astype(object), "road_class": edges.e_class},
         geometry=shapely.linestrings(rcoords),
         crs=4326,
     )

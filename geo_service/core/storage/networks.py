@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from .. import models
 from ..jsonvalues import plain
 from ._values import BATCH_ROWS, SRID, _inserted_id, _plain_records, utcnow
+from .changes import record_change
 from .layers import LayersRepository, Progress
 
 SPATIALITE_BULK_ROWS = 50_000
@@ -31,9 +32,10 @@ class NetworksRepository(LayersRepository):
     ) -> int:
         """Store a walking network (replacing one of the same name); return its id.
 
-        ``nodes``: ``node_idx``, optional ``osm_id``, Point geometry.
+        ``nodes``: ``node_idx``, optional ``osm_id`` and ``elevation_m`` (m), Point geometry.
         ``edges``: ``u``, ``v``, ``length_m`` (metres), ``road_class``,
-        optional ``osm_way_id``, LineString geometry.  EPSG:4326.
+        optional ``osm_way_id``, ``name`` (road name), ``steps`` (bool), ``kerb`` (OSM value),
+        LineString geometry.  EPSG:4326.
         Passing ``conn`` joins the caller's transaction.
         """
         if conn is None:
@@ -69,9 +71,10 @@ class NetworksRepository(LayersRepository):
         geom_expr = sa.func.ST_GeomFromWKB(sa.bindparam("wkb", type_=sa.LargeBinary), SRID)
         done = 0
         for tbl, frame, cols in (
-            ("network_nodes", nodes, ["node_idx", "osm_id"]),
-            ("network_edges", edges, ["u", "v", "length_m", "road_class", "osm_way_id"]),
+            ("network_nodes", nodes, ["node_idx", "osm_id", "elevation_m"]),
+            ("network_edges", edges, ["u", "v", "length_m", "road_class", "osm_way_id", "name", "steps", "kerb"]),
         ):
+            cols = [c for c in cols if c in frame.columns or c in ("node_idx", "u", "v", "length_m", "road_class")]
             lt = models.LAYER_TABLES[tbl]
             rebuild = self.dialect == "sqlite" and len(frame) > SPATIALITE_BULK_ROWS
             if rebuild:
@@ -96,6 +99,43 @@ class NetworksRepository(LayersRepository):
                 conn.exec_driver_sql(f"SELECT CreateSpatialIndex('{tbl}', 'geom')")
             self.bump_revision(conn, tbl)
         return nid
+
+    def set_node_elevations(
+        self,
+        network_id: int,
+        node_idx: np.ndarray,
+        elevation_m: np.ndarray,
+        *,
+        actor: str | None = None,
+        source: str | None = None,
+    ) -> int:
+        """Set the elevation (m) of the given nodes of one network (NaN: unknown) in one transaction.
+
+        Touches the network's update time and bumps the revisions of its nodes and edges, so networks
+        loaded from the old file are rebuilt; the change log gets one row (``actor``, the raster ``source``)
+        in the same transaction.  Returns the number of nodes given.
+        """
+        lt = models.LAYER_TABLES["network_nodes"]
+        z = np.asarray(elevation_m, dtype=np.float64)
+        rows = [
+            {"nid": int(network_id), "ni": int(i), "z": float(v) if np.isfinite(v) else None}
+            for i, v in zip(np.asarray(node_idx).tolist(), z.tolist())
+        ]
+        stmt = (
+            lt.update()
+            .where(lt.c.network_id == sa.bindparam("nid"), lt.c.node_idx == sa.bindparam("ni"))
+            .values(elevation_m=sa.bindparam("z"))
+        )
+        t = models.networks
+        with self.transaction() as conn:
+            for start in range(0, len(rows), BATCH_ROWS * 4):
+                conn.execute(stmt, rows[start : start + BATCH_ROWS * 4])
+            conn.execute(t.update().where(t.c.id == int(network_id)).values(updated_at=utcnow()))
+            self.bump_revision(conn, "network_nodes")
+            self.bump_revision(conn, "network_edges")
+            sampled = int(np.isfinite(z).sum())
+            record_change(conn, actor, "import_elevation", "network", network_id, {"source": source, "nodes": sampled})
+        return len(rows)
 
     def list_networks(self) -> list[dict]:
         """All network rows, by id."""
