@@ -12,7 +12,7 @@ import pandas as pd
 
 from geo_service.core._errors import InputError, NotFoundError
 from geo_service.core.coherence import require_coherent
-from geo_service.core.network import load_network
+from geo_service.core.network import WalkProfile, load_network
 from geo_service.core.norms import Norms
 from geo_service.core.runs import RunCache
 
@@ -85,6 +85,9 @@ def audit_from_store(
         if network is not None:
             raise
         net = None  # no network yet: the audit runs without the shelter assignment and says so
+    walk_net = net  # evacuees who walk slower or need step-free routes: the network as their profile walks it
+    if net is not None and params.profile != "standard":
+        walk_net = net.for_profile(WalkProfile.from_input(params.profile, norms or store.norms))
     entrances, unknown = entrances_of(store, units) if len(units) else (None, 0)
     result = compute_audit(
         communities,
@@ -94,7 +97,7 @@ def audit_from_store(
         store.read_layer("plan_parcels"),
         store.read_layer("developments"),
         norms or store.norms,
-        net=net,
+        net=walk_net,
         params=params,
         entrances=entrances,
         idle_assets=store.read_layer("idle_assets"),
@@ -104,6 +107,7 @@ def audit_from_store(
     if unknown:
         result.warnings.append(f"{unknown} 个小区出入口所属的人口单元不存在，未计入")
     flag_shelters_in_hazards(result, store.read_layer("hazards"), norms or store.norms, net)
+    result.totals["walking_profile"] = params.profile
     return result, p, net
 
 

@@ -92,3 +92,24 @@ def test_a_new_hazard_recomputes_the_audit(city):
     again = current_audit(store)
     assert again["id"] != run["id"]  # hazards are an input of the audit run
     assert again["summary"]["shelters_in_hazard_zones"] == before + 1
+
+
+def test_audit_for_wheelchair_users(spatialite_template, tmp_path):
+    """The audit with the wheelchair profile: step-free routes only, so no more residents are placed than on foot."""
+    from facilities.audit import AuditParams
+
+    store = sample_city_store(spatialite_template, tmp_path)
+    try:
+        standard = current_audit(store)["summary"]
+        wheel = current_audit(store, params=AuditParams.from_input(None, 1.0, "wheelchair"))["summary"]
+        assert standard["walking_profile"] == "standard" and wheel["walking_profile"] == "wheelchair"
+        assert wheel["emergency"]["placed"] <= standard["emergency"]["placed"]
+        assert wheel["emergency"]["placed"] != standard["emergency"]["placed"]  # the sample city has steps
+        with TestClient(create_app(store)) as client:
+            bad = client.get("/audit/summary", params={"profile": "skates"})
+            ok = client.get("/audit/summary", params={"profile": "轮椅"})
+        assert bad.status_code == 422 and "出行方式" in bad.json()["message_zh"]
+        assert ok.status_code == 200, ok.text  # the stored wheelchair run, asked for by its Chinese name
+        assert ok.json()["summary"]["walking_profile"] == "wheelchair"
+    finally:
+        store.dispose()

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from geo_service.core._errors import InputError
+from geo_service.core.network import profile_code
 from geo_service.core.norms import Norms
 from geo_service.core.vocab import SHELTER_CLASSES
 
@@ -41,19 +42,27 @@ class AuditParams:
     parcel_search_m: float = 500.0
     required_level: str = "5min"
     fixed_share_classes: tuple[str, ...] = ("fixed", "central")
+    profile: str = "standard"  # walking profile of the evacuees (standard, elderly, wheelchair): network and limits
 
     @classmethod
     def from_input(
-        cls, walk_limit_m: float | str | None = None, day_night_factor: float | str | None = 1.0
+        cls,
+        walk_limit_m: float | str | None = None,
+        day_night_factor: float | str | None = 1.0,
+        profile: str | None = None,
     ) -> AuditParams:
         """The one constructor from CLI options, HTTP query parameters or a job's stored parameters.
 
         ``walk_limit_m``: the emergency shelters' walking limit, m (None: the norms'); ``day_night_factor``:
-        residents to place per resident (None: 1). Raises :class:`InputError` for values out of range.
+        residents to place per resident (None: 1); ``profile``: how the evacuees walk (``standard``, ``elderly``,
+        ``wheelchair`` or 标准、老年人、轮椅): the walking limit is then the same walking time as a standard walker
+        needs, on the edges open to the profile. Raises :class:`InputError` for values out of range or an unknown
+        profile.
         """
         params = cls(
             walk_limits_m=None if walk_limit_m is None else {"emergency": float(walk_limit_m)},
             day_night_factor=1.0 if day_night_factor is None else float(day_night_factor),
+            profile=profile_code(profile),
         )
         params.validate()
         return params

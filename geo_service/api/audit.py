@@ -28,6 +28,7 @@ from .deps import Who, get_store, require
 from .layers import parse_bbox
 from .schemas import ERROR_RESPONSES, FeatureCollection
 from .schemas.audit import AuditSummary, BboxQ, BudgetQ, FactorQ, LimitQ, OffsetQ, PlanQ, RunQ, WalkQ
+from .schemas.coverage import ProfileQ
 from .schemas.runs import RunInfo
 
 router = APIRouter(prefix="/audit", tags=["audit 设施与避难场所审计"])
@@ -60,6 +61,7 @@ def _run(
     created_by: str | None = None,
     who: Principal | None | bool = True,
     budget_yuan=None,
+    profile=None,
 ) -> dict:
     """The stored or current audit; without a user (``who`` None) only the default parameters may start a
     computation (``budget_yuan``: the gap plan's budget, yuan)."""
@@ -70,7 +72,7 @@ def _run(
         if run.get("kind") != KIND:
             raise NotFoundError(f"run {run_id} is not an audit", f"运行 {run_id} 不是审计结果", run_id=run_id)
         return run
-    params = AuditParams.from_input(walk_limit_m, day_night_factor)
+    params = AuditParams.from_input(walk_limit_m, day_night_factor, profile)
     gap_params = GapPlanParams.from_input(budget_yuan)
     defaults = plan is None and params.is_default and gap_params.is_default
     return current_audit(
@@ -97,8 +99,9 @@ async def summary(
     walk_limit_m: WalkQ = None,
     day_night_factor: FactorQ = 1.0,
     run_id: RunQ = None,
+    profile: ProfileQ = None,
 ):
-    run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, run_id, who=who)
+    run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, run_id, who=who, profile=profile)
     return AuditSummary(run=run_info(run), summary=run["summary"])
 
 
@@ -111,8 +114,11 @@ async def recompute(
     plan: PlanQ = None,
     walk_limit_m: WalkQ = None,
     day_night_factor: FactorQ = 1.0,
+    profile: ProfileQ = None,
 ):
-    run = await run_in_threadpool(_run, store, plan, walk_limit_m, day_night_factor, None, True, user.label)
+    run = await run_in_threadpool(
+        _run, store, plan, walk_limit_m, day_night_factor, None, True, user.label, profile=profile
+    )
     return AuditSummary(run=run_info(run), summary=run["summary"])
 
 

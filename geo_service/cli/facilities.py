@@ -113,6 +113,9 @@ def audit_cmd(
         None, "--walk-limit", help="紧急避难步行距离上限（米），默认取规范配置 500"
     ),
     day_night: float = typer.Option(1.0, "--day-night-factor", help="昼夜人口系数：需安置人数 = 常住人口 × 系数"),
+    profile: str | None = typer.Option(
+        None, "--profile", help="避难者的出行方式：standard（标准）、elderly（老年人）、wheelchair（轮椅）"
+    ),
     recompute: bool = typer.Option(False, "--recompute", help="即使数据未变也重新计算"),
     database_url: str | None = DbOpt,
 ):
@@ -129,7 +132,7 @@ def audit_cmd(
             raise InputError(
                 f"unknown output {output!r}", f"未知的输出内容「{output}」：可用 {'、'.join(OUTPUT_NAMES)}"
             )
-        params = AuditParams.from_input(walk_limit, day_night)
+        params = AuditParams.from_input(walk_limit, day_night, profile)
         store = open_store(database_url)
         run = current_audit(store, params=params, plan=plan, recompute=recompute)
         _print_audit(run)
