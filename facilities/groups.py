@@ -22,6 +22,7 @@ import pandas as pd
 
 from geo_service.core import vocab
 from geo_service.core._errors import InputError
+from geo_service.core.ages import GROUP_ZH
 from geo_service.core.norms import Norms
 
 __all__ = [
@@ -34,15 +35,6 @@ __all__ = [
     "tier_of",
 ]
 
-GROUP_ZH = {
-    "all": "全体居民",
-    "0_3": "0–3岁婴幼儿",
-    "3_6": "3–6岁幼儿",
-    "0_6": "0–6岁儿童",
-    "6_12": "6–12岁儿童",
-    "60plus": "60岁及以上老年人",
-    "80plus": "80岁及以上高龄老人",
-}
 TIER_ZH = {"basic": "基础保障型", "quality": "品质提升型", None: "未分级"}
 CITY = "全市"
 
