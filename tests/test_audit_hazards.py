@@ -113,3 +113,26 @@ def test_audit_for_wheelchair_users(spatialite_template, tmp_path):
         assert ok.json()["summary"]["walking_profile"] == "wheelchair"
     finally:
         store.dispose()
+
+
+def test_facilities_staff_upload_hazards(store):
+    """The new layers are written by facilities staff and planners; without a token nothing is written."""
+    import geopandas as gpd
+    import shapely
+    from _auth import token_headers
+
+    frame = gpd.GeoDataFrame(
+        {"source_id": ["h1"], "name": ["滑坡点"], "kind": ["geohazard"], "level": ["high"], "radius_m": [80.0]},
+        geometry=[shapely.Point(104.40, 31.12)],
+        crs=4326,
+    )
+    body = frame.to_json().encode("utf-8")
+    with TestClient(create_app(store)) as client:
+        for role, expected in (("facilities", 200), ("planner", 200), (None, 401)):
+            r = client.post(
+                "/layers/hazards/import",
+                files={"file": ("hazards.geojson", body, "application/geo+json")},
+                headers=token_headers(store, role) if role else {},
+            )
+            assert r.status_code == expected, (role, r.text[:300])
+    assert store.count("hazards") == 1

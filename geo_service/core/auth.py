@@ -49,6 +49,9 @@ LAYER_WRITERS: dict[str, tuple[str, ...]] = {
     "unit_entrances": ("planner",),
     "buildings": ("planner", "facilities"),
     "residential_areas": ("planner", "facilities"),
+    "idle_assets": ("facilities", "planner"),  # Art. 18 ¶3: agencies' idle space offered to communities
+    "space_candidates": ("facilities", "planner"),  # space to buy, lease, swap or extend
+    "hazards": ("facilities", "planner"),  # Art. 15: hazard zones (emergency management data)
 }
 
 # Named permissions of the other write endpoints.
