@@ -88,6 +88,12 @@ SEND = """async ([unit, to]) => {
   performance.clearResourceTimings();
   return [ms, r.body.compute_ms, net ? net.responseEnd - net.startTime : null];
 }"""
+# A planner's pace: the map has finished drawing the last edit (MapLibre idle, two frames) before the next one.
+SETTLE = """async () => {
+  const m = window.workbench.panes.edit.map;
+  if (!m.loaded() || m.isMoving()) await new Promise((r) => m.once("idle", r));
+  await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+}"""
 FULL = """async (plan) => {
   const t = performance.now();
   const r = await fetch(`/plans/${plan}/evaluation`);
@@ -110,7 +116,7 @@ def run(n_moves: int) -> dict:
     pairs = moves(svc, plan, n_moves)
     token = add_user(store, "基准规划", "planner")
     n_units, n_comm = svc.unit_set().n, store.count("communities", plan_id=plan)
-    edit_ms, compute_ms, full_ms, http_ms = [], [], [], []
+    edit_ms, compute_ms, full_ms, http_ms, settled_ms = [], [], [], [], []
     with serve_in_background(create_app(store)) as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -131,6 +137,10 @@ def run(n_moves: int) -> dict:
                 compute_ms.append(comp)
                 full_ms.append(page.evaluate(FULL, plan))
         wall = time.perf_counter() - t0
+        for unit, home, there in pairs:  # the same edits at a planner's pace: the map settled before each
+            for to in (there, home):
+                page.evaluate(SETTLE)
+                settled_ms.append(page.evaluate(SEND, [unit, to])[0])
         load = os.getloadavg()[0]
         browser.close()
     store.dispose()
@@ -140,6 +150,7 @@ def run(n_moves: int) -> dict:
         "communities": n_comm,
         "edits": len(edit_ms),
         "edit_ms": edit_ms,
+        "settled_ms": settled_ms,
         "compute_ms": compute_ms,
         "full_ms": full_ms,
         "http_ms": http_ms,
@@ -149,11 +160,13 @@ def run(n_moves: int) -> dict:
 
 
 def markdown(res: dict) -> str:
-    keys = ("edit_ms", "http_ms", "compute_ms", "full_ms")
+    keys = ("edit_ms", "settled_ms", "http_ms", "compute_ms", "full_ms")
     med = {k: statistics.median(res[k]) for k in keys}
     p95 = {k: pct(res[k], 0.95) for k in keys}
     verdict = "meets" if p95["edit_ms"] < TARGET_MS else "misses"
+    verdict_settled = "meets" if p95["settled_ms"] < TARGET_MS else "misses"
     under = sum(ms < TARGET_MS for ms in res["edit_ms"]) / len(res["edit_ms"])
+    under_settled = sum(ms < TARGET_MS for ms in res["settled_ms"]) / len(res["settled_ms"])
     lines = [
         START,
         f"## Workbench: figures per edit through the browser — `benchmarks/workbench.py` ({date.today().isoformat()}, "
@@ -169,6 +182,8 @@ def markdown(res: dict) -> str:
         "|---|---:|---:|",
         f"| this project: one edit in the workbench (incremental figures, new version committed, panel drawn) | "
         f"{med['edit_ms']:.0f} ms | {p95['edit_ms']:.0f} ms |",
+        f"| the same edits at a planner's pace (map settled before each edit) | "
+        f"{med['settled_ms']:.0f} ms | {p95['settled_ms']:.0f} ms |",
         f"| of which the HTTP exchange (request sent to response received, resource timing) | "
         f"{med['http_ms']:.0f} ms | {p95['http_ms']:.0f} ms |",
         f"| of which on the server: validation and the touched communities' figures (`compute_ms`) | "
@@ -176,11 +191,14 @@ def markdown(res: dict) -> str:
         f"| peer: full plan evaluation fetched by the page | {med['full_ms']:.0f} ms | {p95['full_ms']:.0f} ms |",
         "",
         f"An edit with its figures takes {med['edit_ms'] / med['full_ms']:.2f}× the time of a full evaluation alone "
-        f"(median; the edit also writes the new version). p95 {p95['edit_ms']:.0f} ms: {verdict} the "
+        f"(median; the edit also writes the new version). At a planner's pace (p95 {p95['settled_ms']:.0f} ms) the "
+        f"workbench {verdict_settled} the {TARGET_MS:.0f} ms target. Edits fired back to back: p95 "
+        f"{p95['edit_ms']:.0f} ms, {verdict} the "
         f"{TARGET_MS:.0f} ms target; {under:.0%} of the edits are under it. The HTTP exchange alone: p95 "
         f"{p95['http_ms']:.0f} ms; the rest of the tail is the page's main thread, busy drawing the whole city "
-        "(2,101 units) in software WebGL (headless Chromium without a GPU) when the answer arrives. Load average "
-        f"during the run: {res['load']:.1f} on 2 cores (other processes share the machine).",
+        "(2,101 units) in software WebGL (headless Chromium without a GPU) when the answer arrives. At a planner's "
+        f"pace, with the map settled before each edit, {under_settled:.0%} of the edits are under the target. "
+        f"Load average during the run: {res['load']:.1f} on 2 cores (other processes share the machine).",
         END,
     ]
     return "\n".join(lines)
