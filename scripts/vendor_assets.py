@@ -7,8 +7,8 @@ service works on an intranet without internet.  This script re-creates them from
     .venv/bin/python scripts/vendor_assets.py           # needs `npm` and the npm registry (set-up time only)
 
 Only what the pages use is vendored: Leaflet (folium's version), Leaflet.VectorGrid (vector-tile
-layers of large collections), Swagger UI (the ``/docs`` page), ReDoc (``/redoc``) and MapLibre GL JS (the resident page and the
-planners' workbench: vector tiles with feature-state).  folium's other defaults (jQuery,
+layers of large collections), Swagger UI (the ``/docs`` page), ReDoc (``/redoc``) and MapLibre GL JS
+(the resident page and the planners' workbench: vector tiles with feature-state).  folium's other defaults (jQuery,
 Bootstrap, Font Awesome, awesome-markers) are dropped from every page by :mod:`maps.assets`.
 ``SHA256SUMS`` in the vendor folder records every vendored file; tests/test_vendor_assets.py checks it.
 """

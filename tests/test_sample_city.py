@@ -132,7 +132,8 @@ def test_columns_small_scale(small):
 def test_network_columns(city):
     nodes, edges = city.network_nodes, city.network_edges
     assert list(nodes.columns) == ["node_idx", "osm_id", "geometry"]
-    assert list(edges.columns) == ["u", "v", "length_m", "road_class", "osm_way_id", "name", "steps", "kerb", "geometry"]
+    edge_columns = ["u", "v", "length_m", "road_class", "osm_way_id", "name", "steps", "kerb", "geometry"]
+    assert list(edges.columns) == edge_columns
     assert (nodes["node_idx"].to_numpy() == np.arange(len(nodes))).all()
     assert nodes["osm_id"].isna().all() and edges["osm_way_id"].isna().all()
     assert set(nodes.geom_type) == {"Point"} and set(edges.geom_type) == {"LineString"}
