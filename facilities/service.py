@@ -82,8 +82,13 @@ def entrances_of(store, units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame | Non
     A unit with entrances is reached from its nearest entrance only; other units from their
     representative point (see :func:`facilities.coverage.snap_units`).
     """
-    ent = store.read_layer("unit_entrances")
-    if len(ent) == 0:
+    return entrances_for(store.read_layer("unit_entrances"), units)
+
+
+def entrances_for(ent: gpd.GeoDataFrame | None, units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame | None, int]:
+    """Entrance points (``unit_source_id``) given the ``unit_id`` of their unit among ``units`` (``id``,
+    ``source_id``); also how many name a unit not in ``units``."""
+    if ent is None or len(ent) == 0:
         return None, 0
     ids = pd.Series(units["id"].to_numpy(), index=units["source_id"].astype(str).to_numpy())
     unit_id = ent["unit_source_id"].astype(str).map(ids)

@@ -34,6 +34,7 @@ import shapely
 
 from .core._errors import InputError
 from .core.crs import metric_crs_for
+from .core.sample_city.province import join_networks
 from .core.storage import Store
 
 ANALYSES = ("coverage",)
@@ -183,8 +184,6 @@ def read_window(store: Store, window: shapely.Geometry) -> dict[str, gpd.GeoData
 
 def merge_windows(parts: list[dict]) -> dict:
     """Windows of several stores as one: layers concatenated, networks joined where nodes coincide (to 1 mm)."""
-    from .core.sample_city.province import join_networks
-
     if not parts:
         raise InputError("no network in the window", "该区县范围内没有步行网络")
     out: dict = {"metric_epsg": parts[0]["metric_epsg"]}
@@ -197,14 +196,6 @@ def merge_windows(parts: list[dict]) -> dict:
         [(p["network_nodes"], p["network_edges"]) for p in parts]
     )
     return out
-
-
-def _reindexed(nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Nodes numbered 0..n-1 (the network's own numbering), edges remapped."""
-    nodes = nodes.sort_values("node_idx").reset_index(drop=True)
-    remap = pd.Series(np.arange(len(nodes)), index=nodes["node_idx"].to_numpy())
-    edges = edges.assign(u=remap.loc[edges["u"]].to_numpy(), v=remap.loc[edges["v"]].to_numpy())
-    return nodes.assign(node_idx=np.arange(len(nodes))), edges.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------- one county
@@ -225,6 +216,7 @@ def run_county(source, county: County, out_dir: str, params_dict: dict) -> Count
     import time
 
     from facilities.coverage import CoverageParams, compute_coverage
+    from facilities.service import entrances_for
 
     from .core.network import WalkNetwork
 
@@ -239,9 +231,9 @@ def run_county(source, county: County, out_dir: str, params_dict: dict) -> Count
     inside = units.geometry.representative_point().within(county.geometry).to_numpy()
     if not inside.any():
         raise InputError(f"county {county.code} has no population units", f"区县 {county.code} 没有人口单元")
-    nodes, edges = _reindexed(data["network_nodes"], data["network_edges"])
+    nodes, edges = join_networks([(data["network_nodes"], data["network_edges"])])  # numbered 0..n-1
     net = WalkNetwork.from_frames(nodes, edges, metric_crs=data["metric_epsg"], name=f"window {county.code}")
-    entrances = _entrances(data["unit_entrances"], units)
+    entrances, _unknown = entrances_for(data["unit_entrances"], units)  # outside the window: not needed here
     result = compute_coverage(
         net, units, facilities, norms, params=params, communities=data["communities"], entrances=entrances
     )
@@ -269,18 +261,6 @@ def _beyond_window_as_inf(units: gpd.GeoDataFrame, rules: dict, margin_m: float)
         if col in units.columns:
             units[col] = np.where(units[col].to_numpy(dtype=float) > margin_m, np.inf, units[col].to_numpy(dtype=float))
     return units
-
-
-def _entrances(ent: gpd.GeoDataFrame | None, units: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
-    if ent is None or len(ent) == 0:
-        return None
-    ids = pd.Series(units["id"].to_numpy(), index=units["source_id"].astype(str).to_numpy())
-    unit_id = ent["unit_source_id"].astype(str).map(ids)
-    known = unit_id.notna().to_numpy()
-    if not known.any():
-        return None
-    ent = ent[known].assign(unit_id=unit_id[known].astype(np.int64).to_numpy())
-    return gpd.GeoDataFrame(ent[["unit_id", "geometry"]], geometry="geometry", crs=units.crs)
 
 
 def _plain(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
