@@ -27,6 +27,7 @@ SHARED_DATA = Path(os.environ.get("GEO_SHARED_DATA", SHARED / "data"))
 # The request-rate limit is tested on its own (tests/test_limits.py); everywhere else a
 # test client makes requests much faster than any person.
 os.environ.setdefault("GEO_RATE_LIMIT_RPS", "0")
+CHROMIUM = os.environ.get("GEO_TEST_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 PG_ADMIN = os.environ.get("GEO_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["spatialite", "postgis"]
 
@@ -184,3 +185,15 @@ def snapshot(store: Store) -> dict:
             rows = conn.execute(sa.select(*cols, *extra).order_by(*t.primary_key.columns)).all()
             out[t.name] = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows]
     return out
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, one per test module (the page tests: tests/test_*browser.py)."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        yield b
+        b.close()

@@ -4,8 +4,6 @@ drawn (the resident page: tests/test_resident_browser.py).  Screenshots go to te
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -14,9 +12,8 @@ import pytest
 from geo_service.app import create_app
 from maps.coverage import example_outputs
 from maps.server import serve_in_background
-from tests.conftest import sample_city_store
+from tests.conftest import CHROMIUM, sample_city_store
 
-CHROMIUM = os.environ.get("GEO_TEST_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -41,17 +38,6 @@ def city(spatialite_template, tmp_path_factory):
 def base_url(city):
     with serve_in_background(create_app(city)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        yield b
-        b.close()
 
 
 class Watched:

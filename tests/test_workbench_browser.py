@@ -44,17 +44,6 @@ def city(request, spatialite_template, tmp_path_factory):
     store.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def watched(browser):
     pages = []
