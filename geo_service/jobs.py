@@ -159,8 +159,8 @@ class JobRunner:
         except Exception:  # deleted, or the database is down: nothing to run
             traceback.print_exc()
             return
-        if job["status"] != "queued":
-            return
+        if job["status"] not in ("queued", "running"):  # done or failed: nothing left to do
+            return  # ("running": requeued from a dead process, its status not yet reset when taken here)
         self._run(job_id, job["kind"], job["params"], job.get("created_by"))
 
     def _heartbeat_loop(self) -> None:
