@@ -118,6 +118,9 @@ def create_app(store: Store | None = None) -> FastAPI:
     from .api import workbench  # issue 15: the planners' workbench
 
     app.include_router(workbench.router)
+    from .api import scenarios  # issue 17: what-if scenarios
+
+    app.include_router(scenarios.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     from .api.schemas import document_common_errors
 

@@ -28,6 +28,7 @@ KINDS = {
     "full": "全部重新计算（覆盖与审计）",
     "units": "生成人口单元（按统计数分配常住人口、户数）",
     "delineate": "自动划分社区（生成草案）",
+    "scenario_batch": "批量计算情景方案并与现状比较",
 }
 
 
@@ -52,13 +53,14 @@ def run_job(store, kind: str, params: dict, created_by: str | None) -> dict:
     from facilities.coverage import CoverageParams
     from facilities.service import current_coverage
 
-    if kind == "units":  # totals come as JSON rows in the job's params (no file upload yet)
-        from population.params import UnitsParams
-        from population.service import build_units
+    if kind == "units":
+        from population.service import run_units_job
 
-        up = UnitsParams.from_input(store.norms, rows=params.get("totals"), levels=params.get("levels"))
-        run = build_units(store, up, created_by=created_by, recompute=True)
-        return {"units_run_id": int(run["id"]), "units": run["summary"]["units"]}
+        return run_units_job(store, params, created_by)
+    if kind == "scenario_batch":
+        from facilities.whatif.service import run_batch_job
+
+        return run_batch_job(store, params, created_by)
     plan = params.get("plan")
     out = {}
     if kind in ("coverage", "full"):

@@ -84,3 +84,10 @@ def build_units(store, params: UnitsParams, *, created_by: str | None = None, re
             )
 
     return RUNS.current(store, params.as_dict(), lambda: None, compute, recompute=recompute)
+
+
+def run_units_job(store, params: dict, created_by: str | None) -> dict:
+    """The ``units`` background job: build units from the totals in ``params``; return the run id and unit count."""
+    up = UnitsParams.from_input(store.norms, rows=params.get("totals"), levels=params.get("levels"))
+    run = build_units(store, up, created_by=created_by, recompute=True)
+    return {"units_run_id": int(run["id"]), "units": run["summary"]["units"]}

@@ -19,6 +19,7 @@ from . import (
     plans,
     report,
     resident,
+    scenarios,
     serve,
     shelters,
     units,
@@ -44,6 +45,7 @@ app.add_typer(report.app)
 app.add_typer(fairness.app)
 app.add_typer(gap_plan.app)
 app.add_typer(batch.app)
+app.add_typer(scenarios.app, name="scenario")
 
 
 def main() -> None:  # pragma: no cover
