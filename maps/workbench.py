@@ -21,6 +21,7 @@ TABS = (
     ("adopt", "采纳"),
     ("upload", "上传图层"),
     ("results", "审计与覆盖"),
+    ("scenarios", "情景"),
 )
 
 
@@ -74,6 +75,7 @@ def workbench_page(store, *, static_url: str = "/static") -> str:
     <section id="pane-adopt" class="pane" data-pane="adopt" hidden></section>
     <section id="pane-upload" class="pane" data-pane="upload" hidden></section>
     <section id="pane-results" class="pane" data-pane="results" hidden></section>
+    <section id="pane-scenarios" class="pane" data-pane="scenarios" hidden></section>
   </aside>
 </main>
 <script type="application/json" id="workbench-config">{cfg_json}</script>

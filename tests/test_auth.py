@@ -73,6 +73,11 @@ WRITE_ROUTES = [
     ),
     ("POST", "/audit/runs", "/audit/runs", None, {"planner", "facilities", "admin"}),
     ("POST", "/jobs", "/jobs", {"kind": "coverage"}, {"planner", "facilities", "admin"}),
+    ("POST", "/scenarios", "/scenarios", {"name": "t", "changes": {}}, {"planner", "facilities", "admin"}),
+    ("POST", "/scenarios/batch", "/scenarios/batch", {"scenarios": ["1"]}, {"planner", "facilities", "admin"}),
+    ("PATCH", "/scenarios/{scenario}", "/scenarios/1", {"description": "x"}, {"planner", "facilities", "admin"}),
+    ("DELETE", "/scenarios/{scenario}", "/scenarios/1", None, {"planner", "facilities", "admin"}),
+    ("POST", "/units/build", "/units/build", None, {"planner", "admin"}),
 ]
 ADMIN_READS = ["/admin/changes", "/admin/users"]
 

@@ -372,3 +372,37 @@ def test_redoc_renders_offline(city, watched):
     assert w.page.locator("[data-section-id^='operation/']").count() >= 30
     assert "社区治理空间规划与设施服务" in w.page.inner_text("h1")
     w.check("api_redoc")
+
+
+def test_scenarios_panel_compares_with_the_baseline(city, watched):
+    """情景: a stored scenario compared with 现状: the summary table and the units that gain coverage on the map."""
+    from facilities.whatif.service import create_scenario
+
+    store, url = city
+    fac = store.read_layer("facilities")
+    kg = fac[fac["category"] == "kindergarten"]
+    units = store.read_layer("population_units")
+    far = units.geometry.representative_point().iloc[int(units["residents"].to_numpy().argmax())]
+    changes = {
+        "facilities": {
+            "add": [{"category": "kindergarten", "name": "新园", "lon": far.x, "lat": far.y}],
+            "close": [int(kg["id"].iloc[0])],
+        },
+        "cost_inputs": {"新园": 1_000_000},
+    }
+    name = f"浏览器情景{len(store.list_scenarios())}"
+    create_scenario(store, name, changes, created_by="test")
+    expected = store.get_scenario(name)["id"]
+    w = watched()
+    page = _open(w, url, None)
+    page.click("#tab-scenarios")
+    page.wait_for_function(f"document.querySelector('#whatif-b').value === '{expected}'", timeout=30_000)
+    page.click("#whatif-run")
+    page.wait_for_selector("#whatif-table", timeout=120_000)
+    table = page.inner_text("#whatif-table")
+    assert name in table and "1,000,000" in table
+    answer = page.evaluate(f"fetch('/scenarios/compare?a=baseline&b={expected}').then((r) => r.json())")
+    changed = page.evaluate("workbench.panes.scenarios.features")
+    assert changed > 0 and f"{answer['newly_covered']:,}" in table
+    assert page.evaluate("workbench.map.getLayer('whatif-fill') !== undefined")
+    w.check("workbench_scenarios")

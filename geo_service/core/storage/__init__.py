@@ -23,6 +23,7 @@ settings, transactions):
 ``users``                 :class:`UsersRepository` — users and API tokens
 ``changes``               :class:`ChangesRepository` — the change log
 ``jobs``                  :class:`JobsRepository` — background jobs
+``scenarios``             :class:`ScenariosRepository` — what-if scenarios (named change sets)
 ========================  ===========================================================
 """
 
@@ -37,6 +38,7 @@ from .metadata import MetadataRepository
 from .networks import SPATIALITE_BULK_ROWS, NetworksRepository
 from .plans import PlansRepository
 from .runs import RunsRepository
+from .scenarios import ScenariosRepository
 from .tiles import TilesRepository
 from .users import UsersRepository
 
@@ -52,6 +54,7 @@ __all__ = [
     "PlansRepository",
     "Progress",
     "RunsRepository",
+    "ScenariosRepository",
     "Store",
     "StoreBase",
     "TilesRepository",
@@ -72,6 +75,7 @@ class Store(
     MetadataRepository,
     UsersRepository,
     JobsRepository,
+    ScenariosRepository,
     ChangesRepository,
     StoreBase,
 ):

@@ -3,6 +3,7 @@ import * as api from "./api.js";
 import { Editor } from "./editor.js";
 import { Propose, Compare, Adopt } from "./plans.js";
 import { Upload, Results } from "./staff.js";
+import { Scenarios } from "./scenarios.js";
 
 const cfg = JSON.parse(document.getElementById("workbench-config").textContent);
 const ROLE_ZH = { planner: "规划人员", facilities: "设施管理人员", admin: "管理员" };
@@ -88,6 +89,7 @@ async function start() {
   wb.panes.adopt = new Adopt(wb, document.getElementById("pane-adopt"));
   wb.panes.upload = new Upload(wb, document.getElementById("pane-upload"));
   wb.panes.results = new Results(wb, document.getElementById("pane-results"));
+  wb.panes.scenarios = new Scenarios(wb, document.getElementById("pane-scenarios"));
   for (const b of document.querySelectorAll(".tabs button")) b.addEventListener("click", () => showTab(b.dataset.tab));
   document.getElementById("signin").addEventListener("submit", (e) => {
     e.preventDefault();

@@ -1,0 +1,141 @@
+"""The map page of a what-if comparison (issue 17): units coloured by coverage gained or lost, communities by the
+change of their service-space gap, shelters by the change of their load (from :mod:`facilities.whatif.compare`).
+
+Layers (EPSG:4326, inline GeoJSON; every asset from ``maps/static/vendor``, no reference to the internet).
+"""
+
+from __future__ import annotations
+
+import html
+
+import folium
+import geopandas as gpd
+
+from geo_service.core.settings import Settings
+
+from . import assets
+from .base import Control, DataLayer, bounds_of, js, legend, new_map, synthetic_note
+
+CHANGE_COLORS = {"gained": "#1a9850", "lost": "#d73027", "mixed": "#984ea3", "same": "#bdbdbd"}
+UNIT_FIELDS = [
+    ["residents", "常住人口", "人", None],
+    ["change_zh", "变化", None, None],
+    ["gained", "新增覆盖", None, None],
+    ["lost", "失去覆盖", None, None],
+]
+COMMUNITY_FIELDS = [
+    ["gap_m2_a", "方案甲面积缺口", "m²", None],
+    ["gap_m2_b", "方案乙面积缺口", "m²", None],
+    ["gap_change_m2", "缺口变化", "m²", None],
+]
+SHELTER_FIELDS = [
+    ["capacity_persons", "容纳人数", "人", None],
+    ["load_a", "方案甲安置", "人", None],
+    ["load_b", "方案乙安置", "人", None],
+    ["load_change", "变化", "人", None],
+]
+
+
+def _summary_html(summary: dict) -> str:
+    rows = [
+        ("比较", f"{summary['a']} → {summary['b']}"),
+        ("新增覆盖（人次）", f"{summary['newly_covered']:,}"),
+        ("失去覆盖（人次）", f"{summary['newly_uncovered']:,}"),
+        ("面积缺口缩小", "—" if summary["service_gap_closed_m2"] is None else f"{summary['service_gap_closed_m2']} m²"),
+        ("未安置避难人数", f"{summary['unplaced_a']} → {summary['unplaced_b']}"),
+    ]
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return f'<table class="geo-summary">{body}</table>'
+
+
+def comparison_map(store, summary: dict, layers: dict[str, gpd.GeoDataFrame], *, settings: Settings | None = None):
+    """The folium map of a comparison (``layers``: ``units``, ``communities``, ``shelters`` difference tables)."""
+    units, cm, sh = layers["units"], layers["communities"], layers["shelters"]
+    frames = [f for f in (units, cm, sh) if f is not None and len(f)]
+    m = new_map(
+        bounds_of(*frames),
+        settings=settings,
+        title_zh="情景方案比较",
+        subtitle_zh=f"{summary['a']} → {summary['b']}；点击要素查看详情",
+        synthetic_zh=synthetic_note(store),
+    )
+    cm = cm[cm.geometry.notna()] if len(cm) else cm
+    if len(cm):
+        DataLayer(
+            "社区面积缺口变化",
+            "whatif_communities",
+            gdf=cm,
+            fields=COMMUNITY_FIELDS,
+            tooltip_field="name",
+            style_js="function(p){var d=p.gap_change_m2||0;var c=d<0?'#1a9850':(d>0?'#d73027':'#999');"
+            "return {color:c,weight:1.5,fillOpacity:0};}",
+        ).add_to(m)
+    changed = units[units["change"] != "same"] if len(units) else units
+    if len(changed):
+        DataLayer(
+            f"覆盖变化的人口单元（{len(changed):,} 个）",
+            "whatif_units",
+            gdf=changed,
+            fields=UNIT_FIELDS,
+            columns=["change"],
+            tooltip_field="name",
+            style_js=f"function(p){{var c={js(CHANGE_COLORS)}[p.change]||'#999';"
+            "return {color:c,weight:1,fillColor:c,fillOpacity:0.6};}",
+        ).add_to(m)
+    moved = sh[sh["load_change"] != 0] if len(sh) else sh
+    if len(moved):
+        DataLayer(
+            f"安置人数变化的避难场所（{len(moved):,} 处）",
+            "whatif_shelters",
+            gdf=moved,
+            fields=SHELTER_FIELDS,
+            columns=["load_change"],
+            tooltip_field="name",
+            point={"radius": 6},
+            style_js="function(p){var c=p.load_change>0?'#2171b5':'#fd8d3c';"
+            "return {color:'#fff',weight:1,fillColor:c,fillOpacity:0.95};}",
+        ).add_to(m)
+    legend(
+        "图例",
+        [
+            ("fill", CHANGE_COLORS["gained"], "新增覆盖的人口单元"),
+            ("fill", CHANGE_COLORS["lost"], "失去覆盖的人口单元"),
+            ("fill", CHANGE_COLORS["mixed"], "有增有减"),
+            ("line", "#1a9850", "面积缺口缩小的社区"),
+            ("line", "#d73027", "面积缺口扩大的社区"),
+            ("dot", "#2171b5", "安置人数增加的避难场所"),
+            ("dot", "#fd8d3c", "安置人数减少的避难场所"),
+        ],
+    ).add_to(m)
+    Control(f"<h4>情景比较</h4>{_summary_html(summary)}", "topright", "geo-scenario").add_to(m)
+    m.get_root().header.add_child(
+        folium.Element(
+            "<style>.geo-scenario{max-width:420px}.geo-scenario h4{margin:0 0 4px}"
+            ".geo-summary{border-collapse:collapse;font-size:12px;line-height:1.4}"
+            ".geo-summary th{text-align:left;color:#555;font-weight:normal;padding:1px 10px 1px 0}</style>"
+        ),
+        name="geo_whatif_css",
+    )
+    folium.LayerControl(collapsed=True).add_to(m)
+    return m
+
+
+def comparison_page(
+    store,
+    summary: dict,
+    layers: dict[str, gpd.GeoDataFrame],
+    *,
+    settings: Settings | None = None,
+    inline: bool = False,
+    static_url: str = "/static",
+) -> str:
+    """The comparison map as one HTML page: assets from ``static_url`` or embedded (``inline``: works offline)."""
+    m = comparison_map(store, summary, layers, settings=settings)
+    assets.localize(m, static_url)
+    page = m.get_root().render()
+    if inline:
+        page = assets.inline_assets(page, static_url)
+    bad = assets.external_references(page)
+    if bad:
+        raise assets.UnvendoredAsset(f"the comparison map references external assets: {bad}")
+    return page
