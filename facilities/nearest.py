@@ -11,6 +11,7 @@ Every route comes with turn-by-turn steps in Chinese
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -25,10 +26,12 @@ from geo_service.core.network import (
     KNearestLabels,
     WalkNetwork,
     WalkProfile,
+    labels_cache_path,
     load_network,
     profile_code,
 )
 from geo_service.core.network.directions import route_steps
+from geo_service.core.network.shared_labels import shared_labels
 
 SHELTER = "shelter"
 K_MAX = 5
@@ -100,6 +103,8 @@ class _Index:
     labels: KNearestLabels
     records: list[dict]
     revision: int
+    origin: str = "built"
+    """``built`` by this process, or loaded from the ``shared_file`` another process wrote."""
 
 
 class NearestService:
@@ -175,11 +180,14 @@ class NearestService:
             idx = self._indexes.get(key)
             if idx is not None and idx.revision == rev:
                 return idx
-            idx = self._build(net, category, rev)
+            idx = self._build(net, category, rev, profile)
             self._indexes[key] = idx
             return idx
 
-    def _build(self, net: WalkNetwork, category: str, rev: int) -> _Index:
+    def _build(self, net: WalkNetwork, category: str, rev: int, profile: WalkProfile) -> _Index:
+        """Labels of ``category`` on ``net`` (a profile's view): from the shared file when it holds this
+        data revision, else built once across processes and written there (:mod:`~geo_service.core.network.
+        shared_labels`)."""
         if category == SHELTER:
             frame = self.store.read_layer("shelters")
         else:
@@ -191,10 +199,20 @@ class NearestService:
                 f"当前没有「{category_label(category)}」的现状数据",
                 category=category,
             )
-        snap = net.snap(frame.geometry, max_snap_m=self.max_snap_m)
-        labels = KNearestLabels.build(net, snap, k_max=self.k_max, radius_m=self.radius_m)
+        ids = hashlib.sha1(np.ascontiguousarray(frame["id"].to_numpy(dtype=np.int64)).tobytes()).hexdigest()[:16]
+        key = (
+            f"{self.store.url}|{net.version}|{category}|{profile.key}|rev={rev}|ids={ids}|k={self.k_max}"
+            f"|r={self.radius_m!r}|snap={self.max_snap_m!r}"
+        )
+
+        def build() -> KNearestLabels:
+            snap = net.snap(frame.geometry, max_snap_m=self.max_snap_m)
+            return KNearestLabels.build(net, snap, k_max=self.k_max, radius_m=self.radius_m)
+
+        path = labels_cache_path(self.store, net.network_id, f"{category}|{profile.key}")
+        labels, origin = shared_labels(path, key, net, build)
         records = [_record(row, category) for row in frame.to_dict(orient="records")]
-        return _Index(labels, records, rev)
+        return _Index(labels, records, rev, origin)
 
     def ready(self, category: str, profile: str | None = None) -> bool:
         """Whether a query of ``category`` is answered from memory now: no database read, no label build.
@@ -330,6 +348,7 @@ class NearestService:
             },
             "walking_speed_mps": walk_profile.speed_mps,
             "results": results,
+            "labels_from": idx.origin,
         }
         if len(results) < k:
             who = "" if walk_profile.name == "standard" else f"（{walk_profile.label_zh}）"

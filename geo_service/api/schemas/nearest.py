@@ -69,6 +69,11 @@ class NearestResponse(BaseModel):
     walking_speed_mps: float = Field(description="The profile's walking speed on flat ground, m/s")
     results: list[NearestItem]
     message_zh: str | None = None
+    labels_from: Literal["built", "shared_file"] | None = Field(
+        None,
+        description="Where this process got the category's labels: built here (and shared), or loaded from the "
+        "file another process wrote for the same data revision",
+    )
 
 
 class CategoryCount(BaseModel):

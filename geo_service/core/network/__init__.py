@@ -32,6 +32,10 @@ profiles
     :class:`WalkProfile` (standard, elderly, wheelchair) and the network as a profile walks it.
 directions
     Turn-by-turn steps in Chinese along a route.
+local
+    Local subgraphs: the straight-line bound, bounded searches on the part of the network they can reach.
+shared_labels
+    Labels shared between processes through one file (built once per data revision, memory-mapped).
 cache
     :func:`load_network` from a store, the per-process cache and the ``.npz`` file.
 
@@ -42,7 +46,7 @@ coordinates, EPSG:4326 for inputs and outputs that say so.
 from __future__ import annotations
 
 from ._walk import WalkNetwork
-from .cache import NetworkStore, clear_cache, load_network, network_cache_path
+from .cache import NetworkStore, clear_cache, labels_cache_path, load_network, network_cache_path
 from .graph import ROAD_CLASS_CODES, edges_from_lines
 from .labels import KNearestLabels
 from .profiles import PROFILES, WalkProfile, profile_code
@@ -62,6 +66,7 @@ __all__ = [
     "WalkNetwork",
     "clear_cache",
     "edges_from_lines",
+    "labels_cache_path",
     "load_network",
     "network_cache_path",
 ]

@@ -16,7 +16,7 @@ import pyproj
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from . import _geometry, _npz, graph, profiles, searches, snapping
+from . import _geometry, _npz, graph, local, profiles, searches, snapping
 from .profiles import WalkProfile
 from .searches import NearestResult
 from .snapping import DEFAULT_MAX_SNAP_M, Snap, _SegmentIndex
@@ -284,7 +284,8 @@ class WalkNetwork:
         return searches.distances_within(self, sources, targets, limit_m=limit_m, chunk=chunk, tile_m=tile_m)
 
     def _distances_tiled(self, sources: Snap, targets: Snap, limit_m: float, tile_m: float):
-        return searches.distances_tiled(self, sources, targets, limit_m, tile_m)
+        """Pairs within ``limit_m`` (m) tile by tile on local subgraphs (see :func:`local.pairs_local`)."""
+        return local.pairs_local(self, sources, targets, float(limit_m), float(tile_m))
 
     def _distances_direct(self, sources: Snap, targets: Snap, *, limit_m: float, chunk: int | None = None):
         return searches.distances_direct(self, sources, targets, limit_m=limit_m, chunk=chunk)

@@ -104,6 +104,16 @@ def network_cache_path(store: NetworkStore, row: dict) -> Path:
     return Path(store.settings.data_dir) / "networks" / f"network_{row['id']}_{stamp}.npz"
 
 
+def labels_cache_path(store: NetworkStore, network_id: int | None, name: str) -> Path:
+    """The shared k-nearest-labels file of ``name`` (category and profile) on stored network ``network_id``.
+
+    Beside the network files (``networks/labels/``); one file per name, its content keyed by the data
+    revision (see :mod:`.shared_labels`), so a new revision replaces it.
+    """
+    stamp = hashlib.sha1(f"{store.url}|{network_id}|{name}".encode()).hexdigest()[:12]
+    return Path(store.settings.data_dir) / "networks" / "labels" / f"labels_{network_id}_{stamp}.npz"
+
+
 def load_network(store: NetworkStore, network: int | str | None = None, *, use_cache: bool = True) -> WalkNetwork:
     """The stored walking network as a :class:`WalkNetwork`, built once and kept.
 

@@ -14,6 +14,7 @@ from scipy.sparse import csgraph
 
 from .._errors import InputError
 from ._geometry import route_coords as _route_coords
+from .local import _lex_topk, k_nearest_local
 from .snapping import Snap
 
 if TYPE_CHECKING:
@@ -80,12 +81,35 @@ class KNearestLabels:
 
     @classmethod
     def build(
-        cls, net: WalkNetwork, sources: Snap, *, k_max: int = 5, radius_m: float = 3000.0, chunk_bytes: float = 1.5e8
+        cls,
+        net: WalkNetwork,
+        sources: Snap,
+        *,
+        k_max: int = 5,
+        radius_m: float = 3000.0,
+        chunk_bytes: float = 1.5e8,
+        method: str = "local",
     ) -> KNearestLabels:
-        """Bounded Dijkstra from the sources (``radius_m`` metres), in chunks of about ``chunk_bytes``.
+        """The ``k_max`` nearest sources of every node within ``radius_m`` metres of walking.
 
-        Keeps the best ``k_max`` per node.
+        ``method="local"`` (default) runs bounded Dijkstra passes on local subgraphs with a growing
+        window (:func:`.local.k_nearest_local`): time and memory grow with the sources' neighbourhoods,
+        not with the network.  ``method="whole"`` searches the whole network per chunk of sources (the
+        earlier method, kept as the reference).  Both give the same labels.  ``chunk_bytes`` bounds the
+        distance and predecessor arrays of one Dijkstra pass.
         """
+        if method == "local":
+            d, s, p = k_nearest_local(net, sources, int(k_max), float(radius_m), chunk_bytes)
+            return cls(net, sources, float(radius_m), d, s, p)
+        if method != "whole":
+            raise ValueError(f"unknown method {method!r}")
+        return cls._build_whole(net, sources, k_max=k_max, radius_m=radius_m, chunk_bytes=chunk_bytes)
+
+    @classmethod
+    def _build_whole(
+        cls, net: WalkNetwork, sources: Snap, *, k_max: int, radius_m: float, chunk_bytes: float
+    ) -> KNearestLabels:
+        """Bounded Dijkstra from the sources over the whole network, in chunks of about ``chunk_bytes``."""
         n = net.n_nodes
         best_d = np.full((n, k_max), np.inf)
         best_s = np.full((n, k_max), -1, dtype=np.int32)
@@ -214,24 +238,3 @@ class KNearestLabels:
     def nbytes(self) -> int:
         """Bytes held by the label arrays."""
         return int(self.dist_m.nbytes + self.source.nbytes + self.pred.nbytes)
-
-
-def _lex_topk(d: np.ndarray, s: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the ``k`` smallest ``(d, s)`` pairs per row."""
-    # argpartition on distance first (cheap), then an exact lexicographic sort of a small window
-    m = d.shape[1]
-    if m > 4 * k:
-        w = min(m, 2 * k)
-        part = np.argpartition(d, w - 1, axis=1)[:, :w]
-        # rows where ties at the window edge could matter fall back to the full sort
-        kth = np.take_along_axis(d, part, axis=1).max(axis=1)
-        ties = (d == kth[:, None]).sum(axis=1) > (np.take_along_axis(d, part, axis=1) == kth[:, None]).sum(axis=1)
-        dd = np.take_along_axis(d, part, axis=1)
-        ss = np.take_along_axis(s, part, axis=1)
-        order = np.lexsort((ss, dd), axis=1)[:, :k]
-        out = np.take_along_axis(part, order, axis=1)
-        if ties.any():
-            r = np.nonzero(ties)[0]
-            out[r] = np.lexsort((s[r], d[r]), axis=1)[:, :k]
-        return out
-    return np.lexsort((s, d), axis=1)[:, :k]

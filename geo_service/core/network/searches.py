@@ -6,7 +6,7 @@ source's edge are part of every distance.  :func:`nearest` runs one multi-source
 (``scipy.sparse.csgraph``) and returns a :class:`NearestResult`, which measures targets
 (:meth:`NearestResult.at`) and reads routes from the predecessor tree
 (:meth:`NearestResult.route`).  :func:`distances_within` lists every (source, target) pair
-within a walking distance, tile by tile on a large network.
+within a walking distance, on local subgraphs on a large network (:mod:`.local`).
 
 Units: metres.  CRS: the network's metric CRS for every coordinate and geometry.
 """
@@ -21,6 +21,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from . import local
 from ._geometry import route_line
 from .snapping import Snap
 
@@ -244,16 +245,15 @@ def distances_within(
     Returns ``(source_idx, target_idx, walk_m)`` arrays (COO), both off-network legs
     included; zero distances are kept.
 
-    On a network larger than a few tiles the sources are grouped in square tiles of
-    ``tile_m`` metres (metric CRS) and each group searches only the sub-network within
-    ``limit_m`` of it (a walk of at most ``limit_m`` never leaves that box, since an edge is
-    never shorter than the straight line between its ends): the cost grows with the city,
-    not with its square.  ``tile_m=None`` searches the whole network per chunk of sources.
+    When the network extends well beyond the limit, the sources are grouped in square tiles of
+    ``tile_m`` metres (metric CRS) and each group searches only the induced subgraph of the nodes
+    that a walk of ``limit_m`` can reach (:func:`.local.pairs_local`; the straight-line bound is
+    taken from the edges' own lengths): the cost grows with the city, not with its square, and the
+    pairs are exactly those of the whole-network search.  ``tile_m=None`` searches the whole network
+    per chunk of sources.
     """
-    if tile_m is not None and np.isfinite(limit_m) and net.n_nodes > 5_000:
-        span = net.node_xy.max(axis=0) - net.node_xy.min(axis=0)
-        if span.max() > 3 * (max(tile_m, limit_m) + 2 * limit_m):
-            return net._distances_tiled(sources, targets, float(limit_m), float(tile_m))
+    if tile_m is not None and net.n_nodes > 2_000 and local.can_prune(net, limit_m, tile_m):
+        return local.pairs_local(net, sources, targets, float(limit_m), float(tile_m))
     return net._distances_direct(sources, targets, limit_m=limit_m, chunk=chunk)
 
 
@@ -292,111 +292,6 @@ def distances_direct(
         out_t.append(ok_t[c])
         out_d.append(dd[r, c])
     return np.concatenate(out_s), np.concatenate(out_t), np.concatenate(out_d)
-
-
-class _TileIndex:
-    """The lookups of a tiled search: nodes per grid cell, edges per node, targets per edge.
-
-    Cells are squares of ``cell`` metres (metric CRS) from ``origin``, numbered ``ix * ny + iy``.
-    """
-
-    def __init__(self, net: WalkNetwork, sources: Snap, targets: Snap, ok_s, ok_t, cell: float):
-        nxy = net.node_xy
-        self.cell = cell
-        self.origin = np.minimum(nxy.min(axis=0), sources.xy[ok_s].min(axis=0)) - cell
-        top = np.maximum(nxy.max(axis=0), sources.xy[ok_s].max(axis=0))
-        self.ny = int(np.floor((top[1] - self.origin[1]) / cell)) + 2
-        nx_ = int(np.floor((top[0] - self.origin[0]) / cell)) + 2
-        self.node_order, self.node_ptr = _groups(self.cell_of(nxy), nx_ * self.ny)
-        self.eu, self.ev = net.edge_u.astype(np.int64), net.edge_v.astype(np.int64)
-        # node -> incident edges (mod m); edge -> reachable targets on it
-        self.inc_order, self.inc_ptr = _groups(np.concatenate([self.eu, self.ev]), net.n_nodes)
-        self.tgt_order, self.tgt_ptr = _groups(targets.edge[ok_t], net.n_edges)
-        ny = self.ny
-        self.around = np.array([-ny - 1, -ny, -ny + 1, -1, 0, 1, ny - 1, ny, ny + 1])
-
-    def cell_of(self, xy: np.ndarray) -> np.ndarray:
-        k = np.floor((xy - self.origin) / self.cell).astype(np.int64)
-        return k[:, 0] * self.ny + k[:, 1]
-
-
-def distances_tiled(
-    net: WalkNetwork, sources: Snap, targets: Snap, limit_m: float, tile_m: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`distances_within` tile by tile: each tile's sources search the sub-network within ``limit_m`` (m)."""
-    ok_s = np.flatnonzero(sources.reachable)
-    ok_t = np.flatnonzero(targets.reachable)
-    empty = np.zeros(0, dtype=np.int64)
-    if ok_s.size == 0 or ok_t.size == 0:
-        return empty, empty, np.zeros(0)
-    # a tile and its 8 neighbours cover the tile's sources' box + limit_m
-    ix = _TileIndex(net, sources, targets, ok_s, ok_t, max(tile_m, limit_m))
-    s_cell = ix.cell_of(sources.xy[ok_s])
-    order = np.argsort(s_cell, kind="stable")
-    sc = s_cell[order]
-    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
-    ends = np.r_[starts[1:], sc.size]
-    out_s, out_t, out_d = [], [], []
-    for a, b in zip(starts, ends):  # one pass per tile holding sources
-        src = ok_s[order[a:b]]
-        found = _tile_pairs(net, ix, sources, targets, ok_t, src, sc[a], limit_m)
-        if found is not None:
-            out_s.append(found[0])
-            out_t.append(found[1])
-            out_d.append(found[2])
-    if not out_s:
-        return empty, empty, np.zeros(0)
-    return np.concatenate(out_s), np.concatenate(out_t), np.concatenate(out_d)
-
-
-def _tile_pairs(net: WalkNetwork, ix: _TileIndex, sources: Snap, targets: Snap, ok_t, src, cell: int, limit_m: float):
-    """The pairs of one tile's sources ``src`` (indices into ``sources``), or None when no target is near."""
-    nxy = net.node_xy
-    cand = _gather(ix.node_order, ix.node_ptr, cell + ix.around)
-    lo = sources.xy[src].min(axis=0) - limit_m
-    hi = sources.xy[src].max(axis=0) + limit_m
-    nodes_in = cand[np.all((nxy[cand] >= lo) & (nxy[cand] <= hi), axis=1)]
-    m = net.n_edges
-    edges = np.unique(np.concatenate([_gather(ix.inc_order, ix.inc_ptr, nodes_in) % m, sources.edge[src]]))
-    tin = ok_t[_gather(ix.tgt_order, ix.tgt_ptr, edges)]
-    if tin.size == 0:
-        return None
-    nodes, inv = np.unique(np.concatenate([ix.eu[edges], ix.ev[edges]]), return_inverse=True)
-    k = edges.size
-    sub = type(net)(
-        node_xy=nxy[nodes],
-        edge_u=inv[:k].astype(np.int32),
-        edge_v=inv[k:].astype(np.int32),
-        edge_length_m=net.edge_length_m[edges],
-        edge_class=net.edge_class[edges],
-        edge_coords=np.zeros((0, 2)),
-        edge_offsets=np.zeros(k + 1, dtype=np.int64),
-        crs=net.crs,
-    )
-    s_sub = sources.take(src)
-    s_sub.edge = np.searchsorted(edges, s_sub.edge)
-    t_sub = targets.take(tin)
-    t_sub.edge = np.searchsorted(edges, t_sub.edge)
-    i, j, d = sub._distances_direct(s_sub, t_sub, limit_m=limit_m)
-    return src[i], tin[j], d
-
-
-def _groups(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """CSR-like grouping: ``order[indptr[k]:indptr[k + 1]]`` are the positions with key ``k``."""
-    order = np.argsort(keys, kind="stable")
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(keys, minlength=n), out=indptr[1:])
-    return order, indptr
-
-
-def _gather(order: np.ndarray, indptr: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Positions of all members of ``groups`` (see :func:`_groups`); out-of-range groups are skipped."""
-    groups = groups[(groups >= 0) & (groups < len(indptr) - 1)]
-    lo, hi = indptr[groups], indptr[groups + 1]
-    cnt = hi - lo
-    if cnt.sum() == 0:
-        return np.zeros(0, dtype=np.int64)
-    return order[np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(cnt.sum())]
 
 
 # ----------------------------------------------------------------------------- service areas
