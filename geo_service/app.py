@@ -121,6 +121,9 @@ def create_app(store: Store | None = None) -> FastAPI:
     from .api import scenarios  # issue 17: what-if scenarios
 
     app.include_router(scenarios.router)
+    from .api import units as units_api  # issue 14: totals upload
+
+    app.include_router(units_api.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     from .api.schemas import document_common_errors
 

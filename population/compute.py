@@ -22,7 +22,7 @@ from .params import LEVEL_ALIASES, LEVEL_ZH, LEVELS, TotalRow, UnitsParams
 from .units import make_units
 from .weights import building_weights, raster_weights
 
-__all__ = ["UnitsResult", "compute_units", "nesting_depth"]
+__all__ = ["UnitsResult", "compute_units", "match_totals", "nesting_depth"]
 
 NESTED_SHARE = 0.9  # an area with >= 90 % of its area inside a larger area of the same level is nested in it
 
@@ -310,6 +310,36 @@ def _match_all(areas_m, params, summary) -> dict[int, TotalRow]:
             + "、".join(missing[:30]),
         )
     return matched
+
+
+def match_totals(areas: pd.DataFrame, params: UnitsParams) -> dict:
+    """Check the totals against the statistical areas by code, then name, per level (nothing is computed).
+
+    Parameters
+    ----------
+    areas : DataFrame
+        ``level`` (county/district, street, community, grid), ``code``, ``name``; geometry not needed.
+    params : UnitsParams
+
+    Returns
+    -------
+    dict
+        ``matched`` (totals matched per level) and ``areas_without_totals`` (per level, the areas no total names).
+
+    Raises
+    ------
+    InputError
+        A level of the totals without areas, or totals that match no area (named, in Chinese).
+    """
+    areas = _prepare_areas(pd.DataFrame(areas).reset_index(drop=True))
+    summary: dict = {"areas_without_totals": []}
+    matched = _match_all(areas, params, summary)
+    levels = areas["level"].to_numpy(dtype=object)
+    counts = pd.Series([levels[i] for i in matched], dtype=object).value_counts()
+    return {
+        "matched": {str(k): int(v) for k, v in counts.items()},
+        "areas_without_totals": summary["areas_without_totals"],
+    }
 
 
 def _summary_start(params, areas_m, buildings_m, compounds, roads, crs) -> dict:

@@ -21,22 +21,40 @@ import pandas as pd
 
 from geo_service.core._errors import InputError
 
-__all__ = ["LEVELS", "LEVEL_ZH", "FALLBACK_NORMS", "TotalRow", "UnitsParams", "read_totals_table", "totals_rows"]
+__all__ = [
+    "LEVELS",
+    "LEVEL_ZH",
+    "FALLBACK_NORMS",
+    "MAX_TOTALS_ROWS",
+    "TOTALS_FIELDS",
+    "TotalRow",
+    "UnitsParams",
+    "read_totals_table",
+    "totals_rows",
+]
 
 # Statistical levels, top (0) to bottom; ``county`` is an alias of ``district``.
 LEVELS: dict[str, int] = {"district": 0, "street": 1, "community": 2, "grid": 3}
-LEVEL_ZH: dict[str, str] = {"district": "区县", "street": "街道（乡镇）", "community": "社区", "grid": "网格"}
+LEVEL_ZH: dict[str, str] = {"district": "区县", "street": "街道（乡镇）", "community": "社区（村）", "grid": "网格"}
 LEVEL_ALIASES: dict[str, str] = {
     "county": "district",
     "区县": "district",
     "区": "district",
     "县": "district",
+    "县级": "district",
     "街道": "street",
     "乡镇": "street",
     "街道（乡镇）": "street",
+    "township": "street",
     "社区": "community",
     "村": "community",
+    "社区（村）": "community",
+    "村（社区）": "community",
+    "居委会": "community",
+    "村委会": "community",
+    "village": "community",
     "网格": "grid",
+    "cell": "grid",
 }
 
 FALLBACK_NORMS: dict[str, Any] = {
@@ -50,8 +68,24 @@ CODE_HEADERS = ("code", "adcode", "代码", "行政区划代码", "区划代码"
 NAME_HEADERS = ("name", "名称", "区划名称", "地区", "单位", "单位名称", "地名")
 RESIDENTS_HEADERS = ("residents", "population", "常住人口", "常住人口数", "人口", "人口数", "总人口")
 HOUSEHOLDS_HEADERS = ("households", "户数", "总户数", "家庭户数", "家庭户")
-LEVEL_HEADERS = ("level", "层级", "级别")
+LEVEL_HEADERS = ("level", "层级", "级别", "统计层级")
 MAX_TOTAL = 100_000_000
+MAX_TOTALS_ROWS = 100_000  # a county has a few thousand communities and grid cells; a province ~ 60,000 villages
+# The fields of a totals table (the keys of ``--map`` / HTTP ``map``) and the headers each is known by.
+TOTALS_FIELDS: dict[str, str] = {
+    "code": "代码",
+    "name": "名称",
+    "residents": "常住人口",
+    "households": "户数",
+    "level": "层级",
+}
+TOTALS_HEADERS: dict[str, tuple[tuple[str, ...], bool]] = {  # field -> (headers, match a header's prefix too)
+    "code": (CODE_HEADERS, False),
+    "name": (NAME_HEADERS, False),
+    "residents": (RESIDENTS_HEADERS, True),
+    "households": (HOUSEHOLDS_HEADERS, True),
+    "level": (LEVEL_HEADERS, False),
+}
 
 
 @dataclass(frozen=True)
@@ -102,13 +136,81 @@ def _count(value: Any) -> int | None:
     text = str(value).strip().replace(",", "").replace("，", "")
     if text == "" or text.lower() in ("nan", "none"):
         return None
-    number = float(text)
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(text) from None
     if not math.isfinite(number) or number < 0 or number != int(number) or number > MAX_TOTAL:
         raise ValueError(text)
     return int(number)
 
 
-def totals_rows(frame: pd.DataFrame, level: str | None, source: str) -> list[TotalRow]:
+def _columns_of(
+    cols: list[str], column_map: Mapping[str, str] | None, source: str, used: set[str] | None = None
+) -> dict[str, str | None]:
+    """The column of each totals field: ``column_map`` (``{field: column}``, as ``--map``) first, else the headers
+    the field is known by (:data:`TOTALS_HEADERS`).
+
+    ``used``: a set collecting the mapped columns this table has; given, a mapped column the table lacks is skipped
+    (one of several files), else it is an error."""
+    column_map = dict(column_map or {})
+    unknown = sorted(set(column_map) - set(TOTALS_FIELDS))
+    if unknown:
+        raise InputError(
+            f"{source}: unknown field(s) {unknown} in the column map; fields: {', '.join(TOTALS_FIELDS)}",
+            f"{source}：列对应（--map 字段=列名）中有未知字段 {'、'.join(unknown)}；可用字段："
+            + "、".join(f"{k}（{v}）" for k, v in TOTALS_FIELDS.items()),
+        )
+    missing = [c for c in column_map.values() if c not in cols]
+    if used is not None:
+        used.update(c for c in column_map.values() if c in cols)
+        column_map = {k: v for k, v in column_map.items() if v in cols}
+    elif missing:
+        raise InputError(
+            f"{source}: no column {missing} (--map); columns: {cols}",
+            f"{source}：文件中没有列对应（--map）所指的列 {'、'.join(missing)}；现有列 {'、'.join(cols)}",
+        )
+    free = [c for c in cols if c not in column_map.values()]
+    out: dict[str, str | None] = {}
+    for key, (headers, prefix) in TOTALS_HEADERS.items():
+        out[key] = column_map.get(key) or _column(free, headers, prefix=prefix)
+    return out
+
+
+def _problem(row: int, column: str | None, value: Any, en: str, zh: str) -> dict:
+    """One bad cell, as the importer reports it (:class:`geo_service.core._errors.RowProblem`)."""
+    out = {"row": row, "column": column, "problem": en, "problem_zh": zh}
+    if value is not None and not (isinstance(value, float) and math.isnan(value)):
+        out["value"] = str(value)[:200]
+    return out
+
+
+def _refuse(source: str, rows: int, problems: list[dict], en: str, zh: str) -> InputError:
+    """An :class:`InputError` carrying the per-row report (``report``: as an import's, HTTP 422)."""
+    where = "；".join(
+        f"第 {p['row']} 行" + (f"「{p['column']}」列" if p.get("column") else "") + f"：{p['problem_zh']}"
+        for p in problems[:20]
+    )
+    more = f"（共 {len(problems)} 处，只列出前 20 处）" if len(problems) > 20 else ""
+    report = {
+        "layer": "totals",
+        "rows": rows,
+        "bad_rows": len({p["row"] for p in problems}),
+        "problems_total": len(problems),
+        "problems": problems[:1000],
+    }
+    return InputError(f"{source}: {en}", f"{source}：{zh}，未写入任何数据：{where}{more}", report=report)
+
+
+def totals_rows(
+    frame: pd.DataFrame,
+    level: str | None,
+    source: str,
+    *,
+    column_map: Mapping[str, str] | None = None,
+    first_row: int = 2,
+    used_columns: set[str] | None = None,
+) -> list[TotalRow]:
     """The totals of a table: one :class:`TotalRow` per row.
 
     Parameters
@@ -116,48 +218,82 @@ def totals_rows(frame: pd.DataFrame, level: str | None, source: str) -> list[Tot
     frame : DataFrame
         Columns for the code and/or the name, residents (persons), optionally households and a level column.
     level : str, optional
-        The level of every row when the table has no level column.
+        The level of every row when the table has no level column (or the row's level cell is empty).
     source : str
         The file name (or ``"job"``), for messages.
+    column_map : dict, optional
+        ``{field: column}`` for columns under other headers; fields ``code``, ``name``, ``residents``,
+        ``households``, ``level``.
+    first_row : int
+        The number of the first data row in messages: 2 in a file (the header is row 1), 1 for JSON rows.
+    used_columns : set, optional
+        Given when the map is shared by several tables: collects the mapped columns this one has (a mapped column
+        it lacks is then no error here; the caller checks that some table had it).
+
+    Raises
+    ------
+    InputError
+        Missing columns, no level, more than :data:`MAX_TOTALS_ROWS` rows, or bad cells: every bad cell is named by
+        row (as the spreadsheet shows it) and column, and listed in the error's ``report``.
     """
     cols = [str(c) for c in frame.columns]
     frame = frame.set_axis(cols, axis=1)
-    code_col, name_col = _column(cols, CODE_HEADERS), _column(cols, NAME_HEADERS)
-    res_col = _column(cols, RESIDENTS_HEADERS, prefix=True)
-    hh_col = _column(cols, HOUSEHOLDS_HEADERS, prefix=True)
-    lvl_col = _column(cols, LEVEL_HEADERS)
+    col = _columns_of(cols, column_map, source, used_columns)
+    code_col, name_col, res_col, hh_col, lvl_col = (col[k] for k in TOTALS_FIELDS)
     if res_col is None or (code_col is None and name_col is None):
         raise InputError(
             f"{source}: totals need a code or name column and a residents column; found {cols}",
-            f"{source}：统计数表须有代码（代码/行政区划代码）或名称列，以及常住人口列；现有列 {cols}",
+            f"{source}：统计数表须有代码（代码/行政区划代码）或名称列，以及常住人口列；现有列 {cols}"
+            "（其他表头可用 --map 字段=列名 指定，如 --map residents=人口合计）",
         )
     if lvl_col is None and level is None:
         raise InputError(
             f"{source}: give the level of the totals (--level) or a level column",
             f"{source}：请用 --level 指明统计层级（street、community、district、grid），或在表中给出“层级”列",
         )
+    if len(frame) > MAX_TOTALS_ROWS:
+        raise InputError(
+            f"{source}: {len(frame):,} rows exceed the limit of {MAX_TOTALS_ROWS:,} totals",
+            f"{source}：统计数 {len(frame):,} 行，超过上限 {MAX_TOTALS_ROWS:,} 行，未写入任何数据；请检查文件",
+        )
     rows, bad = [], []
-    for i, rec in enumerate(frame.to_dict("records"), start=2):
+    for i, rec in enumerate(frame.to_dict("records"), start=first_row):
         code = _text(rec.get(code_col)) if code_col else None
         name = _text(rec.get(name_col)) if name_col else None
         if code is None and name is None and _text(rec.get(res_col)) is None:
             continue  # blank line
+        counts: dict[str, int | None] = {}
+        for key, column, zh in (("residents", res_col, "常住人口"), ("households", hh_col, "户数")):
+            if column is None:
+                counts[key] = None
+                continue
+            try:
+                counts[key] = _count(rec.get(column))
+            except ValueError as exc:
+                bad.append(
+                    _problem(
+                        i, column, rec.get(column), f"{key} {exc.args[0]!r} is not a non-negative whole number",
+                        f"{zh} {exc.args[0]!r} 不是非负整数",
+                    )
+                )  # fmt: skip
+                counts[key] = -1
+        if counts["residents"] is None:
+            bad.append(_problem(i, res_col, None, "residents missing", "缺少常住人口"))
+            continue
+        if code is None and name is None:
+            bad.append(_problem(i, code_col or name_col, None, "no code and no name", "缺少代码和名称，无法对应区域"))
+            continue
+        raw_level = rec.get(lvl_col) if lvl_col and _text(rec.get(lvl_col)) else level
         try:
-            residents = _count(rec.get(res_col))
-            households = _count(rec.get(hh_col)) if hh_col else None
-        except ValueError as exc:
-            bad.append(f"第 {i} 行（{name or code}）：{exc.args[0]!r} 不是非负整数")
+            lvl = _level(raw_level)
+        except InputError as exc:
+            bad.append(_problem(i, lvl_col, raw_level, exc.message, exc.message_zh))
             continue
-        if residents is None:
-            bad.append(f"第 {i} 行（{name or code}）：缺少常住人口")
-            continue
-        lvl = _level(rec.get(lvl_col) if lvl_col and _text(rec.get(lvl_col)) else level)
-        rows.append(TotalRow(lvl, code, name, residents, households, source))
+        if counts["residents"] < 0 or (counts["households"] or 0) < 0:
+            continue  # reported above
+        rows.append(TotalRow(lvl, code, name, int(counts["residents"]), counts["households"], source))
     if bad:
-        raise InputError(
-            f"{source}: {len(bad)} bad count(s) in the totals",
-            f"{source}：统计数有误（人口、户数须为非负整数），未写入任何数据：" + "；".join(bad[:20]),
-        )
+        raise _refuse(source, len(frame), bad, f"{len(bad)} bad cell(s) in the totals", "统计数有误")
     if not rows:
         raise InputError(f"{source}: no totals", f"{source}：统计数表中没有数据行")
     return rows
@@ -172,19 +308,41 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def read_totals_table(path: str | Path, level: str | None) -> list[TotalRow]:
-    """Read a CSV (UTF-8 or GB18030) or XLSX file of totals; see :func:`totals_rows`."""
+def read_totals_table(
+    path: str | Path,
+    level: str | None,
+    *,
+    column_map: Mapping[str, str] | None = None,
+    source: str | None = None,
+    used_columns: set[str] | None = None,
+) -> list[TotalRow]:
+    """Read a CSV (UTF-8 or GB18030) or XLSX file of totals; see :func:`totals_rows`.
+
+    ``source``: the name the messages give the file (an upload's own name), default the file's name.
+    """
     path = Path(path)
+    name = source or path.name
     if not path.exists():
         raise InputError(f"file not found: {path}", f"找不到统计数文件：{path}")
     suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".xlsm", ".csv", ".txt"):
+        raise InputError(f"totals must be .csv or .xlsx, got {name}", f"统计数文件应为 .csv 或 .xlsx，收到 {name}")
+    if path.stat().st_size == 0:
+        raise InputError(f"{name} is empty", f"统计数文件 {name} 是空文件")
     try:
         if suffix in (".xlsx", ".xlsm"):
             from geo_service.core.io import check_zip
 
-            check_zip(path, nested_ok=True)
+            try:
+                check_zip(path, nested_ok=True)
+            except InputError as exc:  # said of the file by its own name (an upload is kept under another)
+                err = InputError(
+                    exc.message.replace(path.name, name), exc.message_zh.replace(path.name, name), **exc.detail
+                )
+                err.http_status = exc.http_status
+                raise err from exc
             frame = pd.read_excel(path, engine="openpyxl", dtype=object)
-        elif suffix in (".csv", ".txt"):
+        else:
             frame = None
             for enc in ("utf-8-sig", "gb18030"):
                 try:
@@ -193,17 +351,15 @@ def read_totals_table(path: str | Path, level: str | None) -> list[TotalRow]:
                 except UnicodeDecodeError:
                     continue
             if frame is None:
-                raise InputError(f"cannot decode {path.name}", f"无法识别 {path.name} 的文字编码（应为 UTF-8 或 GBK）")
-        else:
-            raise InputError(
-                f"totals must be .csv or .xlsx, got {path.name}", f"统计数文件应为 .csv 或 .xlsx，收到 {path.name}"
-            )
+                raise InputError(f"cannot decode {name}", f"无法识别 {name} 的文字编码（应为 UTF-8 或 GBK）")
     except InputError:
         raise
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(f"{name} has no table", f"统计数文件 {name} 中没有表格（空文件或只有空行）") from exc
     except Exception as exc:  # pandas/openpyxl: the file cannot be read at all
         msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise InputError(f"cannot read {path.name}: {msg}", f"无法读取统计数文件 {path.name}：{msg}") from exc
-    return totals_rows(frame, level, path.name)
+        raise InputError(f"cannot read {name}: {msg}", f"无法读取统计数文件 {name}：{msg}") from exc
+    return totals_rows(frame, level, name, column_map=column_map, used_columns=used_columns)
 
 
 def _norms_population(norms) -> dict[str, Any]:
@@ -248,8 +404,11 @@ class UnitsParams:
         norms=None,
         *,
         totals: Sequence[str | Path] | None = None,
+        totals_names: Sequence[str] | None = None,
         levels: Sequence[str] | None = None,
         rows: Sequence[Mapping[str, Any]] | None = None,
+        rows_source: str = "job",
+        column_map: Mapping[str, str] | Sequence[str] | str | None = None,
         raster: str | Path | None = None,
         storey_height_m: float | None = None,
         persons_per_household: float | None = None,
@@ -258,10 +417,16 @@ class UnitsParams:
     ) -> UnitsParams:
         """Validate CLI/HTTP/job input.
 
-        ``totals`` are files, ``levels`` their levels (one for all, one per file, or none when the tables have a
-        level column); ``rows`` are totals as JSON records (a job's params), each with ``level``.
+        ``totals`` are files (named ``totals_names`` in messages and the run: an upload's own names), ``levels``
+        their levels (one for all, one per file, or none when the tables have a
+        level column); ``rows`` are totals as JSON records (a job's params) with a ``level`` each or ``levels[0]``,
+        named ``rows_source`` in messages and the run (the uploaded file's name); ``column_map`` is ``{field:
+        column}`` or ``FIELD=COLUMN`` pairs (``--map``) for the files' and rows' columns.
         """
+        from geo_service.core.importer import parse_column_map
+
         levels = [_level(v) for v in (levels or [])]
+        cmap = dict(column_map) if isinstance(column_map, Mapping) else parse_column_map(column_map)
         files = [Path(p) for p in (totals or [])]
         if levels and files and len(levels) not in (1, len(files)):
             raise InputError(
@@ -269,11 +434,20 @@ class UnitsParams:
                 f"--level 的个数（{len(levels)}）应为 1 个，或与 --totals 文件个数（{len(files)}）相同",
             )
         out: list[TotalRow] = []
+        used: set[str] | None = set() if len(files) > 1 else None  # one map for several files: each takes its own
         for i, path in enumerate(files):
             lvl = levels[i if len(levels) == len(files) else 0] if levels else None
-            out.extend(read_totals_table(path, lvl))
+            name = totals_names[i] if totals_names and i < len(totals_names) else None
+            out.extend(read_totals_table(path, lvl, column_map=cmap, source=name, used_columns=used))
+        unused = [c for c in cmap.values() if used is not None and c not in used]
+        if unused:
+            raise InputError(
+                f"no totals file has the column(s) {unused} (--map)",
+                f"所有统计数文件中都没有列对应（--map）所指的列 {'、'.join(unused)}",
+            )
         if rows:
-            out.extend(totals_rows(pd.DataFrame(list(rows)), levels[0] if levels else None, "job"))
+            frame = pd.DataFrame(list(rows))
+            out.extend(totals_rows(frame, levels[0] if levels else None, rows_source, column_map=cmap, first_row=1))
         if not out:
             raise InputError("no totals given", "请提供统计数（--totals 文件，或任务参数中的统计数行）")
         _check_duplicates(out)

@@ -1,9 +1,17 @@
-"""Population-unit builds against the store: read the layers, compute, replace ``population_units``, keep the run.
+"""Population-unit builds against the store: read the layers, compute, update ``population_units``, keep the run.
 
 The new units and the run (kind ``units``: parameters with the totals' digest, the summary, the input-layer
 revisions) are written in ONE transaction: on any error nothing is written. :func:`build_units` reuses the newest
 run whose parameters and inputs (buildings, residential areas, admin areas, roads and the units it wrote) are
 unchanged, unless ``recompute``.
+
+**How a rebuild matches units.** Unit ids (``source_id``) come from what a unit is (see :mod:`population.units`:
+``c-`` + compound id, ``b-`` + a key of the block's outline, ``s-`` + building id).  A rebuild updates the stored
+unit of the same ``source_id`` in place (same row ``id``, new residents and households), inserts units that are new
+and deletes the stored units it no longer makes.  A rebuild with other totals, another weight or persons per
+household therefore keeps every unit, its row id and its ``source_id``; the communities of every plan (whose
+versions assign units by ``source_id``) still hold all their units, and coverage and the audit run on them without a
+new delineation.  The summary counts the kept, new and removed units.
 """
 
 from __future__ import annotations
@@ -15,10 +23,10 @@ import geopandas as gpd
 from geo_service.core._errors import UnknownLayerError
 from geo_service.core.runs import RunCache
 
-from .compute import UnitsResult, compute_units, summary_lines
+from .compute import UnitsResult, compute_units, match_totals, summary_lines
 from .params import UnitsParams
 
-__all__ = ["KIND", "INPUT_LAYERS", "RUNS", "build_units", "compute_from_store"]
+__all__ = ["KIND", "INPUT_LAYERS", "RUNS", "build_units", "check_totals", "compute_from_store", "run_units_job"]
 
 KIND = "units"
 INPUT_LAYERS = ("buildings", "residential_areas", "admin_areas", "roads", "population_units")
@@ -43,6 +51,33 @@ def compute_from_store(store, params: UnitsParams) -> UnitsResult:
     return compute_units(
         _read(store, "buildings"), _read(store, "residential_areas"), _read(store, "roads"), areas, params
     )
+
+
+def check_totals(store, params: UnitsParams) -> dict:
+    """Match the totals of ``params`` against the stored admin areas (nothing computed or written); see
+    :func:`population.compute.match_totals` (``InputError`` naming the totals that match no area)."""
+    areas = _read(store, "admin_areas")
+    frame = areas.drop(columns=areas.geometry.name) if areas is not None else None
+    if frame is None:
+        frame = gpd.GeoDataFrame({"level": [], "code": [], "name": []})
+    return match_totals(frame, params)
+
+
+def _write_units(store, units: gpd.GeoDataFrame, conn) -> dict[str, int]:
+    """Update the stored units of the same ``source_id``, insert the new ones, delete the others (the caller's
+    transaction); return the counts ``kept``, ``new``, ``removed``."""
+    frame = _layer_frame(units)
+    existing = store.existing_source_ids(conn, "population_units")
+    ids = set(frame["source_id"].astype(str))
+    stale = [fid for sid, fid in existing.items() if sid not in ids]
+    if stale and len(stale) == len(existing):
+        store.delete_layer("population_units", conn=conn)
+    else:
+        for fid in stale:
+            store.delete_feature("population_units", int(fid), conn=conn)
+    kept = len(existing) - len(stale)
+    store.upsert_layer("population_units", frame, conn=conn)
+    return {"kept": kept, "new": len(frame) - kept, "removed": len(stale)}
 
 
 def _layer_frame(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -71,9 +106,9 @@ def build_units(store, params: UnitsParams, *, created_by: str | None = None, re
         summary = {**result.summary, "seconds": round(time.perf_counter() - t0, 3)}
         summary["lines_zh"] = summary_lines(summary)
         with store.transaction() as conn:
-            removed = store.delete_layer("population_units", conn=conn)
-            store.upsert_layer("population_units", _layer_frame(result.units), conn=conn)
-            summary["replaced_units"] = int(removed)
+            counts = _write_units(store, result.units, conn)
+            summary["ids"] = counts
+            summary["replaced_units"] = counts["kept"] + counts["removed"]  # units stored before this build
             return store.save_analysis(
                 KIND,
                 params=params.as_dict(),
@@ -87,7 +122,22 @@ def build_units(store, params: UnitsParams, *, created_by: str | None = None, re
 
 
 def run_units_job(store, params: dict, created_by: str | None) -> dict:
-    """The ``units`` background job: build units from the totals in ``params``; return the run id and unit count."""
-    up = UnitsParams.from_input(store.norms, rows=params.get("totals"), levels=params.get("levels"))
+    """The ``units`` background job: build units from the totals in ``params``; return the run id and unit count.
+
+    ``params``: ``totals`` (rows: code and/or name, residents, households, level), ``levels`` (the level of rows
+    without one), ``totals_source`` (the uploaded file's name, for the run's summary), ``raster`` (path of an
+    uploaded population raster) and ``column_map``, as ``POST /units/build`` and ``POST /jobs`` store them.
+    """
+    up = UnitsParams.from_input(
+        store.norms,
+        rows=params.get("totals"),
+        levels=params.get("levels"),
+        rows_source=str(params.get("totals_source") or "job"),
+        column_map=params.get("column_map"),
+        raster=params.get("raster"),
+    )
     run = build_units(store, up, created_by=created_by, recompute=True)
-    return {"units_run_id": int(run["id"]), "units": run["summary"]["units"]}
+    out = {"units_run_id": int(run["id"]), "units": run["summary"]["units"]}
+    if run["summary"].get("ids"):
+        out["ids"] = run["summary"]["ids"]
+    return out

@@ -1,7 +1,25 @@
-"""The geometry of population units: residential compounds where given, else street blocks, else single buildings."""
+"""The geometry of population units: residential compounds where given, else street blocks, else single buildings.
+
+**Stable unit ids.** A unit's ``source_id`` says what the unit is, not where it came in a list, so that a rebuild
+(new totals, another weight, another persons-per-household) gives every unit the id it had, and boundary plans,
+which keep their unit -> community assignment by ``source_id`` (``plan_versions``), stay valid without a new
+delineation:
+
+- a compound: ``c-`` + the compound's ``source_id`` (its id in ``residential_areas``);
+- a street block: ``b-`` + the first 16 hex digits of the SHA-1 of the block's polygon in EPSG:4326, coordinates
+  rounded to 1e-6 degree (about 0.1 m) and normalised (ring order and start vertex), so the id depends on the
+  block's outline alone: the same roads, area boundaries and compounds give the same id;
+- a single building (in no block): ``s-`` + the building's ``source_id`` (its id in ``buildings``).
+
+Frames without ids (hand-built, not from the store) use the geometry key for compounds and buildings too
+(``c-g…``, ``s-g…``).  A rebuild therefore keeps the id of every unit whose compound, block outline or building is
+unchanged; a block whose roads or boundaries moved, a new compound or building gets a new id (and the plans' old
+ids for it no longer match: those units are unassigned until the plan is edited).
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -9,7 +27,40 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["UnitGeometry", "make_units", "street_blocks"]
+__all__ = ["GEOMETRY_KEY_DECIMALS", "UnitGeometry", "geometry_keys", "make_units", "street_blocks"]
+
+GEOMETRY_KEY_DECIMALS = 6  # degrees: about 0.1 m
+
+
+def geometry_keys(geoms: np.ndarray, crs) -> list[str]:
+    """A key of each geometry's shape and place: 16 hex digits of the SHA-1 of its WKB in EPSG:4326, coordinates
+    rounded to :data:`GEOMETRY_KEY_DECIMALS` decimals of a degree, normalised (``shapely.normalize``)."""
+    geoms = np.asarray(geoms, dtype=object)
+    if len(geoms) == 0:
+        return []
+    wgs = geoms if crs is None else np.asarray(gpd.GeoSeries(geoms, crs=crs).to_crs(4326).values, dtype=object)
+    rounded = shapely.transform(wgs, lambda xy: np.round(xy, GEOMETRY_KEY_DECIMALS))
+    wkb = shapely.to_wkb(shapely.normalize(rounded), output_dimension=2)
+    return [hashlib.sha1(w).hexdigest()[:16] for w in wkb]
+
+
+def _ids(frame: pd.DataFrame, geoms: np.ndarray, crs, prefix: str) -> list[str]:
+    """``prefix`` + the frame's own ``source_id`` where it has one, else ``prefix`` + ``g`` + the geometry key."""
+    own = frame["source_id"].to_numpy(dtype=object) if "source_id" in frame.columns else np.full(len(frame), None)
+    has = np.array([v is not None and v == v and str(v).strip() != "" for v in own], dtype=bool)
+    keys = geometry_keys(geoms[~has], crs) if (~has).any() else []
+    it = iter(keys)
+    return [f"{prefix}{str(v).strip()}" if h else f"{prefix}g{next(it)}" for v, h in zip(own, has)]
+
+
+def _unique(ids: list[str]) -> list[str]:
+    """The ids, a repeated one suffixed ``~2``, ``~3``… in order (two features of one id or place)."""
+    seen: dict[str, int] = {}
+    out = []
+    for i in ids:
+        seen[i] = seen.get(i, 0) + 1
+        out.append(i if seen[i] == 1 else f"{i}~{seen[i]}")
+    return out
 
 
 @dataclass
@@ -85,7 +136,7 @@ def make_units(
     points = shapely.point_on_surface(geoms) if len(geoms) else np.zeros(0, dtype=object)
     in_compound = _compound_of_building(buildings, compounds, points)
     building_unit = np.where(in_compound >= 0, in_compound, -1)
-    frames = [_compound_units(compounds)]
+    frames = [_compound_units(compounds, crs)]
     loose = np.flatnonzero((in_compound < 0) & (floor_area_m2 > 0))
     no_buildings = len(buildings) == 0 and len(compounds) == 0
     blocks = street_blocks(lines) if len(loose) or no_buildings else np.zeros(0, dtype=object)
@@ -99,7 +150,7 @@ def make_units(
         used_blocks = np.arange(len(blocks))
     offset = len(compounds)
     building_unit[loose[block_of >= 0]] = offset + block_idx
-    frames.append(_block_units(blocks[used_blocks], compounds, offset))
+    frames.append(_block_units(blocks[used_blocks], compounds, crs))
     single = loose[block_of < 0]
     offset += len(used_blocks)
     building_unit[single] = offset + np.arange(len(single))
@@ -107,7 +158,7 @@ def make_units(
     frames.append(
         pd.DataFrame(
             {
-                "source_id": [f"s-{i}" for i in single],
+                "source_id": _ids(buildings.iloc[single], geoms[single], crs, "s-"),
                 "name": [n if isinstance(n, str) and n else f"建筑 {i + 1}" for n, i in zip(names, single)],
                 "unit_basis": "building",
                 "geometry": geoms[single],
@@ -115,6 +166,7 @@ def make_units(
         )
     )
     units = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
+    units["source_id"] = _unique([str(v) for v in units["source_id"]])
     for col in ("given_residents", "given_households"):
         if col not in units.columns:
             units[col] = np.nan
@@ -122,13 +174,12 @@ def make_units(
     return UnitGeometry(units, building_unit)
 
 
-def _compound_units(compounds: gpd.GeoDataFrame) -> pd.DataFrame:
+def _compound_units(compounds: gpd.GeoDataFrame, crs) -> pd.DataFrame:
     n = len(compounds)
-    sid = compounds["source_id"] if "source_id" in compounds.columns else pd.Series(range(n))
     names = compounds["name"] if "name" in compounds.columns else pd.Series([None] * n)
     return pd.DataFrame(
         {
-            "source_id": [f"c-{s}" for s in sid],
+            "source_id": _ids(compounds, np.asarray(compounds.geometry.values, dtype=object), crs, "c-"),
             "name": [v if isinstance(v, str) and v else f"小区 {i + 1}" for i, v in enumerate(names)],
             "unit_basis": "compound",
             "given_residents": _optional(compounds, "residents"),
@@ -144,8 +195,8 @@ def _optional(frame: pd.DataFrame, col: str) -> np.ndarray:
     return pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
 
 
-def _block_units(blocks: np.ndarray, compounds: gpd.GeoDataFrame, offset: int) -> pd.DataFrame:
-    """Blocks as units: each minus the compounds that overlap it."""
+def _block_units(blocks: np.ndarray, compounds: gpd.GeoDataFrame, crs) -> pd.DataFrame:
+    """Blocks as units: each minus the compounds that overlap it; ids from the outline (:func:`geometry_keys`)."""
     blocks = np.array(blocks, dtype=object)
     if len(blocks) and len(compounds):
         cgeo = np.asarray(compounds.geometry.values, dtype=object)
@@ -156,7 +207,7 @@ def _block_units(blocks: np.ndarray, compounds: gpd.GeoDataFrame, offset: int) -
                 blocks[b] = rest
     return pd.DataFrame(
         {
-            "source_id": [f"b-{offset + i}" for i in range(len(blocks))],
+            "source_id": [f"b-{k}" for k in geometry_keys(blocks, crs)],
             "name": [f"街坊 {i + 1}" for i in range(len(blocks))],
             "unit_basis": "block",
             "geometry": blocks,

@@ -14,7 +14,7 @@ import shapely
 
 from geo_service.core._errors import GeoServiceError, InputError
 
-__all__ = ["BuildingWeights", "MAX_FLOORS", "building_weights", "raster_weights"]
+__all__ = ["BuildingWeights", "MAX_FLOORS", "building_weights", "check_raster", "raster_weights"]
 
 MAX_FLOORS = 200  # the tallest buildings in China have about 130 storeys
 MAX_HEIGHT_M = 700.0
@@ -182,6 +182,20 @@ def raster_weights(units: gpd.GeoDataFrame, raster_path: str) -> np.ndarray:
             "the raster zonal sums failed", "人口栅格分区统计失败（计算进程异常退出），请检查栅格文件"
         ) from exc
     return np.maximum(np.nan_to_num(sums), 0.0)
+
+
+def check_raster(raster_path) -> str:
+    """Check that a file is a raster with a CRS (read in a process of its own, see :func:`raster_weights`); return
+    the CRS as WKT.  :class:`InputError` in Chinese when it cannot be read, has no CRS or is rotated."""
+    ctx = multiprocessing.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+            crs_wkt, problem = pool.submit(_raster_crs, str(raster_path)).result()
+    except BrokenProcessPool as exc:
+        raise GeoServiceError("the raster check failed", "人口栅格检查失败（检查进程异常退出）") from exc
+    if problem:
+        raise _raster_error(problem)
+    return crs_wkt
 
 
 def _raster_error(problem: str) -> InputError:

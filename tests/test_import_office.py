@@ -131,6 +131,67 @@ def test_admin_level_from_flag_field_or_code(store, client, tmp_path):
     assert snapshot(store) == before
 
 
+def test_admin_levels_below_street_and_statistical_codes(store, client, tmp_path):
+    """Communities (12 digits) and grid cells (a community code with a suffix, or 15 digits) take their level and
+    parent from the code; statistical areas such as 510600-JK need a level; garbage codes are refused by row."""
+    rows = [
+        {"代码": "510603", "名称": "旌阳区"},
+        {"代码": "510603001", "名称": "城北街道"},
+        {"代码": "510603001001", "名称": "北一社区"},
+        {"代码": "510603001001-01", "名称": "北一网格一"},
+        {"代码": "510603001001002", "名称": "北一网格二"},
+    ]
+    path = _units_csv(tmp_path / "a.csv", rows)
+    res = _cli(store, "import", "admin_areas", path)
+    assert res.exit_code == 0, res.output
+    assert "上级代码按行政区划代码推定" in res.output
+    g = store.read_layer("admin_areas").set_index("code")
+    assert g["level"].to_dict() == {
+        "510603": "county",
+        "510603001": "street",
+        "510603001001": "community",
+        "510603001001-01": "grid",
+        "510603001001002": "grid",
+    }
+    assert g["parent_code"].to_dict() == {
+        "510603": "510600",
+        "510603001": "510603",
+        "510603001001": "510603001",
+        "510603001001-01": "510603001001",
+        "510603001001002": "510603001001",
+    }
+    # a development zone counted inside its district: its level cannot be told from the code
+    before = snapshot(store)
+    zone = _units_csv(tmp_path / "z.csv", [{"代码": "510600-JK", "名称": "经开区"}])
+    r = _post(client, "admin_areas", zone)
+    assert r.status_code == 422
+    (p,) = r.json()["report"]["problems"]
+    assert (p["row"], p["column"]) == (2, "level") and "无法由代码 510600-JK 推定层级" in p["problem_zh"]
+    assert snapshot(store) == before
+    r = _post(client, "admin_areas", zone, level="区县")
+    assert r.status_code == 200, r.text
+    jk = store.read_layer("admin_areas", where={"code": "510600-JK"}).iloc[0]
+    assert jk["level"] == "county" and jk["parent_code"] is None  # 510600 is a city: not held in the layer
+    # a level column with the words an office uses
+    grid = {"代码": "WG0103", "名称": "三号网格", "层级": "网格", "上级代码": "510603001001"}
+    words = _units_csv(tmp_path / "w.csv", [grid, {"代码": "510603002003", "名称": "东三村", "层级": "村"}])
+    assert _cli(store, "import", "admin_areas", words).exit_code == 0
+    g = store.read_layer("admin_areas").set_index("code")
+    assert (g.at["WG0103", "level"], g.at["WG0103", "parent_code"]) == ("grid", "510603001001")
+    assert (g.at["510603002003", "level"], g.at["510603002003", "parent_code"]) == ("community", "510603002")
+    # garbage codes: refused with their row, nothing written
+    before = snapshot(store)
+    junk = ["5106", "经开区", "5.10603E+11", "510603 001", "510603--1", "JK"]
+    bad = _units_csv(tmp_path / "bad.csv", [{"代码": c, "名称": f"区{i}", "层级": "街道"} for i, c in enumerate(junk)])
+    res = _cli(store, "import", "admin_areas", bad)
+    assert res.exit_code == 1
+    r = _post(client, "admin_areas", bad)
+    assert r.status_code == 422
+    code_rows = sorted(p["row"] for p in r.json()["report"]["problems"] if p["column"] == "code")
+    assert code_rows == list(range(2, 2 + len(junk)))
+    assert snapshot(store) == before
+
+
 # ---------------------------------------------------------------------------------- item 4
 @pytest.mark.parametrize("encoding", ["UTF-8", "GBK"])
 def test_shapefile_headers_cut_to_ten_bytes(store, client, tmp_path, encoding):

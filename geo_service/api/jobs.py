@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from ..core.auth import Principal
+from ..core.auth import Principal, allowed_roles, authorize
 from ..core.storage import Store
 from ..jobs import KINDS
 from .deps import get_store, require
@@ -15,6 +15,18 @@ from .schemas import ERROR_RESPONSES, MAX_ID
 from .schemas.jobs import Job, JobRequest
 
 router = APIRouter(prefix="/jobs", tags=["jobs 后台任务"])
+
+SHOWN_TOTALS = 5  # a units job's totals rows shown in its status (all of them stay in the stored parameters)
+
+
+def _shown_params(params: dict | None) -> dict:
+    """A job's parameters as shown: a units job's totals rows cut to the first few, with their count."""
+    params = dict(params or {})
+    rows = params.get("totals")
+    if isinstance(rows, list) and len(rows) > SHOWN_TOTALS:
+        params["totals"] = rows[:SHOWN_TOTALS]
+        params["totals_rows"] = len(rows)
+    return params
 
 
 def _job(request: Request, row: dict) -> Job:
@@ -25,7 +37,6 @@ def _job(request: Request, row: dict) -> Job:
                 "id",
                 "kind",
                 "status",
-                "params",
                 "created_by",
                 "created_at",
                 "started_at",
@@ -34,6 +45,7 @@ def _job(request: Request, row: dict) -> Job:
                 "error",
             )
         },
+        params=_shown_params(row.get("params")),
         kind_zh=KINDS.get(row["kind"], row["kind"]),
         status_url=str(request.url_for("job_status", job_id=row["id"])),
     )
@@ -51,6 +63,8 @@ def submit(
     req: Annotated[JobRequest, Body()],
     user: Annotated[Principal, Depends(require("recompute", "提交重新计算任务"))],
 ):
+    if req.kind == "units":  # writes the population_units layer: its writers only (planner, admin)
+        authorize(user, allowed_roles(layer="population_units"), "生成人口单元")
     params = req.model_dump(exclude={"kind"}, exclude_none=True)
     row = request.app.state.jobs.submit(req.kind, params, user.label)
     job = _job(request, row)

@@ -258,7 +258,11 @@ def _one_area(store, row, source: str, steps: Steps) -> str:
         min(b[0] for b in boxes) - m, min(b[1] for b in boxes) - m, max(b[2] for b in boxes) + m,
         max(b[3] for b in boxes) + m,
     )  # fmt: skip
-    code = row.code if row.code and row.code.isdigit() and 6 <= len(row.code) <= 12 else ONE_AREA_CODE
+    import re
+
+    from geo_service.core.layers import ADMIN_CODE_PATTERN
+
+    code = row.code if row.code and re.fullmatch(ADMIN_CODE_PATTERN, row.code) else ONE_AREA_CODE
     name = row.name or row.code
     frame = gpd.GeoDataFrame(
         {"source_id": [f"bootstrap:{code}"], "level": ["street"], "code": [code], "name": [name]},

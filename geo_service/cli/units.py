@@ -21,7 +21,10 @@ app = typer.Typer(
 def build_cmd(
     totals: list[Path] = typer.Option(..., "--totals", "-t", help="统计数文件（CSV/XLSX，按代码或名称；可重复给出）"),
     level: list[str] = typer.Option(
-        [], "--level", "-l", help="统计层级 street | community | district | grid（一个，或每个 --totals 一个）"
+        [], "--level", "-l", help="统计层级 district | street | community | grid（一个，或每个 --totals 一个）"
+    ),
+    column_map: list[str] = typer.Option(
+        [], "--map", help="列对应 字段=列名（字段 code、name、residents、households、level），如 --map code=网格编码"
     ),
     raster: Path | None = typer.Option(None, "--raster", help="人口栅格（GeoTIFF，任意坐标系）作为权重"),
     dry_run: bool = typer.Option(False, "--dry-run", help="只计算和报告，不写入数据库"),
@@ -35,7 +38,9 @@ def build_cmd(
 
     with cli_errors():
         store = open_store(database_url)
-        params = UnitsParams.from_input(store.norms, totals=totals, levels=level, raster=raster, dry_run=dry_run)
+        params = UnitsParams.from_input(
+            store.norms, totals=totals, levels=level, column_map=column_map, raster=raster, dry_run=dry_run
+        )
         run = build_units(store, params, created_by=cli_actor(), recompute=recompute)
         summary = run["summary"]
         if as_json:
@@ -50,8 +55,14 @@ def build_cmd(
                 f"{u['households']} 户；未写入数据库"
             )
         else:
+            ids = summary.get("ids") or {}
+            kept = (
+                f"沿用原编号 {ids['kept']} 个，新增 {ids['new']} 个，删除 {ids['removed']} 个"
+                if ids
+                else f"替换原有 {summary.get('replaced_units', 0)} 个"
+            )
             out.print(
-                f"已生成人口单元 {u['count']} 个（替换原有 {summary.get('replaced_units', 0)} 个），"
+                f"已生成人口单元 {u['count']} 个（{kept}），"
                 f"常住人口 {u['residents']} 人，{u['households']} 户；计算编号 {run['id']}"
             )
         if summary.get("mismatches"):

@@ -83,8 +83,8 @@ class ImportOptions:
     plan : str, optional
         Boundary plan name (communities layer only); created as a draft if new.
     level : str, optional
-        Level of admin areas without a level column (``county``/``street`` or 区县/街道); else inferred from
-        the code.
+        Level of admin areas without a level column (``county``/``street``/``community``/``grid`` or
+        区县/街道/社区/网格); else inferred from the code.
     check : bool
         Validate only: nothing is written, the report says what an import would do.
     """
@@ -733,28 +733,47 @@ LEVEL_WORDS = {
     "区": "county",
     "县": "county",
     "县级": "county",
+    "市辖区": "county",
+    "县级市": "county",
+    "district": "county",
     "街道": "street",
     "乡镇": "street",
     "乡": "street",
     "镇": "street",
     "街道（乡镇）": "street",
+    "township": "street",
+    "社区": "community",
+    "村": "community",
+    "社区（村）": "community",
+    "村（社区）": "community",
+    "居委会": "community",
+    "村委会": "community",
+    "居民委员会": "community",
+    "村民委员会": "community",
+    "village": "community",
+    "网格": "grid",
+    "网格单元": "grid",
+    "cell": "grid",
 }
 _CODE_LEVELS = {  # levels of the administrative division code that the layer has no level for
     "province": ("a province", "省级"),
     "city": ("a prefecture-level city", "地级（市）"),
-    "community": ("a community or village", "村（社区）级"),
 }
+_CODE_PARTS = re.compile(r"(\d{6,15})(?:[-_][0-9A-Za-z]+)+")
 
 
 def parse_level(text: str | None) -> str | None:
-    """``--level`` / HTTP ``level``: a code of ``vocab.ADMIN_LEVELS`` or its Chinese label or a common word."""
+    """``--level`` / HTTP ``level`` or a value of a level column: a code of ``vocab.ADMIN_LEVELS``, its Chinese
+    label or a common word (区, 县, 乡镇, 村, 居委会, 网格...).  None when blank; :class:`InputError` when unknown."""
     if text is None or not str(text).strip():
         return None
+    from . import headers as headers_mod
     from .vocab import ADMIN_LEVELS
 
     t = str(text).strip()
     by_label = {label: code for code, label in ADMIN_LEVELS.items()}
-    level = t if t in ADMIN_LEVELS else by_label.get(t) or LEVEL_WORDS.get(t)
+    by_label |= {headers_mod.normalize(label): code for code, label in ADMIN_LEVELS.items()}
+    level = t if t in ADMIN_LEVELS else by_label.get(t) or LEVEL_WORDS.get(t) or LEVEL_WORDS.get(t.lower())
     if level is None:
         allowed = "、".join(f"{c}（{lab}）" for c, lab in ADMIN_LEVELS.items())
         raise InputError(
@@ -764,11 +783,22 @@ def parse_level(text: str | None) -> str | None:
 
 
 def level_of_code(code: str) -> str | None:
-    """Level of a Chinese administrative division code: 6 digits ``..0000`` province, ``..00`` city, else
-    county; 9 digits street (township); 12 digits community (village), or the level of its first 9 or 6 digits
-    when the rest is zeros.  None for other forms."""
+    """Level of an admin area from its code.
+
+    Plain digits (the national administrative division code): 6 digits ``..0000`` province, ``..00`` city, else
+    county; 9 digits street (township); 12 digits community (village), or the level of its first 9 or 6 digits when
+    the rest is zeros (a code padded to 12); 13 to 15 digits a grid cell numbered under its community.  A 12-digit
+    community code with a suffix (``510603001001-01``) is a grid cell.  None for other forms (``510600-JK``, letter
+    codes): their level must be given (a level column or ``--level``).
+    """
+    code = str(code).strip()
+    parts = _CODE_PARTS.fullmatch(code)
+    if parts is not None:
+        return "grid" if level_of_code(parts.group(1)) == "community" else None
     if not code.isdigit():
         return None
+    if 13 <= len(code) <= 15:
+        return "grid"
     if len(code) == 12:
         if code.endswith("000000"):
             code = code[:6]
@@ -783,42 +813,120 @@ def level_of_code(code: str) -> str | None:
     return None
 
 
-def _fill_admin_level(frame, spec: LayerSpec, options: ImportOptions, report: ValidationReport) -> None:
-    """Admin areas: rows without a level take ``options.level``, else the level of their code."""
+def parent_of_code(code: str, codes: set[str] | frozenset[str] = frozenset()) -> str | None:
+    """The code of the area an admin area lies in, from the digits of its own code (None when they do not tell).
+
+    A grid cell (13-15 digits) is in its community (the first 12 digits); a community (12 digits) in its street
+    (the first 9, or the 12-digit padded form ``…000`` when ``codes``, the codes of the same file, hold that and not
+    the 9-digit form); a street (9 digits, or 12 ending in ``000``) in its county (the first 6); a county in its
+    city (``5106`` + ``00``).  A code with a suffix is in the area of its digits (``510603001001-01`` in community
+    ``510603001001``; ``510603-JK`` in county ``510603``) unless those digits name a province or city (``510600-JK``:
+    the layer holds no city).
+    """
+    code = str(code).strip()
+    parts = _CODE_PARTS.fullmatch(code)
+    if parts is not None:
+        digits = parts.group(1)
+        return digits if level_of_code(digits) in ("county", "street", "community", "grid") else None
+    level = level_of_code(code)
+    if level == "grid":
+        return code[:12]
+    if level == "community":
+        street = code[:9]
+        return street + "000" if street not in codes and street + "000" in codes else street
+    if level == "street":
+        return code[:6]
+    if level == "county":
+        return code[:4] + "00"
+    return None
+
+
+def _fill_admin_level(
+    frame, spec: LayerSpec, options: ImportOptions, report: ValidationReport, reported: dict | None = None
+) -> None:
+    """Admin areas: level words of the file as codes (乡镇 → street, 村 → community); rows without a level take
+    ``options.level``, else the level of their code (:func:`level_of_code`); rows without a parent code take the one
+    their code's digits tell (:func:`parent_of_code`).  Rows whose level cannot be told are reported (and marked in
+    ``reported`` so that the level is not also reported as empty)."""
     if "level" not in spec.field_names or "code" not in spec.field_names:
         return
     given = parse_level(options.level)
     level = frame["level"] if "level" in frame.columns else pd.Series(None, index=frame.index, dtype=object)
-    level = level.astype(object)
+    level = level.astype(object).map(_level_word)
     blank = (level.isna() | level.astype(str).str.strip().eq("")).to_numpy()
+    codes = pd.Series(None, index=frame.index, dtype=object)
+    if "code" in frame.columns:
+        codes = frame["code"].astype(object).where(frame["code"].notna(), None)
+        codes = codes.map(lambda c: None if c is None else re.sub(r"\.0$", "", str(c).strip()) or None)
+    if given is not None:
+        level = level.where(~blank, given)
+    elif blank.any():
+        inferred = np.array([level_of_code(c) if b and c else None for c, b in zip(codes, blank)], dtype=object)
+        refused = np.isin(inferred, list(_CODE_LEVELS))
+        for r in _rows(refused):
+            en, zh = _CODE_LEVELS[inferred[r - 1]]
+            report.add(
+                r,
+                "level",
+                f"code {codes.iloc[r - 1]} is {en}; the admin areas layer holds counties, streets, communities and "
+                "grid cells (give the level with --level)",
+                f"行政区划代码 {codes.iloc[r - 1]} 是{zh}代码；行政区划图层只保存区县、街道（乡镇）、社区（村）和网格"
+                "（可用 --level 指定层级）",
+                value=codes.iloc[r - 1],
+            )
+        untold = blank & ~refused & pd.isna(inferred) & codes.notna().to_numpy()
+        for r in _rows(untold):
+            report.add(
+                r,
+                "level",
+                f"the level cannot be told from the code {codes.iloc[r - 1]}: give a level column or --level",
+                f"无法由代码 {codes.iloc[r - 1]} 推定层级：请在文件中给出「层级」列（区县、街道、社区、网格），"
+                "或用 --level 指定",
+                value=codes.iloc[r - 1],
+            )
+        if reported is not None:
+            old = reported.get("level")
+            reported["level"] = (refused | untold) | (old if old is not None else False)
+        inferred[refused] = None
+        level = level.where(~blank, pd.Series(inferred, index=frame.index))
+        counts = pd.Series(inferred[blank & ~refused]).dropna().value_counts()
+        if len(counts) and isinstance(report, ImportReport):
+            from .vocab import ADMIN_LEVELS
+
+            said = "、".join(f"{ADMIN_LEVELS.get(k, k)} {n} 个" for k, n in counts.items())
+            report.note(f"level inferred from the code: {dict(counts)}", f"层级按行政区划代码推定：{said}")
+    frame["level"] = level
+    _fill_parent_code(frame, codes, spec, report)
+
+
+def _level_word(value):
+    """A level word of a file (乡镇, 村, 网格, district...) as its code; other values as they are (checked later)."""
+    if value is None or (isinstance(value, float) and value != value) or not str(value).strip():
+        return None
+    try:
+        return parse_level(str(value))
+    except InputError:
+        return value
+
+
+def _fill_parent_code(frame, codes: pd.Series, spec: LayerSpec, report: ValidationReport) -> None:
+    """Rows without ``parent_code`` take the code their own code's digits tell (:func:`parent_of_code`)."""
+    if "parent_code" not in spec.field_names:
+        return
+    parent = frame["parent_code"] if "parent_code" in frame.columns else pd.Series(None, index=frame.index)
+    parent = parent.astype(object)
+    blank = (parent.isna() | parent.astype(str).str.strip().eq("")).to_numpy()
     if not blank.any():
         return
-    if given is not None:
-        frame["level"] = level.where(~blank, given)
-        return
-    if "code" not in frame.columns:
-        return
-    codes = frame["code"].astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
-    inferred = np.array([level_of_code(c) if b else None for c, b in zip(codes, blank)], dtype=object)
-    for r in _rows(np.isin(inferred, list(_CODE_LEVELS))):
-        en, zh = _CODE_LEVELS[inferred[r - 1]]
-        report.add(
-            r,
-            "level",
-            f"code {codes.iloc[r - 1]} is {en}; the admin areas layer holds counties and streets only "
-            "(give the level with --level)",
-            f"行政区划代码 {codes.iloc[r - 1]} 是{zh}代码；行政区划图层只保存区县和街道（乡镇）两级"
-            "（可用 --level 指定层级）",
-            value=codes.iloc[r - 1],
+    known = frozenset(c for c in codes if c)
+    inferred = [parent_of_code(c, known) if b and c else None for c, b in zip(codes, blank)]
+    frame["parent_code"] = parent.where(~blank, pd.Series(inferred, index=frame.index, dtype=object))
+    n = sum(p is not None for p in inferred)
+    if n and isinstance(report, ImportReport):
+        report.note(
+            f"parent code inferred from the code for {n} row(s)",
+            f"上级代码按行政区划代码推定：{n} 行（如有误请给出「上级代码」列）",
         )
-        inferred[r - 1] = None
-    frame["level"] = level.where(~blank, pd.Series(inferred, index=frame.index))
-    counts = pd.Series(inferred[blank]).value_counts()
-    if len(counts) and isinstance(report, ImportReport):
-        from .vocab import ADMIN_LEVELS
-
-        said = "、".join(f"{ADMIN_LEVELS.get(k, k)} {n} 个" for k, n in counts.items())
-        report.note(f"level inferred from the code: {dict(counts)}", f"层级按行政区划代码推定：{said}")
 
 
 def _sample_xy(frame: gpd.GeoDataFrame, limit: int = 5000) -> tuple[np.ndarray, np.ndarray]:
@@ -930,7 +1038,7 @@ def validate(
     reported = _check_values(frame, spec, report, settings.max_string_chars)
     if not auto_ids:
         _check_ids(frame, report, reported)
-    _fill_admin_level(frame, spec, options, report)
+    _fill_admin_level(frame, spec, options, report, reported)
     _check_fields(frame, spec, report, reported)
     _check_date_ranges(frame, spec, report)
     if spec.name == "population_units":  # age groups larger than the residents, or nested groups that disagree

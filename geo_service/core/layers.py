@@ -121,6 +121,17 @@ def _register(spec: LayerSpec) -> LayerSpec:
     return spec
 
 
+# Code of an admin area (``code`` and ``parent_code``), 2 to 32 characters, either
+# - a Chinese administrative division code of 6 to 15 digits (6 county, 9 street or township, 12 community or
+#   village; 13 to 15: a grid cell numbered under its community), or
+# - letters and digits in groups joined by single ``-`` or ``_``, with at least one digit and at least one letter
+#   or joiner: a statistical area such as ``510600-JK`` (经开区, counted inside its district), a grid cell such as
+#   ``510603001001-01`` or a county's own grid code such as ``WG0103``.
+# Refused: spaces, Chinese characters or other punctuation, leading, trailing or doubled joiners, all-digit codes of
+# another length (a digit lost: ``51060``), spreadsheet forms such as ``5.10603E+11``, words without digits
+# (``nan``, ``无``).
+ADMIN_CODE_PATTERN = r"(?=.{2,32}$)(?:\d{6,15}|(?=\D*\d)(?=.*[A-Za-z_-])[0-9A-Za-z]+(?:[-_][0-9A-Za-z]+)*)"
+
 ADMIN_AREAS = _register(
     LayerSpec(
         "admin_areas",
@@ -129,9 +140,9 @@ ADMIN_AREAS = _register(
         "MULTIPOLYGON",
         (
             FieldSpec("level", "str", "层级", required=True, vocab=vocab.ADMIN_LEVELS),
-            FieldSpec("code", "str", "行政区划代码", required=True, pattern=r"^\d{6,12}$"),
+            FieldSpec("code", "str", "行政区划代码", required=True, pattern=ADMIN_CODE_PATTERN),
             FieldSpec("name", "str", "名称", required=True),
-            FieldSpec("parent_code", "str", "上级代码", pattern=r"^\d{6,12}$"),
+            FieldSpec("parent_code", "str", "上级代码", pattern=ADMIN_CODE_PATTERN),
             FieldSpec("community_workers_available", "int", "可配备社区工作者", min_value=0, unit="人"),
         ),
     )

@@ -76,9 +76,13 @@ BARRIER_TYPES: dict[str, str] = {
     "other": "其他障碍",
 }
 
+# Levels of the ``admin_areas`` layer, top to bottom: a county (区县, also a county-level statistical area such as
+# a development zone), a street or township (街道（乡镇）), a community or village (社区（村）), a grid cell (网格).
 ADMIN_LEVELS: dict[str, str] = {
     "county": "区县",
     "street": "街道（乡镇）",
+    "community": "社区（村）",
+    "grid": "网格",
 }
 
 UNIT_TYPES: dict[str, str] = {

@@ -21,7 +21,7 @@ class JobRequest(BaseModel):
         None,
         max_length=100_000,
         description="units: official totals as rows (code and/or name, residents, households, level; "
-        "Chinese keys such as 代码, 名称, 常住人口, 户数, 层级 are recognised)",
+        "Chinese keys such as 代码, 名称, 常住人口, 户数, 层级 are recognised). A CSV/XLSX file: POST /units/build",
     )
     levels: list[Literal["district", "street", "community", "grid"]] | None = Field(
         None, max_length=1, description="units: the level of rows without a level key"
