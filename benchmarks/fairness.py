@@ -14,7 +14,12 @@ The default sample city (scale 1) is loaded into a fresh SpatiaLite file.  Timed
   does with an unweighted library).  Derived group counts are fractional, so the peer's figures differ slightly;
   the largest Gini difference is reported;
 - the stored run (:func:`run_fairness`: walks, statistics, writing every output), the group coverage run (coverage
-  run cached) and the hubs run;
+  run cached: its table read from the coverage run's own group figures) and the hubs run;
+- the group figures inside coverage (issue 17): what a coverage run now adds — residents per age group of every
+  unit (:func:`facilities.groups.unit_groups`) and the rates over the served group for the city, the streets and the
+  communities (:func:`facilities.groups.group_rates`) — beside the whole coverage computation, and the
+  ``/groups/coverage`` table read from the stored run against its peer, the former recomputation from the stored
+  per-unit ``<category>_covered`` (:func:`facilities.groups.group_coverage`);
 - ``GET /fairness`` of one category and of every category from the stored run over HTTP (uvicorn on loopback,
   rate limit off).
 """
@@ -43,12 +48,15 @@ from inequality.gini import Gini
 from facilities.fairness import FairnessParams, compute_fairness
 from facilities.fairness_service import (
     fairness_categories,
+    groups_table_from_run,
+    read_table,
     run_fairness,
     run_groups,
     run_hubs,
     walks_from_store,
 )
-from facilities.service import current_coverage
+from facilities.groups import group_coverage, group_rates, unit_groups
+from facilities.service import compute_from_store, current_coverage
 from geo_service.app import create_app
 from geo_service.core.datasets import load_sample_city
 from geo_service.core.settings import Settings
@@ -113,6 +121,7 @@ def run(repeat: int) -> dict:
     cov = current_coverage(store)  # computed and stored once
     groups_s, _ = timed(lambda: run_groups(store, group_residents, cov), repeat)
     hubs_s, _ = timed(lambda: run_hubs(store), repeat)
+    group_extra = _group_figures(store, cov, repeat)
     http = {}
     with serve_in_background(create_app(store)) as base, httpx.Client(base_url=base, timeout=60) as client:
         for label, q in (("one category (kindergarten)", {"category": "kindergarten"}), ("every category", {})):
@@ -137,9 +146,31 @@ def run(repeat: int) -> dict:
         "run_s": run_s,
         "groups_s": groups_s,
         "hubs_s": hubs_s,
+        **group_extra,
         "http": http,
         "repeat": repeat,
     }
+
+
+def _group_figures(store, cov: dict, repeat: int) -> dict:
+    """Seconds: a coverage computation, the group figures it adds, the /groups/coverage table read vs recomputed."""
+    coverage_s, (result, _net, _p) = timed(lambda: compute_from_store(store), repeat)
+    u = result.units
+    served = {c: p["group"] for c, p in result.category_profiles.items()}
+
+    def figures():
+        ug = unit_groups(u, store.norms)
+        return [group_rates(u, ug, served, by) for by in (None, "street_code", "community_code")]
+
+    added_s, _ = timed(figures, repeat)
+    read_s, _ = timed(lambda: groups_table_from_run(store, cov), repeat)
+
+    def recompute():  # the former /groups/coverage: stored per-unit flags weighed again
+        units = read_table(store, cov, "units")
+        return group_coverage(units, group_residents(units, store.norms), store.norms)
+
+    recompute_s, _ = timed(recompute, repeat)
+    return {"coverage_s": coverage_s, "group_added_s": added_s, "table_read_s": read_s, "table_peer_s": recompute_s}
 
 
 def markdown(r: dict) -> str:
@@ -161,6 +192,15 @@ def markdown(r: dict) -> str:
         f"| stored fairness run (walks, statistics, outputs written) | {r['run_s']:.2f} s |",
         f"| stored group-coverage run (coverage run cached) | {r['groups_s']:.2f} s |",
         f"| stored hubs and service-space run | {r['hubs_s']:.2f} s |",
+        f"| coverage computation (`compute_from_store`, network cached), group figures and hubs included | "
+        f"{r['coverage_s']:.2f} s |",
+        f"| of which the group figures (`unit_groups` + `group_rates` for city, streets, communities) | "
+        f"{r['group_added_s'] * 1000:.0f} ms ({r['group_added_s'] / r['coverage_s']:.1%}) |",
+        f"| `/groups/coverage` table, this project: read from the coverage run's figures | "
+        f"{r['table_read_s'] * 1000:.0f} ms |",
+        f"| `/groups/coverage` table, peer: recomputed from the stored per-unit flags (former way) | "
+        f"{r['table_peer_s'] * 1000:.0f} ms |",
+        f"| ratio peer / this project | {r['table_peer_s'] / r['table_read_s']:.1f}x |",
     ]
     for label, ms in r["http"].items():
         lines.append(f"| `GET /fairness`, {label}, stored run, HTTP median of 20 | {ms:.0f} ms |")

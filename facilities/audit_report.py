@@ -45,6 +45,8 @@ HEADERS = {
     "facilities_at_risk": "用地规划为他用的设施（处）",
     "issues": "问题数",
     "issues_zh": "问题",
+    "group_shortfall_zh": "缺少应配设施的服务对象（人）",
+    "group_note_zh": "服务对象人数说明",
     # category counts
     # facilities
     "facility_id": "设施编号",
@@ -254,13 +256,23 @@ GAP_PLAN_COLUMNS = (
 )
 
 
+_GROUP_SUFFIX = {
+    "_group_residents": "服务对象人口（人）",
+    "_group_shortfall": "服务对象缺口（缺少该设施的服务对象，人）",
+}
+
+
 def header_zh(col: str) -> str:
     """Chinese header (with unit) of an audit column."""
     if col in HEADERS:
         return HEADERS[col]
     if col in vocab.FACILITY_CATEGORIES:
         return f"{vocab.FACILITY_CATEGORIES[col]}（处）"
-    return prefixed_header(col, vocab.SHELTER_CLASSES, _CLASS_SUFFIX) or col
+    return (
+        prefixed_header(col, vocab.SHELTER_CLASSES, _CLASS_SUFFIX)
+        or prefixed_header(col, vocab.FACILITY_CATEGORIES, _GROUP_SUFFIX)
+        or col
+    )
 
 
 def _readable(df: pd.DataFrame) -> pd.DataFrame:
@@ -337,6 +349,7 @@ def summary_rows(summary: dict) -> pd.DataFrame:
         ("已移交但面积不足的项目（个）", summary.get("developments_handed_over_short")),
         ("已建成尚未移交的项目（个）", summary.get("developments_built_not_handed_over")),
     ]
+    rows += group_check_rows(summary.get("group_checks") or [])
     rows += gap_plan_rows(summary.get("gap_plan") or {})
     for layer, n in (summary.get("cannot_assess") or {}).items():
         rows.append((f"无法评估：{_LAYER_ZH.get(layer, layer)}", n))
@@ -344,6 +357,23 @@ def summary_rows(summary: dict) -> pd.DataFrame:
     if plan:
         rows.insert(0, ("社区划分方案", f"{plan.get('name')}（编号 {plan.get('id')}）"))
     return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def group_check_rows(checks: list[dict]) -> list[tuple[str, object]]:
+    """Summary rows of the per-group presence checks: the group's residents and those lacking the category."""
+    rows: list[tuple[str, object]] = []
+    for c in checks:
+        head = f"{c['category_zh']}（服务对象：{c['group_zh']}）"
+        unknown = "未知（部分单元缺少年龄数据）"
+        rows += [
+            (f"{head}：服务对象人口（人）", unknown if c.get("group_residents") is None else c["group_residents"]),
+            (
+                f"{head}：所在社区缺少该设施的服务对象（人）",
+                unknown if c.get("shortfall_residents") is None else c["shortfall_residents"],
+            ),
+            (f"{head}：缺少该设施的社区", c.get("communities_missing")),
+        ]
+    return rows
 
 
 def gap_plan_rows(g: dict) -> list[tuple[str, object]]:
@@ -488,6 +518,11 @@ def audit_sheets(
         ]
         if len(shelter_cols) > 5:
             sheets["社区避难安置"] = cm[shelter_cols]
+        group_cols = [c for c in cm.columns if c.endswith(("_group_residents", "_group_shortfall"))]
+        if group_cols:  # the presence checks weighed by the group each required category serves
+            head = ["rank", "community_code", "name", "street_code", "residents", "missing_categories_zh"]
+            tail = ["group_shortfall_zh", "group_note_zh"]
+            sheets["社区服务对象"] = cm[[c for c in head + group_cols + tail if c in cm.columns]]
     counts = t("category_counts")
     if counts is not None:
         sheets["社区应配设施"] = counts

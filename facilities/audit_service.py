@@ -52,6 +52,9 @@ OUTPUTS = (
     "hazard_zones",
 )
 RUNS = RunCache(KIND, INPUT_LAYERS)
+# Stored with every run and asked of the runs reused: runs of an older shape (before the group checks and hubs as
+# supply, issue 17) are recomputed.
+RESULT_VERSION = 2
 
 
 def _plan_or_error(store, plan) -> dict:
@@ -198,6 +201,7 @@ def run_audit(
         **gap_params.as_dict(),
         "plan_id": p["id"],
         "network_id": None if net is None else net.network_id,
+        "result_version": RESULT_VERSION,
     }
     return store.save_analysis(
         KIND,
@@ -237,7 +241,7 @@ def current_audit(
 
     return RUNS.current(
         store,
-        {**params.as_dict(), **gap_params.as_dict(), "plan_id": p["id"]},
+        {**params.as_dict(), **gap_params.as_dict(), "plan_id": p["id"], "result_version": RESULT_VERSION},
         version,
         lambda: run_audit(
             store, params=params, plan=p["id"], network=network, created_by=created_by, gap_params=gap_params

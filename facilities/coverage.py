@@ -20,6 +20,11 @@ Definitions
   residents do not change them.
 * The straight-line figure uses the same thresholds on crow-fly distance, so
   ``straight_rate - walk_rate`` is what barriers and detours cost.
+* Every rate also exists over the group of residents the category serves (nursery: 0–3, kindergarten: 3–6,
+  elderly day care: 60+…, norm ``age_groups.served_by``; :mod:`facilities.groups`): ``<c>_group_rate``, with
+  the group's residents and those not covered; null with a reason where units lack the group's figure.
+* Supply: existing facilities of the category, and hubs whose ``functions`` list it (:mod:`facilities.hubs`):
+  a hub serves each listed category from its location.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ from geo_service.core import vocab
 from geo_service.core._errors import InputError
 from geo_service.core.network import DEFAULT_MAX_SNAP_M, PROFILES, Snap, WalkNetwork, WalkProfile, profile_code
 from geo_service.core.norms import Norms
+
+from .groups import UnitGroups, category_group_figures, category_profile, group_rates, unit_groups
+from .hubs import with_hub_functions
 
 LEVELS = ("5min", "10min", "15min")
 MIN_SPEED_MPS, MAX_SPEED_MPS = 0.1, 5.0  # walking speeds accepted from users, m/s
@@ -190,6 +198,9 @@ class CoverageResult:
     facility_counts: dict[str, int]
     warnings: list[str] = field(default_factory=list)
     profile: dict = field(default_factory=lambda: {"profile": "standard", "profile_zh": "标准"})
+    groups: UnitGroups | None = None  # residents per age group, row-aligned with ``units`` (None: no group rates)
+    category_profiles: dict[str, dict] = field(default_factory=dict)  # served group and tier per category
+    hub_counts: dict[str, int] = field(default_factory=dict)  # hubs counted as supply per category
 
     # -------------------------------------------------------------- aggregates
     def rates(self, by: str | None = None) -> pd.DataFrame:
@@ -198,6 +209,9 @@ class CoverageResult:
         Columns: ``residents``, ``households``, ``units``, ``unreachable_residents``, per category
         ``<c>_rate`` and ``<c>_straight_rate``, per level ``complete_<level>_rate`` and
         ``complete_<level>_straight_rate``.  Rates are fractions (0..1), NaN for a group without residents.
+        With :attr:`groups`, per category also the rate over the group it serves and its residents
+        (:func:`facilities.groups.group_rates`: ``<c>_group_residents``, ``<c>_group_uncovered``,
+        ``<c>_group_rate``, ``<c>_group_derived_share``, ``<c>_group_note``).
         """
         u = self.units
         res = u["residents"].to_numpy(dtype=float)
@@ -225,6 +239,9 @@ class CoverageResult:
         out["households"] = out["households"].round().astype(np.int64)
         out["units"] = out["units"].astype(np.int64)
         out["unreachable_residents"] = out["unreachable_residents"].round().astype(np.int64)
+        if self.groups is not None and self.category_profiles:
+            served = {c: p["group"] for c, p in self.category_profiles.items()}
+            out = out.join(group_rates(u, self.groups, served, by))
         return out
 
     def summary(self) -> dict:
@@ -234,6 +251,7 @@ class CoverageResult:
         for c, rule in self.rules.items():
             walk_rate = _f(city[f"{c}_rate"])
             straight_rate = _f(city[f"{c}_straight_rate"])
+            prof = self.category_profiles.get(c, {})
             cats.append(
                 {
                     "category": c,
@@ -243,9 +261,12 @@ class CoverageResult:
                     "threshold_min": round(rule.threshold_m / self.walking_speed_mps / 60.0, 2),
                     "norm_source": rule.source,
                     "facilities": self.facility_counts.get(c, 0),
+                    "hub_facilities": self.hub_counts.get(c, 0),
                     "walk_rate": walk_rate,
                     "straight_rate": straight_rate,
                     "barrier_cost": None if walk_rate is None or straight_rate is None else straight_rate - walk_rate,
+                    **{k: v for k, v in prof.items() if k not in ("category", "category_zh")},
+                    **(category_group_figures(city, c) if self.groups is not None else {}),
                 }
             )
         levels = []
@@ -270,6 +291,7 @@ class CoverageResult:
             "profile_walking_speed_mps": self.profile.get("walking_speed_mps", self.walking_speed_mps),
             "categories": cats,
             "levels": levels,
+            "groups_note_zh": None if self.groups is None else self.groups.reason_zh,
             "warnings": list(self.warnings),
         }
 
@@ -388,6 +410,7 @@ def compute_coverage(
     params: CoverageParams = CoverageParams(),
     communities: gpd.GeoDataFrame | None = None,
     entrances: gpd.GeoDataFrame | None = None,
+    groups: UnitGroups | None = None,
 ) -> CoverageResult:
     """Walking and straight-line coverage of every unit for every analysed category.
 
@@ -407,6 +430,14 @@ def compute_coverage(
     entrances : GeoDataFrame, optional
         Entrance points (gates) with ``unit_id``; a unit with entrances is reached from its
         nearest entrance only, a unit without from its representative point.
+    groups : UnitGroups, optional
+        Residents per age group of each unit (row-aligned with ``units``); default
+        :func:`facilities.groups.unit_groups` of ``units`` (given, else derived from the census shares).
+
+    Returns
+    -------
+    CoverageResult
+        ``units`` also carries ``residents_<group>`` (persons) of every group an analysed category serves.
     """
     _check_input_columns(units, facilities)
     profile = WalkProfile.from_input(params.profile, norms)
@@ -416,9 +447,11 @@ def compute_coverage(
     speed = _walking_speed(params, norms)
     level_walk = {lv: float(norms.life_circle(lv).walk_m) for lv in levels}
     required = {lv: tuple(c for c in norms.required_facilities(lv)) for lv in levels}
-    supply = _analysed_supply(facilities, params.statuses, rules)
+    supply = _analysed_supply(with_hub_functions(facilities), params.statuses, rules)
 
     u = units.reset_index(drop=True)
+    ug = unit_groups(u, norms) if groups is None else UnitGroups(groups.frame.reset_index(drop=True), groups.reason_zh)
+    profiles = {c: category_profile(c, norms) for c in rules}
     out = _unit_attributes(u)
     access = _snap_unit_access(net, u, out["unit_id"], entrances, params.max_snap_m)
     out["snap_offset_m"] = access.snap_offset_m / net.offset_scale  # metres, also in a profile's view
@@ -431,9 +464,14 @@ def compute_coverage(
     out.update(_life_circle_flags(levels, required, level_walk, rules, dist))
     out["missing"] = _missing_categories(out, rules)
     out["community_code"], out["community_name"] = _unit_communities(u, communities)
+    for g in dict.fromkeys(p["group"] for p in profiles.values() if p["group"] != "all"):
+        out[f"residents_{g}"] = np.round(ug.frame[f"residents_{g}"].to_numpy(dtype=float), 2)
     units_out = gpd.GeoDataFrame(pd.DataFrame(out), geometry=u.geometry.values, crs=u.crs)
     result = CoverageResult(units_out, rules, levels, speed, level_walk, required, dist.counts, dist.warnings)
     result.profile = profile.as_dict()
+    result.groups, result.category_profiles, result.hub_counts = ug, profiles, dist.hub_counts
+    if ug.reason_zh:
+        result.warnings.append(f"部分单元缺少年龄分组人数：{ug.reason_zh}；相关服务对象覆盖率记为空")
     return result
 
 
@@ -619,6 +657,7 @@ class _Distances:
     facility_id: dict[str, np.ndarray] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    hub_counts: dict[str, int] = field(default_factory=dict)
 
 
 def _category_distances(
@@ -654,6 +693,9 @@ def _category_distances(
     for c, rule in rules.items():
         fac = supply[supply["category"].to_numpy() == c]
         dist.counts[c] = len(fac)
+        dist.hub_counts[c] = (
+            int(fac["supplied_by_hub"].fillna(False).astype(bool).sum()) if "supplied_by_hub" in fac else 0
+        )
         if len(fac) == 0:
             dist.warnings.append(f"没有现状「{rule.label_zh}」设施：该类覆盖率为 0")
             walk, src_ids, straight = np.full(n, np.inf), np.full(n, None, dtype=object), np.full(n, np.inf)

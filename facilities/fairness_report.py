@@ -43,6 +43,8 @@ HEADERS = {
     "cum_share": "累计人数占比",
     "group_residents": "服务人群人数（人）",
     "covered_group_residents": "覆盖的服务人群（人）",
+    "uncovered_group_residents": "未覆盖的服务人群（人）",
+    "note_zh": "说明",
     "group_rate": "服务人群覆盖率",
     "all_rate": "全体居民覆盖率",
     "derived_share": "按普查结构推算的人数占比",

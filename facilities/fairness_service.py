@@ -6,8 +6,9 @@ its input layers are unchanged (:class:`geo_service.core.runs.RunCache`):
 * ``fairness``: walking distance from every unit to the nearest existing facility of each category (own walks up to
   the search limit, see :mod:`facilities.fairness`), then Gini, Palma, shares beyond thresholds and the
   worst-served units per street and city-wide; outputs ``table`` and ``worst_<category>``.
-* ``group_coverage``: the current coverage run's per-unit ``<category>_covered`` weighed by the served group;
-  output ``table``.
+* ``group_coverage``: the current coverage run's group figures (its city and street rates over the group each
+  category serves, :mod:`facilities.groups`) as one long table; output ``table``.  Nothing is recomputed: a
+  coverage run older than the group figures is weighed here from its per-unit ``<category>_covered``.
 * ``hubs``: embedded service hubs and the 30/80 m² service-space tiers of the plan's communities; outputs ``hubs``
   and ``service_space``.
 
@@ -31,8 +32,8 @@ from geo_service.core.vocab import FACILITY_CATEGORIES, in_service
 
 from .coverage import snap_units, walk_to_nearest
 from .fairness import FairnessParams, FairnessResult, compute_fairness
-from .groups import category_profile, group_coverage
-from .hubs import check_hubs, service_floor_tiers
+from .groups import GROUP_SUFFIXES, category_profile, group_coverage, group_table, not_analysed_notes
+from .hubs import check_hubs, service_floor_tiers, with_hub_functions
 from .service import INPUT_LAYERS as COVERAGE_LAYERS
 from .service import current_coverage, entrances_of, resolve_plan
 
@@ -96,7 +97,7 @@ def walks_from_store(store, categories, limit_m: float, network=None):
     units = _units(store)
     entrances, unknown = entrances_of(store, units)
     snap, owner = snap_units(net, units, entrances=entrances)
-    supply = in_service(store.read_layer("facilities"))
+    supply = in_service(with_hub_functions(store.read_layer("facilities")))  # hubs serve what they list
     walks, counts, warnings, by_category = {}, {}, [], {}
     if unknown:
         warnings.append(f"{unknown} 个小区出入口所属的人口单元不存在，未计入")
@@ -195,10 +196,34 @@ def read_table(store, run: dict, name: str = "table") -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- groups
+def groups_table_from_run(store, coverage_run: dict) -> tuple[pd.DataFrame, list[str]] | None:
+    """The long table from a coverage run's own group figures (summary and streets), None for an older run."""
+    cats = coverage_run["summary"].get("categories", [])
+    if not cats or any("group_rate" not in c for c in cats):
+        return None
+    city: dict = {}
+    keys = dict(zip(GROUP_SUFFIXES, ("group_residents", "group_uncovered_residents", "group_rate")))
+    keys |= {"_group_derived_share": "group_derived_share", "_group_note": "group_note_zh"}
+    for c in cats:
+        city[f"{c['category']}_rate"] = c["walk_rate"]
+        city |= {f"{c['category']}{suffix}": c.get(key) for suffix, key in keys.items()}
+    streets = read_table(store, coverage_run, "streets")
+    categories = [c["category"] for c in cats]
+    return group_table(city, streets if len(streets) else None, categories, store.norms), categories
+
+
 def run_groups(store, groups_of: GroupsOf, coverage_run: dict, *, created_by=None) -> int:
-    """Group-weighted coverage from a stored coverage run; stored, returns the run id."""
+    """Group-weighted coverage from a stored coverage run (its own group figures); stored, returns the run id.
+
+    ``groups_of`` (residents per age group) is used only for a coverage run stored before the group figures.
+    """
     revisions = GROUPS_RUNS.revisions(store)
     norms = store.norms
+    groups_of(_units(store), norms)  # refuses contradictory age groups (AgeGroupError, HTTP 422) before any figure
+    from_run = groups_table_from_run(store, coverage_run)
+    if from_run is not None:
+        table, categories = from_run
+        return _save_groups(store, coverage_run, table, categories, revisions, created_by)
     cov_units = read_table(store, coverage_run, "units")
     if len(cov_units) == 0:
         raise InputError("the coverage run has no units", "覆盖分析结果中没有人口单元")
@@ -210,8 +235,20 @@ def run_groups(store, groups_of: GroupsOf, coverage_run: dict, *, created_by=Non
             "coverage and units differ; recompute coverage", "覆盖分析与人口单元不一致，请重新计算覆盖分析"
         )
     result = group_coverage(cov_units, groups.iloc[pos].reset_index(drop=True), norms)
-    table = result.table.assign(feature_key=lambda t: t["category"] + ":" + t["street_code"].astype(str))
-    summary = {"categories": result.categories, "notes": result.notes, "coverage_run_id": coverage_run["id"]}
+    return _save_groups(
+        store, coverage_run, result.table, [c["category"] for c in result.categories], revisions, created_by
+    )
+
+
+def _save_groups(store, coverage_run: dict, table: pd.DataFrame, categories, revisions, created_by) -> int:
+    """Store the group-coverage table of ``coverage_run``; returns the run id."""
+    norms = store.norms
+    table = table.assign(feature_key=lambda t: t["category"] + ":" + t["street_code"].astype(str))
+    summary = {
+        "categories": [category_profile(c, norms) for c in categories],
+        "notes": not_analysed_notes(categories, norms) + _null_notes(table),
+        "coverage_run_id": coverage_run["id"],
+    }
     return store.save_analysis(
         "group_coverage",
         params={"coverage_run_id": coverage_run["id"]},
@@ -223,6 +260,12 @@ def run_groups(store, groups_of: GroupsOf, coverage_run: dict, *, created_by=Non
         data_revisions=revisions,
         created_by=created_by,
     )
+
+
+def _null_notes(table: pd.DataFrame) -> list[str]:
+    """The distinct reasons of the city rows' null group rates."""
+    city = table[table["scope"] == "city"]
+    return list(dict.fromkeys(f"{r.category_zh}：{r.note_zh}" for r in city.itertuples() if r.note_zh))
 
 
 def current_groups(

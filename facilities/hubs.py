@@ -18,6 +18,17 @@ Embedded service hub (嵌入式服务综合体)
     Functions are facility categories (codes or their Chinese labels) separated by commas, ``、`` or ``;``.
 
 Both carry the source and status of the norms they were checked against.
+
+Hubs as supply
+    A facility whose ``functions`` name facility categories serves those categories from its location:
+    :func:`with_hub_functions` adds one row per listed category (same ``id``, name, status and geometry,
+    ``supplied_by_hub`` True, no floor area or capacity), which coverage, fairness and the audit's presence checks
+    (required categories, fixed office) count like facilities of that category.  Its **floor area is counted once**,
+    under the facility itself: towards the community service space when its own category or one of its functions is
+    a service-space category (``community.service_space_categories``, :func:`counts_as_service_space`), never per
+    function; the per-facility minimum floor area applies to its own category only (an ``embedded_service`` hub
+    against 600 m²), not to each function.  E2SFCA scores use the facilities' own categories only (a hub's capacity
+    is not split between its functions).
 """
 
 from __future__ import annotations
@@ -31,7 +42,16 @@ import pandas as pd
 from geo_service.core import vocab
 from geo_service.core.norms import Norms
 
-__all__ = ["HUB_STATUS_ZH", "TIER_ZH", "check_hubs", "parse_functions", "service_floor_tiers"]
+__all__ = [
+    "HUB_STATUS_ZH",
+    "TIER_ZH",
+    "check_hubs",
+    "counts_as_service_space",
+    "function_lists",
+    "parse_functions",
+    "service_floor_tiers",
+    "with_hub_functions",
+]
 
 HUB_STATUS_ZH = {"meets": "达标", "fails": "不达标", "cannot_assess": "无法判断"}
 TIER_ZH = {
@@ -62,6 +82,72 @@ def parse_functions(text) -> tuple[list[str], list[str]]:
         elif code not in known:
             known.append(code)
     return known, unknown
+
+
+def function_lists(facilities: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Per facility, the categories its ``functions`` field names (recognised codes, its own category left out).
+
+    Parameters
+    ----------
+    facilities : DataFrame
+        ``category`` and optional ``functions`` (text, see :func:`parse_functions`).
+
+    Returns
+    -------
+    list of tuple of str
+        Aligned with ``facilities``; empty tuples for facilities without functions (and without the column).
+    """
+    if "functions" not in facilities.columns:
+        return [()] * len(facilities)
+    own = (
+        facilities["category"].to_numpy(dtype=object) if "category" in facilities.columns else [None] * len(facilities)
+    )
+    return [
+        tuple(c for c in parse_functions(text)[0] if c != cat and c != "embedded_service")
+        for text, cat in zip(facilities["functions"].to_numpy(dtype=object), own)
+    ]
+
+
+def with_hub_functions(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The facilities plus one row per category a hub's ``functions`` list (see the module docstring).
+
+    Parameters
+    ----------
+    facilities : GeoDataFrame, EPSG:4326
+        ``category``, optional ``id``, ``functions``, ``status``, ``floor_area_m2`` (m²), ``capacity``.
+
+    Returns
+    -------
+    GeoDataFrame, EPSG:4326
+        The input rows (``supplied_by_hub`` False) followed by the function rows (``supplied_by_hub`` True,
+        ``category`` the function, ``hub_category`` the hub's own category, no ``floor_area_m2`` / ``capacity``).
+        The input itself when no facility lists a function.
+    """
+    lists = function_lists(facilities)
+    reps = np.array([len(x) for x in lists], dtype=np.int64)
+    if not reps.any():
+        return facilities.assign(supplied_by_hub=False, hub_category=None)
+    pos = np.repeat(np.arange(len(facilities)), reps)
+    extra = facilities.iloc[pos].copy()
+    extra["hub_category"] = extra["category"].to_numpy()
+    extra["category"] = [c for x in lists for c in x]
+    for col in ("floor_area_m2", "capacity"):
+        if col in extra.columns:
+            extra[col] = np.nan
+    extra["supplied_by_hub"] = True
+    base = facilities.assign(supplied_by_hub=False, hub_category=None)
+    out = pd.concat([base, extra], ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry=facilities.geometry.name, crs=facilities.crs)
+
+
+def counts_as_service_space(categories, functions: list[tuple[str, ...]], space_categories) -> np.ndarray:
+    """Per facility: its floor area counts (once) as community service space.
+
+    True when its own category, or one of the categories its ``functions`` list (:func:`function_lists`), is one of
+    ``space_categories`` (``community.service_space_categories``).
+    """
+    space = set(space_categories)
+    return np.array([c in space or any(f in space for f in fns) for c, fns in zip(categories, functions)], dtype=bool)
 
 
 def _labels(codes) -> str:
@@ -195,7 +281,7 @@ def service_floor_tiers(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFr
     cm = communities.reset_index(drop=True)
     n = len(cm)
     fac = vocab.in_service(facilities)
-    fac = fac[fac["category"].isin(list(norms.service_space_categories)).to_numpy()]
+    fac = fac[counts_as_service_space(fac["category"], function_lists(fac), norms.service_space_categories)]
     known = np.zeros(n)
     unknown = np.zeros(n, dtype=np.int64)
     if len(fac) and n:

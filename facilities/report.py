@@ -8,6 +8,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo_service.core import vocab
+from geo_service.core.ages import GROUP_ZH
 from geo_service.core.io import write_file
 
 _FIXED = {
@@ -41,6 +42,21 @@ _FIXED = {
     "complete_rate": "完整生活圈覆盖率",
     "complete_straight_rate": "完整生活圈覆盖率（直线）",
     "required": "必配设施",
+    "hub_facilities": "其中嵌入式综合体提供（处）",
+    "group": "服务对象代码",
+    "group_zh": "服务对象",
+    "tier": "分级代码",
+    "tier_zh": "TD/T 1062-2021 分级",
+    "group_norm_source": "服务对象依据",
+    "group_norm_status": "服务对象依据状态",
+    "tier_norm_source": "分级依据",
+    "tier_norm_status": "分级依据状态",
+    "group_residents": "服务对象人口（人）",
+    "group_covered_residents": "服务对象覆盖人口（人）",
+    "group_uncovered_residents": "服务对象未覆盖人口（人）",
+    "group_rate": "服务对象覆盖率",
+    "group_derived_share": "服务对象人口按普查结构推算比例",
+    "group_note_zh": "服务对象说明",
 }
 _SUFFIX = {
     "_walk_m": "步行距离（米）",
@@ -51,6 +67,11 @@ _SUFFIX = {
     "_facility_id": "最近设施编号",
     "_straight_rate": "直线覆盖率",
     "_rate": "步行覆盖率",
+    "_group_residents": "服务对象人口（人）",
+    "_group_uncovered": "服务对象未覆盖人口（人）",
+    "_group_rate": "服务对象覆盖率",
+    "_group_derived_share": "服务对象人口按普查结构推算比例",
+    "_group_note": "服务对象说明",
 }
 _LEVEL_ZH = {"5min": "5分钟", "10min": "10分钟", "15min": "15分钟"}
 
@@ -59,6 +80,8 @@ def header_zh(col: str) -> str:
     """Chinese header (with unit) of a coverage column name."""
     if col in _FIXED:
         return _FIXED[col]
+    if col.startswith("residents_") and col[len("residents_") :] in GROUP_ZH:
+        return f"{GROUP_ZH[col[len('residents_') :]]}（人）"
     if col.startswith("complete_"):
         rest = col[len("complete_") :]
         for lv, lz in _LEVEL_ZH.items():

@@ -28,10 +28,14 @@ from .coverage import (
     compute_coverage,
     service_areas,
 )
+from .hubs import with_hub_functions
 
 KIND = "coverage"
 INPUT_LAYERS = ("population_units", "facilities", "communities", "network_edges", "unit_entrances")
 RUNS = RunCache(KIND, INPUT_LAYERS)
+# Stored with every run and asked of the runs reused: runs of an older shape (before the group rates and hubs as
+# supply, issue 17) are recomputed instead of answering without those figures.
+RESULT_VERSION = 2
 
 
 def resolve_plan(store, plan: int | str | None) -> dict | None:
@@ -108,8 +112,11 @@ def run_coverage(
 ) -> int:
     """Compute and store one coverage run; return its id.
 
-    Outputs: ``units`` (unit polygons with every per-category figure), ``communities``
-    (polygons with rates), ``streets`` (rates, no geometry), ``gaps`` (ranked units).
+    Outputs: ``units`` (unit polygons with every per-category figure and the residents of the served age
+    groups), ``communities`` (polygons with rates), ``streets`` (rates, no geometry), ``gaps`` (ranked units).
+    Rates are over all residents and over the group each category serves (``<c>_group_rate``…, see
+    :mod:`facilities.groups`); the summary's categories carry the group, its TD/T 1062-2021 tier and the
+    city-wide group figures.
     """
     params = params or CoverageParams()
     revisions = RUNS.revisions(store)
@@ -143,7 +150,12 @@ def run_coverage(
         "categories": access_notes,
     }
     summary["network"] = {"id": net.network_id, "name": net.name, "version": net.version}
-    params_dict = {**params.as_dict(), "plan_id": None if p is None else p["id"], "network_id": net.network_id}
+    params_dict = {
+        **params.as_dict(),
+        "plan_id": None if p is None else p["id"],
+        "network_id": net.network_id,
+        "result_version": RESULT_VERSION,
+    }
     return store.save_analysis(
         KIND,
         params=params_dict,
@@ -170,7 +182,7 @@ def current_coverage(
     """The newest stored run for these inputs, recomputed if any input changed since (``created_by``: who asked)."""
     params = params or CoverageParams()
     p = resolve_plan(store, plan)
-    want = {**params.as_dict(), "plan_id": None if p is None else p["id"]}
+    want = {**params.as_dict(), "plan_id": None if p is None else p["id"], "result_version": RESULT_VERSION}
     return RUNS.current(
         store,
         want,
@@ -218,7 +230,7 @@ def service_areas_from_store(
         from dataclasses import replace
 
         rules = {c: replace(r, threshold_m=float(walk_m)) for c, r in rules.items()}
-    supply = in_service(facilities)
+    supply = in_service(with_hub_functions(facilities))
     if categories:
         empty = [c for c in categories if (supply["category"] == c).sum() == 0]
         if empty:
@@ -231,7 +243,8 @@ def service_areas_from_store(
 
 
 def _supply(store) -> gpd.GeoDataFrame:
-    return in_service(store.read_layer("facilities"))
+    """Existing facilities, hubs once more per category their ``functions`` list (EPSG:4326)."""
+    return in_service(with_hub_functions(store.read_layer("facilities")))
 
 
 # ----------------------------------------------------------------------------- siting
@@ -318,7 +331,8 @@ def siting_from_store(store, params: SitingParams, *, network=None) -> dict:
     if len(units) == 0:
         raise InputError("there are no population units", "没有人口单元数据")
     unit_snap = net.snap(units.geometry.representative_point())
-    fac = in_service(store.read_layer("facilities", where={"category": category}))
+    fac = _supply(store)  # hubs listing the category serve it too
+    fac = fac[fac["category"].to_numpy() == category]
     if len(fac):
         walk, _ = walk_to_nearest(net, net.snap(fac.geometry), unit_snap, thr)
         covered = walk <= thr + TOLERANCE_M

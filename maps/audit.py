@@ -86,6 +86,8 @@ COMMUNITY_FIELDS = [
     ("cannot_assess_reason", "无法评估原因", None),
     ("facilities_below_minimum", "低于最小面积的设施", "处"),
     ("missing_categories_zh", "缺少的应配设施", None),
+    ("group_shortfall_zh", "缺少应配设施的服务对象", None),
+    ("group_note_zh", "服务对象人数说明", None),
     ("facilities_at_risk", "用地规划为他用的设施", "处"),
     ("planned_service_floor_m2", "规划、在建设施建筑面积", "m²"),
     ("gap_after_planned_m2", "计入规划设施后的缺口", "m²"),
@@ -611,6 +613,11 @@ def _add_communities(m: folium.Map, a: _Audit) -> None:
         + f"return {js(ISSUE_CLASSES[-1][1])};}}"
     )
     comm_fields = _fields(COMMUNITY_FIELDS, comm)
+    comm_fields += [  # residents of the group each required category serves (issue 17)
+        [col, f"服务对象人口·{vocab.FACILITY_CATEGORIES.get(col[: -len('_group_residents')], col)}", "人", None]
+        for col in comm.columns
+        if col.endswith("_group_residents")
+    ]
     for c in classes:
         tag = _tag(c, classes)
         comm_fields += _fields(

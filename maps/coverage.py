@@ -2,14 +2,18 @@
 
 Reads the run's outputs (see ``facilities/coverage.py``):
 
-- ``units``: unit polygons with ``residents``, per category ``<category>_walk_m`` / ``<category>_covered`` and
-  ``complete_5min`` / ``complete_10min`` / ``complete_15min``;
-- ``communities``: per community ``<category>_rate`` and ``complete_<level>_rate`` (geometry from the run, or
-  joined from the ``communities`` layer by code);
+- ``units``: unit polygons with ``residents``, per category ``<category>_walk_m`` / ``<category>_covered``,
+  ``complete_5min`` / ``complete_10min`` / ``complete_15min`` and the residents of each served age group
+  ``residents_<group>``;
+- ``communities``: per community ``<category>_rate``, ``<category>_group_rate`` (over the group the category
+  serves, :mod:`facilities.groups`) and ``complete_<level>_rate`` (geometry from the run, or joined from the
+  ``communities`` layer by code);
 - ``gaps``: units ranked by residents with ``missing_categories``;
 - ``service_areas``: polygons with ``category`` and ``walk_m``.
 
-A category selector recolours the units by walking distance and shows that category's service areas.
+A category selector (each category with the group it serves and its TD/T 1062-2021 tier) recolours the units by
+walking distance and shows that category's service areas; a second legend gives, per category, the city-wide
+coverage of the group it serves.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 
 from geo_service.core import vocab
 from geo_service.core._errors import NotFoundError
+from geo_service.core.ages import GROUP_ZH
 from geo_service.core.settings import Settings
 
 from .base import (
@@ -65,6 +70,8 @@ def _label(cat: str) -> str:
 def _rate_label(col: str) -> str:
     """``complete_15min_rate`` -> 完整生活圈达标率（15 分钟）; ``<c>_straight_rate`` -> 直线距离覆盖率·类别."""
     base = col[: -len("_rate")]
+    if base.endswith("_group"):
+        return f"服务对象覆盖率·{_label(base[: -len('_group')])}"
     straight = base.endswith("_straight")
     base = base.removesuffix("_straight")
     prefix = "（按直线距离）" if straight else ""
@@ -146,6 +153,7 @@ def coverage_map(
     out = _read_outputs(store, run)
     m = _new_coverage_map(store, run, out, settings)
     first = out.cats[0] if out.cats else ""
+    profiles = {c["category"]: c for c in run["summary"].get("categories", [])}
     labels = {c: _label(c) for c in out.cats}
     Script(f"window.geoCoverage = {{category: {js(first)}, labels: {js(labels)}}};").add_to(m)
     _add_communities_layer(m, rid, out.comm)
@@ -155,8 +163,10 @@ def coverage_map(
         if name is not None
     ]
     _add_gaps_layer(m, rid, out.gaps)
-    _add_category_selector(m, out.cats, restyle)
+    _add_category_selector(m, out.cats, restyle, profiles)
     _walk_legend().add_to(m)
+    if any("group_rate" in p for p in profiles.values()):
+        _group_legend([profiles[c] for c in out.cats if c in profiles]).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m
 
@@ -270,6 +280,11 @@ def _add_units_layer(m: folium.Map, rid: int, out: _RunOutputs, tiles_base: str)
     ]
     for c in out.cats:
         fields.append([f"{c}_walk_m", f"步行距离·{_label(c)}", "米", None])
+    fields += [
+        [col, GROUP_ZH[col[len("residents_") :]], "人", None]
+        for col in units.columns
+        if col.startswith("residents_") and col[len("residents_") :] in GROUP_ZH
+    ]
     ul = DataLayer(
         "居住单元步行距离（按所选类别）",
         f"analysis_{rid}_units",
@@ -330,9 +345,23 @@ def _add_gaps_layer(m: folium.Map, rid: int, gaps: gpd.GeoDataFrame | None) -> N
     ).add_to(m)
 
 
-def _add_category_selector(m: folium.Map, cats: list[str], restyle: list[str]) -> None:
+def _option_label(c: str, profile: dict | None) -> str:
+    """``幼儿园（服务3–6岁幼儿·基础保障型）``: the category, the group it serves and its tier."""
+    if not profile or "group_zh" not in profile:
+        return _label(c)
+    who = "" if profile.get("group") in (None, "all") else f"服务{profile['group_zh']}"
+    parts = [p for p in (who, profile.get("tier_zh") if profile.get("tier") else None) if p]
+    return f"{_label(c)}（{'·'.join(parts)}）" if parts else _label(c)
+
+
+def _add_category_selector(
+    m: folium.Map, cats: list[str], restyle: list[str], profiles: dict[str, dict] | None = None
+) -> None:
     """The category drop-down; a change sets ``geoCoverage.category`` and restyles the ``restyle`` layers."""
-    options = "".join(f'<option value="{html.escape(c)}">{html.escape(_label(c))}</option>' for c in cats)
+    profiles = profiles or {}
+    options = "".join(
+        f'<option value="{html.escape(c)}">{html.escape(_option_label(c, profiles.get(c)))}</option>' for c in cats
+    )
     Control(
         f'<label>设施类别 <select id="geo-coverage-category">{options}</select></label>', "topleft", "geo-select"
     ).add_to(m)
@@ -354,6 +383,25 @@ def _walk_legend() -> Control:
             ("line", "#08519c", "服务范围"),
         ],
     )
+
+
+def _rate_colour(v: float | None) -> str:
+    """The colour of a rate (fraction) by :data:`RATE_CLASSES`, grey when unknown."""
+    if v is None:
+        return "#bdbdbd"
+    return next((c for t, c in RATE_CLASSES if t is None or v < t), RATE_CLASSES[-1][1])
+
+
+def _group_legend(categories: list[dict]) -> Control:
+    """Per category the city-wide coverage of the group it serves (the summary's ``group_rate``, fraction)."""
+    rows = []
+    for c in categories:
+        who = c.get("group_zh") or "全体居民"
+        rate = c.get("group_rate")
+        figure = f"{rate:.0%}" if rate is not None else f"无法计算（{c.get('group_note_zh') or '缺少年龄数据'}）"
+        tier = f"，{c['tier_zh']}" if c.get("tier") else ""
+        rows.append(("fill", _rate_colour(rate), f"{c['category_zh']}：{who} {figure}{tier}"))
+    return legend("服务对象覆盖率（全市，TD/T 1062-2021 分级）", rows)
 
 
 def example_outputs(

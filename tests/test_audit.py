@@ -516,3 +516,47 @@ def test_with_the_plan_planned_shelters_first_then_parks_of_the_plan(world):
     )
     assert full.totals["emergency"]["with_plan"]["placed_by_sites"] == 0
     assert full.totals["emergency"]["with_plan"]["placed_by_planned_shelters"] == 0
+
+
+def test_presence_checks_weighed_by_the_served_group(audit, world, tmp_path):
+    """No nursery, kindergarten or day-care centre anywhere: each community's shortfall is its group's residents."""
+    from facilities.audit_report import write_audit
+    from facilities.groups import unit_groups
+
+    f, _net = world
+    shares = load_norms().entry("age_groups.census_shares").value
+    cm = audit.communities.set_index("community_code")
+    for c, g in (("nursery", "0_3"), ("kindergarten", "3_6"), ("elderly_day_care", "60plus")):
+        both = 200 * shares[g]  # units A and B (100 residents each, no age data) lie in c1
+        assert cm.loc["c1", f"{c}_group_residents"] == pytest.approx(both, abs=0.05)
+        assert cm.loc["c1", f"{c}_group_shortfall"] == pytest.approx(both, abs=0.05)
+        assert cm.loc["c2", f"{c}_group_shortfall"] == 0  # no residents
+    st = audit.streets.set_index("street_code")
+    assert st.loc["510603001", "nursery_group_shortfall"] == pytest.approx(200 * shares["0_3"], abs=0.05)
+    checks = {c["category"]: c for c in audit.summary()["group_checks"]}
+    assert checks["elderly_day_care"]["group_zh"] == "60岁及以上老年人"
+    assert checks["elderly_day_care"]["communities_missing"] == 4
+    assert "age_groups.served_by" in {n["check"] for n in audit.summary()["norms"]}
+    assert "托儿所（0–3岁婴幼儿" in cm.loc["c1", "group_shortfall_zh"]
+
+    # units without age data and without census shares: unknown, never zero
+    units = _with_ids(f["units"])
+    bare = compute_audit(
+        f["communities"],
+        units,
+        _with_ids(f["facilities"]),
+        _with_ids(f["shelters"]),
+        _with_ids(f["parcels"]),
+        _with_ids(f["developments"]),
+        load_norms(),
+        groups=unit_groups(units, load_norms(), derive=False),
+    )
+    c1 = bare.communities.set_index("community_code").loc["c1"]
+    assert np.isnan(c1["nursery_group_shortfall"]) and "2 个单元缺少0–3岁婴幼儿人数" in c1["group_note_zh"]
+    assert {c["category"]: c for c in bare.totals["group_checks"]}["nursery"]["shortfall_residents"] is None
+
+    path = write_audit(tmp_path / "a.xlsx", "xlsx", summary=audit.summary(), tables={"communities": audit.communities})
+    ws = openpyxl.load_workbook(path)["社区服务对象"]
+    headers = [c.value for c in ws[1]]
+    assert "托儿所服务对象缺口（缺少该设施的服务对象，人）" in headers and "缺少应配设施的服务对象（人）" in headers
+    assert "托儿所服务对象人口（人）" in headers

@@ -161,3 +161,43 @@ def test_cli_audit(store, world, tmp_path):
     assert r.exit_code == 1 and "999" in r.output and not (tmp_path / "x.xlsx").exists()
     r = CliRunner().invoke(cli, ["audit", "--walk-limit", "350", "--database-url", _url(store)])
     assert r.exit_code == 0 and "最优分配无法安置 100 人" in r.output
+
+
+def test_hub_and_group_checks_over_http(client, store, world):
+    """A hub in c1 listing a nursery: c1 has no 0-3 shortfall any more, the 3-6 one stays; stored hubs count once."""
+    import shapely
+    from _tiny_world import point_lonlat
+
+    r = client.get("/audit/summary")
+    assert r.status_code == 200, r.text
+    before = {c["category"]: c for c in r.json()["summary"]["group_checks"]}
+    assert before["nursery"]["shortfall_residents"] == pytest.approx(before["nursery"]["group_residents"])
+    assert before["nursery"]["communities_missing"] == 4
+    hub = gpd.GeoDataFrame(
+        {
+            "source_id": ["H1"],
+            "name": ["一社区嵌入式服务中心"],
+            "category": ["embedded_service"],
+            "floor_area_m2": [700.0],
+            "functions": ["托儿所、社区食堂（助餐点）、老年人日间照料中心"],
+        },
+        geometry=[shapely.Point(*point_lonlat(700, 100))],
+        crs=4326,
+    )
+    store.upsert_layer("facilities", hub)
+    body = client.get("/audit/summary").json()
+    after = {c["category"]: c for c in body["summary"]["group_checks"]}
+    assert body["run"]["id"] != r.json()["run"]["id"]  # the facilities changed: a new run
+    assert after["nursery"]["shortfall_residents"] == 0 and after["nursery"]["communities_missing"] == 3
+    assert after["kindergarten"]["shortfall_residents"] == pytest.approx(before["kindergarten"]["shortfall_residents"])
+    feats = {
+        f["properties"]["community_code"]: f["properties"] for f in client.get("/audit/communities").json()["features"]
+    }
+    c1 = feats["c1"]
+    assert c1["nursery_group_shortfall"] == 0 and c1["kindergarten_group_shortfall"] == pytest.approx(
+        c1["kindergarten_group_residents"]
+    )
+    assert c1["service_floor_m2"] == pytest.approx(300.0)  # the hub lists no service-space category: not counted
+    assert "托儿所" not in (c1["missing_categories_zh"] or "")
+    wb = openpyxl.load_workbook(io.BytesIO(client.get("/audit/report.xlsx").content))
+    assert "社区服务对象" in wb.sheetnames

@@ -155,3 +155,45 @@ def test_in_service_counts_a_missing_status_as_existing():
     assert list(in_service(f, ("planned",))["name"]) == ["c"]
     assert list(in_service(f.drop(columns="status"))["name"]) == ["a", "b", "c"]
     assert len(in_service(f.drop(columns="status"), ("planned",))) == 0
+
+
+def test_rates_over_the_group_each_category_serves(world):
+    """Kindergartens serve children of 3-6: A gives its 3-6 count, B and C are derived from the census shares."""
+    from facilities.groups import unit_groups
+
+    f, net = world
+    units = f["units"].assign(residents_3_6=[12, None, None])
+    r = compute_coverage(net, units, f["facilities"], NORMS, params=PARAMS, communities=f["communities"])
+    share = NORMS.entry("age_groups.census_shares").value["3_6"]
+    b, c = 200 * share, 50 * share  # derived 3-6 of B and C; only A is covered
+    kg = r.summary()["categories"][0]
+    assert kg["group"] == "3_6" and kg["group_zh"] == "3–6岁幼儿" and kg["tier"] == "basic"
+    assert kg["group_rate"] == pytest.approx(12 / (12 + b + c), abs=1e-3)
+    assert kg["group_uncovered_residents"] == pytest.approx(b + c, abs=0.1)
+    assert kg["group_residents"] == pytest.approx(12 + b + c, abs=0.1)
+    assert kg["group_derived_share"] == pytest.approx((b + c) / (12 + b + c), abs=1e-3)
+    assert kg["walk_rate"] == pytest.approx(100 / 350) and kg["group_note_zh"] is None
+    streets = r.rates("street_code")
+    assert streets.loc["510603001", "kindergarten_group_rate"] == pytest.approx(12 / (12 + c), abs=1e-3)
+    assert streets.loc["510603002", "kindergarten_group_rate"] == 0.0
+    cm = community_rates(r, f["communities"]).set_index("community_code")
+    assert cm.loc["c2", "kindergarten_group_uncovered"] == pytest.approx(b, abs=0.1)
+    assert r.units.set_index("source_id").loc["A", "residents_3_6"] == 12
+
+    # without census shares C and B have no 3-6 figure: the rates that hold them are null, with the reason
+    bare = compute_coverage(
+        net,
+        units,
+        f["facilities"],
+        NORMS,
+        params=PARAMS,
+        groups=unit_groups(units.reset_index(drop=True), NORMS, derive=False),
+    )
+    kg = bare.summary()["categories"][0]
+    assert (
+        kg["group_rate"] is None
+        and kg["group_residents"] is None
+        and "2 个单元缺少3–6岁幼儿人数" in kg["group_note_zh"]
+    )
+    assert kg["walk_rate"] == pytest.approx(100 / 350)  # the all-residents rate stays
+    assert any("缺少年龄分组人数" in w for w in bare.warnings)

@@ -296,3 +296,65 @@ def test_coverage_map_of_a_stored_run(store, world):
     assert shown("距道路超过 300 米") and shown("1000 米内没有") and "missing_zh" in page
     render_map("coverage", store, inline=True)  # the second time reads them
     assert store.get_analysis(run["id"])["outputs"]["service_areas"] == 1
+
+
+def test_group_figures_in_the_coverage_outputs(client, store, tmp_path):
+    """Unit A gives its children of 3-6, B and C are derived: the summary, the streets, the XLSX, the CLI and
+    /groups/coverage (read from the coverage run, not recomputed) carry the kindergarten's rate over them."""
+    from _tiny_world import frames, write_frames
+
+    from geo_service.core.norms import load_norms
+
+    f = frames()
+    f["units"]["residents_3_6"] = [12, None, None]
+    write_frames(store, f)
+    share = load_norms().entry("age_groups.census_shares").value["3_6"]
+    b, c = 200 * share, 50 * share
+    body = client.get("/coverage/summary").json()
+    kg = next(x for x in body["summary"]["categories"] if x["category"] == "kindergarten")
+    assert kg["group_zh"] == "3–6岁幼儿" and kg["tier_zh"] == "基础保障型" and kg["hub_facilities"] == 0
+    assert kg["group_rate"] == pytest.approx(12 / (12 + b + c), abs=1e-3)
+    assert kg["group_uncovered_residents"] == pytest.approx(b + c, abs=0.1)
+    assert kg["walk_rate"] == pytest.approx(100 / 350) and body["summary"]["streets"]  # other keys pass through
+    streets = {
+        x["properties"]["street_code"]: x["properties"] for x in client.get("/coverage/streets").json()["features"]
+    }
+    assert streets["510603001"]["kindergarten_group_rate"] == pytest.approx(12 / (12 + c), abs=1e-3)
+    assert streets["510603002"]["kindergarten_group_uncovered"] == pytest.approx(b, abs=0.1)
+    units = client.get("/coverage/units").json()["features"]
+    assert sorted(u["properties"]["residents_3_6"] for u in units) == pytest.approx(sorted([12, b, c]), abs=0.01)
+
+    groups = client.get("/groups/coverage").json()
+    assert groups["coverage_run_id"] == body["run"]["id"]
+    city = next(x for x in groups["rows"] if x["category"] == "kindergarten" and x["scope"] == "city")
+    assert city["group_rate"] == pytest.approx(kg["group_rate"]) and city["uncovered_group_residents"] == pytest.approx(
+        kg["group_uncovered_residents"]
+    )
+    assert city["all_rate"] == pytest.approx(100 / 350) and city["derived_share"] == pytest.approx(
+        kg["group_derived_share"]
+    )
+
+    out = tmp_path / "coverage.xlsx"
+    r = CliRunner().invoke(cli, ["coverage", "--out", str(out), "--database-url", _url(store)])
+    assert r.exit_code == 0, r.output
+    assert "服务对象 3–6岁幼儿" in r.output and "基础保障型" in r.output
+    wb = openpyxl.load_workbook(out)
+    head = [x.value for x in wb["汇总-设施类别"][1]]
+    assert {
+        "服务对象",
+        "服务对象人口（人）",
+        "服务对象覆盖率",
+        "服务对象未覆盖人口（人）",
+        "TD/T 1062-2021 分级",
+    } <= set(head)
+    assert "幼儿园服务对象覆盖率" in [x.value for x in wb["街道"][1]]
+    assert "3–6岁幼儿（人）" in [x.value for x in wb["人口单元"][1]]
+    from maps.registry import render_map
+
+    page = render_map("coverage", store, inline=True)
+    for text in (
+        "服务对象覆盖率（全市，TD/T 1062-2021 分级）",
+        "幼儿园（服务3–6岁幼儿·基础保障型）",
+        "服务对象覆盖率·幼儿园",
+    ):
+        assert text in page or json.dumps(text)[1:-1] in page, text

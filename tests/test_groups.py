@@ -136,3 +136,43 @@ def test_import_refuses_age_groups_larger_than_the_residents(store):
     text = err.value.report.format_zh()
     assert "第 2 个要素" in text and "80岁及以上人数（40）超过60岁及以上人数（30）" in text
     assert store.count("population_units") == 0
+
+
+def test_group_rates_are_null_with_the_reason_when_a_unit_lacks_the_group():
+    """Without census shares (derive=False) a unit giving no 0-3 figure makes its scope's nursery rate unknown."""
+    from facilities.groups import group_rates, unit_groups
+
+    units = pd.DataFrame(
+        {
+            "residents": [1000, 500, 0],
+            "street_code": ["s1", "s2", "s2"],
+            "residents_0_3": [40, None, None],
+            "nursery_covered": [True, False, False],
+            "health_station_covered": [True, False, True],
+        }
+    )
+    ug = unit_groups(units, NORMS, derive=False)
+    assert ug.reason_zh and "未按普查结构推算" in ug.reason_zh
+    assert ug.frame.loc[2, "residents_0_3"] == 0  # no residents, none of any group
+    served = {"nursery": "0_3", "health_station": "all"}
+    city = group_rates(units, ug, served).iloc[0]
+    assert np.isnan(city["nursery_group_rate"]) and np.isnan(city["nursery_group_uncovered"])
+    assert "1 个单元缺少0–3岁婴幼儿人数" in city["nursery_group_note"]
+    assert city["health_station_group_rate"] == pytest.approx(1000 / 1500)  # serves everyone: always known
+    streets = group_rates(units, ug, served, "street_code")
+    assert streets.loc["s1", "nursery_group_rate"] == 1.0 and streets.loc["s1", "nursery_group_note"] is None
+    assert streets.loc["s1", "nursery_group_uncovered"] == 0 and np.isnan(streets.loc["s2", "nursery_group_rate"])
+    # with the census shares the missing unit is derived and the rate is known
+    derived = group_rates(units, unit_groups(units, NORMS), served).iloc[0]
+    expected_0_3 = 500 * SHARES["0_3"]
+    assert derived["nursery_group_rate"] == pytest.approx(40 / (40 + expected_0_3))
+    assert derived["nursery_group_uncovered"] == pytest.approx(round(expected_0_3, 1), abs=0.05)
+    assert derived["nursery_group_derived_share"] == pytest.approx(expected_0_3 / (40 + expected_0_3))
+
+
+def test_contradictory_age_data_give_unknown_groups_not_an_error():
+    from facilities.groups import unit_groups
+
+    units = _units(residents_60plus=[100, 50], residents_80plus=[20, 60])  # row 2: more 80+ than 60+
+    ug = unit_groups(units, NORMS)
+    assert ug.frame["residents_60plus"].isna().all() and "80岁及以上人数（60）超过60岁及以上人数（50）" in ug.reason_zh

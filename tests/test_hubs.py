@@ -90,3 +90,88 @@ def test_service_floor_tiers_minimum_and_target():
         t.loc["a", "target_norm_source"] == NORMS.source_of("community.service_floor_m2_per_100_households_target")[0]
     )
     assert t.loc["a", "minimum_m2"] == pytest.approx(300.0) and t.loc["a", "target_m2"] == pytest.approx(800.0)
+
+
+def test_a_hub_serves_each_category_it_lists_in_coverage():
+    """Tiny world: a community service station on the north bank embedding a kindergarten covers unit B."""
+    from _tiny_world import frames, point_lonlat
+
+    from facilities.coverage import CoverageParams, compute_coverage
+    from facilities.hubs import with_hub_functions
+    from geo_service.core.network import WalkNetwork
+
+    f = frames()
+    units = f["units"].assign(id=[1, 2, 3])
+    hub = gpd.GeoDataFrame(
+        {"id": [11], "category": ["community_service_station"], "functions": ["幼儿园、社区食堂（助餐点）"]},
+        geometry=[shapely.Point(*point_lonlat(0, 100))],
+        crs=4326,
+    )
+    fac = pd.concat([f["facilities"].assign(id=[10]), hub], ignore_index=True)
+    expanded = with_hub_functions(fac)
+    assert list(expanded["category"]) == ["kindergarten", "community_service_station", "kindergarten", "canteen"]
+    assert list(expanded["supplied_by_hub"]) == [False, False, True, True]
+    assert expanded["id"].tolist()[2:] == [11, 11]
+    net = WalkNetwork.from_frames(f["nodes"], f["edges"], metric_crs=4544)
+    params = CoverageParams(categories=("kindergarten",))
+    r = compute_coverage(net, units, fac, NORMS, params=params)
+    b = r.units.set_index("source_id").loc["B"]
+    assert b["kindergarten_walk_m"] == pytest.approx(20.0, abs=0.01) and b["kindergarten_facility_id"] == 11
+    kg = r.summary()["categories"][0]
+    assert kg["facilities"] == 2 and kg["hub_facilities"] == 1
+    assert kg["walk_rate"] == pytest.approx(300 / 350)
+    # without the functions the station serves no kindergarten
+    plain = compute_coverage(net, units, fac.assign(functions=None), NORMS, params=params)
+    assert plain.summary()["categories"][0]["walk_rate"] == pytest.approx(100 / 350)
+
+
+def _audit_world():
+    """Two communities of 1000 households on a street; c1 holds hub h1 (lists a service station), c2 hub h2."""
+    box = shapely.box
+    communities = gpd.GeoDataFrame(
+        {"code": ["c1", "c2"], "name": ["甲", "乙"], "street_code": ["s1", "s1"], "households": [1000, 1000]},
+        geometry=[box(104.40, 31.10, 104.405, 31.105), box(104.41, 31.10, 104.415, 31.105)],
+        crs=4326,
+    )
+    units = gpd.GeoDataFrame(
+        {"id": [1, 2], "residents": [2500, 2500], "households": [1000, 1000], "residents_0_3": [80, 60]},
+        geometry=[box(104.401, 31.101, 104.402, 31.102), box(104.411, 31.101, 104.412, 31.102)],
+        crs=4326,
+    )
+    fac = _facilities(
+        [
+            (1, "embedded_service", 700, "community_service_station,nursery,elderly_day_care", 2, 2),
+            (2, "embedded_service", 650, "nursery,canteen,after_school_care", 12, 2),
+        ]
+    )
+    return communities, units, fac
+
+
+def test_in_the_audit_a_hub_is_present_for_each_function_and_its_floor_counts_once():
+    from facilities.audit import compute_audit
+
+    communities, units, fac = _audit_world()
+    empty = gpd.GeoDataFrame(geometry=[], crs=4326)
+    a = compute_audit(communities, units, fac, empty, empty, empty, NORMS)
+    cm = a.communities.set_index("community_code")
+    # h1 lists a service-space category: its 700 m² count once (not once per function); h2 lists none
+    assert cm.loc["c1", "service_floor_m2"] == 700 and cm.loc["c1", "service_facilities"] == 1
+    assert cm.loc["c2", "service_floor_m2"] == 0 and cm.loc["c2", "service_floor_gap_m2"] == 300
+    tiers = service_floor_tiers(communities, fac, NORMS).set_index("community_code")
+    assert tiers.loc["c1", "service_floor_m2"] == 700 and tiers.loc["c2", "service_floor_m2"] == 0
+    # presence: the listed categories count, the others are missing
+    missing_c1 = set(cm.loc["c1", "missing_categories"].split(","))
+    missing_c2 = set(cm.loc["c2", "missing_categories"].split(","))
+    assert not {"nursery", "elderly_day_care", "community_service_station"} & missing_c1
+    assert "nursery" not in missing_c2 and {"community_service_station", "elderly_day_care"} <= missing_c2
+    assert a.category_counts.set_index("community_code").loc["c1", "nursery"] == 1
+    # the hubs' minimum is that of their own category (600 m²), not a nursery's per function: none is below it
+    assert a.totals["facilities_below_minimum"] == 0
+    # the group checks: 0-3 children are served in both; the 60+ of c2 lack an elderly day-care centre
+    g = {c["category"]: c for c in a.totals["group_checks"]}
+    assert g["nursery"]["shortfall_residents"] == 0 and g["nursery"]["group_residents"] == 140
+    old = units["residents"].to_numpy() * NORMS.entry("age_groups.census_shares").value["60plus"]
+    assert g["elderly_day_care"]["shortfall_residents"] == pytest.approx(round(old[1], 1))
+    assert cm.loc["c2", "elderly_day_care_group_shortfall"] == pytest.approx(round(old[1], 1))
+    assert cm.loc["c1", "elderly_day_care_group_shortfall"] == 0
+    assert "老年人日间照料中心（60岁及以上老年人" in cm.loc["c2", "group_shortfall_zh"]

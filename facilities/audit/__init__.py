@@ -17,6 +17,11 @@ Four topics, each a table per feature plus totals:
   new residential developments short of the facility area they owe;
 * **summary** per street and county, the worst communities first.
 
+Groups of residents (:mod:`.groups`): the presence checks of required categories that serve a group (nursery 0–3,
+kindergarten 3–6, elderly day care 60+) also give the group's residents per community and street and the shortfall
+computed on them (the group's residents of communities lacking the category).  Hubs (:mod:`facilities.hubs`): a
+facility whose ``functions`` list categories counts as present for each; its floor area counts once.
+
 One module per topic: :mod:`.space`, :mod:`.shelters`, :mod:`.parcels`, :mod:`.developments`,
 :mod:`.summary`; :func:`compute_audit` runs them in that order of dependence.
 
@@ -34,11 +39,13 @@ import pandas as pd
 from geo_service.core._errors import InputError
 from geo_service.core.norms import Norms
 
+from ..groups import UnitGroups, unit_groups
 from ._common import CANNOT, CLOSE_ZH, GAP, OK, STATUS_ZH, AuditContext, _containing, _empty, _points
 from .developments import audit_developments
 from .gap_plan import GapPlanParams
 from .gap_spaces import STATUS_ZH as GAP_STATUS_ZH
 from .gap_spaces import GapInputs, GapPlanResult, audit_gap_plan
+from .groups import group_shortfall, street_group_sums, with_group_columns
 from .params import AuditParams
 from .parcels import facilities_at_risk, parcel_layer, parcels_table, plan_for_gaps
 from .result import AuditResult
@@ -73,6 +80,7 @@ def compute_audit(
     idle_assets: gpd.GeoDataFrame | None = None,
     space_candidates: gpd.GeoDataFrame | None = None,
     gap_params: GapPlanParams = GapPlanParams(),
+    groups: UnitGroups | None = None,
 ) -> AuditResult:
     """Audit every community, shelter, reserved parcel and development.
 
@@ -98,6 +106,9 @@ def compute_audit(
         The spaces that may close the remaining gaps (:mod:`.gap_spaces`); floor areas in m², costs in yuan.
     gap_params : GapPlanParams
         The gap plan's budget (yuan).
+    groups : UnitGroups, optional
+        Residents per age group of each unit (row-aligned with ``units``); default
+        :func:`facilities.groups.unit_groups` of ``units`` (given, else derived from the census shares).
 
     Returns
     -------
@@ -110,6 +121,8 @@ def compute_audit(
     ctx = AuditContext.build(communities, units, norms, params, net)
     fl = FacilityLayer.build(facilities, ctx)
     space = community_space(ctx, fl)
+    ug = unit_groups(units, norms) if groups is None else groups
+    gs = group_shortfall(ctx, units, ug, space)
     pc = parcels if parcels is not None else _empty()
     pl = parcel_layer(pc, ctx, fl)
     plan = plan_for_gaps(ctx, fl, space, pl)
@@ -117,12 +130,15 @@ def compute_audit(
     sh = audit_shelters(ShelterInputs(shelters, units, parcels=pc, entrances=entrances, net=net), ctx)
     dev_out, dev_totals = audit_developments(developments, ctx)
     gp = audit_gap_plan(ctx, space, plan, GapInputs(idle_assets, space_candidates, units, entrances, net, gap_params))
-    comm_out = _with_gap_plan(community_table(ctx, space, plan, risk_n, sh.units), gp)
+    comm_out = with_group_columns(_with_gap_plan(community_table(ctx, space, plan, risk_n, sh.units), gp), ctx, gs)
     flags = facility_flags(fl, space, at_risk, plan.planned)
     cannot = cannot_assess_table(ctx, space, fl, flags["area_unknown"], sh.shelters, dev_out)
     if len(gp.excluded):
         cannot = pd.concat([cannot, gp.excluded[cannot.columns]], ignore_index=True)
     totals = {**county_totals(ctx, space, plan, flags, cannot), **sh.totals, **dev_totals, "gap_plan": gp.totals}
+    totals["group_checks"] = gs.totals
+    if ug.reason_zh:
+        ctx.notes.append(f"部分人口单元缺少年龄分组人数：{ug.reason_zh}；相关社区的服务对象人数记为未知")
     return AuditResult(
         comm_out,
         space.category_counts,
@@ -135,7 +151,7 @@ def compute_audit(
         sh.sites,
         parcels_table(ctx, pl, plan),
         dev_out,
-        street_summary(comm_out, dev_out),
+        street_group_sums(comm_out.drop(columns="geometry"), street_summary(comm_out, dev_out)),
         cannot,
         ctx.record.used,
         totals,

@@ -108,7 +108,7 @@ def planned_facilities(ctx: AuditContext, fl: FacilityLayer, space: CommunitySpa
     """
     n_cm, sf = ctx.n_cm, space.floor
     planned = np.isin(fl.status, ["planned", "under_construction"])
-    planned_space = planned & np.isin(fl.cat.astype(str), sf.space_cats) & (fl.comm >= 0) & np.isfinite(fl.floor)
+    planned_space = planned & fl.service_space(sf.space_cats) & (fl.comm >= 0) & np.isfinite(fl.floor)
     planned_floor = np.bincount(fl.comm[planned_space], weights=fl.floor[planned_space], minlength=n_cm)
     planned_n = np.bincount(fl.comm[planned & (fl.comm >= 0)], minlength=n_cm)
     after_planned = np.where(sf.status == GAP, np.maximum(sf.gap - planned_floor, 0.0), np.nan)

@@ -37,33 +37,25 @@ class AuditResult:
         """Totals, streets, the ``worst`` communities, shelter shares, norms and warnings as JSON values."""
         cm = self.communities
         worst_rows = cm.drop(columns="geometry").head(worst)
+        cols = [
+            c
+            for c in (
+                "rank",
+                "community_code",
+                "name",
+                "street_code",
+                "issues",
+                "issues_zh",
+                "service_floor_gap_m2",
+                "emergency_unplaced",
+                "group_shortfall_zh",
+            )
+            if c in worst_rows
+        ]
         return {
             **self.totals,
             "streets": json_records(self.streets),
-            "worst_communities": json_records(
-                worst_rows[
-                    [
-                        "rank",
-                        "community_code",
-                        "name",
-                        "street_code",
-                        "issues",
-                        "issues_zh",
-                        "service_floor_gap_m2",
-                        "emergency_unplaced",
-                    ]
-                    if "emergency_unplaced" in worst_rows
-                    else [
-                        "rank",
-                        "community_code",
-                        "name",
-                        "street_code",
-                        "issues",
-                        "issues_zh",
-                        "service_floor_gap_m2",
-                    ]
-                ]
-            ),
+            "worst_communities": json_records(worst_rows[cols]),
             "shelter_share": json_records(self.shelter_share),
             "central_shelter_checks": json_records(self.central),
             "norms": self.norms_used,

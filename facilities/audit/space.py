@@ -6,6 +6,11 @@
 * per-facility minimum floor areas (``facility_minimums``, m²);
 * facilities present per required category of the community level (``required_facilities.5min``).
 
+Hubs (:mod:`facilities.hubs`): a facility whose ``functions`` list categories counts as a facility of each of them
+in the presence checks (required categories, a fixed office).  Its floor area counts once, as service floor area
+when its own category or one of its functions is a service-space category, and its minimum floor area is that of
+its own category (not one per function).
+
 Inputs are EPSG:4326; nothing here measures geometry (floor areas come from the attributes).
 """
 
@@ -19,6 +24,7 @@ import pandas as pd
 
 from geo_service.core.vocab import FACILITY_CATEGORIES
 
+from ..hubs import counts_as_service_space, function_lists
 from ._common import CANNOT, GAP, OK, AuditContext, _col, _containing, _empty, _labels, _num, _points
 
 
@@ -41,6 +47,8 @@ class FacilityLayer:
         Floor area (m²), NaN when unknown.
     existing : ndarray of bool
         ``status == "existing"``.
+    functions : list of tuple of str
+        The categories a hub's ``functions`` list besides its own (empty for other facilities).
     """
 
     frame: gpd.GeoDataFrame
@@ -50,6 +58,7 @@ class FacilityLayer:
     cat: np.ndarray
     floor: np.ndarray
     existing: np.ndarray
+    functions: list[tuple[str, ...]] | None = None
 
     @classmethod
     def build(cls, facilities: gpd.GeoDataFrame | None, ctx: AuditContext) -> FacilityLayer:
@@ -69,10 +78,30 @@ class FacilityLayer:
             cat=_col(fac, "category"),
             floor=_num(fac, "floor_area_m2"),
             existing=status == "existing",
+            functions=function_lists(fac) if len(fac) and "category" in fac.columns else [()] * len(fac),
         )
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    def provides(self, category: str) -> np.ndarray:
+        """Per facility: of ``category``, or a hub whose functions list it."""
+        own = self.cat == category
+        if not self.functions:
+            return own
+        return own | np.array([category in f for f in self.functions], dtype=bool)
+
+    def service_space(self, space_categories) -> np.ndarray:
+        """Per facility: its floor area counts once as service space (:func:`~facilities.hubs.counts_as_service_space`).
+
+        Parameters
+        ----------
+        space_categories : sequence of str
+            ``community.service_space_categories``.
+        """
+        if not len(self):
+            return np.zeros(0, dtype=bool)
+        return counts_as_service_space(self.cat.astype(str), self.functions or [()] * len(self), space_categories)
 
 
 @dataclass(frozen=True)
@@ -170,7 +199,7 @@ def service_floor(ctx: AuditContext, fl: FacilityLayer) -> ServiceFloor:
     households = _num(ctx.communities, "households")
     required_m2 = households * per100 / 100.0
     fac_comm, fac_floor = fl.comm, fl.floor
-    is_space = fl.existing & np.isin(fl.cat.astype(str), space_cats) & (fac_comm >= 0)
+    is_space = fl.existing & fl.service_space(space_cats) & (fac_comm >= 0)  # a hub's floor area once
     known = is_space & np.isfinite(fac_floor)
     floor_known = np.bincount(fac_comm[known], weights=fac_floor[known], minlength=n_cm) if n_cm else np.zeros(0)
     unknown_n = np.bincount(fac_comm[is_space & ~np.isfinite(fac_floor)], minlength=n_cm)
@@ -197,7 +226,7 @@ def fixed_office(ctx: AuditContext, fl: FacilityLayer) -> tuple[np.ndarray, np.n
         if "has_fixed_office" in communities.columns
         else np.full(n_cm, None, object)
     )
-    is_office = fl.existing & (fl.cat == "community_office") & (fl.comm >= 0)
+    is_office = fl.existing & fl.provides("community_office") & (fl.comm >= 0)
     office_fac = np.bincount(fl.comm[is_office], minlength=n_cm) > 0
     attr_known = pd.notna(pd.Series(office_attr, dtype=object)).to_numpy()
     attr_true = np.array([bool(v) if k else False for v, k in zip(office_attr, attr_known)], dtype=bool)
@@ -253,7 +282,7 @@ def required_categories(ctx: AuditContext, fl: FacilityLayer):
     ctx.record(f"required_facilities.{level}", f"{norms.life_circle(level).label_zh}应配设施", _labels(req_cats), "")
     counts = {}
     for c in req_cats:
-        sel = fl.existing & (fl.cat == c) & (fl.comm >= 0)
+        sel = fl.existing & fl.provides(c) & (fl.comm >= 0)  # hubs listing the category count
         counts[c] = np.bincount(fl.comm[sel], minlength=n_cm)
     count_frame = pd.DataFrame(
         {"community_code": ctx.cm_code, "name": ctx.communities["name"].to_numpy(), **{c: counts[c] for c in req_cats}}

@@ -17,7 +17,9 @@ def batch_cmd(
         ..., "--counties", "-c", help="区县数据：每县一个 .sqlite 的文件夹，或含多个区县的数据库地址"
     ),
     out: Path = typer.Option(Path("batch_results"), "--out", "-o", help="结果文件夹（按区县分区）"),
-    analyses: str = typer.Option("coverage", "--analyses", "-a", help="分析，逗号分隔（目前支持 coverage）"),
+    analyses: str = typer.Option(
+        "coverage", "--analyses", "-a", help="分析，逗号分隔：coverage（生活圈覆盖）、audit（设施与避难场所审计）"
+    ),
     scheduler: str | None = typer.Option(
         None, "--scheduler", help="Dask 调度器地址，如 tcp://10.0.0.5:8786；不给则本机启动"
     ),

@@ -63,9 +63,10 @@ def coverage_cmd(
                 f"  {lv['level']} 完整生活圈覆盖率：步行 {pct(rate)}，直线 {pct(straight)}（{lv['walk_m']:.0f} 米内）"
             )
         for c in s["categories"]:
+            hubs = f"，其中嵌入式综合体 {c['hub_facilities']} 处" if c.get("hub_facilities") else ""
             out.print(
                 f"  {c['category_zh']}：步行 {pct(c['walk_rate'])}，直线 {pct(c['straight_rate'])}"
-                f"（{c['threshold_m']:.0f} 米，设施 {c['facilities']} 处）"
+                f"（{c['threshold_m']:.0f} 米，设施 {c['facilities']} 处{hubs}）" + _group_line(c)
             )
         for w in s.get("warnings", []):
             console.print(f"[yellow]提示：[/yellow]{w}")
@@ -95,6 +96,20 @@ def coverage_cmd(
             output=output,
         )
         out.print(f"已写出：{path}")
+
+
+def _group_line(c: dict) -> str:
+    """The served group's figures of one category of a coverage summary, for the printed summary."""
+    tier = f"，{c['tier_zh']}" if c.get("tier") else ""
+    if c.get("group") in (None, "all"):
+        return f"；服务对象：{c.get('group_zh') or '全体居民'}{tier}" if "group" in c else ""
+    if c.get("group_rate") is None:
+        reason = c.get("group_note_zh") or "无法计算"
+        return f"；服务对象 {c['group_zh']}：覆盖率无法计算（{reason}）{tier}"
+    return (
+        f"；服务对象 {c['group_zh']}：覆盖 {pct(c['group_rate'])}，"
+        f"未覆盖 {c['group_uncovered_residents']:,.0f} 人{tier}"
+    )
 
 
 @app.command("audit")

@@ -128,9 +128,15 @@ def groups_cmd(
         table = scope_rows(read_table(store, run), None, street)
         console.print(f"分人群覆盖率（运行编号 {run['id']}，基于覆盖分析 {run['summary']['coverage_run_id']}）")
         for _, r in table[table["scope"] == "city"].iterrows():
+            if _none(r["group_residents"]) is None:  # some unit lacks the group's figure: say why, no figure
+                out.print(
+                    f"  {r['category_zh']}（{r['tier_zh']}）：{r['group_zh']} 覆盖率无法计算（{r.get('note_zh')}）"
+                )
+                continue
             out.print(
                 f"  {r['category_zh']}（{r['tier_zh']}）：{r['group_zh']} {r['group_residents']:,.0f} 人，"
                 f"覆盖率 {pct(_none(r['group_rate']))}（全体居民 {pct(_none(r['all_rate']))}）"
+                + (f"，未覆盖 {r['uncovered_group_residents']:,.0f} 人" if "uncovered_group_residents" in r else "")
                 + (f"，其中 {pct(_none(r['derived_share']))} 按普查结构推算" if r["group"] != "all" else "")
             )
         for n in run["summary"]["notes"]:

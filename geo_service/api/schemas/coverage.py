@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .runs import RunInfo
 
@@ -18,10 +18,60 @@ ProfileQ = Annotated[
 PlanQ = Annotated[str | None, Query(description="Plan id or name (default: the adopted plan)")]
 
 
+class CoverageCategory(BaseModel):
+    """One analysed category city-wide: over all residents and over the group of residents it serves."""
+
+    model_config = ConfigDict(extra="allow")
+
+    category: str
+    category_zh: str
+    level: str | None = None
+    threshold_m: float
+    threshold_min: float | None = None
+    norm_source: str | None = None
+    facilities: int = Field(description="Facilities counted as supply, hubs listing the category included")
+    hub_facilities: int = Field(0, description="Of which hubs whose functions list the category (嵌入式综合体)")
+    walk_rate: float | None = Field(None, description="Share of all residents covered on foot")
+    straight_rate: float | None = None
+    barrier_cost: float | None = None
+    group: str | None = Field(None, description="Group served: 0_3, 3_6, 6_12, 60plus, 80plus or all (服务对象)")
+    group_zh: str | None = None
+    tier: str | None = Field(None, description="TD/T 1062-2021 tier: basic (基础保障型) or quality (品质提升型)")
+    tier_zh: str | None = None
+    group_norm_source: str | None = None
+    group_norm_status: str | None = None
+    tier_norm_source: str | None = None
+    tier_norm_status: str | None = None
+    group_residents: float | None = Field(None, description="Residents of the group served, persons")
+    group_covered_residents: float | None = None
+    group_uncovered_residents: float | None = Field(None, description="Residents of the group not covered, persons")
+    group_rate: float | None = Field(
+        None, description="Share of the group covered on foot; null with group_note_zh when it cannot be computed"
+    )
+    group_derived_share: float | None = Field(
+        None, description="Share of the group's residents derived from the census shares rather than given"
+    )
+    group_note_zh: str | None = Field(None, description="Why group_rate is null (Chinese)")
+
+
+class CoverageSummaryBody(BaseModel):
+    """The stored summary of a coverage run (further keys are passed through)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    residents: int
+    units: int
+    categories: list[CoverageCategory]
+    levels: list[dict[str, Any]]
+    groups_note_zh: str | None = Field(None, description="Why some units lack residents per age group")
+    warnings: list[str] = []
+
+
 class CoverageSummary(BaseModel):
     run: RunInfo
-    summary: dict[str, Any] = Field(
-        description="City-wide rates per category and level (fractions 0..1), streets, warnings"
+    summary: CoverageSummaryBody = Field(
+        description="City-wide rates per category (all residents and the group served) and level "
+        "(fractions 0..1), streets, warnings"
     )
 
 

@@ -89,11 +89,13 @@ class GroupRow(BaseModel):
     group_zh: str
     tier: str | None = Field(None, description="basic (基础保障型) or quality (品质提升型), TD/T 1062-2021")
     tier_zh: str
-    group_residents: float
-    covered_group_residents: float
+    group_residents: float | None = Field(None, description="Residents of the group served (null: some unit lacks it)")
+    covered_group_residents: float | None = None
+    uncovered_group_residents: float | None = Field(None, description="Residents of the group not covered")
     group_rate: float | None = None
     all_rate: float | None = None
     derived_share: float | None = Field(None, description="Share of the group's residents derived from the census")
+    note_zh: str | None = Field(None, description="Why the group rate is null (Chinese)")
 
 
 class CategoryProfile(BaseModel):

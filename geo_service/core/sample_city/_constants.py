@@ -31,18 +31,19 @@ LAYER_NAMES: tuple[str, ...] = (
 # --------------------------------------------------------------------------
 # Tunables (scale 1)
 # --------------------------------------------------------------------------
-BASE_N = 54  # lattice cells per side at scale 1 (about 8.3 km)
+BASE_N = 54  # lattice cells per side at scale 1 (about 4.9 km)
 MIN_N = 10
-ARTERIAL_EVERY = 5  # every 5th lattice line is an arterial (~800 m)
+CELL_WIDTH_M = (75.0, 105.0)  # width of a lattice cell (a compound), 15 % less in the old centre
+ARTERIAL_EVERY = 5  # every 5th lattice line is an arterial (~450 m): super-blocks of 5 x 5 cells
 RESIDENTS_PER_SCALE = 600_000
 MEAN_HOUSEHOLD_SIZE = 2.6
-CELLS_PER_STREET = 385  # -> 7 streets at scale 1
+CELLS_PER_STREET = 240  # -> about 11 streets of 55,000 residents and 1.8 km² at scale 1
 COMMUNITY_TARGET_HH = 1_800  # -> about 120 communities at scale 1
 WORKERS_PER_10K = 18.0
 
 # deliberate kindergarten gaps: no kindergarten within 300 m of any point of these discs (m)
 KG_GAP_R = 350.0
-CELL_MARGIN = 160.0  # a point of a cell lies within this distance of the cell centre (m)
+CELL_MARGIN = 115.0  # a point of a cell lies within this distance of the cell centre (m)
 
 # cell types
 VOID, RES, PARK, SQUARE, PRIMARY, MIDDLE, COMMERCIAL, GOV, HOSPITAL, SITE = range(10)

@@ -7,40 +7,59 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ._constants import CELL_MARGIN, GOV, KG_GAP_R, MIDDLE, PARK, PRIMARY
+from ._constants import CELL_MARGIN, KG_GAP_R, MIDDLE, PARK, PRIMARY
+from ._hubs import CornerSites, block_centres, community_corners, street_centres
 from ._sites import SiteBlocks, SmallParcels, slot_quads
-from ._util import bilinear, combo_names, group_starts, group_union, is_land, lognorm, point_outside_ne, shoelace
+from ._util import bilinear, combo_names, group_union, is_land, lognorm, point_outside_ne, shoelace
 from .communities import Communities
 from .lattice import Lattice, Projection
 from .population import Units
 from .streets import Streets
 
-# category, rate per community, name suffix, floor area median (m²), sigma, opening hours
-_COMMUNITY_LEVEL = [
-    ("community_service_station", 0.85, "综合服务站", 850, 0.35, "09:00-17:30"),
-    ("health_station", 0.75, "卫生服务站", 160, 0.35, "08:00-18:00"),
-    ("culture_station", 0.6, "文化活动站", 300, 0.4, "09:00-21:00"),
+# Facilities of the community service centre (社区综合服务站, at the community's corner, see ``_hubs``):
+# category, name suffix, floor area median (m²), sigma, opening hours.  A centre lacks one of the 5-minute
+# facilities with probability ``CENTRE_LACKS`` (the missing one drawn uniformly; sometimes only planned).
+_CENTRE_5MIN = [
+    ("community_service_station", "综合服务站", 950, 0.35, "09:00-17:30"),
+    ("health_station", "卫生服务站", 160, 0.35, "08:00-18:00"),
+    ("culture_station", "文化活动站", 300, 0.4, "09:00-21:00"),
+    ("express_station", "快递驿站", 60, 0.4, "09:00-20:00"),
+    ("elderly_day_care", "日间照料中心", 420, 0.35, "08:00-18:00"),
+    ("nursery", "托育园", 260, 0.35, "07:30-18:00"),
+    ("supermarket", "综合超市", 380, 0.4, "07:30-22:00"),
+    ("public_toilet", "公厕", 50, 0.3, "00:00-24:00"),
+]
+#: Further 5-minute categories of the centre placed by their own functions (kindergarten, sports ground).
+CENTRE_OTHER = ("kindergarten", "sports_ground")
+CENTRE_LACKS = 0.08
+#: Share of the centres' service stations, day care and childcare rooms across the street from the centre (the
+#: same corner; often in the neighbouring community, which then counts them and the own community lacks them).
+ACROSS_STREET_SHARE = 0.2
+_ACROSS_STREET = ("community_service_station", "elderly_day_care", "nursery")
+#: Share of the service stations that are makeshift rooms of about 250 m² (far below the 800 m² norm).
+SMALL_STATION_SHARE = 0.35
+# optional services of some centres: category, share of centres, name suffix, floor median (m²), sigma, hours
+_CENTRE_OPTIONAL = [
     ("canteen", 0.45, "长者食堂", 200, 0.35, "11:00-13:00,17:00-19:00"),
-    ("express_station", 0.9, "快递驿站", 60, 0.4, "09:00-20:00"),
-    ("elderly_day_care", 0.55, "日间照料中心", 420, 0.35, "08:00-18:00"),
-    ("nursery", 0.5, "托育园", 260, 0.35, "07:30-18:00"),
     ("embedded_service", 0.3, "嵌入式服务中心", 750, 0.3, "08:00-20:00"),
 ]
-# category, residents per site, name suffix, floor area median (m²), sigma, opening hours
+# category, residents per site, name suffix, floor area median (m²), sigma, opening hours (besides the centres)
 _PER_RESIDENTS: list[tuple[str, int, str, int, float, str | None]] = [
     ("convenience_store", 1_500, "便利店", 80, 0.4, "00:00-24:00"),
     ("pharmacy", 3_000, "大药房", 90, 0.35, "08:00-22:00"),
-    ("supermarket", 8_000, "综合超市", 380, 0.4, "07:30-22:00"),
-    ("market", 15_000, "农贸市场", 1_500, 0.4, "06:00-19:00"),
-    ("elderly_home", 40_000, "养老院", 3_500, 0.5, None),
+    ("supermarket", 15_000, "综合超市", 380, 0.4, "07:30-22:00"),
+    ("express_station", 12_000, "快递驿站", 60, 0.4, "09:00-20:00"),
+    ("elderly_home", 60_000, "养老院", 3_500, 0.5, None),
 ]
-# category, rate per street, name suffix, floor area median (m²), opening hours
+#: Share of super-blocks (between arterials, about 5,000 residents) with a market (菜市场) near their centre.
+MARKET_SHARE = 0.85
+# category, name suffix, floor area median (m²), opening hours: one per street at its centre
 _STREET_LEVEL = [
-    ("street_office", 1.0, "办事处", 3_000, "09:00-17:30"),
-    ("community_service_center", 1.0, "社区服务中心", 2_500, "09:00-17:30"),
-    ("culture_center", 1.0, "文化活动中心", 3_000, "09:00-21:00"),
-    ("health_center", 1.0, "社区卫生服务中心", 2_500, "08:00-18:00"),
-    ("sports_center", 0.6, "体育活动中心", 4_000, "08:00-21:00"),
+    ("street_office", "办事处", 3_000, "09:00-17:30"),
+    ("community_service_center", "社区服务中心", 2_500, "09:00-17:30"),
+    ("culture_center", "文化活动中心", 3_000, "09:00-21:00"),
+    ("health_center", "社区卫生服务中心", 2_500, "08:00-18:00"),
+    ("sports_center", "体育活动中心", 4_000, "08:00-21:00"),
 ]
 
 
@@ -82,44 +101,95 @@ def outside_gaps(lattice: Lattice, cells: np.ndarray, centres: np.ndarray, radiu
     return d > radius
 
 
-def community_sites(fi: FacilityInputs, edc_gap_r: float) -> None:
-    """Offices (90 % of communities) and community-level stations; no day care in the old centre gap."""
-    rng, comms, unit_cell, sites = fi.rng, fi.comms, fi.units.unit_cell, fi.sites
-    comm_ids = np.arange(comms.n_comm)
-    sel = comm_ids[comms.has_office]
-    uu = comms.random_unit_of(sel, rng)
+@dataclass(frozen=True)
+class CentrePlan:
+    """The community service centres: one street corner per community and what each centre lacks.
+
+    ``lacks`` is the 5-minute category a centre lacks (``""``: none) and ``lack_status`` whether it is absent
+    (``"absent"``) or only ``"planned"`` / ``"under_construction"`` there.
+    """
+
+    corners: CornerSites
+    lacks: np.ndarray
+    lack_status: np.ndarray
+
+    @classmethod
+    def draw(cls, fi: FacilityInputs) -> CentrePlan:
+        """Corners from :func:`community_corners`; about ``CENTRE_LACKS`` of the centres lack one facility."""
+        rng, n = fi.rng, fi.comms.n_comm
+        corners = community_corners(fi.lattice, fi.units, fi.comms, rng)
+        cats = np.array([c[0] for c in _CENTRE_5MIN] + list(CENTRE_OTHER))
+        lacks = np.where(rng.random(n) < CENTRE_LACKS, cats[rng.integers(0, cats.size, n)], "").astype(object)
+        rr = rng.random(n)
+        lack_status = np.where(rr < 0.6, "absent", np.where(rr < 0.8, "planned", "under_construction")).astype(object)
+        return cls(corners, lacks, lack_status)
+
+    def sites_of(self, cat: str) -> tuple[np.ndarray, np.ndarray]:
+        """Communities whose centre has ``cat`` (existing or not) and the status of each."""
+        lacking = self.lacks == cat
+        sel = np.flatnonzero(~(lacking & (self.lack_status == "absent")))
+        return sel, np.where(lacking[sel], self.lack_status[sel], "existing").astype(object)
+
+
+def community_sites(fi: FacilityInputs, plan: CentrePlan, edc_gap_r: float) -> None:
+    """Offices (about 90 % of communities) and the 5-minute facilities at each community's service centre.
+
+    No elderly day care within ``edc_gap_r`` (m) of the old centre (a deliberate gap).
+    """
+    rng, comms, sites, corners = fi.rng, fi.comms, fi.sites, plan.corners
+    sel = np.flatnonzero(comms.has_office)
+    u, v = corners.positions(rng)
     sites.add(
         "community_office",
-        unit_cell[uu],
+        corners.cell[sel],
         np.strings.add(comms.comm_names[sel], "居民委员会"),
         floor=lognorm(rng, 380, 0.35, sel.size),
         status=np.full(sel.size, "existing"),
         hours="09:00-17:30",
+        u=u[sel],
+        v=v[sel],
     )
-    for cat, rate, suffix, med, sig, hours in _COMMUNITY_LEVEL:
-        sel = comm_ids[rng.random(comms.n_comm) < rate]
-        uu = comms.random_unit_of(sel, rng)
-        cells = unit_cell[uu]
+    across = corners.across_street(fi.lattice, fi.tf)
+    for cat, suffix, med, sig, hours in _CENTRE_5MIN:
+        sel, status = plan.sites_of(cat)
+        # some rooms of a centre stand across the street, often in the neighbouring community
+        moved = (rng.random(comms.n_comm) < ACROSS_STREET_SHARE) & (cat in _ACROSS_STREET)
+        at = CornerSites(*(np.where(moved, a, b) for a, b in zip(
+            (across.cell, across.cu, across.cv), (corners.cell, corners.cu, corners.cv))))  # fmt: skip
+        u, v = at.positions(rng)
+        cells = at.cell[sel]
         cap = None
         if cat == "elderly_day_care":
             keep = outside_gaps(fi.lattice, cells, np.array([[fi.proj.x0, fi.proj.y0]]), edc_gap_r + CELL_MARGIN)
-            sel, uu, cells = sel[keep], uu[keep], cells[keep]
+            sel, status, cells = sel[keep], status[keep], cells[keep]
             cap = rng.integers(15, 61, sel.size)
         elif cat == "nursery":
             cap = rng.integers(20, 121, sel.size)
         names = np.strings.add(comms.comm_names[sel], suffix)
-        sites.add(cat, cells, names, floor=lognorm(rng, med, sig, sel.size), cap=cap, hours=hours)
+        floor = lognorm(rng, med, sig, sel.size)
+        if cat == "community_service_station":  # some are makeshift rooms: communities short of service space
+            small = rng.random(sel.size) < SMALL_STATION_SHARE
+            floor[small] = lognorm(rng, 250, 0.3, int(small.sum()))
+        sites.add(cat, cells, names, floor=floor, cap=cap, status=status, hours=hours, u=u[sel], v=v[sel])
+    for cat, rate, suffix, med, sig, hours in _CENTRE_OPTIONAL:
+        sel = np.flatnonzero(rng.random(comms.n_comm) < rate)
+        u, v = corners.positions(rng)
+        names = np.strings.add(comms.comm_names[sel], suffix)
+        floor = lognorm(rng, med, sig, sel.size)
+        sites.add(cat, corners.cell[sel], names, floor=floor, hours=hours, u=u[sel], v=v[sel])
 
 
-def sports_grounds(fi: FacilityInputs) -> None:
-    """Sports grounds of 70 % of communities: land area (m²), about a third drawn as polygons (SW quadrant)."""
-    rng, comms, lattice = fi.rng, fi.comms, fi.lattice
-    sel = np.arange(comms.n_comm)[rng.random(comms.n_comm) < 0.7]
-    cells = fi.units.unit_cell[comms.random_unit_of(sel, rng)]
+def sports_grounds(fi: FacilityInputs, plan: CentrePlan) -> None:
+    """A sports ground beside each community centre (land area, m²), about a third drawn as polygons."""
+    rng, comms, lattice, corners = fi.rng, fi.comms, fi.lattice, plan.corners
+    sel, status = plan.sites_of("sports_ground")
+    cells = corners.cell[sel]
     k = cells.size
     half = np.sqrt(lognorm(rng, 1500, 0.4, k) / lattice.cell_area[cells]) / 2
-    half = np.clip(half, 0.05, 0.2)
-    cu, cv = rng.uniform(0.22, 0.28, k), rng.uniform(0.22, 0.28, k)
+    half = np.clip(half, 0.05, 0.16)
+    gap = rng.uniform(0.01, 0.03, k)
+    cu = np.where(corners.cu[sel] == 1, 1.0 - half - gap, half + gap)
+    cv = np.where(corners.cv[sel] == 1, 1.0 - half - gap, half + gap)
     qx, qy = bilinear(
         lattice.cx[cells][:, None, :],
         lattice.cy[cells][:, None, :],
@@ -136,6 +206,7 @@ def sports_grounds(fi: FacilityInputs) -> None:
         cells,
         np.strings.add(comms.comm_names[sel], "健身广场"),
         land=np.round(sg_area),
+        status=status,
         hours="06:00-22:00",
         u=cu,
         v=cv,
@@ -143,29 +214,36 @@ def sports_grounds(fi: FacilityInputs) -> None:
     )
 
 
-def kindergartens(fi: FacilityInputs, kg_gap_xy: np.ndarray, slot_used: np.ndarray) -> SmallParcels:
-    """Kindergartens (one per 5,500 residents, none near the gaps); 70 % get a small parcel (about 3,900 m²).
+def kindergartens(fi: FacilityInputs, plan: CentrePlan, kg_gap_xy: np.ndarray, slot_used: np.ndarray) -> SmallParcels:
+    """Kindergartens: one beside each community centre and one per 15,000 residents elsewhere, none near the gaps.
 
-    Marks the used small-parcel slots in ``slot_used`` and returns the kindergarten parcels.
+    70 % of the others get a small parcel (about 3,900 m²).  Marks the used small-parcel slots in ``slot_used``
+    and returns the kindergarten parcels.
     """
-    rng, units, lattice = fi.rng, fi.units, fi.lattice
-    n_kg = int(round(fi.target_res / 5_500))
+    rng, units, lattice, corners = fi.rng, fi.units, fi.lattice, plan.corners
+    sel, centre_status = plan.sites_of("kindergarten")
+    cu_c, cv_c = corners.positions(rng, 0.03, 0.12)
+    n_extra = int(round(fi.target_res / 15_000))
     n_units, residents = units.n_units, units.residents
-    uu = rng.choice(n_units, size=n_kg, p=residents / residents.sum()) if n_units else np.zeros(0, int)
-    cells = units.unit_cell[uu]
+    uu = rng.choice(n_units, size=n_extra, p=residents / residents.sum()) if n_units else np.zeros(0, int)
+    cells = np.concatenate([corners.cell[sel], units.unit_cell[uu]])
+    is_centre = np.arange(cells.size) < sel.size
     keep = outside_gaps(lattice, cells, kg_gap_xy, KG_GAP_R + 300.0 + CELL_MARGIN)
-    cells = cells[keep]
+    cells, is_centre = cells[keep], is_centre[keep]
+    centre_status = centre_status[keep[: sel.size]]
+    cu_c, cv_c = cu_c[sel][keep[: sel.size]], cv_c[sel][keep[: sel.size]]
     k = cells.size
     classes = rng.integers(4, 13, k)
     kg_names = combo_names(rng, k, "幼儿园")
     kg_floor = lognorm(rng, 2600, 0.3, k)
     rr = rng.random(k)
-    kg_status = np.where(rr < 0.92, "existing", np.where(rr < 0.96, "under_construction", "planned"))
-    # the small-parcel slot (NE quadrant of the cell) is used at most once per cell
+    kg_status = np.where(rr < 0.92, "existing", np.where(rr < 0.96, "under_construction", "planned")).astype(object)
+    kg_status[is_centre] = centre_status
+    # the small-parcel slot (NE quadrant of the cell) is used at most once per cell; centres' kindergartens have none
     _, first_idx = np.unique(cells, return_index=True)
     has_parcel = np.zeros(k, bool)
     has_parcel[first_idx] = True
-    has_parcel &= rng.random(k) < 0.7
+    has_parcel &= (rng.random(k) < 0.7) & ~is_centre & ~slot_used[cells]
     slot_used[cells[has_parcel]] = True
 
     pc = cells[has_parcel]
@@ -175,6 +253,7 @@ def kindergartens(fi: FacilityInputs, kg_gap_xy: np.ndarray, slot_used: np.ndarr
     kg_land[~has_parcel] = lognorm(rng, 3200, 0.3, int((~has_parcel).sum()))  # private, inside compounds
     kg_poly_all = fi.proj.quads_lonlat(qx, qy) if pc.size else np.zeros(0, dtype=object)
     ku, kv = point_outside_ne(rng, k)
+    ku[is_centre], kv[is_centre] = cu_c, cv_c
     ku[has_parcel], kv[has_parcel] = cu, cv
     kpoly = np.full(k, None, dtype=object)
     draw_poly = rng.random(int(has_parcel.sum())) < 0.5
@@ -204,7 +283,7 @@ def kindergartens(fi: FacilityInputs, kg_gap_xy: np.ndarray, slot_used: np.ndarr
 
 
 def resident_sites(fi: FacilityInputs) -> None:
-    """Shops, pharmacies, markets and elderly homes placed with probability ∝ residents."""
+    """Shops, pharmacies, further supermarkets and express stations, elderly homes: probability ∝ residents."""
     rng, units = fi.rng, fi.units
     n_units, residents = units.n_units, units.residents
     for cat, per, suffix, med, sig, hours in _PER_RESIDENTS:
@@ -218,10 +297,19 @@ def resident_sites(fi: FacilityInputs) -> None:
         fi.sites.add(cat, units.unit_cell[uu], names, floor=lognorm(rng, med, sig, k), land=land, cap=cap, hours=hours)
 
 
+def markets(fi: FacilityInputs) -> None:
+    """Markets (菜市场) near the centre of ``MARKET_SHARE`` of the super-blocks (10-minute circle)."""
+    rng = fi.rng
+    centres = block_centres(fi.lattice, fi.tf, rng)
+    cells = centres[: int(round(MARKET_SHARE * centres.size))]
+    k = cells.size
+    fi.sites.add("market", cells, combo_names(rng, k, "菜市场"), floor=lognorm(rng, 1_500, 0.4, k), hours="06:00-19:00")
+
+
 def public_toilets(fi: FacilityInputs) -> None:
-    """Public toilets (one per 5,000 residents) on any land cell, uniform by area."""
+    """Public toilets besides the centres' (one per 10,000 residents) on any land cell, uniform by area."""
     rng, cell_area = fi.rng, fi.lattice.cell_area
-    k = int(round(fi.target_res / 5_000))
+    k = int(round(fi.target_res / 10_000))
     land_cells_now = np.flatnonzero(is_land(fi.tf))
     cells = land_cells_now[
         rng.choice(land_cells_now.size, size=k, p=cell_area[land_cells_now] / cell_area[land_cells_now].sum())
@@ -230,41 +318,55 @@ def public_toilets(fi: FacilityInputs) -> None:
     fi.sites.add("public_toilet", cells, names, floor=lognorm(rng, 50, 0.3, k), hours="00:00-24:00")
 
 
-def _street_host(fi: FacilityInputs, sts: np.ndarray) -> np.ndarray:
-    """Host cell of a street-level site: a government cell of the street if any, else a random unit."""
+@dataclass(frozen=True)
+class SportsGap:
+    """The street without a sports centre (``street`` -1: none): its residents' centre (m, EPSG:4544) and the
+    radius (m) of the disc around it without any sports centre."""
+
+    street: int
+    xy: tuple[float, float]
+    radius_m: float
+
+
+def street_sites(fi: FacilityInputs) -> SportsGap:
+    """Street-level (15-minute circle) facilities at each street's centre and an elderly home near it.
+
+    One street (drawn at random; none in a city of one street) has no sports centre: a deliberate gap.
+    """
     rng, streets, units = fi.rng, fi.streets, fi.units
-    unit_cell, n_units = units.unit_cell, units.n_units
-    su_order, su_count, su_start = group_starts(units.unit_street, streets.n_streets)
-    gov_cells = np.flatnonzero(fi.tf == GOV)
-    off = np.floor(rng.random(sts.size) * np.maximum(su_count[sts], 1)).astype(np.int64)
-    host = unit_cell[su_order[np.minimum(su_start[sts] + off, n_units - 1)]]
-    g_street = streets.street[gov_cells]
-    gorder = np.argsort(g_street, kind="stable")
-    gs = g_street[gorder]
-    lo = np.searchsorted(gs, sts, side="left")
-    hi = np.searchsorted(gs, sts, side="right")
-    has = hi > lo
-    pick_g = lo + np.floor(rng.random(sts.size) * np.maximum(hi - lo, 1)).astype(np.int64)
-    host[has] = gov_cells[gorder[np.minimum(pick_g[has], gs.size - 1)]]
-    return host
-
-
-def street_sites(fi: FacilityInputs) -> None:
-    """Street-level (15-minute circle) facilities, preferably on the street's government cells."""
-    rng, streets = fi.rng, fi.streets
-    street_ids = np.arange(streets.n_streets)
-    for cat, rate, suffix, med, hours in _STREET_LEVEL:
-        sts = street_ids[rng.random(streets.n_streets) < rate] if rate < 1 else street_ids
-        if sts.size == 0:
-            sts = street_ids[:1]
+    n = streets.n_streets
+    host = street_centres(fi.lattice, fi.tf, streets, units)
+    no_sports = int(rng.integers(0, n)) if n > 1 else -1
+    for cat, suffix, med, hours in _STREET_LEVEL:
+        sts = np.arange(n)
+        if cat == "sports_center":
+            sts = sts[sts != no_sports]
         fi.sites.add(
             cat,
-            _street_host(fi, sts),
+            host[sts],
             np.strings.add(streets.street_names[sts], suffix),
             floor=lognorm(rng, med, 0.3, sts.size),
             status=np.full(sts.size, "existing"),
             hours=hours,
         )
+    central_unit = street_centres(fi.lattice, np.zeros_like(fi.tf), streets, units)
+    fi.sites.add(
+        "elderly_home",
+        central_unit,
+        np.strings.add(streets.street_names, "养老服务中心"),
+        floor=lognorm(rng, 3_500, 0.5, n),
+        land=lognorm(rng, 4500, 0.4, n),
+        cap=rng.integers(50, 401, n),
+        status=np.full(n, "existing"),
+    )
+    if no_sports < 0:
+        return SportsGap(-1, (0.0, 0.0), 0.0)
+    sel = units.unit_street == no_sports
+    w = units.residents[sel].astype(float)
+    cx, cy = float(np.average(units.ux[sel], weights=w)), float(np.average(units.uy[sel], weights=w))
+    others = host[np.arange(n) != no_sports]
+    d = np.hypot(fi.lattice.cell_x[others] - cx, fi.lattice.cell_y[others] - cy).min()
+    return SportsGap(no_sports, (cx, cy), float(np.floor(d - CELL_MARGIN)))
 
 
 def schools(fi: FacilityInputs) -> np.ndarray:

@@ -6,6 +6,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ._constants import (
     CENTER_LONLAT,
@@ -19,6 +20,7 @@ from ._constants import (
     RIVER_NAME,
     WORKERS_PER_10K,
 )
+from ._facility_blocks import SportsGap
 from ._util import group_union, ids
 from .city import SampleCity
 from .communities import Communities
@@ -136,25 +138,55 @@ def build_admin_areas(lattice: Lattice, streets: Streets, units: Units, rng: np.
     )
 
 
-def deliberate_gaps(proj: Projection, kg_gap_xy: np.ndarray, edc_gap_r: float) -> list[dict[str, Any]]:
-    """The deliberate facility gaps (kindergartens, elderly day care) as metadata records (radius in m)."""
+def deliberate_gaps(
+    proj: Projection,
+    kg_gap_xy: np.ndarray,
+    edc_gap_r: float,
+    units: Units,
+    streets: Streets,
+    sports_gap: SportsGap,
+) -> list[dict[str, Any]]:
+    """The deliberate facility gaps as metadata records: category, centre, radius (m), place and note.
+
+    Kindergartens: discs of ``KG_GAP_R`` in the outer new districts, no kindergarten within 300 m of any point;
+    elderly day care: a disc of ``edc_gap_r`` around the old centre; sports centre: one street (its code in
+    ``street_code``) without one, the disc around its residents' centre without any sports centre.
+    """
     gap_lon, gap_lat = proj.lonlat(kg_gap_xy[:, 0], kg_gap_xy[:, 1]) if kg_gap_xy.size else (np.zeros(0), np.zeros(0))
-    return [
+    unit_xy = np.column_stack([units.ux, units.uy])
+    gap_unit = cKDTree(unit_xy).query(kg_gap_xy)[1] if kg_gap_xy.size else np.zeros(0, np.int64)
+    gap_street = streets.street_names[units.unit_street[gap_unit]]
+    out = [
         {
             "category": "kindergarten",
             "center_lonlat": (float(a), float(b)),
             "radius_m": KG_GAP_R,
+            "place_zh": f"{st}外围新区（{units.unit_names[u]}一带）",
             "note_zh": "该范围内任一点300米内无幼儿园",
         }
-        for a, b in zip(gap_lon, gap_lat)
+        for a, b, st, u in zip(gap_lon, gap_lat, gap_street, gap_unit)
     ] + [
         {
             "category": "elderly_day_care",
             "center_lonlat": CENTER_LONLAT,
             "radius_m": edc_gap_r,
+            "place_zh": "老城区中心",
             "note_zh": "老城区缺少老年人日间照料中心",
         }
     ]
+    if sports_gap.street >= 0:
+        lon, lat = proj.lonlat(np.array([sports_gap.xy[0]]), np.array([sports_gap.xy[1]]))
+        out.append(
+            {
+                "category": "sports_center",
+                "center_lonlat": (float(lon[0]), float(lat[0])),
+                "radius_m": sports_gap.radius_m,
+                "street_code": str(streets.street_codes[sports_gap.street]),
+                "place_zh": str(streets.street_names[sports_gap.street]),
+                "note_zh": "该街道没有体育活动中心，离邻近街道中心较远的居民步行15分钟内无体育活动中心",
+            }
+        )
+    return out
 
 
 def city_metadata(

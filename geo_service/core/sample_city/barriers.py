@@ -75,7 +75,7 @@ def carve_barriers(lattice: Lattice, rng: np.random.Generator) -> Barriers:
     -------
     Barriers
         Cell types ``(ny, nx)``; the railway runs along column ``0.28 * nx``, the river meanders
-        around column ``0.65 * nx``; each is one cell (about 150 m) wide.
+        around column ``0.65 * nx``; each is one cell (about 90 m) wide.
     """
     nx, ny = lattice.nx, lattice.ny
     jj = np.arange(ny)

@@ -9,10 +9,13 @@ import numpy as np
 import pandas as pd
 
 from ._facility_blocks import (
+    CentrePlan,
     FacilityInputs,
     Parks,
+    SportsGap,
     community_sites,
     kindergartens,
+    markets,
     parks,
     public_toilets,
     resident_sites,
@@ -35,6 +38,10 @@ _RISK_CATEGORIES = [
 ]
 
 
+#: Radius of the elderly day-care gap around the old centre, as a share of the city radius (at most 1,000 m).
+EDC_GAP_SHARE = 0.15
+
+
 @dataclass(frozen=True)
 class Facilities:
     """Result of stage 7.
@@ -42,7 +49,7 @@ class Facilities:
     ``facilities`` is the layer (EPSG:4326; floor/land areas in m²); ``small_parcels`` the plan
     parcels cut out of cells (kindergartens, facilities at risk, reserved land); ``kg_gap_xy`` the
     centres (m, EPSG:4544) of the kindergarten gaps; ``edc_gap_r`` the radius (m) of the elderly
-    day-care gap around the centre.
+    day-care gap around the centre; ``sports_gap`` the street without a sports centre.
     """
 
     facilities: gpd.GeoDataFrame
@@ -52,6 +59,7 @@ class Facilities:
     school_name: np.ndarray
     kg_gap_xy: np.ndarray
     edc_gap_r: float
+    sports_gap: SportsGap
 
 
 def _kindergarten_gaps(fi: FacilityInputs, scale: float) -> np.ndarray:
@@ -195,14 +203,16 @@ def build_facilities(fi: FacilityInputs, names: LineNames, scale: float) -> Faci
     """
     lattice = fi.lattice
     kg_gap_xy = _kindergarten_gaps(fi, scale)
-    edc_gap_r = float(min(1000.0, 0.25 * lattice.r_city))
-    community_sites(fi, edc_gap_r)
-    sports_grounds(fi)
+    edc_gap_r = float(min(1000.0, EDC_GAP_SHARE * lattice.r_city))
+    plan = CentrePlan.draw(fi)
+    community_sites(fi, plan, edc_gap_r)
+    sports_grounds(fi, plan)
     slot_used = np.zeros(lattice.n_cells, bool)
-    kg_parcels = kindergartens(fi, kg_gap_xy, slot_used)
+    kg_parcels = kindergartens(fi, plan, kg_gap_xy, slot_used)
     resident_sites(fi)
+    markets(fi)
     public_toilets(fi)
-    street_sites(fi)
+    sports_gap = street_sites(fi)
     school_name = schools(fi)
     park_info = parks(fi)
     fac = fi.sites.columns()
@@ -217,4 +227,5 @@ def build_facilities(fi: FacilityInputs, names: LineNames, scale: float) -> Faci
         school_name=school_name,
         kg_gap_xy=kg_gap_xy,
         edc_gap_r=edc_gap_r,
+        sports_gap=sports_gap,
     )

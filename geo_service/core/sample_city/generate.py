@@ -88,8 +88,8 @@ def generate_sample_city(
     Parameters
     ----------
     scale : float
-        Multiplies the area and every count (scale 1: about 8.3 km x 8.3 km, 2,000 units,
-        600,000 residents, 120 communities, 7 streets).
+        Multiplies the area and every count (scale 1: about 4.9 km x 4.9 km, 2,000 units,
+        600,000 residents, 125 communities, 11 streets).
     seed : int
         Random seed; the output is a pure function of ``(scale, seed)``.
     progress : callable, optional
@@ -160,7 +160,7 @@ def generate_sample_city(
     city.idle_assets, city.space_candidates = build_gap_layers(population_units, fac.facilities, seed, scale)
     city.hazards = build_hazards(city.admin_areas, barrier_layer, seed)
     counts = city_counts(city, streets, units, comms, network)
-    gaps = deliberate_gaps(proj, fac.kg_gap_xy, fac.edc_gap_r)
+    gaps = deliberate_gaps(proj, fac.kg_gap_xy, fac.edc_gap_r, units, streets, fac.sports_gap)
     city.metadata = city_metadata(
         scale, seed, counts, streets.county_codes, (lattice.ny, lattice.nx), gaps, fac.at_risk_ids
     )

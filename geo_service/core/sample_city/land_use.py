@@ -19,8 +19,12 @@ from ._constants import (
     SITE,
     SQUARE,
 )
+from ._hubs import block_centres
 from ._util import gumbel_topk, is_land
 from .lattice import Lattice, Projection
+
+#: Residents per primary school: one near the centre of most super-blocks (about 5,000 residents each).
+PRIMARY_PER_RESIDENTS = 7_500
 
 
 @dataclass(frozen=True)
@@ -102,12 +106,16 @@ def _scatter_uses(lattice: Lattice, tf: np.ndarray, scale: float, target_res: fl
     def pick(kind: int, k: int, weight: np.ndarray) -> None:
         tf[gumbel_topk(np.where(tf == RES, weight, 0.0), k, rng)] = kind
 
+    def near_block_centres(kind: int, k: int) -> None:
+        tf[block_centres(lattice, tf, rng)[:k]] = kind
+
     n_land = int(is_land(tf).sum())
     ones = np.ones(lattice.n_cells)
-    pick(PARK, int(round(0.02 * n_land)), ones)
+    # a primary school and a pocket park near the centre of most super-blocks (the 10-minute circle)
+    near_block_centres(PRIMARY, int(round(target_res / PRIMARY_PER_RESIDENTS)))
+    near_block_centres(PARK, int(round(0.03 * n_land)))
+    near_block_centres(MIDDLE, int(round(target_res / 20_000)))
     pick(SQUARE, int(round(0.012 * n_land)), 1 + old)
-    pick(PRIMARY, int(round(target_res / 11_000)), ones)
-    pick(MIDDLE, int(round(target_res / 24_000)), ones)
     pick(COMMERCIAL, int(round(0.035 * n_land)), 1 + 3 * old)
     pick(GOV, int(round(0.01 * n_land)), 1 + old)
     pick(HOSPITAL, int(round(0.006 * n_land)), ones)
@@ -140,9 +148,10 @@ def assign_land_use(
     Returns
     -------
     LandUse
-        Big parks (about one per 150,000 residents), a riverside green belt, squares, primary
-        (one per 11,000 residents) and middle schools (one per 24,000), commerce, government,
-        hospitals and construction sites; isolated residential cells become commercial.
+        Big parks (about one per 150,000 residents), a riverside green belt, pocket parks and primary
+        schools (one per 7,500 residents) near the centres of the super-blocks, squares, middle schools
+        (one per 20,000, near the centre of a super-block), commerce, government, hospitals and
+        construction sites; isolated residential cells become commercial.
     """
     target_res = target_residents(scale)
     cell_type = cell_type.copy()

@@ -1,7 +1,8 @@
 """A synthetic province: sample cities of different seeds placed edge to edge, each a county of its own.
 
 Used by the batch over many counties (:mod:`geo_service.batch`), its tests and benchmarks: counties touch, so a
-facility across a border is the nearest for units near it and the county windows matter.
+facility across a border is the nearest for units near it and the county windows matter.  Each county carries every
+layer the coverage and the audit read (:data:`LAYERS`), with codes and ``source_id`` of its own.
 """
 
 from __future__ import annotations
@@ -17,7 +18,18 @@ import shapely
 
 from .generate import generate_sample_city
 
-LAYERS = ("admin_areas", "population_units", "facilities", "communities")
+LAYERS = (
+    "admin_areas",
+    "population_units",
+    "facilities",
+    "communities",
+    "shelters",
+    "plan_parcels",
+    "developments",
+    "idle_assets",
+    "space_candidates",
+    "hazards",
+)  # every layer the coverage and the audit read (roads, barriers and buildings are left out)
 METRIC_EPSG = 4544  # the sample city's own metric CRS (CGCS2000 3-degree GK zone 35, no prefix), metres
 
 
@@ -61,13 +73,22 @@ def _recode(city, code: str) -> dict[str, gpd.GeoDataFrame]:
         street_code=codes(city.population_units["street_code"]),
         source_id=code + ":" + city.population_units["source_id"].astype(str),
     )
-    facilities = city.facilities.assign(source_id=code + ":" + city.facilities["source_id"].astype(str))
     communities = city.communities.assign(
         code=codes(city.communities["code"]),
         street_code=codes(city.communities["street_code"]),
         source_id=code + ":" + city.communities["source_id"].astype(str),
     )
-    return {"admin_areas": areas, "population_units": units, "facilities": facilities, "communities": communities}
+    out = {"admin_areas": areas, "population_units": units, "communities": communities}
+    for name in LAYERS:
+        if name in out:
+            continue
+        frame = getattr(city, name)
+        out[name] = frame.assign(source_id=code + ":" + frame["source_id"].astype(str)) if len(frame) else frame
+    cands = out["space_candidates"]
+    if len(cands) and "facility_source_id" in cands.columns:  # refers to a facility of the same county
+        ref = cands["facility_source_id"]
+        out["space_candidates"] = cands.assign(facility_source_id=ref.where(ref.isna(), code + ":" + ref.astype(str)))
+    return out
 
 
 def generate_province(
@@ -151,7 +172,10 @@ def _write_layers(store, counties: list[County]) -> None:
     with store.transaction() as conn:
         plan_id = store.get_or_create_plan(conn, "现状", status="adopted")
         for name in LAYERS:
-            frame = pd.concat([c.layers[name] for c in counties], ignore_index=True)
+            frames = [c.layers[name] for c in counties if len(c.layers[name])]
+            if not frames:
+                continue
+            frame = pd.concat(frames, ignore_index=True)
             if name == "communities":
                 store.upsert_layer(name, gpd.GeoDataFrame(frame, crs=4326), plan_id=plan_id, conn=conn)
             else:
@@ -177,11 +201,15 @@ def connect_neighbours(counties: list[County], max_gap_m: float = 80.0, border_m
         on_border = shapely.distance(shapely.points(xy), ring) <= border_m
         ends.append((xy[on_border], c.network_nodes["node_idx"].to_numpy()[on_border]))
     links = 0
+    box = [np.r_[xy.min(axis=0), xy.max(axis=0)] if len(xy) else None for xy, _idx in ends]
     for i, a in enumerate(counties):
         for j in range(i + 1, len(counties)):
             xy_b, idx_b = ends[j]
-            if not len(xy_b) or not len(ends[i][0]):
+            bi, bj = box[i], box[j]
+            if bi is None or bj is None:
                 continue
+            if (bj[:2] > bi[2:] + max_gap_m).any() or (bi[:2] > bj[2:] + max_gap_m).any():
+                continue  # not neighbours: no street end of one near one of the other
             dist, k = cKDTree(xy_b).query(ends[i][0], distance_upper_bound=max_gap_m)
             pairs = [(ends[i][1][n], xy_b[kk]) for n, (d, kk) in enumerate(zip(dist, k)) if np.isfinite(d)]
             links += _add_links(a, pairs, geodesic_lengths_m)

@@ -15,6 +15,9 @@ from .lattice import Lattice, Projection, sites_lonlat
 from .population import Units
 from .streets import Streets
 
+#: Parks of at least this area (m²) are fixed shelters (固定避难场所), smaller ones emergency shelters.
+FIXED_PARK_M2 = 20_000
+
 
 class _ShelterBlocks:
     """Shelter sites collected block by block; missing statuses are drawn from ``rng``."""
@@ -48,12 +51,12 @@ class _ShelterBlocks:
 
 
 def _park_shelters(sh: _ShelterBlocks, parks: Parks, n_central: int) -> None:
-    """Park shelters: central (the largest and the central park), fixed (≥ 4 ha) or emergency."""
+    """Park shelters: central (the largest and the central park), fixed (≥ 2 ha) or emergency."""
     rng, n_parks, park_area = sh.rng, parks.n_parks, parks.area
     if not n_parks:
         return
     eff = park_area * rng.uniform(0.45, 0.65, n_parks)
-    cls = np.where(park_area >= 40_000, "fixed", "emergency")
+    cls = np.where(park_area >= FIXED_PARK_M2, "fixed", "emergency")
     cls[np.argsort(-park_area, kind="stable")[:n_central]] = "central"
     cls[parks.central] = "central"
     poly = parks.poly.copy()
@@ -68,7 +71,8 @@ def _park_shelters(sh: _ShelterBlocks, parks: Parks, n_central: int) -> None:
 def _cell_shelters(
     sh: _ShelterBlocks, tf: np.ndarray, cell_area: np.ndarray, school_name: np.ndarray, units: Units
 ) -> None:
-    """Shelters on squares, middle schools, half the primary schools and about 6 % of the compounds."""
+    """Shelters on squares, middle schools, half the primary schools (60 % of them fixed) and about 6 % of the
+    compounds."""
     rng = sh.rng
     sq = np.flatnonzero(tf == SQUARE)
     names = combo_names(rng, sq.size, "广场紧急避难场所")
@@ -76,16 +80,17 @@ def _cell_shelters(
     half = np.full(sq.size, 0.5)
     sh.add(sq, names, np.full(sq.size, "emergency"), eff, half, half, np.full(sq.size, None))
     ms = np.flatnonzero(tf == MIDDLE)
-    eff = cell_area[ms] * rng.uniform(0.25, 0.35, ms.size)
+    eff = cell_area[ms] * rng.uniform(0.35, 0.5, ms.size)
     names = np.strings.add(school_name[ms].astype(str), "固定避难场所")
     at = np.full(ms.size, 0.3)
     sh.add(ms, names, np.full(ms.size, "fixed"), eff, at, at, np.full(ms.size, None))
     ps = np.flatnonzero(tf == PRIMARY)
     ps = ps[rng.random(ps.size) < 0.5]
-    eff = cell_area[ps] * rng.uniform(0.2, 0.3, ps.size)
-    names = np.strings.add(school_name[ps].astype(str), "紧急避难场所")
+    eff = cell_area[ps] * rng.uniform(0.3, 0.4, ps.size)
+    ps_cls = np.where(rng.random(ps.size) < 0.6, "fixed", "emergency")
+    names = np.strings.add(school_name[ps].astype(str), np.where(ps_cls == "fixed", "固定避难场所", "紧急避难场所"))
     at = np.full(ps.size, 0.3)
-    sh.add(ps, names, np.full(ps.size, "emergency"), eff, at, at, np.full(ps.size, None))
+    sh.add(ps, names, ps_cls, eff, at, at, np.full(ps.size, None))
     oc = units.unit_cell[rng.random(units.n_units) < 0.06]
     ou, ov = point_outside_ne(rng, oc.size)
     names = np.strings.add(units.unit_names[units.unit_of_cell[oc]], "紧急避难场所")

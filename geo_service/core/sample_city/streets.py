@@ -90,7 +90,7 @@ def _pieces(lattice: Lattice, cell_type: np.ndarray) -> _Pieces:
 
 
 def _seed_pieces(pc: _Pieces, rng: np.random.Generator) -> np.ndarray:
-    """Seed piece of each street: weighted k-means per zone (about 385 cells per street)."""
+    """Seed piece of each street: weighted k-means per zone (about 240 cells per street)."""
     land_idx = np.flatnonzero(pc.land)
     zone_cells = np.bincount(pc.zone[land_idx], minlength=pc.n_zones)
     k_zone = np.maximum(1, np.round(zone_cells / CELLS_PER_STREET)).astype(int)
@@ -202,7 +202,7 @@ def build_streets(lattice: Lattice, cell_type: np.ndarray, rng: np.random.Genera
     Returns
     -------
     Streets
-        About one street per 385 cells (about 7 streets, 8.8 km² each, at scale 1); streets never
+        About one street per 240 cells (about 11 streets, 1.8 km² each, at scale 1); streets never
         cross the river or the railway except for the barrier cells themselves.
     """
     pc = _pieces(lattice, cell_type)
