@@ -184,8 +184,12 @@ class JobRunner:
             label = label[len(prefix) :]
             if label == self.label or client.exists(self.shared.key("jobs", "runner", label)):
                 continue
-            while (raw := client.lmove(key, self._queue, "RIGHT", "RIGHT")) is not None:
+            # reset the status before the id is visible on the queue: a consumer may take it at once, and a reset
+            # after its start would overwrite its runner and status
+            while (raw := client.lindex(key, -1)) is not None:
                 self.store.update_job(int(raw), status="queued", runner=None, started_at=None)
+                if client.lmove(key, self._queue, "RIGHT", "RIGHT") is None:
+                    break
                 moved += 1
         return moved
 

@@ -89,7 +89,7 @@ def test_docx_has_chapters_street_tables_maps_and_norms(city, built):
     comm = city.read_layer("communities", plan_id=plan["id"])
     body = list(doc.iter_inner_content())
     streets = city.read_layer("admin_areas", where={"level": "street"})
-    assert len(streets) == 7
+    assert 9 <= len(streets) <= 13  # the sample city's streets, about 50,000 residents each
     for code, name in zip(streets["code"].astype(str), streets["name"]):
         n = int((comm["street_code"].astype(str) == code).sum())
         assert n > 0

@@ -375,7 +375,7 @@ vector tiles of the run."""
 
     store, run = city
     rid = run["id"]
-    monkeypatch.setattr(maps.base, "INLINE_MAX_FEATURES", 100)
+    monkeypatch.setattr(maps.base, "INLINE_MAX_FEATURES", 50)  # 84 planned or under construction, 12 on other land
     with TestClient(create_app(store)) as c:
         page = c.get("/maps/audit").text
         layers = data_layers(page)

@@ -109,7 +109,13 @@ def compare_xlsx(store: Annotated[Store, Depends(get_store)], a: ScenarioRefQ, b
 @router.get(
     "/compare.html",
     response_class=HTMLResponse,
-    responses=ERROR_RESPONSES,
+    responses={  # errors come as JSON although the page is HTML
+        code: {
+            "description": v["description"],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for code, v in ERROR_RESPONSES.items()
+    },
     summary="The comparison map page (情景比较地图)",
 )
 def compare_html(store: Annotated[Store, Depends(get_store)], a: ScenarioRefQ, b: ScenarioRefQ):
