@@ -47,6 +47,15 @@ ZONE_FIELDS = [
 ROUTE_FIELDS = [["persons", "人数", "人", None], ["walk_m", "步行距离", "m", None]]
 
 
+# the before/after summary box of a scenario map (hazard scenarios here, what-if comparisons in maps.scenarios)
+SUMMARY_CSS = (
+    "<style>.geo-scenario{max-width:420px}.geo-scenario h4{margin:0 0 4px}"
+    ".geo-summary{border-collapse:collapse;font-size:12px;line-height:1.4}"
+    ".geo-summary th{text-align:left;color:#555;font-weight:normal;padding:1px 10px 1px 0;"
+    "white-space:nowrap;vertical-align:top}</style>"
+)
+
+
 def totals_html(t: dict) -> str:
     """The scenario's totals as a small Chinese table (before -> after)."""
     rows = [
@@ -142,12 +151,7 @@ def scenario_map(
     ).add_to(m)
     Control(f"<h4>情景前 → 情景后</h4>{totals_html(t)}", "topright", "geo-scenario").add_to(m)
     m.get_root().header.add_child(
-        folium.Element(
-            "<style>.geo-scenario{max-width:420px}.geo-scenario h4{margin:0 0 4px}"
-            ".geo-summary{border-collapse:collapse;font-size:12px;line-height:1.4}"
-            ".geo-summary th{text-align:left;color:#555;font-weight:normal;padding:1px 10px 1px 0;"
-            "white-space:nowrap;vertical-align:top}</style>"
-        ),
+        folium.Element(SUMMARY_CSS),
         name="geo_scenario_css",
     )
     folium.LayerControl(collapsed=True).add_to(m)

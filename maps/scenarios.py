@@ -15,6 +15,7 @@ from geo_service.core.settings import Settings
 
 from . import assets
 from .base import Control, DataLayer, bounds_of, js, legend, new_map, synthetic_note
+from .hazards import SUMMARY_CSS
 
 CHANGE_COLORS = {"gained": "#1a9850", "lost": "#d73027", "mixed": "#984ea3", "same": "#bdbdbd"}
 UNIT_FIELDS = [
@@ -109,11 +110,7 @@ def comparison_map(store, summary: dict, layers: dict[str, gpd.GeoDataFrame], *,
     ).add_to(m)
     Control(f"<h4>情景比较</h4>{_summary_html(summary)}", "topright", "geo-scenario").add_to(m)
     m.get_root().header.add_child(
-        folium.Element(
-            "<style>.geo-scenario{max-width:420px}.geo-scenario h4{margin:0 0 4px}"
-            ".geo-summary{border-collapse:collapse;font-size:12px;line-height:1.4}"
-            ".geo-summary th{text-align:left;color:#555;font-weight:normal;padding:1px 10px 1px 0}</style>"
-        ),
+        folium.Element(SUMMARY_CSS),
         name="geo_whatif_css",
     )
     folium.LayerControl(collapsed=True).add_to(m)

@@ -37,6 +37,7 @@ from geo_service.core.network import load_network
 from geo_service.core.runs import MemoCache
 from geo_service.core.vocab import in_service
 
+from ..audit_service import INPUT_LAYERS as AUDIT_INPUT_LAYERS
 from ..coverage import TOLERANCE_M, CoverageParams, CoverageResult, _unit_communities, category_rules
 from ..scenario import ScenarioParams, ScenarioResult
 from ..scenario_service import scenario_from_store
@@ -50,19 +51,7 @@ _NOT_COVERAGE = {"community", "shelter", "land_use", "facility_minimums", "hazar
 _SHELTER_NORMS = {"shelter", "hazards", "mobility"}
 _BASELINES = MemoCache(size=4)
 _RESULTS = MemoCache(size=32)
-_INPUTS = (
-    "population_units",
-    "facilities",
-    "shelters",
-    "communities",
-    "plan_parcels",
-    "developments",
-    "network_edges",
-    "unit_entrances",
-    "idle_assets",
-    "space_candidates",
-    "hazards",
-)
+_INPUTS = AUDIT_INPUT_LAYERS  # every layer an analysis reads: the audit's inputs cover coverage and shelters
 
 
 @dataclass
