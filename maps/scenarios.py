@@ -37,13 +37,18 @@ SHELTER_FIELDS = [
 ]
 
 
+def _count(v) -> str:
+    """Persons with thousands separators; a dash when unknown."""
+    return "—" if v is None else f"{int(round(float(v))):,}"
+
+
 def _summary_html(summary: dict) -> str:
     rows = [
         ("比较", f"{summary['a']} → {summary['b']}"),
         ("新增覆盖（人次）", f"{summary['newly_covered']:,}"),
         ("失去覆盖（人次）", f"{summary['newly_uncovered']:,}"),
         ("面积缺口缩小", "—" if summary["service_gap_closed_m2"] is None else f"{summary['service_gap_closed_m2']} m²"),
-        ("未安置避难人数", f"{summary['unplaced_a']} → {summary['unplaced_b']}"),
+        ("未安置避难人数", f"{_count(summary['unplaced_a'])} → {_count(summary['unplaced_b'])}"),
     ]
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
     return f'<table class="geo-summary">{body}</table>'
