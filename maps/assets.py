@@ -113,3 +113,16 @@ def external_references(html: str) -> list[str]:
     """``src``/``href`` of script, link and img tags that are not local (for checks)."""
     refs = re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="([^"]+)"', html)
     return [r for r in refs if re.match(r"^(https?:)?//", r)]
+
+
+def render_page(m, what: str, *, static_url: str = "/static", inline: bool = False) -> str:
+    """A folium map as one HTML page with assets from ``static_url`` (served) or embedded (``inline``: one file
+    that works offline); :class:`UnvendoredAsset` naming ``what`` if the page still references the internet."""
+    localize(m, static_url)
+    page = m.get_root().render()
+    if inline:
+        page = inline_assets(page, static_url)
+    bad = external_references(page)
+    if bad:
+        raise UnvendoredAsset(f"{what} references external assets: {bad}")
+    return page

@@ -170,11 +170,4 @@ def scenario_page(
     """The scenario map as one HTML page: assets from ``static_url`` (served) or embedded (``inline``: one file
     that works offline); never a reference to the internet."""
     m = scenario_map(store, run, tables, settings=settings)
-    assets.localize(m, static_url)
-    page = m.get_root().render()
-    if inline:
-        page = assets.inline_assets(page, static_url)
-    bad = assets.external_references(page)
-    if bad:
-        raise assets.UnvendoredAsset(f"the scenario map references external assets: {bad}")
-    return page
+    return assets.render_page(m, "the scenario map", static_url=static_url, inline=inline)

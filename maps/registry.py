@@ -149,11 +149,4 @@ def render_map(
 ) -> str:
     """The map as one HTML page: assets from ``static_url`` (served) or embedded (``inline``, single file)."""
     m = build_map(name, store, settings=settings, tiles_base=tiles_base, **options)
-    assets.localize(m, static_url)
-    page = m.get_root().render()
-    if inline:
-        page = assets.inline_assets(page, static_url)
-    bad = assets.external_references(page)
-    if bad:
-        raise assets.UnvendoredAsset(f"map {name} references external assets: {bad}")
-    return page
+    return assets.render_page(m, f"map {name}", static_url=static_url, inline=inline)

@@ -133,11 +133,4 @@ def comparison_page(
 ) -> str:
     """The comparison map as one HTML page: assets from ``static_url`` or embedded (``inline``: works offline)."""
     m = comparison_map(store, summary, layers, settings=settings)
-    assets.localize(m, static_url)
-    page = m.get_root().render()
-    if inline:
-        page = assets.inline_assets(page, static_url)
-    bad = assets.external_references(page)
-    if bad:
-        raise assets.UnvendoredAsset(f"the comparison map references external assets: {bad}")
-    return page
+    return assets.render_page(m, "the comparison map", static_url=static_url, inline=inline)
