@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -197,3 +198,14 @@ def browser():
         )
         yield b
         b.close()
+
+
+def wait_for_job(c, url: str, timeout_s: float = 120.0) -> dict:
+    """Poll a job's status URL until it is done or failed (AssertionError after ``timeout_s`` seconds)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        job = c.get(url).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job not finished after {timeout_s} s: {job}")

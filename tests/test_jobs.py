@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 from fastapi.testclient import TestClient
 
 from geo_service.app import create_app
 from tests._auth import token_headers
-from tests.conftest import sample_city_store
+from tests.conftest import sample_city_store, wait_for_job
 
 
 @pytest.fixture(scope="module")
@@ -19,16 +18,6 @@ def city(spatialite_template, tmp_path_factory):
     store = sample_city_store(spatialite_template, tmp_path_factory.mktemp("jobs_city"))
     yield store
     store.dispose()
-
-
-def _wait(c, url, timeout_s=120.0):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout_s:
-        job = c.get(url).json()
-        if job["status"] in ("done", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job not finished after {timeout_s} s: {job}")
 
 
 def test_full_recomputation_runs_in_the_background(city):
@@ -53,7 +42,7 @@ def test_full_recomputation_runs_in_the_background(city):
                 assert c.get(path).status_code == 200, path
                 status = c.get(f"/jobs/{job['id']}").json()["status"]
                 answered_while_running += before == status == "running"
-        done = _wait(c, f"/jobs/{job['id']}")
+        done = wait_for_job(c, f"/jobs/{job['id']}")
         assert done["status"] == "done", done
         assert answered_while_running >= 3, "no read was answered while the job ran"
         assert done["started_at"] and done["finished_at"] and done["created_by"] == job["created_by"]
@@ -71,7 +60,7 @@ def test_failed_job_reports_why(store):
     with TestClient(create_app(store)) as c:
         r = c.post("/jobs", json={"kind": "audit"}, headers=headers)  # an empty store: no network
         assert r.status_code == 202
-        job = _wait(c, r.headers["location"])
+        job = wait_for_job(c, r.headers["location"])
         assert job["status"] == "failed" and job["error"]
         assert c.get("/jobs/999999").status_code == 404
         assert c.post("/jobs", json={"kind": "everything"}, headers=headers).status_code == 422

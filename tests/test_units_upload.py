@@ -4,14 +4,12 @@ Real app over HTTP on SpatiaLite and PostGIS."""
 
 from __future__ import annotations
 
-import time
-
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
 from tests._auth import token_headers
-from tests.conftest import snapshot
+from tests.conftest import snapshot, wait_for_job
 from tests.test_units_build import (
     COMMUNITIES,
     COMMUNITY_TOTALS,
@@ -58,16 +56,6 @@ def _post(c, files, **data):
     return c.post("/units/build", files=files, data=data)
 
 
-def _wait(c, url, timeout_s=120.0):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout_s:
-        job = c.get(url).json()
-        if job["status"] in ("done", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job not finished after {timeout_s} s: {job}")
-
-
 def test_upload_checks_then_builds_in_the_background(store, county, tmp_path):
     c, areas = county
     before = snapshot(store)
@@ -92,7 +80,7 @@ def test_upload_checks_then_builds_in_the_background(store, county, tmp_path):
     job = r.json()
     assert r.headers["Location"] == job["status_url"] and job["kind"] == "units"
     assert job["totals"]["rows_by_level"] == {"street": 2, "community": 4}
-    done = _wait(c, job["status_url"])
+    done = wait_for_job(c, job["status_url"])
     assert done["status"] == "done", done
     units = store.read_layer("population_units")
     assert _sums(units, areas, "street")["residents"].to_dict() == {k: v[0] for k, v in STREET_TOTALS.items()}
@@ -182,7 +170,7 @@ def test_raster_upload(store, county, tmp_path):
               level="street")  # fmt: skip
     assert r.status_code == 202, r.text
     assert r.json()["totals"]["raster"] == "人口.tif"
-    done = _wait(c, r.json()["status_url"])
+    done = wait_for_job(c, r.json()["status_url"])
     assert done["status"] == "done", done
     (run,) = store.list_analyses("units")
     assert "raster" in run["summary"]["method"]["weights"]
