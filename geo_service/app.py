@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +24,13 @@ from .core.storage import Store
 from .jobs import JobRunner
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """On shutdown, let running jobs finish and stop the queue's threads (no job writes after the app is gone)."""
+    yield
+    app.state.jobs.shutdown(wait=True)
+
+
 def create_app(store: Store | None = None) -> FastAPI:
     """Build the app around a :class:`Store` (default: from settings; schema upgraded)."""
     from facilities.nearest import NearestService
@@ -38,6 +48,7 @@ def create_app(store: Store | None = None) -> FastAPI:
         "of the 德阳市社区治理条例. Coordinates in EPSG:4326 unless a crs parameter says otherwise.",
         docs_url=None,  # /docs is api/docs.py: Swagger UI from the service's own static files, no CDN
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.store = store
     app.state.nearest = NearestService(store)
