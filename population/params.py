@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from geo_service.core._errors import InputError
+from geo_service.core.importer import LEVEL_WORDS
 
 __all__ = [
     "LEVELS",
@@ -36,26 +37,10 @@ __all__ = [
 # Statistical levels, top (0) to bottom; ``county`` is an alias of ``district``.
 LEVELS: dict[str, int] = {"district": 0, "street": 1, "community": 2, "grid": 3}
 LEVEL_ZH: dict[str, str] = {"district": "区县", "street": "街道（乡镇）", "community": "社区（村）", "grid": "网格"}
+# Words for a level (区县, 乡镇, 居委会, 网格...): the importer's list, with its ``county`` read as ``district``.
 LEVEL_ALIASES: dict[str, str] = {
-    "county": "district",
-    "区县": "district",
-    "区": "district",
-    "县": "district",
-    "县级": "district",
-    "街道": "street",
-    "乡镇": "street",
-    "街道（乡镇）": "street",
-    "township": "street",
-    "社区": "community",
-    "村": "community",
-    "社区（村）": "community",
-    "村（社区）": "community",
-    "居委会": "community",
-    "村委会": "community",
-    "village": "community",
-    "网格": "grid",
-    "cell": "grid",
-}
+    word: ("district" if level == "county" else level) for word, level in LEVEL_WORDS.items()
+} | {"county": "district"}
 
 FALLBACK_NORMS: dict[str, Any] = {
     "storey_height_m": 3.0,

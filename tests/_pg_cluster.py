@@ -156,6 +156,14 @@ class PgCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def service_env(data: Path, **extra: str) -> dict[str, str]:
+    """This process's environment for a service subprocess on the store under ``data`` (no Redis, no rate limit)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GEO_DATA_DIR", "GEO_REDIS_URL")}
+    env.update(GEO_DATA_DIR=str(data), PYTHONUNBUFFERED="1", GEO_RATE_LIMIT_RPS="0")
+    env.update(extra)
+    return env
+
+
 class ServiceProcess:
     """The service in a subprocess (own process group), logging to a file."""
 

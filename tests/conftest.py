@@ -200,6 +200,23 @@ def browser():
         b.close()
 
 
+@pytest.fixture
+def tiny_world_dir(tmp_path):
+    """A SpatiaLite store under ``tmp_path/data`` holding the hand-built tiny world, for server processes.
+
+    Yields ``(store, data_dir)``: start ``geo-service serve`` with ``GEO_DATA_DIR=data_dir`` (see
+    ``_pg_cluster.service_env``) and it finds this store.
+    """
+    from tests._tiny_world import store_world
+
+    data = tmp_path / "data"
+    store = Store(f"sqlite:///{data / 'geo_service.sqlite'}", settings=Settings(GEO_DATA_DIR=data))
+    store.upgrade()
+    store_world(store)
+    yield store, data
+    store.dispose()
+
+
 def wait_for_job(c, url: str, timeout_s: float = 120.0) -> dict:
     """Poll a job's status URL until it is done or failed (AssertionError after ``timeout_s`` seconds)."""
     t0 = time.monotonic()

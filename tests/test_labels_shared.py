@@ -11,50 +11,28 @@ from __future__ import annotations
 
 import os
 import zipfile
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 import shapely
-from _pg_cluster import ServiceProcess
+from _pg_cluster import ServiceProcess, service_env
 
 from geo_service.core.network import KNearestLabels, WalkNetwork
 from geo_service.core.network.shared_labels import load_labels, save_labels, shared_labels
-from geo_service.core.settings import Settings
-from geo_service.core.storage import Store
 
 
 # ----------------------------------------------------------------------------- two server processes
-@pytest.fixture
-def city(tmp_path) -> tuple[Store, Path]:
-    """A SpatiaLite store under tmp_path/data holding the hand-built tiny world (a shelter, a network)."""
-    from _tiny_world import store_world
-
-    data = tmp_path / "data"
-    store = Store(f"sqlite:///{data / 'geo_service.sqlite'}", settings=Settings(GEO_DATA_DIR=data))
-    store.upgrade()
-    store_world(store)
-    yield store, data
-    store.dispose()
-
-
-def _env(data: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GEO_DATA_DIR", "GEO_REDIS_URL")}
-    env.update(GEO_DATA_DIR=str(data), PYTHONUNBUFFERED="1", GEO_RATE_LIMIT_RPS="0")
-    return env
-
-
-def test_a_second_process_answers_its_first_nearest_from_the_shared_file(city, tmp_path):
+def test_a_second_process_answers_its_first_nearest_from_the_shared_file(tiny_world_dir, tmp_path):
     from _tiny_world import point_lonlat
 
-    _, data = city
+    _, data = tiny_world_dir
     lon, lat = point_lonlat(500, -5)
     started: list[ServiceProcess] = []
     try:
-        one = ServiceProcess.serve(_env(data), tmp_path / "one.log")
+        one = ServiceProcess.serve(service_env(data), tmp_path / "one.log")
         started.append(one)
-        two = ServiceProcess.serve(_env(data), tmp_path / "two.log")
+        two = ServiceProcess.serve(service_env(data), tmp_path / "two.log")
         started.append(two)
         one.wait_ready()
         two.wait_ready()

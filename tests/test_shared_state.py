@@ -19,11 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 from _auth import token_headers
-from _pg_cluster import ServiceProcess
+from _pg_cluster import ServiceProcess, service_env
 
-from geo_service.core.settings import Settings
 from geo_service.core.shared_state import SharedState, namespace_of
-from geo_service.core.storage import Store
 
 REDIS_URL = os.environ.get("GEO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DEAD_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -41,26 +39,6 @@ def _redis_or_skip():
 
 
 @pytest.fixture
-def city(tmp_path) -> tuple[Store, Path]:
-    """A SpatiaLite store under tmp_path/data holding the hand-built tiny world (units, facilities, network)."""
-    from _tiny_world import store_world
-
-    data = tmp_path / "data"
-    store = Store(f"sqlite:///{data / 'geo_service.sqlite'}", settings=Settings(GEO_DATA_DIR=data))
-    store.upgrade()
-    store_world(store)
-    yield store, data
-    store.dispose()
-
-
-def _env(data: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GEO_DATA_DIR", "GEO_REDIS_URL")}
-    env.update(GEO_DATA_DIR=str(data), PYTHONUNBUFFERED="1", GEO_RATE_LIMIT_RPS="0")
-    env.update(extra)
-    return env
-
-
-@pytest.fixture
 def services():
     started: list[ServiceProcess] = []
 
@@ -75,11 +53,11 @@ def services():
         svc.stop()
 
 
-def test_two_processes_share_one_rate_limit(city, services, tmp_path):
+def test_two_processes_share_one_rate_limit(tiny_world_dir, services, tmp_path):
     _redis_or_skip()
-    _, data = city
+    _, data = tiny_world_dir
     # 0.01 tokens/s: nothing refills during the test; a burst of 6 per client address
-    env = _env(data, GEO_REDIS_URL=REDIS_URL, GEO_RATE_LIMIT_RPS="0.01", GEO_RATE_LIMIT_BURST="6")
+    env = service_env(data, GEO_REDIS_URL=REDIS_URL, GEO_RATE_LIMIT_RPS="0.01", GEO_RATE_LIMIT_BURST="6")
     one = services("serve", env, tmp_path / "one.log")
     two = services("serve", env, tmp_path / "two.log")  # each start spent one token on /health
     codes = []
@@ -109,11 +87,11 @@ def _wait_job(base: str, job_id: int, timeout: float = 120) -> dict:
     raise AssertionError(f"job {job_id} not finished after {timeout} s: {job}")
 
 
-def test_queued_job_survives_a_restart(city, services, tmp_path):
+def test_queued_job_survives_a_restart(tiny_world_dir, services, tmp_path):
     _redis_or_skip()
-    store, data = city
+    store, data = tiny_world_dir
     headers = token_headers(store, "admin")
-    env = _env(data, GEO_REDIS_URL=REDIS_URL)
+    env = service_env(data, GEO_REDIS_URL=REDIS_URL)
     front = services("serve", {**env, "GEO_JOB_WORKERS": "0"}, tmp_path / "front.log")
     job = _submit(front.base, headers)
     time.sleep(1.5)
@@ -127,11 +105,11 @@ def test_queued_job_survives_a_restart(city, services, tmp_path):
     assert store.get_job(job["id"])["status"] == "done"
 
 
-def test_jobs_of_a_dead_process_are_requeued(city):
+def test_jobs_of_a_dead_process_are_requeued(tiny_world_dir):
     _redis_or_skip()
     from geo_service.jobs import JobRunner
 
-    store, _ = city
+    store, _ = tiny_world_dir
     shared = SharedState(REDIS_URL, namespace_of(store.settings.resolved_database_url) + uuid.uuid4().hex[:6] + ":")
     job_id = store.create_job("coverage", {}, "tester")
     store.update_job(job_id, status="running", runner="elsewhere:999999")
@@ -151,11 +129,11 @@ def test_jobs_of_a_dead_process_are_requeued(city):
             shared.client.delete(key)
 
 
-def test_redis_down_is_a_warning_not_an_error(city, services, tmp_path):
-    store, data = city
+def test_redis_down_is_a_warning_not_an_error(tiny_world_dir, services, tmp_path):
+    store, data = tiny_world_dir
     headers = token_headers(store, "admin")
     limits = {"GEO_RATE_LIMIT_RPS": "0.01", "GEO_RATE_LIMIT_BURST": "40"}
-    svc = services("serve", _env(data, GEO_REDIS_URL=DEAD_REDIS_URL, **limits), tmp_path / "down.log")
+    svc = services("serve", service_env(data, GEO_REDIS_URL=DEAD_REDIS_URL, **limits), tmp_path / "down.log")
     health = httpx.get(svc.base + "/health", timeout=10)
     assert health.status_code == 200
     body = health.json()
