@@ -17,6 +17,7 @@ new delineation.  The summary counts the kept, new and removed units.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import geopandas as gpd
 
@@ -128,16 +129,30 @@ def run_units_job(store, params: dict, created_by: str | None) -> dict:
     without one), ``totals_source`` (the uploaded file's name, for the run's summary), ``raster`` (path of an
     uploaded population raster) and ``column_map``, as ``POST /units/build`` and ``POST /jobs`` store them.
     """
-    up = UnitsParams.from_input(
-        store.norms,
-        rows=params.get("totals"),
-        levels=params.get("levels"),
-        rows_source=str(params.get("totals_source") or "job"),
-        column_map=params.get("column_map"),
-        raster=params.get("raster"),
-    )
-    run = build_units(store, up, created_by=created_by, recompute=True)
+    try:
+        up = UnitsParams.from_input(
+            store.norms,
+            rows=params.get("totals"),
+            levels=params.get("levels"),
+            rows_source=str(params.get("totals_source") or "job"),
+            column_map=params.get("column_map"),
+            raster=params.get("raster"),
+        )
+        run = build_units(store, up, created_by=created_by, recompute=True)
+    finally:  # done or failed: an uploaded raster has served (a process killed mid-job leaves it for the retry)
+        _remove_upload(store, params.get("raster"))
     out = {"units_run_id": int(run["id"]), "units": run["summary"]["units"]}
     if run["summary"].get("ids"):
         out["ids"] = run["summary"]["ids"]
     return out
+
+
+def _remove_upload(store, path) -> None:
+    """Delete ``path`` when it is a file that ``POST /units/build`` kept under ``<data dir>/uploads``; a caller's own
+    raster (CLI, ``POST /jobs`` with a path) is never touched."""
+    if not path:
+        return
+    uploads = (Path(store.settings.data_dir) / "uploads").resolve()
+    p = Path(path).resolve()
+    if p.parent == uploads and p.name.startswith("units-raster-"):
+        p.unlink(missing_ok=True)

@@ -175,3 +175,4 @@ def test_raster_upload(store, county, tmp_path):
     (run,) = store.list_analyses("units")
     assert "raster" in run["summary"]["method"]["weights"]
     assert run["summary"]["units"]["residents"] == sum(v[0] for v in STREET_TOTALS.values())
+    assert not list(uploads.glob("*")), "the uploaded raster is kept after its job"

@@ -6,7 +6,7 @@ spreadsheet shows and its column), and that every total names a stored admin are
 or 422 with a Chinese message and the per-row report; nothing is written and no job is started.  ``check=true``
 only checks (200).  The totals are read by the CLI's reader (:func:`population.params.read_totals_table`) and go to
 the job as parsed rows in its parameters (so any process sharing the database can run it); an uploaded raster is
-kept under ``<GEO_DATA_DIR>/uploads/`` and the job gets its path.
+kept under ``<GEO_DATA_DIR>/uploads/`` and the job gets its path (deleted when the job has ended, done or failed).
 """
 
 from __future__ import annotations
