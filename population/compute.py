@@ -18,6 +18,7 @@ from geo_service.core._errors import InputError
 from geo_service.core.crs import metric_crs_for
 
 from .allocate import Allocation, Tier, allocate
+from .fold import fold_grid_totals
 from .params import LEVEL_ALIASES, LEVEL_ZH, LEVELS, TotalRow, UnitsParams
 from .units import make_units
 from .weights import building_weights, raster_weights
@@ -227,6 +228,8 @@ def compute_units(
     compounds = ra[kind.fillna("compound").to_numpy() == "compound"].reset_index(drop=True)
     _check_counts(compounds, "小区")
     summary = _summary_start(params, areas_m, buildings_m, compounds, roads, crs)
+    params, folded = fold_grid_totals(params, areas_m)
+    summary["assumptions"].extend(folded)
     matched = _match_all(areas_m, params, summary)
     bw = None
     if len(buildings_m):
@@ -324,7 +327,8 @@ def match_totals(areas: pd.DataFrame, params: UnitsParams) -> dict:
     Returns
     -------
     dict
-        ``matched`` (totals matched per level) and ``areas_without_totals`` (per level, the areas no total names).
+        ``matched`` (totals matched per level), ``areas_without_totals`` (per level, the areas no total names) and
+        ``notes_zh`` (grid totals summed into communities when there are no grid outlines: :mod:`population.fold`).
 
     Raises
     ------
@@ -333,12 +337,14 @@ def match_totals(areas: pd.DataFrame, params: UnitsParams) -> dict:
     """
     areas = _prepare_areas(pd.DataFrame(areas).reset_index(drop=True))
     summary: dict = {"areas_without_totals": []}
+    params, folded = fold_grid_totals(params, areas)
     matched = _match_all(areas, params, summary)
     levels = areas["level"].to_numpy(dtype=object)
     counts = pd.Series([levels[i] for i in matched], dtype=object).value_counts()
     return {
         "matched": {str(k): int(v) for k, v in counts.items()},
         "areas_without_totals": summary["areas_without_totals"],
+        "notes_zh": [a["text_zh"] for a in folded],
     }
 
 

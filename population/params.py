@@ -49,8 +49,15 @@ FALLBACK_NORMS: dict[str, Any] = {
     "default_floors": {"residential": 6, "mixed": 4, "other": 2},
 }
 
-CODE_HEADERS = ("code", "adcode", "代码", "行政区划代码", "区划代码", "统计用区划代码", "编码", "编号")
-NAME_HEADERS = ("name", "名称", "区划名称", "地区", "单位", "单位名称", "地名")
+# A level's own code or name column (网格编码, 社区名称…), lowest level first: in a table with both a community's
+# and its street's code, the community's is the row's own (the street's is its parent).
+_LEVEL_PREFIXES = ("网格", "社区", "村", "居委会", "街道", "乡镇", "镇", "乡", "区县", "县", "区")
+CODE_HEADERS = ("code", "adcode", "代码", "行政区划代码", "区划代码", "统计用区划代码", "编码", "编号") + tuple(
+    f"{w}{s}" for w in _LEVEL_PREFIXES for s in ("代码", "编码", "编号", "区划代码")
+)
+NAME_HEADERS = ("name", "名称", "区划名称", "地区", "单位", "单位名称", "地名") + tuple(
+    f"{w}{s}" for w in _LEVEL_PREFIXES for s in ("名称", "名")
+)
 RESIDENTS_HEADERS = ("residents", "population", "常住人口", "常住人口数", "人口", "人口数", "总人口")
 HOUSEHOLDS_HEADERS = ("households", "户数", "总户数", "家庭户数", "家庭户")
 LEVEL_HEADERS = ("level", "层级", "级别", "统计层级")

@@ -408,6 +408,30 @@ def test_four_levels_reconcile_exactly_on_both_backends(store, tmp_path):
     assert _sums(units, areas, "grid")["residents"].to_dict() == GRID_TOTALS
 
 
+def test_grid_totals_without_grid_outlines_are_summed_into_their_communities():
+    buildings, roads, areas = county_world()
+    areas = areas[areas["level"] != "grid"].reset_index(drop=True)  # the grid cells kept as a table only
+    streets = [{"level": "street", "code": c, "residents": v[0]} for c, v in STREET_TOTALS.items()]
+    grid = [{"level": "grid", "code": c, "residents": v} for c, v in GRID_TOTALS.items()]
+    params = UnitsParams.from_input(None, rows=streets + grid)
+    res = compute_units(buildings, None, roads, areas, params)
+    assert _sums(res.units, areas, "community").loc["510603001001", "residents"] == sum(GRID_TOTALS.values())
+    assert _sums(res.units, areas, "street")["residents"].to_dict() == {c: v[0] for c, v in STREET_TOTALS.items()}
+    (said,) = [a for a in res.summary["assumptions"] if a["what"] == "grid_totals_folded"]
+    assert said["count"] == 2 and "汇总到所属的 1 个社区" in said["text_zh"]
+    # the community's own total wins; the difference is named
+    own = [{"level": "community", "name": "北一社区", "residents": 6_100}]
+    res = compute_units(buildings, None, roads, areas, UnitsParams.from_input(None, rows=streets + own + grid))
+    assert _sums(res.units, areas, "community").loc["510603001001", "residents"] == 6_100
+    (said,) = [a for a in res.summary["assumptions"] if a["what"] == "grid_totals_folded"]
+    assert "「北一社区」6,100 人（网格合计 6,000 人）" in said["text_zh"]
+    # a cell whose code names no stored community: refused by name
+    stray = grid + [{"level": "grid", "code": "510603009009-01", "name": "外区网格", "residents": 5}]
+    with pytest.raises(InputError) as err:
+        compute_units(buildings, None, roads, areas, UnitsParams.from_input(None, rows=streets + stray))
+    assert "没有网格边界" in err.value.message_zh and "外区网格" in err.value.message_zh
+
+
 # ------------------------------------------------------------------ stable unit ids
 def test_unit_ids_say_what_a_unit_is():
     buildings, roads, areas = county_world()

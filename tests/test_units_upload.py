@@ -176,3 +176,20 @@ def test_raster_upload(store, county, tmp_path):
     assert "raster" in run["summary"]["method"]["weights"]
     assert run["summary"]["units"]["residents"] == sum(v[0] for v in STREET_TOTALS.values())
     assert not list(uploads.glob("*")), "the uploaded raster is kept after its job"
+
+
+def test_grid_totals_without_grid_outlines_are_checked_as_community_sums(store):
+    buildings, roads, areas = county_world()
+    store.upsert_layer("admin_areas", areas[areas["level"] != "grid"])
+    store.upsert_layer("buildings", buildings)
+    grid = "网格编码,常住人口\n510603001001-01,2500\n510603001001-02,3500\n"
+    with TestClient(_app(store), headers=token_headers(store, "planner")) as c:
+        r = _post(c, [("totals", ("网格.csv", _csv(grid), "text/csv"))], level="网格", check="true")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["matched"] == {"community": 1} and body["rows_by_level"] == {"grid": 2}
+        assert "没有网格边界：2 条网格统计数按代码汇总到所属的 1 个社区" in body["message_zh"]
+        assert body["notes_zh"] and "全部对应" not in body["message_zh"]
+        r = _post(c, [("totals", ("网格.csv", _csv(grid + "510603009009-01,5\n"), "text/csv"))], level="网格")
+        assert r.status_code == 422 and "510603009009-01" in r.json()["message_zh"]
+        assert not store.list_jobs()

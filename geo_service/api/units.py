@@ -127,7 +127,9 @@ def _check(params, store, raster_name: str | None) -> TotalsCheck:
         by_level[r.level] = by_level.get(r.level, 0) + 1
         people[r.level] = people.get(r.level, 0) + r.residents
     said = "、".join(f"{LEVEL_ZH[k]} {n} 条" for k, n in by_level.items())
-    message = f"统计数 {len(params.totals)} 条（{said}）全部对应到已有的行政区划"
+    message = f"统计数 {len(params.totals)} 条（{said}）" + (
+        "；".join(matched["notes_zh"]) if matched["notes_zh"] else "全部对应到已有的行政区划"
+    )
     if matched["areas_without_totals"]:
         n = sum(len(a["areas"]) for a in matched["areas_without_totals"])
         message += f"；另有 {n} 个区域没有统计数（其人口由上级统计数按权重分配）"
@@ -138,6 +140,7 @@ def _check(params, store, raster_name: str | None) -> TotalsCheck:
         residents_by_level=people,
         matched=matched["matched"],
         areas_without_totals=matched["areas_without_totals"],
+        notes_zh=matched["notes_zh"],
         raster=raster_name,
         message_zh=message,
     )

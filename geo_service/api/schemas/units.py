@@ -24,6 +24,9 @@ class TotalsCheck(BaseModel):
         default_factory=list, description="Stored admin areas of a level with totals that no total names"
     )
     raster: str | None = Field(None, description="File name of the population raster used as weights, if any")
+    notes_zh: list[str] = Field(
+        default_factory=list, description="How totals were read, e.g. grid totals summed into their communities"
+    )
     message_zh: str
 
 
