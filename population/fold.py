@@ -61,7 +61,7 @@ def fold_grid_totals(params: UnitsParams, areas: pd.DataFrame) -> tuple[UnitsPar
     sums = _sum_by_community(grid, parent)
     own = _community_totals_by_code(params.totals, communities)
     folded, notes = [], []
-    for code, (residents, households, cells) in sums.items():
+    for code, (residents, households) in sums.items():
         if code in own:
             if own[code].residents != residents:
                 notes.append(f"「{own[code].label}」{own[code].residents:,} 人（网格合计 {residents:,} 人）")
@@ -78,14 +78,14 @@ def fold_grid_totals(params: UnitsParams, areas: pd.DataFrame) -> tuple[UnitsPar
     return dataclasses.replace(params, totals=totals), [assumption]
 
 
-def _sum_by_community(grid: list[TotalRow], parent: dict[int, str | None]) -> dict[str, tuple[int, int | None, int]]:
-    """Per community code: residents, households (None when a cell has none) and cells."""
-    out: dict[str, tuple[int, int | None, int]] = {}
+def _sum_by_community(grid: list[TotalRow], parent: dict[int, str | None]) -> dict[str, tuple[int, int | None]]:
+    """Per community code: residents and households (None when a cell has none) of its cells."""
+    out: dict[str, tuple[int, int | None]] = {}
     for i, r in enumerate(grid):
         code = str(parent[i])
-        res, hh, n = out.get(code, (0, 0, 0))
+        res, hh = out.get(code, (0, 0))
         hh = None if hh is None or r.households is None else hh + r.households
-        out[code] = (res + r.residents, hh, n + 1)
+        out[code] = (res + r.residents, hh)
     return out
 
 
