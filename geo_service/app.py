@@ -159,7 +159,8 @@ def create_app(store: Store | None = None) -> FastAPI:
             for n, s in LAYERS.items()
         )
         return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>社区治理空间规划与设施服务</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
+<title>社区治理空间规划与设施服务</title>
 <style>body{{font-family:sans-serif;max-width:860px;margin:1em auto;padding:0 1em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px}}\
 .synthetic{{background:#fff3cd;border:1px solid #e0b000;padding:8px}}</style></head>
@@ -168,6 +169,9 @@ td,th{{border:1px solid #ccc;padding:4px 8px}}\
 <a href="/ogc">OGC API - Features</a></p>
 <p><a href="/audit/summary">设施与避难场所审计汇总（JSON）</a> · <a href="/audit/report.xlsx">审计报表（XLSX）</a> · \
 <a href="/coverage/summary">生活圈覆盖汇总（JSON）</a></p>
+<p><a href="/workbench"><b>规划工作台</b></a>（社区划分、情景方案，需令牌） · \
+<a href="/shelters/scenario?format=html">避难场所分配图</a> · <a href="/fairness">步行可达公平性（JSON）</a> · \
+<a href="/reports/annual">年度社区设施体检报告（Word）</a></p>
 <p><a href="/docs">接口文档（OpenAPI）</a> · <a href="/health">健康检查</a> · <a href="/metadata">数据集说明</a></p>
 <table><tr><th>图层</th><th>接口名</th><th>要素数</th></tr>{rows}</table></body></html>"""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from typer.testing import CliRunner
 
 from geo_service.cli import app
@@ -24,7 +26,11 @@ def test_sample_city_cli_loads_serves_and_reloads(store, client):
     assert client.get("/health").json()["synthetic_data"] is True
     meta = client.get("/metadata").json()
     assert meta["synthetic"] is True and "合成" in meta["dataset"]["name_zh"]
-    assert "合成示例数据" in client.get("/").text
+    home = client.get("/").text
+    assert "合成示例数据" in home
+    for link in re.findall(r'href="(/[^"]*)"', home):  # every link of the home page answers
+        r = client.get(link.replace("&amp;", "&"))
+        assert r.status_code == 200, (link, r.text[:300])
 
     # same command again: replaced, not duplicated
     r = CliRunner().invoke(app, ["sample-city", "--scale", "0.1", "--seed", "3", "--database-url", url])
