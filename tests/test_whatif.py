@@ -15,7 +15,7 @@ from facilities.whatif.analyses import baseline, full_result, scenario_result
 from facilities.whatif.changes import ScenarioChanges
 from facilities.whatif.view import ScenarioReadOnly, ScenarioView
 from geo_service.cli import app as cli_app
-from geo_service.core._errors import ConflictError, InputError, NotFoundError
+from geo_service.core._errors import ConflictError, InputError, NotComputedError, NotFoundError
 from tests._tiny_world import point_lonlat, store_world
 from tests.conftest import snapshot
 
@@ -121,6 +121,40 @@ def test_reuse_equals_a_full_recompute_and_is_partial(store):
     b_id = int(units.loc["B", "id"])
     row = cmp_.units.set_index("unit_id").loc[b_id]
     assert row["change"] == "gained" and "幼儿园" in row["gained"]
+
+
+def test_a_comparison_is_stored_once_and_read_back_as_computed(store):
+    from facilities.whatif.runs import KIND, current_comparison
+
+    store_world(store)
+    svc.create_scenario(store, "北岸", _kg_changes())
+    computed = svc.compare(store, "baseline", "北岸")
+    run, stored = current_comparison(store, "baseline", "北岸")
+    assert stored.summary == json.loads(json.dumps(computed.summary, default=float))
+    for name, frame in computed.layers().items():
+        got = stored.layers()[name]
+        assert list(got.columns) == list(frame.columns), name
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(got.drop(columns="geometry")),
+            pd.DataFrame(frame.drop(columns="geometry")).reset_index(drop=True),
+            check_index_type=False,
+        )
+        assert got.geometry.geom_equals_exact(frame.geometry.reset_index(drop=True), 1e-9).all(), name
+    # read, not computed again, until the scenario or the data change
+    again, _ = current_comparison(store, "baseline", "北岸", allow_compute=False)
+    assert again["id"] == run["id"] and len(store.list_analyses(KIND)) == 1
+    svc.update_scenario(store, "北岸", description="只改说明")  # the description is not part of the comparison
+    assert current_comparison(store, "baseline", "北岸", allow_compute=False)[0]["id"] == run["id"]
+    svc.update_scenario(store, "北岸", name="北岸二")
+    with pytest.raises(NotComputedError):
+        current_comparison(store, "baseline", "北岸二", allow_compute=False)
+    units = store.read_layer("population_units")
+    store.upsert_layer("population_units", units.iloc[:1].assign(residents=units["residents"].iloc[0] + 1))
+    renamed, _ = current_comparison(store, "baseline", "北岸二")
+    assert renamed["id"] != run["id"] and len(store.list_analyses(KIND)) == 2
+    # a batch stores its comparisons: then read without computing
+    svc.run_batch(store, ["北岸二"])
+    assert current_comparison(store, "baseline", "北岸二", allow_compute=False)[0]["id"] > renamed["id"]
 
 
 def _same_coverage(a, b):
@@ -258,6 +292,10 @@ def test_api_crud_compare_and_roles(store, client, anon_client):
     cov = anon_client.get("/scenarios/北岸/coverage").json()
     assert cov["how"] == "partial: kindergarten" and cov["coverage"]["categories"]
     assert anon_client.get(f"/scenarios/{sid}/shelters").json()["shelters"]["demand"] > 0
+    # not yet compared: a resident's browser starts no computation; a signed-in caller does, and it is stored
+    r = anon_client.get("/scenarios/compare", params={"a": "baseline", "b": sid})
+    assert r.status_code == 401 and "尚未计算" in r.json()["message_zh"]
+    assert client.get("/scenarios/compare", params={"a": "baseline", "b": sid}).status_code == 200
     s = anon_client.get("/scenarios/compare", params={"a": "baseline", "b": sid}).json()
     kg = next(c for c in s["categories"] if c["category"] == "kindergarten")
     assert kg["newly_covered"] == 200 and s["cost_total_yuan_b"] == 3_000_000

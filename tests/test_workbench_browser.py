@@ -397,6 +397,14 @@ def test_scenarios_panel_compares_with_the_baseline(city, watched):
     page = _open(w, url, None)
     page.click("#tab-scenarios")
     page.wait_for_function(f"document.querySelector('#whatif-b').value === '{expected}'", timeout=30_000)
+    page.click("#whatif-run")  # not signed in, not yet compared: said so, nothing computed
+    page.wait_for_selector("#msg.error", timeout=30_000)
+    assert "比较失败" in page.inner_text("#msg") and "登录" in page.inner_text("#msg")
+    assert w.errors and all("401" in e for e in w.errors), w.errors  # the browser logs the two refused requests
+    w.errors.clear()
+    page.fill("#token", _token(store, "planner"))
+    page.click("#signin button[type=submit]")
+    page.wait_for_function("window.workbench.user !== null", timeout=10_000)
     page.click("#whatif-run")
     page.wait_for_selector("#whatif-table", timeout=120_000)
     table = page.inner_text("#whatif-table")

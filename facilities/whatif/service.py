@@ -17,9 +17,10 @@ from geo_service.core._errors import InputError
 from geo_service.core.jsonvalues import plain
 
 from ..service import SitingParams, siting_from_store
-from .analyses import ANALYSES, WhatIfResult, baseline, full_result, scenario_result
+from .analyses import ANALYSES, WhatIfResult, _network_version, baseline, full_result, scenario_result
 from .changes import ScenarioChanges
 from .compare import community_changes, shelter_changes, summary_table, unit_changes
+from .runs import RUNS, comparison_key, save_comparison
 from .view import ScenarioView
 
 BASELINE_NAMES = ("baseline", "现状", "0")
@@ -124,24 +125,30 @@ def analysis_json(result: WhatIfResult, analysis: str) -> dict:
     return out
 
 
-def run_batch(store, refs, *, analyses=ANALYSES, out_dir: Path | None = None, reuse: bool = True) -> dict:
+def run_batch(
+    store, refs, *, analyses=ANALYSES, out_dir: Path | None = None, reuse: bool = True, store_runs: bool = True
+) -> dict:
     """Every scenario of ``refs`` against the baseline (computed once): per scenario the comparison summary;
-    with ``out_dir`` also ``<name>.xlsx`` per scenario. Every scenario is checked before anything runs."""
+    with ``out_dir`` also ``<name>.xlsx`` per scenario. Every scenario is checked before anything runs.
+    ``store_runs``: keep each comparison as a stored run (:mod:`facilities.whatif.runs`)."""
     refs = [r for r in refs if not is_baseline(r)]
     if not refs:
         raise InputError("name at least one scenario", "请至少指定一个情景方案")
     if len(refs) > MAX_BATCH:
         raise InputError(f"at most {MAX_BATCH} scenarios in one batch", f"一次最多批量计算 {MAX_BATCH} 个情景方案")
     views = [view_of(store, r) for r in refs]
+    revisions, version = RUNS.revisions(store), _network_version(store)  # before computing (see runs.py)
     t0 = time.perf_counter()
     base = baseline(store, analyses) if reuse else full_result(ScenarioView(store, ScenarioChanges()), analyses)
     base.label = "现状"
     base_s = round(time.perf_counter() - t0, 3)
     items = []
-    for view in views:
+    for ref, view in zip(refs, views):
         t = time.perf_counter()
         res = scenario_result(view, analyses, base) if reuse else full_result(view, analyses)
         cmp_ = compare_results(base, res)
+        if store_runs:  # the workbench, the XLSX link and other processes then read it
+            save_comparison(store, cmp_, comparison_key(store, "baseline", ref, analyses), revisions, version)
         item = {"scenario": view.scenario_name, "seconds": round(time.perf_counter() - t, 3), **cmp_.summary}
         if out_dir is not None:
             from .report import write_comparison_xlsx

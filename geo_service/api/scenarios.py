@@ -1,8 +1,9 @@
 """``/scenarios``: named what-if change sets over the current layers, their runs and comparisons (issue 17).
 
-Anyone may read stored scenarios, their analyses and comparisons (computed in the process and kept while the data
-are unchanged); planners and facilities staff create, change and delete them and start batches (permission
-``recompute``). ``a``/``b`` of a comparison are scenario ids or names, or ``baseline`` for the current layers.
+Anyone may read stored scenarios, their analyses and stored comparisons; a comparison not yet stored for today's data
+is computed and stored for a signed-in caller (401 for others, as for other analyses: :mod:`facilities.whatif.runs`);
+planners and facilities staff create, change and delete scenarios and start batches (permission ``recompute``).
+``a``/``b`` of a comparison are scenario ids or names, or ``baseline`` for the current layers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from ..core.auth import Principal
 from ..core.geojson import GEOJSON_MEDIA_TYPE
 from ..core.storage import Store
-from .deps import get_store, require
+from .deps import Who, get_store, require
 from .schemas import ERROR_RESPONSES
 from .schemas.jobs import Job
 from .schemas.scenarios import (
@@ -56,19 +57,20 @@ def create(store: Annotated[Store, Depends(get_store)], body: Annotated[Scenario
     return JSONResponse(_scenario(row).model_dump(mode="json"), status_code=201)
 
 
-def _comparison(store: Store, a: str, b: str):
-    from facilities.whatif.service import compare
+def _comparison(store: Store, a: str, b: str, who: Principal | None):
+    """The stored comparison for today's data; computed and stored for a signed-in caller (401 for others)."""
+    from facilities.whatif.runs import current_comparison
 
-    return compare(store, a, b)
+    return current_comparison(store, a, b, allow_compute=who is not None)[1]
 
 
 @router.get(
     "/compare", response_model=Comparison, responses=ERROR_RESPONSES, summary="Compare two states (情景方案比较)"
 )
-def compare_summary(store: Annotated[Store, Depends(get_store)], a: ScenarioRefQ, b: ScenarioRefQ):
+def compare_summary(store: Annotated[Store, Depends(get_store)], a: ScenarioRefQ, b: ScenarioRefQ, who: Who):
     from geo_service.core.jsonvalues import plain
 
-    return Comparison(**plain(_comparison(store, a, b).summary))
+    return Comparison(**plain(_comparison(store, a, b, who).summary))
 
 
 @router.get(
@@ -77,11 +79,11 @@ def compare_summary(store: Annotated[Store, Depends(get_store)], a: ScenarioRefQ
     summary="A difference layer as GeoJSON: units (coverage gained/lost), communities (gap m²), shelters (load)",
 )
 def compare_geojson(
-    store: Annotated[Store, Depends(get_store)], a: ScenarioRefQ, b: ScenarioRefQ, layer: LayerQ = "units"
+    store: Annotated[Store, Depends(get_store)], a: ScenarioRefQ, b: ScenarioRefQ, who: Who, layer: LayerQ = "units"
 ):
     from facilities.whatif.report import layer_geojson
 
-    cmp_ = _comparison(store, a, b)
+    cmp_ = _comparison(store, a, b, who)
     return Response(layer_geojson(cmp_.layers()[layer], cmp_.summary, layer), media_type=GEOJSON_MEDIA_TYPE)
 
 
@@ -90,13 +92,13 @@ def compare_geojson(
     responses={200: {"content": {XLSX: {}}}, **ERROR_RESPONSES},
     summary="The comparison as a workbook with Chinese headers (情景比较表)",
 )
-def compare_xlsx(store: Annotated[Store, Depends(get_store)], a: ScenarioRefQ, b: ScenarioRefQ):
+def compare_xlsx(store: Annotated[Store, Depends(get_store)], a: ScenarioRefQ, b: ScenarioRefQ, who: Who):
     import tempfile
     from pathlib import Path
 
     from facilities.whatif.report import write_comparison_xlsx
 
-    cmp_ = _comparison(store, a, b)
+    cmp_ = _comparison(store, a, b, who)
     with tempfile.TemporaryDirectory() as tmp:
         path = write_comparison_xlsx(Path(tmp) / "compare.xlsx", cmp_.summary, cmp_.layers())
         data = path.read_bytes()
@@ -118,10 +120,10 @@ def compare_xlsx(store: Annotated[Store, Depends(get_store)], a: ScenarioRefQ, b
     },
     summary="The comparison map page (情景比较地图)",
 )
-def compare_html(store: Annotated[Store, Depends(get_store)], a: ScenarioRefQ, b: ScenarioRefQ):
+def compare_html(store: Annotated[Store, Depends(get_store)], a: ScenarioRefQ, b: ScenarioRefQ, who: Who):
     from maps.scenarios import comparison_page
 
-    cmp_ = _comparison(store, a, b)
+    cmp_ = _comparison(store, a, b, who)
     return HTMLResponse(comparison_page(store, cmp_.summary, cmp_.layers()))
 
 

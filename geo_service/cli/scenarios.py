@@ -136,7 +136,7 @@ def compare_cmd(
 ):
     """Compare two scenarios (or one with the baseline): summary table, difference maps (情景方案比较)."""
     from facilities.whatif.report import LAYERS, layer_geojson, summary_rows, write_comparison_xlsx
-    from facilities.whatif.service import compare
+    from facilities.whatif.runs import current_comparison
     from geo_service.core._errors import InputError
 
     with cli_errors():
@@ -148,7 +148,7 @@ def compare_cmd(
         if layer not in LAYERS:
             raise InputError(f"layer must be one of {LAYERS}", "图层应为 units、communities 或 shelters")
         store = open_store(database_url)
-        cmp_ = compare(store, a, b)
+        _run, cmp_ = current_comparison(store, a, b)  # stored: the API and the workbench then read it
         s = cmp_.summary
         out.print(f"情景比较：{s['a']} → {s['b']}")
         for _, r in summary_rows(s).iloc[1:].iterrows():

@@ -1,0 +1,120 @@
+"""Comparisons kept as stored runs: computed once per data state, read by every process and every reader.
+
+A comparison run (kind ``scenario_comparison``, :class:`~geo_service.core.runs.RunCache`) records what the two
+states are — ``baseline``, or a scenario's id, name and changes — the analyses, the norms (a hash) and the current
+plan, with the network version and the revisions of every layer an analysis reads. It stores the summary and the
+three difference layers (``units``, ``communities``, ``shelters``), so a comparison made in the workbench is then
+read, not computed again, by its XLSX link, its map page, another server process or a resident's browser. Editing
+a scenario (its changes or name), the data, the norms or the adopted plan makes the stored run stale.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+
+from geo_service.core.jsonvalues import plain
+from geo_service.core.runs import RunCache
+
+from ..service import resolve_plan
+from .analyses import _INPUTS, ANALYSES, _network_version, _norms_key
+
+KIND = "scenario_comparison"
+RUNS = RunCache(KIND, _INPUTS)
+KEYS = {"units": "unit_id", "communities": "community_code", "shelters": "shelter_id"}  # feature key per layer
+
+
+def state_key(store, ref) -> str | dict:
+    """What a state is for the cache: ``baseline``, or the scenario's id, name and stored (checked) changes."""
+    from .service import is_baseline
+
+    if is_baseline(ref):
+        return "baseline"
+    row = store.get_scenario(ref)
+    return {"id": int(row["id"]), "name": row["name"], "changes": row["changes"]}
+
+
+def comparison_key(store, a, b, analyses=ANALYSES) -> dict:
+    """The parameters of a comparison run: both states, the analyses, the norms' hash and the current plan."""
+    plan = resolve_plan(store, None)
+    return {
+        "a": state_key(store, a),
+        "b": state_key(store, b),
+        "analyses": sorted(analyses),
+        "norms": _norms_key(store.norms),
+        "plan_id": None if plan is None else int(plan["id"]),
+    }
+
+
+def current_comparison(store, a, b, analyses=ANALYSES, *, allow_compute: bool = True, created_by: str | None = None):
+    """The stored comparison of ``a`` and ``b`` for today's data, else computed and stored (``allow_compute=False``:
+    :class:`~geo_service.core._errors.NotComputedError` instead, as for other analyses read without a token).
+
+    Returns
+    -------
+    (dict, Comparison)
+        The run (``id``, ``created_at``…) and the comparison read back from it (layers in EPSG:4326).
+    """
+    want = comparison_key(store, a, b, analyses)
+    run = RUNS.current(
+        store,
+        want,
+        lambda: _network_version(store),
+        lambda: _compute_and_store(store, a, b, analyses, want, created_by),
+        allow_compute=allow_compute,
+    )
+    return run, comparison_of_run(store, run)
+
+
+def _compute_and_store(store, a, b, analyses, want: dict, created_by: str | None) -> int:
+    from .service import compare
+
+    revisions = RUNS.revisions(store)  # before computing: an edit meanwhile makes this run stale, not wrong
+    version = _network_version(store)
+    cmp_ = compare(store, a, b, analyses)
+    return save_comparison(store, cmp_, want, revisions, version, created_by)
+
+
+def save_comparison(store, cmp_, want: dict, revisions: dict, network_version, created_by: str | None = None) -> int:
+    """Store one comparison as a run; return its id."""
+    outputs, columns = {}, {}
+    for name, frame in cmp_.layers().items():
+        columns[name] = [[c, frame[c].dtype.kind] for c in frame.columns if c != frame.geometry.name]
+        if len(frame):
+            outputs[name] = frame.assign(feature_key=frame[KEYS[name]].astype(str))
+    return store.save_analysis(
+        KIND,
+        params=want,
+        summary={**plain(cmp_.summary), "columns": columns},
+        outputs=outputs,
+        network_version=network_version,
+        plan_id=want["plan_id"],
+        data_revisions=revisions,
+        created_by=created_by,
+    )
+
+
+def comparison_of_run(store, run: dict):
+    """The :class:`~facilities.whatif.service.Comparison` stored in ``run`` (columns in their computed order)."""
+    from .service import Comparison
+
+    summary = dict(run["summary"])
+    columns = summary.pop("columns", {})
+    layers = {}
+    for name in KEYS:
+        kinds = dict(columns.get(name, []))
+        if name in run.get("outputs", {}):
+            frame = store.read_analysis_output(run["id"], name)
+        else:
+            frame = gpd.GeoDataFrame(geometry=[], crs=4326)
+        for c, kind in kinds.items():  # JSON keeps no dtype: numbers (null for NaN) and flags as computed
+            values = frame[c] if c in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+            if kind in "fiu":
+                values = pd.to_numeric(values, errors="coerce")
+                frame[c] = values.astype(int) if kind != "f" and values.notna().all() else values.astype(float)
+            elif kind == "b":
+                frame[c] = values.astype(bool)
+            else:
+                frame[c] = values
+        layers[name] = gpd.GeoDataFrame(frame[[*kinds, "geometry"]], geometry="geometry", crs=4326)
+    return Comparison(summary, layers["units"], layers["communities"], layers["shelters"])
