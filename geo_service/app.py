@@ -26,7 +26,9 @@ from .jobs import JobRunner
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """On shutdown, let running jobs finish and stop the queue's threads (no job writes after the app is gone)."""
+    """On shutdown, let running jobs finish and stop the queue's threads (no job writes after the app is gone); on
+    start-up, start them again if an earlier shutdown stopped them."""
+    app.state.jobs.start()
     yield
     app.state.jobs.shutdown(wait=True)
 

@@ -94,14 +94,25 @@ class JobRunner:
         self.store = store
         self.label = _runner_label()
         self.shared = shared
-        self._pool = ThreadPoolExecutor(max_workers=max(int(workers), 1), thread_name_prefix="geo-job")
+        self.workers = int(workers)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         if shared is not None:
             self._queue = shared.key("jobs", "queue")
             self._running = shared.key("jobs", "running", self.label)
+        self.start()
+
+    def start(self) -> None:
+        """Start the pool (and with Redis the heartbeat and consumers); again after :meth:`shutdown` (an app served,
+        stopped and served again). Nothing happens when running."""
+        if getattr(self, "_pool", None) is not None and not self._stop.is_set():
+            return
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=max(self.workers, 1), thread_name_prefix="geo-job")
+        self._threads = []
+        if self.shared is not None:
             self._start_thread(self._heartbeat_loop, "geo-job-heartbeat")
-            for i in range(max(int(workers), 0)):
+            for i in range(max(self.workers, 0)):
                 self._start_thread(self._consume_loop, f"geo-job-consumer-{i}")
 
     def _start_thread(self, target, name: str) -> None:

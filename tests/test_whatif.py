@@ -124,7 +124,8 @@ def test_reuse_equals_a_full_recompute_and_is_partial(store):
 
 
 def test_a_comparison_is_stored_once_and_read_back_as_computed(store):
-    from facilities.whatif.runs import KIND, current_comparison
+    from facilities.whatif.runs import KIND
+    from facilities.whatif.service import current_comparison
 
     store_world(store)
     svc.create_scenario(store, "北岸", _kg_changes())

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -21,6 +23,12 @@ from geo_service.core.vocab import FACILITY_CATEGORIES
 from .analyses import WhatIfResult
 
 CHANGE_ZH = {"gained": "新增覆盖", "lost": "失去覆盖", "mixed": "有增有减", "same": "无变化"}
+BASELINE_NAMES = ("baseline", "现状", "0")
+
+
+def is_baseline(ref) -> bool:
+    """Whether ``ref`` names the current layers (``baseline``, ``现状``, ``0`` or nothing) rather than a scenario."""
+    return ref is None or str(ref).strip().lower() in BASELINE_NAMES
 
 
 def _covered(result: WhatIfResult) -> tuple[pd.DataFrame, list[str]]:
@@ -240,3 +248,20 @@ def shelter_changes(a: WhatIfResult, b: WhatIfResult) -> gpd.GeoDataFrame:
     m["load_change"] = m["load_b"].fillna(0) - m["load_a"].fillna(0)
     cols = ["shelter_id", "name", "capacity_persons", "load_a", "load_b", "load_change", "in_a", "in_b", "geometry"]
     return m[cols].sort_values("shelter_id", kind="stable").reset_index(drop=True)
+
+
+@dataclass
+class Comparison:
+    """Two states compared: the JSON summary and the difference layers (EPSG:4326)."""
+
+    summary: dict
+    units: gpd.GeoDataFrame
+    communities: gpd.GeoDataFrame
+    shelters: gpd.GeoDataFrame
+
+    def layers(self) -> dict[str, gpd.GeoDataFrame]:
+        return {"units": self.units, "communities": self.communities, "shelters": self.shelters}
+
+
+def compare_results(a: WhatIfResult, b: WhatIfResult) -> Comparison:
+    return Comparison(summary_table(a, b), unit_changes(a, b), community_changes(a, b), shelter_changes(a, b))

@@ -4,8 +4,9 @@ A comparison run (kind ``scenario_comparison``, :class:`~geo_service.core.runs.R
 states are — ``baseline``, or a scenario's id, name and changes — the analyses, the norms (a hash) and the current
 plan, with the network version and the revisions of every layer an analysis reads. It stores the summary and the
 three difference layers (``units``, ``communities``, ``shelters``), so a comparison made in the workbench is then
-read, not computed again, by its XLSX link, its map page, another server process or a resident's browser. Editing
-a scenario (its changes or name), the data, the norms or the adopted plan makes the stored run stale.
+read, not computed again (:func:`facilities.whatif.service.current_comparison`), by its XLSX link, its map page,
+another server process or a resident's browser. Editing a scenario (its changes or name), the data, the norms or
+the adopted plan makes the stored run stale.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from geo_service.core.jsonvalues import plain
 from geo_service.core.runs import RunCache
 
 from ..service import resolve_plan
-from .analyses import _INPUTS, ANALYSES, _network_version, _norms_key
+from .analyses import _INPUTS, ANALYSES, _norms_key
+from .compare import Comparison, is_baseline
 
 KIND = "scenario_comparison"
 RUNS = RunCache(KIND, _INPUTS)
@@ -26,8 +28,6 @@ KEYS = {"units": "unit_id", "communities": "community_code", "shelters": "shelte
 
 def state_key(store, ref) -> str | dict:
     """What a state is for the cache: ``baseline``, or the scenario's id, name and stored (checked) changes."""
-    from .service import is_baseline
-
     if is_baseline(ref):
         return "baseline"
     row = store.get_scenario(ref)
@@ -44,35 +44,6 @@ def comparison_key(store, a, b, analyses=ANALYSES) -> dict:
         "norms": _norms_key(store.norms),
         "plan_id": None if plan is None else int(plan["id"]),
     }
-
-
-def current_comparison(store, a, b, analyses=ANALYSES, *, allow_compute: bool = True, created_by: str | None = None):
-    """The stored comparison of ``a`` and ``b`` for today's data, else computed and stored (``allow_compute=False``:
-    :class:`~geo_service.core._errors.NotComputedError` instead, as for other analyses read without a token).
-
-    Returns
-    -------
-    (dict, Comparison)
-        The run (``id``, ``created_at``…) and the comparison read back from it (layers in EPSG:4326).
-    """
-    want = comparison_key(store, a, b, analyses)
-    run = RUNS.current(
-        store,
-        want,
-        lambda: _network_version(store),
-        lambda: _compute_and_store(store, a, b, analyses, want, created_by),
-        allow_compute=allow_compute,
-    )
-    return run, comparison_of_run(store, run)
-
-
-def _compute_and_store(store, a, b, analyses, want: dict, created_by: str | None) -> int:
-    from .service import compare
-
-    revisions = RUNS.revisions(store)  # before computing: an edit meanwhile makes this run stale, not wrong
-    version = _network_version(store)
-    cmp_ = compare(store, a, b, analyses)
-    return save_comparison(store, cmp_, want, revisions, version, created_by)
 
 
 def save_comparison(store, cmp_, want: dict, revisions: dict, network_version, created_by: str | None = None) -> int:
@@ -95,9 +66,7 @@ def save_comparison(store, cmp_, want: dict, revisions: dict, network_version, c
 
 
 def comparison_of_run(store, run: dict):
-    """The :class:`~facilities.whatif.service.Comparison` stored in ``run`` (columns in their computed order)."""
-    from .service import Comparison
-
+    """The :class:`~facilities.whatif.compare.Comparison` stored in ``run`` (columns and dtypes as computed)."""
     summary = dict(run["summary"])
     columns = summary.pop("columns", {})
     layers = {}

@@ -8,10 +8,7 @@ time it runs, since the data may have changed since. The references ``baseline``
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
-
-import geopandas as gpd
 
 from geo_service.core._errors import InputError
 from geo_service.core.jsonvalues import plain
@@ -19,16 +16,11 @@ from geo_service.core.jsonvalues import plain
 from ..service import SitingParams, siting_from_store
 from .analyses import ANALYSES, WhatIfResult, _network_version, baseline, full_result, scenario_result
 from .changes import ScenarioChanges
-from .compare import community_changes, shelter_changes, summary_table, unit_changes
-from .runs import RUNS, comparison_key, save_comparison
+from .compare import Comparison, compare_results, is_baseline
+from .runs import RUNS, comparison_key, comparison_of_run, save_comparison
 from .view import ScenarioView
 
-BASELINE_NAMES = ("baseline", "现状", "0")
 MAX_BATCH = 20
-
-
-def is_baseline(ref) -> bool:
-    return ref is None or str(ref).strip().lower() in BASELINE_NAMES
 
 
 def parse_analyses(value) -> tuple[str, ...]:
@@ -83,26 +75,30 @@ def result_of(store, ref, analyses=ANALYSES, *, reuse: bool = True) -> WhatIfRes
     return scenario_result(view, analyses) if reuse else full_result(view, analyses)
 
 
-@dataclass
-class Comparison:
-    """Two states compared: the JSON summary and the difference layers (EPSG:4326)."""
-
-    summary: dict
-    units: gpd.GeoDataFrame
-    communities: gpd.GeoDataFrame
-    shelters: gpd.GeoDataFrame
-
-    def layers(self) -> dict[str, gpd.GeoDataFrame]:
-        return {"units": self.units, "communities": self.communities, "shelters": self.shelters}
-
-
-def compare_results(a: WhatIfResult, b: WhatIfResult) -> Comparison:
-    return Comparison(summary_table(a, b), unit_changes(a, b), community_changes(a, b), shelter_changes(a, b))
-
-
 def compare(store, a, b, analyses=ANALYSES, *, reuse: bool = True) -> Comparison:
     """Compare ``a`` and ``b`` (scenario ids or names, or ``baseline``)."""
     return compare_results(result_of(store, a, analyses, reuse=reuse), result_of(store, b, analyses, reuse=reuse))
+
+
+def current_comparison(store, a, b, analyses=ANALYSES, *, allow_compute: bool = True, created_by: str | None = None):
+    """The stored comparison of ``a`` and ``b`` for today's data (:mod:`facilities.whatif.runs`), else computed and
+    stored (``allow_compute=False``: :class:`~geo_service.core._errors.NotComputedError` instead, as for other
+    analyses read without a token).
+
+    Returns
+    -------
+    (dict, Comparison)
+        The run (``id``, ``created_at``…) and the comparison read back from it (layers in EPSG:4326).
+    """
+    want = comparison_key(store, a, b, analyses)
+
+    def compute() -> int:
+        revisions = RUNS.revisions(store)  # before computing: an edit meanwhile makes the run stale, not wrong
+        version = _network_version(store)
+        return save_comparison(store, compare(store, a, b, analyses), want, revisions, version, created_by)
+
+    run = RUNS.current(store, want, lambda: _network_version(store), compute, allow_compute=allow_compute)
+    return run, comparison_of_run(store, run)
 
 
 def siting(store, ref, params: SitingParams) -> dict:

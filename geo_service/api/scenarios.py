@@ -59,7 +59,7 @@ def create(store: Annotated[Store, Depends(get_store)], body: Annotated[Scenario
 
 def _comparison(store: Store, a: str, b: str, who: Principal | None):
     """The stored comparison for today's data; computed and stored for a signed-in caller (401 for others)."""
-    from facilities.whatif.runs import current_comparison
+    from facilities.whatif.service import current_comparison
 
     return current_comparison(store, a, b, allow_compute=who is not None)[1]
 

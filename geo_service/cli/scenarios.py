@@ -136,7 +136,7 @@ def compare_cmd(
 ):
     """Compare two scenarios (or one with the baseline): summary table, difference maps (情景方案比较)."""
     from facilities.whatif.report import LAYERS, layer_geojson, summary_rows, write_comparison_xlsx
-    from facilities.whatif.runs import current_comparison
+    from facilities.whatif.service import current_comparison
     from geo_service.core._errors import InputError
 
     with cli_errors():
