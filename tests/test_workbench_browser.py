@@ -292,6 +292,8 @@ def test_one_street_draft_proposed_and_adopted_through_the_preview(city, watched
     assert store.count("communities", plan_id=now["id"]) == expected
     run = current_audit(store)
     assert run["outputs"]["communities"] == expected  # the audit still counts every community of the city
+    # the history is refreshed after the adoption: wait for the new state (the old table also has a 现行 row)
+    page.wait_for_function("document.querySelector('#a-history').innerText.includes('已被替代')", timeout=30_000)
     page.wait_for_selector("#a-history td:has-text('现行')")
     history = page.inner_text("#a-history")
     assert "已被替代" in history and adopted["name"] in history  # the sample plan stays in the history
