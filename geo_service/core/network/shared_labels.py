@@ -166,12 +166,7 @@ def shared_labels(
                 labels = load_labels(path, key, net)  # written between our first look and the lock
                 if labels is not None:
                     return labels, "shared_file"
-                labels = build()
-                try:
-                    save_labels(labels, path, key)
-                except OSError:
-                    pass
-                return labels, "built"
+                return _build_and_share(build, path, key), "built"
             finally:
                 lock.unlink(missing_ok=True)
         if state == "unavailable":  # no place to share (read-only data dir): build for this process only
@@ -181,12 +176,17 @@ def shared_labels(
         if labels is not None:
             return labels, "shared_file"
         if time.monotonic() > deadline:  # another builder is too slow: build here, one rename wins
-            labels = build()
-            try:
-                save_labels(labels, path, key)
-            except OSError:
-                pass
-            return labels, "built"
+            return _build_and_share(build, path, key), "built"
+
+
+def _build_and_share(build, path: Path, key: str):
+    """Build the labels and write them for other processes; a write that fails (disk full…) only stays unshared."""
+    labels = build()
+    try:
+        save_labels(labels, path, key)
+    except OSError:
+        pass
+    return labels
 
 
 def _take_lock(lock: Path, stale_lock_s: float) -> str:
