@@ -21,23 +21,19 @@ Three solvers:
   shelter over capacity when every unit takes its nearest shelter) and components with a single shelter or
   a single unit (filled nearest first, which is optimal there) are solved directly.  The rest:
 
-  1. a maximum flow (:func:`scipy.sparse.csgraph.maximum_flow`, integer, exact) gives the largest number
-     placed, P*;
-  2. the min-cost LP ``min sum (w - M) x`` s.t. unit rows <= demand, shelter rows <= capacity, x >= 0, with
-     a bonus M per person placed large enough that placing one more person always pays (so its optimum is
-     a maximum flow of least walking), solved with HiGHS' dual simplex (:func:`scipy.optimize.linprog`).
-     The constraint matrix is totally unimodular (bipartite incidence), so the simplex vertex is integral;
-     it is rounded, checked (|x - round(x)| < 1e-6), the constraints are re-checked after rounding, and
-     the number placed must equal P*;
-  3. the LP is only solved where the congestion is: units are fixed to their nearest shelter unless it is
-     over capacity; the free units' LP falls apart into many small components (batched a few thousand
-     pairs per LP).  The LP duals then certify the whole assignment (the fixed units' pairs must be dual
-     feasible); fixed units breaking the certificate are freed and their components solved again, until
-     it holds.  One LP over a whole city is much slower (simplex time grows faster than linearly): 26 s
-     instead of about 4 s for 370,000 pairs (sample city scale 100).
+  1. OR-tools' min-cost flow (``SimpleMinCostFlow.solve_max_flow_with_min_cost``, C++: a maximum flow,
+     then the cheapest of the maximum flows by cost scaling) on source -> unit (demand) -> shelter (pair)
+     -> sink (capacity), walks as whole micrometres (integer costs; whole millimetres if micrometres would
+     overflow).  Exact for the rounded walks, so the total walking is within placed persons x 1 micrometre
+     of the optimum for the walks as given;
+  2. the number placed is checked against an independent integer maximum flow
+     (:func:`scipy.sparse.csgraph.maximum_flow`), P*, and the result against demand and capacity.
 
-  If the LP ever failed (status, integrality or P*), the components are solved whole again with the row
-  sum x = P* instead of the bonus.
+  About 0.2 s for the 55,000 pairs of the sample city at scale 4, where one LP per congested group
+  (HiGHS dual simplex, the method before) took 3.2 s.  If the solver ever failed (status, overflow, P*), the
+  components are solved whole by the LP ``min sum w x`` s.t. unit rows <= demand, shelter rows <= capacity,
+  sum x = P* (HiGHS dual simplex, :func:`scipy.optimize.linprog`; the constraint matrix is totally
+  unimodular, so the simplex vertex is integral; it is rounded and re-checked).
 - :func:`assign_nearest_first` -- the capacity-aware greedy planners use by hand: pairs in increasing
   walking distance (ties by unit, then shelter position), each getting min(remaining demand, remaining
   capacity).  It strands residents whom the exact assignment places.  The sequential greedy is computed in
@@ -54,6 +50,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from ortools.graph.python import min_cost_flow
 from scipy import sparse
 from scipy.optimize import linprog
 from scipy.sparse import csgraph
@@ -69,11 +66,12 @@ _INT32_MAX = np.iinfo(np.int32).max
 # than _LOOP_BELOW pairs are live); the rest goes through the sequential loop.
 _ROUND_MIN_SHARE = 1e-3
 _LOOP_BELOW = 2_000
-# exact: pairs per stage-2 LP (whole components are batched up to about this size)
+# exact: walks go to the min-cost-flow solver as whole numbers of these units, metres (the first that fits)
+_COST_UNITS_M = (1e-6, 1e-3)
+# exact: the solver's costs are 64-bit integers; stay well below their range
+_COST_LIMIT = 2.0**60
+# exact, fallback LP: pairs per LP (whole components are batched up to about this size)
 _LP_BATCH = 2_000
-# exact: a fixed unit's pair breaks dual feasibility by more than this (metres) -> the unit becomes free
-_DUAL_TOL = 1e-6
-_MAX_ROUNDS = 20
 
 
 # ----------------------------------------------------------------------------- result
@@ -325,8 +323,8 @@ def assign_exact(n_units, n_shelters, pair_unit, pair_shelter, pair_walk_m, dema
     -------
     ShelterAssignment
         ``method == "exact_min_cost_flow"``.  No other assignment places more persons (checked against an
-        integer maximum flow); among those placing as many, none walks fewer person-metres (up to the LP
-        tolerances: a few millionths of a metre per person).
+        integer maximum flow); among those placing as many, none walks fewer person-metres (up to the
+        rounding of walks to whole micrometres: at most a micrometre per placed person).
 
     Raises
     ------
@@ -387,19 +385,16 @@ def _min_cost_max_flow(
     """Integral flow per pair (``u``, ``s`` global positions, ``comp`` component labels): the most persons,
     then the least sum of ``w * x``.
 
-    Stage 1, a maximum flow, gives the largest number placed P* of every component (exact, integer).
-    Stage 2 minimises, per component c,
-
-        sum (w - M_c) x   s.t.  unit rows <= demand, shelter rows <= capacity, x >= 0,
-
-    with the bonus M_c = W_c * min(units, shelters of c) + 1 (W_c the longest walk of c): an augmenting path
-    has at most min(units, shelters) forward pairs, so it always pays, and an optimum of this LP is a maximum
-    flow of least walking.  It is solved by :func:`_restricted`; the result must place P* persons, else (never
-    seen; numerical trouble) every component is solved whole with the row sum x = P* instead of the bonus.
+    The network source -> unit (its demand) -> shelter (the pair, at most min(demand, capacity)) -> shelter
+    -> sink (its capacity) is solved by OR-tools' min-cost flow (``solve_max_flow_with_min_cost``: a maximum
+    flow, then the cheapest among the maximum flows by cost scaling), walks as whole micrometres (whole
+    millimetres if micrometres would overflow its 64-bit costs).  The number placed is checked against an
+    independent integer maximum flow (:func:`scipy.sparse.csgraph.maximum_flow`), P*.  If the solver failed
+    or that check did not hold (never seen), every component is solved whole by the LP with the row sum
+    x = P* (HiGHS dual simplex).
     """
     units, ui = np.unique(u, return_inverse=True)
     shelters, si = np.unique(s, return_inverse=True)
-    a, b, m = units.size, shelters.size, u.size
     d = demand[units]
     total = int(d.sum())
     if total > _INT32_MAX:
@@ -408,33 +403,17 @@ def _min_cost_max_flow(
             f"同一组相互可达的人口单元和避难场所中需安置人数超过 {_INT32_MAX}，无法计算",
         )
     cap = np.minimum(capacity[shelters], total)
-
-    # stage 1: source 0 -> unit 1..a (demand) -> shelter a+1..a+b (min(demand, capacity)) -> sink a+b+1
-    snk = a + b + 1
-    rows = np.concatenate([np.zeros(a, dtype=np.int64), 1 + ui, 1 + a + np.arange(b)])
-    cols = np.concatenate([1 + np.arange(a), 1 + a + si, np.full(b, snk)])
-    vals = np.concatenate([d, np.minimum(d[ui], cap[si]), cap]).astype(np.int32)
-    graph = sparse.csr_matrix((vals, (rows, cols)), shape=(a + b + 2,) * 2)
-    flow = csgraph.maximum_flow(graph, 0, snk).flow
-    unit_flow = np.asarray(flow[[0], :].toarray()).ravel()[1 : a + 1].astype(np.int64)
-
-    # the bonus of each component
-    comps, ci = np.unique(comp, return_inverse=True)
-    k = comps.size
-    unit_comp = np.zeros(a, dtype=np.int64)
-    unit_comp[ui] = ci
-    shelter_comp = np.zeros(b, dtype=np.int64)
-    shelter_comp[si] = ci
-    w_max = np.zeros(k)
-    np.maximum.at(w_max, ci, w)
-    bonus = (w_max * np.minimum(np.bincount(unit_comp, minlength=k), np.bincount(shelter_comp, minlength=k)) + 1.0)[ci]
-
-    x = _restricted(ui, si, w, bonus, d, cap, unit_comp)
-    if x is not None and int(x.sum()) == int(unit_flow.sum()):
-        return x
+    unit_flow = _max_flow_per_unit(ui, si, d, cap)
+    for cost_unit_m in _COST_UNITS_M:
+        x = _network_flow(ui, si, w, d, cap, cost_unit_m)
+        if x is not None and int(x.sum()) == int(unit_flow.sum()):
+            return x
     # fallback: whole components, sum row = P*
-    p_star = np.bincount(unit_comp, weights=unit_flow, minlength=k).astype(np.int64)
-    x = np.zeros(m, dtype=np.int64)
+    comps, ci = np.unique(comp, return_inverse=True)
+    unit_comp = np.zeros(units.size, dtype=np.int64)
+    unit_comp[ui] = ci
+    p_star = np.bincount(unit_comp, weights=unit_flow, minlength=comps.size).astype(np.int64)
+    x = np.zeros(u.size, dtype=np.int64)
     order = np.argsort(ci, kind="stable")
     for lo, hi in _batches(ci[order], _LP_BATCH):
         idx = order[lo:hi]
@@ -443,56 +422,45 @@ def _min_cost_max_flow(
     return x
 
 
-def _restricted(ui, si, w, bonus, d, cap, unit_comp) -> np.ndarray | None:
-    """The bonus LP of :func:`_min_cost_max_flow` solved on the congested part only, with a dual certificate.
+def _max_flow_per_unit(ui: np.ndarray, si: np.ndarray, d: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Persons of each unit (local positions ``ui``) in one integer maximum flow (scipy, exact)."""
+    a, b = d.size, cap.size
+    snk = a + b + 1  # source 0 -> unit 1..a (demand) -> shelter a+1..a+b (min(demand, capacity)) -> sink
+    rows = np.concatenate([np.zeros(a, dtype=np.int64), 1 + ui, 1 + a + np.arange(b)])
+    cols = np.concatenate([1 + np.arange(a), 1 + a + si, np.full(b, snk)])
+    vals = np.concatenate([d, np.minimum(d[ui], cap[si]), cap]).astype(np.int32)
+    graph = sparse.csr_matrix((vals, (rows, cols)), shape=(a + b + 2,) * 2)
+    flow = csgraph.maximum_flow(graph, 0, snk).flow
+    return np.asarray(flow[[0], :].toarray()).ravel()[1 : a + 1].astype(np.int64)
 
-    Units (``ui``, 0..a-1) are *fixed* to their nearest shelter with all their residents, or *free*.  At
-    first the free units are those whose nearest shelter is over capacity when everyone takes the nearest.
-    The LP over the free units' pairs (shelter capacities less the fixed load) falls apart into many small
-    components, solved in batches.  Its duals (beta_s >= 0 per shelter, 0 outside the LP) extend to the fixed
-    units (alpha_u = M - w(u, nearest) - beta_nearest); the whole is optimal when these are dual feasible:
-    alpha_u >= 0 and beta_s - beta_nearest >= w(u, nearest) - w(u, s) on every pair of a fixed unit.  Units
-    breaking that become free and the LP components they touch are solved again, until none does (after
-    ``_MAX_ROUNDS`` rounds every unit of a component still breaking it becomes free: the whole component is
-    then one LP, which needs no certificate).  Returns x per pair, or None when an LP fails.
-    """
+
+def _network_flow(ui, si, w, d, cap, cost_unit_m: float) -> np.ndarray | None:
+    """Persons per pair of OR-tools' maximum flow of least cost, walks in whole ``cost_unit_m``; None when
+    the costs would overflow or the solver does not report an optimum."""
     a, b, m = d.size, cap.size, ui.size
-    cost = w - bonus
-    near = _nearest_pair(ui, w, a)  # every unit here has a pair
-    nshel = si[near]
-    load = np.bincount(nshel, weights=d, minlength=b)
-    free = load[nshel] > cap[nshel]
-    new = free.copy()
-    x = np.zeros(m, dtype=np.int64)
-    beta = np.zeros(b)
-    rounds = 0
-    while new.any():  # the free set only grows: at most _MAX_ROUNDS + 1 rounds, in practice 2 to 5
-        rounds += 1
-        fixed_load = np.bincount(nshel[~free], weights=d[~free], minlength=b)
-        spare = cap - np.rint(fixed_load).astype(np.int64)
-        fp = np.flatnonzero(free[ui])
-        g = sparse.csr_matrix((np.ones(fp.size, dtype=np.int8), (ui[fp], a + si[fp])), shape=(a + b,) * 2)
-        _, lab = csgraph.connected_components(g, directed=False)
-        dirty = np.zeros(lab.max() + 1, dtype=bool)
-        dirty[lab[np.flatnonzero(new)]] = True
-        sel = fp[dirty[lab[ui[fp]]]]
-        sel = sel[np.argsort(lab[ui[sel]], kind="stable")]
-        for lo, hi in _batches(lab[ui[sel]], _LP_BATCH):
-            if not _solve_bonus(sel[lo:hi], ui, si, cost, d, spare, x, beta):
-                return None
-        # dual feasibility of the fixed units' pairs
-        kp = np.flatnonzero(~free[ui])
-        npair = near[ui[kp]]
-        gap = beta[si[kp]] - beta[si[npair]] - w[npair] + w[kp]
-        alpha = bonus[npair] - w[npair] - beta[si[npair]]
-        bad = (gap < -_DUAL_TOL) | (alpha < -_DUAL_TOL)
-        new = np.zeros(a, dtype=bool)
-        new[ui[kp[bad]]] = True
-        if rounds >= _MAX_ROUNDS:
-            new = np.isin(unit_comp, unit_comp[new]) & ~free
-        free |= new
-    fixed = np.flatnonzero(~free)
-    x[near[fixed]] = d[fixed]
+    cost = np.rint(w / cost_unit_m)
+    biggest = float(cost.max(initial=0.0))
+    # the solver scales costs by the number of nodes and sums cost x flow in 64-bit integers
+    if biggest * (a + b + 3) >= _COST_LIMIT or biggest * float(d.sum()) >= _COST_LIMIT:
+        return None
+    src, snk = a + b, a + b + 1
+    solver = min_cost_flow.SimpleMinCostFlow()
+    arcs = solver.add_arcs_with_capacity_and_unit_cost(
+        np.concatenate([np.full(a, src), ui, a + np.arange(b)]),
+        np.concatenate([np.arange(a), a + si, np.full(b, snk)]),
+        np.concatenate([d, np.minimum(d[ui], cap[si]), cap]).astype(np.int64),
+        np.concatenate([np.zeros(a), cost, np.zeros(b)]).astype(np.int64),
+    )
+    total = int(d.sum())
+    solver.set_node_supply(src, total)
+    solver.set_node_supply(snk, -total)
+    if solver.solve_max_flow_with_min_cost() != solver.OPTIMAL:
+        return None
+    x = np.asarray(solver.flows(arcs[a : a + m]), dtype=np.int64)
+    placed = np.bincount(ui, weights=x, minlength=a)
+    load = np.bincount(si, weights=x, minlength=b)
+    if (x < 0).any() or (placed > d).any() or (load > cap).any():
+        return None
     return x
 
 
@@ -519,18 +487,6 @@ def _lp_rows(ui, si, d, cap) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]
         (np.ones(2 * m), (np.concatenate([li, lu.size + lj]), np.concatenate([col, col]))), shape=(lu.size + ls.size, m)
     )
     return a_ub, np.concatenate([d[lu], cap[ls]]).astype(np.float64), ls
-
-
-def _solve_bonus(idx, ui, si, cost, d, spare, x, beta) -> bool:
-    """The bonus LP over pairs ``idx`` (whole components): writes x[idx] and beta of their shelters."""
-    a_ub, b_ub, ls = _lp_rows(ui[idx], si[idx], d, spare)
-    res = linprog(cost[idx], A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs-ds")
-    xi = _integral(res, a_ub, b_ub)
-    if xi is None:
-        return False
-    x[idx] = xi
-    beta[ls] = np.maximum(-res.ineqlin.marginals[b_ub.size - ls.size :], 0.0)
-    return True
 
 
 def _solve_sum_row(ui, si, w, d, cap, target: int) -> np.ndarray:

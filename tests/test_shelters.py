@@ -207,28 +207,46 @@ def test_random_instances_match_networkx_min_cost_max_flow(seed, crowded):
     assert greedy.total_placed <= exact.total_placed
 
 
-def test_exact_paths_agree_forced_rounds_and_fallback(monkeypatch):
-    # congested instance: the restricted LP needs several rounds of its dual check
+def test_exact_paths_agree_solver_units_and_fallback(monkeypatch):
+    # congested instance: one large group of units competing for shelters
     args = spatial_instance(5, nu=400, ns=50, crowded=True)
     placed, cost = networkx_reference(*args)
     calls = {"n": 0}
-    original = shelters._restricted
+    original = shelters._network_flow
 
     def counting(*a, **k):
         calls["n"] += 1
         return original(*a, **k)
 
-    monkeypatch.setattr(shelters, "_restricted", counting)
+    monkeypatch.setattr(shelters, "_network_flow", counting)
     r = assign_exact(*args)
     assert calls["n"] == 1 and r.total_placed == placed and r.person_walk_m == pytest.approx(cost, rel=1e-12)
-    # a single round, then whole components
-    monkeypatch.setattr(shelters, "_MAX_ROUNDS", 1)
+    # walks in whole millimetres (as when micrometres would overflow): the same optimum for whole-metre walks
+    monkeypatch.setattr(shelters, "_COST_UNITS_M", (1e-3,))
     r = assign_exact(*args)
     assert r.total_placed == placed and r.person_walk_m == pytest.approx(cost, rel=1e-12)
-    # the fallback with the sum row, as if the bonus LP had failed
-    monkeypatch.setattr(shelters, "_restricted", lambda *a, **k: None)
+    # costs too large for the solver at every unit: the LP fallback with the sum row
+    monkeypatch.setattr(shelters, "_COST_LIMIT", 1.0)
+    calls["n"] = 0
+    r = assign_exact(*args)
+    assert calls["n"] == 1 and r.total_placed == placed and r.person_walk_m == pytest.approx(cost, rel=1e-12)
+    check_feasible(r, *args)
+    # the solver's answer failing the check against the independent maximum flow: the fallback as well
+    monkeypatch.setattr(shelters, "_COST_LIMIT", 2.0**60)
+    monkeypatch.setattr(shelters, "_network_flow", lambda *a, **k: np.zeros(a[0].size, dtype=np.int64))
     r = assign_exact(*args)
     assert r.total_placed == placed and r.person_walk_m == pytest.approx(cost, rel=1e-12)
+    check_feasible(r, *args)
+
+
+def test_exact_on_fractional_walks_is_within_a_micrometre_per_person():
+    args = list(spatial_instance(7, nu=300, ns=40, crowded=True))
+    rng = np.random.default_rng(7)
+    args[4] = np.asarray(args[4], dtype=float) + rng.integers(0, 1024, len(args[4])) / 1024  # binary fractions
+    placed, cost = networkx_reference(*args, scale=1024)
+    r = assign_exact(*args)
+    assert r.total_placed == placed
+    assert abs(r.person_walk_m - cost) <= placed * 1e-6 + 1e-6
     check_feasible(r, *args)
 
 
