@@ -28,12 +28,14 @@ after ``--networkx-timeout`` seconds).  Times are the best of ``--repeat``
 runs; peak memory is the tracemalloc peak of one more, untimed call.  The peer is networkx
 ``max_flow_min_cost`` (network simplex) on the equivalent graph, walks in millimetres as integer weights; both
 must place the same number of residents, and our walking total must not exceed that of networkx's flow
-evaluated at the exact walks.
+evaluated at the exact walks by more than one micrometre per placed person (ours rounds walks to whole
+micrometres for its integer solver, networkx's to whole millimetres).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import platform
 import resource
@@ -204,6 +206,7 @@ def part_solve(scale: float, repeat: int) -> dict:
             "numpy": np.__version__,
             "scipy": scipy.__version__,
             "networkx": networkx.__version__,
+            "ortools": importlib.metadata.version("ortools"),
         },
     }
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -424,7 +427,7 @@ def render(rows: list[dict], command: str, networkx_max_pairs: int) -> str:
         "",
         (
             f"`{command}`. Machine: 2 cores, 24 GB ({platform.machine()}, Python {v['python']}, numpy {v['numpy']}, "
-            f"scipy {v['scipy']} with HiGHS, networkx {v['networkx']})."
+            f"scipy {v['scipy']}, OR-tools {v.get('ortools', '?')}, networkx {v['networkx']})."
         ),
         "",
         (
@@ -485,7 +488,7 @@ def render(rows: list[dict], command: str, networkx_max_pairs: int) -> str:
         if "networkx_s" in r:
             agree = (
                 r["exact_placed"] == r["networkx_placed"]
-                and r["exact_walk_m"] <= r["networkx_cost_exact_walks_m"] * (1 + 1e-12) + 1e-6
+                and r["exact_walk_m"] <= r["networkx_cost_exact_walks_m"] + r["exact_placed"] * 1e-6 + 1e-6
             )
             lines.append(
                 f"| {r['scale']:g} | {s(r['networkx_build_s'])} | {s(r['networkx_s'])} | {s(r['exact_s'])} | "
@@ -519,9 +522,12 @@ def render(rows: list[dict], command: str, networkx_max_pairs: int) -> str:
             f"shelter within {r['limit_m']:g} m at all."
         )
     lines.append(
-        "- `assign_exact` solves the min-cost LP only where shelters overflow "
-        "(units whose nearest shelter has room stay there, certified by the LP duals; see `facilities/shelters.py`), "
-        "in many small LPs; `assign_nearest_first` is "
+        "- `assign_exact` solves directly the groups where nobody has to move or with one shelter or one unit, "
+        "and the congested rest with OR-tools' min-cost flow (a maximum flow, then the least walking among the "
+        "maximum flows; walks as whole micrometres), checked against scipy's maximum flow (see "
+        "`facilities/shelters.py`). On the sample city the congested rest is one connected group of units and "
+        "shelters, so the solve grows faster than the pairs (scale 200 is one problem of a whole province's "
+        "size; the province is run county by county). `assign_nearest_first` is "
         "the greedy computed in vectorised rounds, identical to the pair-by-pair loop (tests compare them)."
     )
     return "\n".join(lines)
