@@ -290,9 +290,15 @@ def test_api_crud_compare_and_roles(store, client, anon_client):
     assert r.status_code == 422 and "4242" in r.json()["message_zh"]
     assert [s["name"] for s in anon_client.get("/scenarios").json()] == ["北岸"]
     assert anon_client.get(f"/scenarios/{sid}").json()["changes"]["cost_inputs"]["北岸幼儿园"]["yuan"] == 3_000_000
-    cov = anon_client.get("/scenarios/北岸/coverage").json()
+    # an analysis not yet stored: 401 without a token; a signed-in caller computes and stores it for everyone
+    r = anon_client.get("/scenarios/北岸/coverage")
+    assert r.status_code == 401 and "尚未计算" in r.json()["message_zh"]
+    cov = client.get("/scenarios/北岸/coverage", headers=viewer).json()
     assert cov["how"] == "partial: kindergarten" and cov["coverage"]["categories"]
+    assert anon_client.get("/scenarios/北岸/coverage").json() == cov
+    assert client.get(f"/scenarios/{sid}/shelters").json()["shelters"]["demand"] > 0
     assert anon_client.get(f"/scenarios/{sid}/shelters").json()["shelters"]["demand"] > 0
+    assert anon_client.get("/scenarios/nope/audit").status_code == 404
     # not yet compared: a resident's browser starts no computation; a signed-in caller does, and it is stored
     r = anon_client.get("/scenarios/compare", params={"a": "baseline", "b": sid})
     assert r.status_code == 401 and "尚未计算" in r.json()["message_zh"]
@@ -307,6 +313,10 @@ def test_api_crud_compare_and_roles(store, client, anon_client):
     assert anon_client.get("/scenarios/compare", params={"a": "baseline", "b": "nope"}).status_code == 404
     r = client.patch(f"/scenarios/{sid}", json={"description": "改"})
     assert r.status_code == 200 and r.json()["description"] == "改"
+    # other changes: the stored analysis is stale, a resident sees 401 again until a planner reruns it
+    r = client.patch(f"/scenarios/{sid}", json={"changes": {**_kg_changes(), "cost_inputs": {}}})
+    assert r.status_code == 200, r.text
+    assert anon_client.get(f"/scenarios/{sid}/coverage").status_code == 401
     r = client.post("/scenarios/batch", json={"scenarios": [sid]})
     assert r.status_code == 202
     job = _wait_job(client, r.json()["id"])

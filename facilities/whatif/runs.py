@@ -7,6 +7,9 @@ three difference layers (``units``, ``communities``, ``shelters``), so a compari
 read, not computed again (:func:`facilities.whatif.service.current_comparison`), by its XLSX link, its map page,
 another server process or a resident's browser. Editing a scenario (its changes or name), the data, the norms or
 the adopted plan makes the stored run stale.
+
+One analysis of one state (``/scenarios/{id}/coverage`` and the like) is kept the same way (kind
+``scenario_analysis``): its JSON answer, keyed by the state, the analysis, the norms and the plan.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from .compare import Comparison, is_baseline
 KIND = "scenario_comparison"
 RUNS = RunCache(KIND, _INPUTS)
 KEYS = {"units": "unit_id", "communities": "community_code", "shelters": "shelter_id"}  # feature key per layer
+ANALYSIS_KIND = "scenario_analysis"
+ANALYSIS_RUNS = RunCache(ANALYSIS_KIND, _INPUTS)
 
 
 def state_key(store, ref) -> str | dict:
@@ -44,6 +49,30 @@ def comparison_key(store, a, b, analyses=ANALYSES) -> dict:
         "norms": _norms_key(store.norms),
         "plan_id": None if plan is None else int(plan["id"]),
     }
+
+
+def analysis_key(store, ref, analysis: str) -> dict:
+    """The parameters of one analysis run of a state: the state, the analysis, the norms' hash and the plan."""
+    plan = resolve_plan(store, None)
+    return {
+        "state": state_key(store, ref),
+        "analysis": analysis,
+        "norms": _norms_key(store.norms),
+        "plan_id": None if plan is None else int(plan["id"]),
+    }
+
+
+def save_analysis_answer(store, answer: dict, want: dict, revisions: dict, network_version, created_by=None) -> int:
+    """Store the JSON answer of one analysis of a state as a run; return its id."""
+    return store.save_analysis(
+        ANALYSIS_KIND,
+        params=want,
+        summary=plain(answer),
+        network_version=network_version,
+        plan_id=want["plan_id"],
+        data_revisions=revisions,
+        created_by=created_by,
+    )
 
 
 def save_comparison(store, cmp_, want: dict, revisions: dict, network_version, created_by: str | None = None) -> int:

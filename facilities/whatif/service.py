@@ -17,7 +17,15 @@ from ..service import SitingParams, siting_from_store
 from .analyses import ANALYSES, WhatIfResult, _network_version, baseline, full_result, scenario_result
 from .changes import ScenarioChanges
 from .compare import Comparison, compare_results, is_baseline
-from .runs import RUNS, comparison_key, comparison_of_run, save_comparison
+from .runs import (
+    ANALYSIS_RUNS,
+    RUNS,
+    analysis_key,
+    comparison_key,
+    comparison_of_run,
+    save_analysis_answer,
+    save_comparison,
+)
 from .view import ScenarioView
 
 MAX_BATCH = 20
@@ -119,6 +127,22 @@ def analysis_json(result: WhatIfResult, analysis: str) -> dict:
     else:
         out["shelters"] = None if result.shelters is None else plain(dict(result.shelters.totals))
     return out
+
+
+def current_analysis(store, ref, analysis: str, *, allow_compute: bool = True, created_by: str | None = None) -> dict:
+    """The stored answer (:func:`analysis_json`) of one analysis of ``ref`` for today's data, else computed and
+    stored (``allow_compute=False``: :class:`~geo_service.core._errors.NotComputedError` instead, as for a
+    comparison read without a token)."""
+    want = analysis_key(store, ref, analysis)
+
+    def compute() -> int:
+        revisions = ANALYSIS_RUNS.revisions(store)  # before computing: an edit meanwhile makes the run stale
+        version = _network_version(store)
+        answer = analysis_json(result_of(store, ref, (analysis,)), analysis)
+        return save_analysis_answer(store, answer, want, revisions, version, created_by)
+
+    run = ANALYSIS_RUNS.current(store, want, lambda: _network_version(store), compute, allow_compute=allow_compute)
+    return run["summary"]
 
 
 def run_batch(

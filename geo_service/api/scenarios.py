@@ -1,7 +1,8 @@
 """``/scenarios``: named what-if change sets over the current layers, their runs and comparisons (issue 17).
 
-Anyone may read stored scenarios, their analyses and stored comparisons; a comparison not yet stored for today's data
-is computed and stored for a signed-in caller (401 for others, as for other analyses: :mod:`facilities.whatif.runs`);
+Anyone may read stored scenarios, their stored analyses and stored comparisons; an analysis or a comparison not yet
+stored for today's data is computed and stored for a signed-in caller (401 for others, as for other analyses:
+:mod:`facilities.whatif.runs`);
 planners and facilities staff create, change and delete scenarios and start batches (permission ``recompute``).
 ``a``/``b`` of a comparison are scenario ids or names, or ``baseline`` for the current layers.
 """
@@ -206,8 +207,10 @@ def analysis(
     store: Annotated[Store, Depends(get_store)],
     scenario: RefP,
     analysis: Literal["coverage", "audit", "shelters"],
+    who: Who,
 ):
-    from facilities.whatif.service import analysis_json, result_of
-    from geo_service.core.jsonvalues import plain
+    from facilities.whatif.service import current_analysis
 
-    return AnalysisAnswer(**plain(analysis_json(result_of(store, scenario, (analysis,)), analysis)))
+    label = who.label if who is not None else None
+    answer = current_analysis(store, scenario, analysis, allow_compute=who is not None, created_by=label)
+    return AnalysisAnswer(**answer)
