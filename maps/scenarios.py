@@ -50,6 +50,7 @@ def _summary_html(summary: dict) -> str:
         ("面积缺口缩小", "—" if summary["service_gap_closed_m2"] is None else f"{summary['service_gap_closed_m2']} m²"),
         ("未安置避难人数", f"{_count(summary['unplaced_a'])} → {_count(summary['unplaced_b'])}"),
     ]
+    rows += [("注", note) for note in summary.get("notes", [])]
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
     return f'<table class="geo-summary">{body}</table>'
 

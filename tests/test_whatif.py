@@ -192,6 +192,35 @@ def test_moving_and_closing_the_shelter_changes_who_is_placed(store):
     assert svc.compare_results(res, closed).shelters["in_b"].tolist() == [False]
 
 
+def test_a_new_shelter_out_of_reach_is_named_in_the_notes_of_every_view(store):
+    from facilities.whatif.report import summary_rows
+    from maps.scenarios import _summary_html
+
+    store_world(store)
+    lon, lat = point_lonlat(3000, 2500)  # far from every unit and off the network
+    add = {"shelters": {"add": [{"name": "远处广场", "capacity_persons": 800, "lon": lon, "lat": lat}]}}
+    res = scenario_result(ScenarioView(store, svc.check_changes(store, add), name="远处"))
+    cmp_ = svc.compare_results(baseline(store), res)
+    note = (
+        "避难场所「远处广场」在「远处」中未安置任何人（「现状」中没有它）：其步行范围内没有人口单元，或离步行网络过远。"
+    )
+    assert note in cmp_.summary["notes"] and cmp_.summary["unplaced_change"] == 0
+    rows = summary_rows(cmp_.summary)
+    assert rows[rows["item"] == "注"]["b"].tolist()[-1] == note
+    assert "远处广场" in _summary_html(cmp_.summary)
+    # a shelter that places someone in neither state is not a change: no note
+    assert not any("桥头广场" in n for n in cmp_.summary["notes"])
+    # the moved shelter: placing nobody before, the baseline's side is named
+    lon, lat = point_lonlat(280, -10)
+    moved = scenario_result(
+        ScenarioView(
+            store, svc.check_changes(store, {"shelters": {"move": [{"id": "H", "lon": lon, "lat": lat}]}}), name="移"
+        )
+    )
+    notes = svc.compare_results(baseline(store), moved).summary["notes"]
+    assert any(n.startswith("避难场所「桥头广场」在「现状」中未安置任何人（「移」中安置 ") for n in notes)
+
+
 # ----------------------------------------------------------------------------- the sample city
 @pytest.fixture(scope="module")
 def city(spatialite_template, tmp_path_factory):

@@ -385,11 +385,14 @@ def test_scenarios_panel_compares_with_the_baseline(city, watched):
     kg = fac[fac["category"] == "kindergarten"]
     units = store.read_layer("population_units")
     far = units.geometry.representative_point().iloc[int(units["residents"].to_numpy().argmax())]
+    east = float(units.total_bounds[2])  # about 3 km east of the city's last unit
     changes = {
         "facilities": {
             "add": [{"category": "kindergarten", "name": "新园", "lon": far.x, "lat": far.y}],
             "close": [int(kg["id"].iloc[0])],
         },
+        # out of reach of every unit: the comparison's notes say why it places nobody
+        "shelters": {"add": [{"name": "远郊避难点", "capacity_persons": 500, "lon": east + 0.03, "lat": far.y}]},
         "cost_inputs": {"新园": 1_000_000},
     }
     name = f"浏览器情景{len(store.list_scenarios())}"
@@ -414,5 +417,6 @@ def test_scenarios_panel_compares_with_the_baseline(city, watched):
     answer = page.evaluate(f"fetch('/scenarios/compare?a=baseline&b={expected}').then((r) => r.json())")
     changed = page.evaluate("workbench.panes.scenarios.features")
     assert changed > 0 and f"{answer['newly_covered']:,}" in table
+    assert "远郊避难点" in page.inner_text(".whatif-note") and "未安置任何人" in page.inner_text(".whatif-note")
     assert page.evaluate("workbench.map.getLayer('whatif-fill') !== undefined")
     w.check("workbench_scenarios")

@@ -264,4 +264,30 @@ class Comparison:
 
 
 def compare_results(a: WhatIfResult, b: WhatIfResult) -> Comparison:
-    return Comparison(summary_table(a, b), unit_changes(a, b), community_changes(a, b), shelter_changes(a, b))
+    shelters = shelter_changes(a, b)
+    summary = summary_table(a, b)
+    summary["notes"] += [n for n in idle_shelter_notes(shelters, a.label, b.label) if n not in summary["notes"]]
+    return Comparison(summary, unit_changes(a, b), community_changes(a, b), shelters)
+
+
+def idle_shelter_notes(shelters: gpd.GeoDataFrame, label_a: str, label_b: str) -> list[str]:
+    """Chinese notes on shelters with places that receive nobody in one state but are new there or received
+    persons in the other (an added or moved shelter out of walking reach of every unit, or off the network)."""
+    if not len(shelters):
+        return []
+    cap = shelters["capacity_persons"].fillna(0).to_numpy(dtype=float) > 0
+    notes = []
+    for this, other, lab, lab_other in (("b", "a", label_b, label_a), ("a", "b", label_a, label_b)):
+        load, load_other = shelters[f"load_{this}"], shelters[f"load_{other}"]
+        idle = shelters[f"in_{this}"].to_numpy(dtype=bool) & (load.fillna(0).to_numpy() == 0) & cap
+        for i in np.flatnonzero(idle & ~shelters[f"in_{other}"].to_numpy(dtype=bool)):
+            notes.append(
+                f"避难场所「{shelters['name'].iloc[i]}」在「{lab}」中未安置任何人（「{lab_other}」中没有它）："
+                "其步行范围内没有人口单元，或离步行网络过远。"
+            )
+        for i in np.flatnonzero(idle & (load_other.fillna(0).to_numpy() > 0)):
+            notes.append(
+                f"避难场所「{shelters['name'].iloc[i]}」在「{lab}」中未安置任何人（「{lab_other}」中安置 "
+                f"{int(load_other.iloc[i]):,} 人）：其步行范围内没有人口单元，或离步行网络过远。"
+            )
+    return notes

@@ -74,6 +74,7 @@ def summary_rows(summary: dict) -> pd.DataFrame:
         row("未安置避难人数（人）", summary["unplaced_a"], summary["unplaced_b"]),
         row("费用合计（元）", summary["cost_total_yuan_a"], summary["cost_total_yuan_b"]),
     ]
+    rows += [row("注", None, note, "") for note in summary.get("notes", [])]
     return pd.DataFrame(rows)
 
 

@@ -158,6 +158,8 @@ def compare_cmd(
                 plain(
                     f"    {c['category_zh']}：新增覆盖 {c['newly_covered']:,} 人，失去覆盖 {c['newly_uncovered']:,} 人"
                 )
+        for n in s.get("notes", []):
+            plain(f"  注：{n}")
         if out_file is None:
             return
         out_file.parent.mkdir(parents=True, exist_ok=True)

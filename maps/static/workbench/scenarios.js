@@ -73,7 +73,8 @@ export class Scenarios {
     this.el.querySelector("#whatif-summary").innerHTML =
       `<table class="grid" id="whatif-table"><thead><tr><th>项目</th><th>${esc(sm.a)}</th><th>${esc(sm.b)}</th></tr></thead><tbody>` +
       rows.map(([k, va, vb]) => `<tr><th>${k}</th><td>${fmt(va)}</td><td>${fmt(vb)}</td></tr>`).join("") +
-      "</tbody></table>";
+      "</tbody></table>" +
+      (sm.notes || []).map((n) => `<p class="warn whatif-note">注：${esc(n)}</p>`).join("");
     const cats = sm.categories.filter((c) => c.newly_covered || c.newly_uncovered);
     this.el.querySelector("#whatif-categories").innerHTML =
       "<thead><tr><th>设施类别</th><th>新增覆盖（人）</th><th>失去覆盖（人）</th></tr></thead><tbody>" +
