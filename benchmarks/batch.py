@@ -26,6 +26,7 @@ import json
 import math
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -94,6 +95,16 @@ def build_province(cache: Path, n: int) -> tuple[str, dict]:
     }
     facts_path.write_text(json.dumps(facts))
     return f"sqlite:///{path}", {**facts, "cached": False}
+
+
+def _built_apart(cache: Path, n: int) -> tuple[str, dict]:
+    """:func:`build_province` in a child process: building takes GBs, and the workers started from this process
+    would otherwise inherit its peak resident memory as theirs (``ru_maxrss`` survives fork and exec)."""
+    cmd = [sys.executable, __file__, "--counties", str(n), "--cache", str(cache), "--build-only"]
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+    facts = json.loads(done.stdout.strip().splitlines()[-1])
+    url, _cached = build_province(cache, n)  # now read from the cache
+    return url, facts
 
 
 def run_peer(url: str, root: Path) -> tuple[float, gpd.GeoDataFrame, float]:
@@ -238,7 +249,11 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the raw figures here")
     ap.add_argument("--from-json", type=Path, help="no runs: the Markdown of figures saved by --json")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.build_only:  # the child of _built_apart
+        print(json.dumps(build_province(args.cache, args.counties)[1]), flush=True)
+        return
     args.analyses = tuple(a.strip() for a in args.analyses.split(",") if a.strip())
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
@@ -252,7 +267,7 @@ def main() -> None:
         url = f"sqlite:///{args.store.resolve()}"
         facts = {**json.loads(args.store.with_suffix(".json").read_text()), "cached": True}
     else:
-        url, facts = build_province(args.cache, args.counties)
+        url, facts = _built_apart(args.cache, args.counties)
     print(json.dumps(facts), flush=True)
     root = Path(tempfile.mkdtemp(prefix="geo_batch_bench_"))
     runs, peer = [], None
