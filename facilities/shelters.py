@@ -440,8 +440,9 @@ def _network_flow(ui, si, w, d, cap, cost_unit_m: float) -> np.ndarray | None:
     a, b, m = d.size, cap.size, ui.size
     cost = np.rint(w / cost_unit_m)
     biggest = float(cost.max(initial=0.0))
+    total = int(d.sum())
     # the solver scales costs by the number of nodes and sums cost x flow in 64-bit integers
-    if biggest * (a + b + 3) >= _COST_LIMIT or biggest * float(d.sum()) >= _COST_LIMIT:
+    if biggest * (a + b + 3) >= _COST_LIMIT or biggest * total >= _COST_LIMIT:
         return None
     src, snk = a + b, a + b + 1
     solver = min_cost_flow.SimpleMinCostFlow()
@@ -451,7 +452,6 @@ def _network_flow(ui, si, w, d, cap, cost_unit_m: float) -> np.ndarray | None:
         np.concatenate([d, np.minimum(d[ui], cap[si]), cap]).astype(np.int64),
         np.concatenate([np.zeros(a), cost, np.zeros(b)]).astype(np.int64),
     )
-    total = int(d.sum())
     solver.set_node_supply(src, total)
     solver.set_node_supply(snk, -total)
     if solver.solve_max_flow_with_min_cost() != solver.OPTIMAL:

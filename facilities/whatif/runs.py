@@ -39,27 +39,25 @@ def state_key(store, ref) -> str | dict:
     return {"id": int(row["id"]), "name": row["name"], "changes": row["changes"]}
 
 
+def _norms_and_plan(store) -> dict:
+    """What every stored whatif run is keyed by besides its states: the norms' hash and the current plan."""
+    plan = resolve_plan(store, None)
+    return {"norms": _norms_key(store.norms), "plan_id": None if plan is None else int(plan["id"])}
+
+
 def comparison_key(store, a, b, analyses=ANALYSES) -> dict:
     """The parameters of a comparison run: both states, the analyses, the norms' hash and the current plan."""
-    plan = resolve_plan(store, None)
     return {
         "a": state_key(store, a),
         "b": state_key(store, b),
         "analyses": sorted(analyses),
-        "norms": _norms_key(store.norms),
-        "plan_id": None if plan is None else int(plan["id"]),
+        **_norms_and_plan(store),
     }
 
 
 def analysis_key(store, ref, analysis: str) -> dict:
     """The parameters of one analysis run of a state: the state, the analysis, the norms' hash and the plan."""
-    plan = resolve_plan(store, None)
-    return {
-        "state": state_key(store, ref),
-        "analysis": analysis,
-        "norms": _norms_key(store.norms),
-        "plan_id": None if plan is None else int(plan["id"]),
-    }
+    return {"state": state_key(store, ref), "analysis": analysis, **_norms_and_plan(store)}
 
 
 def save_analysis_answer(store, answer: dict, want: dict, revisions: dict, network_version, created_by=None) -> int:
