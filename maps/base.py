@@ -120,7 +120,7 @@ def new_map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         zoom_start=13,
         tiles=None,
-        control_scale=True,
+        control_scale=False,  # maps.js adds a scale in metres only (Leaflet's default also shows miles)
         prefer_canvas=True,
         max_zoom=20,
     )
@@ -140,7 +140,7 @@ def new_map(
     for spec in layers:
         folium.TileLayer(**spec).add_to(m)
     if not layers:
-        fig.header.add_child(Element("<style>.leaflet-container{background:#f2efe9}</style>"), name="geo_nobase")
+        fig.header.add_child(Element("<style>html .leaflet-container{background:#f2efe9}</style>"), name="geo_nobase")
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     sub = html.escape(subtitle_zh) + (("<br>" + html.escape(note)) if note else "")
     banner = f'<div class="geo-synthetic">⚠ {html.escape(synthetic_zh)}</div>' if synthetic_zh else ""
@@ -201,6 +201,28 @@ def legend(title_zh: str, rows: list[tuple[str, str, str]]) -> Control:
     return Control(
         f'<div class="geo-legend"><h4>{html.escape(title_zh)}</h4>{items}</div>', "bottomright", "geo-legend"
     )
+
+
+# the summary box of a scenario map (hazard scenarios in maps.hazards, what-if comparisons in maps.scenarios)
+SUMMARY_CSS = (
+    "<style>.geo-scenario{max-width:420px}.geo-scenario h4{margin:0 0 4px}"
+    ".geo-summary{border-collapse:collapse;font-size:12px;line-height:1.4}"
+    ".geo-summary th{text-align:left;color:#555;font-weight:normal;padding:1px 10px 1px 0;"
+    "white-space:nowrap;vertical-align:top}</style>"
+)
+
+
+def summary_table(rows: list[tuple[str, object]]) -> str:
+    """(label_zh, value) rows as a small HTML table, escaped."""
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return f'<table class="geo-summary">{body}</table>'
+
+
+def add_summary_box(m: folium.Map, heading_zh: str, table_html: str) -> None:
+    """Put a summary box (top right) and the layer control on a scenario map."""
+    Control(f"<h4>{html.escape(heading_zh)}</h4>{table_html}", "topright", "geo-scenario").add_to(m)
+    m.get_root().header.add_child(folium.Element(SUMMARY_CSS), name="geo_summary_css")
+    folium.LayerControl(collapsed=True).add_to(m)
 
 
 def swatch(color: str, label: str, dot: bool = True) -> str:

@@ -12,8 +12,6 @@ Layers (EPSG:4326, inline GeoJSON; every asset from ``maps/static/vendor``):
 
 from __future__ import annotations
 
-import html
-
 import folium
 import geopandas as gpd
 
@@ -21,7 +19,7 @@ from geo_service.core import vocab
 from geo_service.core.settings import Settings
 
 from . import assets
-from .base import Control, DataLayer, bounds_of, js, legend, new_map, synthetic_note
+from .base import DataLayer, add_summary_box, bounds_of, js, legend, new_map, summary_table, synthetic_note
 
 LEVEL_COLORS = {"high": "#d7301f", "medium": "#fc8d59", "low": "#fdcc8a"}
 OPEN_COLOR, CLOSED_COLOR, ROUTE_COLOR, UNPLACED_COLOR = "#1a9850", "#111111", "#2171b5", "#6a3d9a"
@@ -47,15 +45,6 @@ ZONE_FIELDS = [
 ROUTE_FIELDS = [["persons", "人数", "人", None], ["walk_m", "步行距离", "m", None]]
 
 
-# the before/after summary box of a scenario map (hazard scenarios here, what-if comparisons in maps.scenarios)
-SUMMARY_CSS = (
-    "<style>.geo-scenario{max-width:420px}.geo-scenario h4{margin:0 0 4px}"
-    ".geo-summary{border-collapse:collapse;font-size:12px;line-height:1.4}"
-    ".geo-summary th{text-align:left;color:#555;font-weight:normal;padding:1px 10px 1px 0;"
-    "white-space:nowrap;vertical-align:top}</style>"
-)
-
-
 def totals_html(t: dict) -> str:
     """The scenario's totals as a small Chinese table (before -> after)."""
     rows = [
@@ -71,8 +60,7 @@ def totals_html(t: dict) -> str:
         ("平均步行距离", f"{t['mean_walk_before_m'] or '—'} → {t['mean_walk_after_m'] or '—'} 米"),
         ("因灾害封闭的路段", f"{t['edges_removed']} 段"),
     ]
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    return f'<table class="geo-summary">{body}</table>'
+    return summary_table(rows)
 
 
 def scenario_map(
@@ -149,12 +137,7 @@ def scenario_map(
             ("fill", UNPLACED_COLOR, "有居民无法安置的人口单元"),
         ],
     ).add_to(m)
-    Control(f"<h4>情景前 → 情景后</h4>{totals_html(t)}", "topright", "geo-scenario").add_to(m)
-    m.get_root().header.add_child(
-        folium.Element(SUMMARY_CSS),
-        name="geo_scenario_css",
-    )
-    folium.LayerControl(collapsed=True).add_to(m)
+    add_summary_box(m, "情景前 → 情景后", totals_html(t))
     return m
 
 

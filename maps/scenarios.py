@@ -6,17 +6,15 @@ Layers (EPSG:4326, inline GeoJSON; every asset from ``maps/static/vendor``, no r
 
 from __future__ import annotations
 
-import html
-
-import folium
 import geopandas as gpd
+import numpy as np
 
 from geo_service.core.settings import Settings
 
 from . import assets
-from .base import Control, DataLayer, bounds_of, js, legend, new_map, synthetic_note
-from .hazards import SUMMARY_CSS
+from .base import DataLayer, add_summary_box, bounds_of, js, legend, new_map, summary_table, synthetic_note
 
+IDLE_COLOR = "#737373"  # an added or closed shelter whose load does not change
 CHANGE_COLORS = {"gained": "#1a9850", "lost": "#d73027", "mixed": "#984ea3", "same": "#bdbdbd"}
 UNIT_FIELDS = [
     ["residents", "常住人口", "人", None],
@@ -30,6 +28,7 @@ COMMUNITY_FIELDS = [
     ["gap_change_m2", "缺口变化", "m²", None],
 ]
 SHELTER_FIELDS = [
+    ["state_zh", "方案中", None, None],
     ["capacity_persons", "容纳人数", "人", None],
     ["load_a", "方案甲安置", "人", None],
     ["load_b", "方案乙安置", "人", None],
@@ -51,8 +50,21 @@ def _summary_html(summary: dict) -> str:
         ("未安置避难人数", f"{_count(summary['unplaced_a'])} → {_count(summary['unplaced_b'])}"),
     ]
     rows += [("注", note) for note in summary.get("notes", [])]
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    return f'<table class="geo-summary">{body}</table>'
+    return summary_table(rows)
+
+
+def _changed_shelters(shelters: gpd.GeoDataFrame, summary: dict) -> gpd.GeoDataFrame:
+    """Shelters whose load changes or that are in one state only (an added shelter placing nobody is shown too:
+    the summary's notes name it), with ``state_zh``: 新增/关闭/两方案均有, from ``summary['a']``/``['b']``."""
+    if not len(shelters):
+        return shelters
+    in_a, in_b = shelters["in_a"].astype(bool), shelters["in_b"].astype(bool)
+    out = shelters[(shelters["load_change"] != 0) | (in_a != in_b)].copy()
+    a, b = out["in_a"].astype(bool), out["in_b"].astype(bool)
+    out["state_zh"] = np.where(
+        a & b, "两方案均有", np.where(b, f"仅「{summary['b']}」有（新增）", f"仅「{summary['a']}」有（关闭）")
+    )
+    return out
 
 
 def comparison_map(store, summary: dict, layers: dict[str, gpd.GeoDataFrame], *, settings: Settings | None = None):
@@ -89,17 +101,17 @@ def comparison_map(store, summary: dict, layers: dict[str, gpd.GeoDataFrame], *,
             style_js=f"function(p){{var c={js(CHANGE_COLORS)}[p.change]||'#999';"
             "return {color:c,weight:1,fillColor:c,fillOpacity:0.6};}",
         ).add_to(m)
-    moved = sh[sh["load_change"] != 0] if len(sh) else sh
+    moved = _changed_shelters(sh, summary)
     if len(moved):
         DataLayer(
-            f"安置人数变化的避难场所（{len(moved):,} 处）",
+            f"新增、关闭或安置人数变化的避难场所（{len(moved):,} 处）",
             "whatif_shelters",
             gdf=moved,
             fields=SHELTER_FIELDS,
             columns=["load_change"],
             tooltip_field="name",
             point={"radius": 6},
-            style_js="function(p){var c=p.load_change>0?'#2171b5':'#fd8d3c';"
+            style_js=f"function(p){{var c=p.load_change>0?'#2171b5':(p.load_change<0?'#fd8d3c':{js(IDLE_COLOR)});"
             "return {color:'#fff',weight:1,fillColor:c,fillOpacity:0.95};}",
         ).add_to(m)
     legend(
@@ -112,14 +124,10 @@ def comparison_map(store, summary: dict, layers: dict[str, gpd.GeoDataFrame], *,
             ("line", "#d73027", "面积缺口扩大的社区"),
             ("dot", "#2171b5", "安置人数增加的避难场所"),
             ("dot", "#fd8d3c", "安置人数减少的避难场所"),
+            ("dot", IDLE_COLOR, "新增或关闭、安置人数不变的避难场所"),
         ],
     ).add_to(m)
-    Control(f"<h4>情景比较</h4>{_summary_html(summary)}", "topright", "geo-scenario").add_to(m)
-    m.get_root().header.add_child(
-        folium.Element(SUMMARY_CSS),
-        name="geo_whatif_css",
-    )
-    folium.LayerControl(collapsed=True).add_to(m)
+    add_summary_box(m, "情景比较", _summary_html(summary))
     return m
 
 

@@ -194,7 +194,7 @@ def test_moving_and_closing_the_shelter_changes_who_is_placed(store):
 
 def test_a_new_shelter_out_of_reach_is_named_in_the_notes_of_every_view(store):
     from facilities.whatif.report import summary_rows
-    from maps.scenarios import _summary_html
+    from maps.scenarios import _changed_shelters, _summary_html, comparison_page
 
     store_world(store)
     lon, lat = point_lonlat(3000, 2500)  # far from every unit and off the network
@@ -208,6 +208,10 @@ def test_a_new_shelter_out_of_reach_is_named_in_the_notes_of_every_view(store):
     rows = summary_rows(cmp_.summary)
     assert rows[rows["item"] == "注"]["b"].tolist()[-1] == note
     assert "远处广场" in _summary_html(cmp_.summary)
+    # and it is on the map, grey, marked as new in this scenario
+    shown = _changed_shelters(cmp_.shelters, cmp_.summary)
+    assert shown.loc[shown["name"] == "远处广场", "state_zh"].tolist() == ["仅「远处」有（新增）"]
+    assert "远处广场" in comparison_page(store, cmp_.summary, cmp_.layers(), inline=False)
     # a shelter that places someone in neither state is not a change: no note
     assert not any("桥头广场" in n for n in cmp_.summary["notes"])
     # the moved shelter: placing nobody before, the baseline's side is named

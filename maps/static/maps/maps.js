@@ -127,6 +127,7 @@
   }
 
   function register(map) {
+    L.control.scale({ metric: true, imperial: false }).addTo(map);  // metres and kilometres only
     window.geoMap = map;
     (window.geoMaps.maps = window.geoMaps.maps || []).push(map);
   }
