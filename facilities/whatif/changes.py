@@ -396,6 +396,11 @@ def _geometry(value, what: str, problems: list[str]):
     return g
 
 
+def _choices(vocabulary: dict[str, str]) -> str:
+    """The accepted values of a vocabulary, as a user reads them: ``emergency（紧急避难场所）、…``."""
+    return "、".join(f"{code}（{zh}）" for code, zh in vocabulary.items())
+
+
 def _new_feature(layer: str, i: int, item, problems: list[str]) -> dict:
     what = f"新增{LAYER_ZH[layer]}第 {i + 1} 项"
     if not isinstance(item, dict):
@@ -406,13 +411,15 @@ def _new_feature(layer: str, i: int, item, problems: list[str]) -> dict:
         cat = str(item.get("category") or "").strip()
         cat = _CATEGORY_BY_ZH.get(cat, cat)
         if cat not in FACILITY_CATEGORIES:
-            problems.append(f"{what}的设施类别「{item.get('category')}」未知")
+            problems.append(f"{what}的设施类别「{item.get('category')}」未知（可用：{_choices(FACILITY_CATEGORIES)}）")
         out["category"] = cat
     else:
         cls = str(item.get("shelter_class") or "emergency").strip()
         cls = _CLASS_BY_ZH.get(cls, cls)
         if cls not in SHELTER_CLASSES:
-            problems.append(f"{what}的避难场所类别「{item.get('shelter_class')}」未知")
+            problems.append(
+                f"{what}的避难场所类别「{item.get('shelter_class')}」未知（可用：{_choices(SHELTER_CLASSES)}）"
+            )
         out["shelter_class"] = cls
     status = str(item.get("status") or "existing")
     if status not in FACILITY_STATUS:
