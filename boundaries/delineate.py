@@ -413,6 +413,57 @@ def partition_component(
     return parts
 
 
+def partition_around_large_units(g: UnitGraph, hh: np.ndarray, band: Band, *, seed: int = 0) -> np.ndarray:
+    """Partition a connected graph in which some units alone exceed the band's maximum households.
+
+    Such a unit cannot be brought into the band by any grouping, so it becomes a community of its own and the
+    rest is partitioned piece by piece (the connected pieces left when those units are taken out), each into
+    the number of communities that suits its households (:func:`number_of_communities`). A piece too small for
+    a community (fewer households than the band's minimum) joins the neighbouring large unit it shares the
+    longest boundary with, rather than standing alone as one more community outside the band.
+
+    METIS alone does badly here: when a few units hold most households (a large compound at the centre of a
+    star of blocks, as in real extracts), it leaves parts empty and returns fewer, oversized communities.
+
+    Returns part labels 0..k'-1.
+    """
+    large = hh > band.max_households
+    labels = np.full(g.n, -1, np.int64)
+    labels[large] = np.arange(int(large.sum()))
+    next_label = int(large.sum())
+    rest = np.flatnonzero(~large)
+    if rest.size:
+        sub, _ = g.subgraph(rest)
+        n_pieces, piece = csgraph.connected_components(sub.csr(), directed=False)
+        for c in range(n_pieces):
+            members = rest[piece == c]
+            households = float(hh[members].sum())
+            if households < band.min_households:
+                continue  # joins a neighbouring large unit below
+            k = min(number_of_communities(households, band)["k"], members.size)
+            parts = partition_component(g.subgraph(members)[0], hh[members], k, seed=seed)
+            labels[members] = parts + next_label
+            next_label += int(parts.max()) + 1
+    stranded = np.flatnonzero(labels < 0)
+    if stranded.size:
+        w = g.edge_weights() + 1e-9
+        m = sparse.coo_matrix(
+            (np.concatenate([w, w]), (np.concatenate([g.i, g.j]), np.concatenate([g.j, g.i]))), shape=(g.n, g.n)
+        ).tocsr()
+        sub, _ = g.subgraph(stranded)
+        _, piece = csgraph.connected_components(sub.csr(), directed=False)
+        for c in range(int(piece.max()) + 1):
+            members = stranded[piece == c]
+            link = np.asarray(m[members].sum(axis=0)).ravel()
+            link[labels < 0] = 0.0
+            if link.max() > 0:
+                labels[members] = labels[int(np.argmax(link))]
+            else:  # pragma: no cover - a connected graph always links a piece to a labelled unit
+                labels[members] = next_label
+                next_label += 1
+    return _relabel(labels)
+
+
 def _relabel(parts: np.ndarray) -> np.ndarray:
     _, out = np.unique(parts, return_inverse=True)
     return out.astype(np.int64)
@@ -619,7 +670,10 @@ def _delineate_street(
             lab, moves, old_of_part = _minimal_change(loc, gc, old_local[cidx], band, seed)
         else:
             t1 = time.perf_counter()
-            lab = partition_component(gc, hh[cidx], int(k_comp[c]), seed=seed)
+            if (hh[cidx] > band.max_households).any() and cidx.size > 1:
+                lab = partition_around_large_units(gc, hh[cidx], band, seed=seed)
+            else:
+                lab = partition_component(gc, hh[cidx], int(k_comp[c]), seed=seed)
             lab = _relabel(repair_contiguity(loc, lab))
             t_metis += time.perf_counter() - t1
             old_of_part = {}

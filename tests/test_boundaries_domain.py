@@ -290,3 +290,47 @@ def test_plan_state_json_round_trip():
     state = PlanState(p.labels, p.communities)
     back = PlanState.from_json(us, state.to_json(us))
     assert np.array_equal(back.codes_of_units(), state.codes_of_units())
+
+
+def test_units_above_the_band_stand_alone_and_the_rest_is_partitioned_around_them():
+    # the adjacency of the CAU (Beijing) extract's 12 units after bootstrap: a star around block 11 (4,839
+    # households); unit 1 (6,008) is a second compound above the band. METIS on the whole star gave 5
+    # communities of 918-6,730 households, none in the band.
+    from boundaries.adjacency import KIND_ARTERIAL, KIND_LAND, UnitGraph
+    from boundaries.delineate import partition_around_large_units
+
+    hh = np.array([328, 6008, 1248, 2057, 1926, 878, 1565, 918, 315, 422, 496, 4839])
+    edges = [(0, 11), (1, 11), (2, 11), (3, 11), (3, 4), (4, 11), (5, 6), (5, 11), (5, 7), (8, 11), (9, 11)]
+    edges += [(9, 10), (10, 11)]
+    i, j = (np.array(x) for x in zip(*edges))
+    kind = np.array([KIND_ARTERIAL if 11 in e and e[0] in (3, 4, 5) else KIND_LAND for e in edges], np.int8)
+    g = UnitGraph(12, i, j, np.full(i.size, 80.0), kind)
+    band = Band(1000, 3000)
+    labels = partition_around_large_units(g, hh, band)
+    part_hh = np.bincount(labels, weights=hh)
+    assert labels[1] != labels[11] and (labels == labels[1]).sum() == 1  # the 6,008 compound alone
+    # the leaves too small for a community (328, 315, 422 + 496) join the block they hang on; 1,248 stands alone
+    assert {int(labels[u]) for u in (0, 8, 9, 10)} == {int(labels[11])} and labels[2] != labels[11]
+    assert int(band.contains(part_hh).sum()) == 5 and labels.max() + 1 == 7
+    for p in range(labels.max() + 1):
+        members = np.flatnonzero(labels == p)
+        sub, _ = g.subgraph(members)
+        assert sub.n == 1 or sparse_connected(sub)
+
+
+def sparse_connected(g) -> bool:
+    from scipy.sparse import csgraph
+
+    return csgraph.connected_components(g.csr(), directed=False)[0] == 1
+
+
+def test_a_proposal_with_large_units_leaves_only_them_outside_the_band():
+    hh = np.array([[315, 1926, 422, 496], [878, 6008, 1248, 1565], [328, 2057, 4839, 918]])
+    us = _prepare(unit_grid(4, 3, hh))
+    p = delineate(us, Band(1000, 3000))
+    outside = p.communities[~Band(1000, 3000).contains(p.communities["households"])]
+    assert len(outside) == 2  # before: a third community of 918 households was left outside as well
+    for code in outside["code"]:
+        members = np.flatnonzero(p.labels == p.communities.index[p.communities["code"] == code][0])
+        assert (us.households[members] > 3000).sum() == 1
+    assert _all_contiguous(us, p.labels)
