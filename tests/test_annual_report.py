@@ -127,6 +127,8 @@ def test_docx_figures_equal_the_analyses(city, built):
     assert f"常住人口 {c['residents']:,} 人" in text
     _, ev, _ = PlanService(city).evaluate([p for p in city.list_plans() if p["status"] == "adopted"][-1]["id"])
     assert f"{ev.totals['communities']} 个社区中 {ev.totals['in_band']} 个" in text
+    if ev.communities["community_workers"].notna().all():
+        assert f"社区工作者现有 {ev.totals['community_workers']:,.0f} 人，" in text
     # per-street rows of Art. 18 equal the audit's street table
     for s in a["streets"]:
         name = city.read_layer("admin_areas", where={"code": s["street_code"]})["name"].iloc[0]
@@ -323,6 +325,10 @@ def test_report_on_a_small_world_both_backends(store):
     a = current_audit(store, allow_compute=False)["summary"]
     assert f"无法安置 {a['emergency']['unplaced']:,} 人" in text
     assert f"常住人口 {350:,} 人" in text  # 100 + 200 + 50 residents
+    # no community has its workers recorded: said so, rather than "0 workers" and "0 short"
+    assert "社区工作者人数未录入" in text and "社区工作者不足" not in text and "社区工作者现有" not in text
+    placed = a["emergency"]["placed"]
+    assert ("已安置居民平均步行" in text) == (placed > 0)
     assert len(doc.inline_shapes) == 4
 
 

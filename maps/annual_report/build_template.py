@@ -142,7 +142,9 @@ def title_and_summary(doc) -> None:
         doc,
         "社区规模（第三条）：{{ art3.communities }} 个社区中 {{ art3.in_band }} 个（{{ art3.in_band_share }}）户数在 "
         "{{ art3.band }} 户范围内，{{ art3.below }} 个偏少"
-        "，{{ art3.above }} 个偏多；社区工作者现有 {{ art3.workers }} 人，"
+        "，{{ art3.above }} 个偏多；{% if art3.workers_known %}社区工作者现有 {{ art3.workers }} 人"
+        "{% if art3.workers_missing %}（{{ art3.workers_missing }} 个社区未录入）{% endif %}"
+        "{% else %}社区工作者人数未录入{% endif %}，"
         "按每万人 {{ art3.workers_per_10000 }} 人应配 {{ art3.workers_needed }} 人。",
     )
     para(
@@ -173,8 +175,8 @@ def chapter_art3(doc) -> None:
         "{{ art3.households_max }} 户之间，平均 {{ art3.households_mean }}"
         " 户；{{ art3.in_band }} 个（{{ art3.in_band_share }}）"
         "在范围内，{{ art3.below }} 个偏少、{{ art3.above }} 个偏多；{{ art3.contiguous }} 个社区辖区连续。"
-        "{{ art3.workers_short }} 个社区社区工作者不足"
-        "，{{ art3.no_station }} 个社区5分钟步行范围内没有社区综合服务站。",
+        "{% if art3.workers_known %}{{ art3.workers_short }} 个社区社区工作者不足，{% endif %}"
+        "{{ art3.no_station }} 个社区5分钟步行范围内没有社区综合服务站。",
     )
     doc.add_heading("各街道社区户数", level=2)
     loop_table(
@@ -233,8 +235,8 @@ def chapter_art15(doc) -> None:
         " {{ art15.walk_limit_m }} 米以内、不超过场所容量进行最优分配："
         "需安置 {{ art15.demand }} 人，可安置 {{ art15.placed }} 人，无法安置 {{ art15.unplaced }} 人"
         "（{{ art15.unplaced_share }}）；若居民都去最近的场所，无法安置 {{ art15.unplaced_nearest_first }} 人，"
-        "{{ art15.over_capacity }} 处场所超容量。{{ art15.units_without_shelter }} 个人口单元步行范围内没有避难场所，"
-        "平均步行距离 {{ art15.mean_walk_m }} 米。计入规划避难场所和可"
+        "{{ art15.over_capacity }} 处场所超容量。{{ art15.units_without_shelter }} 个人口单元步行范围内没有避难场所"
+        "{% if art15.placed_any %}，已安置居民平均步行 {{ art15.mean_walk_m }} 米{% endif %}。计入规划避难场所和可"
         "用场地后，无法安置 {{ art15.unplaced_with_plan }} 人。",
     )
     para(

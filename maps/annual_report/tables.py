@@ -67,7 +67,7 @@ def art3(inputs: ReportInputs) -> dict:
                 "below": num(int(c["below"].sum())),
                 "above": num(int(c["above"].sum())),
                 "range": f"{num(c['households'].min())}–{num(c['households'].max())}",
-                "workers": num(c["community_workers"].sum()),
+                "workers": num(c["community_workers"].sum()) if c["community_workers"].notna().any() else DASH,
                 "workers_needed": num(c["workers_needed"].sum()),
             }
         )
@@ -85,6 +85,8 @@ def art3(inputs: ReportInputs) -> dict:
         "households_mean": num(tot["households_mean"]),
         "contiguous": num(tot["contiguous"]),
         "workers": num(tot["community_workers"]),
+        "workers_known": bool(comm["community_workers"].notna().any()),
+        "workers_missing": int(comm["community_workers"].isna().sum()),
         "workers_needed": num(tot["workers_needed"]),
         "workers_per_10000": num(tot["workers_per_10000"]),
         "workers_short": num(flags.get("workers_short", 0)),
@@ -206,7 +208,7 @@ def art15(inputs: ReportInputs) -> dict:
             "ok": yes_no(c["within_population_limit"] and c["within_area_limit"]),
         }
         for c in s.get("central_shelter_checks") or []
-    ]
+    ] or [{"name": "（无中心避难场所）", "residents": DASH, "km2": DASH, "ok": DASH}]
     wp = e.get("with_plan") or {}
     demand = e.get("demand_persons") or 0
     return {
@@ -220,6 +222,7 @@ def art15(inputs: ReportInputs) -> dict:
         "over_capacity": num(e.get("shelters_over_capacity_nearest_first")),
         "units_without_shelter": num(e.get("units_without_shelter_in_reach")),
         "mean_walk_m": num(e.get("mean_walk_m")),
+        "placed_any": bool(e.get("placed") or 0),
         "capacity": num(e.get("capacity_persons")),
         "unplaced_with_plan": num(wp.get("unplaced")),
         "fixed_share": pct(s.get("fixed_share")),
