@@ -57,6 +57,23 @@ def resident_categories() -> list[dict]:
     ]
 
 
+def categories_with_data(counted: list[dict]) -> list[dict]:
+    """The page's category list from ``/nearest/categories`` (``category``, ``category_zh``, ``count``): shelter
+    first (always: a tap asks for the nearest shelter, and says so when there is none), then the facility
+    categories that have features, so a resident is never offered a category the county has no data for."""
+    shelter = {"code": "shelter", "label": "应急避难场所"}
+    facilities = [c for c in counted if c["category"] != "shelter"]
+    return [shelter] + [{"code": c["category"], "label": c["category_zh"]} for c in facilities]
+
+
+def _default_category(cats: list[dict]) -> str:
+    """The health station when it has data, else the first facility category offered, else shelter."""
+    codes = [c["code"] for c in cats]
+    if DEFAULT_CATEGORY in codes:
+        return DEFAULT_CATEGORY
+    return next((c for c in codes if c != "shelter"), "shelter")
+
+
 def page_config(store, settings: Settings, *, mode: str, base: str, categories: list[dict] | None = None) -> dict:
     """Everything the page script needs: extent, tile layers with data, URLs (relative to ``base``), speeds."""
     admin = store.read_layer("admin_areas")
@@ -72,7 +89,8 @@ def page_config(store, settings: Settings, *, mode: str, base: str, categories: 
         "basemap": layers,
         "categories": cats,
         "labels": {c["code"]: c["label"] for c in resident_categories()},
-        "default_category": DEFAULT_CATEGORY if any(c["code"] == DEFAULT_CATEGORY for c in cats) else "shelter",
+        "default_category": _default_category(cats),
+        "has_shelters": store.count("shelters") > 0,
         "profiles": PROFILES,
         "speeds_mps": profile_speeds(store.norms),
         "tile_layers": present,

@@ -24,7 +24,6 @@ from typer.testing import CliRunner
 from boundaries.service import PlanService
 from facilities.audit_service import current_audit
 from facilities.service import current_coverage
-from geo_service.api import reports
 from geo_service.app import create_app
 from geo_service.cli import app as cli
 from geo_service.core._errors import InputError
@@ -238,10 +237,7 @@ def test_pdf_conversion_that_hangs_is_stopped(tmp_path):
 
 # ----------------------------------------------------------------------------- HTTP
 def _client(store) -> TestClient:
-    app = create_app(store)
-    if not any(getattr(r, "path", "") == "/reports/annual" for r in app.routes):
-        app.include_router(reports.router)
-    return TestClient(app)
+    return TestClient(create_app(store))
 
 
 def test_http_docx_and_bad_queries(city):

@@ -183,6 +183,26 @@ def test_resident_page(client, city):
     assert "就近避难场所与服务网点" in page and "应急避难场所" in page and "幼儿园" in page
     assert all(u.startswith(("/static/", "data:")) for u in scripts_and_links(page))
     assert client.get("/static/resident/resident.js").status_code == 200
+    # the categories offered are those with data (shelter first), the default among them
+    cfg = _resident_config(page)
+    assert [c["code"] for c in cfg["categories"]] == ["shelter", "health_station", "kindergarten", "market"]
+    assert cfg["default_category"] == "health_station" and cfg["categories_url"] == "/nearest/categories"
+    from geo_service.core.edits import delete_feature
+
+    for fid in city.read_layer("facilities").query("category == 'health_station'")["id"]:
+        delete_feature(city, "facilities", int(fid), actor="test")
+    for fid in city.read_layer("shelters")["id"]:
+        delete_feature(city, "shelters", int(fid), actor="test")
+    cfg = _resident_config(client.get("/resident").text)
+    assert cfg["default_category"] == "kindergarten" and cfg["has_shelters"] is False
+
+
+def _resident_config(page: str) -> dict:
+    import json
+    import re
+
+    found = re.search(r'<script type="application/json" id="resident-config">(.*?)</script>', page, re.S)
+    return json.loads(found.group(1).replace("<\\/", "</"))
 
 
 @pytest.mark.parametrize(

@@ -24,12 +24,7 @@ from tests.test_units_build import (
 def _app(store):
     from geo_service.app import create_app
 
-    app = create_app(store)
-    if not any(getattr(r, "path", None) == "/units/build" for r in app.routes):  # until app.py includes the router
-        from geo_service.api import units
-
-        app.include_router(units.router)
-    return app
+    return create_app(store)
 
 
 @pytest.fixture

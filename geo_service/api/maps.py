@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from maps.assets import STATIC_DIR
 from maps.registry import MAPS, render_map
-from maps.resident import SW_JS, resident_page
+from maps.resident import SW_JS, categories_with_data, resident_page
 from maps.resident_answers import AREA_Z, ResidentAnswers
 
 from ..core._errors import InputError
@@ -70,9 +70,12 @@ async def map_page(
     "/resident", response_class=HTMLResponse, summary="Resident page: nearest shelter and service points (居民查询页)"
 )
 async def resident(request: Request, store: Annotated[Store, Depends(get_store)]):
-    has_categories = any(getattr(r, "path", None) == "/nearest/categories" for r in request.app.routes)
+    counted = await run_in_threadpool(request.app.state.nearest.categories)
     page = await run_in_threadpool(
-        resident_page, store, categories_url="/nearest/categories" if has_categories else None
+        resident_page,
+        store,
+        categories_url="/nearest/categories",
+        categories=categories_with_data(counted),
     )
     return HTMLResponse(page)
 

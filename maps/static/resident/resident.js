@@ -283,7 +283,7 @@
     for (var x = a[0]; x <= c[0]; x++) for (var y = a[1]; y <= c[1]; y++) out.push([x, y]);
     return out;
   }
-  function viewCategories() { var cats = ["shelter"]; if (select.value && select.value !== "shelter") cats.push(select.value); return cats; }
+  function viewCategories() { var cats = cfg.has_shelters === false ? [] : ["shelter"]; if (select.value && select.value !== "shelter") cats.push(select.value); return cats; }
   function prefetchView() {
     var cats = viewCategories(), jobs = cats.map(sourcesOf);
     viewAreas().forEach(function (t) {
