@@ -52,6 +52,10 @@ def test_bootstrap_on_real_extracts(store, tmp_path, extract):
     assumed = r.output.split("假设（非给定数据，请核实）：")[1]
     for text in ("以数据范围", "使用 OSM 中的设施", "自动划分", "按 6 层计"):
         assert text in assumed, r.output
+    # the roads taken from OSM keep their names (the maps label streets from this layer)
+    roads, edges = store.read_layer("roads"), store.read_layer("network_edges")
+    named = set(edges.loc[edges["road_class"].isin(["arterial", "local"]), "name"].dropna())
+    assert set(roads["name"].dropna()) <= named and bool(named) == roads["name"].notna().any()
     r = _run(store, "--osm", SHARED_DATA / extract, "--totals", totals)  # again: a new plan replaces the first
     assert r.exit_code == 0, r.output
     _assert_results(store, 30000)

@@ -314,7 +314,8 @@ def _load_osm(store, steps: Steps, path: Path, *, facilities: bool, shelters: bo
 
 
 def _roads_from_network(store, network_id: int) -> int:
-    """Write the arterial and local roads of a stored OSM network into ``roads`` (one feature per way)."""
+    """Write the arterial and local roads of a stored OSM network into ``roads`` (one feature per way, with its
+    OSM name)."""
     import geopandas as gpd
 
     from geo_service.core.importer import ImportOptions, import_frame
@@ -324,9 +325,13 @@ def _roads_from_network(store, network_id: int) -> int:
     edges = edges[edges["road_class"].isin(BLOCK_ROAD_CLASSES) & edges["osm_way_id"].notna()]
     if edges.empty:
         return 0
-    ways = edges.dissolve(by="osm_way_id", aggfunc={"road_class": "first"}).reset_index()
+    ways = edges.dissolve(by="osm_way_id", aggfunc={"road_class": "first", "name": "first"}).reset_index()
     frame = gpd.GeoDataFrame(
-        {"source_id": [f"osm:way/{int(w)}" for w in ways["osm_way_id"]], "road_class": ways["road_class"]},
+        {
+            "source_id": [f"osm:way/{int(w)}" for w in ways["osm_way_id"]],
+            "name": ways["name"],  # the road names on maps come from this layer
+            "road_class": ways["road_class"],
+        },
         geometry=ways.geometry.values,
         crs=4326,
     )
