@@ -253,9 +253,9 @@ def distance_stats(
     else:
         x, w = walk[reached], weight[reached]
     out: dict = {
-        "weight": total,
-        "reached_weight": total - un_w,
-        "unreached_weight": un_w,
+        "weight": round(total, 2),  # persons: group counts derived from totals are fractional
+        "reached_weight": round(total - un_w, 2),
+        "unreached_weight": round(un_w, 2),
         "unreached_share": un_w / total if total > 0 else np.nan,
     }
     out.update(_sorted_stats(x, w))
