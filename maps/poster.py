@@ -35,6 +35,7 @@ A3_INCHES = (297 / 25.4, 420 / 25.4)  # portrait
 ROUTE, SHELTER, UNIT, BOUNDARY, STREET = "#1f5fbf", "#1a9850", "#fdd49e", "#d7301f", "#9e9e9e"
 LACKING = "#c0392b"
 MAX_LISTED = 14  # shelters listed in the table below the map
+NO_SHELTER_ZH = "本图范围内暂无应急避难场所。\n紧急时请听从社区和街道的疏散安排，\n或扫码查看离您最近的避难场所。"
 
 
 def _font():
@@ -500,6 +501,8 @@ def _legend_and_table(fig, d: dict, numbers: dict, font, *, top: float) -> None:
         y -= 0.088 if isinstance(addr, str) and addr else 0.06
     if len(sh) > MAX_LISTED:
         tax.text(0, y, f"另有 {len(sh) - MAX_LISTED} 处，见扫码页面", fontproperties=_sized(font, 9), va="top")
+    if sh.empty:
+        tax.text(0, y, NO_SHELTER_ZH, fontproperties=_sized(font, 10), va="top", color=LACKING, linespacing=1.5)
     # QR and dates
     qr_h = 0.15 * A3_INCHES[0] / A3_INCHES[1]
     _qr(fig, (0.80, top - qr_h, 0.15, qr_h), d["url"])

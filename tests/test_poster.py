@@ -126,3 +126,17 @@ def test_compounds_without_a_place_are_marked_only_where_there_are_some(store, t
         pdf, _info = render_poster(store, community)
         (tmp_path / "p.pdf").write_bytes(pdf)
         assert ("米内无避难位置的小区" in _text(tmp_path / "p.pdf")) is marked
+
+
+def test_a_community_without_shelters_is_said_on_the_poster_and_in_the_cli(store, tmp_path):
+    from geo_service.core.edits import delete_feature
+
+    W.store_world(store)
+    for fid in store.read_layer("shelters")["id"]:
+        delete_feature(store, "shelters", int(fid), actor="test")
+    out = tmp_path / "none.pdf"
+    r = CliRunner().invoke(app, ["poster", "西区社区", "--out", str(out), "--database-url", _url(store)])
+    assert r.exit_code == 0, r.output
+    assert "避难场所 0 处" in r.output and "没有应急避难场所" in r.output
+    text = _text(out)
+    assert "本图范围内暂无应急避难场所" in text and "米内无避难位置的小区" in text

@@ -99,3 +99,5 @@ def poster_cmd(
             f"已写出：{out_file}（{info['community_name']}，避难场所 {info['shelters']} 处，"
             f"人口单元 {info['units']} 个，步行路线 {info['routes']} 条）"
         )
+        if not info["shelters"]:
+            out.print("提示：本社区及周边没有应急避难场所，分布图上只标出无避难位置的范围；请先导入或规划避难场所。")
