@@ -5,6 +5,7 @@ Screenshots go to tests/artifacts/."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -182,32 +183,45 @@ def test_tap_offline_after_the_first_visit(base_url, watched):
     w.page.screenshot(path=str(ARTIFACTS / "resident_offline_reload.png"))
 
 
-@pytest.fixture(scope="module")
-def exported(city, tmp_path_factory):
-    from maps.resident_export import export_resident
-
-    out = tmp_path_factory.mktemp("export") / "site"
-    export_resident(city, out)
+@contextlib.contextmanager
+def _static_server(directory: Path):
+    """Serve ``directory`` as a static host would (``python -m http.server``); yields its URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(out)],
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(directory)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def exported_dir(city, tmp_path_factory):
+    from maps.resident_export import export_resident
+
+    out = tmp_path_factory.mktemp("export") / "site"
+    export_resident(city, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(exported_dir):
+    with _static_server(exported_dir) as url:
+        yield url
 
 
 def test_exported_site_answers_as_nearest(exported, base_url, city, watched):
@@ -249,3 +263,23 @@ def test_exported_site_answers_as_nearest(exported, base_url, city, watched):
     assert _drawn(w.page, "route-shelter") > 0 and _drawn(w.page, "net") > 0
     w.page.wait_for_function("!geoMap.isMoving() && geoMap.loaded() && geoMap.areTilesLoaded()", timeout=60_000)
     w.check("resident_export")
+
+
+def test_exported_site_of_a_county_without_shelters_says_so(exported_dir, watched, tmp_path):
+    """The configuration an export writes when no shelter is stored (``has_shelters`` false, as test_maps checks
+    for the service page): a tap says there are no shelters, as /nearest does, and still finds the service."""
+    import shutil
+
+    site = tmp_path / "site"
+    shutil.copytree(exported_dir, site)
+    page = (site / "index.html").read_text(encoding="utf-8")
+    assert '"has_shelters": true' in page
+    (site / "index.html").write_text(page.replace('"has_shelters": true', '"has_shelters": false'), encoding="utf-8")
+    with _static_server(site) as url:
+        w = watched(**PHONE)
+        _open(w, url)
+        _tap_centre(w)
+        w.page.wait_for_selector("#results .card", timeout=30_000)
+        assert w.page.locator("#error").inner_text() == "当前没有「应急避难场所」的现状数据"
+        assert w.page.locator("#results .card.shelter").count() == 0
+        assert w.page.locator("#results .card").count() == 1 and _drawn(w.page, "route-shelter") == 0

@@ -330,6 +330,10 @@
     throw new Error(cfg.nearest_url ? "无法连接服务，本机也没有这里的离线数据：请在联网时先浏览这一带的地图。" : "这里的数据读取失败，请稍后再试。");
   }
   function nearest(lon, lat, cat) {
+    if (cat === "shelter" && cfg.has_shelters === false) {  // as the service says it; no file or request to try
+      var none = new Error("当前没有「" + cfg.labels.shelter + "」的现状数据"); none.user = true;
+      return Promise.reject(none);
+    }
     if (!cfg.nearest_url) return localNearest(lon, lat, cat).catch(noData);
     return serviceNearest(lon, lat, cat).catch(function (e) {
       if (e.user) throw e;
