@@ -391,6 +391,8 @@ def compact_chains(
         for v, a, b in _candidates(parts, dirty):
             if labels[v] != a or _viol(part_hh[a], lo, hi) or _viol(part_hh[b], lo, hi):
                 continue
+            if not any(labels[w] == b for w in loc.nbr[v]):  # listed at the sweep's start; b has moved away
+                continue
             if parts.n[a] <= 1 or failed.get((v, a, b)) == (version[a], version[b]) or not parts.removable(v):
                 continue
             trials += 1

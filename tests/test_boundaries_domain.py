@@ -334,3 +334,15 @@ def test_a_proposal_with_large_units_leaves_only_them_outside_the_band():
         members = np.flatnonzero(p.labels == p.communities.index[p.communities["code"] == code][0])
         assert (us.households[members] > 3000).sum() == 1
     assert _all_contiguous(us, p.labels)
+
+
+def test_compaction_never_moves_a_unit_to_a_part_it_no_longer_touches():
+    # found by fuzzing (1 grid in ~500): a compaction candidate listed at the start of a sweep, made after the
+    # part it was to join had moved away from the unit, left that unit as a detached piece of the part
+    hh = np.array(
+        [[146, 246, 358], [96, 252, 270], [166, 307, 175], [312, 346, 82]]
+        + [[219, 274, 378], [136, 230, 266], [129, 378, 226], [161, 167, 287]]
+    )
+    us = _prepare(unit_grid(3, 8, hh, holes=((0, 2),)))
+    p = delineate(us, Band(666, 834), mode="closest", existing=np.zeros(us.n, np.int64))
+    assert _all_contiguous(us, p.labels)
