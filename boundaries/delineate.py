@@ -670,9 +670,12 @@ def _delineate_street(
             lab, moves, old_of_part = _minimal_change(loc, gc, old_local[cidx], band, seed)
         else:
             t1 = time.perf_counter()
-            if (hh[cidx] > band.max_households).any() and cidx.size > 1:
+            lab = None
+            if k_street is None and (hh[cidx] > band.max_households).any() and cidx.size > 1:
                 lab = partition_around_large_units(gc, hh[cidx], band, seed=seed)
-            else:
+                if kinfo["k_workers"] is not None and lab.max() + 1 > k_comp[c]:
+                    lab = None  # more communities than the street's workers can staff: the count decides
+            if lab is None:  # a count asked for (k) or set by the workers: METIS with that count
                 lab = partition_component(gc, hh[cidx], int(k_comp[c]), seed=seed)
             lab = _relabel(repair_contiguity(loc, lab))
             t_metis += time.perf_counter() - t1

@@ -346,3 +346,9 @@ def test_compaction_never_moves_a_unit_to_a_part_it_no_longer_touches():
     us = _prepare(unit_grid(3, 8, hh, holes=((0, 2),)))
     p = delineate(us, Band(666, 834), mode="closest", existing=np.zeros(us.n, np.int64))
     assert _all_contiguous(us, p.labels)
+
+
+def test_a_count_asked_for_is_kept_with_large_units():
+    hh = np.array([[315, 1926, 422, 496], [878, 6008, 1248, 1565], [328, 2057, 4839, 918]])
+    us = _prepare(unit_grid(4, 3, hh))
+    assert len(delineate(us, Band(1000, 3000), k=4).communities) == 4  # the planner's k, not the large-unit split
