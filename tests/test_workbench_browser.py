@@ -5,6 +5,8 @@ facilities user's upload with a bad row. No request leaves loopback; screenshots
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -420,3 +422,44 @@ def test_scenarios_panel_compares_with_the_baseline(city, watched):
     assert "远郊避难点" in page.inner_text(".whatif-note") and "未安置任何人" in page.inner_text(".whatif-note")
     assert page.evaluate("workbench.map.getLayer('whatif-fill') !== undefined")
     w.check("workbench_scenarios")
+
+
+def test_scenarios_panel_creates_a_scenario_from_a_changes_file(city, watched, tmp_path):
+    """情景: a planner uploads a changes file; a wrong id is refused with the service's message and nothing is
+    stored; a good file creates the scenario and selects it. Comparing a state with itself is refused."""
+    store, url = city
+    w = watched()
+    page = _open(w, url, None)
+    page.click("#tab-scenarios")
+    page.wait_for_function("document.querySelectorAll('#whatif-a option').length > 0")
+    assert page.locator("#whatif-new").is_hidden()  # readers cannot create
+    page.fill("#token", _token(store, "planner"))
+    page.click("#signin button[type=submit]")
+    page.wait_for_function("window.workbench.user !== null", timeout=10_000)
+    assert page.locator("#whatif-new").is_visible()
+    n_before = len(store.list_scenarios())
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"facilities": {"close": [987654321]}}), encoding="utf-8")
+    page.fill("#whatif-name", "上传的情景")
+    page.set_input_files("#whatif-file", str(bad))
+    page.click("#whatif-new button[type=submit]")
+    page.wait_for_function("document.querySelector('#whatif-new-out').innerText.includes('未能新建')")
+    assert "987654321" in page.inner_text("#whatif-new-out") and len(store.list_scenarios()) == n_before
+    assert w.errors and all("422" in e for e in w.errors), w.errors  # the browser logs the refused request
+    w.errors.clear()
+    good = tmp_path / "good.json"
+    units = store.read_layer("population_units")
+    c = units.geometry.union_all().centroid
+    dev = {"developments": [{"name": "上传小区", "households": 500, "lon": c.x, "lat": c.y, "radius_m": 100}]}
+    good.write_text(json.dumps(dev, ensure_ascii=False), encoding="utf-8")
+    page.set_input_files("#whatif-file", str(good))
+    page.click("#whatif-new button[type=submit]")
+    page.wait_for_function("document.querySelector('#whatif-new-out').innerText.includes('已新建')")
+    made = store.get_scenario("上传的情景")
+    assert made["changes"]["developments"][0]["households"] == 500
+    page.wait_for_function(f"document.querySelector('#whatif-b').value === '{made['id']}'")
+    page.select_option("#whatif-a", str(made["id"]))
+    page.click("#whatif-run")
+    page.wait_for_selector("#msg.error")
+    assert "两个不同的方案" in page.inner_text("#msg")
+    w.check("workbench_scenario_upload")

@@ -17,9 +17,54 @@ export class Scenarios {
       <label>方案乙 <select id="whatif-b"></select></label>
       <button type="button" id="whatif-run">比较</button>
       <a id="whatif-xlsx" hidden>下载比较表（XLSX）</a>
+      <p class="hint" id="whatif-empty" hidden>还没有情景方案：在下方上传变更文件新建，或用命令行
+        <code>geo-service scenario create --name 名称 --changes 变更.json</code>。</p>
       <div id="whatif-summary"></div>
-      <table class="grid" id="whatif-categories"></table>`;
+      <table class="grid" id="whatif-categories"></table>
+      <form id="whatif-new" hidden>
+        <h3>新建情景方案</h3>
+        <label>名称 <input id="whatif-name" required maxlength="100"></label>
+        <label>变更文件（JSON） <input type="file" id="whatif-file" accept=".json,application/json" required></label>
+        <button type="submit">新建</button>
+        <p class="hint">文件内容：facilities/shelters 的 add、move、close，developments（新建小区及户数），plan（社区划分方案），
+          norms（改动的规范值），cost_inputs（费用）。格式见接口文档 POST /scenarios。</p>
+        <p id="whatif-new-out"></p>
+      </form>`;
     el.querySelector("#whatif-run").addEventListener("click", () => this.compare());
+    el.querySelector("#whatif-new").addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.create();
+    });
+  }
+
+  roleChanged() {
+    this.el.querySelector("#whatif-new").hidden = !this.wb.may("recompute");
+  }
+
+  // A scenario from an uploaded changes file; the service checks it and says what is wrong, naming the ids.
+  async create() {
+    const out = this.el.querySelector("#whatif-new-out");
+    const name = this.el.querySelector("#whatif-name").value.trim();
+    const file = this.el.querySelector("#whatif-file").files[0];
+    if (!name || !file) return;
+    let changes;
+    try {
+      changes = JSON.parse(await file.text());
+    } catch (err) {
+      out.className = "warn";
+      out.textContent = `变更文件不是有效的 JSON：${err.message}`;
+      return;
+    }
+    const r = await api.post("/scenarios", { name, changes });
+    if (!r.ok) {
+      out.className = "warn";
+      out.textContent = `未能新建：${api.messageOf(r)}`;
+      return;
+    }
+    out.className = "";
+    out.textContent = `已新建情景方案「${r.body.name}」（编号 ${r.body.id}）`;
+    await this.show();
+    this.el.querySelector("#whatif-b").value = String(r.body.id);
   }
 
   async show() {
@@ -36,6 +81,8 @@ export class Scenarios {
     }
     const b = this.el.querySelector("#whatif-b");
     if (!b.value || b.value === "baseline") b.value = r.body.length ? String(r.body[0].id) : "baseline";
+    this.el.querySelector("#whatif-empty").hidden = r.body.length > 0;
+    this.roleChanged();
     this.scenarios = r.body;
   }
 
@@ -47,6 +94,7 @@ export class Scenarios {
   async compare() {
     const a = this.el.querySelector("#whatif-a").value;
     const b = this.el.querySelector("#whatif-b").value;
+    if (a === b) return this.wb.say("请选择两个不同的方案进行比较（例如 现状 与 一个情景方案）", "error");
     const q = `a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`;
     this.wb.say("正在计算情景比较…", "info", true);
     const [s, g] = await Promise.all([api.get(`/scenarios/compare?${q}`), api.get(`/scenarios/compare.geojson?${q}&layer=units`)]);
