@@ -106,6 +106,15 @@ class UnitGraph:
             self._csr = m
         return self._csr
 
+    def weighted(self, values: np.ndarray) -> sparse.csr_matrix:
+        """Symmetric CSR matrix with ``values`` (one per edge) in both directions; parallel edges summed."""
+        m = sparse.coo_matrix(
+            (np.concatenate([values, values]), (np.concatenate([self.i, self.j]), np.concatenate([self.j, self.i]))),
+            shape=(self.n, self.n),
+        ).tocsr()
+        m.sum_duplicates()
+        return m
+
     def neighbors(self, u: int) -> np.ndarray:
         m = self.csr()
         return m.indices[m.indptr[u] : m.indptr[u + 1]]

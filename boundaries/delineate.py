@@ -162,9 +162,7 @@ class _Local:
 
     def __init__(self, g: UnitGraph, hh: np.ndarray, res: np.ndarray, w: np.ndarray, tiles: np.ndarray | None = None):
         self.n = g.n
-        rows, cols = np.concatenate([g.i, g.j]), np.concatenate([g.j, g.i])
-        m = sparse.coo_matrix((np.concatenate([w, w]), (rows, cols)), shape=(g.n, g.n)).tocsr()
-        m.sum_duplicates()
+        m = g.weighted(w)
         self.csr = m
         ip, ix, dw = m.indptr, m.indices, m.data
         self.nbr = [ix[ip[v] : ip[v + 1]].tolist() for v in range(g.n)]
@@ -177,9 +175,7 @@ class _Local:
         if tiles is not None:
             self.area = shapely.area(tiles).tolist()
             self.perim = shapely.length(tiles).tolist()
-            ln = np.concatenate([g.length_m, g.length_m]) + 1e-9  # same pattern as the weights
-            lm = sparse.coo_matrix((ln, (rows, cols)), shape=(g.n, g.n)).tocsr()
-            lm.sum_duplicates()
+            lm = g.weighted(g.length_m + 1e-9)  # the same pattern as the weights
             self.ln = [lm.data[ip[v] : ip[v + 1]].tolist() for v in range(g.n)]
 
     def connected_without(self, labels: list, v: int) -> bool:
@@ -392,10 +388,7 @@ def partition_component(
 
     w = g.edge_weights() if weights is None else weights
     w_int = np.maximum(1, np.round(w)).astype(np.int64)
-    m = sparse.coo_matrix(
-        (np.concatenate([w_int, w_int]), (np.concatenate([g.i, g.j]), np.concatenate([g.j, g.i]))), shape=(g.n, g.n)
-    ).tocsr()
-    m.sum_duplicates()
+    m = g.weighted(w_int)
     opts = pymetis.Options(seed=int(seed), contig=1, ufactor=30, niter=20)
     vw = np.maximum(hh.astype(np.int64), 1)
     k = int(min(k, g.n))
@@ -446,10 +439,7 @@ def partition_around_large_units(g: UnitGraph, hh: np.ndarray, band: Band, *, se
             next_label += int(parts.max()) + 1
     stranded = np.flatnonzero(labels < 0)
     if stranded.size:
-        w = g.edge_weights() + 1e-9
-        m = sparse.coo_matrix(
-            (np.concatenate([w, w]), (np.concatenate([g.i, g.j]), np.concatenate([g.j, g.i]))), shape=(g.n, g.n)
-        ).tocsr()
+        m = g.weighted(g.edge_weights() + 1e-9)
         sub, _ = g.subgraph(stranded)
         _, piece = csgraph.connected_components(sub.csr(), directed=False)
         for c in range(int(piece.max()) + 1):
