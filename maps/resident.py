@@ -50,9 +50,12 @@ PROFILES = [
 ]
 
 
+SHELTER_OPTION = {"code": "shelter", "label": "应急避难场所"}
+
+
 def resident_categories() -> list[dict]:
     """Shelter first, then every facility category of the vocabulary (used until ``/nearest/categories`` answers)."""
-    return [{"code": "shelter", "label": "应急避难场所"}] + [
+    return [dict(SHELTER_OPTION)] + [
         {"code": c, "label": z} for c, z in vocab.FACILITY_CATEGORIES.items()
     ]
 
@@ -61,9 +64,8 @@ def categories_with_data(counted: list[dict]) -> list[dict]:
     """The page's category list from ``/nearest/categories`` (``category``, ``category_zh``, ``count``): shelter
     first (always: a tap asks for the nearest shelter, and says so when there is none), then the facility
     categories that have features, so a resident is never offered a category the county has no data for."""
-    shelter = {"code": "shelter", "label": "应急避难场所"}
     facilities = [c for c in counted if c["category"] != "shelter"]
-    return [shelter] + [{"code": c["category"], "label": c["category_zh"]} for c in facilities]
+    return [dict(SHELTER_OPTION)] + [{"code": c["category"], "label": c["category_zh"]} for c in facilities]
 
 
 def _default_category(cats: list[dict]) -> str:
