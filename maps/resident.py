@@ -55,9 +55,7 @@ SHELTER_OPTION = {"code": "shelter", "label": "应急避难场所"}
 
 def resident_categories() -> list[dict]:
     """Shelter first, then every facility category of the vocabulary (used until ``/nearest/categories`` answers)."""
-    return [dict(SHELTER_OPTION)] + [
-        {"code": c, "label": z} for c, z in vocab.FACILITY_CATEGORIES.items()
-    ]
+    return [dict(SHELTER_OPTION)] + [{"code": c, "label": z} for c, z in vocab.FACILITY_CATEGORIES.items()]
 
 
 def categories_with_data(counted: list[dict]) -> list[dict]:
