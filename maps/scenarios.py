@@ -59,8 +59,9 @@ def _changed_shelters(shelters: gpd.GeoDataFrame, summary: dict) -> gpd.GeoDataF
     if not len(shelters):
         return shelters
     in_a, in_b = shelters["in_a"].astype(bool), shelters["in_b"].astype(bool)
-    out = shelters[(shelters["load_change"] != 0) | (in_a != in_b)].copy()
-    a, b = out["in_a"].astype(bool), out["in_b"].astype(bool)
+    keep = (shelters["load_change"] != 0) | (in_a != in_b)
+    out = shelters[keep].copy()
+    a, b = in_a[keep], in_b[keep]
     out["state_zh"] = np.where(
         a & b, "两方案均有", np.where(b, f"仅「{summary['b']}」有（新增）", f"仅「{summary['a']}」有（关闭）")
     )
